@@ -1,0 +1,255 @@
+<?php
+// This file is part of Moodle - https://moodle.org/
+//
+// Moodle is free software: you can redistribute it and/or modify
+// it under the terms of the GNU General Public License as published by
+// the Free Software Foundation, either version 3 of the License, or
+// (at your option) any later version.
+//
+// Moodle is distributed in the hope that it will be useful,
+// but WITHOUT ANY WARRANTY; without even the implied warranty of
+// MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+// GNU General Public License for more details.
+//
+// You should have received a copy of the GNU General Public License
+// along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
+
+/**
+ * Paths of the sidecar's API (v1).
+ *
+ * @package    quizaccess_proctorpy
+ * @copyright  2026 The proctorpy authors
+ * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
+ */
+
+namespace quizaccess_proctorpy;
+
+/**
+ * Builds the path and query of every sidecar call the plugin makes.
+ *
+ * Ids from Moodle are integers; the sidecar's own ids (camshots) are opaque strings and are
+ * checked here so that no client text can change the path.
+ */
+class api {
+
+    /** Prefix of every versioned endpoint. */
+    const PREFIX = '/api/v1';
+
+    /** Query parameters of the attempts overview that the report page passes through. */
+    const OVERVIEW_PARAMS = ['sort', 'dir', 'flagged', 'review', 'search', 'page', 'perpage'];
+
+    /**
+     * Path with a query string, encoded as RFC 3986; empty values are left out.
+     *
+     * @param string $path the path
+     * @param array $params query parameters
+     * @return string
+     */
+    public static function with_query(string $path, array $params): string {
+        $params = array_filter($params, function($value) {
+            return $value !== null && $value !== '';
+        });
+        if (!$params) {
+            return $path;
+        }
+        return $path . '?' . http_build_query($params, '', '&', PHP_QUERY_RFC3986);
+    }
+
+    /**
+     * One attempt (PUT registers it, GET reads it).
+     *
+     * @param int $attemptid Moodle's quiz attempt id
+     * @return string
+     */
+    public static function attempt(int $attemptid): string {
+        return self::PREFIX . '/attempts/' . $attemptid;
+    }
+
+    /**
+     * Report that an attempt ended.
+     *
+     * @param int $attemptid Moodle's quiz attempt id
+     * @return string
+     */
+    public static function finish(int $attemptid): string {
+        return self::attempt($attemptid) . '/finish';
+    }
+
+    /**
+     * Synchronous identity check of an attempt.
+     *
+     * @param int $attemptid Moodle's quiz attempt id
+     * @return string
+     */
+    public static function identity(int $attemptid): string {
+        return self::attempt($attemptid) . '/identity';
+    }
+
+    /**
+     * Camshot upload.
+     *
+     * @return string
+     */
+    public static function camshots(): string {
+        return self::PREFIX . '/camshots';
+    }
+
+    /**
+     * Browser event upload.
+     *
+     * @return string
+     */
+    public static function events(): string {
+        return self::PREFIX . '/events';
+    }
+
+    /**
+     * A user's reference photo.
+     *
+     * @param int $userid Moodle user id
+     * @return string
+     */
+    public static function reference(int $userid): string {
+        return self::PREFIX . '/users/' . $userid . '/reference';
+    }
+
+    /**
+     * Overview of a quiz's attempts, with the viewer and the pass-through parameters.
+     *
+     * @param int $quizid Moodle quiz id (not the course module id)
+     * @param string $format json, html or csv
+     * @param array $params request parameters; only OVERVIEW_PARAMS are kept
+     * @param array $actor ['actor_id' => int, 'actor_name' => string]
+     * @return string
+     */
+    public static function quiz_attempts(int $quizid, string $format, array $params, array $actor): string {
+        $query = ['format' => $format === 'json' ? null : $format];
+        foreach (self::OVERVIEW_PARAMS as $name) {
+            if (isset($params[$name]) && is_scalar($params[$name])) {
+                $query[$name] = (string) $params[$name];
+            }
+        }
+        return self::with_query(self::PREFIX . '/quizzes/' . $quizid . '/attempts', $query + $actor);
+    }
+
+    /**
+     * HTML report of one attempt, its images addressed under $imagebase.
+     *
+     * @param int $attemptid Moodle's quiz attempt id
+     * @param string $imagebase URL prefix to which the sidecar appends a camshot id
+     * @param array $actor ['actor_id' => int, 'actor_name' => string]
+     * @return string
+     */
+    public static function attempt_report(int $attemptid, string $imagebase, array $actor): string {
+        return self::with_query(self::attempt($attemptid) . '/report', ['image_base' => $imagebase] + $actor);
+    }
+
+    /**
+     * PDF report of one attempt.
+     *
+     * @param int $attemptid Moodle's quiz attempt id
+     * @param array $actor ['actor_id' => int, 'actor_name' => string]
+     * @return string
+     */
+    public static function attempt_pdf(int $attemptid, array $actor): string {
+        return self::with_query(self::attempt($attemptid) . '/report.pdf', $actor);
+    }
+
+    /**
+     * Review conclusion of one attempt.
+     *
+     * @param int $attemptid Moodle's quiz attempt id
+     * @return string
+     */
+    public static function review(int $attemptid): string {
+        return self::attempt($attemptid) . '/review';
+    }
+
+    /**
+     * Whether a string can be a sidecar camshot id.
+     *
+     * @param string $id candidate id
+     * @return bool
+     */
+    public static function is_camshot_id(string $id): bool {
+        return (bool) preg_match('/^[A-Za-z0-9_-]{1,64}$/', $id);
+    }
+
+    /**
+     * One camshot's image, full size or thumbnail.
+     *
+     * @param string $camshotid the sidecar's camshot id
+     * @param bool $thumb thumbnail wanted
+     * @param array $actor ['actor_id' => int, 'actor_name' => string]
+     * @return string
+     * @throws \InvalidArgumentException when the id is not a camshot id
+     */
+    public static function camshot_image(string $camshotid, bool $thumb, array $actor): string {
+        if (!self::is_camshot_id($camshotid)) {
+            throw new \InvalidArgumentException('Not a camshot id: ' . $camshotid);
+        }
+        return self::with_query(self::PREFIX . '/camshots/' . $camshotid . '/image',
+            ['size' => $thumb ? 'thumb' : null] + $actor);
+    }
+
+    /**
+     * Purge (or its dry run) of a selection.
+     *
+     * @return string
+     */
+    public static function purge(): string {
+        return self::PREFIX . '/purge';
+    }
+
+    /**
+     * A user's data: GET exports it as ZIP, DELETE removes it.
+     *
+     * @param int $userid Moodle user id
+     * @param array $actor ['actor_id' => int, 'actor_name' => string], for the GET
+     * @return string
+     */
+    public static function user_data(int $userid, array $actor = []): string {
+        return self::with_query(self::PREFIX . '/users/' . $userid . '/data', $actor);
+    }
+
+    /**
+     * A user as a whole, for DELETE.
+     *
+     * @param int $userid Moodle user id
+     * @return string
+     */
+    public static function user(int $userid): string {
+        return self::PREFIX . '/users/' . $userid;
+    }
+
+    /**
+     * Signed connection test.
+     *
+     * @return string
+     */
+    public static function ping(): string {
+        return self::PREFIX . '/ping';
+    }
+
+    /**
+     * The console's single sign-on address for a token.
+     *
+     * @param string $consoleurl public URL of the sidecar console
+     * @param string $token SSO token
+     * @return string
+     */
+    public static function console_sso(string $consoleurl, string $token): string {
+        return rtrim($consoleurl, '/') . '/console/sso?token=' . rawurlencode($token);
+    }
+
+    /**
+     * Audit fields naming the Moodle user on whose behalf a call is made.
+     *
+     * @param int $userid Moodle user id
+     * @param string $fullname the user's full name
+     * @return array ['actor_id' => int, 'actor_name' => string]
+     */
+    public static function actor(int $userid, string $fullname): array {
+        return ['actor_id' => $userid, 'actor_name' => $fullname];
+    }
+}

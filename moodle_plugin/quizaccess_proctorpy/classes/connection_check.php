@@ -1,0 +1,98 @@
+<?php
+// This file is part of Moodle - https://moodle.org/
+//
+// Moodle is free software: you can redistribute it and/or modify
+// it under the terms of the GNU General Public License as published by
+// the Free Software Foundation, either version 3 of the License, or
+// (at your option) any later version.
+//
+// Moodle is distributed in the hope that it will be useful,
+// but WITHOUT ANY WARRANTY; without even the implied warranty of
+// MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+// GNU General Public License for more details.
+//
+// You should have received a copy of the GNU General Public License
+// along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
+
+/**
+ * Diagnosis behind the Test connection button.
+ *
+ * @package    quizaccess_proctorpy
+ * @copyright  2026 The proctorpy authors
+ * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
+ */
+
+namespace quizaccess_proctorpy;
+
+/**
+ * Calls the sidecar unsigned, then signed, and names the first problem found.
+ *
+ * The outcome is a problem code (a lang string `connection_<code>`) and the values that string
+ * needs; `ok` when everything works.
+ */
+class connection_check {
+
+    /** API version this plugin speaks. */
+    const API_VERSION = 'v1';
+
+    /** Largest clock difference (seconds) the sidecar accepts. */
+    const MAX_SKEW = 300;
+
+    /** @var sidecar_client the client under test */
+    private $client;
+
+    /**
+     * A check of one client.
+     *
+     * @param sidecar_client $client configured client
+     */
+    public function __construct(sidecar_client $client) {
+        $this->client = $client;
+    }
+
+    /**
+     * Run the check.
+     *
+     * @param int|null $now unix seconds of this host, now when null
+     * @return array ['problem' => code, 'details' => array of values for the message]
+     */
+    public function run(?int $now = null): array {
+        $now = $now ?? time();
+        $details = ['url' => $this->client->base_url()];
+        try {
+            $health = $this->client->healthz();
+        } catch (sidecar_exception $e) {
+            return ['problem' => $e->problem === 'blocked' ? 'blocked' : 'unreachable',
+                'details' => $details + ['message' => $e->getMessage()]];
+        }
+        $status = $health->json();
+        if (!$health->ok() || ($status['status'] ?? null) !== 'ok') {
+            return ['problem' => 'notsidecar', 'details' => $details + ['status' => $health->status]];
+        }
+        $details['version'] = (string) ($status['version'] ?? '?');
+        $details['api'] = (string) ($status['api'] ?? '?');
+        if ($details['api'] !== self::API_VERSION) {
+            return ['problem' => 'versionmismatch', 'details' => $details + ['expected' => self::API_VERSION]];
+        }
+        try {
+            $ping = $this->client->ping();
+        } catch (sidecar_exception $e) {
+            return ['problem' => 'unreachable', 'details' => $details + ['message' => $e->getMessage()]];
+        }
+        $answer = $ping->json() ?? [];
+        if ($ping->ok() && !empty($answer['ok'])) {
+            $skew = isset($answer['time']) ? (int) $answer['time'] - $now : 0;
+            if (abs($skew) > self::MAX_SKEW) {
+                return ['problem' => 'clockskew', 'details' => $details + ['skew' => $skew]];
+            }
+            return ['problem' => 'ok', 'details' => $details + ['skew' => $skew]];
+        }
+        $message = (string) ($answer['message'] ?? ('HTTP ' . $ping->status));
+        $problem = [
+            'bad_signature' => 'badsecret',
+            'clock_skew' => 'clockskew',
+        ][$answer['error'] ?? ''] ?? ($ping->status === 404 ? 'versionmismatch' : 'refused');
+        return ['problem' => $problem, 'details' => $details + ['message' => $message, 'expected' => self::API_VERSION,
+            'skew' => isset($answer['time']) ? (int) $answer['time'] - $now : '?']];
+    }
+}

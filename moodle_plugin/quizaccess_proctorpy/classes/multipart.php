@@ -1,0 +1,77 @@
+<?php
+// This file is part of Moodle - https://moodle.org/
+//
+// Moodle is free software: you can redistribute it and/or modify
+// it under the terms of the GNU General Public License as published by
+// the Free Software Foundation, either version 3 of the License, or
+// (at your option) any later version.
+//
+// Moodle is distributed in the hope that it will be useful,
+// but WITHOUT ANY WARRANTY; without even the implied warranty of
+// MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+// GNU General Public License for more details.
+//
+// You should have received a copy of the GNU General Public License
+// along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
+
+/**
+ * Multipart form bodies, built as bytes so they can be signed.
+ *
+ * @package    quizaccess_proctorpy
+ * @copyright  2026 The proctorpy authors
+ * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
+ */
+
+namespace quizaccess_proctorpy;
+
+/**
+ * A multipart/form-data body with text fields and one file.
+ *
+ * The signature covers the body's SHA-256, so the body is built here rather than by curl.
+ */
+class multipart {
+
+    /** @var string raw body */
+    public $body;
+    /** @var string value for the Content-Type header */
+    public $contenttype;
+
+    /**
+     * Build a body.
+     *
+     * @param array $fields text fields name => value
+     * @param string $filefield name of the file field
+     * @param string $filename file name sent with it
+     * @param string $filebytes file content
+     * @param string $filetype MIME type of the file
+     * @param string|null $boundary fixed boundary (tests), random when null
+     */
+    public function __construct(array $fields, string $filefield, string $filename, string $filebytes,
+            string $filetype, ?string $boundary = null) {
+        $boundary = $boundary ?? 'proctorpy' . bin2hex(random_bytes(12));
+        $parts = '';
+        foreach ($fields as $name => $value) {
+            $parts .= '--' . $boundary . "\r\n"
+                . 'Content-Disposition: form-data; name="' . self::quote($name) . "\"\r\n\r\n"
+                . $value . "\r\n";
+        }
+        $parts .= '--' . $boundary . "\r\n"
+            . 'Content-Disposition: form-data; name="' . self::quote($filefield) . '"; filename="'
+            . self::quote($filename) . "\"\r\n"
+            . 'Content-Type: ' . $filetype . "\r\n\r\n"
+            . $filebytes . "\r\n"
+            . '--' . $boundary . "--\r\n";
+        $this->body = $parts;
+        $this->contenttype = 'multipart/form-data; boundary=' . $boundary;
+    }
+
+    /**
+     * A name safe inside a quoted header parameter.
+     *
+     * @param string $name field or file name
+     * @return string
+     */
+    private static function quote(string $name): string {
+        return str_replace(['"', "\r", "\n"], ['%22', '%0D', '%0A'], $name);
+    }
+}
