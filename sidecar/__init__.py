@@ -1,0 +1,65 @@
+"""proctorpy sidecar: stores camshots, analyses faces, scores attempts, renders reports."""
+import shutil
+import time
+from importlib.metadata import PackageNotFoundError, version
+
+from flask import Flask, current_app, jsonify
+
+from . import db, errors
+from .config import Config, load_config
+from .secret import load_secret
+
+
+def package_version():
+    try:
+        return version("proctorpy")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def create_app(config=None):
+    """The Flask app. config: a Config, a dict of dotted overrides, or None for file + environment."""
+    if not isinstance(config, Config):
+        config = load_config(overrides=config)
+    app = Flask(__name__)
+    data_dir = config.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret, _ = load_secret(config)
+    app.config.update(
+        PROCTORPY=config,
+        DATA_DIR=data_dir,
+        DB_PATH=data_dir / "proctorpy.db",
+        SECRET=secret,
+        MAX_CONTENT_LENGTH=config["storage.max_upload_bytes"],
+        JSON_SORT_KEYS=False,
+    )
+    database = db.connect(app.config["DB_PATH"])
+    db.migrate(database)
+    database.close()
+
+    db.init_app(app)
+    errors.init_app(app)
+    app.add_url_rule("/healthz", view_func=healthz)
+
+    from . import capture_api
+
+    app.register_blueprint(capture_api.bp)
+    return app
+
+
+def healthz():
+    """Unsigned liveness and load figures: no personal data."""
+    config = current_app.config["PROCTORPY"]
+    database = db.get_db()
+    queued, oldest = database.execute(
+        "SELECT count(*), min(created_at) FROM jobs WHERE state IN ('queued', 'running')"
+    ).fetchone()
+    free = shutil.disk_usage(current_app.config["DATA_DIR"]).free
+    disk_ok = free >= config["storage.min_free_bytes"]
+    return jsonify(
+        status="ok" if disk_ok else "disk_low",
+        version=package_version(),
+        api="v1",
+        queue={"depth": queued, "oldest_age_seconds": round(time.time() - oldest, 1) if oldest else 0},
+        disk={"free_bytes": free, "min_free_bytes": config["storage.min_free_bytes"], "accepting_camshots": disk_ok},
+    )

@@ -1,0 +1,1 @@
+"""Face analysis: the job queue, reference photos and per-camshot verdicts."""

@@ -1,0 +1,18 @@
+"""The audit log: who viewed, downloaded, reviewed or deleted what, and how much."""
+import json
+import time
+
+
+def record(db, action, actor, selection=None, count=None, bytes=None, detail=""):
+    """Append one audit row; actor is a dict with actor_type, actor_id, actor_name."""
+    db.execute(
+        "INSERT INTO audit_log (at, actor_type, actor_id, actor_name, action, selection, count, bytes, detail) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            time.time(), actor["actor_type"], actor.get("actor_id"), actor.get("actor_name") or "",
+            action, json.dumps(selection or {}, sort_keys=True), count, bytes, detail,
+        ],
+    )
+
+
+SYSTEM = {"actor_type": "system", "actor_id": None, "actor_name": "proctorpy"}

@@ -1,0 +1,59 @@
+"""Who may call: Moodle by signed request, and who Moodle says is acting."""
+import random
+import sqlite3
+import time
+
+from flask import current_app, request
+
+from .db import get_db
+from .errors import Unauthorized
+from .signing import SignatureError, check_signature
+
+NONCE_SWEEP_CHANCE = 0.01  # prune expired nonces on about one request in a hundred
+
+
+def signed_path():
+    """PATH?QUERY exactly as the client signed it."""
+    query = request.query_string.decode("latin-1")
+    return request.path + ("?" + query if query else "")
+
+
+def require_signed_request():
+    """before_request hook of every /api/v1 blueprint but the direct-upload one."""
+    config = current_app.config["PROCTORPY"]
+    body = request.get_data(cache=True)
+    now = int(time.time())
+    try:
+        nonce = check_signature(
+            current_app.config["SECRET"], request.method, signed_path(), request.headers,
+            body, now, config["security.max_skew"],
+        )
+    except SignatureError as error:
+        raise Unauthorized(error.message, code=error.code) from None
+    remember_nonce(get_db(), nonce, now, config["security.max_skew"])
+
+
+def remember_nonce(db, nonce, now, max_skew):
+    """Refuse a nonce seen within the skew window; older ones are pruned."""
+    try:
+        db.execute("INSERT INTO nonces (nonce, seen_at) VALUES (?, ?)", [nonce.lower(), now])
+    except sqlite3.IntegrityError:
+        raise Unauthorized(
+            "This nonce was already used: the request is a replay. Send a fresh nonce with every request.",
+            code="replayed_nonce",
+        ) from None
+    if random.random() < NONCE_SWEEP_CHANCE:
+        # A nonce older than twice the skew can only come with a timestamp that is refused anyway.
+        db.execute("DELETE FROM nonces WHERE seen_at < ?", [now - 2 * max_skew])
+
+
+def moodle_actor(body=None):
+    """The Moodle user on whose behalf a signed request acts, for the audit log."""
+    source = body if isinstance(body, dict) else request.args
+    actor_id = source.get("actor_id")
+    name = source.get("actor_name") or ""
+    return {
+        "actor_type": "moodle",
+        "actor_id": None if actor_id in (None, "") else str(actor_id)[:40],
+        "actor_name": str(name)[:200],
+    }

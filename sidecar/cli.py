@@ -1,0 +1,231 @@
+"""The proctorpy command: serve, init, check, secret, and the admin tasks of each area."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import click
+
+from . import db, storage
+from .config import ConfigError, load_config
+from .secret import create_secret, load_secret
+
+
+def config_option(function):
+    def remember(ctx, param, value):
+        if value:
+            os.environ["PROCTORPY_CONFIG"] = value
+        return value
+
+    return click.option(
+        "--config", "config_file", type=click.Path(dir_okay=False), callback=remember, expose_value=False,
+        is_eager=True, help="TOML configuration file (default: $PROCTORPY_CONFIG, else embedded defaults).",
+    )(function)
+
+
+def data_dir_option(function):
+    def remember(ctx, param, value):
+        if value:
+            os.environ["PROCTORPY_STORAGE_DATA_DIR"] = value
+        return value
+
+    return click.option(
+        "--data-dir", type=click.Path(file_okay=False), callback=remember, expose_value=False, is_eager=True,
+        help="Data directory (overrides storage.data_dir).",
+    )(function)
+
+
+@click.group()
+def cli():
+    """proctorpy sidecar: self-hosted webcam proctoring for Moodle quizzes."""
+
+
+def prepare(config):
+    """Create the data dir, the database and a secret; return (secret, origin, created)."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    database = db.connect(config.data_dir / "proctorpy.db")
+    try:
+        db.migrate(database)
+    finally:
+        database.close()
+    created = False
+    try:
+        secret, origin = load_secret(config)
+    except ConfigError:
+        secret, created = create_secret(config)
+        origin = str(config.data_dir / "secret")
+    return secret, origin, created
+
+
+@cli.command()
+@config_option
+@data_dir_option
+def init():
+    """Create the data directory, the database and the shared secret."""
+    config = load_config()
+    secret, origin, created = prepare(config)
+    click.echo(f"Data directory: {config.data_dir}")
+    if created:
+        click.echo(f"Shared secret (paste it into Moodle's proctorpy settings; shown once): {secret}")
+    else:
+        click.echo(f"Shared secret: already set ({origin}); `proctorpy secret` shows it.")
+
+
+@cli.command()
+@config_option
+@data_dir_option
+@click.option("--host", help="Address to bind (overrides server.host).")
+@click.option("--port", type=int, help="Port to bind (overrides server.port).")
+def serve(host, port):
+    """Run the sidecar under gunicorn, with its analysis workers and scheduler."""
+    if host:
+        os.environ["PROCTORPY_SERVER_HOST"] = host
+    if port:
+        os.environ["PROCTORPY_SERVER_PORT"] = str(port)
+    config = load_config()
+    secret, origin, created = prepare(config)
+    database = db.connect(config.data_dir / "proctorpy.db")
+    try:
+        repaired = storage.repair(database, config.data_dir)
+    finally:
+        database.close()
+    if any(repaired.values()):
+        click.echo(f"Startup repair: {repaired}")
+    address = f"http://{config['server.host']}:{config['server.port']}"
+    public = config["server.public_url"] or address
+    click.echo(f"proctorpy sidecar listening on {address} (data: {config.data_dir})")
+    if created:
+        click.echo(f"Shared secret (paste it into Moodle's proctorpy settings; shown once): {secret}")
+    else:
+        click.echo(f"Shared secret: from {origin} (`proctorpy secret` shows it)")
+    click.echo(f"Admin console: {public}/console/")
+    click.echo("  Sign in from Moodle (Site administration > Plugins > proctorpy > Open console), or create a")
+    click.echo("  local admin with `proctorpy admin create NAME` and sign in with it.")
+    click.echo("  No Moodle yet? `proctorpy demo` loads a demo course of analysed attempts.")
+    sys.stdout.flush()
+    run_services(config)
+
+
+def gunicorn_command(config):
+    workers = config["server.workers"] or os.cpu_count() or 1
+    return [
+        sys.executable, "-m", "gunicorn",
+        "--bind", f"{config['server.host']}:{config['server.port']}",
+        "--workers", str(workers),
+        "--worker-class", "gthread",
+        "--threads", str(config["server.threads"]),
+        "--timeout", str(config["server.timeout"]),
+        "--graceful-timeout", "10",
+        "--pid", str(config.data_dir / "gunicorn.pid"),
+        "--access-logfile", "-",
+        "sidecar:create_app()",
+    ]
+
+
+def run_services(config):
+    """Start gunicorn and the background services; stop them all on SIGTERM or SIGINT."""
+    children = [subprocess.Popen(gunicorn_command(config))]
+    stopping = []
+
+    def stop(signum, frame):
+        stopping.append(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+    failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
+    sys.exit(1 if failed and not stopping else 0)
+
+
+@cli.command()
+@config_option
+@data_dir_option
+def check():
+    """Check the configuration, database, disk and face models; say what is wrong."""
+    problems = []
+    config = load_config()
+    click.echo(f"config: ok (data dir {config.data_dir})")
+    try:
+        _, origin = load_secret(config)
+        click.echo(f"secret: ok (from {origin})")
+    except ConfigError as error:
+        problems.append(f"secret: {error}")
+    db_path = config.data_dir / "proctorpy.db"
+    if not db_path.exists():
+        problems.append(f"database: {db_path} does not exist; run `proctorpy init`")
+    else:
+        database = db.connect(db_path)
+        try:
+            pending = len(db.MIGRATIONS) - database.execute("SELECT count(*) FROM migrations").fetchone()[0]
+            integrity = database.execute("PRAGMA quick_check").fetchone()[0]
+            queued, oldest = database.execute(
+                "SELECT count(*), min(created_at) FROM jobs WHERE state IN ('queued', 'running')"
+            ).fetchone()
+        finally:
+            database.close()
+        if integrity != "ok":
+            problems.append(f"database: integrity check failed: {integrity}")
+        elif pending:
+            problems.append(f"database: {pending} migration(s) not applied; `proctorpy init` applies them")
+        else:
+            age = f", oldest {time.time() - oldest:.0f} s" if oldest else ""
+            click.echo(f"database: ok ({db_path}); analysis queue: {queued} job(s){age}")
+    if config.data_dir.exists():
+        free = shutil.disk_usage(config.data_dir).free
+        if free < config["storage.min_free_bytes"]:
+            problems.append(f"disk: {free // 2**20} MiB free, under the floor of {config['storage.min_free_bytes'] // 2**20} MiB")
+        else:
+            click.echo(f"disk: ok ({free // 2**20} MiB free)")
+        if not os.access(config.data_dir, os.W_OK):
+            problems.append(f"disk: {config.data_dir} is not writable")
+    from .analysis.models import check_models
+
+    try:
+        click.echo("face models: ok (" + ", ".join(check_models()) + ")")
+    except RuntimeError as error:
+        problems.append(f"face models: {error}")
+    for problem in problems:
+        click.echo("PROBLEM " + problem, err=True)
+    sys.exit(1 if problems else 0)
+
+
+@cli.command()
+@config_option
+@data_dir_option
+@click.option("--rotate", is_flag=True, help="Generate a new secret (Moodle must be given it too).")
+def secret(rotate):
+    """Show the shared secret, or rotate it."""
+    config = load_config()
+    if rotate:
+        value, _ = create_secret(config, rotate=True)
+        click.echo(value)
+        click.echo("Rotated: paste the new secret into Moodle's proctorpy settings and restart the sidecar.", err=True)
+        if os.environ.get("PROCTORPY_SECRET") or config["security.secret"]:
+            click.echo("Note: PROCTORPY_SECRET or security.secret is set and still wins over the stored one.", err=True)
+        return
+    value, origin = load_secret(config)
+    click.echo(value)
+    click.echo(f"(from {origin})", err=True)
+
+
+def main():
+    try:
+        cli(standalone_mode=True)
+    except ConfigError as error:
+        click.echo(f"proctorpy: configuration error: {error}", err=True)
+        sys.exit(2)
+if __name__ == "__main__":
+    main()

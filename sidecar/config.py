@@ -1,0 +1,173 @@
+"""Configuration: embedded defaults, then a TOML file, then PROCTORPY_<SECTION>_<KEY>.
+
+Every setting is declared once in SETTINGS; config.example.toml documents each of them and a
+test keeps the two in step. Nothing here runs at import time.
+"""
+import os
+import tomllib
+from collections import namedtuple
+from pathlib import Path
+
+Setting = namedtuple("Setting", "name default help")
+
+# Dotted names "<section>.<key>"; the default's type is the setting's type.
+SETTINGS = [
+    Setting("server.host", "127.0.0.1", "Address gunicorn binds; keep loopback unless a proxy needs more"),
+    Setting("server.port", 8765, "Port gunicorn binds"),
+    Setting("server.workers", 0, "gunicorn worker processes; 0 means one per core"),
+    Setting("server.threads", 4, "Threads per gunicorn worker; uploads wait on fsync, so a few help"),
+    Setting("server.timeout", 30, "Seconds before gunicorn restarts a stuck worker"),
+    Setting("server.public_url", "", "URL browsers use to reach the console; empty means http://host:port"),
+    Setting("security.secret", "", "Shared secret with Moodle; empty means the one `proctorpy init` stored in the data dir (PROCTORPY_SECRET wins over both)"),
+    Setting("security.max_skew", 300, "Seconds a signed request's timestamp may differ from the sidecar's clock"),
+    Setting("storage.data_dir", "instance", "Folder holding the database, the images and the stored secret"),
+    Setting("storage.max_upload_bytes", 4 * 1024 * 1024, "Largest request body accepted, in bytes"),
+    Setting("storage.max_pixels", 4096 * 4096, "Largest image accepted, in pixels (width x height); guards against decompression bombs"),
+    Setting("storage.max_width", 640, "Camshots wider than this are scaled down before they are stored"),
+    Setting("storage.png_compress_level", 6, "zlib level for stored PNGs, 0-9: lower is faster, higher is smaller"),
+    Setting("storage.thumb_width", 160, "Width of thumbnails served with ?size=thumb"),
+    Setting("storage.min_free_bytes", 1024 * 1024 * 1024, "Camshots are refused with 507 when the data dir's disk has less free space than this"),
+    Setting("storage.fsync", True, "fsync each camshot and its folder before acknowledging it; turn off only on throwaway test data"),
+    Setting("analysis.workers", 0, "Analysis worker processes; 0 means one per core"),
+    Setting("analysis.with_server", True, "`proctorpy serve` also runs the analysis workers and the scheduler"),
+    Setting("analysis.model", "hog", "Face detector: hog (fast, CPU) or cnn (more accurate, slow without a GPU)"),
+    Setting("analysis.upsample", 1, "Times the detector upsamples the frame to find small faces"),
+    Setting("analysis.width", 320, "Frames are analysed at most this wide; boxes are given in the stored image's pixels"),
+    Setting("analysis.match_threshold", 0.6, "Largest face distance that still counts as the same person"),
+    Setting("analysis.lease_seconds", 60, "A claimed job whose worker has not finished it by then is retried"),
+    Setting("analysis.max_tries", 3, "Tries before a camshot is marked unreadable"),
+    Setting("analysis.poll_seconds", 0.5, "How often an idle worker looks for new jobs"),
+    Setting("scoring.threshold", 70.0, "Attempts whose credibility score is below this are flagged"),
+    Setting("scoring.min_duration", 60, "Attempts shorter than this many seconds get no score"),
+    Setting("scoring.weight_no_face", 1.0, "Weight of the share of time with no face"),
+    Setting("scoring.weight_multiple_faces", 1.5, "Weight of the share of time with several faces"),
+    Setting("scoring.weight_mismatch", 2.0, "Weight of the share of time with a face that is not the student's"),
+    Setting("scoring.weight_substitution", 3.0, "Weight of the share of time with another student of the quiz on camera"),
+    Setting("scoring.weight_camera_off", 1.0, "Weight of the share of time with no camshot when one was due"),
+    Setting("scoring.weight_focus_lost", 0.5, "Weight of the share of time the quiz page was hidden or out of focus"),
+    Setting("retention.default_days", 90, "Days after an attempt finished before its images and data are purged"),
+    Setting("retention.run_at", "03:30", "Local time of day (HH:MM) of the daily purge"),
+    Setting("retention.batch_size", 500, "Camshots deleted per purge batch; keeps each write lock short"),
+    Setting("retention.audit_days", 730, "Days the audit log is kept"),
+    Setting("console.session_idle_minutes", 30, "Console sessions end after this many idle minutes"),
+    Setting("console.moodle_origin", "", "Origin of the Moodle site (https://moodle.example.edu), allowed to frame the console"),
+]
+
+DEFAULTS = {s.name: s.default for s in SETTINGS}
+
+
+class ConfigError(Exception):
+    "The configuration has a bad value or an unknown key"
+
+
+class Config(dict):
+    """Settings by dotted name; asking for an undeclared one is a programming error."""
+
+    def __getitem__(self, name):
+        if name not in DEFAULTS:
+            raise KeyError(f"undeclared setting {name!r}")
+        return super().__getitem__(name)
+
+    @property
+    def data_dir(self):
+        return Path(self["storage.data_dir"]).resolve()
+
+
+def _coerce(name, value, origin):
+    """Convert a value to the declared type, or say which key is wrong and why."""
+    kind = type(DEFAULTS[name])
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+    elif kind is int and not isinstance(value, bool):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            pass
+    elif kind is float and not isinstance(value, bool):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            pass
+    elif kind is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ConfigError(f"{origin}: {name} must be {kind.__name__}, got {value!r}")
+
+
+def load_config(path=None, environ=None, overrides=None):
+    """Defaults, then the TOML file (path, or PROCTORPY_CONFIG), then the environment, then overrides."""
+    environ = os.environ if environ is None else environ
+    values = dict(DEFAULTS)
+    path = path or environ.get("PROCTORPY_CONFIG")
+    if path:
+        try:
+            with open(path, "rb") as f:
+                document = tomllib.load(f)
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+        for section, table in document.items():
+            if not isinstance(table, dict):
+                raise ConfigError(f"{path}: {section} must be a [section] table")
+            for key, value in table.items():
+                name = f"{section}.{key}"
+                if name not in DEFAULTS:
+                    raise ConfigError(f"{path}: unknown setting {name}")
+                values[name] = _coerce(name, value, path)
+    for name in DEFAULTS:
+        variable = "PROCTORPY_" + name.replace(".", "_").upper()
+        if variable in environ:
+            values[name] = _coerce(name, environ[variable], variable)
+    for name, value in (overrides or {}).items():
+        if name not in DEFAULTS:
+            raise ConfigError(f"unknown setting {name}")
+        values[name] = _coerce(name, value, "override")
+    _check_ranges(values)
+    return Config(values)
+
+
+def _check_ranges(values):
+    positive = ["server.port", "server.threads", "server.timeout", "security.max_skew",
+                "storage.max_upload_bytes", "storage.max_pixels", "storage.max_width",
+                "storage.thumb_width", "analysis.width", "analysis.lease_seconds",
+                "analysis.max_tries", "retention.default_days", "retention.batch_size",
+                "retention.audit_days", "console.session_idle_minutes"]
+    for name in positive:
+        if values[name] <= 0:
+            raise ConfigError(f"{name} must be greater than 0, got {values[name]!r}")
+    if not 0 <= values["storage.png_compress_level"] <= 9:
+        raise ConfigError("storage.png_compress_level must be between 0 and 9")
+    if values["analysis.model"] not in ("hog", "cnn"):
+        raise ConfigError("analysis.model must be hog or cnn")
+    hour, _, minute = values["retention.run_at"].partition(":")
+    if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+        raise ConfigError("retention.run_at must be a time of day as HH:MM")
+
+
+def example_toml():
+    """The text of config.example.toml, generated from SETTINGS so the two cannot drift."""
+    lines = ["# proctorpy sidecar configuration. Every key, with its default.",
+             "# Environment variables PROCTORPY_<SECTION>_<KEY> override this file;",
+             "# PROCTORPY_SECRET, when set, is the shared secret.", ""]
+    section = None
+    for setting in SETTINGS:
+        current, key = setting.name.split(".")
+        if current != section:
+            if section is not None:
+                lines.append("")
+            lines.append(f"[{current}]")
+            section = current
+        lines.append(f"# {setting.help}")
+        lines.append(f"{key} = {_toml_value(setting.default)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)

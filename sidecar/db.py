@@ -1,0 +1,216 @@
+"""The embedded SQLite database: connections, write transactions, numbered migrations."""
+import contextlib
+import sqlite3
+import time
+
+import sqlite_utils
+from flask import current_app, g
+
+BUSY_TIMEOUT_MS = 30_000  # a purge batch or a backup may hold the write lock briefly
+
+MIGRATIONS = []
+
+
+def migration(function):
+    """Register a migration; its number is its place in this module."""
+    MIGRATIONS.append(function)
+    return function
+
+
+def connect(path):
+    """A connection with the pragmas every part of the sidecar relies on."""
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    db = sqlite_utils.Database(conn)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    # FULL makes each commit durable on power loss too, not only on a process crash:
+    # a camshot is acknowledged only after its row is on disk.
+    conn.execute("PRAGMA synchronous = FULL")
+    if path != ":memory:" and db.journal_mode != "wal":
+        db.enable_wal()
+    return db
+
+
+@contextlib.contextmanager
+def write_transaction(db):
+    """BEGIN IMMEDIATE: take the write lock up front so a read-then-write never deadlocks."""
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.conn.rollback()
+        raise
+    db.conn.commit()
+
+
+def migrate(db):
+    """Apply the migrations this database has not recorded yet; return their names."""
+    db.execute("CREATE TABLE IF NOT EXISTS migrations (number INTEGER PRIMARY KEY, name TEXT, applied_at REAL)")
+    done = {row[0] for row in db.execute("SELECT number FROM migrations").fetchall()}
+    applied = []
+    for number, function in enumerate(MIGRATIONS, start=1):
+        if number in done:
+            continue
+        with write_transaction(db):
+            # Another process may have applied it while this one waited for the lock.
+            if db.execute("SELECT 1 FROM migrations WHERE number = ?", [number]).fetchone():
+                continue
+            function(db)
+            db.execute("INSERT INTO migrations VALUES (?, ?, ?)", [number, function.__name__, time.time()])
+        applied.append(function.__name__)
+    return applied
+
+
+def get_db():
+    """The request's connection, opened on first use."""
+    if "db" not in g:
+        g.db = connect(current_app.config["DB_PATH"])
+    return g.db
+
+
+def close_db(exception=None):
+    db = g.pop("db", None)
+    if db is not None:
+        db.close()
+
+
+def init_app(app):
+    app.teardown_appcontext(close_db)
+
+
+@migration
+def create_core_tables(db):
+    db.executescript(
+        """
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,              -- Moodle user id
+            fullname TEXT NOT NULL DEFAULT '',
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE attempts (
+            id INTEGER PRIMARY KEY,              -- Moodle quiz attempt id
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            course_id INTEGER NOT NULL,
+            course_name TEXT NOT NULL DEFAULT '',
+            quiz_id INTEGER NOT NULL,
+            cm_id INTEGER NOT NULL,
+            quiz_name TEXT NOT NULL DEFAULT '',
+            started_at INTEGER NOT NULL,         -- unix seconds
+            finished_at INTEGER,                 -- unix seconds
+            settings TEXT NOT NULL DEFAULT '{}', -- the quiz's settings snapshot (JSON)
+            legal_hold INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX attempts_quiz ON attempts(quiz_id);
+        CREATE INDEX attempts_course ON attempts(course_id);
+        CREATE INDEX attempts_user ON attempts(user_id);
+        CREATE INDEX attempts_finished ON attempts(finished_at);
+
+        CREATE TABLE camshots (
+            id TEXT PRIMARY KEY,
+            attempt_id INTEGER NOT NULL REFERENCES attempts(id),
+            client_shot_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('attempt', 'identity')),
+            taken_at INTEGER NOT NULL,           -- unix milliseconds, the browser's clock
+            received_at REAL NOT NULL,
+            path TEXT NOT NULL,                  -- relative to the data dir
+            bytes INTEGER NOT NULL,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'ok', 'no_face', 'multiple_faces', 'mismatch', 'unreadable')),
+            faces INTEGER,
+            boxes TEXT,                          -- JSON [[top, right, bottom, left], ...] in stored pixels
+            distance REAL,                       -- smallest distance to the student's references
+            matched_user_id INTEGER,             -- another student of the quiz whose reference matched
+            analysed_at REAL,
+            error TEXT,
+            UNIQUE (attempt_id, client_shot_id)
+        );
+        CREATE INDEX camshots_attempt_taken ON camshots(attempt_id, taken_at);
+
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            attempt_id INTEGER NOT NULL REFERENCES attempts(id),
+            type TEXT NOT NULL,
+            at INTEGER NOT NULL,                 -- unix milliseconds, the browser's clock
+            client_event_id TEXT NOT NULL,
+            received_at REAL NOT NULL,
+            UNIQUE (attempt_id, client_event_id)
+        );
+        CREATE INDEX events_attempt_at ON events(attempt_id, at);
+
+        CREATE TABLE reference_photos (
+            id TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            attempt_id INTEGER REFERENCES attempts(id),   -- set for an identity photo of one attempt
+            source TEXT NOT NULL CHECK (source IN ('profile', 'identity')),
+            path TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            encoding BLOB,                       -- 128 float64 face encoding
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX reference_photos_user ON reference_photos(user_id);
+        CREATE INDEX reference_photos_attempt ON reference_photos(attempt_id);
+
+        CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY,
+            camshot_id TEXT NOT NULL UNIQUE REFERENCES camshots(id) ON DELETE CASCADE,
+            state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'running', 'done', 'failed')),
+            tries INTEGER NOT NULL DEFAULT 0,
+            lease_until REAL,
+            worker TEXT,
+            last_error TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX jobs_state ON jobs(state, lease_until);
+
+        CREATE TABLE scores (
+            attempt_id INTEGER PRIMARY KEY REFERENCES attempts(id),
+            value REAL,                          -- NULL when the attempt cannot be scored
+            flagged INTEGER NOT NULL DEFAULT 0,
+            metrics TEXT NOT NULL DEFAULT '{}',  -- JSON: per-metric percentages, weights, reason
+            computed_at REAL NOT NULL
+        );
+
+        CREATE TABLE reviews (
+            attempt_id INTEGER PRIMARY KEY REFERENCES attempts(id),
+            conclusion TEXT NOT NULL CHECK (conclusion IN ('accepted', 'rejected')),
+            comment TEXT NOT NULL DEFAULT '',
+            reviewer_id INTEGER,
+            reviewer_name TEXT NOT NULL DEFAULT '',
+            reviewed_at REAL NOT NULL
+        );
+
+        CREATE TABLE retention_policies (
+            scope TEXT NOT NULL CHECK (scope IN ('course', 'quiz')),
+            scope_id INTEGER NOT NULL,
+            days INTEGER NOT NULL CHECK (days > 0),
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (scope, scope_id)
+        );
+
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            actor_type TEXT NOT NULL,            -- moodle, console, system, cli
+            actor_id TEXT,
+            actor_name TEXT NOT NULL DEFAULT '',
+            action TEXT NOT NULL,
+            selection TEXT NOT NULL DEFAULT '{}',
+            count INTEGER,
+            bytes INTEGER,
+            detail TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX audit_log_at ON audit_log(at);
+
+        CREATE TABLE nonces (
+            nonce TEXT PRIMARY KEY,
+            seen_at REAL NOT NULL
+        );
+        CREATE INDEX nonces_seen ON nonces(seen_at);
+        """
+    )

@@ -1,0 +1,66 @@
+"""Decoding uploads safely and encoding what is stored."""
+import io
+import warnings
+
+from PIL import Image, UnidentifiedImageError
+
+from .errors import PayloadTooLarge, UnsupportedImage
+
+ACCEPTED_FORMATS = ("PNG", "JPEG")
+
+
+def decode_upload(data, max_pixels):
+    """A fully decoded RGB image from PNG or JPEG bytes; refuse anything else.
+
+    The pixel count is checked from the header before any pixel is decoded, so a
+    decompression bomb costs nothing; truncated files fail in load() and are refused.
+    """
+    if not data:
+        raise UnsupportedImage("The image is empty.", code="empty_image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+            width, height = image.size
+            if width * height > max_pixels:
+                raise PayloadTooLarge(
+                    f"The image is {width}x{height} pixels; at most {max_pixels} pixels are accepted.",
+                    code="too_many_pixels",
+                )
+            image.load()
+    except PayloadTooLarge:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise PayloadTooLarge("The image declares more pixels than are accepted.", code="too_many_pixels") from None
+    except UnidentifiedImageError:
+        raise UnsupportedImage("The image is not a PNG or JPEG, or its header is corrupt.", code="not_an_image") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise UnsupportedImage(f"The image is truncated or corrupt ({error}).", code="corrupt_image") from None
+    if image.mode != "RGB":
+        image = _to_rgb(image)
+    return image
+
+
+def _to_rgb(image):
+    """Flatten alpha onto white: a transparent corner must not read as black."""
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        image = image.convert("RGBA")
+        background = Image.new("RGB", image.size, (255, 255, 255))
+        background.paste(image, mask=image.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def fit_width(image, max_width):
+    """Scale down (never up) so the image is at most max_width wide."""
+    if image.width <= max_width:
+        return image
+    height = max(1, round(image.height * max_width / image.width))
+    return image.resize((max_width, height), Image.Resampling.LANCZOS)
+
+
+def encode_png(image, compress_level):
+    """PNG bytes with no metadata: only the pixels survive re-encoding."""
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=compress_level)
+    return out.getvalue()

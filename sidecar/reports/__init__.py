@@ -1,0 +1,1 @@
+"""Scores and reports: what a teacher reads about an attempt."""

@@ -1,0 +1,1 @@
+"""Retention policies, purge, export: keeping only what may be kept."""

@@ -1,0 +1,176 @@
+"""Shared fixtures: a real SQLite file in a temp dir, real images, a real gunicorn sidecar."""
+import io
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from sidecar import create_app
+from sidecar.client import SidecarClient, multipart
+from sidecar.config import load_config
+from sidecar.signing import signed_headers
+
+REPO = Path(__file__).resolve().parents[1]
+FACES = REPO.parent / "shared" / "testdata" / "faces"
+SECRET = "test-secret-0123456789abcdef"
+
+
+@pytest.fixture
+def config(tmp_path):
+    return load_config(environ={}, overrides={"storage.data_dir": str(tmp_path / "data"),
+                                              "security.secret": SECRET})
+
+
+@pytest.fixture
+def app(config):
+    return create_app(config)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class SignedTestClient:
+    """The Flask test client, signing each request the way Moodle does."""
+
+    def __init__(self, client, secret=SECRET):
+        self.client = client
+        self.secret = secret
+
+    def open(self, method, path, body=b"", content_type=None, headers=None):
+        signed = signed_headers(self.secret, method, path, body)
+        signed.update(headers or {})
+        return self.client.open(path, method=method, data=body, content_type=content_type, headers=signed)
+
+    def get(self, path):
+        return self.open("GET", path)
+
+    def json(self, method, path, payload):
+        return self.open(method, path, json.dumps(payload).encode(), "application/json")
+
+    def put_attempt(self, attempt_id=1, **fields):
+        return self.json("PUT", f"/api/v1/attempts/{attempt_id}", attempt_fields(attempt_id, **fields))
+
+    def post_camshot(self, image, attempt_id=1, user_id=7, taken_at=None, client_shot_id=None, kind="attempt",
+                     content_type="image/png"):
+        body, ctype = multipart(
+            {"attempt_id": attempt_id, "user_id": user_id, "taken_at": taken_at or int(time.time() * 1000),
+             "client_shot_id": client_shot_id or secrets.token_hex(8), "kind": kind},
+            {"image": ("shot.png", image, content_type)},
+        )
+        return self.open("POST", "/api/v1/camshots", body, ctype)
+
+
+def attempt_fields(attempt_id=1, **fields):
+    """A realistic PUT /api/v1/attempts body; keyword arguments override fields."""
+    body = {
+        "user_id": 7, "user_fullname": "Ada Lovelace", "course_id": 3, "course_name": "Analytical Engines",
+        "quiz_id": 11, "cm_id": 42, "quiz_name": "Midterm", "started_at": int(time.time()) - 600,
+        "interval_min": 20, "interval_max": 40, "identity_check": "match", "threshold": 70,
+    }
+    body.update(fields)
+    return body
+
+
+@pytest.fixture
+def api(client):
+    return SignedTestClient(client)
+
+
+def png_bytes(width=320, height=240, colour=(90, 120, 150)):
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+def face_bytes(relative, width=None, fmt="PNG"):
+    """A shared test photo re-encoded (optionally scaled) as PNG or JPEG bytes."""
+    with Image.open(FACES / relative) as image:
+        image = image.convert("RGB")
+        if width:
+            image = image.resize((width, round(image.height * width / image.width)))
+        out = io.BytesIO()
+        image.save(out, format=fmt)
+        return out.getvalue()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveSidecar:
+    """`proctorpy serve` (gunicorn) on a loopback port with its own data dir."""
+
+    def __init__(self, data_dir, env=None):
+        self.data_dir = Path(data_dir)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.secret = SECRET
+        self.env = {
+            **os.environ,
+            "PROCTORPY_SECRET": SECRET,
+            "PROCTORPY_STORAGE_DATA_DIR": str(self.data_dir),
+            "PROCTORPY_SERVER_PORT": str(self.port),
+            "PROCTORPY_SERVER_WORKERS": "2",
+            "PROCTORPY_ANALYSIS_WITH_SERVER": "false",
+            **(env or {}),
+        }
+        self.process = None
+        self.log = self.data_dir.parent / f"sidecar-{self.port}.log"
+        self.client = SidecarClient(self.url, SECRET)
+
+    def start(self, timeout=30):
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sidecar.cli", "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("sidecar exited: " + self.log.read_text()[-3000:])
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("sidecar did not answer /healthz in time: " + self.log.read_text()[-3000:])
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.process = None
+
+    def gunicorn_worker_pids(self):
+        master = int((self.data_dir / "gunicorn.pid").read_text())
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(master)], capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    def sign_headers(self, method, path_and_query, body=b""):
+        return signed_headers(SECRET, method, path_and_query, body)
+
+
+@pytest.fixture
+def live_sidecar(tmp_path):
+    sidecar = LiveSidecar(tmp_path / "live").start()
+    yield sidecar
+    sidecar.stop()

@@ -1,0 +1,318 @@
+"""The signed capture API: happy paths and every kind of bad input."""
+import io
+import json
+import time
+import zlib
+
+import pytest
+from PIL import Image
+
+from conftest import SECRET, attempt_fields, face_bytes, png_bytes
+from sidecar.signing import signed_headers
+
+
+def stored_files(app):
+    return sorted(p for p in (app.config["DATA_DIR"] / "images").rglob("*") if p.is_file()) \
+        if (app.config["DATA_DIR"] / "images").exists() else []
+
+
+def count(app, table):
+    from sidecar.db import connect
+
+    db = connect(app.config["DB_PATH"])
+    try:
+        return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_healthz_is_unsigned(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json["status"] == "ok"
+    assert response.json["queue"]["depth"] == 0
+
+
+def test_ping_proves_the_secret(api):
+    response = api.get("/api/v1/ping")
+    assert response.status_code == 200 and response.json["ok"] is True
+
+
+def test_register_attempt_then_update(api):
+    created = api.put_attempt(1)
+    assert created.status_code == 201
+    assert created.json["quiz_name"] == "Midterm"
+    assert created.json["settings"]["identity_check"] == "match"
+    updated = api.put_attempt(1, quiz_name="Midterm (resit)")
+    assert updated.status_code == 200
+    assert updated.json["quiz_name"] == "Midterm (resit)"
+
+
+def test_camshot_is_stored_re_encoded_and_listed(app, api):
+    api.put_attempt(1)
+    jpeg = face_bytes("obama/obama-480p.jpg", fmt="JPEG")
+    response = api.post_camshot(jpeg, content_type="image/jpeg", client_shot_id="shot-1")
+    assert response.status_code == 201, response.json
+    shot_id = response.json["id"]
+    files = stored_files(app)
+    assert [f.relative_to(app.config["DATA_DIR"]).as_posix() for f in files] == [f"images/3/11/1/{shot_id}.png"]
+    with Image.open(files[0]) as stored:
+        assert stored.format == "PNG"
+        assert stored.width == 640  # scaled down to storage.max_width
+        assert not stored.info.get("exif")
+    detail = api.get("/api/v1/attempts/1").json
+    assert [s["id"] for s in detail["shots"]] == [shot_id]
+    assert detail["shots"][0]["status"] == "pending"
+    assert count(app, "jobs") == 1
+
+
+def test_camshot_retry_is_idempotent(app, api):
+    api.put_attempt(1)
+    first = api.post_camshot(png_bytes(), client_shot_id="same")
+    again = api.post_camshot(png_bytes(), client_shot_id="same")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json["id"] == again.json["id"]
+    assert len(stored_files(app)) == 1
+    assert count(app, "camshots") == 1
+
+
+def test_image_is_served_full_and_as_thumbnail(api):
+    api.put_attempt(1)
+    shot_id = api.post_camshot(png_bytes(320, 240)).json["id"]
+    full = api.get(f"/api/v1/camshots/{shot_id}/image")
+    assert full.status_code == 200 and full.mimetype == "image/png"
+    assert full.data.startswith(b"\x89PNG")
+    full.close()
+    thumb = api.get(f"/api/v1/camshots/{shot_id}/image?size=thumb")
+    with Image.open(io.BytesIO(thumb.data)) as image:
+        assert image.width == 160
+
+
+def test_events_are_recorded_once(api):
+    api.put_attempt(1)
+    event = {"attempt_id": 1, "user_id": 7, "type": "tab_hidden", "at": int(time.time() * 1000),
+             "client_event_id": "e1"}
+    assert api.json("POST", "/api/v1/events", event).status_code == 201
+    assert api.json("POST", "/api/v1/events", event).status_code == 200
+    assert [e["type"] for e in api.get("/api/v1/attempts/1").json["events"]] == ["tab_hidden"]
+
+
+def test_finish_records_the_end(api):
+    api.put_attempt(1, started_at=1000)
+    response = api.json("POST", "/api/v1/attempts/1/finish", {"finished_at": 4000})
+    assert response.status_code == 200 and response.json["finished_at"] == 4000
+    refused = api.json("POST", "/api/v1/attempts/1/finish", {"finished_at": 10})
+    assert refused.status_code == 400 and "before" in refused.json["message"]
+
+
+# --- signatures -------------------------------------------------------------------------
+
+def test_unsigned_request_is_refused(client):
+    response = client.get("/api/v1/attempts/1")
+    assert response.status_code == 401
+    assert response.json["error"] == "unsigned"
+
+
+def test_wrong_secret_is_refused(client):
+    headers = signed_headers("another-secret-entirely", "GET", "/api/v1/ping")
+    response = client.get("/api/v1/ping", headers=headers)
+    assert response.status_code == 401 and response.json["error"] == "bad_signature"
+
+
+def test_tampered_body_is_refused(client):
+    body = json.dumps(attempt_fields()).encode()
+    headers = signed_headers(SECRET, "PUT", "/api/v1/attempts/1", body)
+    response = client.put("/api/v1/attempts/1", data=body.replace(b"Midterm", b"Mid-term"),
+                          content_type="application/json", headers=headers)
+    assert response.status_code == 401 and response.json["error"] == "bad_signature"
+
+
+def test_signature_covers_the_query(client):
+    headers = signed_headers(SECRET, "GET", "/api/v1/ping?a=1")
+    assert client.get("/api/v1/ping?a=2", headers=headers).status_code == 401
+
+
+@pytest.mark.parametrize("offset", [-301, 301, -3600])
+def test_stale_timestamp_is_refused(client, offset):
+    headers = signed_headers(SECRET, "GET", "/api/v1/ping", timestamp=int(time.time()) + offset)
+    response = client.get("/api/v1/ping", headers=headers)
+    assert response.status_code == 401 and response.json["error"] == "clock_skew"
+    assert "NTP" in response.json["message"]
+
+
+def test_replayed_nonce_is_refused(client):
+    headers = signed_headers(SECRET, "GET", "/api/v1/ping")
+    assert client.get("/api/v1/ping", headers=headers).status_code == 200
+    replay = client.get("/api/v1/ping", headers=headers)
+    assert replay.status_code == 401 and replay.json["error"] == "replayed_nonce"
+
+
+@pytest.mark.parametrize("header, value, code", [
+    ("X-Proctorpy-Timestamp", "yesterday", "bad_timestamp"),
+    ("X-Proctorpy-Nonce", "short", "bad_nonce"),
+    ("X-Proctorpy-Nonce", "z" * 32, "bad_nonce"),
+])
+def test_malformed_signature_headers_are_refused(client, header, value, code):
+    headers = signed_headers(SECRET, "GET", "/api/v1/ping")
+    headers[header] = value
+    response = client.get("/api/v1/ping", headers=headers)
+    assert response.status_code == 401 and response.json["error"] == code
+
+
+# --- bad camshots leave nothing behind ---------------------------------------------------
+
+def truncated_png():
+    return png_bytes()[:300]
+
+
+def bomb_png():
+    """A tiny file that declares 20000x20000 pixels."""
+    out = io.BytesIO()
+    Image.new("1", (20000, 20000)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def gif_bytes():
+    out = io.BytesIO()
+    Image.new("RGB", (10, 10)).save(out, format="GIF")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("image, status, code", [
+    (b"this is not an image", 415, "not_an_image"),
+    (b"", 415, "empty_image"),
+    (truncated_png(), 415, "corrupt_image"),
+    (bomb_png(), 413, "too_many_pixels"),
+    (gif_bytes(), 415, "not_an_image"),
+    (b"\x89PNG\r\n\x1a\n" + zlib.compress(b"x" * 100), 415, "not_an_image"),
+])
+def test_bad_images_are_refused_without_trace(app, api, image, status, code):
+    api.put_attempt(1)
+    response = api.post_camshot(image)
+    assert response.status_code == status, response.json
+    assert response.json["error"] == code
+    assert stored_files(app) == []
+    assert count(app, "camshots") == 0 and count(app, "jobs") == 0
+
+
+def test_oversized_body_is_refused(app, api):
+    api.put_attempt(1)
+    app.config["MAX_CONTENT_LENGTH"] = 10_000
+    response = api.post_camshot(png_bytes(640, 480, (1, 2, 3)) + b"\0" * 20_000)
+    assert response.status_code == 413 and response.json["error"] == "too_large"
+    assert stored_files(app) == []
+
+
+def test_camshot_for_unknown_attempt_is_refused(app, api):
+    response = api.post_camshot(png_bytes(), attempt_id=99)
+    assert response.status_code == 409 and response.json["error"] == "unknown_attempt"
+    assert "PUT /api/v1/attempts/99" in response.json["message"]
+    assert stored_files(app) == []
+
+
+def test_camshot_of_another_user_is_refused(app, api):
+    api.put_attempt(1)
+    response = api.post_camshot(png_bytes(), user_id=8)
+    assert response.status_code == 409 and response.json["error"] == "attempt_user_mismatch"
+    assert stored_files(app) == []
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"attempt_id": ""}, "attempt_id"),
+    ({"taken_at": "soon"}, "taken_at"),
+    ({"attempt_id": "1.5"}, "attempt_id"),
+    ({"user_id": "-3"}, "user_id"),
+    ({"client_shot_id": "has space"}, "client_shot_id"),
+    ({"kind": "selfie"}, "kind"),
+])
+def test_camshot_fields_are_checked(app, api, fields, message):
+    from sidecar.client import multipart
+
+    api.put_attempt(1)
+    form = {"attempt_id": 1, "user_id": 7, "taken_at": 1, "client_shot_id": "c1", "kind": "attempt"}
+    form.update(fields)
+    body, ctype = multipart(form, {"image": ("s.png", png_bytes(), "image/png")})
+    response = api.open("POST", "/api/v1/camshots", body, ctype)
+    assert response.status_code == 400
+    assert message in response.json["message"]
+    assert stored_files(app) == []
+
+
+def test_camshot_without_image_part_is_refused(api):
+    from sidecar.client import multipart
+
+    api.put_attempt(1)
+    body, ctype = multipart({"attempt_id": 1, "user_id": 7, "taken_at": 1, "client_shot_id": "c"}, {})
+    response = api.open("POST", "/api/v1/camshots", body, ctype)
+    assert response.status_code == 400 and "image" in response.json["message"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/attempts/abc", "/api/v1/attempts/0", "/api/v1/attempts/1e3",
+                                  "/api/v1/attempts/99999999999999999999"])
+def test_ids_that_are_not_integers_are_refused(api, path):
+    response = api.get(path)
+    assert response.status_code == 400
+    assert "attempt_id must be a positive integer" in response.json["message"]
+
+
+@pytest.mark.parametrize("patch, message", [
+    ({"user_id": None}, "Missing required field(s): user_id"),
+    ({"course_id": "three"}, "course_id"),
+    ({"interval_min": 50, "interval_max": 10}, "interval_min must not be greater"),
+    ({"identity_check": "retina"}, "identity_check"),
+    ({"threshold": 101}, "threshold"),
+    ({"weights": {"no_face": 1, "sneezing": 2}}, "sneezing"),
+    ({"quiz_name": "x" * 300}, "quiz_name"),
+])
+def test_attempt_fields_are_checked(api, patch, message):
+    response = api.json("PUT", "/api/v1/attempts/1", attempt_fields(**patch))
+    assert response.status_code == 400
+    assert message in response.json["message"]
+
+
+def test_attempt_cannot_change_owner(api):
+    api.put_attempt(1)
+    response = api.put_attempt(1, user_id=8)
+    assert response.status_code == 409 and response.json["error"] == "attempt_user_mismatch"
+
+
+def test_non_json_bodies_are_refused(api):
+    response = api.open("PUT", "/api/v1/attempts/1", b"{not json", "application/json")
+    assert response.status_code == 400 and response.json["error"] == "not_json"
+    response = api.open("PUT", "/api/v1/attempts/1", b"[1, 2]", "application/json")
+    assert response.status_code == 400 and response.json["error"] == "not_json"
+
+
+@pytest.mark.parametrize("patch, status", [
+    ({"type": "sneeze"}, 400),
+    ({"at": "now"}, 400),
+    ({"attempt_id": 5}, 409),
+    ({"client_event_id": None}, 400),
+])
+def test_bad_events_are_refused(api, patch, status):
+    api.put_attempt(1)
+    event = {"attempt_id": 1, "user_id": 7, "type": "tab_hidden", "at": 1, "client_event_id": "e1"}
+    event.update(patch)
+    response = api.json("POST", "/api/v1/events", event)
+    assert response.status_code == status and response.json["message"]
+
+
+def test_unknown_route_and_method_answer_json(api, client):
+    assert client.get("/nope").json["error"] == "not_found"
+    response = client.delete("/healthz")
+    assert response.status_code == 405 and "DELETE" in response.json["message"]
+
+
+def test_image_ids_are_checked(api):
+    assert api.get("/api/v1/camshots/../../etc/passwd/image").status_code in (400, 404)
+    assert api.get("/api/v1/camshots/ZZZ/image").status_code == 400
+    assert api.get("/api/v1/camshots/" + "0" * 20 + "/image").status_code == 404
+
+
+def test_disk_guard_refuses_camshots(app, api):
+    api.put_attempt(1)
+    app.config["PROCTORPY"]["storage.min_free_bytes"] = 2**62
+    response = api.post_camshot(png_bytes())
+    assert response.status_code == 507 and response.json["error"] == "disk_full"
+    assert stored_files(app) == []
+    assert app.test_client().get("/healthz").json["disk"]["accepting_camshots"] is False
