@@ -119,6 +119,8 @@ def gunicorn_command(config):
         "--timeout", str(config["server.timeout"]),
         "--graceful-timeout", "10",
         "--pid", str(config.data_dir / "gunicorn.pid"),
+        # One control socket per user would be shared by every sidecar on the host.
+        "--no-control-socket",
         "--access-logfile", "-",
         "sidecar:create_app()",
     ]
