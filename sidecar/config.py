@@ -29,7 +29,7 @@ SETTINGS = [
     Setting("storage.min_free_bytes", 1024 * 1024 * 1024, "Camshots are refused with 507 when the data dir's disk has less free space than this"),
     Setting("storage.fsync", True, "Fsync each camshot and its folder before acknowledging it; turn off only on throwaway test data"),
     Setting("analysis.workers", 0, "Analysis worker processes; 0 means one per core"),
-    Setting("analysis.with_server", True, "`proctorpy serve` also runs the analysis workers and the scheduler"),
+    Setting("analysis.with_server", True, "Whether `proctorpy serve` also runs the analysis workers and the scheduler"),
     Setting("analysis.model", "hog", "Face detector: hog (fast, CPU) or cnn (more accurate, slow without a GPU)"),
     Setting("analysis.upsample", 1, "Times the detector upsamples the frame to find small faces"),
     Setting("analysis.width", 320, "Frames are analysed at most this wide; boxes are given in the stored image's pixels"),
