@@ -1,0 +1,88 @@
+<?php
+// This file is part of Moodle - https://moodle.org/
+//
+// Moodle is free software: you can redistribute it and/or modify
+// it under the terms of the GNU General Public License as published by
+// the Free Software Foundation, either version 3 of the License, or
+// (at your option) any later version.
+//
+// Moodle is distributed in the hope that it will be useful,
+// but WITHOUT ANY WARRANTY; without even the implied warranty of
+// MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+// GNU General Public License for more details.
+//
+// You should have received a copy of the GNU General Public License
+// along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
+
+/**
+ * External function: identity check at the start of an attempt.
+ *
+ * @package    quizaccess_proctorpy
+ * @copyright  2026 The proctorpy authors
+ * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
+ */
+
+namespace quizaccess_proctorpy\external;
+
+use core_external\external_api;
+use core_external\external_function_parameters;
+use core_external\external_single_structure;
+use core_external\external_value;
+use quizaccess_proctorpy\local\proctored_attempt;
+
+/**
+ * Sends the identity photo for the sidecar's synchronous check and remembers a pass for the session.
+ */
+class check_identity extends external_api {
+
+    /**
+     * Parameters.
+     *
+     * @return external_function_parameters
+     */
+    public static function execute_parameters(): external_function_parameters {
+        return new external_function_parameters([
+            'attemptid' => new external_value(PARAM_INT, 'Quiz attempt id'),
+            'takenat' => new external_value(PARAM_INT, 'When the photo was taken, unix milliseconds'),
+            'clientshotid' => new external_value(PARAM_ALPHANUM, 'Idempotency key chosen by the browser'),
+            'image' => new external_value(PARAM_RAW, 'JPEG or PNG, base64 or data URL'),
+        ]);
+    }
+
+    /**
+     * Check the photo.
+     *
+     * @param int $attemptid quiz attempt id
+     * @param int $takenat unix milliseconds
+     * @param string $clientshotid idempotency key
+     * @param string $image base64 image
+     * @return array passed and the sentence to show
+     */
+    public static function execute(int $attemptid, int $takenat, string $clientshotid, string $image): array {
+        global $SESSION;
+        $params = self::validate_parameters(self::execute_parameters(), compact('attemptid', 'takenat', 'clientshotid',
+            'image'));
+        $proctored = proctored_attempt::for_current_user($params['attemptid']);
+        $checked = forwarding::image($params['image']);
+        $answer = forwarding::run(function() use ($proctored, $checked, $params) {
+            return $proctored->check_identity($checked, $params['takenat'], $params['clientshotid']);
+        });
+        $passed = !empty($answer['passed']);
+        if ($passed) {
+            $SESSION->quizaccess_proctorpy_identity[$params['attemptid']] = true;
+        }
+        return ['passed' => $passed, 'message' => (string) ($answer['message'] ?? '')];
+    }
+
+    /**
+     * Result.
+     *
+     * @return external_single_structure
+     */
+    public static function execute_returns(): external_single_structure {
+        return new external_single_structure([
+            'passed' => new external_value(PARAM_BOOL, 'Whether the check passed'),
+            'message' => new external_value(PARAM_TEXT, 'Sentence from the sidecar to show the student'),
+        ]);
+    }
+}

@@ -1,0 +1,242 @@
+<?php
+// This file is part of Moodle - https://moodle.org/
+//
+// Moodle is free software: you can redistribute it and/or modify
+// it under the terms of the GNU General Public License as published by
+// the Free Software Foundation, either version 3 of the License, or
+// (at your option) any later version.
+//
+// Moodle is distributed in the hope that it will be useful,
+// but WITHOUT ANY WARRANTY; without even the implied warranty of
+// MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+// GNU General Public License for more details.
+//
+// You should have received a copy of the GNU General Public License
+// along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
+
+/**
+ * A quiz attempt under proctoring, and what the plugin tells the sidecar about it.
+ *
+ * @package    quizaccess_proctorpy
+ * @copyright  2026 The proctorpy authors
+ * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
+ */
+
+namespace quizaccess_proctorpy\local;
+
+use mod_quiz\quiz_attempt;
+use mod_quiz\quiz_settings;
+use quizaccess_proctorpy\api;
+use quizaccess_proctorpy\camshot_image;
+use quizaccess_proctorpy\proctoring_settings;
+use quizaccess_proctorpy\sidecar_client;
+use quizaccess_proctorpy\sidecar_exception;
+
+/**
+ * One attempt with its quiz, course and context, checked for the current user.
+ */
+class proctored_attempt {
+
+    /** @var \stdClass row of quiz_attempts */
+    public $attempt;
+    /** @var quiz_settings the quiz, with its proctoring settings */
+    public $quizobj;
+    /** @var sidecar_client client of the configured sidecar */
+    private $client;
+
+    /**
+     * An attempt with its quiz.
+     *
+     * @param \stdClass $attempt row of quiz_attempts
+     * @param quiz_settings $quizobj its quiz
+     * @param sidecar_client $client sidecar client
+     */
+    public function __construct(\stdClass $attempt, quiz_settings $quizobj, sidecar_client $client) {
+        $this->attempt = $attempt;
+        $this->quizobj = $quizobj;
+        $this->client = $client;
+    }
+
+    /**
+     * Load an attempt by id.
+     *
+     * @param int $attemptid quiz attempt id
+     * @param sidecar_client|null $client the configured client when null
+     * @return self
+     */
+    public static function load(int $attemptid, ?sidecar_client $client = null): self {
+        global $DB;
+        $attempt = $DB->get_record('quiz_attempts', ['id' => $attemptid], '*', MUST_EXIST);
+        return new self($attempt, quiz_settings::create($attempt->quiz, $attempt->userid),
+            $client ?? sidecar_client::from_config());
+    }
+
+    /**
+     * Load an attempt the current user is taking now, for the capture module's calls.
+     *
+     * Checks login to the quiz's course module, that the attempt is the user's own, that it is
+     * in progress, and that its quiz is proctored.
+     *
+     * @param int $attemptid quiz attempt id
+     * @return self
+     * @throws \moodle_exception when any of those does not hold
+     */
+    public static function for_current_user(int $attemptid): self {
+        global $USER;
+        $proctored = self::load($attemptid);
+        \core_external\external_api::validate_context($proctored->quizobj->get_context());
+        if ((int) $proctored->attempt->userid !== (int) $USER->id) {
+            throw new \moodle_exception('err_notyourattempt', 'quizaccess_proctorpy');
+        }
+        if ($proctored->attempt->state !== quiz_attempt::IN_PROGRESS) {
+            throw new \moodle_exception('err_attemptnotinprogress', 'quizaccess_proctorpy');
+        }
+        if (!proctoring_settings::is_enabled($proctored->quizobj->get_quiz())) {
+            throw new \moodle_exception('err_notproctored', 'quizaccess_proctorpy');
+        }
+        return $proctored;
+    }
+
+    /**
+     * Whether the attempt's owner is exempt from proctoring in this quiz.
+     *
+     * @return bool
+     */
+    public function is_exempt(): bool {
+        return has_capability('quizaccess/proctorpy:bypass', $this->quizobj->get_context(), $this->attempt->userid);
+    }
+
+    /**
+     * Register the attempt with the sidecar (idempotent) and send the owner's reference photo.
+     *
+     * @throws sidecar_exception
+     */
+    public function register(): void {
+        global $DB;
+        $user = $DB->get_record('user', ['id' => $this->attempt->userid], '*', MUST_EXIST);
+        $quiz = $this->quizobj->get_quiz();
+        $course = $this->quizobj->get_course();
+        $context = $this->quizobj->get_context();
+        $body = [
+            'user_id' => (int) $user->id,
+            'user_fullname' => fullname($user),
+            'course_id' => (int) $course->id,
+            'course_name' => format_string($course->fullname, true, ['context' => $context]),
+            'quiz_id' => (int) $quiz->id,
+            'cm_id' => (int) $this->quizobj->get_cmid(),
+            'quiz_name' => format_string($quiz->name, true, ['context' => $context]),
+            'started_at' => (int) $this->attempt->timestart,
+        ] + proctoring_settings::snapshot($quiz);
+        $this->client->json('PUT', api::attempt((int) $this->attempt->id), $body);
+        $this->send_reference_photo($user);
+    }
+
+    /**
+     * Send the user's profile picture as reference photo, when there is one.
+     *
+     * A photo without exactly one face is refused by the sidecar (422); the attempt goes on and
+     * the report says there was no usable reference.
+     *
+     * @param \stdClass $user the attempt's owner
+     */
+    private function send_reference_photo(\stdClass $user): void {
+        if (empty($user->picture)) {
+            return;
+        }
+        $fs = get_file_storage();
+        $usercontext = \context_user::instance($user->id);
+        foreach (['f3.png', 'f3.jpg', 'f1.png', 'f1.jpg'] as $name) {
+            $file = $fs->get_file($usercontext->id, 'user', 'icon', 0, '/', $name);
+            if ($file) {
+                try {
+                    $this->client->image('PUT', api::reference((int) $user->id), [], $file->get_content(),
+                        $file->get_mimetype());
+                } catch (sidecar_exception $e) {
+                    if ($e->status !== 422) {
+                        throw $e;
+                    }
+                }
+                return;
+            }
+        }
+    }
+
+    /**
+     * Forward a camshot, registering the attempt first if the sidecar does not know it yet.
+     *
+     * @param camshot_image $image checked image
+     * @param int $takenat unix milliseconds
+     * @param string $clientshotid idempotency key from the browser
+     * @param string $kind attempt or identity
+     * @return array the sidecar's answer
+     * @throws sidecar_exception
+     */
+    public function forward_camshot(camshot_image $image, int $takenat, string $clientshotid, string $kind): array {
+        $fields = $this->owner_fields() + ['taken_at' => $takenat, 'client_shot_id' => $clientshotid, 'kind' => $kind];
+        return $this->registered(function() use ($image, $fields) {
+            return $this->client->image('POST', api::camshots(), $fields, $image->bytes, $image->mimetype);
+        });
+    }
+
+    /**
+     * Forward a browser event.
+     *
+     * @param string $type event type
+     * @param int $at unix milliseconds
+     * @param string $clienteventid idempotency key from the browser
+     * @return array the sidecar's answer
+     * @throws sidecar_exception
+     */
+    public function forward_event(string $type, int $at, string $clienteventid): array {
+        $body = $this->owner_fields() + ['type' => $type, 'at' => $at, 'client_event_id' => $clienteventid];
+        return $this->registered(function() use ($body) {
+            return $this->client->json('POST', api::events(), $body);
+        });
+    }
+
+    /**
+     * Have the sidecar check the identity photo.
+     *
+     * @param camshot_image $image checked image
+     * @param int $takenat unix milliseconds
+     * @param string $clientshotid idempotency key from the browser
+     * @return array passed, faces, distance, reference, message
+     * @throws sidecar_exception
+     */
+    public function check_identity(camshot_image $image, int $takenat, string $clientshotid): array {
+        $fields = ['user_id' => (int) $this->attempt->userid, 'taken_at' => $takenat, 'client_shot_id' => $clientshotid];
+        return $this->registered(function() use ($image, $fields) {
+            return $this->client->image('POST', api::identity((int) $this->attempt->id), $fields, $image->bytes,
+                $image->mimetype);
+        });
+    }
+
+    /**
+     * Run a call; if the sidecar does not know the attempt (registration failed at start,
+     * or its data was purged), register it and try once more.
+     *
+     * @param callable $call the call
+     * @return array its answer
+     * @throws sidecar_exception
+     */
+    private function registered(callable $call): array {
+        try {
+            return $call();
+        } catch (sidecar_exception $e) {
+            if ($e->status !== 404) {
+                throw $e;
+            }
+            $this->register();
+            return $call();
+        }
+    }
+
+    /**
+     * Fields naming the attempt and its owner.
+     *
+     * @return array attempt_id, user_id
+     */
+    private function owner_fields(): array {
+        return ['attempt_id' => (int) $this->attempt->id, 'user_id' => (int) $this->attempt->userid];
+    }
+}

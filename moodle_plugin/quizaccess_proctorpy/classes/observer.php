@@ -1,0 +1,113 @@
+<?php
+// This file is part of Moodle - https://moodle.org/
+//
+// Moodle is free software: you can redistribute it and/or modify
+// it under the terms of the GNU General Public License as published by
+// the Free Software Foundation, either version 3 of the License, or
+// (at your option) any later version.
+//
+// Moodle is distributed in the hope that it will be useful,
+// but WITHOUT ANY WARRANTY; without even the implied warranty of
+// MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+// GNU General Public License for more details.
+//
+// You should have received a copy of the GNU General Public License
+// along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
+
+/**
+ * Event observers: attempts starting and ending, deletions.
+ *
+ * @package    quizaccess_proctorpy
+ * @copyright  2026 The proctorpy authors
+ * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
+ */
+
+namespace quizaccess_proctorpy;
+
+use quizaccess_proctorpy\local\proctored_attempt;
+use quizaccess_proctorpy\task\sidecar_call;
+
+/**
+ * Tells the sidecar about attempts and deletions. Nothing here may break the Moodle action that
+ * raised the event: calls that must arrive are queued as tasks, and registration failures are
+ * repaired when the first camshot arrives.
+ */
+class observer {
+
+    /**
+     * Register a proctored attempt as soon as it starts.
+     *
+     * @param \mod_quiz\event\attempt_started $event the event
+     */
+    public static function attempt_started(\mod_quiz\event\attempt_started $event): void {
+        try {
+            $proctored = proctored_attempt::load($event->objectid, sidecar_client::from_config(3));
+            if (proctoring_settings::is_enabled($proctored->quizobj->get_quiz()) && !$proctored->is_exempt()) {
+                $proctored->register();
+            }
+        } catch (sidecar_exception $e) {
+            debugging('proctorpy: attempt ' . $event->objectid . ' not registered yet: ' . $e->getMessage(), DEBUG_DEVELOPER);
+        }
+    }
+
+    /**
+     * Report the end (submission or abandonment) of a proctored attempt.
+     *
+     * @param \core\event\base $event attempt_submitted or attempt_abandoned
+     */
+    public static function attempt_ended(\core\event\base $event): void {
+        global $DB;
+        $quizid = $event->other['quizid'] ?? null;
+        if (!$quizid || !$DB->record_exists('quizaccess_proctorpy', ['quizid' => $quizid, 'enabled' => 1])) {
+            return;
+        }
+        $finished = $DB->get_field('quiz_attempts', 'timefinish', ['id' => $event->objectid]) ?: $event->timecreated;
+        sidecar_call::queue('POST', api::finish($event->objectid), ['finished_at' => (int) $finished]);
+    }
+
+    /**
+     * An attempt was deleted in Moodle.
+     *
+     * @param \mod_quiz\event\attempt_deleted $event the event
+     */
+    public static function attempt_deleted(\mod_quiz\event\attempt_deleted $event): void {
+        self::purge(['attempt_id' => (int) $event->objectid], $event);
+    }
+
+    /**
+     * A quiz was deleted: its course module's instance is the quiz id the sidecar knows.
+     *
+     * @param \core\event\course_module_deleted $event the event
+     */
+    public static function course_module_deleted(\core\event\course_module_deleted $event): void {
+        if (($event->other['modulename'] ?? '') === 'quiz') {
+            self::purge(['quiz_id' => (int) $event->other['instanceid']], $event);
+        }
+    }
+
+    /**
+     * A course was deleted.
+     *
+     * @param \core\event\course_deleted $event the event
+     */
+    public static function course_deleted(\core\event\course_deleted $event): void {
+        self::purge(['course_id' => (int) $event->objectid], $event);
+    }
+
+    /**
+     * Queue a purge, unless the site leaves deleted activities' data to the sidecar's retention.
+     *
+     * @param array $selection what to purge
+     * @param \core\event\base $event the deletion, for the audit log's actor
+     */
+    private static function purge(array $selection, \core\event\base $event): void {
+        global $DB;
+        $config = get_config('quizaccess_proctorpy');
+        if (empty($config->sidecarurl) || empty($config->purgeondelete)) {
+            return;
+        }
+        $actor = $DB->get_record('user', ['id' => $event->userid]);
+        sidecar_call::queue('POST', api::purge(), $selection + ['dry_run' => false]
+            + api::actor((int) $event->userid, $actor ? fullname($actor) : ''));
+    }
+}

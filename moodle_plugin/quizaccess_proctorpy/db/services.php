@@ -1,0 +1,49 @@
+<?php
+// This file is part of Moodle - https://moodle.org/
+//
+// Moodle is free software: you can redistribute it and/or modify
+// it under the terms of the GNU General Public License as published by
+// the Free Software Foundation, either version 3 of the License, or
+// (at your option) any later version.
+//
+// Moodle is distributed in the hope that it will be useful,
+// but WITHOUT ANY WARRANTY; without even the implied warranty of
+// MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+// GNU General Public License for more details.
+//
+// You should have received a copy of the GNU General Public License
+// along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
+
+/**
+ * External functions the capture module calls.
+ *
+ * @package    quizaccess_proctorpy
+ * @copyright  2026 The proctorpy authors
+ * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
+ */
+
+defined('MOODLE_INTERNAL') || die();
+
+$functions = [
+    'quizaccess_proctorpy_upload_camshot' => [
+        'classname' => 'quizaccess_proctorpy\external\upload_camshot',
+        'description' => 'Forward one camshot of the current user\'s attempt to the sidecar.',
+        'type' => 'write',
+        'ajax' => true,
+        'loginrequired' => true,
+    ],
+    'quizaccess_proctorpy_send_event' => [
+        'classname' => 'quizaccess_proctorpy\external\send_event',
+        'description' => 'Forward one browser event (focus, tab, camera) of the current user\'s attempt to the sidecar.',
+        'type' => 'write',
+        'ajax' => true,
+        'loginrequired' => true,
+    ],
+    'quizaccess_proctorpy_check_identity' => [
+        'classname' => 'quizaccess_proctorpy\external\check_identity',
+        'description' => 'Check the identity photo taken at the start of the current user\'s attempt.',
+        'type' => 'write',
+        'ajax' => true,
+        'loginrequired' => true,
+    ],
+];
