@@ -120,10 +120,12 @@ class api {
      * @param string $format json, html or csv
      * @param array $params request parameters; only OVERVIEW_PARAMS are kept
      * @param array $actor ['actor_id' => int, 'actor_name' => string]
+     * @param string $linkbase URL prefix to which the overview appends an attempt id to link its report
      * @return string
      */
-    public static function quiz_attempts(int $quizid, string $format, array $params, array $actor): string {
-        $query = ['format' => $format === 'json' ? null : $format];
+    public static function quiz_attempts(int $quizid, string $format, array $params, array $actor,
+            string $linkbase = ''): string {
+        $query = ['format' => $format === 'json' ? null : $format, 'link_base' => $linkbase];
         foreach (self::OVERVIEW_PARAMS as $name) {
             if (isset($params[$name]) && is_scalar($params[$name])) {
                 $query[$name] = (string) $params[$name];

@@ -59,6 +59,9 @@ final class urls_test extends \basic_testcase {
             . '&actor_name=Ann%20O%27Neil%20%26%20co', $path);
         $this->assertSame('/api/v1/quizzes/12/attempts?actor_id=3&actor_name=Ann%20O%27Neil%20%26%20co',
             api::quiz_attempts(12, 'json', [], $actor));
+        $this->assertSame('/api/v1/quizzes/12/attempts?format=html&link_base=https%3A%2F%2Fm.example%2Fr.php%3Fcmid%3D8'
+            . '%26attempt%3D&actor_id=3&actor_name=T', api::quiz_attempts(12, 'html', [], api::actor(3, 'T'),
+            'https://m.example/r.php?cmid=8&attempt='));
     }
 
     /**

@@ -1,0 +1,55 @@
+<?php
+// This file is part of Moodle - https://moodle.org/
+//
+// Moodle is free software: you can redistribute it and/or modify
+// it under the terms of the GNU General Public License as published by
+// the Free Software Foundation, either version 3 of the License, or
+// (at your option) any later version.
+//
+// Moodle is distributed in the hope that it will be useful,
+// but WITHOUT ANY WARRANTY; without even the implied warranty of
+// MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+// GNU General Public License for more details.
+//
+// You should have received a copy of the GNU General Public License
+// along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
+
+/**
+ * Streams a CSV overview or an attempt's PDF report from the sidecar to a user allowed to see it.
+ *
+ * @package    quizaccess_proctorpy
+ * @copyright  2026 The proctorpy authors
+ * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
+ */
+
+require_once(__DIR__ . '/../../../../config.php');
+
+use quizaccess_proctorpy\api;
+use quizaccess_proctorpy\sidecar_client;
+
+$cmid = required_param('cmid', PARAM_INT);
+$what = required_param('what', PARAM_ALPHA);
+
+[$course, $cm] = get_course_and_cm_from_cmid($cmid, 'quiz');
+require_login($course, false, $cm);
+$context = context_module::instance($cm->id);
+require_capability('quizaccess/proctorpy:viewreport', $context);
+
+$client = sidecar_client::from_config(60);
+$actor = api::actor((int) $USER->id, fullname($USER));
+
+if ($what === 'pdf') {
+    require_capability('quizaccess/proctorpy:downloadimages', $context);
+    $attemptid = required_param('attempt', PARAM_INT);
+    $DB->get_record('quiz_attempts', ['id' => $attemptid, 'quiz' => $cm->instance], 'id', MUST_EXIST);
+    $response = $client->call('GET', api::attempt_pdf($attemptid, $actor));
+    send_file($response->body, 'proctoring-attempt-' . $attemptid . '.pdf', 0, 0, true, true, 'application/pdf');
+} else if ($what === 'csv') {
+    $params = [];
+    foreach (api::OVERVIEW_PARAMS as $name) {
+        $params[$name] = optional_param($name, '', PARAM_TEXT);
+    }
+    $response = $client->call('GET', api::quiz_attempts((int) $cm->instance, 'csv', $params, $actor));
+    send_file($response->body, 'proctoring-quiz-' . $cm->instance . '.csv', 0, 0, true, true, 'text/csv');
+}
+throw new moodle_exception('err_download', 'quizaccess_proctorpy');

@@ -1,0 +1,64 @@
+<?php
+// This file is part of Moodle - https://moodle.org/
+//
+// Moodle is free software: you can redistribute it and/or modify
+// it under the terms of the GNU General Public License as published by
+// the Free Software Foundation, either version 3 of the License, or
+// (at your option) any later version.
+//
+// Moodle is distributed in the hope that it will be useful,
+// but WITHOUT ANY WARRANTY; without even the implied warranty of
+// MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+// GNU General Public License for more details.
+//
+// You should have received a copy of the GNU General Public License
+// along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
+
+/**
+ * Streams one camshot image from the sidecar, after checking the viewer may see it.
+ *
+ * @package    quizaccess_proctorpy
+ * @copyright  2026 The proctorpy authors
+ * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
+ */
+
+// A PHP notice must never end up inside the image bytes.
+define('NO_DEBUG_DISPLAY', true);
+
+require_once(__DIR__ . '/../../../../config.php');
+
+use quizaccess_proctorpy\api;
+use quizaccess_proctorpy\image_link;
+use quizaccess_proctorpy\sidecar_client;
+
+$link = image_link::parse((string) get_file_argument(), optional_param('size', '', PARAM_ALPHA) === 'thumb');
+if (!$link) {
+    send_file_not_found();
+}
+
+[$course, $cm] = get_course_and_cm_from_cmid($link['cmid'], 'quiz');
+require_login($course, false, $cm, false, true);
+$context = context_module::instance($cm->id);
+require_capability('quizaccess/proctorpy:viewreport', $context);
+$DB->get_record('quiz_attempts', ['id' => $link['attemptid'], 'quiz' => $cm->instance], 'id', MUST_EXIST);
+
+$client = sidecar_client::from_config();
+$actor = api::actor((int) $USER->id, fullname($USER));
+
+// The camshot must belong to this attempt. The attempt's list of shots is kept in the session
+// so that a grid of thumbnails costs one lookup, and refreshed when an id is not in it.
+$shots = $SESSION->quizaccess_proctorpy_shots[$link['attemptid']] ?? [];
+if (!in_array($link['camshotid'], $shots, true)) {
+    $record = $client->json('GET', api::with_query(api::attempt($link['attemptid']), $actor));
+    $shots = array_map('strval', array_column($record['shots'] ?? [], 'id'));
+    $SESSION->quizaccess_proctorpy_shots = [$link['attemptid'] => $shots];
+}
+if (!in_array($link['camshotid'], $shots, true)) {
+    send_file_not_found();
+}
+\core\session\manager::write_close();
+
+$response = $client->call('GET', api::camshot_image($link['camshotid'], $link['thumb'], $actor));
+$mimetype = $response->contenttype === 'image/jpeg' ? 'image/jpeg' : 'image/png';
+send_file($response->body, $link['camshotid'] . ($mimetype === 'image/png' ? '.png' : '.jpg'), 0, 0, true, false,
+    $mimetype);

@@ -1,0 +1,108 @@
+<?php
+// This file is part of Moodle - https://moodle.org/
+//
+// Moodle is free software: you can redistribute it and/or modify
+// it under the terms of the GNU General Public License as published by
+// the Free Software Foundation, either version 3 of the License, or
+// (at your option) any later version.
+//
+// Moodle is distributed in the hope that it will be useful,
+// but WITHOUT ANY WARRANTY; without even the implied warranty of
+// MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+// GNU General Public License for more details.
+//
+// You should have received a copy of the GNU General Public License
+// along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
+
+/**
+ * Proctoring report: the overview of a quiz's attempts, or one attempt with its review.
+ *
+ * @package    quizaccess_proctorpy
+ * @copyright  2026 The proctorpy authors
+ * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
+ */
+
+require_once(__DIR__ . '/../../../../config.php');
+
+use quizaccess_proctorpy\api;
+use quizaccess_proctorpy\image_link;
+use quizaccess_proctorpy\sidecar_client;
+use quizaccess_proctorpy\sidecar_exception;
+
+$cmid = required_param('cmid', PARAM_INT);
+$attemptid = optional_param('attempt', 0, PARAM_INT);
+
+[$course, $cm] = get_course_and_cm_from_cmid($cmid, 'quiz');
+require_login($course, false, $cm);
+$context = context_module::instance($cm->id);
+require_capability('quizaccess/proctorpy:viewreport', $context);
+
+$baseurl = new moodle_url('/mod/quiz/accessrule/proctorpy/report.php', ['cmid' => $cmid]);
+$url = $attemptid ? new moodle_url($baseurl, ['attempt' => $attemptid]) : $baseurl;
+$PAGE->set_url($url);
+$PAGE->set_title(get_string('reporttitle', 'quizaccess_proctorpy', format_string($cm->name)));
+$PAGE->set_heading(format_string($course->fullname));
+$PAGE->navbar->add(get_string('reporttitle', 'quizaccess_proctorpy', format_string($cm->name)), $baseurl);
+
+$client = sidecar_client::from_config();
+$actor = api::actor((int) $USER->id, fullname($USER));
+$data = [
+    'backurl' => $attemptid ? $baseurl->out(false) : (new moodle_url('/mod/quiz/view.php', ['id' => $cmid]))->out(false),
+    'sesskey' => sesskey(),
+    'actionurl' => $url->out(false),
+];
+
+try {
+    if ($attemptid) {
+        // Only attempts at this quiz: the capability was checked in this quiz's context.
+        $attempt = $DB->get_record('quiz_attempts', ['id' => $attemptid, 'quiz' => $cm->instance], '*', MUST_EXIST);
+        $conclusion = optional_param('conclusion', '', PARAM_ALPHA);
+        if ($conclusion !== '') {
+            require_sesskey();
+            require_capability('quizaccess/proctorpy:reviewattempt', $context);
+            if (!in_array($conclusion, ['accepted', 'rejected'], true)) {
+                throw new moodle_exception('err_conclusion', 'quizaccess_proctorpy');
+            }
+            $client->json('POST', api::review($attemptid), [
+                'conclusion' => $conclusion,
+                'comment' => optional_param('comment', '', PARAM_TEXT),
+                'reviewer_id' => (int) $USER->id,
+                'reviewer_name' => fullname($USER),
+            ] + $actor);
+            redirect($url, get_string('reviewsaved', 'quizaccess_proctorpy'), null, \core\output\notification::NOTIFY_SUCCESS);
+        }
+        if (optional_param('purge', 0, PARAM_BOOL)) {
+            require_sesskey();
+            require_capability('quizaccess/proctorpy:deleteimages', $context);
+            $client->json('POST', api::purge(), ['attempt_id' => $attemptid, 'dry_run' => false] + $actor);
+            redirect($baseurl, get_string('attemptpurged', 'quizaccess_proctorpy'), null,
+                \core\output\notification::NOTIFY_SUCCESS);
+        }
+        $imagebase = image_link::base($CFG->wwwroot, $cmid, $attemptid, !empty($CFG->slasharguments));
+        $data['fragment'] = $client->call('GET', api::attempt_report($attemptid, $imagebase, $actor))->body;
+        $data['attempt'] = true;
+        $data['canreview'] = has_capability('quizaccess/proctorpy:reviewattempt', $context);
+        $data['candelete'] = has_capability('quizaccess/proctorpy:deleteimages', $context);
+        if (has_capability('quizaccess/proctorpy:downloadimages', $context)) {
+            $data['pdfurl'] = (new moodle_url('/mod/quiz/accessrule/proctorpy/download.php',
+                ['cmid' => $cmid, 'attempt' => $attemptid, 'what' => 'pdf']))->out(false);
+        }
+    } else {
+        $params = [];
+        foreach (api::OVERVIEW_PARAMS as $name) {
+            $params[$name] = optional_param($name, '', PARAM_TEXT);
+        }
+        $linkbase = (new moodle_url($baseurl))->out(false) . '&attempt=';
+        $data['fragment'] = $client->call('GET', api::quiz_attempts((int) $cm->instance, 'html', $params, $actor,
+            $linkbase))->body;
+        $data['csvurl'] = (new moodle_url('/mod/quiz/accessrule/proctorpy/download.php',
+            ['cmid' => $cmid, 'what' => 'csv'] + array_filter($params, 'strlen')))->out(false);
+    }
+} catch (sidecar_exception $e) {
+    $data['fragment'] = '';
+    $data['error'] = get_string('sidecarerror', 'quizaccess_proctorpy', $e->getMessage());
+}
+
+echo $OUTPUT->header();
+echo $OUTPUT->render_from_template('quizaccess_proctorpy/report', $data);
+echo $OUTPUT->footer();

@@ -1,0 +1,304 @@
+<?php
+// This file is part of Moodle - https://moodle.org/
+//
+// Moodle is free software: you can redistribute it and/or modify
+// it under the terms of the GNU General Public License as published by
+// the Free Software Foundation, either version 3 of the License, or
+// (at your option) any later version.
+//
+// Moodle is distributed in the hope that it will be useful,
+// but WITHOUT ANY WARRANTY; without even the implied warranty of
+// MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+// GNU General Public License for more details.
+//
+// You should have received a copy of the GNU General Public License
+// along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
+
+/**
+ * Implementation of the proctorpy quiz access rule.
+ *
+ * @package    quizaccess_proctorpy
+ * @copyright  2026 The proctorpy authors
+ * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
+ */
+
+defined('MOODLE_INTERNAL') || die();
+
+use mod_quiz\form\preflight_check_form;
+use mod_quiz\local\access_rule_base;
+use mod_quiz\quiz_settings;
+use quizaccess_proctorpy\proctoring_settings;
+
+/**
+ * Webcam proctoring of a quiz: settings, consent and camera check, capture during the attempt.
+ *
+ * Applies only to quizzes with proctoring enabled; for every other quiz make() returns null and
+ * the rule is absent.
+ */
+class quizaccess_proctorpy extends access_rule_base {
+
+    /** Pages of an attempt in progress, where camshots are taken. */
+    const CAPTURE_PAGES = ['mod-quiz-attempt', 'mod-quiz-summary'];
+
+    /**
+     * The rule for a proctored quiz, null for any other.
+     *
+     * @param quiz_settings $quizobj the quiz
+     * @param int $timenow now
+     * @param bool $canignoretimelimits unused here
+     * @return self|null
+     */
+    public static function make(quiz_settings $quizobj, $timenow, $canignoretimelimits) {
+        if (!proctoring_settings::is_enabled($quizobj->get_quiz())) {
+            return null;
+        }
+        return new self($quizobj, $timenow);
+    }
+
+    /**
+     * Whether the current user takes this quiz without proctoring.
+     *
+     * @return bool
+     */
+    private function is_exempt(): bool {
+        return has_capability('quizaccess/proctorpy:bypass', $this->quizobj->get_context());
+    }
+
+    /**
+     * Consent and camera check are asked once per session and quiz.
+     *
+     * @param int|null $attemptid current attempt, if any
+     * @return bool
+     */
+    public function is_preflight_check_required($attemptid) {
+        global $SESSION;
+        return !$this->is_exempt() && empty($SESSION->quizaccess_proctorpy_consent[$this->quiz->id]);
+    }
+
+    /**
+     * Consent text, live camera preview, consent checkbox.
+     *
+     * The start button stays disabled until the camera delivers a frame (preflight module);
+     * the hidden `proctorpy_camera` field records that for validation.
+     *
+     * @param preflight_check_form $quizform the form
+     * @param MoodleQuickForm $mform its QuickForm
+     * @param int|null $attemptid current attempt, if any
+     */
+    public function add_preflight_check_form_fields(preflight_check_form $quizform, MoodleQuickForm $mform, $attemptid) {
+        global $OUTPUT, $PAGE;
+        $consent = get_config('quizaccess_proctorpy', 'consenttext');
+        if (trim(strip_tags((string) $consent)) === '') {
+            $consent = get_string('consenttext_default', 'quizaccess_proctorpy');
+        }
+        $identity = $this->quiz->proctorpy_identitycheck !== 'none';
+        $mform->addElement('header', 'proctorpyheader', get_string('preflightheader', 'quizaccess_proctorpy'));
+        $mform->addElement('html', $OUTPUT->render_from_template('quizaccess_proctorpy/preflight', [
+            'consent' => format_text($consent, FORMAT_HTML, ['context' => $this->quizobj->get_context()]),
+            'identity' => $identity,
+        ]));
+        $mform->addElement('hidden', 'proctorpy_camera', 0);
+        $mform->setType('proctorpy_camera', PARAM_INT);
+        $mform->addElement('checkbox', 'proctorpy_consent', '', get_string('consentagree', 'quizaccess_proctorpy'));
+        $PAGE->requires->js_call_amd('quizaccess_proctorpy/preflight', 'init', []);
+    }
+
+    /**
+     * Consent given and a camera frame seen.
+     *
+     * @param array $data submitted data
+     * @param array $files submitted files
+     * @param array $errors errors so far
+     * @param int|null $attemptid current attempt, if any
+     * @return array errors
+     */
+    public function validate_preflight_check($data, $files, $errors, $attemptid) {
+        if (empty($data['proctorpy_consent'])) {
+            $errors['proctorpy_consent'] = get_string('err_consent', 'quizaccess_proctorpy');
+        }
+        if (empty($data['proctorpy_camera'])) {
+            $errors['proctorpy_consent'] = get_string('err_nocamera', 'quizaccess_proctorpy');
+        }
+        return $errors;
+    }
+
+    /**
+     * Remember the consent for this session.
+     *
+     * @param int|null $attemptid current attempt, if any
+     */
+    public function notify_preflight_check_passed($attemptid) {
+        global $SESSION;
+        $SESSION->quizaccess_proctorpy_consent[$this->quiz->id] = true;
+    }
+
+    /**
+     * Ask for consent and a camera check again for the next attempt.
+     */
+    public function current_attempt_finished() {
+        global $SESSION;
+        unset($SESSION->quizaccess_proctorpy_consent[$this->quiz->id]);
+    }
+
+    /**
+     * Tell students the quiz is proctored; give report viewers the report button.
+     *
+     * @return array messages (HTML)
+     */
+    public function description() {
+        $messages = [get_string('proctorednotice', 'quizaccess_proctorpy')];
+        $context = $this->quizobj->get_context();
+        if (has_capability('quizaccess/proctorpy:viewreport', $context)) {
+            $url = new moodle_url('/mod/quiz/accessrule/proctorpy/report.php', ['cmid' => $this->quizobj->get_cmid()]);
+            $messages[] = html_writer::link($url, get_string('viewreport', 'quizaccess_proctorpy'),
+                ['class' => 'btn btn-secondary']);
+        }
+        return $messages;
+    }
+
+    /**
+     * Start the capture module on the pages of an attempt in progress.
+     *
+     * @param moodle_page $page the page being set up
+     */
+    public function setup_attempt_page($page) {
+        global $DB, $SESSION, $USER;
+        if (!in_array($page->pagetype, self::CAPTURE_PAGES, true) || $this->is_exempt()) {
+            return;
+        }
+        $attemptid = optional_param('attempt', 0, PARAM_INT);
+        $attempt = $attemptid ? $DB->get_record('quiz_attempts', ['id' => $attemptid, 'quiz' => $this->quiz->id,
+            'userid' => $USER->id, 'state' => mod_quiz\quiz_attempt::IN_PROGRESS], 'id') : false;
+        if (!$attempt) {
+            return;
+        }
+        $identityrequired = $this->quiz->proctorpy_identitycheck !== 'none'
+            && empty($SESSION->quizaccess_proctorpy_identity[$attempt->id]);
+        $page->requires->js_call_amd('quizaccess_proctorpy/capture', 'init', [[
+            'attemptid' => (int) $attempt->id,
+            'intervalmin' => (int) $this->quiz->proctorpy_intervalmin,
+            'intervalmax' => (int) $this->quiz->proctorpy_intervalmax,
+            'width' => (int) $this->quiz->proctorpy_imagewidth,
+            'identity' => $identityrequired,
+        ]]);
+    }
+
+    /**
+     * Settings in the quiz form.
+     *
+     * @param mod_quiz_mod_form $quizform the quiz form
+     * @param MoodleQuickForm $mform its QuickForm
+     */
+    public static function add_settings_form_fields(mod_quiz_mod_form $quizform, MoodleQuickForm $mform) {
+        $component = 'quizaccess_proctorpy';
+        $defaults = proctoring_settings::defaults(get_config($component));
+        $mform->addElement('header', 'proctorpyheader', get_string('pluginname', $component));
+
+        $mform->addElement('selectyesno', 'proctorpy_enabled', get_string('enabled', $component));
+        $mform->addHelpButton('proctorpy_enabled', 'enabled', $component);
+        $mform->setDefault('proctorpy_enabled', 0);
+
+        $fields = ['intervalmin', 'intervalmax', 'imagewidth', 'threshold', 'retentiondays'];
+        foreach ($fields as $name) {
+            // Free text, checked in validate_settings_form_fields() with messages that name the limits.
+            $mform->addElement('text', 'proctorpy_' . $name, get_string($name, $component), ['size' => 6]);
+            $mform->setType('proctorpy_' . $name, PARAM_RAW_TRIMMED);
+            $mform->addHelpButton('proctorpy_' . $name, $name, $component);
+            if ($defaults[$name] !== null) {
+                $mform->setDefault('proctorpy_' . $name, $defaults[$name]);
+            }
+        }
+        $choices = [];
+        foreach (proctoring_settings::IDENTITY_CHECKS as $choice) {
+            $choices[$choice] = get_string('identitycheck_' . $choice, $component);
+        }
+        $mform->addElement('select', 'proctorpy_identitycheck', get_string('identitycheck', $component), $choices);
+        $mform->addHelpButton('proctorpy_identitycheck', 'identitycheck', $component);
+        $mform->setDefault('proctorpy_identitycheck', 'none');
+
+        foreach (array_merge($fields, ['identitycheck']) as $name) {
+            $mform->hideIf('proctorpy_' . $name, 'proctorpy_enabled', 'eq', 0);
+        }
+    }
+
+    /**
+     * Validate the quiz form's proctoring settings.
+     *
+     * @param array $errors errors so far
+     * @param array $data submitted data
+     * @param array $files submitted files
+     * @param mod_quiz_mod_form $quizform the form
+     * @return array errors
+     */
+    public static function validate_settings_form_fields(array $errors, array $data, $files, mod_quiz_mod_form $quizform) {
+        foreach (proctoring_settings::validate($data) as $field => [$stringid, $a]) {
+            $errors[$field] = get_string($stringid, 'quizaccess_proctorpy', $a);
+        }
+        return $errors;
+    }
+
+    /**
+     * Save the quiz form's proctoring settings.
+     *
+     * @param stdClass $quiz form data with the quiz id
+     */
+    public static function save_settings($quiz) {
+        global $DB;
+        if (!isset($quiz->proctorpy_enabled)) {
+            // Saved without the quiz form (web service, restore): nothing to change.
+            return;
+        }
+        $existing = $DB->get_record('quizaccess_proctorpy', ['quizid' => $quiz->id]);
+        if (empty($quiz->proctorpy_enabled)) {
+            // The other fields were hidden and not validated: keep the stored ones.
+            if ($existing && $existing->enabled) {
+                $DB->set_field('quizaccess_proctorpy', 'enabled', 0, ['id' => $existing->id]);
+            }
+            return;
+        }
+        $record = proctoring_settings::to_record($quiz);
+        $record->timemodified = time();
+        if ($existing) {
+            $record->id = $existing->id;
+            $DB->update_record('quizaccess_proctorpy', $record);
+        } else {
+            $DB->insert_record('quizaccess_proctorpy', $record);
+        }
+    }
+
+    /**
+     * Delete a quiz's settings with the quiz.
+     *
+     * @param stdClass $quiz the quiz
+     */
+    public static function delete_settings($quiz) {
+        global $DB;
+        $DB->delete_records('quizaccess_proctorpy', ['quizid' => $quiz->id]);
+    }
+
+    /**
+     * Load the settings with the quiz; quizzes without a row get the site defaults, proctoring off.
+     *
+     * @param int $quizid the quiz id
+     * @return array fields, joins, params
+     */
+    public static function get_settings_sql($quizid) {
+        $defaults = proctoring_settings::defaults(get_config('quizaccess_proctorpy'));
+        return [
+            'COALESCE(proctorpy.enabled, 0) AS proctorpy_enabled, '
+                . 'COALESCE(proctorpy.intervalmin, :proctorpyintervalmin) AS proctorpy_intervalmin, '
+                . 'COALESCE(proctorpy.intervalmax, :proctorpyintervalmax) AS proctorpy_intervalmax, '
+                . 'COALESCE(proctorpy.imagewidth, :proctorpyimagewidth) AS proctorpy_imagewidth, '
+                . "COALESCE(proctorpy.identitycheck, 'none') AS proctorpy_identitycheck, "
+                . 'COALESCE(proctorpy.threshold, :proctorpythreshold) AS proctorpy_threshold, '
+                . 'proctorpy.retentiondays AS proctorpy_retentiondays',
+            'LEFT JOIN {quizaccess_proctorpy} proctorpy ON proctorpy.quizid = quiz.id',
+            [
+                'proctorpyintervalmin' => $defaults['intervalmin'],
+                'proctorpyintervalmax' => $defaults['intervalmax'],
+                'proctorpyimagewidth' => $defaults['imagewidth'],
+                'proctorpythreshold' => $defaults['threshold'],
+            ],
+        ];
+    }
+}

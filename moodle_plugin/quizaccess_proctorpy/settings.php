@@ -1,0 +1,64 @@
+<?php
+// This file is part of Moodle - https://moodle.org/
+//
+// Moodle is free software: you can redistribute it and/or modify
+// it under the terms of the GNU General Public License as published by
+// the Free Software Foundation, either version 3 of the License, or
+// (at your option) any later version.
+//
+// Moodle is distributed in the hope that it will be useful,
+// but WITHOUT ANY WARRANTY; without even the implied warranty of
+// MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+// GNU General Public License for more details.
+//
+// You should have received a copy of the GNU General Public License
+// along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
+
+/**
+ * Site settings of the proctorpy quiz access rule.
+ *
+ * @package    quizaccess_proctorpy
+ * @copyright  2026 The proctorpy authors
+ * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
+ */
+
+defined('MOODLE_INTERNAL') || die();
+
+if ($hassiteconfig) {
+    $component = 'quizaccess_proctorpy';
+    $str = function(string $id) use ($component) {
+        return get_string($id, $component);
+    };
+
+    // Moodle includes this file only for the full admin tree, so the two admin pages are reached
+    // from links here rather than registered as external pages.
+    $settings->add(new admin_setting_heading('quizaccess_proctorpy/sidecarheading', $str('sidecarheading'),
+        html_writer::link(new moodle_url('/mod/quiz/accessrule/proctorpy/testconnection.php'), $str('testconnection'),
+            ['class' => 'btn btn-secondary me-2'])
+        . html_writer::link(new moodle_url('/mod/quiz/accessrule/proctorpy/console.php'), $str('openconsole'),
+            ['class' => 'btn btn-secondary', 'target' => '_blank'])));
+    $settings->add(new admin_setting_configtext('quizaccess_proctorpy/sidecarurl', $str('sidecarurl'),
+        $str('sidecarurl_desc'), 'http://127.0.0.1:8765', PARAM_URL));
+    $settings->add(new admin_setting_configpasswordunmask('quizaccess_proctorpy/secret', $str('secret'),
+        $str('secret_desc'), ''));
+    $settings->add(new admin_setting_configtext('quizaccess_proctorpy/consoleurl', $str('consoleurl'),
+        $str('consoleurl_desc'), '', PARAM_URL));
+    $settings->add(new admin_setting_configcheckbox('quizaccess_proctorpy/bypasscurlsecurity', $str('bypasscurlsecurity'),
+        $str('bypasscurlsecurity_desc'), 1));
+    $settings->add(new admin_setting_configtext('quizaccess_proctorpy/requesttimeout', $str('requesttimeout'),
+        $str('requesttimeout_desc'), 10, PARAM_INT));
+
+    $settings->add(new admin_setting_heading('quizaccess_proctorpy/captureheading', $str('captureheading'), ''));
+    $settings->add(new admin_setting_configtext('quizaccess_proctorpy/intervalmin', $str('intervalmin'),
+        $str('intervalmin_desc'), 30, PARAM_INT));
+    $settings->add(new admin_setting_configtext('quizaccess_proctorpy/intervalmax', $str('intervalmax'),
+        $str('intervalmax_desc'), 90, PARAM_INT));
+    $settings->add(new admin_setting_configtext('quizaccess_proctorpy/imagewidth', $str('imagewidth'),
+        $str('imagewidth_desc'), 480, PARAM_INT));
+    $settings->add(new admin_setting_configtext('quizaccess_proctorpy/threshold', $str('threshold'),
+        $str('threshold_desc'), 60, PARAM_INT));
+    $settings->add(new admin_setting_confightmleditor('quizaccess_proctorpy/consenttext', $str('consenttext'),
+        $str('consenttext_desc'), ''));
+    $settings->add(new admin_setting_configcheckbox('quizaccess_proctorpy/purgeondelete', $str('purgeondelete'),
+        $str('purgeondelete_desc'), 1));
+}

@@ -1,0 +1,46 @@
+<?php
+// This file is part of Moodle - https://moodle.org/
+//
+// Moodle is free software: you can redistribute it and/or modify
+// it under the terms of the GNU General Public License as published by
+// the Free Software Foundation, either version 3 of the License, or
+// (at your option) any later version.
+//
+// Moodle is distributed in the hope that it will be useful,
+// but WITHOUT ANY WARRANTY; without even the implied warranty of
+// MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+// GNU General Public License for more details.
+//
+// You should have received a copy of the GNU General Public License
+// along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
+
+/**
+ * Test connection: calls the sidecar and says what works or what is wrong.
+ *
+ * @package    quizaccess_proctorpy
+ * @copyright  2026 The proctorpy authors
+ * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
+ */
+
+require_once(__DIR__ . '/../../../../config.php');
+
+use quizaccess_proctorpy\connection_check;
+use quizaccess_proctorpy\sidecar_client;
+
+require_login();
+$systemcontext = context_system::instance();
+require_capability('moodle/site:config', $systemcontext);
+$PAGE->set_context($systemcontext);
+$PAGE->set_url(new moodle_url('/mod/quiz/accessrule/proctorpy/testconnection.php'));
+$PAGE->set_pagelayout('admin');
+$PAGE->set_title(get_string('testconnection', 'quizaccess_proctorpy'));
+
+$result = (new connection_check(sidecar_client::from_config()))->run();
+$ok = $result['problem'] === 'ok';
+
+echo $OUTPUT->header();
+echo $OUTPUT->heading(get_string('testconnection', 'quizaccess_proctorpy'));
+echo $OUTPUT->notification(get_string('connection_' . $result['problem'], 'quizaccess_proctorpy', (object) $result['details']),
+    $ok ? \core\output\notification::NOTIFY_SUCCESS : \core\output\notification::NOTIFY_ERROR);
+echo $OUTPUT->continue_button(new moodle_url('/admin/settings.php', ['section' => 'modsettingsquizcatproctorpy']));
+echo $OUTPUT->footer();
