@@ -133,11 +133,11 @@ class LiveSidecar:
 
     def start(self, timeout=30):
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log, "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "sidecar.cli", "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "sidecar.cli", "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.process.poll() is not None:

@@ -1,0 +1,91 @@
+"""Durable storage: crash repair at startup, and SIGKILL during ingestion loses nothing."""
+import os
+import signal
+import threading
+import time
+
+from conftest import png_bytes
+from sidecar import storage
+from sidecar.client import SidecarError
+from sidecar.db import connect
+
+
+def rows(db_path, sql):
+    db = connect(db_path)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+def test_repair_removes_temp_and_orphan_files_and_marks_missing(app, api):
+    api.put_attempt(1)
+    kept = api.post_camshot(png_bytes(), client_shot_id="kept").json["id"]
+    lost = api.post_camshot(png_bytes(), client_shot_id="lost").json["id"]
+    data_dir = app.config["DATA_DIR"]
+    folder = data_dir / "images" / "3" / "11" / "1"
+    (folder / f".{storage.new_id()}.png.ab12.tmp").write_bytes(b"half written")
+    (folder / f"{storage.new_id()}.png").write_bytes(png_bytes())  # renamed, row never committed
+    (folder / f"{lost}.png").unlink()
+
+    db = connect(app.config["DB_PATH"])
+    counts = storage.repair(db, data_dir)
+    db.close()
+    assert counts == {"temp_removed": 1, "orphan_files_removed": 1, "missing_files": 1}
+    assert sorted(p.name for p in folder.iterdir()) == [f"{kept}.png"]
+    statuses = dict(rows(app.config["DB_PATH"], "SELECT id, status FROM camshots"))
+    assert statuses == {kept: "pending", lost: "unreadable"}
+
+
+def test_write_durably_leaves_no_temp_file(tmp_path):
+    storage.write_durably(tmp_path, "images/1/2/3/x.png", b"data")
+    assert [p.name for p in (tmp_path / "images/1/2/3").iterdir()] == ["x.png"]
+
+
+def test_sigkilled_workers_lose_no_acknowledged_camshot(live_sidecar):
+    """Kill gunicorn workers while clients post; every 201 must be on disk and in the database."""
+    client = live_sidecar.client
+    client.put_attempt(1, user_id=7, user_fullname="A", course_id=3, quiz_id=11, cm_id=42,
+                       started_at=int(time.time()))
+    acknowledged, stop = {}, threading.Event()
+    image = png_bytes(320, 240, (10, 200, 30))
+
+    def post_until_stopped(worker):
+        n = 0
+        while not stop.is_set():
+            n += 1
+            client_shot_id = f"w{worker}-{n}"
+            try:
+                status, body = client.post_camshot(1, 7, int(time.time() * 1000), image, client_shot_id)
+                acknowledged[client_shot_id] = body["id"]
+            except (SidecarError, OSError):
+                pass  # refused or cut off: never acknowledged, so it may be missing
+
+    threads = [threading.Thread(target=post_until_stopped, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    kills = 0
+    deadline = time.time() + 20
+    while kills < 5 and time.time() < deadline:
+        time.sleep(0.6)
+        for pid in live_sidecar.gunicorn_worker_pids()[:1]:
+            os.kill(pid, signal.SIGKILL)
+            kills += 1
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert kills >= 3 and len(acknowledged) > 20
+
+    live_sidecar.stop()
+    live_sidecar.start()  # runs the startup repair
+    db_path = live_sidecar.data_dir / "proctorpy.db"
+    stored = dict(rows(db_path, "SELECT client_shot_id, id FROM camshots"))
+    for client_shot_id, camshot_id in acknowledged.items():
+        assert stored.get(client_shot_id) == camshot_id
+    paths = {p for (p,) in rows(db_path, "SELECT path FROM camshots")}
+    on_disk = {p.relative_to(live_sidecar.data_dir).as_posix()
+               for p in (live_sidecar.data_dir / "images").rglob("*") if p.is_file()}
+    assert on_disk == paths, "files without rows or rows without files after restart"
+    assert not any(p.endswith(".tmp") for p in on_disk)
+    jobs = rows(db_path, "SELECT count(*) FROM jobs")[0][0]
+    assert jobs == len(paths), "every camshot has its analysis job"
