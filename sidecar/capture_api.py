@@ -12,6 +12,7 @@ from .auth import moodle_actor, require_signed_request
 from .db import get_db, write_transaction
 from .errors import BadRequest, Conflict, NotFound
 from .images import decode_upload, encode_png, fit_width
+from .reports.score import recompute_score
 from .validation import json_body, non_negative_int, number, positive_int, required, text, token
 
 bp = Blueprint("capture_api", __name__, url_prefix="/api/v1")
@@ -69,6 +70,8 @@ def put_attempt(attempt_id):
                 "updated_at = :now WHERE id = :id",
                 {**row, "now": now, "id": attempt_id},
             )
+            # New weights, threshold or interval change the score.
+            recompute_score(db, current_app.config["PROCTORPY"], attempt_id)
         else:
             db.execute(
                 "INSERT INTO attempts (id, user_id, course_id, course_name, quiz_id, cm_id, quiz_name, "
@@ -123,6 +126,7 @@ def finish_attempt(attempt_id):
         db.execute(
             "UPDATE attempts SET finished_at = ?, updated_at = ? WHERE id = ?", [finished_at, time.time(), attempt_id]
         )
+        recompute_score(db, current_app.config["PROCTORPY"], attempt_id)
     return jsonify(attempt_summary(db, attempt_id))
 
 
@@ -232,6 +236,7 @@ def record_event(db, attempt_id, user_id, event_type, at, client_event_id):
             "SELECT id FROM events WHERE attempt_id = ? AND client_event_id = ?", [attempt_id, client_event_id]
         ).fetchone()
         return jsonify(id=row[0], attempt_id=attempt_id, type=event_type), 200
+    recompute_score(db, current_app.config["PROCTORPY"], attempt_id)
     return jsonify(id=cursor.lastrowid, attempt_id=attempt_id, type=event_type), 201
 
 

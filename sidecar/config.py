@@ -39,6 +39,8 @@ SETTINGS = [
     Setting("analysis.poll_seconds", 0.5, "How often an idle worker looks for new jobs"),
     Setting("scoring.threshold", 70.0, "Attempts whose credibility score is below this are flagged"),
     Setting("scoring.min_duration", 60, "Attempts shorter than this many seconds get no score"),
+    Setting("scoring.default_interval_max", 90, "Longest capture interval in seconds assumed when an attempt's settings do not say"),
+    Setting("scoring.camera_grace", 30, "Seconds past the longest capture interval before a missing camshot counts as camera off"),
     Setting("scoring.weight_no_face", 1.0, "Weight of the share of time with no face"),
     Setting("scoring.weight_multiple_faces", 1.5, "Weight of the share of time with several faces"),
     Setting("scoring.weight_mismatch", 2.0, "Weight of the share of time with a face that is not the student's"),
