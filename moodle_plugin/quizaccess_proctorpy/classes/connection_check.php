@@ -83,7 +83,8 @@ class connection_check {
         if ($ping->ok() && !empty($answer['ok'])) {
             $skew = isset($answer['time']) ? (int) $answer['time'] - $now : 0;
             if (abs($skew) > self::MAX_SKEW) {
-                return ['problem' => 'clockskew', 'details' => $details + ['skew' => $skew]];
+                return ['problem' => 'clockskew', 'details' => $details + ['skew' => $skew,
+                    'message' => "The sidecar's clock is " . $skew . " s from Moodle's."]];
             }
             return ['problem' => 'ok', 'details' => $details + ['skew' => $skew]];
         }
@@ -92,7 +93,6 @@ class connection_check {
             'bad_signature' => 'badsecret',
             'clock_skew' => 'clockskew',
         ][$answer['error'] ?? ''] ?? ($ping->status === 404 ? 'versionmismatch' : 'refused');
-        return ['problem' => $problem, 'details' => $details + ['message' => $message, 'expected' => self::API_VERSION,
-            'skew' => isset($answer['time']) ? (int) $answer['time'] - $now : '?']];
+        return ['problem' => $problem, 'details' => $details + ['message' => $message, 'expected' => self::API_VERSION]];
     }
 }

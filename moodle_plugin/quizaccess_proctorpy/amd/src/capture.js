@@ -1,0 +1,243 @@
+// This file is part of Moodle - https://moodle.org/
+//
+// Moodle is free software: you can redistribute it and/or modify
+// it under the terms of the GNU General Public License as published by
+// the Free Software Foundation, either version 3 of the License, or
+// (at your option) any later version.
+//
+// Moodle is distributed in the hope that it will be useful,
+// but WITHOUT ANY WARRANTY; without even the implied warranty of
+// MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+// GNU General Public License for more details.
+//
+// You should have received a copy of the GNU General Public License
+// along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
+
+/**
+ * Capture during a proctored attempt: a camshot at random intervals, browser events, a small
+ * status indicator, and the identity check at the start when the quiz asks for one.
+ *
+ * Nothing here may stop the student from working: failures are retried and shown on the
+ * indicator only.
+ *
+ * @module     quizaccess_proctorpy/capture
+ * @copyright  2026 The proctorpy authors
+ * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
+ */
+
+import Ajax from 'core/ajax';
+import Templates from 'core/templates';
+import {getString} from 'core/str';
+import * as Camera from 'quizaccess_proctorpy/camera';
+import {Uploader, forward} from 'quizaccess_proctorpy/uploader';
+
+/** How often a lost camera is tried again, milliseconds. */
+const CAMERA_RETRY = 3000;
+
+class Capture {
+    /**
+     * Capture for one attempt.
+     *
+     * @param {Object} config attemptid, intervalmin, intervalmax (seconds), width (pixels), identity (bool)
+     */
+    constructor(config) {
+        this.config = config;
+        this.video = document.createElement('video');
+        this.video.setAttribute('playsinline', '');
+        this.stream = null;
+        this.cameraDown = false;
+        this.indicator = null;
+        this.uploader = new Uploader(config.attemptid, forward, (pending, failing) => this.show(pending, failing));
+    }
+
+    /**
+     * Start: indicator, identity check if needed, then camera, camshots and events.
+     */
+    async start() {
+        const html = await Templates.render('quizaccess_proctorpy/indicator', {});
+        document.body.insertAdjacentHTML('beforeend', html);
+        this.indicator = document.body.lastElementChild;
+        this.listen();
+        await this.openCamera();
+        if (this.config.identity) {
+            await this.identityCheck();
+        }
+        this.scheduleShot();
+        // Items queued on an earlier page of this attempt go first.
+        this.uploader.flush();
+    }
+
+    /**
+     * Open the camera; on failure report it and keep trying.
+     */
+    async openCamera() {
+        try {
+            this.stream = await Camera.open(this.video, this.config.width);
+            this.stream.getVideoTracks().forEach((track) => track.addEventListener('ended', () => this.cameraLost()));
+            if (this.cameraDown) {
+                this.cameraDown = false;
+                this.event('camera_back');
+            }
+            this.show(this.uploader.items.length, false);
+        } catch (error) {
+            this.cameraLost();
+        }
+    }
+
+    /**
+     * The camera stopped or could not be opened: report once, retry until it is back.
+     */
+    cameraLost() {
+        if (!this.cameraDown) {
+            this.cameraDown = true;
+            this.event('camera_lost');
+        }
+        Camera.close(this.stream);
+        this.stream = null;
+        this.setState('off');
+        setTimeout(() => this.openCamera(), CAMERA_RETRY);
+    }
+
+    /**
+     * Take a camshot at a random moment within the quiz's interval.
+     */
+    scheduleShot() {
+        const min = this.config.intervalmin * 1000;
+        const max = Math.max(min, this.config.intervalmax * 1000);
+        setTimeout(() => {
+            this.shoot('attempt');
+            this.scheduleShot();
+        }, min + Math.random() * (max - min));
+    }
+
+    /**
+     * Queue the current frame; with no frame (camera down) the gap itself is what the sidecar scores.
+     *
+     * @param {string} kind attempt or identity
+     */
+    shoot(kind) {
+        const image = this.stream ? Camera.frame(this.video, this.config.width) : null;
+        if (image) {
+            this.uploader.add('camshot', {attemptid: this.config.attemptid, takenat: Date.now(),
+                clientshotid: Camera.randomId(), kind: kind, image: image});
+        }
+    }
+
+    /**
+     * Queue a browser event.
+     *
+     * @param {string} type event type
+     */
+    event(type) {
+        this.uploader.add('event', {attemptid: this.config.attemptid, type: type, at: Date.now(),
+            clienteventid: Camera.randomId()});
+    }
+
+    /**
+     * Report tab switches, window focus and leaving full screen.
+     */
+    listen() {
+        document.addEventListener('visibilitychange', () => this.event(document.hidden ? 'tab_hidden' : 'tab_visible'));
+        window.addEventListener('blur', () => this.event('focus_lost'));
+        window.addEventListener('focus', () => this.event('focus_back'));
+        document.addEventListener('fullscreenchange', () => {
+            if (!document.fullscreenElement) {
+                this.event('fullscreen_exit');
+            }
+        });
+        window.addEventListener('pagehide', () => Camera.close(this.stream));
+    }
+
+    /**
+     * Show the camera and upload state.
+     *
+     * @param {number} pending items waiting to be sent
+     * @param {boolean} failing whether the last send failed
+     */
+    show(pending, failing) {
+        if (this.cameraDown) {
+            this.setState('off');
+        } else if (this.stream) {
+            this.setState(failing ? 'reconnecting' : 'on');
+        }
+        if (this.indicator) {
+            this.indicator.querySelector('[data-region="pending"]').textContent = pending > 1 ? '(' + pending + ')' : '';
+        }
+    }
+
+    /**
+     * Set the indicator's state and label.
+     *
+     * @param {string} state on, reconnecting or off
+     */
+    async setState(state) {
+        if (!this.indicator || this.indicator.dataset.state === state) {
+            return;
+        }
+        this.indicator.dataset.state = state;
+        this.indicator.className = this.indicator.className.replace(/\bbg-\w+/,
+            {on: 'bg-success', reconnecting: 'bg-warning', off: 'bg-danger'}[state]);
+        this.indicator.querySelector('[data-region="label"]').textContent =
+            await getString('indicator_' + state, 'quizaccess_proctorpy');
+    }
+
+    /**
+     * Identity check: a photo the sidecar checks at once; refused photos can be taken again.
+     * When the sidecar cannot be reached, the student goes on: proctoring never blocks an attempt
+     * because of its own outage.
+     *
+     * @returns {Promise<void>} resolved when the dialog is closed
+     */
+    async identityCheck() {
+        const html = await Templates.render('quizaccess_proctorpy/identity', {});
+        document.body.insertAdjacentHTML('beforeend', html);
+        const dialog = document.body.lastElementChild;
+        const preview = dialog.querySelector('[data-region="preview"]');
+        const message = dialog.querySelector('[data-region="message"]');
+        const button = dialog.querySelector('[data-action="takephoto"]');
+        if (this.stream) {
+            preview.srcObject = this.stream;
+            preview.muted = true;
+            preview.play();
+        }
+        return new Promise((resolve) => {
+            button.addEventListener('click', async() => {
+                const image = this.stream ? Camera.frame(this.video, this.config.width) : null;
+                if (!image) {
+                    message.textContent = await getString('camera_failed', 'quizaccess_proctorpy');
+                    return;
+                }
+                button.disabled = true;
+                message.textContent = await getString('identitychecking', 'quizaccess_proctorpy');
+                let passed = false;
+                try {
+                    const answer = await Ajax.call([{methodname: 'quizaccess_proctorpy_check_identity', args: {
+                        attemptid: this.config.attemptid, takenat: Date.now(), clientshotid: Camera.randomId(),
+                        image: image}}])[0];
+                    passed = answer.passed;
+                    message.textContent = answer.message;
+                } catch (error) {
+                    passed = true;
+                    this.event('upload_failed');
+                }
+                button.disabled = false;
+                if (passed) {
+                    dialog.remove();
+                    resolve();
+                }
+            });
+        });
+    }
+}
+
+/**
+ * Start capture on an attempt page.
+ *
+ * @param {Object} config attemptid, intervalmin, intervalmax, width, identity
+ * @returns {Promise<Capture>}
+ */
+export const init = async(config) => {
+    const capture = new Capture(config);
+    await capture.start();
+    return capture;
+};

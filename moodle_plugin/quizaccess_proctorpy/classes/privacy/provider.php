@@ -1,0 +1,203 @@
+<?php
+// This file is part of Moodle - https://moodle.org/
+//
+// Moodle is free software: you can redistribute it and/or modify
+// it under the terms of the GNU General Public License as published by
+// the Free Software Foundation, either version 3 of the License, or
+// (at your option) any later version.
+//
+// Moodle is distributed in the hope that it will be useful,
+// but WITHOUT ANY WARRANTY; without even the implied warranty of
+// MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+// GNU General Public License for more details.
+//
+// You should have received a copy of the GNU General Public License
+// along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
+
+/**
+ * Privacy provider: the plugin keeps no personal data itself; the sidecar holds it and is asked to export or delete it.
+ *
+ * @package    quizaccess_proctorpy
+ * @copyright  2026 The proctorpy authors
+ * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
+ */
+
+namespace quizaccess_proctorpy\privacy;
+
+use core_privacy\local\metadata\collection;
+use core_privacy\local\request\approved_contextlist;
+use core_privacy\local\request\approved_userlist;
+use core_privacy\local\request\contextlist;
+use core_privacy\local\request\userlist;
+use core_privacy\local\request\writer;
+use quizaccess_proctorpy\api;
+use quizaccess_proctorpy\sidecar_client;
+
+/**
+ * Declares what is sent to the sidecar, and exports and deletes it through the sidecar's API.
+ *
+ * The sidecar knows quizzes by quiz id (the course module's instance), never by course module id,
+ * so every per-context request translates the context to its quiz id.
+ */
+class provider implements
+        \core_privacy\local\metadata\provider,
+        \core_privacy\local\request\core_userlist_provider,
+        \core_privacy\local\request\plugin\provider {
+
+    /**
+     * What the plugin stores and what it sends to the sidecar.
+     *
+     * @param collection $collection the collection to add to
+     * @return collection
+     */
+    public static function get_metadata(collection $collection): collection {
+        $collection->add_database_table('quizaccess_proctorpy', [
+            'quizid' => 'privacy:metadata:quizaccess_proctorpy:quizid',
+            'enabled' => 'privacy:metadata:quizaccess_proctorpy:enabled',
+        ], 'privacy:metadata:quizaccess_proctorpy');
+        $collection->link_external_location('sidecar', [
+            'userid' => 'privacy:metadata:sidecar:userid',
+            'fullname' => 'privacy:metadata:sidecar:fullname',
+            'attempt' => 'privacy:metadata:sidecar:attempt',
+            'camshots' => 'privacy:metadata:sidecar:camshots',
+            'referencephoto' => 'privacy:metadata:sidecar:referencephoto',
+            'events' => 'privacy:metadata:sidecar:events',
+            'analysis' => 'privacy:metadata:sidecar:analysis',
+            'review' => 'privacy:metadata:sidecar:review',
+        ], 'privacy:metadata:sidecar');
+        return $collection;
+    }
+
+    /**
+     * Quiz contexts where the user attempted a proctored quiz.
+     *
+     * @param int $userid the user
+     * @return contextlist
+     */
+    public static function get_contexts_for_userid(int $userid): contextlist {
+        $contextlist = new contextlist();
+        $contextlist->add_from_sql(
+            "SELECT DISTINCT ctx.id
+               FROM {quiz_attempts} qa
+               JOIN {quizaccess_proctorpy} p ON p.quizid = qa.quiz
+               JOIN {course_modules} cm ON cm.instance = qa.quiz
+               JOIN {modules} m ON m.id = cm.module AND m.name = 'quiz'
+               JOIN {context} ctx ON ctx.instanceid = cm.id AND ctx.contextlevel = :contextlevel
+              WHERE qa.userid = :userid",
+            ['contextlevel' => CONTEXT_MODULE, 'userid' => $userid]);
+        return $contextlist;
+    }
+
+    /**
+     * Users who attempted the proctored quiz of a context.
+     *
+     * @param userlist $userlist the list to fill
+     */
+    public static function get_users_in_context(userlist $userlist) {
+        $quizid = self::quiz_id($userlist->get_context());
+        if ($quizid === null) {
+            return;
+        }
+        $userlist->add_from_sql('userid',
+            "SELECT qa.userid
+               FROM {quiz_attempts} qa
+               JOIN {quizaccess_proctorpy} p ON p.quizid = qa.quiz
+              WHERE qa.quiz = :quizid", ['quizid' => $quizid]);
+    }
+
+    /**
+     * Export the user's sidecar data: one ZIP from the sidecar with all of it.
+     *
+     * The sidecar exports per user, not per quiz, so the archive is written once, in the first
+     * approved quiz context, instead of being repeated in each.
+     *
+     * @param approved_contextlist $contextlist approved contexts
+     */
+    public static function export_user_data(approved_contextlist $contextlist) {
+        $contexts = array_filter($contextlist->get_contexts(), function($context) {
+            return self::quiz_id($context) !== null;
+        });
+        if (!$contexts) {
+            return;
+        }
+        $userid = (int) $contextlist->get_user()->id;
+        $zip = sidecar_client::from_config(120)->call('GET', api::user_data($userid, self::actor()))->body;
+        writer::with_context(reset($contexts))->export_custom_file(
+            [get_string('pluginname', 'quizaccess_proctorpy')], 'proctoring-data.zip', $zip);
+    }
+
+    /**
+     * Delete everyone's sidecar data for the quiz of a context.
+     *
+     * @param \context $context the context
+     */
+    public static function delete_data_for_all_users_in_context(\context $context) {
+        $quizid = self::quiz_id($context);
+        if ($quizid !== null) {
+            self::purge(['quiz_id' => $quizid]);
+        }
+    }
+
+    /**
+     * Delete the user's sidecar data for the quizzes of the approved contexts.
+     *
+     * @param approved_contextlist $contextlist approved contexts
+     */
+    public static function delete_data_for_user(approved_contextlist $contextlist) {
+        $userid = (int) $contextlist->get_user()->id;
+        foreach ($contextlist->get_contexts() as $context) {
+            $quizid = self::quiz_id($context);
+            if ($quizid !== null) {
+                self::purge(['quiz_id' => $quizid, 'user_id' => $userid]);
+            }
+        }
+    }
+
+    /**
+     * Delete the sidecar data of several users for the quiz of one context.
+     *
+     * @param approved_userlist $userlist approved users
+     */
+    public static function delete_data_for_users(approved_userlist $userlist) {
+        $quizid = self::quiz_id($userlist->get_context());
+        if ($quizid === null) {
+            return;
+        }
+        foreach ($userlist->get_userids() as $userid) {
+            self::purge(['quiz_id' => $quizid, 'user_id' => (int) $userid]);
+        }
+    }
+
+    /**
+     * The quiz id (not the course module id) of a quiz module context, null for other contexts.
+     *
+     * @param \context $context a context
+     * @return int|null
+     */
+    private static function quiz_id(\context $context): ?int {
+        if ($context->contextlevel != CONTEXT_MODULE) {
+            return null;
+        }
+        $cm = get_coursemodule_from_id('quiz', $context->instanceid);
+        return $cm ? (int) $cm->instance : null;
+    }
+
+    /**
+     * Purge a selection now; a failure raises, so the privacy request is retried, not lost.
+     *
+     * @param array $selection quiz_id and optionally user_id
+     */
+    private static function purge(array $selection): void {
+        sidecar_client::from_config(120)->json('POST', api::purge(), $selection + ['dry_run' => false] + self::actor());
+    }
+
+    /**
+     * The user carrying out the privacy request, for the sidecar's audit log.
+     *
+     * @return array actor_id, actor_name
+     */
+    private static function actor(): array {
+        global $USER;
+        return api::actor((int) ($USER->id ?? 0), !empty($USER->id) ? fullname($USER) : 'privacy request');
+    }
+}

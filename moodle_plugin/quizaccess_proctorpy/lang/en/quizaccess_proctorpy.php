@@ -1,0 +1,145 @@
+<?php
+// This file is part of Moodle - https://moodle.org/
+//
+// Moodle is free software: you can redistribute it and/or modify
+// it under the terms of the GNU General Public License as published by
+// the Free Software Foundation, either version 3 of the License, or
+// (at your option) any later version.
+//
+// Moodle is distributed in the hope that it will be useful,
+// but WITHOUT ANY WARRANTY; without even the implied warranty of
+// MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+// GNU General Public License for more details.
+//
+// You should have received a copy of the GNU General Public License
+// along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
+
+/**
+ * Strings for the proctorpy quiz access rule.
+ *
+ * @package    quizaccess_proctorpy
+ * @copyright  2026 The proctorpy authors
+ * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
+ */
+
+defined('MOODLE_INTERNAL') || die();
+
+$string['attemptpurged'] = 'The attempt\'s proctoring data was deleted from the sidecar.';
+$string['bypasscurlsecurity'] = 'Reach the sidecar despite Moodle\'s HTTP security';
+$string['bypasscurlsecurity_desc'] = 'Moodle\'s HTTP security (curlsecurityblockedhosts, curlsecurityallowedport) blocks loopback addresses and ports other than 80 and 443, where the sidecar usually listens. When this is on, the plugin skips that check for the sidecar URL above only. When it is off, the URL must be allowed in those settings.';
+$string['camera_absent'] = 'No camera was found. Connect a webcam and reload this page.';
+$string['camera_blocked'] = 'The browser blocks the camera for this site. Allow camera access (the camera icon in the address bar), then reload this page. In Safe Exam Browser, the exam\'s configuration must allow the camera.';
+$string['camera_busy'] = 'The camera is in use by another program or tab. Close it, then reload this page.';
+$string['camera_failed'] = 'The camera could not be started. Check it and reload this page.';
+$string['camera_insecure'] = 'The camera is only available on secure (HTTPS) pages. Ask the site administrator to serve Moodle over HTTPS.';
+$string['camerapreview'] = 'Camera preview';
+$string['cameraready'] = 'The camera works. You can start the attempt.';
+$string['camerawaiting'] = 'Waiting for the camera. Allow camera access if the browser asks.';
+$string['captureheading'] = 'Capture defaults';
+$string['conclusion_accepted'] = 'Accepted';
+$string['conclusion_rejected'] = 'Rejected';
+$string['connection_badsecret'] = 'The sidecar at {$a->url} answers, but refuses the signature: the shared secret here differs from the sidecar\'s. ({$a->message})';
+$string['connection_blocked'] = 'Moodle\'s HTTP security blocks {$a->url}. Turn on "Reach the sidecar despite Moodle\'s HTTP security", or allow the host and port in curlsecurityblockedhosts and curlsecurityallowedport.';
+$string['connection_clockskew'] = 'The clocks of Moodle and the sidecar differ by more than the 300 s the sidecar accepts: {$a->message} Keep both hosts in time with NTP.';
+$string['connection_notsidecar'] = 'Something answers at {$a->url} (HTTP {$a->status}), but it is not a proctorpy sidecar.';
+$string['connection_ok'] = 'Connected to the sidecar at {$a->url} (version {$a->version}, API {$a->api}); signatures are accepted and the clocks agree ({$a->skew} s).';
+$string['connection_refused'] = 'The sidecar at {$a->url} refused the signed test call: {$a->message}';
+$string['connection_unreachable'] = 'No answer from the sidecar at {$a->url}: {$a->message} Check that it is running and that the URL is right.';
+$string['connection_versionmismatch'] = 'The sidecar at {$a->url} speaks API {$a->api}, this plugin speaks {$a->expected}. Install matching versions.';
+$string['consentagree'] = 'I agree to be photographed by my webcam during this attempt.';
+$string['consenttext'] = 'Consent text';
+$string['consenttext_default'] = '<p>This quiz is proctored. While you take it, your webcam takes photos at random moments, and the quiz records when you leave its tab or window. The photos are analysed on this institution\'s own server to check that you are the one taking the quiz, alone. Your teachers can see the photos and the analysis. They are deleted after the retention period.</p>';
+$string['consenttext_desc'] = 'Shown to students before a proctored attempt. Leave empty for the standard text.';
+$string['consoleurl'] = 'Console public URL';
+$string['consoleurl_desc'] = 'Address of the sidecar console as administrators\' browsers reach it (often through the web server). Leave empty to use the sidecar URL.';
+$string['downloadcsv'] = 'Download CSV';
+$string['downloadpdf'] = 'Download PDF';
+$string['enabled'] = 'Webcam proctoring';
+$string['enabled_help'] = 'When on, students consent and check their camera before an attempt, and their webcam takes photos during it for the proctoring report.';
+$string['err_attemptnotinprogress'] = 'This attempt is not in progress.';
+$string['err_conclusion'] = 'The conclusion must be accepted or rejected.';
+$string['err_consent'] = 'You must agree to webcam proctoring to start this quiz.';
+$string['err_download'] = 'Unknown download.';
+$string['err_identitycheck'] = 'Choose an identity check.';
+$string['err_imagenotbase64'] = 'The camshot is not base64 data.';
+$string['err_imagetoolarge'] = 'The camshot is larger than 4 MB.';
+$string['err_imagetype'] = 'The camshot is neither a JPEG nor a PNG image.';
+$string['err_imagewidth'] = 'Enter a whole number of pixels from {$a->min} to {$a->max}.';
+$string['err_interval'] = 'Enter a whole number of seconds from {$a->min} to {$a->max}.';
+$string['err_intervalorder'] = 'The longest interval must not be shorter than the shortest.';
+$string['err_nocamera'] = 'The camera has not delivered an image yet. Allow camera access and wait for the preview.';
+$string['err_notproctored'] = 'This quiz is not proctored.';
+$string['err_notyourattempt'] = 'This is not your attempt.';
+$string['err_retentiondays'] = 'Enter a whole number of days from 1 to {$a}, or leave empty for the site\'s retention.';
+$string['err_threshold'] = 'Enter a whole number from 0 to 100.';
+$string['identitycheck'] = 'Identity check at the start';
+$string['identitycheck_face'] = 'A face must be seen';
+$string['identitycheck_help'] = 'At the start of the attempt the student takes a photo, checked at once: none; a face must be seen; or the face must match the student\'s Moodle profile photo. A refused photo can be taken again.';
+$string['identitycheck_match'] = 'The face must match the profile photo';
+$string['identitycheck_none'] = 'None';
+$string['identitychecking'] = 'Checking…';
+$string['identityinstructions'] = 'Look into the camera, alone and in good light, then take the photo.';
+$string['identitynotice'] = 'At the start of the attempt you will take a photo to confirm your identity.';
+$string['identitytake'] = 'Take photo';
+$string['identitytitle'] = 'Identity check';
+$string['imagewidth'] = 'Camshot width';
+$string['imagewidth_desc'] = 'Default width camshots are scaled to, in pixels.';
+$string['imagewidth_help'] = 'Width in pixels each camshot is scaled to before it is sent. Larger images show more detail and cost more storage.';
+$string['indicator_off'] = 'Camera off';
+$string['indicator_on'] = 'Camera on';
+$string['indicator_reconnecting'] = 'Camera on, reconnecting';
+$string['indicator_starting'] = 'Camera starting';
+$string['intervalmax'] = 'Longest interval between camshots';
+$string['intervalmax_desc'] = 'Default, in seconds.';
+$string['intervalmax_help'] = 'Camshots are taken at random moments; the time between two is at most this many seconds.';
+$string['intervalmin'] = 'Shortest interval between camshots';
+$string['intervalmin_desc'] = 'Default, in seconds.';
+$string['intervalmin_help'] = 'Camshots are taken at random moments; the time between two is at least this many seconds.';
+$string['openconsole'] = 'Open the sidecar console';
+$string['pluginname'] = 'Webcam proctoring (proctorpy)';
+$string['preflightheader'] = 'Webcam proctoring';
+$string['privacy:metadata:quizaccess_proctorpy'] = 'Proctoring settings of each quiz; no personal data.';
+$string['privacy:metadata:quizaccess_proctorpy:enabled'] = 'Whether the quiz is proctored.';
+$string['privacy:metadata:quizaccess_proctorpy:quizid'] = 'The quiz.';
+$string['privacy:metadata:sidecar'] = 'The proctoring sidecar, a service run by this institution, stores and analyses what the webcam captures during proctored attempts.';
+$string['privacy:metadata:sidecar:analysis'] = 'Faces found in each camshot, their distance to the reference photo, and the attempt\'s credibility score.';
+$string['privacy:metadata:sidecar:attempt'] = 'The attempt, its quiz and course, and when it started and ended.';
+$string['privacy:metadata:sidecar:camshots'] = 'Webcam photos taken during the attempt and at the identity check.';
+$string['privacy:metadata:sidecar:events'] = 'When the user left or came back to the quiz\'s tab or window, or the camera stopped.';
+$string['privacy:metadata:sidecar:fullname'] = 'The user\'s full name.';
+$string['privacy:metadata:sidecar:referencephoto'] = 'The user\'s Moodle profile picture, as reference for face matching.';
+$string['privacy:metadata:sidecar:review'] = 'The reviewer\'s conclusion and comment on the attempt.';
+$string['privacy:metadata:sidecar:userid'] = 'The user\'s Moodle id.';
+$string['proctorednotice'] = 'This quiz is proctored: your webcam takes photos during the attempt.';
+$string['proctorpy:bypass'] = 'Take proctored quizzes without webcam capture';
+$string['proctorpy:deleteimages'] = 'Delete proctoring data of attempts';
+$string['proctorpy:downloadimages'] = 'Download proctoring reports with images';
+$string['proctorpy:reviewattempt'] = 'Record a review conclusion on proctored attempts';
+$string['proctorpy:viewreport'] = 'View proctoring reports';
+$string['purgeattempt'] = 'Delete this attempt\'s proctoring data';
+$string['purgeconfirm'] = 'Delete every camshot, event and analysis of this attempt from the sidecar? This cannot be undone.';
+$string['purgeondelete'] = 'Delete proctoring data with Moodle\'s';
+$string['purgeondelete_desc'] = 'When an attempt, quiz or course is deleted in Moodle, delete its proctoring data from the sidecar too. When off, the sidecar\'s retention policy decides.';
+$string['reporttitle'] = 'Proctoring report: {$a}';
+$string['requesttimeout'] = 'Request timeout';
+$string['requesttimeout_desc'] = 'Seconds Moodle waits for the sidecar on each call.';
+$string['retentiondays'] = 'Retention override (days)';
+$string['retentiondays_help'] = 'Days after the attempt ends that the sidecar keeps this quiz\'s camshots. Leave empty for the site\'s retention policy.';
+$string['reviewcomment'] = 'Comment';
+$string['reviewheading'] = 'Review conclusion';
+$string['reviewsave'] = 'Save conclusion';
+$string['reviewsaved'] = 'The review conclusion was saved.';
+$string['secret'] = 'Shared secret';
+$string['secret_desc'] = 'The secret the sidecar is configured with; every call is signed with it.';
+$string['sidecarerror'] = 'The proctoring sidecar could not answer: {$a}';
+$string['sidecarheading'] = 'Sidecar';
+$string['sidecarrefused'] = 'The proctoring sidecar refused the request: {$a}';
+$string['sidecarunavailable'] = 'The proctoring sidecar is not reachable at the moment.';
+$string['sidecarurl'] = 'Sidecar URL';
+$string['sidecarurl_desc'] = 'Where Moodle reaches the sidecar, e.g. http://127.0.0.1:8765.';
+$string['task_sidecarcall'] = 'Send a notice to the proctoring sidecar';
+$string['testconnection'] = 'Test connection';
+$string['threshold'] = 'Score threshold';
+$string['threshold_desc'] = 'Default credibility score (0 to 100) below which attempts are flagged.';
+$string['threshold_help'] = 'Attempts whose credibility score is below this number (0 to 100) are flagged in the report.';
+$string['viewreport'] = 'View Proctoring Report';
