@@ -223,7 +223,7 @@ class proctored_attempt {
         try {
             return $call();
         } catch (sidecar_exception $e) {
-            if ($e->status !== 404) {
+            if ($e->errorcode !== 'unknown_attempt') {
                 throw $e;
             }
             $this->register();
