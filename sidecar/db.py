@@ -214,3 +214,58 @@ def create_core_tables(db):
         CREATE INDEX nonces_seen ON nonces(seen_at);
         """
     )
+
+
+@migration
+def create_purge_runs(db):
+    # A purge run remembers what it set out to delete, so a purge killed halfway is finished
+    # later with exactly the same attempts (and nothing a later upload added to the selection).
+    db.executescript(
+        """
+        CREATE TABLE purge_runs (
+            id INTEGER PRIMARY KEY,
+            selection TEXT NOT NULL,             -- JSON selection as given
+            actor TEXT NOT NULL,                 -- JSON actor, for the audit row written at the end
+            state TEXT NOT NULL DEFAULT 'running' CHECK (state IN ('running', 'done')),
+            started_at REAL NOT NULL,
+            finished_at REAL,
+            holder TEXT,                         -- host:pid:token of the process running it
+            lease_until REAL,
+            resumed INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0, -- deleted so far
+            camshots INTEGER NOT NULL DEFAULT 0,
+            bytes INTEGER NOT NULL DEFAULT 0,
+            held INTEGER NOT NULL DEFAULT 0,
+            users INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX purge_runs_state ON purge_runs(state, lease_until);
+        CREATE TABLE purge_run_attempts (
+            run_id INTEGER NOT NULL REFERENCES purge_runs(id) ON DELETE CASCADE,
+            attempt_id INTEGER NOT NULL,
+            user_id INTEGER NOT NULL,
+            done INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (run_id, attempt_id)
+        );
+        CREATE TABLE leases (
+            name TEXT PRIMARY KEY,               -- e.g. the daily retention job
+            holder TEXT,
+            lease_until REAL NOT NULL DEFAULT 0,
+            last_run_at REAL
+        );
+        """
+    )
+
+
+@migration
+def create_console_admins(db):
+    db.executescript(
+        """
+        CREATE TABLE admins (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL,         -- scrypt$n$r$p$salt$hash
+            created_at REAL NOT NULL,
+            last_sign_in_at REAL
+        );
+        """
+    )
