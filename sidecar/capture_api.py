@@ -169,6 +169,10 @@ def find_camshot_by_client_id(db, attempt_id, client_shot_id):
     return {"id": row[0], "attempt_id": row[1], "bytes": row[2]} if row else None
 
 
+def stored_palette_colors(config):
+    return config["storage.palette_colors"] if config["storage.format"] == "palette" else None
+
+
 def store_camshot(db, attempt, fields, data):
     """Re-encode, write the file durably, then commit the row and its analysis job.
 
@@ -179,7 +183,7 @@ def store_camshot(db, attempt, fields, data):
     data_dir = current_app.config["DATA_DIR"]
     storage.check_free_space(data_dir, config["storage.min_free_bytes"])
     image = fit_width(decode_upload(data, config["storage.max_pixels"]), config["storage.max_width"])
-    png = encode_png(image, config["storage.png_compress_level"])
+    png = encode_png(image, config["storage.png_compress_level"], stored_palette_colors(config))
     camshot_id = storage.new_id()
     relative = storage.camshot_path(attempt["course_id"], attempt["quiz_id"], attempt["id"], camshot_id)
     storage.write_durably(data_dir, relative, png, fsync=config["storage.fsync"])

@@ -25,6 +25,8 @@ SETTINGS = [
     Setting("storage.max_pixels", 4096 * 4096, "Largest image accepted, in pixels (width x height); guards against decompression bombs"),
     Setting("storage.max_width", 640, "Camshots wider than this are scaled down before they are stored"),
     Setting("storage.png_compress_level", 6, "Zlib level for stored PNGs, 0-9: lower is faster, higher is smaller"),
+    Setting("storage.format", "palette", "Stored camshot pixels: palette (PNG-8, about a third of the bytes) or rgb (full-colour PNG)"),
+    Setting("storage.palette_colors", 256, "Colours per camshot in palette storage, 2-256"),
     Setting("storage.thumb_width", 160, "Width of thumbnails served with ?size=thumb"),
     Setting("storage.min_free_bytes", 1024 * 1024 * 1024, "Camshots are refused with 507 when the data dir's disk has less free space than this"),
     Setting("storage.fsync", True, "Fsync each camshot and its folder before acknowledging it; turn off only on throwaway test data"),
@@ -142,6 +144,10 @@ def _check_ranges(values):
             raise ConfigError(f"{name} must be greater than 0, got {values[name]!r}")
     if not 0 <= values["storage.png_compress_level"] <= 9:
         raise ConfigError("storage.png_compress_level must be between 0 and 9")
+    if values["storage.format"] not in ("palette", "rgb"):
+        raise ConfigError("storage.format must be palette or rgb")
+    if not 2 <= values["storage.palette_colors"] <= 256:
+        raise ConfigError("storage.palette_colors must be between 2 and 256")
     if values["analysis.model"] not in ("hog", "cnn"):
         raise ConfigError("analysis.model must be hog or cnn")
     hour, _, minute = values["retention.run_at"].partition(":")

@@ -59,8 +59,16 @@ def fit_width(image, max_width):
     return image.resize((max_width, height), Image.Resampling.LANCZOS)
 
 
-def encode_png(image, compress_level):
-    """PNG bytes with no metadata: only the pixels survive re-encoding."""
+def encode_png(image, compress_level, palette_colors=None):
+    """PNG bytes with no metadata: only the pixels survive re-encoding.
+
+    With palette_colors, the image is stored as PNG-8 with that many colours chosen for
+    this image. Fast octree quantisation without dithering takes about a quarter of the
+    time of a full-colour encode and a third of the bytes; dithering would add noise the
+    face encoder sees and zlib cannot compress.
+    """
+    if palette_colors:
+        image = image.quantize(palette_colors, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     out = io.BytesIO()
     image.save(out, format="PNG", compress_level=compress_level)
     return out.getvalue()

@@ -1,0 +1,205 @@
+"""Ingest throughput and latency of a real gunicorn sidecar, beside a bare Flask baseline.
+
+Starts `proctorpy serve` (analysis off, fresh data dir) and a bare Flask app under the same
+gunicorn settings on loopback, then posts signed 320x240 camshots from separate client
+processes for a bounded time against each, and prints shots/s and latency percentiles.
+
+    .venv/bin/python bench/ingest.py [--clients 16] [--seconds 15]
+"""
+import argparse
+import http.client
+import io
+import multiprocessing
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from sidecar.client import SidecarClient, multipart  # noqa: E402
+from sidecar.signing import signed_headers  # noqa: E402
+
+SECRET = "bench-secret-0123456789abcdef"
+FACE = REPO.parent / "shared" / "testdata" / "faces" / "obama" / "obama-480p.jpg"
+
+
+def camshot_png():
+    """A real 320x240 face frame, as the capture module would send it."""
+    with Image.open(FACE) as image:
+        frame = image.convert("RGB").resize((320, 240))
+    out = io.BytesIO()
+    frame.save(out, format="PNG")
+    return out.getvalue()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url, process, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server for {url} exited")
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError as error:
+            if getattr(error, "code", None):  # an HTTP answer means it is up
+                return
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up")
+
+
+def start_sidecar(data_dir, port, workers):
+    env = {**os.environ, "PROCTORPY_SECRET": SECRET, "PROCTORPY_STORAGE_DATA_DIR": str(data_dir),
+           "PROCTORPY_SERVER_PORT": str(port), "PROCTORPY_SERVER_WORKERS": str(workers),
+           "PROCTORPY_ANALYSIS_WITH_SERVER": "false"}
+    process = subprocess.Popen([sys.executable, "-m", "sidecar.cli", "serve"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    wait_ready(f"http://127.0.0.1:{port}/healthz", process)
+    return process
+
+
+def start_bare(port, workers, threads):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+         "--worker-class", "gthread", "--threads", str(threads), "--no-control-socket",
+         "--chdir", str(REPO / "bench"), "bare_app:create_app()"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    wait_ready(f"http://127.0.0.1:{port}/upload", process)
+    return process
+
+
+def stop(process):
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+def client_process(target, port, threads, seconds, image, attempt_id, results):
+    """One load-generating process: `threads` keep-alive connections posting until time is up."""
+    import threading
+
+    latencies, errors = [], []
+    deadline = time.time() + seconds
+
+    def run(worker):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        n = 0
+        while time.time() < deadline:
+            n += 1
+            fields = {"attempt_id": attempt_id, "user_id": 7, "taken_at": int(time.time() * 1000),
+                      "client_shot_id": f"{os.getpid()}-{worker}-{n}-{secrets.token_hex(4)}", "kind": "attempt"}
+            body, ctype = multipart(fields, {"image": ("shot.png", image, "image/png")})
+            if target == "sidecar":
+                path = "/api/v1/camshots"
+                headers = signed_headers(SECRET, "POST", path, body)
+            else:
+                path, headers = "/upload", {}
+            headers["Content-Type"] = ctype
+            started = time.perf_counter()
+            try:
+                conn.request("POST", path, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except OSError as error:
+                errors.append(str(error))
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                continue
+            if status == 201:
+                latencies.append(time.perf_counter() - started)
+            else:
+                errors.append(status)
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    results.put((latencies, errors))
+
+
+def load(target, port, clients, seconds, image, attempt_id=1, processes=2):
+    results = multiprocessing.Queue()
+    per = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
+    procs = [multiprocessing.Process(target=client_process,
+                                     args=(target, port, n, seconds, image, attempt_id, results))
+             for n in per if n]
+    started = time.perf_counter()
+    for p in procs:
+        p.start()
+    latencies, errors = [], []
+    for _ in procs:
+        lat, err = results.get()
+        latencies += lat
+        errors += err
+    for p in procs:
+        p.join()
+    elapsed = time.perf_counter() - started
+    return summarise(latencies, errors, elapsed)
+
+
+def summarise(latencies, errors, elapsed):
+    latencies.sort()
+
+    def pct(p):
+        return latencies[min(len(latencies) - 1, int(len(latencies) * p))] * 1000 if latencies else float("nan")
+
+    return {"shots": len(latencies), "errors": len(errors), "rate": len(latencies) / elapsed,
+            "p50": pct(0.50), "p95": pct(0.95), "p99": pct(0.99)}
+
+
+def line(name, r):
+    return (f"{name:<22} {r['rate']:8.1f} shots/s   p50 {r['p50']:6.1f} ms   p95 {r['p95']:6.1f} ms   "
+            f"p99 {r['p99']:6.1f} ms   ({r['shots']} shots, {r['errors']} errors)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
+    parser.add_argument("--seconds", type=float, default=15, help="seconds of load per target (default 15)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="gunicorn workers (default: cores)")
+    args = parser.parse_args()
+    image = camshot_png()
+    print(f"machine: {os.cpu_count()} cores; frame: 320x240 PNG, {len(image)} bytes; "
+          f"{args.clients} clients in 2 processes; {args.seconds:.0f} s per target")
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        sidecar = start_sidecar(Path(tmp) / "data", port, args.workers)
+        try:
+            client = SidecarClient(f"http://127.0.0.1:{port}", SECRET)
+            client.put_attempt(1, user_id=7, user_fullname="Bench", course_id=1, quiz_id=1, cm_id=1,
+                               started_at=int(time.time()))
+            signed = load("sidecar", port, args.clients, args.seconds, image)
+            stored = sum(p.stat().st_size for p in (Path(tmp) / "data" / "images").rglob("*.png"))
+        finally:
+            stop(sidecar)
+        bare_port = free_port()
+        bare = start_bare(bare_port, args.workers, 4)
+        try:
+            baseline = load("bare", bare_port, args.clients, args.seconds, image)
+        finally:
+            stop(bare)
+    print(line("sidecar (signed)", signed))
+    print(line("bare Flask upload", baseline))
+    print(f"ratio: bare/sidecar throughput {baseline['rate'] / signed['rate']:.2f}x; "
+          f"p99 sidecar/bare {signed['p99'] / baseline['p99']:.2f}x; "
+          f"stored {stored / max(1, signed['shots']) / 1024:.1f} KB per camshot")
+
+
+if __name__ == "__main__":
+    main()
