@@ -42,8 +42,10 @@ def create_app(config=None):
     app.add_url_rule("/healthz", view_func=healthz)
 
     from . import capture_api
+    from .analysis import api as analysis_api
 
     app.register_blueprint(capture_api.bp)
+    app.register_blueprint(analysis_api.bp)
     return app
 
 

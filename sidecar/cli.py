@@ -128,7 +128,11 @@ def gunicorn_command(config):
 
 def run_services(config):
     """Start gunicorn and the background services; stop them all on SIGTERM or SIGINT."""
+    from .analysis.worker import WorkerPool, worker_count
+
     children = [subprocess.Popen(gunicorn_command(config))]
+    analysis_workers = WorkerPool(worker_count(config) if config["analysis.with_server"] else 0)
+    analysis_workers.start()
     stopping = []
 
     def stop(signum, frame):
@@ -138,8 +142,10 @@ def run_services(config):
     signal.signal(signal.SIGINT, stop)
     try:
         while not stopping and all(child.poll() is None for child in children):
+            analysis_workers.check()
             time.sleep(0.5)
     finally:
+        analysis_workers.stop()
         for child in children:
             if child.poll() is None:
                 child.terminate()
@@ -150,6 +156,28 @@ def run_services(config):
                 child.kill()
     failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
     sys.exit(1 if failed and not stopping else 0)
+
+
+@cli.command()
+@config_option
+@data_dir_option
+@click.option("--processes", type=int, help="Worker processes (overrides analysis.workers; 0 means one per core).")
+def worker(processes):
+    """Run analysis workers without the web server, until SIGTERM or SIGINT."""
+    from .analysis.worker import run_pool, run_worker, worker_count
+
+    if processes is not None:
+        os.environ["PROCTORPY_ANALYSIS_WORKERS"] = str(processes)
+    config = load_config()
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    database = db.connect(config.data_dir / "proctorpy.db")
+    try:
+        db.migrate(database)
+    finally:
+        database.close()
+    count = worker_count(config)
+    click.echo(f"proctorpy: {count} analysis worker(s) on {config.data_dir}", err=True)
+    sys.exit(run_worker(config) if count == 1 else run_pool(count))
 
 
 @cli.command()

@@ -1,0 +1,134 @@
+"""Signed analysis endpoints: a user's reference photo and the identity check of an attempt."""
+import os
+
+from flask import Blueprint, current_app, jsonify, request
+
+from .. import audit, storage
+from ..auth import moodle_actor, require_signed_request
+from ..capture_api import find_camshot_by_client_id, load_attempt, store_camshot
+from ..db import get_db
+from ..errors import BadRequest, Unavailable, Unprocessable
+from ..images import decode_upload, encode_png, fit_width
+from ..validation import positive_int, required, token
+from . import camshots, queue, references
+from .faces import ModelsUnavailable, find_faces
+
+bp = Blueprint("analysis_api", __name__, url_prefix="/api/v1")
+bp.before_request(require_signed_request)
+
+IDENTITY_MESSAGES = {
+    "none": "Your photo was taken.",
+    "no_face": "No face was found in the photo. Sit facing the camera in good light, then try again.",
+    "multiple_faces": "More than one face was found in the photo. Make sure only you are in front of the "
+                      "camera, then try again.",
+    "mismatch": "Your face does not match your profile photo. Face the camera in good light and try again; "
+                "if it keeps failing, ask your teacher.",
+    "unreadable": "The photo could not be read. Please try again.",
+    "face": "Your face was found.",
+    "match": "Your face matches your profile photo.",
+    "no_profile": "Your face was found. There is no profile photo to compare it with, so it was not matched.",
+}
+
+
+def image_upload():
+    upload = request.files.get("image")
+    if upload is None:
+        raise BadRequest("Missing the image file part named 'image'.", code="missing_field")
+    return upload.read()
+
+
+def faces_of(image, config):
+    try:
+        return find_faces(image, config)
+    except ModelsUnavailable as error:
+        raise Unavailable(f"Face analysis is not available: {error}.", code="models_unavailable") from None
+
+
+@bp.put("/users/<user_id>/reference")
+def put_reference(user_id):
+    """Store a user's Moodle profile photo if it shows exactly one face; replace the earlier one."""
+    user_id = positive_int(user_id, "user_id")
+    config = current_app.config["PROCTORPY"]
+    data_dir = current_app.config["DATA_DIR"]
+    data = image_upload()
+    storage.check_free_space(data_dir, config["storage.min_free_bytes"])
+    image = fit_width(decode_upload(data, config["storage.max_pixels"]), config["storage.max_width"])
+    faces = faces_of(image, config)
+    if not faces.boxes:
+        raise Unprocessable("No face was found in the reference photo; upload a photo of the user's face.",
+                            code="no_face")
+    if len(faces.boxes) > 1:
+        raise Unprocessable(f"{len(faces.boxes)} faces were found in the reference photo; it must show the user "
+                            "alone.", code="multiple_faces")
+    png = encode_png(image, config["storage.png_compress_level"])
+    db = get_db()
+    photo_id, replaced, freed = references.store_profile_photo(
+        db, data_dir, user_id, png, faces.encodings[0], fsync=config["storage.fsync"])
+    audit.record(db, "reference_upload", moodle_actor(), {"user_id": user_id}, count=1, bytes=len(png),
+                 detail=f"replaced {replaced} earlier profile photo(s), {freed} bytes" if replaced else "")
+    return jsonify(faces=1, id=photo_id, user_id=user_id, bytes=len(png), box=list(faces.boxes[0]),
+                   replaced=replaced)
+
+
+@bp.post("/attempts/<attempt_id>/identity")
+def post_identity(attempt_id):
+    """Store an identity photo as a camshot, analyse it now, and say whether the student may start."""
+    attempt_id = positive_int(attempt_id, "attempt_id")
+    form = request.form
+    required(form, "user_id", "taken_at", "client_shot_id")
+    fields = {
+        "attempt_id": attempt_id,
+        "user_id": positive_int(form["user_id"], "user_id"),
+        "taken_at": positive_int(form["taken_at"], "taken_at"),
+        "client_shot_id": token(form["client_shot_id"], "client_shot_id"),
+        "kind": "identity",
+    }
+    data = image_upload()
+    db = get_db()
+    attempt = load_attempt(db, attempt_id, must_belong_to=fields["user_id"], status=409)
+    existing = find_camshot_by_client_id(db, attempt_id, fields["client_shot_id"])
+    stored = existing or store_camshot(db, attempt, fields, data)
+    status = 200 if existing else 201
+    analyse_now(db, stored["id"])
+    return jsonify(identity_answer(db, attempt, stored["id"])), status
+
+
+def analyse_now(db, camshot_id):
+    """Analyse the camshot in this request unless a worker holds it (then its verdict follows)."""
+    config = current_app.config["PROCTORPY"]
+    job = queue.claim_camshot(db, camshot_id, f"identity:{os.getpid()}", config["analysis.lease_seconds"])
+    if job is None:
+        return
+    try:
+        camshots.process(db, config, current_app.config["DATA_DIR"], job)
+    except ModelsUnavailable as error:
+        queue.release(db, job, str(error), config["analysis.max_tries"])
+        raise Unavailable(f"Face analysis is not available: {error}.", code="models_unavailable") from None
+    except Exception as error:
+        queue.release(db, job, f"{type(error).__name__}: {error}", config["analysis.max_tries"])
+        raise
+
+
+def identity_answer(db, attempt, camshot_id):
+    """The identity check's answer, from the camshot's verdict and the attempt's settings."""
+    status, faces, distance = db.execute(
+        "SELECT status, faces, distance FROM camshots WHERE id = ?", [camshot_id]
+    ).fetchone()
+    if status == "pending":
+        raise Unavailable("The identity photo is stored but still being analysed; send it again in a moment.",
+                          code="analysis_pending")
+    check = attempt["settings"].get("identity_check", "none")
+    profile = references.has_profile_photo(db, attempt["user_id"])
+    if check == "none":
+        passed, message = True, IDENTITY_MESSAGES["none"]
+    elif status in ("no_face", "multiple_faces", "unreadable"):
+        passed, message = False, IDENTITY_MESSAGES[status]
+    elif check == "face":
+        passed, message = True, IDENTITY_MESSAGES["face"]
+    elif not profile:
+        passed, message = True, IDENTITY_MESSAGES["no_profile"]
+    else:
+        passed = status == "ok"
+        message = IDENTITY_MESSAGES["match" if passed else "mismatch"]
+    return {"id": camshot_id, "passed": passed, "faces": faces, "distance": distance,
+            "reference": "profile" if profile else "none", "status": status, "message": message}

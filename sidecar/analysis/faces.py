@@ -1,0 +1,112 @@
+"""Finding and encoding faces, and the verdict a camshot gets from them."""
+from collections import namedtuple
+
+import numpy as np
+from PIL import Image
+
+from .models import check_models
+
+ENCODING_SIZE = 128  # floats in a dlib face encoding
+MAX_ENCODED_FACES = 4  # a crowd costs one encoding (~0.1 s) per face; four are enough to find a substitute
+
+Faces = namedtuple("Faces", "boxes encodings")  # boxes in stored-image pixels (top, right, bottom, left)
+Verdict = namedtuple("Verdict", "status faces boxes distance matched_user_id")
+
+
+class ModelsUnavailable(RuntimeError):
+    "The face models cannot be loaded: analysis cannot run at all"
+
+
+def load_face_recognition():
+    """The face_recognition module, or ModelsUnavailable saying why not.
+
+    face_recognition prints a hint and calls quit() (exit status 0) when its models package
+    is broken, which would end a worker silently as if it had finished; here that is an error.
+    """
+    try:
+        check_models()
+    except RuntimeError as error:
+        raise ModelsUnavailable(str(error)) from None
+    try:
+        import face_recognition
+    except SystemExit:
+        raise ModelsUnavailable(
+            "face_recognition could not load face_recognition_models and tried to exit; run `make install`"
+        ) from None
+    return face_recognition
+
+
+def find_faces(image, config):
+    """Detect faces at most analysis.width wide, encode them at the stored size.
+
+    Detection is what grows with the frame, so it runs on the smaller copy; the encoding
+    works on a fixed 150-pixel chip and is sharper taken from the full frame.
+    """
+    face_recognition = load_face_recognition()
+    pixels = np.asarray(image)
+    scale = 1.0
+    small = pixels
+    if image.width > config["analysis.width"]:
+        scale = image.width / config["analysis.width"]
+        height = max(1, round(image.height / scale))
+        small = np.asarray(image.resize((config["analysis.width"], height), Image.Resampling.BILINEAR))
+    found = face_recognition.face_locations(small, config["analysis.upsample"], config["analysis.model"])
+    boxes = [_scale_box(box, scale, image.width, image.height) for box in found]
+    encodings = face_recognition.face_encodings(pixels, boxes[:MAX_ENCODED_FACES]) if boxes else []
+    return Faces(boxes, [np.asarray(e, dtype=np.float64) for e in encodings])
+
+
+def _scale_box(box, scale, width, height):
+    top, right, bottom, left = (round(v * scale) for v in box)
+    return (max(top, 0), min(right, width), min(bottom, height), max(left, 0))
+
+
+def verdict(faces, own, others, threshold):
+    """The camshot's status from its faces and the references it is compared with.
+
+    own: an (n, 128) array of the student's references (may be empty); others: a pair
+    (user ids, (m, 128) array) of the other students' references in the same quiz, one id
+    per row. A face is a person's when its distance to them is at most threshold.
+    """
+    count = len(faces.boxes)
+    if count == 0:
+        return Verdict("no_face", 0, [], None, None)
+    own_distances = [_nearest(encoding, own) for encoding in faces.encodings]
+    known = [d for d in own_distances if d is not None]
+    distance = min(known) if known else None
+    matched_user_id = None
+    if count == 1 and (distance is None or distance <= threshold):
+        status = "ok"
+    else:
+        status = "mismatch" if count == 1 else "multiple_faces"
+        strangers = [e for e, d in zip(faces.encodings, own_distances) if d is None or d > threshold]
+        matched_user_id = _substitute(strangers, others, threshold)
+    return Verdict(status, count, [list(b) for b in faces.boxes], distance, matched_user_id)
+
+
+def _nearest(encoding, references):
+    if len(references) == 0:
+        return None
+    return float(np.min(np.linalg.norm(references - encoding, axis=1)))
+
+
+def _substitute(encodings, others, threshold):
+    """The other student whose reference is nearest to one of these faces, within threshold."""
+    user_ids, references = others
+    best = None
+    for encoding in encodings:
+        if len(references) == 0:
+            break
+        distances = np.linalg.norm(references - encoding, axis=1)
+        row = int(np.argmin(distances))
+        if distances[row] <= threshold and (best is None or distances[row] < best[0]):
+            best = (float(distances[row]), user_ids[row])
+    return best[1] if best else None
+
+
+def encoding_blob(encoding):
+    return np.asarray(encoding, dtype="<f8").tobytes()
+
+
+def encoding_from_blob(blob):
+    return np.frombuffer(blob, dtype="<f8")

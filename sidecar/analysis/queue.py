@@ -1,0 +1,135 @@
+"""The durable analysis queue: one `jobs` row per camshot, claimed under a lease.
+
+A job is created with its camshot, in the same transaction (capture_api.store_camshot).
+A worker claims it for analysis.lease_seconds; if the worker dies, the lease runs out and
+another worker tries again, at most analysis.max_tries times in all. A job is done only in
+the transaction that writes its camshot's verdict, and only by the claim that holds it, so
+a job whose lease was taken over cannot be recorded twice.
+"""
+import time
+from collections import namedtuple
+
+from ..db import write_transaction
+
+Job = namedtuple("Job", "id camshot_id tries worker")
+
+
+def claim(db, worker, lease_seconds, now=None):
+    """The oldest job that is queued or whose lease ran out, now leased to worker; or None."""
+    now = time.time() if now is None else now
+    with write_transaction(db):
+        # Both lookups follow the (state, lease_until) index; a retry goes before new work.
+        row = db.execute(
+            "SELECT id, camshot_id, tries FROM jobs WHERE state = 'running' AND lease_until < ? "
+            "ORDER BY lease_until LIMIT 1",
+            [now],
+        ).fetchone() or db.execute(
+            "SELECT id, camshot_id, tries FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        _lease(db, row[0], worker, now + lease_seconds, now)
+    return Job(row[0], row[1], row[2] + 1, worker)
+
+
+def claim_camshot(db, camshot_id, worker, lease_seconds, now=None):
+    """Lease the job of one camshot (the identity check analyses it at once); None if taken."""
+    now = time.time() if now is None else now
+    with write_transaction(db):
+        row = db.execute(
+            "SELECT id, tries FROM jobs WHERE camshot_id = ? "
+            "AND (state = 'queued' OR (state = 'running' AND lease_until < ?))",
+            [camshot_id, now],
+        ).fetchone()
+        if row is None:
+            return None
+        _lease(db, row[0], worker, now + lease_seconds, now)
+    return Job(row[0], camshot_id, row[1] + 1, worker)
+
+
+def _lease(db, job_id, worker, until, now):
+    db.execute(
+        "UPDATE jobs SET state = 'running', tries = tries + 1, lease_until = ?, worker = ?, updated_at = ? "
+        "WHERE id = ?",
+        [until, worker, now, job_id],
+    )
+
+
+def complete(db, job, now=None):
+    """Mark the job done if this claim still holds it; call inside the verdict's transaction."""
+    now = time.time() if now is None else now
+    cursor = db.execute(
+        "UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = ? "
+        "WHERE id = ? AND state = 'running' AND worker = ? AND tries = ?",
+        [now, job.id, job.worker, job.tries],
+    )
+    return cursor.rowcount == 1
+
+
+def release(db, job, error, max_tries, now=None):
+    """Give a job back after a failure that another try may not repeat; the last try fails it.
+
+    Returns the attempt id whose camshot became unreadable, or None.
+    """
+    now = time.time() if now is None else now
+    with write_transaction(db):
+        if job.tries < max_tries:
+            db.execute(
+                "UPDATE jobs SET state = 'queued', lease_until = NULL, last_error = ?, updated_at = ? "
+                "WHERE id = ? AND state = 'running' AND worker = ? AND tries = ?",
+                [error, now, job.id, job.worker, job.tries],
+            )
+            return None
+        if not _holds(db, job):
+            return None
+        return _give_up(db, job.id, job.camshot_id, f"Analysis failed {job.tries} times; last error: {error}", now)
+
+
+def fail_abandoned(db, max_tries, now=None):
+    """Fail the jobs whose last allowed try ran out of lease; return their attempt ids.
+
+    A job that crashes or hangs every worker it reaches (a poison image) ends here, its
+    camshot marked unreadable with the reason, instead of stalling the queue.
+    """
+    now = time.time() if now is None else now
+    attempts = []
+    with write_transaction(db):
+        rows = db.execute(
+            "SELECT id, camshot_id, tries, worker FROM jobs WHERE state = 'running' AND lease_until < ? "
+            "AND tries >= ?",
+            [now, max_tries],
+        ).fetchall()
+        for job_id, camshot_id, tries, worker in rows:
+            reason = (f"Analysis did not finish in {tries} tries: the worker ({worker}) stopped or crashed "
+                      "each time.")
+            attempts.append(_give_up(db, job_id, camshot_id, reason, now))
+    return [a for a in attempts if a is not None]
+
+
+def _holds(db, job):
+    """Whether this claim still holds the job (its lease was not taken over)."""
+    return db.execute(
+        "SELECT 1 FROM jobs WHERE id = ? AND state = 'running' AND worker = ? AND tries = ?",
+        [job.id, job.worker, job.tries],
+    ).fetchone() is not None
+
+
+def _give_up(db, job_id, camshot_id, reason, now):
+    db.execute("UPDATE jobs SET state = 'failed', lease_until = NULL, last_error = ?, updated_at = ? WHERE id = ?",
+               [reason, now, job_id])
+    db.execute(
+        "UPDATE camshots SET status = 'unreadable', faces = NULL, boxes = NULL, distance = NULL, "
+        "matched_user_id = NULL, analysed_at = ?, error = ? WHERE id = ?",
+        [now, reason, camshot_id],
+    )
+    row = db.execute("SELECT attempt_id FROM camshots WHERE id = ?", [camshot_id]).fetchone()
+    return row[0] if row else None
+
+
+def depth(db, now=None):
+    """(jobs waiting or running, age in seconds of the oldest of them)."""
+    now = time.time() if now is None else now
+    count, oldest = db.execute(
+        "SELECT count(*), min(created_at) FROM jobs WHERE state IN ('queued', 'running')"
+    ).fetchone()
+    return count, (now - oldest if oldest else 0.0)

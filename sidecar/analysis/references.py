@@ -1,0 +1,85 @@
+"""Reference photos: the Moodle profile photo of a user and the identity photo of an attempt.
+
+Only their encodings are used for matching; the images are kept for the reviewer.
+"""
+import time
+
+import numpy as np
+
+from .. import storage
+from ..db import write_transaction
+from .faces import ENCODING_SIZE, encoding_blob, encoding_from_blob
+
+
+def _matrix(blobs):
+    if not blobs:
+        return np.empty((0, ENCODING_SIZE))
+    return np.stack([encoding_from_blob(b) for b in blobs])
+
+
+def own_references(db, user_id, attempt_id, profile_only=False, exclude_id=None):
+    """(n, 128) encodings a camshot of this user and attempt is compared with."""
+    sql = ("SELECT encoding FROM reference_photos WHERE encoding IS NOT NULL AND user_id = ? "
+           "AND (source = 'profile'" + ("" if profile_only else " OR attempt_id = ?") + ") AND id != ?")
+    params = [user_id] + ([] if profile_only else [attempt_id]) + [exclude_id or ""]
+    return _matrix([row[0] for row in db.execute(sql, params)])
+
+
+def quiz_references(db, quiz_id, user_id):
+    """(user ids, (m, 128) encodings) of the other students with an attempt at this quiz."""
+    rows = db.execute(
+        "SELECT user_id, encoding FROM reference_photos WHERE encoding IS NOT NULL AND user_id != :user AND ("
+        "(source = 'profile' AND user_id IN (SELECT user_id FROM attempts WHERE quiz_id = :quiz)) "
+        "OR attempt_id IN (SELECT id FROM attempts WHERE quiz_id = :quiz))",
+        {"user": user_id, "quiz": quiz_id},
+    ).fetchall()
+    return [row[0] for row in rows], _matrix([row[1] for row in rows])
+
+
+def has_profile_photo(db, user_id):
+    return db.execute(
+        "SELECT 1 FROM reference_photos WHERE user_id = ? AND source = 'profile'", [user_id]
+    ).fetchone() is not None
+
+
+def store_profile_photo(db, data_dir, user_id, png, encoding, fsync=True):
+    """Keep this profile photo, drop the user's earlier ones; return (id, photos replaced, bytes freed).
+
+    The file is durable before its row is committed; the earlier files are removed only
+    after the new row is, so a crash leaves at worst a file that storage.repair() removes.
+    """
+    photo_id = storage.new_id()
+    relative = storage.reference_path(user_id, photo_id)
+    storage.write_durably(data_dir, relative, png, fsync=fsync)
+    now = time.time()
+    try:
+        with write_transaction(db):
+            db.execute("INSERT INTO users (id, updated_at) VALUES (?, ?) ON CONFLICT(id) DO NOTHING", [user_id, now])
+            earlier = [row[0] for row in db.execute(
+                "SELECT path FROM reference_photos WHERE user_id = ? AND source = 'profile'", [user_id]
+            )]
+            db.execute("DELETE FROM reference_photos WHERE user_id = ? AND source = 'profile'", [user_id])
+            db.execute(
+                "INSERT INTO reference_photos (id, user_id, attempt_id, source, path, bytes, encoding, created_at) "
+                "VALUES (?, ?, NULL, 'profile', ?, ?, ?, ?)",
+                [photo_id, user_id, relative.as_posix(), len(png), encoding_blob(encoding), now],
+            )
+    except BaseException:
+        storage.remove_quietly(data_dir, relative)
+        raise
+    freed = sum(storage.remove_quietly(data_dir, path) for path in earlier)
+    return photo_id, len(earlier), freed
+
+
+def add_identity_reference(db, camshot, encoding, now):
+    """Make a passing identity camshot a reference of its attempt (inside the verdict's transaction).
+
+    It shares the camshot's file and id, so a retried job adds nothing twice and a purge of
+    the camshot's file is a purge of the reference's.
+    """
+    db.execute(
+        "INSERT OR IGNORE INTO reference_photos (id, user_id, attempt_id, source, path, bytes, encoding, "
+        "created_at) VALUES (?, ?, ?, 'identity', ?, ?, ?, ?)",
+        [camshot["id"], camshot["user_id"], camshot["attempt_id"], camshot["path"], camshot["bytes"],
+         encoding_blob(encoding), now],
+    )
