@@ -1,0 +1,201 @@
+"""The capture module in headless Chromium with a fake camera, posting through a stand-in of
+Moodle's forwarding external functions (the plugin's own PHP client) to a real sidecar."""
+import json
+import subprocess
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from conftest import attempt_fields
+
+REPO = Path(__file__).resolve().parents[1]
+PLUGIN = REPO / "moodle_plugin" / "quizaccess_proctorpy"
+BROWSER = REPO / "tests" / "browser"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                  "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"]
+ATTEMPT_ID = 101
+USER_ID = 7
+QUEUE_KEY = f"quizaccess_proctorpy_queue_{ATTEMPT_ID}"
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.slow
+
+
+def plugin_strings():
+    """The plugin's English strings, read by PHP from its lang file."""
+    code = ("define('MOODLE_INTERNAL', 1); $string = []; include $argv[1]; echo json_encode($string);")
+    out = subprocess.run(["php", "-r", code, str(PLUGIN / "lang" / "en" / "quizaccess_proctorpy.php")],
+                         capture_output=True, text=True, check=True).stdout
+    return out.encode()
+
+
+class QuizSite:
+    """Serves the test page and stands in for Moodle's AJAX endpoint; logs every forwarded call."""
+
+    def __init__(self, sidecar):
+        self.sidecar = sidecar
+        self.calls = []
+        self.strings = plugin_strings()
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                path = self.path.split("?")[0]
+                if path == "/":
+                    site.send(self, BROWSER / "index.html", "text/html")
+                elif path == "/strings.json":
+                    site.reply(self, 200, site.strings, "application/json")
+                elif path.startswith("/amd/"):
+                    site.send(self, PLUGIN / "amd" / "build" / (Path(path).stem + ".min.js"), "text/javascript")
+                elif path.startswith("/templates/"):
+                    site.send(self, PLUGIN / "templates" / Path(path).name, "text/plain")
+                elif path.startswith(("/core/", "/node_modules/")):
+                    site.send(self, BROWSER / path.lstrip("/"), "text/javascript")
+                else:
+                    site.reply(self, 404, b"not found", "text/plain")
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                site.reply(self, 200, site.forward(body), "application/json")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def forward(self, body):
+        """What lib/ajax/service.php and the plugin's external function do: here the PHP client signs and sends."""
+        request = json.loads(body)
+        result = subprocess.run(
+            ["php", str(PLUGIN / "tests" / "fixtures" / "client_cli.php"), self.sidecar.url, self.sidecar.secret,
+             "forward", str(USER_ID)], input=body, capture_output=True, check=True)
+        answer = json.loads(result.stdout)
+        args = {k: v for k, v in request["args"].items() if k != "image"}
+        self.calls.append((request["methodname"], args, answer))
+        return result.stdout
+
+    @staticmethod
+    def send(handler, path, content_type):
+        if not path.is_file():
+            QuizSite.reply(handler, 404, b"not found", "text/plain")
+        else:
+            QuizSite.reply(handler, 200, path.read_bytes(), content_type)
+
+    @staticmethod
+    def reply(handler, status, data, content_type):
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def shot_ids_sent(self):
+        return [args["clientshotid"] for method, args, _ in self.calls if method.endswith("upload_camshot")]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def signed(sidecar, method, path, payload=None):
+    body = json.dumps(payload).encode() if payload is not None else b""
+    headers = sidecar.sign_headers(method, path, body)
+    if payload is not None:
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(sidecar.url + path, data=body or None, method=method, headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def wait_for(check, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture
+def page(live_sidecar, tmp_path):
+    signed(live_sidecar, "PUT", f"/api/v1/attempts/{ATTEMPT_ID}",
+           attempt_fields(ATTEMPT_ID, user_id=USER_ID, interval_min=1, interval_max=2, started_at=int(time.time())))
+    site = QuizSite(live_sidecar)
+    with playwright_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        page = context.new_page()
+        page.goto(f"{site.url}/?attempt={ATTEMPT_ID}&min=1&max=2&width=320")
+        page.wait_for_function("window.captureReady", timeout=20000)
+        page.site = site
+        yield page
+        context.close()
+    site.close()
+
+
+def attempt(sidecar):
+    return signed(sidecar, "GET", f"/api/v1/attempts/{ATTEMPT_ID}")
+
+
+def queue_length(page):
+    return page.evaluate(f"JSON.parse(sessionStorage.getItem('{QUEUE_KEY}') || '[]').length")
+
+
+def indicator_state(page):
+    return page.get_attribute('[data-region="quizaccess_proctorpy-indicator"]', "data-state")
+
+
+def test_capture_cadence_retries_and_events(page, live_sidecar):
+    # Cadence: camshots every 1 to 2 s, scaled to the configured width.
+    shots = wait_for(lambda: len(attempt(live_sidecar)["shots"]) >= 4 and attempt(live_sidecar)["shots"], 20,
+                     "four camshots")
+    gaps = [b["taken_at"] - a["taken_at"] for a, b in zip(shots, shots[1:])]
+    assert all(950 <= gap <= 2600 for gap in gaps), gaps
+    assert {shot["width"] for shot in shots} == {320}
+    assert indicator_state(page) == "on"
+
+    # The sidecar goes away: shots keep being taken, queued, and the indicator says so.
+    live_sidecar.stop()
+    wait_for(lambda: queue_length(page) >= 3, 20, "camshots queued while the sidecar is down")
+    assert indicator_state(page) == "reconnecting"
+    queued_during_outage = queue_length(page)
+    live_sidecar.start()
+
+    # Back up: everything queued arrives, each camshot once although some were sent several times.
+    wait_for(lambda: queue_length(page) == 0 and indicator_state(page) == "on", 90, "the queue to drain")
+    sent = page.site.shot_ids_sent()
+    assert len(sent) > len(set(sent)), "some camshots should have been retried"
+    stored = attempt(live_sidecar)["shots"]
+    assert len(stored) >= len(set(sent)) >= queued_during_outage
+    assert len({shot["id"] for shot in stored}) == len(stored)
+
+    # Browser events: window focus, tab visibility, camera loss and its return.
+    page.evaluate("window.dispatchEvent(new Event('blur')); window.dispatchEvent(new Event('focus'))")
+    page.evaluate("""() => {
+        Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});
+        document.dispatchEvent(new Event('visibilitychange'));
+        Object.defineProperty(document, 'hidden', {configurable: true, get: () => false});
+        document.dispatchEvent(new Event('visibilitychange'));
+    }""")
+    page.evaluate("window.capture.stream.getVideoTracks()[0].dispatchEvent(new Event('ended'))")
+    wait_for(lambda: indicator_state(page) == "off", 5, "the indicator to show the camera off")
+    wanted = {"focus_lost", "focus_back", "tab_hidden", "tab_visible", "camera_lost", "camera_back", "upload_failed"}
+    events = wait_for(lambda: wanted <= {e["type"] for e in attempt(live_sidecar)["events"]} and attempt(live_sidecar)["events"],
+                      30, "every kind of event")
+    assert indicator_state(page) == "on"
+    # Each event once, whatever the retries.
+    assert len({e["client_event_id"] for e in events}) == len(events)
+
+    # Every camshot the browser took reached the sidecar exactly once.
+    wait_for(lambda: queue_length(page) == 0, 30, "the queue to drain")
+    sent = set(page.site.shot_ids_sent())
+    assert len(attempt(live_sidecar)["shots"]) == len(sent)
