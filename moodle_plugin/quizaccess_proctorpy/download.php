@@ -49,7 +49,8 @@ if ($what === 'pdf') {
     foreach (api::OVERVIEW_PARAMS as $name) {
         $params[$name] = optional_param($name, '', PARAM_TEXT);
     }
-    $response = $client->call('GET', api::quiz_attempts((int) $cm->instance, 'csv', $params, $actor));
+    $response = $client->call('GET', api::quiz_attempts((int) $cm->instance, 'csv', $params, $actor,
+        core_date::get_user_timezone()));
     send_file($response->body, 'proctoring-quiz-' . $cm->instance . '.csv', 0, 0, true, true, 'text/csv');
 }
 throw new moodle_exception('err_download', 'quizaccess_proctorpy');

@@ -92,9 +92,8 @@ try {
         foreach (api::OVERVIEW_PARAMS as $name) {
             $params[$name] = optional_param($name, '', PARAM_TEXT);
         }
-        $linkbase = (new moodle_url($baseurl))->out(false) . '&attempt=';
         $data['fragment'] = $client->call('GET', api::quiz_attempts((int) $cm->instance, 'html', $params, $actor,
-            $linkbase))->body;
+            core_date::get_user_timezone(), $baseurl->out(false) . '&attempt=', $baseurl->out(false) . '&'))->body;
         $data['csvurl'] = (new moodle_url('/mod/quiz/accessrule/proctorpy/download.php',
             ['cmid' => $cmid, 'what' => 'csv'] + array_filter($params, 'strlen')))->out(false);
     }

@@ -36,7 +36,7 @@ class api {
     const PREFIX = '/api/v1';
 
     /** Query parameters of the attempts overview that the report page passes through. */
-    const OVERVIEW_PARAMS = ['sort', 'dir', 'flagged', 'review', 'search', 'page', 'perpage'];
+    const OVERVIEW_PARAMS = ['sort', 'dir', 'flagged', 'review', 'q', 'page', 'perpage'];
 
     /**
      * Path with a query string, encoded as RFC 3986; empty values are left out.
@@ -120,17 +120,20 @@ class api {
      * @param string $format json, html or csv
      * @param array $params request parameters; only OVERVIEW_PARAMS are kept
      * @param array $actor ['actor_id' => int, 'actor_name' => string]
+     * @param string $timezone the viewer's time zone (IANA name), in which the overview shows times
      * @param string $linkbase URL prefix to which the overview appends an attempt id to link its report
+     * @param string $sortbase URL prefix to which the overview appends its sort and filter query
      * @return string
      */
-    public static function quiz_attempts(int $quizid, string $format, array $params, array $actor,
-            string $linkbase = ''): string {
-        $query = ['format' => $format === 'json' ? null : $format, 'link_base' => $linkbase];
+    public static function quiz_attempts(int $quizid, string $format, array $params, array $actor, string $timezone = '',
+            string $linkbase = '', string $sortbase = ''): string {
+        $query = ['format' => $format === 'json' ? null : $format];
         foreach (self::OVERVIEW_PARAMS as $name) {
             if (isset($params[$name]) && is_scalar($params[$name])) {
                 $query[$name] = (string) $params[$name];
             }
         }
+        $query += ['tz' => $timezone, 'link_base' => $linkbase, 'sort_base' => $sortbase];
         return self::with_query(self::PREFIX . '/quizzes/' . $quizid . '/attempts', $query + $actor);
     }
 

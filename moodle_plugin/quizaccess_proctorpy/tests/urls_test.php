@@ -54,14 +54,16 @@ final class urls_test extends \basic_testcase {
     public function test_overview_passes_known_parameters(): void {
         $actor = api::actor(3, 'Ann O\'Neil & co');
         $path = api::quiz_attempts(12, 'csv', ['sort' => 'score', 'dir' => 'desc', 'evil' => 'x', 'flagged' => '1',
-            'search' => ['a']], $actor);
+            'q' => ['a']], $actor);
         $this->assertSame('/api/v1/quizzes/12/attempts?format=csv&sort=score&dir=desc&flagged=1&actor_id=3'
             . '&actor_name=Ann%20O%27Neil%20%26%20co', $path);
         $this->assertSame('/api/v1/quizzes/12/attempts?actor_id=3&actor_name=Ann%20O%27Neil%20%26%20co',
             api::quiz_attempts(12, 'json', [], $actor));
-        $this->assertSame('/api/v1/quizzes/12/attempts?format=html&link_base=https%3A%2F%2Fm.example%2Fr.php%3Fcmid%3D8'
-            . '%26attempt%3D&actor_id=3&actor_name=T', api::quiz_attempts(12, 'html', [], api::actor(3, 'T'),
-            'https://m.example/r.php?cmid=8&attempt='));
+        $this->assertSame('/api/v1/quizzes/12/attempts?format=html&q=ann&tz=Europe%2FParis'
+            . '&link_base=https%3A%2F%2Fm.example%2Fr.php%3Fcmid%3D8%26attempt%3D'
+            . '&sort_base=https%3A%2F%2Fm.example%2Fr.php%3Fcmid%3D8%26&actor_id=3&actor_name=T',
+            api::quiz_attempts(12, 'html', ['q' => 'ann'], api::actor(3, 'T'), 'Europe/Paris',
+            'https://m.example/r.php?cmid=8&attempt=', 'https://m.example/r.php?cmid=8&'));
     }
 
     /**
