@@ -2,7 +2,7 @@
 from collections import namedtuple
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFile
 
 from .models import check_models
 
@@ -27,12 +27,17 @@ def load_face_recognition():
         check_models()
     except RuntimeError as error:
         raise ModelsUnavailable(str(error)) from None
+    # Importing it also sets PIL's LOAD_TRUNCATED_IMAGES for the whole process, which would let
+    # truncated uploads through images.decode_upload; the process keeps its own setting.
+    truncated = ImageFile.LOAD_TRUNCATED_IMAGES
     try:
         import face_recognition
     except SystemExit:
         raise ModelsUnavailable(
             "face_recognition could not load face_recognition_models and tried to exit; run `make install`"
         ) from None
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = truncated
     return face_recognition
 
 
