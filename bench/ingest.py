@@ -2,7 +2,8 @@
 
 Starts `proctorpy serve` (analysis off, fresh data dir) and a bare Flask app under the same
 gunicorn settings on loopback, then posts signed 320x240 camshots from separate client
-processes for a bounded time against each, and prints shots/s and latency percentiles.
+processes for a bounded time against each, in alternating rounds, and prints shots/s and
+latency percentiles.
 
     .venv/bin/python bench/ingest.py [--clients 16] [--seconds 15]
 """
@@ -33,12 +34,12 @@ SECRET = "bench-secret-0123456789abcdef"
 FACE = REPO.parent / "shared" / "testdata" / "faces" / "obama" / "obama-480p.jpg"
 
 
-def camshot_png():
-    """A real 320x240 face frame, as the capture module would send it."""
+def camshot_jpeg():
+    """A real 320x240 face frame as the capture module sends it: JPEG at quality 0.85."""
     with Image.open(FACE) as image:
         frame = image.convert("RGB").resize((320, 240))
     out = io.BytesIO()
-    frame.save(out, format="PNG")
+    frame.save(out, format="JPEG", quality=85)
     return out.getvalue()
 
 
@@ -102,7 +103,7 @@ def client_process(target, port, threads, seconds, image, attempt_id, results):
             n += 1
             fields = {"attempt_id": attempt_id, "user_id": 7, "taken_at": int(time.time() * 1000),
                       "client_shot_id": f"{os.getpid()}-{worker}-{n}-{secrets.token_hex(4)}", "kind": "attempt"}
-            body, ctype = multipart(fields, {"image": ("shot.png", image, "image/png")})
+            body, ctype = multipart(fields, {"image": ("shot.jpg", image, "image/jpeg")})
             if target == "sidecar":
                 path = "/api/v1/camshots"
                 headers = signed_headers(SECRET, "POST", path, body)
@@ -134,6 +135,7 @@ def client_process(target, port, threads, seconds, image, attempt_id, results):
 
 
 def load(target, port, clients, seconds, image, attempt_id=1, processes=2):
+    """Raw figures of one round: latencies of the 201s, errors, elapsed seconds."""
     results = multiprocessing.Queue()
     per = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
     procs = [multiprocessing.Process(target=client_process,
@@ -149,8 +151,18 @@ def load(target, port, clients, seconds, image, attempt_id=1, processes=2):
         errors += err
     for p in procs:
         p.join()
-    elapsed = time.perf_counter() - started
-    return summarise(latencies, errors, elapsed)
+    return latencies, errors, time.perf_counter() - started
+
+
+def interleaved(targets, rounds, clients, seconds, image):
+    """Alternate short rounds between targets, so a busy neighbour slows both alike."""
+    totals = {name: ([], [], 0.0) for name in targets}
+    for _ in range(rounds):
+        for name, port in targets.items():
+            latencies, errors, elapsed = load(name, port, clients, seconds / rounds, image)
+            old = totals[name]
+            totals[name] = (old[0] + latencies, old[1] + errors, old[2] + elapsed)
+    return {name: summarise(*figures) for name, figures in totals.items()}
 
 
 def summarise(latencies, errors, elapsed):
@@ -172,27 +184,26 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
     parser.add_argument("--seconds", type=float, default=15, help="seconds of load per target (default 15)")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds per target (default 4)")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="gunicorn workers (default: cores)")
     args = parser.parse_args()
-    image = camshot_png()
-    print(f"machine: {os.cpu_count()} cores; frame: 320x240 PNG, {len(image)} bytes; "
-          f"{args.clients} clients in 2 processes; {args.seconds:.0f} s per target")
+    image = camshot_jpeg()
+    print(f"machine: {os.cpu_count()} cores; frame: 320x240 JPEG q85, {len(image)} bytes; "
+          f"{args.clients} clients in 2 processes; {args.seconds:.0f} s per target in {args.rounds} alternating rounds")
     with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
+        port, bare_port = free_port(), free_port()
         sidecar = start_sidecar(Path(tmp) / "data", port, args.workers)
+        bare = start_bare(bare_port, args.workers, 4)
         try:
             client = SidecarClient(f"http://127.0.0.1:{port}", SECRET)
             client.put_attempt(1, user_id=7, user_fullname="Bench", course_id=1, quiz_id=1, cm_id=1,
                                started_at=int(time.time()))
-            signed = load("sidecar", port, args.clients, args.seconds, image)
+            figures = interleaved({"sidecar": port, "bare": bare_port}, args.rounds, args.clients,
+                                  args.seconds, image)
+            signed, baseline = figures["sidecar"], figures["bare"]
             stored = sum(p.stat().st_size for p in (Path(tmp) / "data" / "images").rglob("*.png"))
         finally:
             stop(sidecar)
-        bare_port = free_port()
-        bare = start_bare(bare_port, args.workers, 4)
-        try:
-            baseline = load("bare", bare_port, args.clients, args.seconds, image)
-        finally:
             stop(bare)
     print(line("sidecar (signed)", signed))
     print(line("bare Flask upload", baseline))
