@@ -33,6 +33,14 @@ def ping():
     return jsonify(ok=True, time=int(time.time()), api="v1")
 
 
+@bp.get("/openapi.json")
+def openapi():
+    from . import package_version
+    from .openapi import document
+
+    return jsonify(document(package_version()))
+
+
 @bp.put("/attempts/<attempt_id>")
 def put_attempt(attempt_id):
     attempt_id = positive_int(attempt_id, "attempt_id")

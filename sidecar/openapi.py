@@ -1,0 +1,224 @@
+"""The OpenAPI document of /api/v1, served at /api/v1/openapi.json.
+
+tests/test_openapi.py holds it to the URL map: every route is documented with its methods,
+and nothing documented is missing.
+"""
+
+ID = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+MS = {"type": "integer", "minimum": 1, "description": "Unix time in milliseconds (the browser's clock)"}
+SECONDS = {"type": "integer", "minimum": 0, "description": "Unix time in seconds"}
+CAMSHOT_ID = {"type": "string", "pattern": "^[0-9a-f]{20}$"}
+CLIENT_KEY = {"type": "string", "pattern": "^[!-~]{1,64}$", "description": "Idempotency key chosen by the client"}
+ACTOR = {
+    "actor_id": {"type": "integer", "minimum": 1, "description": "Moodle user acting, for the audit log"},
+    "actor_name": {"type": "string", "maxLength": 200},
+}
+METRICS = ["no_face", "multiple_faces", "mismatch", "substitution", "camera_off", "focus_lost"]
+EVENT_TYPES = ["focus_lost", "focus_back", "tab_hidden", "tab_visible", "camera_lost", "camera_back",
+               "fullscreen_exit", "upload_failed", "direct_fallback"]
+SELECTION = {
+    "course_id": ID, "quiz_id": ID, "user_id": ID, "attempt_id": ID,
+    "before": {**SECONDS, "description": "Attempts finished before this time"},
+    "expired": {"type": "boolean", "description": "What the retention policies say has expired"},
+}
+
+
+def path_id(name, schema=ID):
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def query(name, schema, description=""):
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+ACTOR_QUERY = [query("actor_id", ACTOR["actor_id"], "Moodle user viewing, for the audit log"),
+               query("actor_name", ACTOR["actor_name"])]
+
+
+def json_body(properties, required=()):
+    return {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "properties": properties, "required": list(required)}}}}
+
+
+def multipart_body(properties, required):
+    return {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "properties": properties, "required": list(required)}}}}
+
+
+def answers(ok, description, media="application/json", *refusals):
+    responses = {str(ok): {"description": description, "content": {media: {}}}}
+    for status in ("400", "401", *refusals):
+        responses[status] = {"$ref": f"#/components/responses/E{status}"}
+    return responses
+
+
+def operation(summary, ok=200, description="OK", media="application/json", refusals=(), parameters=(),
+              body=None, security=None):
+    op = {"summary": summary, "parameters": list(parameters), "responses": answers(ok, description, media, *refusals)}
+    if body:
+        op["requestBody"] = body
+    if security is not None:
+        op["security"] = security
+    return op
+
+
+IMAGE_PART = {"type": "string", "format": "binary", "description": "PNG or JPEG"}
+CAMSHOT_FIELDS = {"image": IMAGE_PART, "attempt_id": ID, "user_id": ID, "taken_at": MS,
+                  "client_shot_id": CLIENT_KEY, "kind": {"type": "string", "enum": ["attempt", "identity"]}}
+EVENT_FIELDS = {"attempt_id": ID, "user_id": ID, "type": {"type": "string", "enum": EVENT_TYPES}, "at": MS,
+                "client_event_id": CLIENT_KEY}
+BEARER = [{"uploadToken": []}]
+
+
+def document(version):
+    """The whole document for this sidecar version."""
+    attempt = [path_id("attempt_id")]
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "proctorpy sidecar API",
+            "version": version,
+            "description": (
+                "Every /api/v1 call but the direct-upload ones is signed with the shared secret: "
+                "X-Proctorpy-Signature = hex(HMAC-SHA256(secret, METHOD \\n PATH?QUERY \\n TIMESTAMP \\n "
+                "NONCE \\n hex(SHA256(body)))). Refusals are JSON {error, message} with a 4xx status "
+                "(503/507 when the sidecar cannot store)."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"timestamp": [], "nonce": [], "signature": []}],
+        "paths": {
+            "/api/v1/ping": {"get": operation("Signed no-op: proves the secret and the clocks")},
+            "/api/v1/openapi.json": {"get": operation("This document")},
+            "/api/v1/attempts/{attempt_id}": {
+                "put": operation(
+                    "Register or update an attempt with the quiz's settings snapshot", ok=201,
+                    description="Created (200 when it was already registered)", refusals=("409",),
+                    parameters=attempt,
+                    body=json_body({
+                        "user_id": ID, "user_fullname": {"type": "string", "maxLength": 255},
+                        "course_id": ID, "course_name": {"type": "string", "maxLength": 255},
+                        "quiz_id": ID, "cm_id": ID, "quiz_name": {"type": "string", "maxLength": 255},
+                        "started_at": SECONDS,
+                        "interval_min": {"type": "integer", "minimum": 1, "maximum": 3600},
+                        "interval_max": {"type": "integer", "minimum": 1, "maximum": 3600},
+                        "identity_check": {"type": "string", "enum": ["none", "face", "match"]},
+                        "threshold": {"type": "number", "minimum": 0, "maximum": 100},
+                        "weights": {"type": "object", "properties": {m: {"type": "number", "minimum": 0,
+                                                                          "maximum": 100} for m in METRICS},
+                                    "additionalProperties": False},
+                        "retention_days": {"type": "integer", "minimum": 1, "maximum": 36500, "nullable": True},
+                    }, required=("user_id", "course_id", "quiz_id", "cm_id", "started_at")),
+                ),
+                "get": operation("The attempt, its shots with verdicts, events, score and review",
+                                 refusals=("404",), parameters=attempt),
+            },
+            "/api/v1/attempts/{attempt_id}/finish": {"post": operation(
+                "Record the attempt's end", refusals=("404",), parameters=attempt,
+                body=json_body({"finished_at": SECONDS}, required=("finished_at",)))},
+            "/api/v1/camshots": {"post": operation(
+                "Store one camshot; the same client_shot_id again answers 200 with the same id", ok=201,
+                description="Stored", refusals=("409", "413", "415", "503", "507"),
+                body=multipart_body(CAMSHOT_FIELDS, ("image", "attempt_id", "user_id", "taken_at",
+                                                     "client_shot_id")))},
+            "/api/v1/events": {"post": operation(
+                "Record one browser event; the same client_event_id again answers 200", ok=201,
+                description="Recorded", refusals=("409",),
+                body=json_body(EVENT_FIELDS, required=tuple(EVENT_FIELDS)))},
+            "/api/v1/camshots/{camshot_id}/image": {"get": operation(
+                "A camshot's or reference photo's PNG", media="image/png", refusals=("404",),
+                parameters=[path_id("camshot_id", CAMSHOT_ID),
+                            query("size", {"type": "string", "enum": ["full", "thumb"]}), *ACTOR_QUERY])},
+            "/api/v1/users/{user_id}/reference": {"put": operation(
+                "Store the user's Moodle profile photo as reference", refusals=("413", "415", "422"),
+                parameters=[path_id("user_id")], body=multipart_body({"image": IMAGE_PART}, ("image",)))},
+            "/api/v1/attempts/{attempt_id}/identity": {"post": operation(
+                "Identity check at the start: stores the photo and answers at once whether it passes",
+                refusals=("404", "409", "413", "415"), parameters=attempt,
+                body=multipart_body({"image": IMAGE_PART, "user_id": ID, "taken_at": MS,
+                                     "client_shot_id": CLIENT_KEY},
+                                    ("image", "user_id", "taken_at", "client_shot_id")))},
+            "/api/v1/attempts/{attempt_id}/report": {"get": operation(
+                "Per-attempt report as an HTML fragment. Images are referenced as <image_base><camshot id> "
+                "and <image_base><camshot id>?size=thumb", media="text/html", refusals=("404",),
+                parameters=[*attempt, query("image_base", {"type": "string", "maxLength": 500},
+                                            "Prefix of image addresses (a relative path or http(s) URL)"),
+                            query("tz", {"type": "string", "maxLength": 64}, "IANA time zone for times shown"),
+                            *ACTOR_QUERY])},
+            "/api/v1/attempts/{attempt_id}/report.pdf": {"get": operation(
+                "The same report as an A4 PDF", media="application/pdf", refusals=("404",),
+                parameters=[*attempt, query("tz", {"type": "string", "maxLength": 64}), *ACTOR_QUERY])},
+            "/api/v1/quizzes/{quiz_id}/attempts": {"get": operation(
+                "Overview of a quiz's attempts", refusals=("404",),
+                parameters=[
+                    path_id("quiz_id"),
+                    query("format", {"type": "string", "enum": ["json", "html", "csv"]}),
+                    query("sort", {"type": "string", "maxLength": 40}, "Column, prefixed with - for descending"),
+                    query("dir", {"type": "string", "enum": ["asc", "desc"]}),
+                    query("flagged", {"type": "string", "enum": ["", "0", "1"]}),
+                    query("review", {"type": "string", "enum": ["", "none", "accepted", "rejected"]}),
+                    query("q", {"type": "string", "maxLength": 100}, "Student name contains"),
+                    query("page", ID), query("perpage", ID),
+                    query("tz", {"type": "string", "maxLength": 64}),
+                    query("link_base", {"type": "string", "maxLength": 500}),
+                    query("sort_base", {"type": "string", "maxLength": 500}),
+                    *ACTOR_QUERY,
+                ])},
+            "/api/v1/attempts/{attempt_id}/review": {"post": operation(
+                "Record the reviewer's conclusion", refusals=("404",), parameters=attempt,
+                body=json_body({"conclusion": {"type": "string", "enum": ["accepted", "rejected"]},
+                                "comment": {"type": "string"}, "reviewer_id": ID,
+                                "reviewer_name": {"type": "string", "maxLength": 255}}, required=("conclusion",)))},
+            "/api/v1/attempts/{attempt_id}/hold": {"post": operation(
+                "Set or release the attempt's legal hold", refusals=("404",), parameters=attempt,
+                body=json_body({"hold": {"type": "boolean"}, **ACTOR}, required=("hold",)))},
+            "/api/v1/purge": {"post": operation(
+                "Purge a selection (dry run by default): counts and bytes",
+                body=json_body({**SELECTION, "dry_run": {"type": "boolean"}, **ACTOR}))},
+            "/api/v1/exports": {"post": operation(
+                "ZIP of a selection's camshots with manifest.csv", media="application/zip",
+                body=json_body({**SELECTION, "include_reports": {"type": "boolean"}, **ACTOR}))},
+            "/api/v1/users/{user_id}/data": {"get": operation(
+                "Privacy export: everything held about the user, as a ZIP", media="application/zip",
+                parameters=[path_id("user_id"), *ACTOR_QUERY])},
+            "/api/v1/users/{user_id}": {"delete": operation(
+                "Privacy delete: everything held about the user", parameters=[path_id("user_id"), *ACTOR_QUERY])},
+            "/api/v1/direct/camshots": {"post": operation(
+                "Direct upload of a camshot from the browser with an upload token", ok=201, description="Stored",
+                refusals=("403", "409", "413", "415", "429", "503", "507"), security=BEARER,
+                body=multipart_body(CAMSHOT_FIELDS, ("image", "attempt_id", "user_id", "taken_at",
+                                                     "client_shot_id")))},
+            "/api/v1/direct/events": {"post": operation(
+                "Direct upload of a browser event with an upload token", ok=201, description="Recorded",
+                refusals=("403", "409", "429"), security=BEARER,
+                body=json_body(EVENT_FIELDS, required=tuple(EVENT_FIELDS)))},
+        },
+        "components": {
+            "securitySchemes": {
+                "timestamp": {"type": "apiKey", "in": "header", "name": "X-Proctorpy-Timestamp"},
+                "nonce": {"type": "apiKey", "in": "header", "name": "X-Proctorpy-Nonce"},
+                "signature": {"type": "apiKey", "in": "header", "name": "X-Proctorpy-Signature"},
+                "uploadToken": {"type": "http", "scheme": "bearer",
+                                "description": "v1.<base64url(JSON {a, u, exp})>.<hex HMAC-SHA256>"},
+            },
+            "schemas": {"Error": {"type": "object", "required": ["error", "message"], "properties": {
+                "error": {"type": "string"}, "message": {"type": "string"}}}},
+            "responses": {
+                f"E{status}": {"description": text, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Error"}}}}
+                for status, text in [
+                    ("400", "Malformed: a field is missing or of the wrong type"),
+                    ("401", "Not signed, bad signature, clock skew or replayed nonce"),
+                    ("403", "Not allowed (bad or expired upload token)"),
+                    ("404", "No such attempt, camshot or user"),
+                    ("409", "Does not fit the current state (unknown attempt, another user's attempt)"),
+                    ("413", "Body or image too large"),
+                    ("415", "Not a readable PNG or JPEG"),
+                    ("422", "Readable, but unusable (no face or several on a reference photo)"),
+                    ("429", "Over the configured rate"),
+                    ("503", "The sidecar cannot store now (database locked, data dir read-only)"),
+                    ("507", "The disk is under its free-space floor"),
+                ]
+            },
+        },
+    }
