@@ -129,10 +129,13 @@ def gunicorn_command(config):
 def run_services(config):
     """Start gunicorn and the background services; stop them all on SIGTERM or SIGINT."""
     from .analysis.worker import WorkerPool, worker_count
+    from .retention.scheduler import start_scheduler
 
     children = [subprocess.Popen(gunicorn_command(config))]
     analysis_workers = WorkerPool(worker_count(config) if config["analysis.with_server"] else 0)
     analysis_workers.start()
+    # Here in the supervisor, not in gunicorn workers: one scheduler per sidecar.
+    retention = start_scheduler(config) if config["analysis.with_server"] else None
     stopping = []
 
     def stop(signum, frame):
@@ -145,6 +148,8 @@ def run_services(config):
             analysis_workers.check()
             time.sleep(0.5)
     finally:
+        if retention is not None:
+            retention.shutdown(wait=False)
         analysis_workers.stop()
         for child in children:
             if child.poll() is None:
@@ -249,6 +254,13 @@ def secret(rotate):
     value, origin = load_secret(config)
     click.echo(value)
     click.echo(f"(from {origin})", err=True)
+
+
+from .console.cli import admin_group  # noqa: E402  (each area registers its commands here)
+from .retention.cli import export_command, purge_command, retention_group  # noqa: E402
+
+for command in (purge_command, export_command, retention_group, admin_group):
+    cli.add_command(config_option(data_dir_option(command)))
 
 
 def main():

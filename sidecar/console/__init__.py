@@ -1,0 +1,36 @@
+"""The admin console: server-rendered pages under /console/ for storage, retention and audit.
+
+Admins arrive by a one-time signed link from Moodle or sign in with a local account; the
+session lives in a signed cookie whose key is derived from the shared secret, so every
+gunicorn worker reads the same sessions.
+"""
+import hashlib
+import hmac
+
+from flask import Blueprint
+
+bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
+               static_folder="static")
+
+SESSION_KEY_LABEL = b"proctorpy console session key v1"  # fixed, so the key follows the secret
+
+
+def session_key(secret):
+    """Flask's SECRET_KEY, derived from the shared secret: a new secret ends every session."""
+    return hmac.new(secret.encode(), SESSION_KEY_LABEL, hashlib.sha256).hexdigest()
+
+
+def init_app(app):
+    """Register the console on the app, with its cookie settings."""
+    from . import session, views  # noqa: F401  (their routes attach to bp)
+
+    config = app.config["PROCTORPY"]
+    app.config.update(
+        SECRET_KEY=session_key(app.config["SECRET"]),
+        SESSION_COOKIE_NAME="proctorpy_console",
+        SESSION_COOKIE_PATH="/console",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=config["server.public_url"].lower().startswith("https://"),
+    )
+    app.register_blueprint(bp)

@@ -1,0 +1,166 @@
+"""Console sign-in (Moodle single sign-on link, local admin), sessions, CSRF and headers."""
+import hmac
+import re
+import secrets
+import sqlite3
+import time
+
+from flask import current_app, g, redirect, render_template, request, session, url_for
+
+from .. import audit
+from ..db import get_db, write_transaction
+from ..errors import Forbidden, ProctorpyError, Unauthorized
+from ..signing import SignatureError, read_token
+from . import admins, bp
+
+SSO_LIFETIME = 60  # seconds; Moodle mints the link the moment the admin clicks it
+NONCE_PATTERN = re.compile(r"^[0-9a-fA-F]{16,64}$")
+OPEN_ENDPOINTS = ("console.sso", "console.login", "console.static")
+
+
+def current_admin():
+    """The signed-in admin as an audit actor, or None."""
+    admin = session.get("admin")
+    if not admin:
+        return None
+    return {"actor_type": "console", "actor_id": admin["id"], "actor_name": admin["name"]}
+
+
+def csrf_token():
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+@bp.app_template_global("csrf_token")
+def csrf_token_global():
+    return csrf_token()
+
+
+@bp.before_request
+def guard():
+    """Idle timeout, CSRF on every form, and sign-in before anything but the sign-in pages."""
+    g.csp_nonce = secrets.token_urlsafe(16)
+    config = current_app.config["PROCTORPY"]
+    now = time.time()
+    if session.get("admin") and now - session.get("seen", 0) > config["console.session_idle_minutes"] * 60:
+        session.clear()
+        g.signed_out_idle = True
+    if request.method not in ("GET", "HEAD"):
+        sent = request.form.get("csrf_token", "")
+        if not (session.get("csrf") and hmac.compare_digest(sent, session["csrf"])):
+            raise Forbidden("The form's security token is missing or stale; reload the page and try again.",
+                            code="csrf")
+    if request.endpoint in OPEN_ENDPOINTS:
+        return None
+    if not session.get("admin"):
+        return redirect(url_for("console.login", next=request.full_path if request.method == "GET" else None,
+                                idle=1 if g.get("signed_out_idle") else None))
+    session["seen"] = now
+    return None
+
+
+@bp.after_request
+def security_headers(response):
+    config = current_app.config["PROCTORPY"]
+    origin = config["console.moodle_origin"].rstrip("/")
+    ancestors = f"'self' {origin}" if origin else "'none'"
+    nonce = g.get("csp_nonce", "")
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; img-src 'self' data:; "
+        f"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # Sign-on links carry a token in their URL: never send console URLs elsewhere.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    if not origin:
+        response.headers["X-Frame-Options"] = "DENY"
+    if response.mimetype == "text/html" or request.endpoint != "console.static":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.errorhandler(ProctorpyError)
+def console_error(error):
+    """Refusals as a page for browsers, as the API's JSON for scripts that ask for it."""
+    if request.accept_mimetypes.best == "application/json":
+        from ..errors import error_response
+
+        return error_response(error.code, error.message, error.status)
+    return render_template("error.html", error=error), error.status
+
+
+@bp.get("/sso")
+def sso():
+    """Sign in by a one-time link minted by Moodle for a site administrator."""
+    now = int(time.time())
+    try:
+        payload = read_token(current_app.config["SECRET"], request.args.get("token", ""), now)
+    except SignatureError as error:
+        raise Unauthorized(f"This sign-in link is not valid: {error.message} Open the console from Moodle again.",
+                           code=error.code) from None
+    if payload.get("p") != "sso":
+        raise Unauthorized("This token is not a console sign-in link.", code="bad_token")
+    if payload["exp"] > now + SSO_LIFETIME:
+        raise Unauthorized(f"This sign-in link claims to live longer than {SSO_LIFETIME} s; it is refused.",
+                           code="bad_token")
+    uid, name, nonce = payload.get("uid"), payload.get("name"), payload.get("n")
+    if not (isinstance(uid, int) and uid > 0 and isinstance(name, str) and len(name) <= 200
+            and isinstance(nonce, str) and NONCE_PATTERN.match(nonce)):
+        raise Unauthorized("This sign-in link lacks the admin's id, name or nonce.", code="bad_token")
+    db = get_db()
+    try:
+        with write_transaction(db):
+            # Kept with the request nonces, which outlive the link's minute before they are pruned.
+            db.execute("INSERT INTO nonces (nonce, seen_at) VALUES (?, ?)", ["sso:" + nonce.lower(), now])
+            actor = {"actor_type": "console", "actor_id": f"moodle:{uid}", "actor_name": name}
+            audit.record(db, "console_sign_in", actor, detail="single sign-on from Moodle")
+    except sqlite3.IntegrityError:
+        raise Unauthorized("This sign-in link was used already; open the console from Moodle again.",
+                           code="replayed_token") from None
+    start_session(actor)
+    # A page rather than a redirect: a SameSite=Strict cookie set on a navigation that began on
+    # Moodle's site is not sent on that navigation's redirects, but is on this page's own.
+    return render_template("signed_in.html", target=url_for("console.dashboard"), name=name)
+
+
+def start_session(actor):
+    session.clear()
+    session["admin"] = {"id": actor["actor_id"], "name": actor["actor_name"]}
+    session["csrf"] = secrets.token_urlsafe(32)
+    session["seen"] = time.time()
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Local admin sign-in (accounts made with `proctorpy admin create`)."""
+    error = None
+    if request.method == "POST":
+        name = request.form.get("name", "")[:64]
+        password = request.form.get("password", "")
+        db = get_db()
+        with write_transaction(db):
+            signed_in = admins.authenticate(db, name, password)
+            actor = {"actor_type": "console", "actor_id": f"local:{name}", "actor_name": name}
+            audit.record(db, "console_sign_in" if signed_in else "console_sign_in_failed", actor,
+                         detail="local admin")
+        if signed_in:
+            start_session(actor)
+            target = request.args.get("next", "")
+            # Only a path inside the console, never another site.
+            if not (target.startswith("/console/") and not target.startswith("//")):
+                target = url_for("console.dashboard")
+            return redirect(target)
+        error = "The name or the password is wrong."
+    status = 401 if error else 200
+    return render_template("login.html", error=error, idle=request.args.get("idle")), status
+
+
+@bp.post("/logout")
+def logout():
+    actor = current_admin()
+    db = get_db()
+    with write_transaction(db):
+        audit.record(db, "console_sign_out", actor)
+    session.clear()
+    return redirect(url_for("console.login"))

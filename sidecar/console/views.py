@@ -1,0 +1,366 @@
+"""Console pages: dashboard, browse, policies, hold, purge, export, audit log."""
+import csv
+import datetime
+import io
+import json
+import time
+
+from flask import Response, current_app, redirect, render_template, request, send_file, stream_with_context, url_for
+
+from .. import audit, storage
+from ..capture_api import attempt_detail
+from ..db import get_db, write_transaction
+from ..errors import BadRequest, NotFound, ProctorpyError
+from ..retention import export, policy
+from ..retention.api import export_response, report_renderer, run_purge
+from ..retention.selection import SELECTION_KEYS, describe, read_selection
+from ..validation import positive_int
+from . import bp, stats
+from .session import current_admin
+
+AUDIT_PAGE = 100
+ATTEMPTS_PAGE = 500
+
+
+@bp.app_template_filter("size")
+def size_filter(value):
+    """Bytes for people: 1.4 MB."""
+    value = float(value or 0)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return ""
+
+
+@bp.app_template_filter("when")
+def when_filter(seconds, with_time=True):
+    if seconds is None or seconds == "":
+        return "—"
+    moment = datetime.datetime.fromtimestamp(float(seconds), datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M UTC" if with_time else "%Y-%m-%d")
+
+
+def config():
+    return current_app.config["PROCTORPY"]
+
+
+@bp.get("/")
+def dashboard():
+    figures = stats.dashboard(get_db(), config(), current_app.config["DATA_DIR"])
+    return render_template("dashboard.html", figures=figures, admin=current_admin(), page="dashboard")
+
+
+@bp.get("/courses")
+def courses():
+    return render_template("courses.html", courses=stats.usage(get_db(), "course"), page="browse")
+
+
+@bp.get("/courses/<course_id>")
+def course(course_id):
+    course_id = positive_int(course_id, "course_id")
+    db = get_db()
+    quizzes = stats.usage_in_course(db, course_id)
+    if not quizzes:
+        raise NotFound(f"The sidecar holds no attempt of course {course_id}.")
+    return render_template("course.html", course_id=course_id, course_name=quizzes[0]["course_name"],
+                           quizzes=quizzes, policy=find_policy(db, "course", course_id), page="browse")
+
+
+@bp.get("/quizzes/<quiz_id>")
+def quiz(quiz_id):
+    quiz_id = positive_int(quiz_id, "quiz_id")
+    db = get_db()
+    rows = db.execute(
+        "SELECT a.id, a.user_id, u.fullname, a.course_id, a.course_name, a.quiz_name, a.started_at, a.finished_at, "
+        "a.settings, a.legal_hold, a.quiz_id, (SELECT count(*) FROM camshots c WHERE c.attempt_id = a.id), "
+        "(SELECT COALESCE(sum(bytes), 0) FROM camshots c WHERE c.attempt_id = a.id), s.value, s.flagged, r.conclusion "
+        "FROM attempts a LEFT JOIN users u ON u.id = a.user_id LEFT JOIN scores s ON s.attempt_id = a.id "
+        "LEFT JOIN reviews r ON r.attempt_id = a.id WHERE a.quiz_id = ? ORDER BY a.started_at DESC, a.id LIMIT ?",
+        [quiz_id, ATTEMPTS_PAGE + 1],
+    ).fetchall()
+    if not rows:
+        raise NotFound(f"The sidecar holds no attempt of quiz {quiz_id}.")
+    keys = ("id", "user_id", "fullname", "course_id", "course_name", "quiz_name", "started_at", "finished_at",
+            "settings", "legal_hold", "quiz_id", "camshots", "bytes", "score", "flagged", "review")
+    attempts = [dict(zip(keys, row)) for row in rows[:ATTEMPTS_PAGE]]
+    for attempt in attempts:
+        attempt["policy"] = policy.resolve(db, attempt, config()["retention.default_days"])
+    first = attempts[0]
+    return render_template("quiz.html", quiz_id=quiz_id, attempts=attempts, more=len(rows) > ATTEMPTS_PAGE,
+                           course_id=first["course_id"], course_name=first["course_name"],
+                           quiz_name=first["quiz_name"], policy=find_policy(db, "quiz", quiz_id), page="browse")
+
+
+def find_policy(db, scope, scope_id):
+    row = db.execute("SELECT days FROM retention_policies WHERE scope = ? AND scope_id = ?", [scope, scope_id]).fetchone()
+    return row[0] if row else None
+
+
+@bp.get("/attempts/<attempt_id>")
+def attempt(attempt_id):
+    attempt_id = positive_int(attempt_id, "attempt_id")
+    db = get_db()
+    if db.execute("SELECT 1 FROM attempts WHERE id = ?", [attempt_id]).fetchone() is None:
+        raise NotFound(f"The sidecar holds no attempt {attempt_id}.")
+    detail = attempt_detail(db, attempt_id)
+    rule = policy.resolve(db, detail["attempt"], config()["retention.default_days"])
+    with write_transaction(db):
+        audit.record(db, "attempt_view", current_admin(), {"attempt_id": attempt_id}, count=len(detail["shots"]),
+                     detail="console attempt page with thumbnails")
+    return render_template("attempt.html", detail=detail, attempt=detail["attempt"], rule=rule,
+                           has_report=report_html_renderer() is not None, page="browse")
+
+
+@bp.post("/attempts/<attempt_id>/hold")
+def hold(attempt_id):
+    attempt_id = positive_int(attempt_id, "attempt_id")
+    value = request.form.get("hold")
+    if value not in ("0", "1"):
+        raise BadRequest("hold must be 0 or 1.", code="invalid_field")
+    db = get_db()
+    with write_transaction(db):
+        policy.set_hold(db, attempt_id, value == "1")
+        audit.record(db, "legal_hold", current_admin(), {"attempt_id": attempt_id}, count=1,
+                     detail="hold set" if value == "1" else "hold released")
+    return redirect(url_for("console.attempt", attempt_id=attempt_id))
+
+
+@bp.get("/attempts/<attempt_id>/report")
+def report(attempt_id):
+    """The attempt's report, rendered by sidecar.reports exactly as Moodle shows it."""
+    attempt_id = positive_int(attempt_id, "attempt_id")
+    renderer = report_html_renderer()
+    if renderer is None:
+        raise NotFound("This sidecar has no report renderer.", code="reports_unavailable")
+    db = get_db()
+    if db.execute("SELECT 1 FROM attempts WHERE id = ?", [attempt_id]).fetchone() is None:
+        raise NotFound(f"The sidecar holds no attempt {attempt_id}.")
+    html = renderer(db, attempt_id, url_for("console.image", camshot_id="").rstrip("/"))
+    with write_transaction(db):
+        audit.record(db, "report_view", current_admin(), {"attempt_id": attempt_id}, count=1, detail="console")
+    return render_template("report.html", attempt_id=attempt_id, report_html=html, page="browse")
+
+
+def report_html_renderer():
+    """render(db, attempt_id, image_base) -> HTML fragment from sidecar.reports, or None."""
+    try:
+        from ..reports import report as reports_module
+    except ImportError:
+        return None
+    render = getattr(reports_module, "render_fragment", None)
+    if render is None:
+        return None
+
+    def render_report(db, attempt_id, image_base):
+        return render(db, config(), attempt_id, image_base=image_base)
+
+    return render_report
+
+
+@bp.get("/images/<camshot_id>")
+def image(camshot_id):
+    """A camshot or reference photo for the console; full-size views are audited one by one."""
+    if not storage.ID_PATTERN.match(camshot_id):
+        raise BadRequest("A camshot id is 20 lowercase hex characters.", code="invalid_field")
+    size = request.args.get("size", "full")
+    if size not in ("full", "thumb"):
+        raise BadRequest("size must be full or thumb.", code="invalid_field")
+    db = get_db()
+    row = (db.execute("SELECT path, attempt_id FROM camshots WHERE id = ?", [camshot_id]).fetchone()
+           or db.execute("SELECT path, attempt_id FROM reference_photos WHERE id = ?", [camshot_id]).fetchone())
+    if row is None:
+        raise NotFound(f"No camshot or reference photo {camshot_id}.")
+    path = current_app.config["DATA_DIR"] / row[0]
+    if not path.exists():
+        raise NotFound(f"The image file of {camshot_id} is missing; it may have been purged.", code="image_missing")
+    if size == "full":
+        with write_transaction(db):
+            audit.record(db, "image_view", current_admin(), {"camshot_id": camshot_id, "attempt_id": row[1]},
+                         count=1, detail="console")
+        return send_file(path, mimetype="image/png", max_age=0)
+    from PIL import Image
+
+    with Image.open(path) as picture:
+        picture.thumbnail((config()["storage.thumb_width"], 10_000))
+        out = io.BytesIO()
+        picture.save(out, format="PNG")
+    out.seek(0)
+    return send_file(out, mimetype="image/png", max_age=0)
+
+
+@bp.get("/policies")
+def policies():
+    return render_template("policies.html", policies=policy.list_policies(get_db()),
+                           default_days=config()["retention.default_days"], page="policies")
+
+
+@bp.post("/policies")
+def save_policy():
+    form = request.form
+    db = get_db()
+    action = form.get("action", "set")
+    if action not in ("set", "delete"):
+        raise BadRequest("action must be set or delete.", code="invalid_field")
+    scope, scope_id, days = policy.read_policy(
+        form.get("scope"), form.get("scope_id", ""), form.get("days") if action == "set" else None)
+    if action == "set" and days is None:
+        raise BadRequest("Missing required field(s): days.", code="missing_field")
+    with write_transaction(db):
+        if action == "set":
+            policy.set_policy(db, scope, scope_id, days)
+        else:
+            policy.delete_policy(db, scope, scope_id)
+        audit.record(db, "policy_" + action, current_admin(), {f"{scope}_id": scope_id},
+                     detail=f"{days} days" if action == "set" else "policy removed")
+    return redirect(url_for("console.policies"))
+
+
+def form_selection(source):
+    """A selection from form fields: ids as digits, before as a date, expired as a checkbox."""
+    body = {key: source.get(key, "").strip() for key in ("course_id", "quiz_id", "user_id", "attempt_id")}
+    before = source.get("before", "").strip()
+    if before:
+        try:
+            day = datetime.datetime.strptime(before, "%Y-%m-%d").replace(tzinfo=datetime.timezone.utc)
+        except ValueError:
+            raise BadRequest("before must be a date as YYYY-MM-DD.", code="invalid_field") from None
+        body["before"] = int(day.timestamp())
+    if source.get("expired") in ("1", "on", "true"):
+        body["expired"] = True
+    return read_selection(body)
+
+
+def form_values(source):
+    return {key: source.get(key, "") for key in (*SELECTION_KEYS, "include_reports")}
+
+
+@bp.get("/purge")
+def purge_form():
+    """The purge form; with a selection, its dry-run figures and the confirm button."""
+    values, selection, figures, error = form_values(request.args), None, None, None
+    if request.args.get("preview"):
+        try:
+            selection = form_selection(request.args)
+            figures = run_purge(get_db(), selection, current_admin(), dry_run=True)
+        except ProctorpyError as refusal:
+            error = refusal.message
+    return render_template("purge.html", values=values, selection=selection, figures=figures, error=error,
+                           described=describe(selection) if selection else "", page="purge")
+
+
+@bp.post("/purge")
+def purge_confirm():
+    selection = form_selection(request.form)
+    result = run_purge(get_db(), selection, current_admin(), dry_run=False)
+    return render_template("purge_done.html", result=result, described=describe(selection), page="purge")
+
+
+@bp.get("/export")
+def export_form():
+    """The export form; with a selection, its size before the download button."""
+    values, selection, figures, error = form_values(request.args), None, None, None
+    if request.args.get("preview"):
+        try:
+            selection = form_selection(request.args)
+            figures = export.figures(get_db(), selection, int(time.time()), config()["retention.default_days"])
+        except ProctorpyError as refusal:
+            error = refusal.message
+    return render_template("export.html", values=values, selection=selection, figures=figures, error=error,
+                           described=describe(selection) if selection else "",
+                           reports_available=report_renderer() is not None, page="export")
+
+
+@bp.post("/export")
+def export_download():
+    selection = form_selection(request.form)
+    return export_response(get_db(), selection, current_admin(), request.form.get("include_reports") == "1")
+
+
+def audit_filters(source):
+    """The audit page's filters as SQL, checked."""
+    clauses, params, values = [], [], {}
+    action = source.get("action", "").strip()
+    if action:
+        clauses.append("action = ?")
+        params.append(action)
+    actor = source.get("actor", "").strip()
+    if actor:
+        clauses.append("(actor_id = ? OR actor_name LIKE ? ESCAPE '\\')")
+        escaped = actor.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params += [actor, f"%{escaped}%"]
+    for key, operator, extra in (("from", ">=", 0), ("to", "<", 86400)):
+        text = source.get(key, "").strip()
+        if text:
+            try:
+                day = datetime.datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=datetime.timezone.utc)
+            except ValueError:
+                raise BadRequest(f"{key} must be a date as YYYY-MM-DD.", code="invalid_field") from None
+            clauses.append(f"at {operator} ?")
+            params.append(day.timestamp() + extra)
+    for key in ("action", "actor", "from", "to"):
+        values[key] = source.get(key, "")
+    return (" AND ".join(clauses) or "1"), params, values
+
+
+AUDIT_COLUMNS = ("id", "at", "actor_type", "actor_id", "actor_name", "action", "selection", "count", "bytes", "detail")
+
+
+@bp.get("/audit")
+def audit_log():
+    condition, params, values = audit_filters(request.args)
+    before = request.args.get("before_id", "")
+    if before:
+        condition += " AND id < ?"
+        params.append(positive_int(before, "before_id"))
+    db = get_db()
+    rows = [dict(zip(AUDIT_COLUMNS, row)) for row in db.execute(
+        f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit_log WHERE {condition} ORDER BY id DESC LIMIT ?",
+        [*params, AUDIT_PAGE + 1])]
+    for row in rows:
+        row["selection"] = describe_audit_selection(row["selection"])
+    actions = [r[0] for r in db.execute("SELECT DISTINCT action FROM audit_log ORDER BY action")]
+    return render_template("audit.html", rows=rows[:AUDIT_PAGE], more=len(rows) > AUDIT_PAGE, values=values,
+                           actions=actions, page="audit")
+
+
+def describe_audit_selection(text):
+    try:
+        selection = json.loads(text)
+    except ValueError:
+        return text
+    return ", ".join(f"{key} {value}" for key, value in sorted(selection.items())) if selection else ""
+
+
+@bp.get("/audit.csv")
+def audit_csv():
+    condition, params, values = audit_filters(request.args)
+    db = get_db()
+    with write_transaction(db):
+        audit.record(db, "audit_export", current_admin(), {k: v for k, v in values.items() if v},
+                     detail="audit log CSV")
+
+    def rows():
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(AUDIT_COLUMNS)
+        last = None
+        while True:
+            # Pages by id, each its own short read, so a long log streams in flat memory.
+            page = db.execute(
+                f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit_log WHERE {condition}"
+                + (" AND id < ?" if last else "") + " ORDER BY id DESC LIMIT 1000",
+                [*params, last] if last else params).fetchall()
+            for row in page:
+                writer.writerow([datetime.datetime.fromtimestamp(value, datetime.timezone.utc).isoformat()
+                                 if column == "at" else value for column, value in zip(AUDIT_COLUMNS, row)])
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+            if len(page) < 1000:
+                return
+            last = page[-1][0]
+
+    response = Response(stream_with_context(rows()), mimetype="text/csv")
+    response.headers["Content-Disposition"] = 'attachment; filename="proctorpy-audit.csv"'
+    return response

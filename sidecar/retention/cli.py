@@ -1,0 +1,145 @@
+"""Commands: proctorpy purge, proctorpy export, proctorpy retention run."""
+import datetime
+import getpass
+import json
+import os
+import sys
+import time
+
+import click
+
+from .. import audit
+from .. import db as database
+from ..config import load_config
+from ..errors import ProctorpyError
+from . import export, purge, scheduler
+from .selection import describe, plan, read_selection
+
+
+def selection_options(function):
+    for option in reversed([
+        click.option("--course-id", type=int, help="Attempts of this Moodle course id."),
+        click.option("--quiz-id", type=int, help="Attempts of this Moodle quiz id."),
+        click.option("--user-id", type=int, help="Attempts of this Moodle user id."),
+        click.option("--attempt-id", type=int, help="This Moodle attempt id."),
+        click.option("--before", help="Attempts that ended before this date (YYYY-MM-DD, UTC) or unix time."),
+        click.option("--expired", is_flag=True, help="Attempts whose retention policy has expired."),
+    ]):
+        function = option(function)
+    return function
+
+
+def cli_selection(course_id, quiz_id, user_id, attempt_id, before, expired):
+    body = {"course_id": course_id, "quiz_id": quiz_id, "user_id": user_id, "attempt_id": attempt_id,
+            "expired": expired or None}
+    if before:
+        if before.isdigit():
+            body["before"] = int(before)
+        else:
+            try:
+                day = datetime.datetime.strptime(before, "%Y-%m-%d").replace(tzinfo=datetime.timezone.utc)
+            except ValueError:
+                raise click.BadParameter("give a date as YYYY-MM-DD or unix seconds", param_hint="--before")
+            body["before"] = int(day.timestamp())
+    try:
+        return read_selection(body)
+    except ProctorpyError as error:
+        raise click.UsageError(error.message)
+
+
+def cli_actor():
+    name = os.environ.get("SUDO_USER") or getpass.getuser()
+    return {"actor_type": "cli", "actor_id": name, "actor_name": name}
+
+
+def open_database(config):
+    path = config.data_dir / "proctorpy.db"
+    if not path.exists():
+        raise click.ClickException(f"{path} does not exist; run `proctorpy init` first.")
+    db = database.connect(path)
+    database.migrate(db)
+    return db
+
+
+@click.command("purge")
+@selection_options
+@click.option("--dry-run", is_flag=True, help="Only show what would be deleted.")
+@click.option("--yes", is_flag=True, help="Do not ask before deleting.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def purge_command(dry_run, yes, as_json, **fields):
+    """Delete the attempts of a selection (files, then rows, in batches)."""
+    config = load_config()
+    selection = cli_selection(**fields)
+    db = open_database(config)
+    try:
+        now = int(time.time())
+        figures = plan(db, selection, now, config["retention.default_days"])
+        if dry_run or not figures["attempts"]:
+            show(figures, f"Dry run ({describe(selection)})" if dry_run else "Nothing to delete", as_json, dry_run)
+            return
+        if not yes:
+            click.confirm(f"Delete {figures['attempts']} attempt(s), {figures['camshots']} camshot(s), "
+                          f"{figures['bytes'] / 1e6:.1f} MB ({describe(selection)})?", abort=True, err=True)
+        result = purge.purge(db, config.data_dir, selection, cli_actor(), now, config["retention.default_days"],
+                             config["retention.batch_size"])
+        show(result, f"Purged ({describe(selection)})", as_json, False)
+    finally:
+        db.close()
+
+
+def show(figures, title, as_json, dry_run):
+    if as_json:
+        click.echo(json.dumps({"dry_run": dry_run, **{k: figures[k] for k in ("attempts", "camshots", "bytes", "held")}}))
+        return
+    click.echo(f"{title}: {figures['attempts']} attempt(s), {figures['camshots']} camshot(s), "
+               f"{figures['bytes']} bytes; {figures['held']} attempt(s) on legal hold kept.")
+
+
+@click.command("export")
+@selection_options
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="ZIP file to write, or - for standard output.")
+def export_command(output, **fields):
+    """Write a ZIP of a selection's camshots with manifest.csv."""
+    config = load_config()
+    selection = cli_selection(**fields)
+    db = open_database(config)
+    now = time.time()
+    try:
+        totals = export.figures(db, selection, now, config["retention.default_days"])
+        with database.write_transaction(db):
+            audit.record(db, "export", cli_actor(), selection, count=totals["camshots"], bytes=totals["bytes"],
+                         detail=f"{totals['attempts']} attempt(s), command line")
+    finally:
+        db.close()
+    stream = export.stream_selection(config.data_dir / "proctorpy.db", config.data_dir, selection, now,
+                                     config["retention.default_days"])
+    target = sys.stdout.buffer if output == "-" else open(output + ".part", "wb")
+    try:
+        for chunk in stream:
+            target.write(chunk)
+    except BaseException:
+        if output != "-":
+            target.close()
+            os.unlink(output + ".part")
+        raise
+    if output != "-":
+        target.close()
+        os.replace(output + ".part", output)
+        click.echo(f"Wrote {output}: {totals['attempts']} attempt(s), {totals['camshots']} camshot(s).", err=True)
+
+
+@click.group("retention")
+def retention_group():
+    """The daily retention job."""
+
+
+@retention_group.command("run")
+def retention_run():
+    """Run the daily job now: finish interrupted purges, purge what expired, prune the audit log."""
+    config = load_config()
+    open_database(config).close()
+    result = scheduler.run_daily(config, config.data_dir / "proctorpy.db")
+    if result is None:
+        raise click.ClickException("Another process is running the daily job right now.")
+    click.echo(json.dumps(result, indent=2))

@@ -1,0 +1,271 @@
+"""ZIP export of a selection, or of everything held about one user, streamed.
+
+The archive is produced while it is sent: no temporary copy, and memory stays flat whatever
+the size (one file chunk and one page of rows at a time). PNGs are stored, not recompressed.
+manifest.csv comes first and lists every image with the SHA-256 taken when it was stored;
+each file's bytes are hashed again as they are sent, and any file that is missing or no
+longer matches is listed in problems.csv at the end, so the archive never claims more than
+it holds.
+"""
+import csv
+import datetime
+import hashlib
+import io
+import json
+import time
+import zipfile
+
+from ..db import connect
+from .selection import where
+
+CHUNK = 64 * 1024
+PAGE = 200  # attempts read per query
+MANIFEST_FIELDS = ("file", "attempt", "user", "kind", "taken_at", "status", "faces", "distance", "sha256")
+ATTEMPT_FIELDS = ("attempt", "user", "user_name", "course", "course_name", "quiz", "quiz_name", "started_at",
+                  "finished_at", "legal_hold", "score", "flagged", "review")
+
+
+class _Sink(io.RawIOBase):
+    """An unseekable file the ZIP writer fills and the response drains."""
+
+    def __init__(self):
+        super().__init__()
+        self.chunks = []
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        self.chunks.append(bytes(data))
+        return len(data)
+
+    def drain(self):
+        data = b"".join(self.chunks)
+        self.chunks.clear()
+        return data
+
+
+def figures(db, selection, now, default_days):
+    """What an export of the selection holds: attempts, camshots, bytes (held ones included)."""
+    condition, params = where(selection, now, default_days)
+    attempts = db.execute(f"SELECT count(*) FROM attempts a WHERE {condition}", params).fetchone()[0]
+    camshots, size = db.execute(
+        f"SELECT count(*), COALESCE(sum(c.bytes), 0) FROM camshots c JOIN attempts a ON a.id = c.attempt_id "
+        f"WHERE {condition}", params
+    ).fetchone()
+    return {"attempts": attempts, "camshots": camshots, "bytes": size}
+
+
+def stream_selection(db_path, data_dir, selection, now, default_days, report_pdf=None):
+    """Yield the ZIP of a selection's camshots; report_pdf(db, attempt_id) -> bytes adds reports."""
+    condition, params = where(selection, now, default_days)
+    yield from _stream(db_path, data_dir, f"SELECT a.id FROM attempts a WHERE {condition}", params, now,
+                       report_pdf=report_pdf)
+
+
+def stream_user(db_path, data_dir, user_id, now):
+    """Yield the ZIP of everything held about one user: attempts, events, scores, images, photos."""
+    yield from _stream(db_path, data_dir, "SELECT a.id FROM attempts a WHERE a.user_id = :user_id",
+                       {"user_id": user_id}, now, user_id=user_id)
+
+
+def _stream(db_path, data_dir, attempts_sql, params, now, report_pdf=None, user_id=None):
+    db = connect(db_path)
+    sink = _Sink()
+    problems = []
+    try:
+        with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
+            if user_id is not None:
+                _write_text(archive, "user.json", json.dumps(_user_record(db, user_id), indent=2), now)
+                yield sink.drain()
+            with archive.open(_info("attempts.csv", now), "w") as out:
+                text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+                writer = csv.writer(text)
+                writer.writerow(ATTEMPT_FIELDS)
+                for attempt_ids in _pages(db, attempts_sql, params):
+                    for row in _attempt_rows(db, attempt_ids):
+                        writer.writerow(row)
+                    text.flush()
+                    yield sink.drain()
+                text.detach()
+            with archive.open(_info("manifest.csv", now), "w") as out:
+                text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+                writer = csv.writer(text)
+                writer.writerow(MANIFEST_FIELDS)
+                for attempt_ids in _pages(db, attempts_sql, params):
+                    for entry in _entries(db, data_dir, attempt_ids, now, user_id):
+                        writer.writerow([entry[f] for f in MANIFEST_FIELDS])
+                    text.flush()
+                    yield sink.drain()
+                if user_id is not None:
+                    for entry in _profile_entries(db, data_dir, user_id, now):
+                        writer.writerow([entry[f] for f in MANIFEST_FIELDS])
+                text.detach()
+            for attempt_ids in _pages(db, attempts_sql, params):
+                for attempt_id in attempt_ids:
+                    for entry in _entries(db, data_dir, [attempt_id], now, user_id):
+                        yield from _write_file(archive, sink, data_dir, entry, problems)
+                    if user_id is not None:
+                        _write_text(archive, f"{_folder(db, attempt_id)}/attempt.json",
+                                    json.dumps(_attempt_record(db, attempt_id), indent=2), now)
+                    if report_pdf is not None:
+                        _write_bytes(archive, f"{_folder(db, attempt_id)}/report.pdf", report_pdf(db, attempt_id), now)
+                    yield sink.drain()
+            if user_id is not None:
+                for entry in _profile_entries(db, data_dir, user_id, now):
+                    yield from _write_file(archive, sink, data_dir, entry, problems)
+            if problems:
+                _write_text(archive, "problems.csv", _csv([("file", "problem"), *problems]), now)
+        yield sink.drain()
+    finally:
+        db.close()
+
+
+def _pages(db, attempts_sql, params):
+    """Attempt ids in ascending pages, each page its own short read."""
+    last = 0
+    while True:
+        ids = [r[0] for r in db.execute(
+            f"SELECT id FROM ({attempts_sql}) WHERE id > :last ORDER BY id LIMIT {PAGE}", {**params, "last": last})]
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]
+
+
+def _folder(db, attempt_id):
+    course_id, quiz_id = db.execute("SELECT course_id, quiz_id FROM attempts WHERE id = ?", [attempt_id]).fetchone()
+    return f"course-{course_id}/quiz-{quiz_id}/attempt-{attempt_id}"
+
+
+def _entries(db, data_dir, attempt_ids, now, user_id):
+    """Manifest entries of the attempts' camshots (and identity photos, for a user export).
+
+    Only camshots received before the export began are listed, so the two passes over
+    the rows (manifest, then files) agree while uploads continue.
+    """
+    marks = ", ".join("?" * len(attempt_ids))
+    for row in db.execute(
+        "SELECT c.id, c.attempt_id, a.user_id, a.course_id, a.quiz_id, c.kind, c.taken_at, c.status, c.faces, "
+        f"c.distance, c.sha256, c.path FROM camshots c JOIN attempts a ON a.id = c.attempt_id "
+        f"WHERE c.attempt_id IN ({marks}) AND c.received_at <= ? ORDER BY c.attempt_id, c.taken_at, c.id",
+        [*attempt_ids, now],
+    ).fetchall():
+        camshot_id, attempt_id, owner, course_id, quiz_id, kind, taken_at, status, faces, distance, sha, path = row
+        yield {
+            "file": f"course-{course_id}/quiz-{quiz_id}/attempt-{attempt_id}/{_stamp(taken_at)}_{camshot_id}.png",
+            "attempt": attempt_id, "user": owner, "kind": kind, "taken_at": taken_at, "status": status,
+            "faces": "" if faces is None else faces, "distance": "" if distance is None else round(distance, 4),
+            "sha256": sha, "path": path, "date": taken_at / 1000,
+        }
+    if user_id is not None:
+        for photo_id, attempt_id, course_id, quiz_id, path, created_at in db.execute(
+            f"SELECT r.id, r.attempt_id, a.course_id, a.quiz_id, r.path, r.created_at FROM reference_photos r "
+            f"JOIN attempts a ON a.id = r.attempt_id WHERE r.attempt_id IN ({marks}) AND r.created_at <= ?",
+            [*attempt_ids, now],
+        ).fetchall():
+            yield _photo_entry(data_dir, f"course-{course_id}/quiz-{quiz_id}/attempt-{attempt_id}/identity_{photo_id}.png",
+                               attempt_id, user_id, "identity_photo", path, created_at)
+
+
+def _profile_entries(db, data_dir, user_id, now):
+    """The user's profile reference photos, which belong to no attempt."""
+    return [
+        _photo_entry(data_dir, f"reference/profile_{photo_id}.png", "", user_id, "profile_photo", path, created_at)
+        for photo_id, path, created_at in db.execute(
+            "SELECT id, path, created_at FROM reference_photos WHERE user_id = ? AND attempt_id IS NULL "
+            "AND created_at <= ?", [user_id, now]).fetchall()
+    ]
+
+
+def _photo_entry(data_dir, name, attempt_id, user_id, kind, path, created_at):
+    """Reference photos carry no stored hash: it is taken when they are listed."""
+    return {"file": name, "attempt": attempt_id, "user": user_id, "kind": kind, "taken_at": round(created_at * 1000),
+            "status": "", "faces": "", "distance": "", "sha256": _file_sha256(data_dir / path), "path": path,
+            "date": created_at}
+
+
+def _file_sha256(path):
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(CHUNK), b""):
+                digest.update(chunk)
+    except FileNotFoundError:
+        return ""
+    return digest.hexdigest()
+
+
+def _write_file(archive, sink, data_dir, entry, problems):
+    """Copy one stored image into the archive chunk by chunk, checking its hash."""
+    digest = hashlib.sha256()
+    try:
+        source = open(data_dir / entry["path"], "rb")
+    except FileNotFoundError:
+        problems.append((entry["file"], "file missing: purged or lost since it was listed"))
+        return
+    with source, archive.open(_info(entry["file"], entry["date"]), "w") as out:
+        for chunk in iter(lambda: source.read(CHUNK), b""):
+            digest.update(chunk)
+            out.write(chunk)
+            yield sink.drain()
+    if digest.hexdigest() != entry["sha256"]:
+        problems.append((entry["file"], "content differs from the SHA-256 in manifest.csv"))
+    yield sink.drain()
+
+
+def _info(name, when):
+    """A ZipInfo stamped with the datum's own time (ZIP dates start in 1980)."""
+    stamp = datetime.datetime.fromtimestamp(max(when, 315532800), datetime.timezone.utc)
+    info = zipfile.ZipInfo(name, date_time=stamp.timetuple()[:6])
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o644 << 16
+    return info
+
+
+def _write_text(archive, name, text, when):
+    _write_bytes(archive, name, text.encode(), when)
+
+
+def _write_bytes(archive, name, data, when):
+    with archive.open(_info(name, when), "w") as out:
+        out.write(data)
+
+
+def _csv(rows):
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return out.getvalue()
+
+
+def _stamp(taken_at):
+    moment = datetime.datetime.fromtimestamp(taken_at / 1000, datetime.timezone.utc)
+    return moment.strftime("%Y%m%dT%H%M%S") + f".{taken_at % 1000:03d}Z"
+
+
+def _attempt_rows(db, attempt_ids):
+    marks = ", ".join("?" * len(attempt_ids))
+    for row in db.execute(
+        "SELECT a.id, a.user_id, u.fullname, a.course_id, a.course_name, a.quiz_id, a.quiz_name, a.started_at, "
+        "a.finished_at, a.legal_hold, s.value, s.flagged, r.conclusion FROM attempts a "
+        "LEFT JOIN users u ON u.id = a.user_id LEFT JOIN scores s ON s.attempt_id = a.id "
+        f"LEFT JOIN reviews r ON r.attempt_id = a.id WHERE a.id IN ({marks}) ORDER BY a.id", attempt_ids
+    ):
+        yield ["" if value is None else value for value in row]
+
+
+def _user_record(db, user_id):
+    row = db.execute("SELECT id, fullname, updated_at FROM users WHERE id = ?", [user_id]).fetchone()
+    return {
+        "user": {"id": row[0], "fullname": row[1], "updated_at": row[2]} if row else {"id": user_id},
+        "exported_at": time.time(),
+        "contents": "attempts.csv lists the attempts; manifest.csv every image with its SHA-256; each attempt "
+                    "folder holds attempt.json (shots, events, score, review) and the camshots; reference/ holds "
+                    "the profile photos used to recognise the user.",
+    }
+
+
+def _attempt_record(db, attempt_id):
+    from ..capture_api import attempt_detail
+
+    return attempt_detail(db, attempt_id)

@@ -1,0 +1,290 @@
+"""Purge: delete the files, then the rows, of a selection of attempts, in bounded batches.
+
+A purge run is written down before anything is deleted (purge_runs and the attempts it set
+out to delete), so a run killed halfway is finished by the next purge or scheduler start.
+Each batch removes its files first, then its rows in one short write transaction, so
+uploads keep their latency while a large purge runs. Held attempts are skipped and counted.
+"""
+import json
+import logging
+import os
+import secrets
+import socket
+import time
+from pathlib import Path
+
+from .. import audit, storage
+from ..db import write_transaction
+from .selection import where
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 120  # a run whose holder has not renewed it for this long is taken over
+ATTEMPTS_PER_BATCH_DIVISOR = 20  # attempts carry events and scores: fewer of them per batch
+
+
+def new_holder():
+    """Names this process in run and lease rows: host, pid, and a token for this use."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def holder_is_gone(holder):
+    """True when the holder was a process on this host that no longer exists."""
+    host, _, rest = (holder or "").partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def start(db, selection, actor, now, default_days, holder):
+    """Record a purge run and the attempts it will delete; return its id."""
+    condition, params = where(selection, now, default_days)
+    with write_transaction(db):
+        run_id = db.execute(
+            "INSERT INTO purge_runs (selection, actor, started_at, holder, lease_until) VALUES (?, ?, ?, ?, ?)",
+            [json.dumps(selection, sort_keys=True), json.dumps(actor), time.time(), holder,
+             time.time() + LEASE_SECONDS],
+        ).lastrowid
+        db.execute(
+            f"INSERT INTO purge_run_attempts (run_id, attempt_id, user_id) "
+            f"SELECT {run_id}, a.id, a.user_id FROM attempts a WHERE {condition} AND a.legal_hold = 0",
+            params,
+        )
+        held = db.execute(
+            f"SELECT count(*) FROM attempts a WHERE {condition} AND a.legal_hold != 0", params
+        ).fetchone()[0]
+        db.execute("UPDATE purge_runs SET held = ? WHERE id = ?", [held, run_id])
+    return run_id
+
+
+class LeaseLost(Exception):
+    "Another process took over this purge run"
+
+
+def run(db, data_dir, run_id, batch_size, holder, pause=0.0):
+    """Delete everything the run set out to delete; return its totals.
+
+    pause: seconds to sleep between batches, to leave the disk to uploads.
+    """
+    data_dir = Path(data_dir)
+    while True:
+        skip_held(db, run_id, holder)
+        if delete_camshot_batch(db, data_dir, run_id, batch_size, holder):
+            time.sleep(pause)
+            continue
+        if delete_attempt_batch(db, data_dir, run_id, max(1, batch_size // ATTEMPTS_PER_BATCH_DIVISOR), holder):
+            time.sleep(pause)
+            continue
+        if has_pending_attempts(db, run_id):
+            # An upload arrived for an attempt between its last camshot batch and its deletion.
+            continue
+        return finish(db, data_dir, run_id, holder)
+
+
+def renew(db, run_id, holder, **added):
+    """Add to the run's counters and extend its lease, inside the caller's transaction."""
+    sets = ", ".join(f"{name} = {name} + :{name}" for name in added)
+    cursor = db.execute(
+        f"UPDATE purge_runs SET {sets + ', ' if sets else ''}lease_until = :lease WHERE id = :id AND holder = :holder",
+        {**added, "lease": time.time() + LEASE_SECONDS, "id": run_id, "holder": holder},
+    )
+    if cursor.rowcount == 0:
+        raise LeaseLost(f"purge run {run_id} is no longer held by {holder}")
+
+
+def skip_held(db, run_id, holder):
+    """Attempts put on hold after the run started are left alone and counted as held."""
+    with write_transaction(db):
+        held = [r[0] for r in db.execute(
+            "SELECT r.attempt_id FROM purge_run_attempts r JOIN attempts a ON a.id = r.attempt_id "
+            "WHERE r.run_id = ? AND r.done = 0 AND a.legal_hold != 0", [run_id])]
+        if held:
+            db.execute(
+                f"UPDATE purge_run_attempts SET done = 1 WHERE run_id = ? AND attempt_id IN ({marks(held)})",
+                [run_id, *held],
+            )
+        renew(db, run_id, holder, held=len(held))
+
+
+def delete_camshot_batch(db, data_dir, run_id, batch_size, holder):
+    """One batch of camshots: files, then rows. Return how many were deleted."""
+    batch = db.execute(
+        "SELECT c.id, c.path FROM purge_run_attempts r JOIN attempts a ON a.id = r.attempt_id AND a.legal_hold = 0 "
+        "JOIN camshots c ON c.attempt_id = r.attempt_id WHERE r.run_id = ? AND r.done = 0 LIMIT ?",
+        [run_id, batch_size],
+    ).fetchall()
+    if not batch:
+        return 0
+    for _, path in batch:
+        storage.remove_quietly(data_dir, path)
+    ids = [camshot_id for camshot_id, _ in batch]
+    with write_transaction(db):
+        count, size = db.execute(
+            f"SELECT count(*), COALESCE(sum(bytes), 0) FROM camshots WHERE id IN ({marks(ids)})", ids
+        ).fetchone()
+        delete_dependants(db, "camshots", "id", ids)
+        db.execute(f"DELETE FROM camshots WHERE id IN ({marks(ids)})", ids)
+        renew(db, run_id, holder, camshots=count, bytes=size)
+    return len(batch)
+
+
+def delete_attempt_batch(db, data_dir, run_id, limit, holder):
+    """Attempts whose camshots are gone: identity photos, then every row about them."""
+    ids = [r[0] for r in db.execute(
+        "SELECT r.attempt_id FROM purge_run_attempts r JOIN attempts a ON a.id = r.attempt_id AND a.legal_hold = 0 "
+        "WHERE r.run_id = ? AND r.done = 0 AND NOT EXISTS (SELECT 1 FROM camshots c WHERE c.attempt_id = r.attempt_id) "
+        "LIMIT ?", [run_id, limit])]
+    if not ids:
+        return 0
+    for (path,) in db.execute(f"SELECT path FROM reference_photos WHERE attempt_id IN ({marks(ids)})", ids):
+        storage.remove_quietly(data_dir, path)
+    with write_transaction(db):
+        # Checked again under the write lock: a camshot or a hold may have arrived meanwhile.
+        rows = db.execute(
+            f"SELECT id, course_id, quiz_id FROM attempts a WHERE id IN ({marks(ids)}) AND legal_hold = 0 "
+            "AND NOT EXISTS (SELECT 1 FROM camshots c WHERE c.attempt_id = a.id)", ids).fetchall()
+        ids = [r[0] for r in rows]
+        if not ids:
+            return 0
+        photo_bytes = db.execute(
+            f"SELECT COALESCE(sum(bytes), 0) FROM reference_photos WHERE attempt_id IN ({marks(ids)})", ids
+        ).fetchone()[0]
+        delete_dependants(db, "attempts", "id", ids)
+        db.execute(f"DELETE FROM attempts WHERE id IN ({marks(ids)})", ids)
+        db.execute(
+            f"UPDATE purge_run_attempts SET done = 1 WHERE run_id = ? AND attempt_id IN ({marks(ids)})", [run_id, *ids]
+        )
+        renew(db, run_id, holder, attempts=len(ids), bytes=photo_bytes)
+    for attempt_id, course_id, quiz_id in rows:
+        # The attempt's folder, once empty; course and quiz folders stay for other uploads.
+        remove_empty_folder((data_dir / storage.camshot_path(course_id, quiz_id, attempt_id, "x")).parent)
+    return len(ids)
+
+
+def has_pending_attempts(db, run_id):
+    return db.execute(
+        "SELECT 1 FROM purge_run_attempts r JOIN attempts a ON a.id = r.attempt_id AND a.legal_hold = 0 "
+        "WHERE r.run_id = ? AND r.done = 0 LIMIT 1", [run_id]
+    ).fetchone() is not None
+
+
+def finish(db, data_dir, run_id, holder):
+    """Users left with no attempt lose their profile photo and row; then the audit row."""
+    users = [r[0] for r in db.execute(
+        "SELECT DISTINCT r.user_id FROM purge_run_attempts r WHERE r.run_id = ? "
+        "AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.user_id = r.user_id)", [run_id])]
+    removed_users = delete_users_without_attempts(db, data_dir, users) if users else 0
+    with write_transaction(db):
+        renew(db, run_id, holder, users=removed_users)
+        row = db.execute(
+            "SELECT selection, actor, attempts, camshots, bytes, held, users, resumed FROM purge_runs WHERE id = ?",
+            [run_id],
+        ).fetchone()
+        selection, actor, attempts, camshots, size, held, users_removed, resumed = row
+        db.execute("DELETE FROM purge_run_attempts WHERE run_id = ?", [run_id])
+        db.execute("UPDATE purge_runs SET state = 'done', finished_at = ?, holder = NULL WHERE id = ?",
+                   [time.time(), run_id])
+        detail = f"run {run_id}: {attempts} attempt(s) deleted, {held} held and kept"
+        if users_removed:
+            detail += f", {users_removed} user(s) with no attempt left removed with their reference photos"
+        if resumed:
+            detail += ", resumed after an interruption"
+        audit.record(db, "purge", json.loads(actor), json.loads(selection), count=camshots, bytes=size, detail=detail)
+    return {"attempts": attempts, "camshots": camshots, "bytes": size, "held": held, "run_id": run_id}
+
+
+def delete_users_without_attempts(db, data_dir, user_ids):
+    """Profile reference photos (files, then rows) and user rows of users with no attempt."""
+    for (path,) in db.execute(
+        f"SELECT path FROM reference_photos WHERE user_id IN ({marks(user_ids)}) "
+        "AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.user_id = reference_photos.user_id)", user_ids
+    ):
+        storage.remove_quietly(data_dir, path)
+    with write_transaction(db):
+        gone = [r[0] for r in db.execute(
+            f"SELECT id FROM users u WHERE id IN ({marks(user_ids)}) "
+            "AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.user_id = u.id)", user_ids)]
+        if gone:
+            delete_dependants(db, "users", "id", gone)
+            db.execute(f"DELETE FROM users WHERE id IN ({marks(gone)})", gone)
+    for user_id in gone:
+        remove_empty_folder(data_dir / "references" / str(int(user_id)))
+    return len(gone)
+
+
+def delete_dependants(db, table, column, ids):
+    """Delete the rows of every table whose foreign key points at these rows.
+
+    Reading the foreign keys from the schema means a table another part of the sidecar adds
+    (per-camshot encodings, say) is cleared with its parent, so no personal datum is
+    orphaned. Deeper levels rely on ON DELETE CASCADE, or fail loudly rather than orphan.
+    """
+    for child, child_column in dependants(db, table, column):
+        db.execute(f"DELETE FROM {child} WHERE {child_column} IN ({marks(ids)})", ids)
+
+
+def dependants(db, table, column):
+    """(child table, child column) pairs whose foreign key points at table.column."""
+    found = []
+    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"):
+        for fk in db.execute(f"PRAGMA foreign_key_list({name})"):
+            # fk: id, seq, table, from, to, on_update, on_delete, match
+            if fk[2] == table and (fk[4] or "id") == column:
+                found.append((name, fk[3]))
+    return found
+
+
+def remove_empty_folder(folder):
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
+
+
+def unfinished_runs(db, now):
+    """Runs left running by a process that died, or whose lease lapsed."""
+    return [run_id for run_id, holder, lease_until in db.execute(
+        "SELECT id, holder, lease_until FROM purge_runs WHERE state = 'running' ORDER BY id")
+        if lease_until is None or lease_until < now or holder_is_gone(holder)]
+
+
+def take_over(db, run_id, holder, now):
+    """Claim an abandoned run; False when another process claimed it first."""
+    with write_transaction(db):
+        row = db.execute(
+            "SELECT holder, lease_until FROM purge_runs WHERE id = ? AND state = 'running'", [run_id]
+        ).fetchone()
+        if row is None or not (row[1] is None or row[1] < now or holder_is_gone(row[0])):
+            return False
+        db.execute("UPDATE purge_runs SET holder = ?, lease_until = ?, resumed = 1 WHERE id = ?",
+                   [holder, now + LEASE_SECONDS, run_id])
+    return True
+
+
+def resume_unfinished(db, data_dir, batch_size, holder, pause=0.0):
+    """Finish every interrupted purge run; return their totals."""
+    results = []
+    for run_id in unfinished_runs(db, time.time()):
+        if take_over(db, run_id, holder, time.time()):
+            log.info("resuming interrupted purge run %s", run_id)
+            results.append(run(db, data_dir, run_id, batch_size, holder, pause))
+    return results
+
+
+def purge(db, data_dir, selection, actor, now, default_days, batch_size, pause=0.0):
+    """Resume any interrupted run, then purge the selection; return the selection's totals."""
+    holder = new_holder()
+    resume_unfinished(db, data_dir, batch_size, holder, pause)
+    run_id = start(db, selection, actor, now, default_days, holder)
+    return run(db, data_dir, run_id, batch_size, holder, pause)
+
+
+def marks(values):
+    return ", ".join("?" * len(values))
