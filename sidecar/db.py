@@ -279,3 +279,20 @@ def create_console_admins(db):
         );
         """
     )
+
+
+@migration
+def create_direct_allowances(db):
+    # Rate limit of direct uploads: one token bucket per attempt and kind of upload, shared by
+    # every gunicorn worker through the database.
+    db.executescript(
+        """
+        CREATE TABLE direct_allowances (
+            attempt_id INTEGER NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
+            what TEXT NOT NULL CHECK (what IN ('camshots', 'events')),
+            allowance REAL NOT NULL,             -- uploads that may still be made now
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (attempt_id, what)
+        );
+        """
+    )
