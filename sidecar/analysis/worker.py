@@ -9,6 +9,7 @@ import threading
 import time
 
 from ..db import connect
+from ..metrics import analysis_histogram
 from . import camshots, queue
 from .faces import ModelsUnavailable, load_face_recognition
 
@@ -35,6 +36,7 @@ def work(config, name=None, stop=None, until_idle=False):
     stop = stop or threading.Event().is_set
     data_dir = config.data_dir
     db = connect(data_dir / "proctorpy.db")
+    analysis_seconds = analysis_histogram()
     analysed = 0
     try:
         while not stop():
@@ -46,9 +48,11 @@ def work(config, name=None, stop=None, until_idle=False):
                     break
                 _pause(stop, config["analysis.poll_seconds"])
                 continue
+            started = time.monotonic()
             try:
                 if camshots.process(db, config, data_dir, job) is not None:
                     analysed += 1
+                    analysis_seconds.observe(time.monotonic() - started)
             except Exception as error:
                 log.exception("job %s (camshot %s) failed on try %s", job.id, job.camshot_id, job.tries)
                 attempt_id = queue.release(db, job, f"{type(error).__name__}: {error}", config["analysis.max_tries"])
