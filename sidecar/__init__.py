@@ -41,11 +41,12 @@ def create_app(config=None):
     errors.init_app(app)
     app.add_url_rule("/healthz", view_func=healthz)
 
-    from . import capture_api, console
+    from . import capture_api, console, direct_upload
     from .analysis import api as analysis_api
     from .retention import api as retention_api
 
     app.register_blueprint(capture_api.bp)
+    app.register_blueprint(direct_upload.bp)
     app.register_blueprint(analysis_api.bp)
     app.register_blueprint(retention_api.bp)
     console.init_app(app)

@@ -30,6 +30,8 @@ SETTINGS = [
     Setting("storage.thumb_width", 160, "Width of thumbnails served with ?size=thumb"),
     Setting("storage.min_free_bytes", 1024 * 1024 * 1024, "Camshots are refused with 507 when the data dir's disk has less free space than this"),
     Setting("storage.fsync", True, "Fsync each camshot and its folder before acknowledging it; turn off only on throwaway test data"),
+    Setting("direct.max_shots_per_minute", 30, "Camshots one attempt may post by direct upload per minute; more are refused with 429 and retried by the browser"),
+    Setting("direct.max_events_per_minute", 120, "Browser events one attempt may post by direct upload per minute"),
     Setting("analysis.workers", 0, "Analysis worker processes; 0 means one per core"),
     Setting("analysis.with_server", True, "Whether `proctorpy serve` also runs the analysis workers and the scheduler"),
     Setting("analysis.model", "hog", "Face detector: hog (fast, CPU) or cnn (more accurate, slow without a GPU)"),
@@ -138,7 +140,8 @@ def _check_ranges(values):
                 "storage.max_upload_bytes", "storage.max_pixels", "storage.max_width",
                 "storage.thumb_width", "analysis.width", "analysis.lease_seconds",
                 "analysis.max_tries", "retention.default_days", "retention.batch_size",
-                "retention.audit_days", "console.session_idle_minutes"]
+                "retention.audit_days", "console.session_idle_minutes",
+                "direct.max_shots_per_minute", "direct.max_events_per_minute"]
     for name in positive:
         if values[name] <= 0:
             raise ConfigError(f"{name} must be greater than 0, got {values[name]!r}")

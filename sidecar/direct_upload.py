@@ -1,0 +1,161 @@
+"""Direct upload: the student's browser posts camshots and events with an upload token.
+
+The plugin mints the token when it sets up an attempt page; the browser sends it through a
+same-origin path that the Moodle host's web server proxies to the sidecar (DESIGN.md, "Direct
+upload"). These endpoints take the same bodies as their signed twins and never run the
+signed-request hook: the token, bound to one attempt and one user, is the whole authority.
+"""
+import time
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from .capture_api import (
+    EVENT_TYPES, camshot_upload, find_camshot_by_client_id, load_attempt, record_event, store_camshot,
+)
+from .db import get_db, write_transaction
+from .errors import BadRequest, Conflict, Forbidden, TooManyRequests, Unauthorized
+from .signing import SignatureError, read_token
+from .validation import MAX_ID, json_body, positive_int, required, token
+
+bp = Blueprint("direct_upload", __name__, url_prefix="/api/v1/direct")
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@bp.before_request
+def require_upload_token():
+    """Same-origin browsers with a genuine, unexpired upload token only."""
+    refuse_cross_site()
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if not header:
+        raise Unauthorized("Send the upload token as Authorization: Bearer <token>.", code="missing_token")
+    if scheme.lower() != "bearer" or not value.strip() or len(value) > 1024:
+        raise Unauthorized("The Authorization header must be Bearer <upload token>.", code="bad_authorization")
+    try:
+        payload = read_token(current_app.config["SECRET"], value.strip(), int(time.time()))
+    except SignatureError as error:
+        message = {
+            "token_expired": "The upload token has expired; reload the quiz page for a new one.",
+        }.get(error.code, "The upload token is not genuine: " + error.message)
+        raise Forbidden(message, code=error.code) from None
+    attempt_id, user_id = payload.get("a"), payload.get("u")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_ID for v in (attempt_id, user_id)):
+        raise Forbidden("The token is not an upload token: it names no attempt and user.", code="bad_token")
+    g.upload_token = {"attempt_id": attempt_id, "user_id": user_id}
+
+
+def refuse_cross_site():
+    """Refuse what a browser marks as coming from another site; clients that say nothing pass.
+
+    The browser sets Sec-Fetch-Site and Origin itself, so a page elsewhere cannot hide them;
+    without CORS answers such a page cannot send the Authorization header either. This is a
+    second line behind that, for browsers and embeddings that would let a token travel.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site != "same-origin":
+        raise Forbidden(f"Direct uploads come from the quiz page itself, not from a {site} page.", code="cross_site")
+    origin = request.headers.get("Origin")
+    if origin is not None and not same_host(origin, request.headers.get("Host", "")):
+        raise Forbidden("Direct uploads come from the quiz page itself; this request's Origin is another site.",
+                        code="cross_site")
+
+
+def same_host(origin, host):
+    """Whether an Origin names the host the request was sent to (the Moodle host, as proxied).
+
+    A proxy may pass the host without its port; then only the names are compared.
+    """
+    seen = urlsplit(origin)
+    wanted = urlsplit("//" + host)
+    try:
+        origin_port = seen.port or DEFAULT_PORTS.get(seen.scheme)
+        host_port = wanted.port
+    except ValueError:
+        return False
+    if seen.scheme not in DEFAULT_PORTS or not seen.hostname or not wanted.hostname:
+        return False
+    if seen.hostname != wanted.hostname:
+        return False
+    return host_port is None or host_port == origin_port
+
+
+def owned_attempt(db, attempt_id, user_id):
+    """The token's attempt, when the body names it and its user, and it is still in progress."""
+    grant = g.upload_token
+    if attempt_id != grant["attempt_id"] or user_id != grant["user_id"]:
+        raise Forbidden(
+            f"This upload token is for attempt {grant['attempt_id']} of user {grant['user_id']}, "
+            f"not attempt {attempt_id} of user {user_id}.",
+            code="token_mismatch",
+        )
+    attempt = load_attempt(db, attempt_id, must_belong_to=user_id, status=409)
+    if attempt["finished_at"] is not None:
+        raise Conflict(f"Attempt {attempt_id} is finished; it takes no more camshots or events.",
+                       code="attempt_finished")
+    return attempt
+
+
+def spend_allowance(db, attempt_id, what, per_minute, now):
+    """Take one from the attempt's allowance of `what` (camshots, events), or refuse with 429.
+
+    A token bucket refilled at per_minute and holding at most per_minute, so a queue left by a
+    short outage drains at once. It lives in SQLite, under the write lock, so every gunicorn
+    worker process spends from the same bucket.
+    """
+    # Like a nonce, an allowance only has to outlive a process crash, not a power cut.
+    db.execute("PRAGMA synchronous = NORMAL")
+    try:
+        with write_transaction(db):
+            row = db.execute("SELECT allowance, updated_at FROM direct_allowances WHERE attempt_id = ? AND what = ?",
+                             [attempt_id, what]).fetchone()
+            allowance = per_minute if row is None else min(per_minute, row[0] + (now - row[1]) * per_minute / 60)
+            if allowance < 1:
+                wait = (1 - allowance) * 60 / per_minute
+                raise TooManyRequests(
+                    f"More than {per_minute} {what} per minute for attempt {attempt_id}; "
+                    f"try again in {wait:.0f} s.", code="rate_limited")
+            db.execute(
+                "INSERT INTO direct_allowances (attempt_id, what, allowance, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (attempt_id, what) DO UPDATE SET allowance = excluded.allowance, "
+                "updated_at = excluded.updated_at",
+                [attempt_id, what, allowance - 1, now],
+            )
+    finally:
+        db.execute("PRAGMA synchronous = FULL")
+
+
+@bp.post("/camshots")
+def post_camshot():
+    """The signed POST /api/v1/camshots, authorised by the upload token."""
+    db = get_db()
+    fields, data = camshot_upload()
+    attempt = owned_attempt(db, fields["attempt_id"], fields["user_id"])
+    existing = find_camshot_by_client_id(db, attempt["id"], fields["client_shot_id"])
+    if existing:
+        return jsonify(existing), 200
+    per_minute = current_app.config["PROCTORPY"]["direct.max_shots_per_minute"]
+    spend_allowance(db, attempt["id"], "camshots", per_minute, time.time())
+    return jsonify(store_camshot(db, attempt, fields, data)), 201
+
+
+@bp.post("/events")
+def post_event():
+    """The signed POST /api/v1/events, authorised by the upload token."""
+    body = json_body()
+    required(body, "attempt_id", "user_id", "type", "at", "client_event_id")
+    attempt_id = positive_int(body["attempt_id"], "attempt_id")
+    user_id = positive_int(body["user_id"], "user_id")
+    if body["type"] not in EVENT_TYPES:
+        raise BadRequest("type must be one of: " + ", ".join(EVENT_TYPES) + ".", code="invalid_field")
+    at = positive_int(body["at"], "at")
+    client_event_id = token(body["client_event_id"], "client_event_id")
+    db = get_db()
+    owned_attempt(db, attempt_id, user_id)
+    retried = db.execute("SELECT 1 FROM events WHERE attempt_id = ? AND client_event_id = ?",
+                         [attempt_id, client_event_id]).fetchone()
+    if not retried:
+        per_minute = current_app.config["PROCTORPY"]["direct.max_events_per_minute"]
+        spend_allowance(db, attempt_id, "events", per_minute, time.time())
+    return record_event(db, attempt_id, user_id, body["type"], at, client_event_id)
