@@ -8,7 +8,7 @@ import time
 
 import click
 
-from . import db, storage
+from . import db, package_version, storage
 from .config import ConfigError, load_config
 from .secret import create_secret, load_secret
 
@@ -109,28 +109,23 @@ def serve(host, port):
 
 
 def gunicorn_command(config):
-    workers = config["server.workers"] or os.cpu_count() or 1
-    return [
-        sys.executable, "-m", "gunicorn",
-        "--bind", f"{config['server.host']}:{config['server.port']}",
-        "--workers", str(workers),
-        "--worker-class", "gthread",
-        "--threads", str(config["server.threads"]),
-        "--timeout", str(config["server.timeout"]),
-        "--graceful-timeout", "10",
-        "--pid", str(config.data_dir / "gunicorn.pid"),
-        # One control socket per user would be shared by every sidecar on the host.
-        "--no-control-socket",
-        "--access-logfile", "-",
-        "sidecar:create_app()",
-    ]
+    """The web server's command line; its settings come from sidecar.server.gunicorn_settings."""
+    return [sys.executable, "-m", "sidecar.server"]
 
 
 def run_services(config):
-    """Start gunicorn and the background services; stop them all on SIGTERM or SIGINT."""
-    from .analysis.worker import WorkerPool, worker_count
-    from .retention.scheduler import start_scheduler
+    """Start gunicorn and the background services; stop them all on SIGTERM or SIGINT.
 
+    SIGHUP reloads the web server gracefully (systemctl reload): gunicorn reads the
+    configuration again and replaces its workers without dropping requests.
+    """
+    from .analysis.worker import WorkerPool, worker_count
+    from .metrics import multiprocess_dir
+    from .retention.scheduler import start_scheduler
+    from .server import GRACEFUL_TIMEOUT
+
+    # Set before any child starts: gunicorn workers and analysis workers share their counters there.
+    metrics_dir, owned = multiprocess_dir(os.environ)
     children = [subprocess.Popen(gunicorn_command(config))]
     analysis_workers = WorkerPool(worker_count(config) if config["analysis.with_server"] else 0)
     analysis_workers.start()
@@ -143,6 +138,7 @@ def run_services(config):
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, lambda signum, frame: children[0].send_signal(signal.SIGHUP))
     try:
         while not stopping and all(child.poll() is None for child in children):
             analysis_workers.check()
@@ -156,9 +152,11 @@ def run_services(config):
                 child.terminate()
         for child in children:
             try:
-                child.wait(timeout=15)
+                child.wait(timeout=GRACEFUL_TIMEOUT + 5)
             except subprocess.TimeoutExpired:
                 child.kill()
+        if owned:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
     sys.exit(1 if failed and not stopping else 0)
 
@@ -261,6 +259,78 @@ from .retention.cli import export_command, purge_command, retention_group  # noq
 
 for command in (purge_command, export_command, retention_group, admin_group):
     cli.add_command(config_option(data_dir_option(command)))
+
+
+@cli.command()
+@config_option
+@data_dir_option
+@click.option("--photos", type=click.Path(file_okay=False), default=None,
+              help="Folder of face photos (default: shared/testdata/faces beside the repository).")
+def demo(photos):
+    """Load a demo course of analysed attempts, for reports and the console without Moodle."""
+    from pathlib import Path
+
+    from .demo import COURSE, QUIZ, DemoError, load_demo
+
+    config = load_config()
+    prepare(config)
+    photos = photos or Path(__file__).resolve().parents[2] / "shared" / "testdata" / "faces"
+    click.echo(f"Loading the demo into {config.data_dir} (six attempts, analysed on this machine)...")
+    try:
+        rows = load_demo(config, photos)
+    except DemoError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{COURSE['course_name']} (course {COURSE['course_id']}), {QUIZ['quiz_name']} (quiz {QUIZ['quiz_id']}):")
+    for attempt_id, name, scene, score, flagged in rows:
+        shown = "no score" if score is None else f"score {score:5.1f}" + ("  FLAGGED" if flagged else "")
+        click.echo(f"  attempt {attempt_id}  {name:<20} {shown:<22} {scene}")
+    click.echo("See them in the console (`proctorpy serve`, then open the Admin console address it prints).")
+
+
+@cli.command()
+@config_option
+@data_dir_option
+@click.argument("dest", type=click.Path(file_okay=False))
+def backup(dest):
+    """Back up the database and the images its rows name into DEST (new or empty).
+
+    Safe while the sidecar runs: the database is copied as one snapshot, then exactly the
+    files that snapshot names. DEST holds the shared secret too: keep it private.
+    """
+    from . import backup as backups
+
+    config = load_config()
+    try:
+        manifest = backups.backup(config.data_dir, dest, package_version())
+    except backups.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Backed up {manifest['camshots']} camshot(s), {manifest['files']} file(s), "
+               f"{manifest['bytes'] // 2**20} MiB, in {manifest['seconds']} s into {dest}")
+    for name, problem in (("missing_files", "named by a row but gone (purged meanwhile?)"),
+                          ("mismatched_files", "whose content differs from the SHA-256 of its row")):
+        if manifest[name]:
+            click.echo(f"WARNING {len(manifest[name])} file(s) {problem}: {', '.join(manifest[name][:5])}", err=True)
+
+
+@cli.command()
+@config_option
+@data_dir_option
+@click.argument("source", type=click.Path(exists=True, file_okay=False))
+def restore(source):
+    """Restore the backup in SOURCE into the data dir, which must be empty or new."""
+    from . import backup as backups
+
+    config = load_config()
+    try:
+        restored = backups.restore(source, config.data_dir)
+    except backups.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Restored {restored['files']} file(s), {restored['bytes'] // 2**20} MiB into {config.data_dir}")
+    if restored["migrations"]:
+        click.echo("Applied migrations: " + ", ".join(restored["migrations"]))
+    if any(restored["repair"].values()):
+        click.echo(f"Startup repair: {restored['repair']}")
+    click.echo("Start the sidecar (`proctorpy serve` or `systemctl start proctorpy`).")
 
 
 def main():

@@ -1,0 +1,178 @@
+"""`proctorpy demo`: a demo course of analysed attempts, so reports and the console show something real.
+
+Six students sit one quiz; each attempt plays a scene a teacher should recognise (an honest
+attempt, a student who leaves the desk, a second person in view, a substitute, a camera
+switched off, a stranger at the keyboard). Camshots are made from the shared face photos and
+go through the real API, the real analysis and the real scoring. Running it again changes
+nothing: every id and idempotency key is fixed.
+"""
+import io
+import json
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageEnhance
+
+from .client import multipart
+from .signing import signed_headers
+
+COURSE = {"course_id": 9001, "course_name": "Demo: Biology 101"}
+QUIZ = {"quiz_id": 9101, "cm_id": 9201, "quiz_name": "Demo midterm"}
+INTERVAL = 30  # seconds between camshots in the demo attempts
+MINUTES = 12
+
+# (user id, name, profile photo, scene); a scene is a list of (minutes, what the camera sees).
+STUDENTS = [
+    (90001, "Barack Obama", "obama/obama.jpg", "honest",
+     [(12, ["obama/obama1.jpg", "obama/obama2.jpg", "obama/obama3.jpg", "obama/obama-480p.jpg"])]),
+    (90002, "Joe Biden", "biden/biden.jpg", "leaves the desk and switches tabs",
+     [(5, ["biden/biden2.jpg"]), (3, ["noface/coffee.png", "noface/chelsea_cat.png"]), (4, ["biden/biden2.jpg"])]),
+    (90003, "Kit Harington", "kit_harington/john1.jpeg", "a second person in view",
+     [(4, ["kit_harington/john2.jpeg", "kit_harington/johnsnow_test1.jpg"]), (4, ["multi/kit_with_rose.jpg"]),
+      (4, ["kit_harington/john2.jpeg"])]),
+    (90004, "Rose Leslie", "rose_leslie/img1.jpg", "another student of the quiz sits in",
+     [(3, ["rose_leslie/img2.jpg"]), (6, ["kit_harington/john2.jpeg", "kit_harington/johnsnow_test1.jpg"]),
+      (3, ["rose_leslie/img2.jpg"])]),
+    (90005, "Alex Lacamoire", "alex_lacamoire/img1.jpg", "camera switched off for five minutes",
+     [(3, ["alex_lacamoire/alex_lacamoire1.jpg", "alex_lacamoire/alex-lacamoire.png"]), (5, []),
+      (4, ["alex_lacamoire/alex_lacamoire1.jpg"])]),
+    (90006, "Lin-Manuel Miranda", "lin_manuel_miranda/lin-manuel-miranda.png", "a stranger at the keyboard",
+     [(4, ["lin_manuel_miranda/lin-manuel-miranda.png"]), (5, ["eileen_collins/astronaut.png"]),
+      (3, ["lin_manuel_miranda/lin-manuel-miranda.png"])]),
+]
+
+# Browser events of each scene: (user id, minute, type).
+EVENTS = [
+    (90002, 6.0, "tab_hidden"), (90002, 8.5, "tab_visible"),
+    (90005, 3.0, "camera_lost"), (90005, 8.0, "camera_back"),
+    (90003, 10.0, "focus_lost"), (90003, 10.5, "focus_back"),
+]
+
+
+class DemoError(Exception):
+    "The demo cannot be loaded (photos missing, a request refused)"
+
+
+def framing(photo, face_recognition):
+    """Centre and width of a 4:3 window that frames the photo's faces as a webcam would."""
+    width, height = photo.size
+    scale = min(1.0, 800 / max(width, height))
+    small = np.asarray(photo.resize((round(width * scale), round(height * scale))))
+    boxes = face_recognition.face_locations(small)
+    if not boxes:
+        return width / 2, height / 2, min(width, height * 4 / 3)
+    top = min(b[0] for b in boxes) / scale
+    right = max(b[1] for b in boxes) / scale
+    bottom = max(b[2] for b in boxes) / scale
+    left = min(b[3] for b in boxes) / scale
+    # A face at a desk fills about 40% of the frame's height.
+    crop_w = max((right - left) * 1.8, (bottom - top) * 2.5 * 4 / 3)
+    return (left + right) / 2, (top + bottom) / 2, min(crop_w, width, height * 4 / 3)
+
+
+def webcam_frame(path, rng, face_recognition):
+    """A 320x240 frame cut from a photo, with the small shifts and light changes of a live camera."""
+    with Image.open(path) as photo:
+        photo = photo.convert("RGB")
+    width, height = photo.size
+    centre_x, centre_y, crop_w = framing(photo, face_recognition)
+    crop_h = crop_w * 3 / 4
+    jitter = crop_w / 40
+    left = max(0, min(width - crop_w, centre_x - crop_w / 2 + rng.uniform(-jitter, jitter)))
+    top = max(0, min(height - crop_h, centre_y - crop_h / 2 + rng.uniform(-jitter, jitter)))
+    frame = photo.crop((round(left), round(top), round(left + crop_w), round(top + crop_h))).resize((320, 240))
+    frame = ImageEnhance.Brightness(frame).enhance(rng.uniform(0.9, 1.1))
+    out = io.BytesIO()
+    frame.save(out, format="JPEG", quality=85)
+    return out.getvalue()
+
+
+def photo_bytes(path):
+    with Image.open(path) as photo:
+        out = io.BytesIO()
+        photo.convert("RGB").save(out, format="JPEG", quality=90)
+        return out.getvalue()
+
+
+class DemoLoader:
+    """Posts the demo through the app's own signed API, in process."""
+
+    def __init__(self, app, photos, face_recognition):
+        self.face_recognition = face_recognition
+        self.client = app.test_client()
+        self.secret = app.config["SECRET"]
+        self.photos = Path(photos)
+
+    def call(self, method, path, body=b"", content_type=None):
+        headers = signed_headers(self.secret, method, path, body)
+        response = self.client.open(path, method=method, data=body, content_type=content_type, headers=headers)
+        if response.status_code >= 400:
+            raise DemoError(f"{method} {path} was refused: {response.get_data(as_text=True)}")
+        return response.get_json()
+
+    def image(self, method, path, fields, data):
+        body, ctype = multipart(fields, {"image": ("frame.jpg", data, "image/jpeg")})
+        return self.call(method, path, body, ctype)
+
+    def load(self, start):
+        """Register, capture and finish every demo attempt; return the attempt ids."""
+        rng = random.Random(2026)
+        attempts = []
+        for user_id, name, profile, _scene, scene in STUDENTS:
+            attempt_id = user_id
+            self.image("PUT", f"/api/v1/users/{user_id}/reference", {}, photo_bytes(self.photos / profile))
+            body = {"user_id": user_id, "user_fullname": name, **COURSE, **QUIZ, "started_at": start,
+                    "interval_min": INTERVAL, "interval_max": INTERVAL, "identity_check": "match", "threshold": 70}
+            self.call("PUT", f"/api/v1/attempts/{attempt_id}", json.dumps(body).encode(), "application/json")
+            first = scene[0][1][0]
+            self.image("POST", f"/api/v1/attempts/{attempt_id}/identity",
+                       {"user_id": user_id, "taken_at": start * 1000, "client_shot_id": f"demo-{attempt_id}-id"},
+                       webcam_frame(self.photos / first, rng, self.face_recognition))
+            minute = 0.0
+            for length, frames in scene:
+                shots = round(length * 60 / INTERVAL)
+                for n in range(shots):
+                    taken_at = int((start + (minute * 60) + n * INTERVAL + INTERVAL / 2) * 1000)
+                    if frames:
+                        frame = webcam_frame(self.photos / frames[n % len(frames)], rng, self.face_recognition)
+                        self.image("POST", "/api/v1/camshots",
+                                   {"attempt_id": attempt_id, "user_id": user_id, "taken_at": taken_at,
+                                    "client_shot_id": f"demo-{attempt_id}-{taken_at}", "kind": "attempt"}, frame)
+                minute += length
+            for event_user, at_minute, event_type in EVENTS:
+                if event_user == user_id:
+                    event = {"attempt_id": attempt_id, "user_id": user_id, "type": event_type,
+                             "at": int((start + at_minute * 60) * 1000),
+                             "client_event_id": f"demo-{attempt_id}-{event_type}-{at_minute}"}
+                    self.call("POST", "/api/v1/events", json.dumps(event).encode(), "application/json")
+            finished = start + MINUTES * 60
+            self.call("POST", f"/api/v1/attempts/{attempt_id}/finish",
+                      json.dumps({"finished_at": finished}).encode(), "application/json")
+            attempts.append(attempt_id)
+        return attempts
+
+
+def load_demo(config, photos, start=None):
+    """Load and analyse the demo; return (attempt id, student, scene, score, flagged) rows."""
+    from . import create_app
+    from .analysis.faces import load_face_recognition
+    from .analysis.worker import work
+    from .db import connect
+
+    if not (Path(photos) / "obama" / "obama.jpg").is_file():
+        raise DemoError(f"the demo photos are not in {photos}; pass --photos DIR (shared/testdata/faces)")
+    app = create_app(config)
+    start = start or int(time.time()) - 86400
+    attempts = DemoLoader(app, photos, load_face_recognition()).load(start)
+    work(config, name="demo", until_idle=True)
+    db = connect(config.data_dir / "proctorpy.db")
+    try:
+        scores = dict((r[0], (r[1], r[2])) for r in db.execute(
+            f"SELECT attempt_id, value, flagged FROM scores WHERE attempt_id IN ({','.join('?' * len(attempts))})",
+            attempts))
+    finally:
+        db.close()
+    return [(user_id, name, scene_name, *scores.get(user_id, (None, False)))
+            for user_id, name, _profile, scene_name, _scene in STUDENTS]
