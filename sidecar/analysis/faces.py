@@ -1,4 +1,5 @@
 """Finding and encoding faces, and the verdict a camshot gets from them."""
+import sys
 from collections import namedtuple
 
 import numpy as np
@@ -23,6 +24,9 @@ def load_face_recognition():
     face_recognition prints a hint and calls quit() (exit status 0) when its models package
     is broken, which would end a worker silently as if it had finished; here that is an error.
     """
+    loaded = sys.modules.get("face_recognition")  # a failed import leaves no entry here
+    if loaded is not None:
+        return loaded
     try:
         check_models()
     except RuntimeError as error:
@@ -48,22 +52,30 @@ def find_faces(image, config):
     works on a fixed 150-pixel chip and is sharper taken from the full frame.
     """
     face_recognition = load_face_recognition()
+    small = _analysis_size(image, config["analysis.width"])
+    found = face_recognition.face_locations(np.asarray(small), config["analysis.upsample"], config["analysis.model"])
+    x_scale, y_scale = image.width / small.width, image.height / small.height
+    boxes = [_scale_box(box, x_scale, y_scale, image.width, image.height) for box in found]
     pixels = np.asarray(image)
-    scale = 1.0
-    small = pixels
-    if image.width > config["analysis.width"]:
-        scale = image.width / config["analysis.width"]
-        height = max(1, round(image.height / scale))
-        small = np.asarray(image.resize((config["analysis.width"], height), Image.Resampling.BILINEAR))
-    found = face_recognition.face_locations(small, config["analysis.upsample"], config["analysis.model"])
-    boxes = [_scale_box(box, scale, image.width, image.height) for box in found]
     encodings = face_recognition.face_encodings(pixels, boxes[:MAX_ENCODED_FACES]) if boxes else []
     return Faces(boxes, [np.asarray(e, dtype=np.float64) for e in encodings])
 
 
-def _scale_box(box, scale, width, height):
-    top, right, bottom, left = (round(v * scale) for v in box)
-    return (max(top, 0), min(right, width), min(bottom, height), max(left, 0))
+def _analysis_size(image, width):
+    """The image at most width wide; a whole-number reduction (640 to 320) averages pixel blocks,
+    which is several times faster than resampling."""
+    if image.width <= width:
+        return image
+    factor = image.width / width
+    if factor.is_integer():
+        return image.reduce(int(factor))
+    return image.resize((width, max(1, round(image.height / factor))), Image.Resampling.BILINEAR)
+
+
+def _scale_box(box, x_scale, y_scale, width, height):
+    top, right, bottom, left = box
+    return (max(round(top * y_scale), 0), min(round(right * x_scale), width),
+            min(round(bottom * y_scale), height), max(round(left * x_scale), 0))
 
 
 def verdict(faces, own, others, threshold):

@@ -92,13 +92,13 @@ def fail_abandoned(db, max_tries, now=None):
     camshot marked unreadable with the reason, instead of stalling the queue.
     """
     now = time.time() if now is None else now
+    abandoned = "state = 'running' AND lease_until < ? AND tries >= ?"
+    # Looked for without the write lock first: workers ask before every job, and it is rare.
+    if db.execute(f"SELECT 1 FROM jobs WHERE {abandoned} LIMIT 1", [now, max_tries]).fetchone() is None:
+        return []
     attempts = []
     with write_transaction(db):
-        rows = db.execute(
-            "SELECT id, camshot_id, tries, worker FROM jobs WHERE state = 'running' AND lease_until < ? "
-            "AND tries >= ?",
-            [now, max_tries],
-        ).fetchall()
+        rows = db.execute(f"SELECT id, camshot_id, tries, worker FROM jobs WHERE {abandoned}", [now, max_tries]).fetchall()
         for job_id, camshot_id, tries, worker in rows:
             reason = (f"Analysis did not finish in {tries} tries: the worker ({worker}) stopped or crashed "
                       "each time.")

@@ -1,0 +1,249 @@
+"""Face analysis: per-shot time against the bare library calls, queue throughput, and accuracy.
+
+1. Per-shot time on one core (this process pinned to one CPU): the pipeline (read the stored
+   PNG, scale to analysis.width, detect, encode, match against the references in the database)
+   beside the bare face_recognition calls (face_locations + face_encodings on the same decoded
+   pixels), interleaved frame by frame so both see the same noise. Frames are 320x240 and
+   640x480 crops of the shared photos, stored as ingestion stores them.
+2. Throughput: a burst of camshots ingested through the signed API, then `proctorpy worker`
+   with the default worker count drains it; shots/s, and a check that none was lost or
+   analysed twice.
+3. Verification accuracy over every same/different pair of the shared single-person photos,
+   each taken through ingestion and analysis at default settings.
+
+    .venv/bin/python bench/analysis.py [--rounds 3] [--burst 200]
+"""
+import argparse
+import io
+import itertools
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+from conftest import SECRET, SignedTestClient  # noqa: E402
+from sidecar import create_app  # noqa: E402
+from sidecar.analysis import camshots  # noqa: E402
+from sidecar.analysis.faces import find_faces, load_face_recognition  # noqa: E402
+from sidecar.analysis.worker import worker_count  # noqa: E402
+from sidecar.client import multipart  # noqa: E402
+from sidecar.config import load_config  # noqa: E402
+from sidecar.db import connect  # noqa: E402
+from sidecar.images import decode_upload, encode_png, fit_width  # noqa: E402
+
+FACES = REPO.parent / "shared" / "testdata" / "faces"
+SINGLE = ["obama", "biden", "alex_lacamoire", "kit_harington", "rose_leslie", "lin_manuel_miranda", "eileen_collins"]
+OTHER_STUDENTS = 100  # references of other students in the quiz, searched for a substitute on every shot
+
+
+def machine():
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+                 "unknown")
+    return f"{os.cpu_count()} cores (nproc {len(os.sched_getaffinity(0))}), {model}"
+
+
+def photos():
+    """(identity, path) of every single-person photo; misc/32bit.png is obama2.jpg again."""
+    return [(folder, path) for folder in SINGLE for path in sorted((FACES / folder).iterdir())]
+
+
+def frames(face_recognition):
+    """A webcam-like 4:3 crop around the face of each photo that shows one, at 640x480."""
+    result = []
+    for _, path in photos():
+        with Image.open(path) as image:
+            image = image.convert("RGB")
+        found = face_recognition.face_locations(np.asarray(image))
+        if len(found) != 1:
+            continue
+        top, right, bottom, left = found[0]
+        width = min(image.width, 3 * (right - left), image.height * 4 // 3)
+        height = width * 3 // 4
+        cx, cy = (left + right) // 2, (top + bottom) // 2
+        x = min(max(cx - width // 2, 0), image.width - width)
+        y = min(max(cy - height // 2, 0), image.height - height)
+        result.append(image.crop((x, y, x + width, y + height)).resize((640, 480), Image.Resampling.LANCZOS))
+    return result
+
+
+def stored(image, config):
+    """The PNG ingestion would store for this frame."""
+    return encode_png(image, config["storage.png_compress_level"],
+                      config["storage.palette_colors"] if config["storage.format"] == "palette" else None)
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def summary(values):
+    ms = [v * 1000 for v in values]
+    return f"median {statistics.median(ms):6.1f} ms, p95 {percentile(ms, 0.95):6.1f} ms"
+
+
+def new_app(data_dir, **overrides):
+    config = load_config(environ={}, overrides={"storage.data_dir": str(data_dir), "security.secret": SECRET,
+                                                "storage.fsync": False, **overrides})
+    return create_app(config), config
+
+
+def per_shot(face_recognition, frame_images, rounds, workdir):
+    """Pipeline and bare times per frame size, one core."""
+    cpu = sorted(os.sched_getaffinity(0))[0]
+    os.sched_setaffinity(0, {cpu})
+    print(f"\n## 1. Per-shot analysis time, one core (pinned to CPU {cpu}), {len(frame_images)} frames x {rounds} rounds")
+    app, config = new_app(workdir / "latency")
+    api = SignedTestClient(app.test_client())
+    api.put_attempt(1, user_id=7, quiz_id=11)
+    enrol(api, app, config)
+    for width, height in ((320, 240), (640, 480)):
+        shots = []
+        for number, frame in enumerate(frame_images):
+            png = stored(frame.resize((width, height), Image.Resampling.LANCZOS), config)
+            response = api.post_camshot(png, attempt_id=1, user_id=7, taken_at=1_700_000_000_000 + number)
+            db = connect(app.config["DB_PATH"])
+            shots.append(camshots.load_camshot(db, response.json["id"]))
+            db.close()
+        configs = {"pipeline": config,
+                   "pipeline at full width": load_config(environ={}, overrides={**config, "analysis.width": width})}
+        if width <= config["analysis.width"]:
+            del configs["pipeline at full width"]
+        times = {"bare": []} | {name: [] for name in configs}
+        db = connect(app.config["DB_PATH"])
+        for _ in range(rounds):
+            for shot in shots:
+                with Image.open(app.config["DATA_DIR"] / shot["path"]) as image:
+                    pixels = np.asarray(image.convert("RGB"))
+                started = time.perf_counter()
+                found = face_recognition.face_locations(pixels, config["analysis.upsample"], config["analysis.model"])
+                face_recognition.face_encodings(pixels, found)
+                times["bare"].append(time.perf_counter() - started)
+                for name, variant in configs.items():
+                    started = time.perf_counter()
+                    camshots.analyse(db, variant, app.config["DATA_DIR"], shot)
+                    times[name].append(time.perf_counter() - started)
+        db.close()
+        print(f"\n{width}x{height} frames (analysis.width {config['analysis.width']}, upsample "
+              f"{config['analysis.upsample']}, {config['analysis.model']}):")
+        bare = statistics.median(times["bare"])
+        for name, values in times.items():
+            ratio = "" if name == "bare" else f", {statistics.median(values) / bare:.2f}x bare"
+            print(f"  {name:24s} {summary(values)}{ratio}")
+    os.sched_setaffinity(0, set(range(os.cpu_count())))
+
+
+def enrol(api, app, config):
+    """User 7's profile photo and OTHER_STUDENTS references of other students in quiz 11."""
+    body, ctype = multipart({}, {"image": ("p.jpg", (FACES / "obama" / "obama.jpg").read_bytes(), "image/jpeg")})
+    assert api.open("PUT", "/api/v1/users/7/reference", body, ctype).status_code == 200
+    db = connect(app.config["DB_PATH"])
+    blob = db.execute("SELECT encoding FROM reference_photos WHERE user_id = 7").fetchone()[0]
+    rng = np.random.default_rng(1)
+    with db.conn:
+        for user in range(1000, 1000 + OTHER_STUDENTS):
+            db.execute("INSERT INTO users (id, updated_at) VALUES (?, 0)", [user])
+            db.execute("INSERT INTO attempts (id, user_id, course_id, quiz_id, cm_id, started_at, created_at, "
+                       "updated_at) VALUES (?, ?, 3, 11, 42, 0, 0, 0)", [user, user])
+            encoding = np.frombuffer(blob, "<f8") + rng.normal(0, 0.08, 128)  # far from user 7, distinct
+            db.execute("INSERT INTO reference_photos (id, user_id, source, path, bytes, encoding, created_at) "
+                       "VALUES (?, ?, 'profile', 'none', 0, ?, 0)", [f"ref{user}", user, encoding.astype("<f8").tobytes()])
+    db.close()
+
+
+def throughput(frame_images, burst, workdir):
+    print(f"\n## 2. Queue throughput: {burst} camshots (640x480), `proctorpy worker` with the default count")
+    app, config = new_app(workdir / "burst")
+    api = SignedTestClient(app.test_client())
+    api.put_attempt(1, user_id=7, quiz_id=11)
+    enrol(api, app, config)
+    pngs = [stored(frame, config) for frame in frame_images]
+    for number in range(burst):
+        response = api.post_camshot(pngs[number % len(pngs)], attempt_id=1, user_id=7,
+                                    taken_at=1_700_000_000_000 + number * 30_000)
+        assert response.status_code == 201
+    env = {**os.environ, "PROCTORPY_STORAGE_DATA_DIR": str(config.data_dir), "PROCTORPY_SECRET": SECRET,
+           "PROCTORPY_ANALYSIS_POLL_SECONDS": "0.05"}
+    workers = subprocess.Popen([sys.executable, "-m", "sidecar.cli", "worker"], cwd=REPO, env=env,
+                               stderr=subprocess.DEVNULL)
+    db = connect(app.config["DB_PATH"])
+
+    def states():
+        return dict(db.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall())
+
+    try:
+        while states().get("queued", 0) == burst:
+            time.sleep(0.01)
+        started = time.perf_counter()
+        while states().get("done", 0) + states().get("failed", 0) < burst:
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+    finally:
+        workers.terminate()
+        workers.wait()
+    tries = [row[0] for row in db.execute("SELECT tries FROM jobs")]
+    pending = db.execute("SELECT count(*) FROM camshots WHERE status = 'pending'").fetchone()[0]
+    statuses = dict(db.execute("SELECT status, count(*) FROM camshots GROUP BY status").fetchall())
+    db.close()
+    print(f"  workers: {worker_count(config)}; drained in {elapsed:.1f} s: {burst / elapsed:.1f} shots/s")
+    print(f"  jobs: {len(tries)}, analysed more than once: {sum(t > 1 for t in tries)}, left pending: {pending}")
+    print(f"  verdicts: {statuses}")
+
+
+def accuracy(workdir):
+    config = load_config(environ={}, overrides={"storage.data_dir": str(workdir / "accuracy")})
+    print(f"\n## 3. Verification at default settings (threshold {config['analysis.match_threshold']}, "
+          f"width {config['analysis.width']}, upsample {config['analysis.upsample']}, storage {config['storage.format']})")
+    encodings, failures = [], []
+    for identity, path in photos():
+        image = fit_width(decode_upload(path.read_bytes(), config["storage.max_pixels"]), config["storage.max_width"])
+        with Image.open(io.BytesIO(stored(image, config))) as again:
+            faces = find_faces(again.convert("RGB"), config)
+        if len(faces.encodings) == 1:
+            encodings.append((identity, path.name, faces.encodings[0]))
+        else:
+            failures.append(f"{identity}/{path.name}: {len(faces.boxes)} faces")
+    threshold = config["analysis.match_threshold"]
+    same, different = [], []
+    for (id_a, name_a, a), (id_b, name_b, b) in itertools.combinations(encodings, 2):
+        distance = float(np.linalg.norm(a - b))
+        (same if id_a == id_b else different).append((distance, f"{id_a}/{name_a} ~ {id_b}/{name_b}"))
+    false_rejects = [p for p in same if p[0] > threshold]
+    false_accepts = [p for p in different if p[0] <= threshold]
+    pairs = len(same) + len(different)
+    correct = pairs - len(false_rejects) - len(false_accepts)
+    print(f"  photos: {len(encodings)} with one face; not one face: {failures or 'none'}")
+    print(f"  pairs: {pairs} ({len(same)} same person, {len(different)} different)")
+    print(f"  accuracy {100 * correct / pairs:.2f} %, false accepts {100 * len(false_accepts) / len(different):.2f} % "
+          f"({len(false_accepts)}), false rejects {100 * len(false_rejects) / len(same):.2f} % ({len(false_rejects)})")
+    print(f"  largest same-person distance {max(same)[0]:.3f} ({max(same)[1]}); "
+          f"smallest different-person distance {min(different)[0]:.3f} ({min(different)[1]})")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--burst", type=int, default=200)
+    args = parser.parse_args()
+    print(f"# bench/analysis.py on {machine()}")
+    face_recognition = load_face_recognition()
+    frame_images = frames(face_recognition)
+    with tempfile.TemporaryDirectory() as temp:
+        workdir = Path(temp)
+        per_shot(face_recognition, frame_images, args.rounds, workdir)
+        throughput(frame_images, args.burst, workdir)
+        accuracy(workdir)
+
+
+if __name__ == "__main__":
+    main()
