@@ -44,12 +44,14 @@ def create_app(config=None):
     from . import capture_api, console, direct_upload
     from .analysis import api as analysis_api
     from .retention import api as retention_api
+    from .reports import api as reports_api
 
     app.register_blueprint(capture_api.bp)
     app.register_blueprint(direct_upload.bp)
     app.register_blueprint(analysis_api.bp)
     app.register_blueprint(retention_api.bp)
     console.init_app(app)
+    app.register_blueprint(reports_api.bp)
     return app
 
 

@@ -51,6 +51,8 @@ SETTINGS = [
     Setting("scoring.weight_substitution", 3.0, "Weight of the share of time with another student of the quiz on camera"),
     Setting("scoring.weight_camera_off", 1.0, "Weight of the share of time with no camshot when one was due"),
     Setting("scoring.weight_focus_lost", 0.5, "Weight of the share of time the quiz page was hidden or out of focus"),
+    Setting("reports.timezone", "UTC", "IANA time zone of the times in reports when the caller does not pass ?tz="),
+    Setting("reports.image_base", "images/", "URL prefix of report images when the caller passes no ?image_base= (the report appends <camshot id>, and ?size=thumb for thumbnails)"),
     Setting("retention.default_days", 90, "Days after an attempt finished before its images and data are purged"),
     Setting("retention.run_at", "03:30", "Local time of day (HH:MM) of the daily purge"),
     Setting("retention.batch_size", 500, "Camshots deleted per purge batch; keeps each write lock short"),

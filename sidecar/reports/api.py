@@ -1,0 +1,142 @@
+"""The signed report API: attempt report (HTML, PDF), quiz overview (JSON, HTML, CSV), review conclusion."""
+import time
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
+
+from .. import audit
+from ..auth import moodle_actor, require_signed_request
+from ..capture_api import load_attempt
+from ..db import get_db, write_transaction
+from ..errors import BadRequest
+from ..validation import json_body, positive_int, required, text
+from .overview import SORT_KEYS, display_rows, load_rows, overview_params, select_rows, to_csv
+from .pdf import render_pdf
+from .report import METRIC_LABELS, build_report, time_zone, url_prefix
+
+bp = Blueprint("reports", __name__, url_prefix="/api/v1", template_folder="templates")
+bp.before_request(require_signed_request)
+
+CONCLUSIONS = ("accepted", "rejected")
+MAX_COMMENT = 4000
+
+
+def _zone():
+    return time_zone(request.args.get("tz"), current_app.config["PROCTORPY"]["reports.timezone"])
+
+
+def _html(body):
+    return Response(body, mimetype="text/html", headers={"X-Content-Type-Options": "nosniff"})
+
+
+def _selection(attempt):
+    return {"attempt_id": attempt["id"], "user_id": attempt["user_id"], "quiz_id": attempt["quiz_id"],
+            "course_id": attempt["course_id"]}
+
+
+@bp.get("/attempts/<attempt_id>/report")
+def attempt_report(attempt_id):
+    """The HTML fragment; images are <image_base><camshot id> and <image_base><camshot id>?size=thumb."""
+    attempt_id = positive_int(attempt_id, "attempt_id")
+    config = current_app.config["PROCTORPY"]
+    image_base = url_prefix(request.args.get("image_base", config["reports.image_base"]), "image_base")
+    zone = _zone()
+    db = get_db()
+    report = build_report(db, config, attempt_id, zone)
+    html = render_template("attempt_report.html", r=report, image_base=image_base)
+    audit.record(db, "report_view", moodle_actor(), _selection(report["attempt"]), count=len(report["shots"]))
+    return _html(html)
+
+
+@bp.get("/attempts/<attempt_id>/report.pdf")
+def attempt_report_pdf(attempt_id):
+    attempt_id = positive_int(attempt_id, "attempt_id")
+    config = current_app.config["PROCTORPY"]
+    db = get_db()
+    report = build_report(db, config, attempt_id, _zone())
+    pdf = render_pdf(report, current_app.config["DATA_DIR"])
+    audit.record(db, "report_pdf_download", moodle_actor(), _selection(report["attempt"]),
+                 count=len(report["shots"]), bytes=len(pdf))
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="proctoring-attempt-{attempt_id}.pdf"',
+        "X-Content-Type-Options": "nosniff",
+    })
+
+
+@bp.get("/quizzes/<quiz_id>/attempts")
+def quiz_attempts(quiz_id):
+    """Overview of a quiz's attempts; format json (default), html (fragment) or csv."""
+    quiz_id = positive_int(quiz_id, "quiz_id")
+    output = request.args.get("format") or "json"
+    if output not in ("json", "html", "csv"):
+        raise BadRequest("format must be json, html or csv.", code="invalid_field")
+    params = overview_params(request.args)
+    link_base = url_prefix(request.args.get("link_base", ""), "link_base")
+    sort_base = url_prefix(request.args.get("sort_base", ""), "sort_base")
+    zone = _zone()
+    db = get_db()
+    rows, total = select_rows(load_rows(db, quiz_id), params)
+    selection = {"quiz_id": quiz_id, **{k: params[k] for k in ("flagged", "review", "q") if params[k]}}
+    if output == "csv":
+        body = to_csv(rows, zone)
+        audit.record(db, "overview_csv_download", moodle_actor(), selection, count=len(rows), bytes=len(body))
+        return Response(body, mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="proctoring-quiz-{quiz_id}.csv"',
+        })
+    audit.record(db, "overview_view", moodle_actor(), selection, count=len(rows))
+    if output == "html":
+        return _html(render_template(
+            "quiz_overview.html", rows=display_rows(rows, zone), total=total, params=params, quiz_id=quiz_id,
+            link_base=link_base, sort_links=_sort_links(sort_base, params), metric_labels=METRIC_LABELS,
+        ))
+    return jsonify(
+        quiz_id=quiz_id, total=total, count=len(rows), page=params["page"], perpage=params["perpage"],
+        sort=("-" if params["descending"] else "") + params["sort"], attempts=rows,
+    )
+
+
+def _sort_links(sort_base, params):
+    """Per column, the address that sorts by it (the other way round if it is the current sort)."""
+    if not sort_base:
+        return {}
+    kept = {k: params[k] for k in ("flagged", "review") if params[k]}
+    if params["q"]:
+        kept["q"] = params["q"]
+    links = {}
+    for key in SORT_KEYS:
+        descending = not params["descending"] if key == params["sort"] else False
+        links[key] = sort_base + urlencode({"sort": key, "dir": "desc" if descending else "asc", **kept})
+    return links
+
+
+@bp.post("/attempts/<attempt_id>/review")
+def review_attempt(attempt_id):
+    """Record the teacher's conclusion; every change goes to the audit log with what it replaced."""
+    attempt_id = positive_int(attempt_id, "attempt_id")
+    body = json_body()
+    required(body, "conclusion")
+    if body["conclusion"] not in CONCLUSIONS:
+        raise BadRequest("conclusion must be accepted or rejected.", code="invalid_field")
+    comment = text(body.get("comment") or "", "comment", MAX_COMMENT)
+    reviewer_id = positive_int(body["reviewer_id"], "reviewer_id") if body.get("reviewer_id") not in (None, "") else None
+    reviewer_name = text(body.get("reviewer_name") or "", "reviewer_name")
+    now = time.time()
+    db = get_db()
+    with write_transaction(db):
+        attempt = load_attempt(db, attempt_id)
+        before = db.execute("SELECT conclusion, comment FROM reviews WHERE attempt_id = ?", [attempt_id]).fetchone()
+        db.execute(
+            "INSERT INTO reviews (attempt_id, conclusion, comment, reviewer_id, reviewer_name, reviewed_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(attempt_id) DO UPDATE SET conclusion = excluded.conclusion, "
+            "comment = excluded.comment, reviewer_id = excluded.reviewer_id, "
+            "reviewer_name = excluded.reviewer_name, reviewed_at = excluded.reviewed_at",
+            [attempt_id, body["conclusion"], comment, reviewer_id, reviewer_name, now],
+        )
+        was = f"was {before[0]}" if before else "first review"
+        actor = moodle_actor(body)
+        if actor["actor_id"] is None and reviewer_id is not None:
+            actor = {"actor_type": "moodle", "actor_id": str(reviewer_id), "actor_name": reviewer_name}
+        audit.record(db, "review", actor, _selection(attempt), count=1,
+                     detail=f"{body['conclusion']} ({was}); comment: {comment}")
+    return jsonify(attempt_id=attempt_id, conclusion=body["conclusion"], comment=comment, reviewer_id=reviewer_id,
+                   reviewer_name=reviewer_name, reviewed_at=now, previous=before[0] if before else None)

@@ -1,0 +1,62 @@
+"""The attempt report as an A4 PDF: WeasyPrint, with every image embedded from the data dir."""
+import base64
+import io
+
+from flask import render_template
+from PIL import Image, ImageDraw
+
+PDF_THUMB_WIDTH = 240  # pixels: 43 mm wide prints at about 140 dpi
+JPEG_QUALITY = 80      # embedded as-is (DCT) in the PDF, so no re-compression at render time
+MISSING_IMAGE = "data:image/svg+xml;base64," + base64.b64encode(
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="240" height="180"><rect width="240" height="180" fill="#eceef0"/>'
+    b'<text x="120" y="95" font-size="16" text-anchor="middle" fill="#6a737b" font-family="DejaVu Sans">'
+    b'image missing</text></svg>'
+).decode()
+
+
+def thumbnail_uri(path, boxes=(), flagged=False):
+    """A JPEG data URI of the image scaled to PDF_THUMB_WIDTH, face boxes drawn in; a placeholder if unreadable."""
+    try:
+        with Image.open(path) as image:
+            image = image.convert("RGB")
+    except (OSError, ValueError):
+        # A purged or damaged file must not take the whole report down.
+        return MISSING_IMAGE
+    original_width = image.width
+    if image.width > PDF_THUMB_WIDTH:
+        factor = image.width // PDF_THUMB_WIDTH
+        if factor > 1:
+            image = image.reduce(factor)  # integer reduction is several times faster than resampling
+        height = max(1, round(image.height * PDF_THUMB_WIDTH / image.width))
+        image = image.resize((PDF_THUMB_WIDTH, height), Image.Resampling.BILINEAR)
+    scale = image.width / original_width
+    if boxes:
+        draw = ImageDraw.Draw(image)
+        colour = (239, 68, 68) if flagged else (34, 197, 94)
+        for top, right, bottom, left in boxes:
+            draw.rectangle([left * scale, top * scale, right * scale, bottom * scale], outline=colour, width=2)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=JPEG_QUALITY)
+    return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def render_pdf(report, data_dir):
+    """PDF bytes of a report built by build_report: page 1 summary, then flagged camshots, then the rest."""
+    # Imported on use: WeasyPrint loads Pango, which nothing but PDF rendering needs.
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
+
+    images = {}
+    for ref in report["references"]:
+        images[ref["id"]] = thumbnail_uri(data_dir / ref["path"])
+    for shot in report["identity_shots"] + report["shots"]:
+        images[shot["id"]] = thumbnail_uri(
+            data_dir / shot["path"], [b["pixels"] for b in shot["boxes"]], shot["flagged"]
+        )
+    html = render_template(
+        "attempt_report_pdf.html", r=report, images=images,
+        flagged=[s for s in report["shots"] if s["flagged"]],
+        others=[s for s in report["shots"] if not s["flagged"]],
+    )
+    # No base_url, and data: the only protocol: the PDF holds nothing but what is inlined here.
+    return HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=("data",))).write_pdf()

@@ -1,0 +1,203 @@
+"""What one attempt's report shows, gathered once for the HTML fragment and the PDF."""
+import json
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..capture_api import attempt_summary
+from ..errors import BadRequest
+from .score import METRICS, load_events, load_shots, score_attempt, union_length
+
+METRIC_LABELS = {
+    "no_face": "No face", "multiple_faces": "Several faces", "mismatch": "Face mismatch",
+    "substitution": "Another student", "camera_off": "Camera off", "focus_lost": "Focus lost / tab hidden",
+}
+STATUS_LABELS = {
+    "ok": "OK", "pending": "Not analysed yet", "no_face": "No face", "multiple_faces": "Several faces",
+    "mismatch": "Mismatch", "unreadable": "Unreadable",
+}
+EVENT_LABELS = {
+    "focus_lost": "Window lost focus", "focus_back": "Window focused again", "tab_hidden": "Tab hidden",
+    "tab_visible": "Tab visible again", "camera_lost": "Camera lost", "camera_back": "Camera back",
+    "fullscreen_exit": "Left full screen", "upload_failed": "Upload failed", "direct_fallback": "Direct upload fell back",
+}
+# Events that mark the start of something a teacher should look at.
+ALERT_EVENTS = {"focus_lost", "tab_hidden", "camera_lost", "fullscreen_exit", "upload_failed"}
+
+# A URL prefix: an http(s) URL or a path, with no quotes, spaces, angle brackets or backslashes, so it
+# can sit in an attribute unescaped-looking and never become javascript: or data:.
+URL_PREFIX = re.compile(r"^(https?://[^\s\"'<>\\`]+|[/.A-Za-z0-9_~-][^\s\"'<>\\`:]*)?$")
+MAX_PREFIX = 500
+
+
+def url_prefix(value, name):
+    """A caller-supplied URL prefix (image_base, link_base), refused if it could be anything but a link."""
+    if len(value) > MAX_PREFIX or not URL_PREFIX.match(value):
+        raise BadRequest(
+            f"{name} must be a relative path or an http(s) URL prefix without quotes, spaces or angle brackets.",
+            code="invalid_field",
+        )
+    return value
+
+
+def time_zone(name, default):
+    """The zone times are shown in: the caller's IANA name (Moodle knows the viewer's), else the setting."""
+    name = name or default
+    try:
+        if len(name) > 64 or not re.match(r"^[A-Za-z0-9_+/-]+$", name):
+            raise ValueError(name)
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadRequest(f"tz must be an IANA time zone name such as Europe/Paris, got {name[:64]!r}.",
+                         code="invalid_field") from None
+
+
+def clock(seconds, zone, with_date=True):
+    moment = datetime.fromtimestamp(seconds, zone)
+    return moment.strftime("%Y-%m-%d %H:%M:%S %Z" if with_date else "%H:%M:%S")
+
+
+def elapsed(seconds):
+    """+mm:ss (or +h:mm:ss) since the start."""
+    sign = "-" if seconds < 0 else "+"
+    seconds = int(abs(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{sign}{hours}:{minutes:02d}:{secs:02d}" if hours else f"{sign}{minutes:02d}:{secs:02d}"
+
+
+def duration_text(seconds):
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {secs:02d} s"
+
+
+def heat_colour(fraction):
+    """Green (nothing in violation) through amber to red (the whole minute)."""
+    fraction = min(1.0, max(0.0, fraction))
+    hue = round(120 * (1 - fraction))
+    return f"hsl({hue}, 70%, {42 if fraction else 38}%)"
+
+
+def minutes_of(timeline):
+    """Per-minute share of time in violation, with the seconds of each metric in that minute."""
+    minutes = []
+    start, end = timeline.start, timeline.end
+    every = [(a, b, m) for m in METRICS for a, b in timeline.intervals[m]]
+    index = 0
+    for minute_start in range(start, end, 60_000):
+        minute_end = min(minute_start + 60_000, end)
+        clipped = [(max(a, minute_start), min(b, minute_end), m) for a, b, m in every
+                   if a < minute_end and b > minute_start]
+        covered = union_length([(a, b) for a, b, _ in clipped])
+        per_metric = {}
+        for a, b, m in clipped:
+            per_metric[m] = per_metric.get(m, 0) + (b - a) / 1000
+        fraction = covered / (minute_end - minute_start)
+        minutes.append({
+            "index": index, "fraction": fraction, "colour": heat_colour(fraction),
+            "metrics": {METRIC_LABELS[m]: round(s) for m, s in per_metric.items()},
+        })
+        index += 1
+    return minutes
+
+
+def shot_view(shot, start_ms, zone, names):
+    """A camshot as the grid shows it: badge, time, face boxes as percentages of the image."""
+    boxes = json.loads(shot["boxes"]) if shot["boxes"] else []
+    width, height = shot["width"] or 1, shot["height"] or 1
+    substitution = shot["matched_user_id"] is not None
+    flagged = substitution or shot["status"] in ("no_face", "multiple_faces", "mismatch", "unreadable")
+    badge = "Another student" if substitution else STATUS_LABELS.get(shot["status"], shot["status"])
+    if substitution and names.get(shot["matched_user_id"]):
+        badge += ": " + names[shot["matched_user_id"]]
+    return {
+        "id": shot["id"], "kind": shot["kind"], "status": shot["status"], "flagged": flagged,
+        "badge": badge, "badge_class": "substitution" if substitution else shot["status"], "faces": shot["faces"], "distance": shot["distance"], "error": shot["error"],
+        "elapsed": elapsed((shot["taken_at"] - start_ms) / 1000),
+        "clock": clock(shot["taken_at"] / 1000, zone, with_date=False),
+        "width": shot["width"], "height": shot["height"], "path": shot["path"],
+        "boxes": [
+            {"left": 100 * left / width, "top": 100 * top / height,
+             "width": 100 * (right - left) / width, "height": 100 * (bottom - top) / height,
+             "pixels": (top, right, bottom, left)}
+            for top, right, bottom, left in boxes
+        ],
+    }
+
+
+def load_references(db, attempt):
+    """The student's profile photo and this attempt's identity photo, as reference_photos rows."""
+    rows = db.execute(
+        "SELECT id, source, path, created_at FROM reference_photos "
+        "WHERE (source = 'profile' AND user_id = ?) OR (source = 'identity' AND attempt_id = ?) "
+        "ORDER BY source DESC, created_at DESC",
+        [attempt["user_id"], attempt["id"]],
+    ).fetchall()
+    labels = {"profile": "Moodle profile photo", "identity": "Identity photo at the start"}
+    return [{"id": r[0], "source": r[1], "label": labels[r[1]], "path": r[2]} for r in rows]
+
+
+def load_review(db, attempt_id, zone):
+    row = db.execute(
+        "SELECT conclusion, comment, reviewer_id, reviewer_name, reviewed_at FROM reviews WHERE attempt_id = ?",
+        [attempt_id],
+    ).fetchone()
+    if row is None:
+        return None
+    return {"conclusion": row[0], "comment": row[1], "reviewer_id": row[2], "reviewer_name": row[3],
+            "reviewed_at": clock(row[4], zone)}
+
+
+def build_report(db, config, attempt_id, zone):
+    """Everything the attempt report shows, computed from the rows as they are now."""
+    attempt = attempt_summary(db, attempt_id)
+    shots = load_shots(db, attempt_id)
+    events = load_events(db, attempt_id)
+    value, flagged, metrics, timeline = score_attempt(attempt, shots, events, config)
+    matched = {s["matched_user_id"] for s in shots if s["matched_user_id"] is not None}
+    names = dict(db.execute(
+        f"SELECT id, fullname FROM users WHERE id IN ({','.join('?' * len(matched))})", list(matched)
+    ).fetchall()) if matched else {}
+    start_ms = timeline.start
+    views = [shot_view(s, start_ms, zone, names) for s in shots]
+    attempt_views = [v for v in views if v["kind"] == "attempt"]
+    identity_ids = {v["id"] for v in views if v["kind"] == "identity"}
+    duration_ms = timeline.duration_ms
+    return {
+        "attempt": attempt,
+        "started": clock(attempt["started_at"], zone),
+        "finished": clock(attempt["finished_at"], zone) if attempt["finished_at"] is not None else None,
+        "duration": duration_text(duration_ms / 1000),
+        "score": {
+            "value": value, "flagged": flagged, "threshold": metrics["threshold"], "formula": metrics["formula"],
+            "reason": metrics["reason"], "final": metrics["final"], "pending": metrics["pending"],
+            "rows": [
+                {"key": m, "label": METRIC_LABELS[m], "seconds": metrics["seconds"][m],
+                 "percent": metrics["percent"][m], "weight": metrics["weights"][m],
+                 "penalty": round(metrics["weights"][m] * metrics["percent"][m], 1)}
+                for m in METRICS
+            ],
+        },
+        "minutes": minutes_of(timeline),
+        "markers": [
+            {"x": (e["at"] - start_ms) / duration_ms if duration_ms else 0, "type": e["type"],
+             "label": EVENT_LABELS.get(e["type"], e["type"]), "elapsed": elapsed((e["at"] - start_ms) / 1000)}
+            for e in events if e["type"] in ALERT_EVENTS and start_ms <= e["at"] <= timeline.end
+        ],
+        "events": [
+            {"type": e["type"], "label": EVENT_LABELS.get(e["type"], e["type"]), "alert": e["type"] in ALERT_EVENTS,
+             "elapsed": elapsed((e["at"] - start_ms) / 1000), "clock": clock(e["at"] / 1000, zone, with_date=False)}
+            for e in events
+        ],
+        # A passing identity camshot is also a reference photo under the same id: shown once, as a camshot.
+        "references": [ref for ref in load_references(db, attempt) if ref["id"] not in identity_ids],
+        "identity_shots": [v for v in views if v["kind"] == "identity"],
+        "shots": attempt_views,
+        "flagged_count": sum(1 for v in attempt_views if v["flagged"]),
+        "review": load_review(db, attempt_id, zone),
+        "metric_labels": METRIC_LABELS,
+    }
