@@ -261,6 +261,7 @@ def test_purge_deletes_rows_of_tables_that_reference_attempts(app):
     assert count(db, "SELECT count(*) FROM notes") == 0
 
 
+@pytest.mark.slow
 def test_large_purge_runs_in_batches_while_ingestion_continues(live_sidecar):
     """A purge of thousands of camshots never stops uploads to another course."""
     live_sidecar.stop()
@@ -296,6 +297,7 @@ def test_large_purge_runs_in_batches_while_ingestion_continues(live_sidecar):
     assert image_files(live_sidecar.data_dir, 3) == []
 
 
+@pytest.mark.slow
 def test_purge_killed_halfway_is_resumed_with_the_same_totals(app, tmp_path):
     data_dir, db_path = app.config["DATA_DIR"], app.config["DB_PATH"]
     seed(db_path, data_dir, 3, 11, 40, 50, first_attempt=1)

@@ -66,8 +66,10 @@ def security_headers(response):
     origin = config["console.moodle_origin"].rstrip("/")
     ancestors = f"'self' {origin}" if origin else "'none'"
     nonce = g.get("csp_nonce", "")
+    # Inline styles only on the report page, whose fragment brings its own; scripts never inline.
+    styles = "'self' 'unsafe-inline'" if g.get("report_styles") else "'self'"
     response.headers["Content-Security-Policy"] = (
-        f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; img-src 'self' data:; "
+        f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src {styles}; img-src 'self' data:; "
         f"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
     )
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -5,7 +5,7 @@ import io
 import json
 import time
 
-from flask import Response, current_app, redirect, render_template, request, send_file, stream_with_context, url_for
+from flask import Response, current_app, g, redirect, render_template, request, send_file, stream_with_context, url_for
 
 from .. import audit, storage
 from ..capture_api import attempt_detail
@@ -136,24 +136,24 @@ def report(attempt_id):
     db = get_db()
     if db.execute("SELECT 1 FROM attempts WHERE id = ?", [attempt_id]).fetchone() is None:
         raise NotFound(f"The sidecar holds no attempt {attempt_id}.")
-    html = renderer(db, attempt_id, url_for("console.image", camshot_id="").rstrip("/"))
+    html = renderer(db, attempt_id, url_for("console.dashboard") + "images/")
+    g.report_styles = True  # the fragment carries its own <style>, as it does inside Moodle
     with write_transaction(db):
         audit.record(db, "report_view", current_admin(), {"attempt_id": attempt_id}, count=1, detail="console")
     return render_template("report.html", attempt_id=attempt_id, report_html=html, page="browse")
 
 
 def report_html_renderer():
-    """render(db, attempt_id, image_base) -> HTML fragment from sidecar.reports, or None."""
+    """render(db, attempt_id, image_base) -> the report fragment as sidecar.reports renders it, or None."""
     try:
-        from ..reports import report as reports_module
+        from ..reports.report import build_report, time_zone
     except ImportError:
-        return None
-    render = getattr(reports_module, "render_fragment", None)
-    if render is None:
         return None
 
     def render_report(db, attempt_id, image_base):
-        return render(db, config(), attempt_id, image_base=image_base)
+        zone = time_zone(None, config()["reports.timezone"])
+        return render_template("attempt_report.html", r=build_report(db, config(), attempt_id, zone),
+                               image_base=image_base)
 
     return render_report
 

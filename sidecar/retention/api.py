@@ -76,14 +76,15 @@ def report_renderer():
     """report_pdf(db, attempt_id) -> PDF bytes from sidecar.reports, or None where it is missing."""
     try:
         from ..reports.pdf import render_pdf
-        from ..reports.report import build_report
+        from ..reports.report import build_report, time_zone
     except ImportError:
         return None
     config = current_app.config["PROCTORPY"]
     data_dir = current_app.config["DATA_DIR"]
+    zone = time_zone(None, config["reports.timezone"])
 
     def report_pdf(db, attempt_id):
-        return render_pdf(build_report(db, config, attempt_id, None), data_dir)
+        return render_pdf(build_report(db, config, attempt_id, zone), data_dir)
 
     return report_pdf
 

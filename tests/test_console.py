@@ -1,0 +1,383 @@
+"""The admin console: sign-in (SSO, local), sessions, CSRF, headers, pages and their audit rows."""
+import csv
+import io
+import json
+import re
+import time
+import zipfile
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import SECRET
+from sidecar import create_app
+from sidecar.cli import cli
+from sidecar.config import load_config
+from sidecar.console import admins
+from sidecar.db import connect
+from sidecar.signing import make_token
+from test_retention import NOW, image_files, seed
+
+
+def sso_token(secret=SECRET, **changes):
+    payload = {"p": "sso", "uid": 2, "name": "Admin User", "exp": int(time.time()) + 60,
+               "n": changes.pop("n", None) or f"{time.time_ns():x}"}
+    payload.update(changes)
+    return make_token(secret, payload)
+
+
+def sign_in(client):
+    response = client.get("/console/sso?token=" + sso_token())
+    assert response.status_code == 200, response.data
+    return response
+
+
+def csrf_of(client, path="/console/"):
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def audit_actions(app):
+    db = connect(app.config["DB_PATH"])
+    try:
+        return [r[0] for r in db.execute("SELECT action FROM audit_log ORDER BY id")]
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def console(app, client):
+    sign_in(client)
+    return client
+
+
+# --- sign-in -------------------------------------------------------------------------------------
+
+def test_sso_signs_in_once_with_a_strict_http_only_cookie(app, client):
+    token = sso_token()
+    response = client.get("/console/sso?token=" + token)
+    assert response.status_code == 200
+    assert 'http-equiv="refresh"' in response.get_data(as_text=True)
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/console" in cookie
+    assert "Secure" not in cookie  # the public URL is http here
+    page = client.get("/console/")
+    assert page.status_code == 200 and "Admin User" in page.get_data(as_text=True)
+    replay = app.test_client().get("/console/sso?token=" + token)
+    assert replay.status_code == 401 and "used already" in replay.get_data(as_text=True)
+    db = connect(app.config["DB_PATH"])
+    row = db.execute("SELECT actor_type, actor_id, actor_name FROM audit_log WHERE action = 'console_sign_in'").fetchone()
+    assert row == ("console", "moodle:2", "Admin User")
+
+
+@pytest.mark.parametrize("token, code", [
+    (lambda: sso_token(exp=int(time.time()) - 1), "token_expired"),
+    (lambda: sso_token(exp=int(time.time()) + 3600), "bad_token"),
+    (lambda: sso_token(secret="another-secret-0123456789"), "bad_token"),
+    (lambda: sso_token(p="upload"), "bad_token"),
+    (lambda: sso_token(n="short"), "bad_token"),
+    (lambda: sso_token(uid="2"), "bad_token"),
+    (lambda: sso_token()[:-4] + "0000", "bad_token"),
+    (lambda: "v1.garbage", "bad_token"),
+    (lambda: "", "bad_token"),
+])
+def test_bad_sso_tokens_are_refused(client, token, code):
+    response = client.get("/console/sso?token=" + token(), headers={"Accept": "application/json"})
+    assert response.status_code == 401 and response.json["error"] == code
+    assert client.get("/console/").status_code == 302
+
+
+def test_sso_vector_token_is_read_as_the_shared_vectors_say(tmp_path):
+    vectors = json.loads((__import__("pathlib").Path(__file__).parent / "vectors" / "signing.json").read_text())
+    vector = next(t for t in vectors["tokens"] if t["payload"].get("p") == "sso")
+    from sidecar.signing import read_token
+
+    assert read_token(vector["secret"], vector["token"], vector["payload"]["exp"] - 30) == vector["payload"]
+
+
+def test_local_admin_signs_in_with_scrypt_password(app, client):
+    db = connect(app.config["DB_PATH"])
+    with db.conn:
+        admins.create(db, "alice", "correct horse battery")
+    stored = db.execute("SELECT password_hash FROM admins").fetchone()[0]
+    assert stored.startswith("scrypt$32768$8$1$") and "correct" not in stored
+    token = csrf_of(client, "/console/login")
+    wrong = client.post("/console/login", data={"csrf_token": token, "name": "alice", "password": "nope"})
+    assert wrong.status_code == 401 and "wrong" in wrong.get_data(as_text=True)
+    unknown = client.post("/console/login", data={"csrf_token": token, "name": "bob", "password": "x" * 20})
+    assert unknown.status_code == 401
+    right = client.post("/console/login?next=/console/audit",
+                        data={"csrf_token": token, "name": "alice", "password": "correct horse battery"})
+    assert right.status_code == 302 and right.headers["Location"] == "/console/audit"
+    assert client.get("/console/").status_code == 200
+    assert audit_actions(app) == ["console_sign_in_failed", "console_sign_in_failed", "console_sign_in"]
+
+
+def test_login_redirect_never_leaves_the_console(app, client):
+    db = connect(app.config["DB_PATH"])
+    with db.conn:
+        admins.create(db, "alice", "correct horse battery")
+    for target in ("https://evil.example/", "//evil.example/console/", "/api/v1/purge"):
+        token = csrf_of(client, "/console/login")  # a new session gets a new token
+        response = client.post("/console/login?next=" + target,
+                               data={"csrf_token": token, "name": "alice", "password": "correct horse battery"})
+        assert response.headers["Location"] == "/console/"
+
+
+@pytest.mark.parametrize("name, password, message", [
+    ("alice", "short", "12 to 1024"),
+    ("with space", "long enough password", "printable"),
+    ("", "long enough password", "printable"),
+])
+def test_admin_names_and_passwords_are_checked(app, name, password, message):
+    db = connect(app.config["DB_PATH"])
+    with pytest.raises(admins.AdminError, match=message):
+        admins.create(db, name, password)
+
+
+def test_admin_create_command(app, config):
+    runner = CliRunner()
+    env = {"PROCTORPY_SECRET": SECRET, "PROCTORPY_STORAGE_DATA_DIR": str(config.data_dir)}
+    made = runner.invoke(cli, ["admin", "create", "alice", "--password-stdin"], input="correct horse battery\n", env=env)
+    assert made.exit_code == 0, made.output
+    again = runner.invoke(cli, ["admin", "create", "alice", "--password-stdin"], input="correct horse battery\n", env=env)
+    assert again.exit_code == 1 and "exists already" in again.output
+    weak = runner.invoke(cli, ["admin", "create", "bob", "--password-stdin"], input="weak\n", env=env)
+    assert weak.exit_code == 1 and "12 to 1024" in weak.output
+    prompted = runner.invoke(cli, ["admin", "create", "carol"], input="another good password\nanother good password\n", env=env)
+    assert prompted.exit_code == 0, prompted.output
+    listed = runner.invoke(cli, ["admin", "list"], env=env)
+    assert "alice" in listed.output and "carol" in listed.output and "never" in listed.output
+    assert runner.invoke(cli, ["admin", "delete", "carol"], env=env).exit_code == 0
+    assert "carol" not in runner.invoke(cli, ["admin", "list"], env=env).output
+    db = connect(config.data_dir / "proctorpy.db")
+    assert admins.authenticate(db, "alice", "correct horse battery") == "alice"
+    assert [r[0] for r in db.execute("SELECT action FROM audit_log")] == ["admin_create", "admin_create", "admin_delete"]
+
+
+def test_pages_need_a_session(client):
+    for path in ("/console/", "/console/courses", "/console/policies", "/console/purge", "/console/export",
+                 "/console/audit", "/console/audit.csv", "/console/attempts/1", "/console/images/" + "0" * 20):
+        response = client.get(path)
+        assert response.status_code == 302 and response.headers["Location"].startswith("/console/login"), path
+
+
+def test_session_ends_after_idle_timeout(app, console):
+    with console.session_transaction("/console/") as session:
+        session["seen"] = time.time() - 31 * 60
+    response = console.get("/console/")
+    assert response.status_code == 302 and "idle=1" in response.headers["Location"]
+    assert "ended after a while" in console.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_session_key_is_shared_by_every_worker_and_follows_the_secret(app, console, config):
+    cookie = console.get_cookie("proctorpy_console", path="/console")
+    other_worker = create_app(config).test_client()
+    other_worker.set_cookie("proctorpy_console", cookie.value, path="/console")
+    assert other_worker.get("/console/").status_code == 200
+    rotated = create_app(load_config(environ={}, overrides={"storage.data_dir": str(config.data_dir),
+                                                            "security.secret": "a-new-secret-0123456789"}))
+    client = rotated.test_client()
+    client.set_cookie("proctorpy_console", cookie.value, path="/console")
+    assert client.get("/console/").status_code == 302
+
+
+def test_secure_cookie_when_public_url_is_https(tmp_path):
+    app = create_app(load_config(environ={}, overrides={"storage.data_dir": str(tmp_path / "d"),
+                                                        "security.secret": SECRET,
+                                                        "server.public_url": "https://proctor.example.edu"}))
+    response = app.test_client().get("/console/sso?token=" + sso_token())
+    assert "Secure" in response.headers["Set-Cookie"]
+
+
+def test_logout_needs_csrf_and_ends_the_session(app, console):
+    assert console.post("/console/logout").status_code == 403
+    assert console.post("/console/logout", data={"csrf_token": csrf_of(console)}).status_code == 302
+    assert console.get("/console/").status_code == 302
+    assert audit_actions(app)[-1] == "console_sign_out"
+
+
+# --- CSRF and headers ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path, form", [
+    ("/console/purge", {"course_id": "3"}),
+    ("/console/export", {"course_id": "3"}),
+    ("/console/policies", {"scope": "course", "scope_id": "3", "days": "5"}),
+    ("/console/attempts/1/hold", {"hold": "1"}),
+])
+def test_forms_without_the_csrf_token_are_refused(app, console, path, form):
+    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 1, 2, first_attempt=1)
+    for token in (None, "forged"):
+        data = dict(form, **({"csrf_token": token} if token else {}))
+        response = console.post(path, data=data)
+        assert response.status_code == 403 and "security token" in response.get_data(as_text=True)
+    assert len(image_files(app.config["DATA_DIR"])) == 2
+    db = connect(app.config["DB_PATH"])
+    assert db.execute("SELECT count(*) FROM retention_policies").fetchone()[0] == 0
+    assert db.execute("SELECT legal_hold FROM attempts").fetchone()[0] == 0
+
+
+def test_security_headers(app, console):
+    response = console.get("/console/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self' 'nonce-" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp and response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "<script" not in response.get_data(as_text=True)
+
+
+def test_frame_ancestors_allow_only_the_moodle_origin(tmp_path):
+    app = create_app(load_config(environ={}, overrides={"storage.data_dir": str(tmp_path / "d"),
+                                                        "security.secret": SECRET,
+                                                        "console.moodle_origin": "https://moodle.example.edu"}))
+    response = app.test_client().get("/console/login")
+    assert "frame-ancestors 'self' https://moodle.example.edu" in response.headers["Content-Security-Policy"]
+    assert "X-Frame-Options" not in response.headers
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+def test_dashboard_shows_disk_usage_growth_and_queue(app, console):
+    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 2, 3, first_attempt=1)
+    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 4, 12, 1, 2, first_attempt=10, finished_days_ago=200)
+    page = console.get("/console/").get_data(as_text=True)
+    assert "Course 3" in page and "Course 4" in page and "Quiz 12" in page
+    assert "<svg" in page and page.count('class="bar"') == 30
+    assert "Days until full" in page and "Analysis queue" in page and "Oldest data" in page
+    assert "1 <small>expired</small>" in page
+    assert "Camshots <span class=\"ok\">accepted</span>" in page
+
+
+def test_dashboard_shows_the_disk_guard(app, console):
+    app.config["PROCTORPY"]["storage.min_free_bytes"] = 2**62
+    page = console.get("/console/").get_data(as_text=True)
+    assert "New camshots are refused" in page and '<span class="bad">refused</span>' in page
+
+
+def test_browse_course_quiz_attempt_with_report_and_images(app, console):
+    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 2, 3, first_attempt=1)
+    courses = console.get("/console/courses").get_data(as_text=True)
+    assert '/console/courses/3' in courses
+    course = console.get("/console/courses/3").get_data(as_text=True)
+    assert '/console/quizzes/11' in course and "Quiz 11" in course
+    quiz = console.get("/console/quizzes/11").get_data(as_text=True)
+    assert '/console/attempts/1' in quiz and "site default" in quiz
+    attempt = console.get("/console/attempts/1").get_data(as_text=True)
+    assert "Put on legal hold" in attempt and attempt.count("size=thumb") == 3
+    camshot_id = re.search(r"/console/images/([0-9a-f]{20})\?size=thumb", attempt).group(1)
+    thumb = console.get(f"/console/images/{camshot_id}?size=thumb")
+    assert thumb.status_code == 200 and thumb.mimetype == "image/png"
+    full = console.get(f"/console/images/{camshot_id}")
+    assert full.status_code == 200 and full.data.startswith(b"\x89PNG")
+    full.close()
+    assert console.get("/console/images/nothex").status_code == 400
+    assert console.get("/console/courses/99").status_code == 404
+    assert console.get("/console/attempts/abc").status_code == 400
+    report = console.get("/console/attempts/1/report")
+    if "Open the report" in attempt:
+        assert report.status_code == 200 and "/console/images/" in report.get_data(as_text=True)
+        assert "style-src 'self' 'unsafe-inline'" in report.headers["Content-Security-Policy"]
+        assert "report_view" in audit_actions(app)
+    else:
+        assert report.status_code == 404
+    assert {"attempt_view", "image_view"} <= set(audit_actions(app))
+
+
+def test_hold_toggle_is_audited(app, console):
+    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=1)
+    token = csrf_of(console)
+    assert console.post("/console/attempts/1/hold", data={"csrf_token": token, "hold": "1"}).status_code == 302
+    assert "On legal hold" in console.get("/console/attempts/1").get_data(as_text=True)
+    assert console.post("/console/attempts/1/hold", data={"csrf_token": token, "hold": "yes"}).status_code == 400
+    assert console.post("/console/attempts/99/hold", data={"csrf_token": token, "hold": "1"}).status_code == 404
+    db = connect(app.config["DB_PATH"])
+    assert db.execute("SELECT actor_id, detail FROM audit_log WHERE action = 'legal_hold'").fetchone() == \
+        ("moodle:2", "hold set")
+
+
+def test_policy_editor_sets_and_removes_policies(app, console):
+    token = csrf_of(console)
+    saved = console.post("/console/policies", data={"csrf_token": token, "scope": "quiz", "scope_id": "11", "days": "14"})
+    assert saved.status_code == 302
+    assert "quiz #11" in console.get("/console/policies").get_data(as_text=True)
+    for bad in ({"scope": "site", "scope_id": "1", "days": "3"}, {"scope": "quiz", "scope_id": "x", "days": "3"},
+                {"scope": "quiz", "scope_id": "1", "days": "0"}, {"scope": "quiz", "scope_id": "1", "days": "99999"},
+                {"scope": "quiz", "scope_id": "1"}):
+        assert console.post("/console/policies", data={"csrf_token": token, **bad}).status_code == 400, bad
+    removed = console.post("/console/policies", data={"csrf_token": token, "action": "delete", "scope": "quiz",
+                                                      "scope_id": "11"})
+    assert removed.status_code == 302
+    assert console.post("/console/policies", data={"csrf_token": token, "action": "delete", "scope": "quiz",
+                                                   "scope_id": "11"}).status_code == 404
+    db = connect(app.config["DB_PATH"])
+    assert [r[0] for r in db.execute("SELECT action FROM audit_log WHERE action LIKE 'policy_%'")] == \
+        ["policy_set", "policy_delete"]
+
+
+def test_purge_form_shows_the_dry_run_before_confirming(app, console):
+    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 2, 3, first_attempt=1)
+    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 4, 11, 1, 3, first_attempt=10)
+    preview = console.get("/console/purge?course_id=3&preview=1").get_data(as_text=True)
+    assert '<span id="dry-attempts">2</span> attempts' in preview and 'id="confirm"' in preview
+    assert len(image_files(app.config["DATA_DIR"])) == 9
+    empty = console.get("/console/purge?preview=1").get_data(as_text=True)
+    assert "selection is empty" in empty and 'id="confirm"' not in empty
+    token = csrf_of(console, "/console/purge")
+    done = console.post("/console/purge", data={"csrf_token": token, "course_id": "3"})
+    assert done.status_code == 200 and "Deleted 2 attempts, 6 camshots" in done.get_data(as_text=True)
+    assert len(image_files(app.config["DATA_DIR"])) == 3
+    assert console.post("/console/purge", data={"csrf_token": token}).status_code == 400
+    db = connect(app.config["DB_PATH"])
+    assert db.execute("SELECT actor_type, actor_id, count FROM audit_log WHERE action = 'purge'").fetchone() == \
+        ("console", "moodle:2", 6)
+
+
+def test_purge_form_reads_dates_and_the_expired_box(app, console):
+    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=1, finished_days_ago=200)
+    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=2, finished_days_ago=1)
+    expired = console.get("/console/purge?expired=1&preview=1").get_data(as_text=True)
+    assert '<span id="dry-attempts">1</span>' in expired and 'name="expired" value="1"' in expired
+    day = time.strftime("%Y-%m-%d", time.gmtime(NOW - 100 * 86400))
+    before = console.get(f"/console/purge?before={day}&preview=1").get_data(as_text=True)
+    assert '<span id="dry-attempts">1</span>' in before
+    assert "YYYY-MM-DD" in console.get("/console/purge?before=yesterday&preview=1").get_data(as_text=True)
+
+
+def test_export_form_shows_the_size_then_streams_the_zip(app, console):
+    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 2, 3, first_attempt=1)
+    preview = console.get("/console/export?quiz_id=11&preview=1").get_data(as_text=True)
+    assert "2 attempts, 6 camshots" in preview and 'id="download"' in preview
+    response = console.post("/console/export", data={"csrf_token": csrf_of(console, "/console/export"),
+                                                     "quiz_id": "11"})
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    assert response.is_streamed
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    assert len([n for n in archive.namelist() if n.endswith(".png")]) == 6
+    assert "export" in audit_actions(app)
+
+
+def test_audit_page_filters_and_exports_csv(app, console):
+    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=1)
+    token = csrf_of(console)
+    console.post("/console/attempts/1/hold", data={"csrf_token": token, "hold": "1"})
+    page = console.get("/console/audit?action=legal_hold").get_data(as_text=True)
+    assert "hold set" in page and "console_sign_in" not in page.split("<tbody>")[1]
+    assert "attempt_id 1" in page
+    by_actor = console.get("/console/audit?actor=Admin").get_data(as_text=True)
+    assert "console_sign_in" in by_actor
+    nobody = console.get("/console/audit?actor=nobody%25").get_data(as_text=True)
+    assert "Nothing recorded for these filters" in nobody
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    assert "hold set" in console.get(f"/console/audit?from={today}&to={today}").get_data(as_text=True)
+    assert console.get("/console/audit?from=13/01/2026").status_code == 400
+    exported = console.get("/console/audit.csv?action=legal_hold")
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    assert [r["action"] for r in rows] == ["legal_hold"] and rows[0]["actor_name"] == "Admin User"
+    assert audit_actions(app)[-1] == "audit_export"
+
+
+def test_console_refusals_speak_json_to_scripts(app, console):
+    response = console.get("/console/attempts/99", headers={"Accept": "application/json"})
+    assert response.status_code == 404 and set(response.json) == {"error", "message"}
