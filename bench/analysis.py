@@ -17,6 +17,7 @@ import argparse
 import io
 import itertools
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -174,6 +175,9 @@ def throughput(frame_images, burst, workdir):
         assert response.status_code == 201
     env = {**os.environ, "PROCTORPY_STORAGE_DATA_DIR": str(config.data_dir), "PROCTORPY_SECRET": SECRET,
            "PROCTORPY_ANALYSIS_POLL_SECONDS": "0.05"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_before = before.ru_utime + before.ru_stime
+    load = os.getloadavg()[0]
     workers = subprocess.Popen([sys.executable, "-m", "sidecar.cli", "worker"], cwd=REPO, env=env,
                                stderr=subprocess.DEVNULL)
     db = connect(app.config["DB_PATH"])
@@ -191,11 +195,19 @@ def throughput(frame_images, burst, workdir):
     finally:
         workers.terminate()
         workers.wait()
+    # CPU the workers used (their pool waits for them, so it is counted once ours is waited for):
+    # what dedicated cores would need, whatever else the machine was running meanwhile.
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = used.ru_utime + used.ru_stime - cpu_before
     tries = [row[0] for row in db.execute("SELECT tries FROM jobs")]
     pending = db.execute("SELECT count(*) FROM camshots WHERE status = 'pending'").fetchone()[0]
     statuses = dict(db.execute("SELECT status, count(*) FROM camshots GROUP BY status").fetchall())
     db.close()
-    print(f"  workers: {worker_count(config)}; drained in {elapsed:.1f} s: {burst / elapsed:.1f} shots/s")
+    count = worker_count(config)
+    print(f"  workers: {count}; drained in {elapsed:.1f} s: {burst / elapsed:.1f} shots/s "
+          f"(load average {load:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores)")
+    print(f"  worker CPU per shot, model loading included: {1000 * cpu / burst:.0f} ms; "
+          f"{count} dedicated cores would drain {count * burst / cpu:.1f} shots/s")
     print(f"  jobs: {len(tries)}, analysed more than once: {sum(t > 1 for t in tries)}, left pending: {pending}")
     print(f"  verdicts: {statuses}")
 

@@ -130,11 +130,11 @@ def document(version):
                 parameters=[path_id("camshot_id", CAMSHOT_ID),
                             query("size", {"type": "string", "enum": ["full", "thumb"]}), *ACTOR_QUERY])},
             "/api/v1/users/{user_id}/reference": {"put": operation(
-                "Store the user's Moodle profile photo as reference", refusals=("413", "415", "422"),
+                "Store the user's Moodle profile photo as reference", refusals=("413", "415", "422", "503", "507"),
                 parameters=[path_id("user_id")], body=multipart_body({"image": IMAGE_PART}, ("image",)))},
             "/api/v1/attempts/{attempt_id}/identity": {"post": operation(
                 "Identity check at the start: stores the photo and answers at once whether it passes",
-                refusals=("404", "409", "413", "415"), parameters=attempt,
+                refusals=("409", "413", "415", "503", "507"), parameters=attempt,
                 body=multipart_body({"image": IMAGE_PART, "user_id": ID, "taken_at": MS,
                                      "client_shot_id": CLIENT_KEY},
                                     ("image", "user_id", "taken_at", "client_shot_id")))},

@@ -88,9 +88,8 @@ def post_identity(attempt_id):
     attempt = load_attempt(db, attempt_id, must_belong_to=fields["user_id"], status=409)
     existing = find_camshot_by_client_id(db, attempt_id, fields["client_shot_id"])
     stored = existing or store_camshot(db, attempt, fields, data)
-    status = 200 if existing else 201
     analyse_now(db, stored["id"])
-    return jsonify(identity_answer(db, attempt, stored["id"])), status
+    return jsonify(identity_answer(db, attempt, stored["id"]))
 
 
 def analyse_now(db, camshot_id):
