@@ -5,7 +5,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from flask import Flask, current_app, jsonify
 
-from . import db, errors
+from . import db, errors, metrics, requestlog
 from .config import Config, load_config
 from .secret import load_secret
 
@@ -39,6 +39,8 @@ def create_app(config=None):
 
     db.init_app(app)
     errors.init_app(app)
+    requestlog.init_app(app)
+    metrics.init_app(app)
     app.add_url_rule("/healthz", view_func=healthz)
 
     from . import capture_api, console, direct_upload
