@@ -1,23 +1,29 @@
-"""Direct upload: camshots and events posted by the browser with an upload token.
+"""Direct upload: camshots and events posted by the browser with an upload token, and the
+plugin's Test connection of the public path.
 
 Every refusal is a precise 4xx and leaves nothing behind: no file, no row, no job, no event.
 """
 import json
 import secrets
+import subprocess
 import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
-from conftest import SECRET, LiveSidecar, face_bytes, png_bytes
+from conftest import SECRET, LiveSidecar, face_bytes, free_port, png_bytes
+from front_server import FrontServer
 from sidecar.client import multipart
 from sidecar.db import connect
 from sidecar.signing import make_token
 
 ATTEMPT = 1
 USER = 7
+CLIENT_CLI = (Path(__file__).resolve().parents[1] / "moodle_plugin" / "quizaccess_proctorpy" / "tests" / "fixtures"
+              / "client_cli.php")
 
 
 def upload_token(attempt_id=ATTEMPT, user_id=USER, exp=None, secret=SECRET):
@@ -365,3 +371,40 @@ def test_rate_is_shared_by_gunicorn_workers(tmp_path):
         assert len(list((tmp_path / "live" / "images").rglob("*.png"))) == 5
     finally:
         sidecar.stop()
+
+
+def check_public_path(public_url):
+    """The plugin's Test connection of the public path, run by PHP through its curl transport."""
+    result = subprocess.run(["php", str(CLIENT_CLI), public_url, "-", "checkdirect"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("mode, problem", [
+    ("up", "ok"),
+    ("healthz_only", "noapi"),
+    ("not_found", "notsidecar"),
+    ("bad_gateway", "notsidecar"),
+])
+def test_connection_check_of_the_public_path(live_sidecar, mode, problem):
+    front = FrontServer(live_sidecar.url)
+    try:
+        front.mode = mode
+        result = check_public_path(front.public_url)
+    finally:
+        front.close()
+    assert result["problem"] == problem, result
+    assert result["details"]["url"] == front.public_url
+    if problem == "ok":
+        assert result["details"]["api"] == "v1"
+        # It asked as a browser would, through the public path: health, then an upload without a token.
+        assert [(path, status) for path, status, _ in front.direct_requests] == [
+            ("/healthz", 200), ("/api/v1/direct/events", 401)]
+    else:
+        assert result["details"]["status"] in (404, 502)
+
+
+def test_connection_check_names_an_unreachable_public_path():
+    result = check_public_path(f"http://127.0.0.1:{free_port()}/proctorpy")
+    assert result["problem"] == "unreachable" and result["details"]["message"]

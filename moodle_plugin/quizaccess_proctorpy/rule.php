@@ -27,6 +27,7 @@ defined('MOODLE_INTERNAL') || die();
 use mod_quiz\form\preflight_check_form;
 use mod_quiz\local\access_rule_base;
 use mod_quiz\quiz_settings;
+use quizaccess_proctorpy\direct_upload;
 use quizaccess_proctorpy\proctoring_settings;
 
 /**
@@ -162,13 +163,13 @@ class quizaccess_proctorpy extends access_rule_base {
      * @param moodle_page $page the page being set up
      */
     public function setup_attempt_page($page) {
-        global $DB, $SESSION, $USER;
+        global $CFG, $DB, $SESSION, $USER;
         if (!in_array($page->pagetype, self::CAPTURE_PAGES, true) || $this->is_exempt()) {
             return;
         }
         $attemptid = optional_param('attempt', 0, PARAM_INT);
         $attempt = $attemptid ? $DB->get_record('quiz_attempts', ['id' => $attemptid, 'quiz' => $this->quiz->id,
-            'userid' => $USER->id, 'state' => mod_quiz\quiz_attempt::IN_PROGRESS], 'id') : false;
+            'userid' => $USER->id, 'state' => mod_quiz\quiz_attempt::IN_PROGRESS], 'id, timestart') : false;
         if (!$attempt) {
             return;
         }
@@ -180,6 +181,9 @@ class quizaccess_proctorpy extends access_rule_base {
             'intervalmax' => (int) $this->quiz->proctorpy_intervalmax,
             'width' => (int) $this->quiz->proctorpy_imagewidth,
             'identity' => $identityrequired,
+            // Null in forwarded mode; in direct mode the upload token, minted for this page.
+            'direct' => direct_upload::capture_config(get_config('quizaccess_proctorpy'), $CFG->wwwroot,
+                (int) $attempt->id, (int) $USER->id, (int) $attempt->timestart, (int) $this->quiz->timelimit, time()),
         ]]);
     }
 

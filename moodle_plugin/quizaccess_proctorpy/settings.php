@@ -48,6 +48,19 @@ if ($hassiteconfig) {
     $settings->add(new admin_setting_configtext('quizaccess_proctorpy/requesttimeout', $str('requesttimeout'),
         $str('requesttimeout_desc'), 10, PARAM_INT));
 
+    $settings->add(new admin_setting_heading('quizaccess_proctorpy/uploadheading', $str('uploadheading'), ''));
+    $settings->add(new admin_setting_configselect('quizaccess_proctorpy/uploadmode', $str('uploadmode'),
+        $str('uploadmode_desc'), quizaccess_proctorpy\direct_upload::MODE_FORWARDED, [
+            quizaccess_proctorpy\direct_upload::MODE_FORWARDED => $str('uploadmode_forwarded'),
+            quizaccess_proctorpy\direct_upload::MODE_DIRECT => $str('uploadmode_direct'),
+        ]));
+    // A regular expression as the parameter type: Moodle refuses any other value with "invalid".
+    $settings->add(new admin_setting_configtext('quizaccess_proctorpy/publicpath', $str('publicpath'),
+        $str('publicpath_desc'), quizaccess_proctorpy\direct_upload::DEFAULT_PATH,
+        quizaccess_proctorpy\direct_upload::PATH_PATTERN));
+    $settings->add(new admin_setting_configduration('quizaccess_proctorpy/tokenlifetime', $str('tokenlifetime'),
+        $str('tokenlifetime_desc'), quizaccess_proctorpy\direct_upload::DEFAULT_MAX_LIFETIME, HOURSECS));
+
     $settings->add(new admin_setting_heading('quizaccess_proctorpy/captureheading', $str('captureheading'), ''));
     $settings->add(new admin_setting_configtext('quizaccess_proctorpy/intervalmin', $str('intervalmin'),
         $str('intervalmin_desc'), 30, PARAM_INT));

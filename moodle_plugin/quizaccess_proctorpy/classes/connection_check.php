@@ -38,6 +38,9 @@ class connection_check {
     /** Largest clock difference (seconds) the sidecar accepts. */
     const MAX_SKEW = 300;
 
+    /** Outcomes of the public path check, as lang strings `directcheck_<code>`. */
+    const DIRECT_PROBLEMS = ['ok', 'unreachable', 'blocked', 'notsidecar', 'noapi'];
+
     /** @var sidecar_client the client under test */
     private $client;
 
@@ -94,5 +97,43 @@ class connection_check {
             'clock_skew' => 'clockskew',
         ][$answer['error'] ?? ''] ?? ($ping->status === 404 ? 'versionmismatch' : 'refused');
         return ['problem' => $problem, 'details' => $details + ['message' => $message, 'expected' => self::API_VERSION]];
+    }
+
+    /**
+     * Check the public path of direct upload as a browser would: through the Moodle host.
+     *
+     * `<public url>/healthz` must be the sidecar's health answer, and an upload without a token
+     * must reach the sidecar's direct endpoint and be refused by it (401 `missing_token`), which
+     * proves the proxy passes /api/v1/direct/ too.
+     *
+     * @param transport $transport how to send the requests
+     * @param string $publicurl e.g. https://moodle.example.edu/proctorpy
+     * @param int $timeout seconds per request
+     * @return array ['problem' => one of DIRECT_PROBLEMS, 'details' => values for the message]
+     */
+    public static function check_public_path(transport $transport, string $publicurl, int $timeout): array {
+        $details = ['url' => $publicurl];
+        try {
+            $health = $transport->send('GET', $publicurl . '/healthz', [], '', $timeout);
+        } catch (sidecar_exception $e) {
+            return ['problem' => $e->problem === 'blocked' ? 'blocked' : 'unreachable',
+                'details' => $details + ['message' => $e->getMessage()]];
+        }
+        $status = $health->json();
+        if ($health->status !== 200 || !is_array($status) || !isset($status['api'], $status['status'])) {
+            return ['problem' => 'notsidecar', 'details' => $details + ['status' => $health->status]];
+        }
+        $details['api'] = (string) $status['api'];
+        try {
+            $upload = $transport->send('POST', $publicurl . '/api/v1/direct/events', ['Content-Type: application/json'],
+                '{}', $timeout);
+        } catch (sidecar_exception $e) {
+            return ['problem' => 'unreachable', 'details' => $details + ['message' => $e->getMessage()]];
+        }
+        $answer = $upload->json();
+        if ($upload->status !== 401 || ($answer['error'] ?? null) !== 'missing_token') {
+            return ['problem' => 'noapi', 'details' => $details + ['status' => $upload->status]];
+        }
+        return ['problem' => 'ok', 'details' => $details];
     }
 }

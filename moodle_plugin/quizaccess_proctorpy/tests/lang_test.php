@@ -90,6 +90,9 @@ final class lang_test extends \basic_testcase {
         foreach (['ok', 'unreachable', 'blocked', 'notsidecar', 'versionmismatch', 'badsecret', 'clockskew', 'refused'] as $c) {
             $used[] = 'connection_' . $c;
         }
+        foreach (connection_check::DIRECT_PROBLEMS as $c) {
+            $used[] = 'directcheck_' . $c;
+        }
         foreach (proctoring_settings::IDENTITY_CHECKS as $choice) {
             $used[] = 'identitycheck_' . $choice;
         }

@@ -30,6 +30,7 @@ import Templates from 'core/templates';
 import {getString} from 'core/str';
 import * as Camera from 'quizaccess_proctorpy/camera';
 import {Uploader, forward} from 'quizaccess_proctorpy/uploader';
+import * as Direct from 'quizaccess_proctorpy/direct';
 
 /** How often a lost camera is tried again, milliseconds. */
 const CAMERA_RETRY = 3000;
@@ -38,7 +39,8 @@ class Capture {
     /**
      * Capture for one attempt.
      *
-     * @param {Object} config attemptid, intervalmin, intervalmax (seconds), width (pixels), identity (bool)
+     * @param {Object} config attemptid, intervalmin, intervalmax (seconds), width (pixels), identity (bool),
+     *     direct (url, token, userid for direct upload; null to forward through Moodle)
      */
     constructor(config) {
         this.config = config;
@@ -47,7 +49,11 @@ class Capture {
         this.stream = null;
         this.cameraDown = false;
         this.indicator = null;
-        this.uploader = new Uploader(config.attemptid, forward, (pending, failing) => this.show(pending, failing));
+        // The fallback event itself travels through Moodle, the path that works.
+        const transport = config.direct
+            ? Direct.withFallback(Direct.transport(config.direct), forward, () => this.event('direct_fallback'))
+            : forward;
+        this.uploader = new Uploader(config.attemptid, transport, (pending, failing) => this.show(pending, failing));
     }
 
     /**
@@ -233,7 +239,7 @@ class Capture {
 /**
  * Start capture on an attempt page.
  *
- * @param {Object} config attemptid, intervalmin, intervalmax, width, identity
+ * @param {Object} config attemptid, intervalmin, intervalmax, width, identity, direct
  * @returns {Promise<Capture>}
  */
 export const init = async(config) => {

@@ -18,7 +18,8 @@
  * and retried with backoff until they arrive.
  *
  * Items travel through a transport: `forward` (Moodle's external functions, which sign and
- * forward them). A second transport can be added beside it without touching the queue.
+ * forward them), or the direct transport of quizaccess_proctorpy/direct, which falls back to
+ * `forward`.
  *
  * @module     quizaccess_proctorpy/uploader
  * @copyright  2026 The proctorpy authors
