@@ -412,8 +412,13 @@ def test_identity_check_matches_the_profile_photo(app, api):
     assert answer["passed"] is True and answer["faces"] == 1 and answer["reference"] == "profile"
     assert answer["distance"] < THRESHOLD and "matches" in answer["message"]
     assert elapsed < 10  # synchronous: the verdict is in the answer (speed is measured in bench/)
-    assert rows(app, "SELECT id, source, attempt_id FROM reference_photos WHERE source = 'identity'") == [
-        (answer["id"], "identity", 1)]
+    (photo_id, attempt_id, path), = rows(
+        app, "SELECT id, attempt_id, path FROM reference_photos WHERE source = 'identity'")
+    (shot_path,), = rows(app, "SELECT path FROM camshots WHERE id = ?", [answer["id"]])
+    assert (photo_id, attempt_id) == (answer["id"], 1)
+    # The reference owns a copy, so purging or exporting counts each file once per row.
+    data_dir = app.config["DATA_DIR"]
+    assert path != shot_path and (data_dir / path).read_bytes() == (data_dir / shot_path).read_bytes()
     assert rows(app, "SELECT state FROM jobs") == [("done",)]
     shot = shots_by_id(api)[answer["id"]]
     assert shot["kind"] == "identity" and shot["status"] == "ok"
@@ -433,6 +438,7 @@ def test_identity_check_follows_the_quiz_setting(app, api, check, relative, pass
     answer = post_identity(api, relative).json
     assert answer["passed"] is passed and word in answer["message"], answer
     assert rows(app, "SELECT count(*) FROM reference_photos WHERE source = 'identity'") == [(0,)]
+    assert len(list((app.config["DATA_DIR"] / "references").rglob("*.png"))) == 1  # the profile photo only
 
 
 def test_identity_without_a_profile_photo_passes_on_one_face_and_says_so(api, config):
@@ -455,6 +461,27 @@ def test_identity_photo_sent_twice_is_stored_and_answered_once(app, api):
     assert (first.status_code, again.status_code) == (200, 200)
     assert first.json == again.json
     assert rows(app, "SELECT count(*) FROM camshots") == [(1,)]
+
+
+def test_identity_photo_held_by_a_stalled_worker_is_answered_503_then_analysed(app, api, config):
+    api.put_attempt(1, identity_check="face")
+    body, ctype = multipart({"attempt_id": 1, "user_id": 7, "taken_at": 1, "client_shot_id": "id-1",
+                             "kind": "identity"}, {"image": ("i.png", face_bytes("obama/obama1.jpg"), "image/png")})
+    api.open("POST", "/api/v1/camshots", body, ctype)
+    db = connect(app.config["DB_PATH"])
+    try:
+        queue.claim(db, "stalled", lease_seconds=600)
+    finally:
+        db.close()
+    response = post_identity(api, "obama/obama1.jpg", client_shot_id="id-1")
+    assert response.status_code == 503 and response.json["error"] == "analysis_pending"
+    db = connect(app.config["DB_PATH"])
+    try:
+        db.execute("UPDATE jobs SET lease_until = 0")  # the stalled worker's lease runs out
+    finally:
+        db.close()
+    answer = post_identity(api, "obama/obama1.jpg", client_shot_id="id-1").json
+    assert answer["passed"] is True and answer["faces"] == 1
 
 
 @pytest.mark.parametrize("fields, image, status, code", [

@@ -1,5 +1,7 @@
 """Signed analysis endpoints: a user's reference photo and the identity check of an attempt."""
+import logging
 import os
+import time
 
 from flask import Blueprint, current_app, jsonify, request
 
@@ -15,6 +17,10 @@ from .faces import ModelsUnavailable, find_faces
 
 bp = Blueprint("analysis_api", __name__, url_prefix="/api/v1")
 bp.before_request(require_signed_request)
+
+log = logging.getLogger(__name__)
+
+WORKER_WAIT_SECONDS = 3  # a worker that took the identity photo first analyses it in a fraction of that
 
 IDENTITY_MESSAGES = {
     "none": "Your photo was taken.",
@@ -104,12 +110,25 @@ def analyse_now(db, camshot_id):
         queue.release(db, job, str(error), config["analysis.max_tries"])
         raise Unavailable(f"Face analysis is not available: {error}.", code="models_unavailable") from None
     except Exception as error:
+        log.exception("identity photo %s could not be analysed", camshot_id)
         queue.release(db, job, f"{type(error).__name__}: {error}", config["analysis.max_tries"])
-        raise
+        raise Unavailable("The identity photo is stored but could not be analysed now; send it again.",
+                          code="analysis_failed") from None
+
+
+def wait_for_verdict(db, camshot_id, seconds):
+    """The camshot's status once a worker has analysed it, waiting at most this long."""
+    deadline = time.monotonic() + seconds
+    while True:
+        status = db.execute("SELECT status FROM camshots WHERE id = ?", [camshot_id]).fetchone()[0]
+        if status != "pending" or time.monotonic() >= deadline:
+            return status
+        time.sleep(0.05)
 
 
 def identity_answer(db, attempt, camshot_id):
     """The identity check's answer, from the camshot's verdict and the attempt's settings."""
+    wait_for_verdict(db, camshot_id, WORKER_WAIT_SECONDS)
     status, faces, distance = db.execute(
         "SELECT status, faces, distance FROM camshots WHERE id = ?", [camshot_id]
     ).fetchone()

@@ -57,8 +57,11 @@ def analyse(db, config, data_dir, camshot):
     return judge(db, config, camshot, faces), faces
 
 
-def record(db, job, camshot, result, faces=None, error=None, now=None):
-    """Write the verdict and finish the job in one transaction; False if the lease was lost."""
+def record(db, job, camshot, result, faces=None, error=None, identity_copy=None, now=None):
+    """Write the verdict and finish the job in one transaction; False if the lease was lost.
+
+    identity_copy: the file a passing identity camshot's reference is to own.
+    """
     now = time.time() if now is None else now
     with write_transaction(db):
         if not queue.complete(db, job, now):
@@ -69,8 +72,8 @@ def record(db, job, camshot, result, faces=None, error=None, now=None):
             [result.status, result.faces, json.dumps(result.boxes) if result.faces is not None else None,
              result.distance, result.matched_user_id, now, error, camshot["id"]],
         )
-        if camshot["kind"] == "identity" and result.status == "ok":
-            references.add_identity_reference(db, camshot, faces.encodings[0], now)
+        if identity_copy is not None:
+            references.add_identity_reference(db, camshot, identity_copy, faces.encodings[0], now)
     return True
 
 
@@ -84,7 +87,15 @@ def process(db, config, data_dir, job):
         error = None
     except Unreadable as problem:
         result, faces, error = Verdict("unreadable", None, [], None, None), None, str(problem)
-    if not record(db, job, camshot, result, faces, error):
+    identity_copy = None
+    if camshot["kind"] == "identity" and result.status == "ok":
+        identity_copy = references.copy_identity_photo(data_dir, camshot, config["storage.fsync"])
+    try:
+        recorded = record(db, job, camshot, result, faces, error, identity_copy)
+    finally:
+        if identity_copy is not None:
+            references.remove_if_unused(db, data_dir, identity_copy)
+    if not recorded:
         log.warning("job %s: lease lost before the verdict was written; another worker has it", job.id)
         return None
     recompute_score(db, config, camshot["attempt_id"])

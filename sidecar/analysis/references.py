@@ -71,15 +71,31 @@ def store_profile_photo(db, data_dir, user_id, png, encoding, fsync=True):
     return photo_id, len(earlier), freed
 
 
-def add_identity_reference(db, camshot, encoding, now):
+def copy_identity_photo(data_dir, camshot, fsync=True):
+    """A durable copy of an identity camshot's file for the reference it becomes; its relative path.
+
+    The reference owns its own file, as a profile photo does, so purges, exports and backups
+    count each file once per row.
+    """
+    relative = storage.reference_path(camshot["user_id"], storage.new_id())
+    storage.write_durably(data_dir, relative, (data_dir / camshot["path"]).read_bytes(), fsync=fsync)
+    return relative
+
+
+def add_identity_reference(db, camshot, relative, encoding, now):
     """Make a passing identity camshot a reference of its attempt (inside the verdict's transaction).
 
-    It shares the camshot's file and id, so a retried job adds nothing twice and a purge of
-    the camshot's file is a purge of the reference's.
+    The reference takes the camshot's id, so it is added once however often the job runs.
     """
     db.execute(
         "INSERT OR IGNORE INTO reference_photos (id, user_id, attempt_id, source, path, bytes, encoding, "
         "created_at) VALUES (?, ?, ?, 'identity', ?, ?, ?, ?)",
-        [camshot["id"], camshot["user_id"], camshot["attempt_id"], camshot["path"], camshot["bytes"],
+        [camshot["id"], camshot["user_id"], camshot["attempt_id"], relative.as_posix(), camshot["bytes"],
          encoding_blob(encoding), now],
     )
+
+
+def remove_if_unused(db, data_dir, relative):
+    """Delete a reference file no row names (its verdict was not recorded, or came twice)."""
+    if db.execute("SELECT 1 FROM reference_photos WHERE path = ?", [relative.as_posix()]).fetchone() is None:
+        storage.remove_quietly(data_dir, relative)
