@@ -13,6 +13,7 @@ from .policy import EXPIRES_AT_SQL
 
 ID_KEYS = {"course_id": "a.course_id", "quiz_id": "a.quiz_id", "user_id": "a.user_id", "attempt_id": "a.id"}
 SELECTION_KEYS = (*ID_KEYS, "before", "expired")
+LATEST_BEFORE = 253_402_300_799  # 9999-12-31 23:59:59 UTC: later times cannot be shown as dates
 
 # An attempt Moodle never reported finished (abandoned, or its finish call was lost) ages
 # from its start, so no attempt can be kept forever by accident.
@@ -37,6 +38,9 @@ def read_selection(body, allowed=()):
             selection[key] = positive_int(body[key], key)
     if body.get("before") not in (None, ""):
         selection["before"] = non_negative_int(body["before"], "before")
+        if selection["before"] > LATEST_BEFORE:
+            raise BadRequest(f"before must be unix seconds up to {LATEST_BEFORE} (the end of year 9999).",
+                             code="invalid_field")
     expired = body.get("expired")
     if expired not in (None, False):
         if expired is not True:
