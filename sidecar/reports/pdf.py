@@ -1,6 +1,8 @@
 """The attempt report as an A4 PDF: WeasyPrint, with every image embedded from the data dir."""
 import base64
 import io
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 from flask import render_template
 from PIL import Image, ImageDraw
@@ -46,13 +48,13 @@ def render_pdf(report, data_dir):
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
 
-    images = {}
-    for ref in report["references"]:
-        images[ref["id"]] = thumbnail_uri(data_dir / ref["path"])
-    for shot in report["identity_shots"] + report["shots"]:
-        images[shot["id"]] = thumbnail_uri(
-            data_dir / shot["path"], [b["pixels"] for b in shot["boxes"]], shot["flagged"]
-        )
+    jobs = [(ref["id"], data_dir / ref["path"], [], False) for ref in report["references"]]
+    jobs += [(shot["id"], data_dir / shot["path"], [b["pixels"] for b in shot["boxes"]], shot["flagged"])
+             for shot in report["identity_shots"] + report["shots"]]
+    # PNG decoding is most of the cost and Pillow releases the GIL while it decodes: one thread per core.
+    with ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0))) as pool:
+        uris = pool.map(lambda job: thumbnail_uri(*job[1:]), jobs)
+        images = {job[0]: uri for job, uri in zip(jobs, uris)}
     html = render_template(
         "attempt_report_pdf.html", r=report, images=images,
         flagged=[s for s in report["shots"] if s["flagged"]],
