@@ -16,6 +16,7 @@
 import argparse
 import io
 import itertools
+import logging
 import os
 import resource
 import statistics
@@ -247,6 +248,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--burst", type=int, default=200)
     args = parser.parse_args()
+    logging.getLogger("sidecar.requests").disabled = True  # one line per request would bury the figures
     print(f"# bench/analysis.py on {machine()}")
     face_recognition = load_face_recognition()
     frame_images = frames(face_recognition)
