@@ -34,5 +34,10 @@ test: install system-test
 	@if [ -f tests/browser/package.json ]; then npm install --silent --no-audit --no-fund --prefix tests/browser; fi
 	$(BIN)/pytest -q
 
+# The full fuzz and fault runs, minutes long: their FUZZ and FAULTS lines go to bench/RESULTS.md.
+# Request log lines (stderr) are dropped; pytest's report is on stdout.
+fuzz: install system-test
+	PROCTORPY_FUZZ_SCALE=20 PROCTORPY_FAULT_KILLS=20 $(BIN)/pytest -q -s tests/test_fuzz.py tests/test_faults.py 2>/dev/null
+
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -122,10 +122,11 @@ def run_services(config):
     from .analysis.worker import WorkerPool, worker_count
     from .metrics import multiprocess_dir
     from .retention.scheduler import start_scheduler
-    from .server import GRACEFUL_TIMEOUT
+    from .server import GRACEFUL_TIMEOUT, remove_stale_pidfile
 
     # Set before any child starts: gunicorn workers and analysis workers share their counters there.
     metrics_dir, owned = multiprocess_dir(os.environ)
+    remove_stale_pidfile(config)
     children = [subprocess.Popen(gunicorn_command(config))]
     analysis_workers = WorkerPool(worker_count(config) if config["analysis.with_server"] else 0)
     analysis_workers.start()

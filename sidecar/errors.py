@@ -1,4 +1,7 @@
 """Errors a caller can see, and the one place that turns them into responses."""
+import errno
+import sqlite3
+
 from flask import jsonify, request
 from werkzeug.exceptions import HTTPException
 
@@ -90,6 +93,42 @@ class InsufficientStorage(ProctorpyError):
     code = "disk_full"
 
 
+def storage_refusal(error):
+    """The refusal for a database or disk failure an admin can fix, or None for a real bug.
+
+    Nothing is half-stored when these happen: a camshot's file is removed again when its
+    row cannot be committed, so the client may retry the same client_shot_id later.
+    """
+    if isinstance(error, sqlite3.OperationalError):
+        text = str(error).lower()
+        if "locked" in text or "busy" in text:
+            return Unavailable(
+                "The sidecar's database is locked by another process (a backup, a purge or a long query) and "
+                "stayed locked past the wait; nothing was stored. Try again in a moment.", code="database_locked")
+        if "readonly" in text or "read-only" in text or "unable to open" in text:
+            return Unavailable(
+                "The sidecar's database cannot be written: its data dir is read-only or not writable by the "
+                "sidecar's user. Nothing was stored; fix the mount or the permissions.", code="read_only")
+        if "full" in text:
+            return InsufficientStorage(
+                "The sidecar's disk is full; nothing was stored. Free space (purge old data) or grow the disk.")
+        if "i/o" in text:
+            return Unavailable("The sidecar's disk reported an I/O error; nothing was stored. Check the disk.",
+                               code="disk_error")
+    elif isinstance(error, OSError) and error.errno is not None:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return InsufficientStorage(
+                "The sidecar's disk is full; nothing was stored. Free space (purge old data) or grow the disk.")
+        if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return Unavailable(
+                "The sidecar's data dir cannot be written: it is read-only or not writable by the sidecar's "
+                "user. Nothing was stored; fix the mount or the permissions.", code="read_only")
+        if error.errno == errno.EIO:
+            return Unavailable("The sidecar's disk reported an I/O error; nothing was stored. Check the disk.",
+                               code="disk_error")
+    return None
+
+
 def error_response(code, message, status):
     response = jsonify(error=code, message=message)
     response.status_code = status
@@ -100,6 +139,15 @@ def init_app(app):
     @app.errorhandler(ProctorpyError)
     def handle_proctorpy_error(error):
         return error_response(error.code, error.message, error.status)
+
+    @app.errorhandler(sqlite3.OperationalError)
+    @app.errorhandler(OSError)
+    def handle_storage_error(error):
+        refusal = storage_refusal(error)
+        if refusal is None:
+            raise error
+        app.logger.warning("refused: %s (%s)", refusal.code, error)
+        return error_response(refusal.code, refusal.message, refusal.status)
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error):

@@ -49,6 +49,32 @@ def gunicorn_settings(config):
     }
 
 
+def remove_stale_pidfile(config):
+    """Remove the pid file a killed gunicorn left, unless its process still runs.
+
+    Gunicorn refuses to start while the pid in its file is alive, and a killed master
+    whose parent died too can linger as a zombie where nothing reaps it.
+    """
+    path = config.data_dir / "gunicorn.pid"
+    try:
+        pid = int(path.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        path.unlink(missing_ok=True)
+        return
+    if not process_runs(pid):
+        path.unlink(missing_ok=True)
+
+
+def process_runs(pid):
+    """Whether pid is a live process (not gone, not a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
 class SidecarGunicorn(BaseApplication):
     """Gunicorn configured by gunicorn_settings(); each load re-reads the configuration."""
 

@@ -3,6 +3,7 @@
 Layout: images/<course>/<quiz>/<attempt>/<camshot id>.png and references/<user>/<id>.png.
 Every path is built from integers and ids the sidecar generated, never from client text.
 """
+import contextlib
 import logging
 import os
 import re
@@ -40,12 +41,18 @@ def write_durably(data_dir, relative, data, fsync=True):
     target = Path(data_dir) / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name("." + target.name + "." + secrets.token_hex(4) + TEMP_SUFFIX)
-    with open(temp, "xb") as f:
-        f.write(data)
-        if fsync:
-            f.flush()
-            os.fsync(f.fileno())
-    os.replace(temp, target)
+    try:
+        with open(temp, "xb") as f:
+            f.write(data)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        # A full or read-only disk: leave no half-written file behind for repair() to find.
+        with contextlib.suppress(OSError):
+            temp.unlink(missing_ok=True)
+        raise
     if fsync:
         folder = os.open(target.parent, os.O_RDONLY)
         try:
