@@ -26,7 +26,7 @@ SETTINGS = [
     Setting("storage.max_width", 640, "Camshots wider than this are scaled down before they are stored"),
     Setting("storage.png_compress_level", 6, "Zlib level for stored PNGs, 0-9: lower is faster, higher is smaller"),
     Setting("storage.format", "palette", "Stored camshot pixels: palette (PNG-8, about a third of the bytes) or rgb (full-colour PNG)"),
-    Setting("storage.palette_colors", 256, "Colours per camshot in palette storage, 2-256"),
+    Setting("storage.palette_colors", 128, "Colours per camshot in palette storage, 2-256; bench/storage.py measures bytes and face distances for each"),
     Setting("storage.thumb_width", 160, "Width of thumbnails served with ?size=thumb"),
     Setting("storage.min_free_bytes", 1024 * 1024 * 1024, "Camshots are refused with 507 when the data dir's disk has less free space than this"),
     Setting("storage.fsync", True, "Fsync each camshot and its folder before acknowledging it; turn off only on throwaway test data"),
