@@ -3,6 +3,7 @@ import shutil
 import time
 
 from ..retention.selection import plan
+from ..sizing import student_hour
 
 DAY = 86400
 GROWTH_DAYS = 30  # days shown on the growth chart
@@ -44,6 +45,7 @@ def dashboard(db, config, data_dir):
         "last_retention_run": (db.execute("SELECT last_run_at FROM leases WHERE name = 'retention'").fetchone()
                                or [None])[0],
         "unfinished_purges": db.execute("SELECT count(*) FROM purge_runs WHERE state = 'running'").fetchone()[0],
+        "student_hour": student_hour(db, config["scoring.default_interval_max"])["site"],
         "courses": usage(db, "course"),
         "quizzes": usage(db, "quiz")[:20],
     }
