@@ -1,11 +1,13 @@
 """Ingest throughput and latency of a real gunicorn sidecar, beside a bare Flask baseline.
 
 Starts `proctorpy serve` (analysis off, fresh data dir) and a bare Flask app under the same
-gunicorn settings on loopback, then posts signed 320x240 camshots from separate client
-processes for a bounded time against each, in alternating rounds, and prints shots/s and
-latency percentiles.
+gunicorn settings on loopback, then posts 320x240 camshots from separate client processes for a
+bounded time against each path, in alternating rounds, and prints shots/s and latency
+percentiles. The paths: signed (as Moodle forwards them), direct (each client a browser with
+its own attempt and upload token, as the capture module posts them in direct mode) and the
+bare Flask upload.
 
-    .venv/bin/python bench/ingest.py [--clients 16] [--seconds 15]
+    .venv/bin/python bench/ingest.py [--clients 64] [--seconds 15]
 """
 import argparse
 import http.client
@@ -28,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from sidecar.client import SidecarClient, multipart  # noqa: E402
-from sidecar.signing import signed_headers  # noqa: E402
+from sidecar.signing import make_token, signed_headers  # noqa: E402
 
 SECRET = "bench-secret-0123456789abcdef"
 FACE = REPO.parent / "shared" / "testdata" / "faces" / "obama" / "obama-480p.jpg"
@@ -67,7 +69,9 @@ def wait_ready(url, process, timeout=30):
 def start_sidecar(data_dir, port, workers):
     env = {**os.environ, "PROCTORPY_SECRET": SECRET, "PROCTORPY_STORAGE_DATA_DIR": str(data_dir),
            "PROCTORPY_SERVER_PORT": str(port), "PROCTORPY_SERVER_WORKERS": str(workers),
-           "PROCTORPY_ANALYSIS_WITH_SERVER": "false"}
+           "PROCTORPY_ANALYSIS_WITH_SERVER": "false",
+           # Each browser here posts as fast as it can: measure the rate limiter's cost, not its refusals.
+           "PROCTORPY_DIRECT_MAX_SHOTS_PER_MINUTE": "1000000000"}
     process = subprocess.Popen([sys.executable, "-m", "sidecar.cli", "serve"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     wait_ready(f"http://127.0.0.1:{port}/healthz", process)
@@ -89,8 +93,11 @@ def stop(process):
     process.wait(timeout=30)
 
 
-def client_process(target, port, threads, seconds, image, attempt_id, results):
-    """One load-generating process: `threads` keep-alive connections posting until time is up."""
+def client_process(target, port, threads, seconds, image, attempt_id, results, browsers=()):
+    """One load-generating process: `threads` keep-alive connections posting until time is up.
+
+    For the direct path, thread i is browsers[i]: its own (attempt id, upload token).
+    """
     import threading
 
     latencies, errors = [], []
@@ -98,15 +105,18 @@ def client_process(target, port, threads, seconds, image, attempt_id, results):
 
     def run(worker):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        attempt, token = browsers[worker] if target == "direct" else (attempt_id, None)
         n = 0
         while time.time() < deadline:
             n += 1
-            fields = {"attempt_id": attempt_id, "user_id": 7, "taken_at": int(time.time() * 1000),
+            fields = {"attempt_id": attempt, "user_id": 7, "taken_at": int(time.time() * 1000),
                       "client_shot_id": f"{os.getpid()}-{worker}-{n}-{secrets.token_hex(4)}", "kind": "attempt"}
             body, ctype = multipart(fields, {"image": ("shot.jpg", image, "image/jpeg")})
             if target == "sidecar":
                 path = "/api/v1/camshots"
                 headers = signed_headers(SECRET, "POST", path, body)
+            elif target == "direct":
+                path, headers = "/api/v1/direct/camshots", {"Authorization": "Bearer " + token}
             else:
                 path, headers = "/upload", {}
             headers["Content-Type"] = ctype
@@ -134,13 +144,15 @@ def client_process(target, port, threads, seconds, image, attempt_id, results):
     results.put((latencies, errors))
 
 
-def load(target, port, clients, seconds, image, attempt_id=1, processes=2):
+def load(target, port, clients, seconds, image, attempt_id=1, processes=2, browsers=()):
     """Raw figures of one round: latencies of the 201s, errors, elapsed seconds."""
     results = multiprocessing.Queue()
     per = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
+    starts = [sum(per[:i]) for i in range(processes)]
     procs = [multiprocessing.Process(target=client_process,
-                                     args=(target, port, n, seconds, image, attempt_id, results))
-             for n in per if n]
+                                     args=(target, port, n, seconds, image, attempt_id, results,
+                                           browsers[start:start + n]))
+             for n, start in zip(per, starts) if n]
     started = time.perf_counter()
     for p in procs:
         p.start()
@@ -154,12 +166,12 @@ def load(target, port, clients, seconds, image, attempt_id=1, processes=2):
     return latencies, errors, time.perf_counter() - started
 
 
-def interleaved(targets, rounds, clients, seconds, image):
-    """Alternate short rounds between targets, so a busy neighbour slows both alike."""
+def interleaved(targets, rounds, clients, seconds, image, browsers=()):
+    """Alternate short rounds between targets, so a busy neighbour slows all alike."""
     totals = {name: ([], [], 0.0) for name in targets}
     for _ in range(rounds):
         for name, port in targets.items():
-            latencies, errors, elapsed = load(name, port, clients, seconds / rounds, image)
+            latencies, errors, elapsed = load(name, port, clients, seconds / rounds, image, browsers=browsers)
             old = totals[name]
             totals[name] = (old[0] + latencies, old[1] + errors, old[2] + elapsed)
     return {name: summarise(*figures) for name, figures in totals.items()}
@@ -182,7 +194,7 @@ def line(name, r):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
+    parser.add_argument("--clients", type=int, default=64, help="concurrent clients (default 64)")
     parser.add_argument("--seconds", type=float, default=15, help="seconds of load per target (default 15)")
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds per target (default 4)")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="gunicorn workers (default: cores)")
@@ -196,20 +208,31 @@ def main():
         bare = start_bare(bare_port, args.workers, 4)
         try:
             client = SidecarClient(f"http://127.0.0.1:{port}", SECRET)
-            client.put_attempt(1, user_id=7, user_fullname="Bench", course_id=1, quiz_id=1, cm_id=1,
-                               started_at=int(time.time()))
-            figures = interleaved({"sidecar": port, "bare": bare_port}, args.rounds, args.clients,
-                                  args.seconds, image)
-            signed, baseline = figures["sidecar"], figures["bare"]
+            # Attempt 1 takes the signed shots; each simulated browser has an attempt of its own.
+            browsers = []
+            for attempt_id in range(1, args.clients + 2):
+                client.put_attempt(attempt_id, user_id=7, user_fullname="Bench", course_id=1, quiz_id=1, cm_id=1,
+                                   started_at=int(time.time()))
+                if attempt_id > 1:
+                    token = make_token(SECRET, {"a": attempt_id, "u": 7, "exp": int(time.time()) + 3600})
+                    browsers.append((attempt_id, token))
+            figures = interleaved({"sidecar": port, "direct": port, "bare": bare_port}, args.rounds, args.clients,
+                                  args.seconds, image, browsers)
+            signed, direct, baseline = figures["sidecar"], figures["direct"], figures["bare"]
             stored = sum(p.stat().st_size for p in (Path(tmp) / "data" / "images").rglob("*.png"))
         finally:
             stop(sidecar)
             stop(bare)
     print(line("sidecar (signed)", signed))
+    print(line("sidecar (direct, token)", direct))
     print(line("bare Flask upload", baseline))
     print(f"ratio: bare/sidecar throughput {baseline['rate'] / signed['rate']:.2f}x; "
           f"p99 sidecar/bare {signed['p99'] / baseline['p99']:.2f}x; "
-          f"stored {stored / max(1, signed['shots']) / 1024:.1f} KB per camshot")
+          f"direct/signed throughput {direct['rate'] / signed['rate']:.2f}x; "
+          f"p99 direct/bare {direct['p99'] / baseline['p99']:.2f}x; "
+          f"stored {stored / max(1, signed['shots'] + direct['shots']) / 1024:.1f} KB per camshot")
+    print(f"direct bars: >= 400 shots/s {'met' if direct['rate'] >= 400 else 'missed'}; "
+          f"p99 < 100 ms {'met' if direct['p99'] < 100 else 'missed'}")
 
 
 if __name__ == "__main__":
