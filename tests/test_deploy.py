@@ -1,0 +1,145 @@
+"""Following docs/admin-guide.md on a fresh data dir ends with a sidecar running as systemd runs it.
+
+The unit file's Environment, ExecStart, ExecReload, KillSignal and TimeoutStopSec are used as
+written; only the install paths (/opt/proctorpy, /etc/proctorpy, /run/proctorpy) are mapped into
+a temporary folder, as the guide's commands are.
+"""
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import time
+import urllib.request
+
+from conftest import REPO, free_port
+from sidecar.cli import cli
+from sidecar.client import SidecarClient
+
+UNIT = REPO / "deploy" / "proctorpy.service"
+GUIDE = REPO / "docs" / "admin-guide.md"
+
+
+def unit_service_section():
+    """{key: [values]} of the unit's [Service] section."""
+    section, values = None, {}
+    for line in UNIT.read_text().splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            section = line
+        elif section == "[Service]" and "=" in line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            values.setdefault(key, []).append(value)
+    return values
+
+
+def guide_commands():
+    """The shell lines of the guide's ```sh blocks."""
+    return [line for block in re.findall(r"```sh\n(.*?)```", GUIDE.read_text(), re.S) for line in block.splitlines()]
+
+
+def test_every_proctorpy_command_the_guide_names_exists():
+    # As a command is written in the guide: `proctorpy verb ...` in text, .../bin/proctorpy verb in blocks.
+    named = set(re.findall(r"(?:`|bin/)proctorpy (\w+)", GUIDE.read_text()))
+    assert named <= set(cli.commands), named - set(cli.commands)
+    assert {"init", "check", "backup", "restore", "purge", "export", "secret", "admin", "retention"} <= named
+
+
+def test_following_the_admin_guide_ends_with_a_supervised_running_sidecar(tmp_path):
+    service = unit_service_section()
+    port = free_port()
+    paths = {
+        "/opt/proctorpy/.venv/bin/": str(REPO / ".venv" / "bin") + "/",
+        "/etc/proctorpy/config.toml": str(tmp_path / "etc" / "config.toml"),
+        "/run/proctorpy": str(tmp_path / "run"),
+    }
+
+    def mapped(text):
+        for original, here in paths.items():
+            text = text.replace(original, here)
+        return text
+
+    # Section 2 and 3: the configuration from deploy/, with the admin's edits.
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "run").mkdir()
+    config = (REPO / "deploy" / "config.toml").read_text()
+    config = config.replace('data_dir = "/var/lib/proctorpy"', f'data_dir = "{tmp_path / "var-lib-proctorpy"}"')
+    config = config.replace("port = 8765", f"port = {port}")
+    config = re.sub(r"min_free_bytes = \d+", "min_free_bytes = 1048576", config)
+    (tmp_path / "etc" / "config.toml").write_text(config)
+    environment = {**os.environ}
+    for name in [key for key in environment if key.startswith("PROCTORPY_") or key == "PROMETHEUS_MULTIPROC_DIR"]:
+        del environment[name]
+
+    # Section 3: the guide's init and check lines, as written (run as this user, not via sudo).
+    for verb in ("init", "check"):
+        line = next(line for line in guide_commands() if line.endswith(f"bin/proctorpy {verb}"))
+        command = shlex.split(mapped(line))
+        assert command[:4] == ["sudo", "-u", "proctorpy", "env"]
+        result = subprocess.run(command[3:], env=environment, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        if verb == "init":
+            assert "Shared secret (paste it into Moodle" in result.stdout
+    secret_line = next(line for line in guide_commands() if line.endswith("bin/proctorpy init"))
+    secret = subprocess.run(shlex.split(mapped(secret_line.replace(" init", " secret")))[3:], env=environment,
+                            capture_output=True, text=True, timeout=60).stdout.strip()
+
+    # Section 4: the unit, as systemd would start it.
+    for assignment in service["Environment"]:
+        name, _, value = mapped(assignment).partition("=")
+        environment[name] = value
+    journal = tmp_path / "journal.log"
+    with open(journal, "w") as log:
+        sidecar = subprocess.Popen(shlex.split(mapped(service["ExecStart"][0])), env=environment,
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        health = wait_for_health(url, sidecar, journal)
+        assert health["status"] == "ok"
+        client = SidecarClient(url, secret)
+        assert client.request("GET", "/api/v1/ping")[1]["ok"] is True
+        with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
+            assert b"proctorpy_disk_free_bytes" in response.read()
+        assert list((tmp_path / "run" / "metrics").iterdir()), "counters kept in the unit's RuntimeDirectory"
+
+        # systemctl reload: ExecReload sends SIGHUP to the main process; web workers are replaced.
+        pid_file = tmp_path / "var-lib-proctorpy" / "gunicorn.pid"
+        before = worker_pids(pid_file)
+        reload_command = shlex.split(service["ExecReload"][0].replace("$MAINPID", str(sidecar.pid)))
+        subprocess.run(reload_command, check=True)
+        deadline = time.time() + 30
+        while time.time() < deadline and (len(worker_pids(pid_file)) != len(before)
+                                          or set(worker_pids(pid_file)) & set(before)):
+            time.sleep(0.2)
+        after = worker_pids(pid_file)
+        assert after and not set(after) & set(before), (before, after)
+        assert client.request("GET", "/api/v1/ping")[0] == 200
+    finally:
+        # systemctl stop: KillSignal to the main process, TimeoutStopSec to finish.
+        sidecar.send_signal(getattr(signal, service["KillSignal"][0]))
+        try:
+            code = sidecar.wait(timeout=int(service["TimeoutStopSec"][0]))
+        finally:
+            if sidecar.poll() is None:
+                os.killpg(sidecar.pid, signal.SIGKILL)
+                sidecar.wait()
+    assert code == 0, journal.read_text()[-2000:]
+
+
+def wait_for_health(url, process, journal, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert process.poll() is None, journal.read_text()[-3000:]
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
+                return json.loads(response.read())
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("the sidecar did not answer /healthz in time")
+
+
+def worker_pids(pid_file):
+    master = int(pid_file.read_text())
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(master)], capture_output=True, text=True).stdout
+    return sorted(int(pid) for pid in out.split())
