@@ -125,11 +125,3 @@ def _give_up(db, job_id, camshot_id, reason, now):
     row = db.execute("SELECT attempt_id FROM camshots WHERE id = ?", [camshot_id]).fetchone()
     return row[0] if row else None
 
-
-def depth(db, now=None):
-    """(jobs waiting or running, age in seconds of the oldest of them)."""
-    now = time.time() if now is None else now
-    count, oldest = db.execute(
-        "SELECT count(*), min(created_at) FROM jobs WHERE state IN ('queued', 'running')"
-    ).fetchone()
-    return count, (now - oldest if oldest else 0.0)
