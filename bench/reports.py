@@ -32,6 +32,7 @@ from sidecar.capture_api import stored_palette_colors  # noqa: E402
 from sidecar.config import load_config  # noqa: E402
 from sidecar.db import connect, write_transaction  # noqa: E402
 from sidecar.images import encode_png  # noqa: E402
+from sidecar.reports.pdf import pdf_images  # noqa: E402
 from sidecar.reports.report import build_report, time_zone  # noqa: E402
 from sidecar.reports.score import recompute_score  # noqa: E402
 
@@ -132,12 +133,17 @@ def build(data_dir):
 
 
 def timed(function, rounds):
-    times = []
+    """Median and best wall time, and median CPU time of this process (all its threads).
+
+    On a shared machine the wall time includes waiting for a core; the CPU time does not.
+    """
+    walls, cpus = [], []
     for _ in range(rounds):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         function()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), min(times)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return statistics.median(walls), min(walls), statistics.median(cpus)
 
 
 def main():
@@ -170,17 +176,23 @@ def main():
         }
         with app.test_request_context():
             db = connect(app.config["DB_PATH"])
-            zone = time_zone("UTC", "UTC")
-            figures["report model alone"] = timed(lambda: build_report(db, config, 1, zone), args.rounds)
+            report = build_report(db, config, 1, time_zone("UTC", "UTC"))
+            figures["report model alone"] = timed(lambda: build_report(db, config, 1, time_zone("UTC", "UTC")),
+                                                  args.rounds)
+            figures["pdf thumbnails alone"] = timed(lambda: pdf_images(report, app.config["DATA_DIR"]),
+                                                    args.pdf_rounds)
             db.close()
         print(f"attempt report: {SHOTS} camshots, HTML {len(html) // 1024} KiB, PDF {len(pdf) // 1024} KiB; "
               f"overview: {ATTEMPTS} attempts")
-        print(f"{'figure':<22}{'median':>10}{'min':>10}{'bar':>10}{'median/bar':>12}")
-        for name, (median, best) in figures.items():
+        print(f"load average during the run: {open('/proc/loadavg').read().split()[:3]} on "
+              f"{len(os.sched_getaffinity(0))} cores")
+        print(f"{'figure':<22}{'median':>11}{'min':>11}{'cpu':>11}{'bar':>9}{'median/bar':>12}")
+        for name, (median, best, cpu) in figures.items():
             bar = BARS.get(name.split()[0]) if name in BARS or name.startswith("overview") else None
             bar_text = f"{bar * 1000:.0f} ms" if bar else ""
             ratio = f"{median / bar:.2f}" if bar else ""
-            print(f"{name:<22}{median * 1000:>8.1f} ms{best * 1000:>8.1f} ms{bar_text:>10}{ratio:>12}")
+            print(f"{name:<22}{median * 1000:>8.1f} ms{best * 1000:>8.1f} ms{cpu * 1000:>8.1f} ms"
+                  f"{bar_text:>9}{ratio:>12}")
 
 
 if __name__ == "__main__":

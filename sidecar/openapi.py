@@ -142,7 +142,12 @@ def document(version):
                 "Per-attempt report as an HTML fragment. Images are referenced as <image_base><camshot id> "
                 "and <image_base><camshot id>?size=thumb", media="text/html", refusals=("404",),
                 parameters=[*attempt, query("image_base", {"type": "string", "maxLength": 500},
-                                            "Prefix of image addresses (a relative path or http(s) URL)"),
+                                            "Prefix of image addresses: a relative path or http(s) URL without "
+                                            "quotes, spaces or angle brackets. The report appends <camshot id> for "
+                                            "the full image and <camshot id>?size=thumb for the thumbnail; the "
+                                            "caller maps that to GET /api/v1/camshots/<id>/image[?size=thumb] "
+                                            "(Moodle through its capability-checked image.php). Default: the "
+                                            "setting reports.image_base, \"images/\""),
                             query("tz", {"type": "string", "maxLength": 64}, "IANA time zone for times shown"),
                             *ACTOR_QUERY])},
             "/api/v1/attempts/{attempt_id}/report.pdf": {"get": operation(
@@ -158,6 +163,7 @@ def document(version):
                     query("flagged", {"type": "string", "enum": ["", "0", "1"]}),
                     query("review", {"type": "string", "enum": ["", "none", "accepted", "rejected"]}),
                     query("q", {"type": "string", "maxLength": 100}, "Student name contains"),
+                    query("search", {"type": "string", "maxLength": 100}, "Same as q"),
                     query("page", ID), query("perpage", ID),
                     query("tz", {"type": "string", "maxLength": 64}),
                     query("link_base", {"type": "string", "maxLength": 500}),
@@ -167,7 +173,7 @@ def document(version):
             "/api/v1/attempts/{attempt_id}/review": {"post": operation(
                 "Record the reviewer's conclusion", refusals=("404",), parameters=attempt,
                 body=json_body({"conclusion": {"type": "string", "enum": ["accepted", "rejected"]},
-                                "comment": {"type": "string"}, "reviewer_id": ID,
+                                "comment": {"type": "string", "maxLength": 4000}, "reviewer_id": ID,
                                 "reviewer_name": {"type": "string", "maxLength": 255}}, required=("conclusion",)))},
             "/api/v1/attempts/{attempt_id}/hold": {"post": operation(
                 "Set or release the attempt's legal hold", refusals=("404",), parameters=attempt,

@@ -42,19 +42,24 @@ def thumbnail_uri(path, boxes=(), flagged=False):
     return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode()
 
 
-def render_pdf(report, data_dir):
-    """PDF bytes of a report built by build_report: page 1 summary, then flagged camshots, then the rest."""
-    # Imported on use: WeasyPrint loads Pango, which nothing but PDF rendering needs.
-    from weasyprint import HTML
-    from weasyprint.urls import URLFetcher
-
+def pdf_images(report, data_dir):
+    """{id: data URI} of every reference photo and camshot of a report, boxes drawn in."""
     jobs = [(ref["id"], data_dir / ref["path"], [], False) for ref in report["references"]]
     jobs += [(shot["id"], data_dir / shot["path"], [b["pixels"] for b in shot["boxes"]], shot["flagged"])
              for shot in report["identity_shots"] + report["shots"]]
     # PNG decoding is most of the cost and Pillow releases the GIL while it decodes: one thread per core.
     with ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0))) as pool:
         uris = pool.map(lambda job: thumbnail_uri(*job[1:]), jobs)
-        images = {job[0]: uri for job, uri in zip(jobs, uris)}
+        return {job[0]: uri for job, uri in zip(jobs, uris)}
+
+
+def render_pdf(report, data_dir):
+    """PDF bytes of a report built by build_report: page 1 summary, then flagged camshots, then the rest."""
+    # Imported on use: WeasyPrint loads Pango, which nothing but PDF rendering needs.
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
+
+    images = pdf_images(report, data_dir)
     html = render_template(
         "attempt_report_pdf.html", r=report, images=images,
         flagged=[s for s in report["shots"] if s["flagged"]],
