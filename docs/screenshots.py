@@ -27,8 +27,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"
                  "--disable-component-update", "--disable-sync"]
 ADMIN, PASSWORD = "admin", "demo-password-for-screenshots"
 COURSE_ID, QUIZ_ID = 9001, 9101
-HONEST_ATTEMPT = 90001  # attempt ids of the demo are its user ids; 90001 sits the quiz honestly
-FLAGGED_NAME = "Rose Leslie"  # a substitute sits in: the attempt a teacher should open
+# Attempt ids of the demo are its students' user ids.
+HONEST_ATTEMPT = 90001  # sits the quiz alone, in view
+FLAGGED_ATTEMPT = 90004  # another student of the quiz sits in: the attempt a teacher should open
 PAGES = [
     # (file, path, what the guides say about it)
     ("console-dashboard.png", "/console/", "disk usage, growth, queue"),
@@ -37,6 +38,7 @@ PAGES = [
     ("console-purge-dry-run.png", f"/console/purge?quiz_id={QUIZ_ID}&preview=1", "purge with its dry run"),
     ("console-export.png", f"/console/export?quiz_id={QUIZ_ID}&preview=1", "ZIP export of a selection"),
     ("console-audit.png", "/console/audit", "the audit log"),
+    ("console-attempt.png", "/console/attempts/90004", "an attempt: legal hold, its report"),
 ]
 
 
@@ -46,9 +48,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def proctorpy(env, *args, stdin=None):
+def proctorpy(env, *args, stdin=None, quiet=False):
+    """Run a proctorpy command; quiet drops its request log (the demo posts through the API)."""
     subprocess.run([sys.executable, "-m", "sidecar.cli", *args], env=env, input=stdin, text=True, check=True,
-                   stdout=subprocess.DEVNULL)
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL if quiet else None)
 
 
 def wait_for(url, process, timeout=60):
@@ -80,14 +83,11 @@ def photograph(url, user_data_dir):
         for name, path, _ in PAGES:
             page.goto(url + path)
             page.screenshot(path=OUT / name, full_page=True)
-        page.goto(url + f"/console/quizzes/{QUIZ_ID}")
-        page.click(f"text={FLAGGED_NAME}")
-        page.wait_for_load_state()
-        page.screenshot(path=OUT / "console-attempt.png", full_page=True)
-        page.goto(page.url.rstrip("/") + "/report")
-        page.screenshot(path=OUT / "report-flagged-attempt.png", full_page=True)
-        page.goto(url + f"/console/attempts/{HONEST_ATTEMPT}/report")
-        page.screenshot(path=OUT / "report-honest-attempt.png", full_page=True)
+        for name, attempt_id in (("report-flagged-attempt.png", FLAGGED_ATTEMPT),
+                                 ("report-honest-attempt.png", HONEST_ATTEMPT)):
+            page.goto(url + f"/console/attempts/{attempt_id}/report")
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=OUT / name, full_page=True)
         browser.close()
 
 
@@ -100,7 +100,7 @@ def main():
     server = None
     try:
         proctorpy(env, "init")
-        proctorpy(env, "demo")
+        proctorpy(env, "demo", quiet=True)
         proctorpy(env, "admin", "create", ADMIN, "--password-stdin", stdin=PASSWORD + "\n")
         server = subprocess.Popen([sys.executable, "-m", "sidecar.cli", "serve"], env=env, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL, start_new_session=True)
