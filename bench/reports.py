@@ -10,7 +10,6 @@ rendering alone (no request) is given too, so the request's own cost can be told
     .venv/bin/python bench/reports.py [--rounds 7] [--pdf-rounds 3]
 """
 import argparse
-import io
 import json
 import os
 import random

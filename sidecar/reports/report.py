@@ -24,8 +24,8 @@ EVENT_LABELS = {
 # Events that mark the start of something a teacher should look at.
 ALERT_EVENTS = {"focus_lost", "tab_hidden", "camera_lost", "fullscreen_exit", "upload_failed"}
 
-# A URL prefix: an http(s) URL or a path, with no quotes, spaces, angle brackets or backslashes, so it
-# can sit in an attribute unescaped-looking and never become javascript: or data:.
+# A URL prefix: an http(s) URL, or a path with no colon at all, so no scheme (javascript:, data:)
+# can hide in it; no quotes, spaces, angle brackets or backslashes, so it cannot leave its attribute.
 URL_PREFIX = re.compile(r"^(https?://[^\s\"'<>\\`]+|[/.A-Za-z0-9_~-][^\s\"'<>\\`:]*)?$")
 MAX_PREFIX = 500
 
