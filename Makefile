@@ -2,9 +2,10 @@
 VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
-# Debian packages: WeasyPrint's Pango and fonts to run; PHP, Chromium and poppler to test.
+# Debian packages: WeasyPrint's Pango and fonts to run; PHP, Chromium, poppler, and nginx with
+# openssl (the deploy/ snippets in front of a live sidecar) to test.
 RUN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
-TEST_PACKAGES := $(RUN_PACKAGES) php-cli php-xml php-mbstring php-curl phpunit chromium poppler-utils
+TEST_PACKAGES := $(RUN_PACKAGES) php-cli php-xml php-mbstring php-curl phpunit chromium poppler-utils nginx-light openssl
 
 .PHONY: install run test system-run system-test fuzz clean
 

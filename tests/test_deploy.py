@@ -8,10 +8,16 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
+import ssl
 import subprocess
 import time
+import urllib.error
 import urllib.request
+from pathlib import Path
+
+import pytest
 
 from conftest import REPO, free_port
 from sidecar.cli import cli
@@ -143,3 +149,90 @@ def worker_pids(pid_file):
     master = int(pid_file.read_text())
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(master)], capture_output=True, text=True).stdout
     return sorted(int(pid) for pid in out.split())
+
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+OPENSSL = shutil.which("openssl")
+
+
+@pytest.mark.skipif(not (Path(NGINX).exists() and OPENSSL), reason="nginx or openssl is not installed")
+def test_the_nginx_snippet_publishes_the_console_and_nothing_else(live_sidecar, tmp_path):
+    tls_port, http_port = free_port(), free_port()
+    subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=proctorpy.example.edu", "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
+                   check=True, capture_output=True)
+    snippet = (REPO / "deploy" / "nginx-console.conf").read_text()
+    for original, here in {
+        "listen 443 ssl http2;": f"listen 127.0.0.1:{tls_port} ssl http2;",
+        "listen [::]:443 ssl http2;": "",
+        "listen 80;": f"listen 127.0.0.1:{http_port};",
+        "listen [::]:80;": "",
+        "/etc/ssl/certs/proctorpy.example.edu.pem": str(tmp_path / "cert.pem"),
+        "/etc/ssl/private/proctorpy.example.edu.key": str(tmp_path / "key.pem"),
+        "127.0.0.1:8765": f"127.0.0.1:{live_sidecar.port}",
+    }.items():
+        assert original in snippet
+        snippet = snippet.replace(original, here)
+    (tmp_path / "console.conf").write_text(snippet)
+    (tmp_path / "nginx.conf").write_text(f"""
+        daemon off;
+        master_process off;
+        pid {tmp_path}/nginx.pid;
+        error_log {tmp_path}/error.log;
+        events {{}}
+        http {{
+            access_log off;
+            client_body_temp_path {tmp_path}/body;
+            proxy_temp_path {tmp_path}/proxy;
+            include {tmp_path}/console.conf;
+        }}
+    """)
+    check = subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    nginx = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    unverified = ssl.create_default_context()
+    unverified.check_hostname = False
+    unverified.verify_mode = ssl.CERT_NONE
+    url = f"https://127.0.0.1:{tls_port}"
+
+    def status(path):
+        request = urllib.request.Request(url + path, headers={"Host": "proctorpy.example.edu"})
+        try:
+            with urllib.request.urlopen(request, timeout=5, context=unverified) as response:
+                return response.status, response.read().decode(errors="replace")
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, error.read().decode(errors="replace")
+
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                status("/console/login")
+                break
+            except OSError:
+                time.sleep(0.1)
+        code, page = status("/console/login")
+        assert code == 200 and "Sign in" in page
+        for path in ("/api/v1/ping", "/api/v1/openapi.json", "/metrics", "/healthz", "/",
+                     "/console/../metrics", "/console/%2e%2e/metrics", "/console/..%2fapi/v1/ping"):
+            code, body = status(path)
+            assert code in (400, 404) and "proctorpy_" not in body, (path, code)
+        # Plain HTTP only redirects to HTTPS.
+        plain = urllib.request.Request(f"http://127.0.0.1:{http_port}/console/", headers={"Host": "proctorpy.example.edu"})
+        opener = urllib.request.build_opener(NoRedirect)
+        with pytest.raises(urllib.error.HTTPError) as redirect:
+            opener.open(plain, timeout=5)
+        with redirect.value:
+            assert redirect.value.code == 301
+            assert redirect.value.headers["Location"] == "https://proctorpy.example.edu/console/"
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=10)
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
