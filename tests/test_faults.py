@@ -4,6 +4,8 @@ data dir, and a Moodle host whose clock is off. Each is refused with a clear 5xx
 
 `make test` kills the sidecar PROCTORPY_FAULT_KILLS=3 times; `make fuzz` 20 times.
 """
+import io
+import json
 import os
 import random
 import re
@@ -12,9 +14,11 @@ import sqlite3
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import pytest
+from PIL import Image
 
 from conftest import SECRET, LiveSidecar, SignedTestClient, attempt_fields, png_bytes
 from sidecar import create_app, db
@@ -153,12 +157,8 @@ def small_disk(tmp_path):
 
 def noise_png(seed):
     """A 320x240 camshot of random pixels: incompressible, so the disk fills fast."""
-    from PIL import Image
-
     rng = random.Random(seed)
-    image = Image.frombytes("RGB", (320, 240), bytes(rng.getrandbits(8) for _ in range(320 * 240 * 3)))
-    import io
-
+    image = Image.frombytes("RGB", (320, 240), rng.randbytes(320 * 240 * 3))
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
@@ -221,10 +221,9 @@ def test_a_skewed_moodle_clock_is_refused_with_the_offset(live_sidecar, offset):
     request = urllib.request.Request(live_sidecar.url + "/api/v1/ping", headers=headers)
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
-    assert refused.value.code == 401
-    import json
-
-    body = json.loads(refused.value.read())
+    with refused.value:
+        assert refused.value.code == 401
+        body = json.loads(refused.value.read())
     assert body["error"] == "clock_skew"
     said = int(re.search(r"is ([+-]\d+) s from the sidecar's clock", body["message"]).group(1))
     assert abs(said - offset) <= 2 and "NTP" in body["message"]
