@@ -57,6 +57,7 @@ SETTINGS = [
     Setting("retention.run_at", "03:30", "Local time of day (HH:MM) of the daily purge"),
     Setting("retention.batch_size", 500, "Camshots deleted per purge batch; keeps each write lock short"),
     Setting("retention.audit_days", 730, "Days the audit log is kept"),
+    Setting("retention.pause_ratio", 1.0, "After each purge batch the purge rests this many times as long as the batch took, leaving disk and CPU to uploads; 0 purges flat out"),
     Setting("console.session_idle_minutes", 30, "Console sessions end after this many idle minutes"),
     Setting("console.moodle_origin", "", "Origin of the Moodle site (https://moodle.example.edu), allowed to frame the console"),
 ]
@@ -147,6 +148,8 @@ def _check_ranges(values):
     for name in positive:
         if values[name] <= 0:
             raise ConfigError(f"{name} must be greater than 0, got {values[name]!r}")
+    if values["retention.pause_ratio"] < 0:
+        raise ConfigError("retention.pause_ratio must not be negative")
     if not 0 <= values["storage.png_compress_level"] <= 9:
         raise ConfigError("storage.png_compress_level must be between 0 and 9")
     if values["storage.format"] not in ("palette", "rgb"):

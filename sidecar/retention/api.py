@@ -34,7 +34,8 @@ def run_purge(db, selection, actor, dry_run):
     if dry_run:
         return plan(db, selection, now, config["retention.default_days"])
     result = purge.purge(db, current_app.config["DATA_DIR"], selection, actor, now,
-                         config["retention.default_days"], config["retention.batch_size"])
+                         config["retention.default_days"], config["retention.batch_size"],
+                         config["retention.pause_ratio"])
     return {key: result[key] for key in ("attempts", "camshots", "bytes", "held")}
 
 
@@ -118,7 +119,8 @@ def delete_user(user_id):
     config = current_app.config["PROCTORPY"]
     data_dir = current_app.config["DATA_DIR"]
     result = purge.purge(db, data_dir, {"user_id": user_id}, actor, int(time.time()),
-                         config["retention.default_days"], config["retention.batch_size"])
+                         config["retention.default_days"], config["retention.batch_size"],
+                         config["retention.pause_ratio"])
     # A user with no attempt yet (a reference photo only) is not reached by the attempt purge.
     purge.delete_users_without_attempts(db, data_dir, [user_id])
     kept = db.execute("SELECT 1 FROM users WHERE id = ?", [user_id]).fetchone() is not None

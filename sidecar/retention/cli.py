@@ -81,7 +81,7 @@ def purge_command(dry_run, yes, as_json, **fields):
             click.confirm(f"Delete {figures['attempts']} attempt(s), {figures['camshots']} camshot(s), "
                           f"{figures['bytes'] / 1e6:.1f} MB ({describe(selection)})?", abort=True, err=True)
         result = purge.purge(db, config.data_dir, selection, cli_actor(), now, config["retention.default_days"],
-                             config["retention.batch_size"])
+                             config["retention.batch_size"], config["retention.pause_ratio"])
         show(result, f"Purged ({describe(selection)})", as_json, False)
     finally:
         db.close()

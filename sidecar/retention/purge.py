@@ -68,19 +68,20 @@ class LeaseLost(Exception):
     "Another process took over this purge run"
 
 
-def run(db, data_dir, run_id, batch_size, holder, pause=0.0):
+def run(db, data_dir, run_id, batch_size, holder, pause_ratio=0.0):
     """Delete everything the run set out to delete; return its totals.
 
-    pause: seconds to sleep between batches, to leave the disk to uploads.
+    pause_ratio: after each batch, rest this many times as long as the batch took, so a
+    large purge leaves disk and CPU to uploads (and rests longer when the host is busy).
     """
     data_dir = Path(data_dir)
     while True:
+        started = time.perf_counter()
         skip_held(db, run_id, holder)
-        if delete_camshot_batch(db, data_dir, run_id, batch_size, holder):
-            time.sleep(pause)
-            continue
-        if delete_attempt_batch(db, data_dir, run_id, max(1, batch_size // ATTEMPTS_PER_BATCH_DIVISOR), holder):
-            time.sleep(pause)
+        if (delete_camshot_batch(db, data_dir, run_id, batch_size, holder)
+                or delete_attempt_batch(db, data_dir, run_id, max(1, batch_size // ATTEMPTS_PER_BATCH_DIVISOR),
+                                        holder)):
+            time.sleep((time.perf_counter() - started) * pause_ratio)
             continue
         if has_pending_attempts(db, run_id):
             # An upload arrived for an attempt between its last camshot batch and its deletion.
@@ -281,22 +282,22 @@ def take_over(db, run_id, holder, now):
     return True
 
 
-def resume_unfinished(db, data_dir, batch_size, holder, pause=0.0):
+def resume_unfinished(db, data_dir, batch_size, holder, pause_ratio=0.0):
     """Finish every interrupted purge run; return their totals."""
     results = []
     for run_id in unfinished_runs(db, time.time()):
         if take_over(db, run_id, holder, time.time()):
             log.info("resuming interrupted purge run %s", run_id)
-            results.append(run(db, data_dir, run_id, batch_size, holder, pause))
+            results.append(run(db, data_dir, run_id, batch_size, holder, pause_ratio))
     return results
 
 
-def purge(db, data_dir, selection, actor, now, default_days, batch_size, pause=0.0):
+def purge(db, data_dir, selection, actor, now, default_days, batch_size, pause_ratio=0.0):
     """Resume any interrupted run, then purge the selection; return the selection's totals."""
     holder = new_holder()
-    resume_unfinished(db, data_dir, batch_size, holder, pause)
+    resume_unfinished(db, data_dir, batch_size, holder, pause_ratio)
     run_id = start(db, selection, actor, now, default_days, holder)
-    return run(db, data_dir, run_id, batch_size, holder, pause)
+    return run(db, data_dir, run_id, batch_size, holder, pause_ratio)
 
 
 def marks(values):

@@ -53,13 +53,14 @@ def run_daily(config, db_path, now=None):
             log.info("retention: another process holds the daily job; skipping")
             return None
         try:
-            result = {"resumed": purge.resume_unfinished(db, config.data_dir, config["retention.batch_size"], holder)}
+            batch_size, pause_ratio = config["retention.batch_size"], config["retention.pause_ratio"]
+            result = {"resumed": purge.resume_unfinished(db, config.data_dir, batch_size, holder, pause_ratio)}
             selection = {"expired": True}
             due = plan(db, selection, now, config["retention.default_days"])
             result["expired"] = due
             if due["attempts"]:
                 run_id = purge.start(db, selection, audit.SYSTEM, now, config["retention.default_days"], holder)
-                result["purged"] = purge.run(db, config.data_dir, run_id, config["retention.batch_size"], holder)
+                result["purged"] = purge.run(db, config.data_dir, run_id, batch_size, holder, pause_ratio)
             result["audit_rows_removed"] = prune_audit_log(db, now - config["retention.audit_days"] * 86400)
             result["nonces_removed"] = prune_nonces(db, now - 2 * config["security.max_skew"])
         finally:
@@ -127,6 +128,7 @@ def resume_interrupted(config, db_path):
     """Finish purges a crash interrupted, without waiting for the next daily run."""
     db = connect(db_path)
     try:
-        return purge.resume_unfinished(db, config.data_dir, config["retention.batch_size"], purge.new_holder())
+        return purge.resume_unfinished(db, config.data_dir, config["retention.batch_size"], purge.new_holder(),
+                                       config["retention.pause_ratio"])
     finally:
         db.close()
