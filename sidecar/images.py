@@ -2,7 +2,7 @@
 import io
 import warnings
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from .errors import PayloadTooLarge, UnsupportedImage
 
@@ -27,6 +27,9 @@ def decode_upload(data, max_pixels):
                     f"The image is {width}x{height} pixels; at most {max_pixels} pixels are accepted.",
                     code="too_many_pixels",
                 )
+            # face_recognition and WeasyPrint switch on truncated-image loading for the
+            # whole process when imported; an upload must still be refused if cut short.
+            ImageFile.LOAD_TRUNCATED_IMAGES = False
             image.load()
     except PayloadTooLarge:
         raise

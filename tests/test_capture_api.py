@@ -316,3 +316,18 @@ def test_disk_guard_refuses_camshots(app, api):
     assert response.status_code == 507 and response.json["error"] == "disk_full"
     assert stored_files(app) == []
     assert app.test_client().get("/healthz").json["disk"]["accepting_camshots"] is False
+
+
+def test_truncated_jpeg_is_refused_after_libraries_that_allow_truncation_load(app, api):
+    import weasyprint  # noqa: F401  (sets PIL's LOAD_TRUNCATED_IMAGES on import)
+    from PIL import ImageFile
+
+    from sidecar.analysis.faces import load_face_recognition
+
+    load_face_recognition()
+    ImageFile.LOAD_TRUNCATED_IMAGES = True  # as a library may leave it
+    api.put_attempt(1)
+    jpeg = face_bytes("obama/obama-480p.jpg", fmt="JPEG")
+    response = api.post_camshot(jpeg[: len(jpeg) // 2], content_type="image/jpeg")
+    assert response.status_code == 415 and response.json["error"] == "corrupt_image"
+    assert stored_files(app) == []
