@@ -130,8 +130,9 @@ def run_services(config):
     children = [subprocess.Popen(gunicorn_command(config))]
     analysis_workers = WorkerPool(worker_count(config) if config["analysis.with_server"] else 0)
     analysis_workers.start()
-    # Here in the supervisor, not in gunicorn workers: one scheduler per sidecar.
-    retention = start_scheduler(config) if config["analysis.with_server"] else None
+    # Here in the supervisor, not in gunicorn workers: one scheduler per sidecar, whether or
+    # not the analysis workers run elsewhere (a database lease keeps two sidecars apart).
+    retention = start_scheduler(config)
     stopping = []
 
     def stop(signum, frame):
@@ -145,8 +146,7 @@ def run_services(config):
             analysis_workers.check()
             time.sleep(0.5)
     finally:
-        if retention is not None:
-            retention.shutdown(wait=False)
+        retention.shutdown(wait=False)
         analysis_workers.stop()
         for child in children:
             if child.poll() is None:

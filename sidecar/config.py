@@ -33,7 +33,7 @@ SETTINGS = [
     Setting("direct.max_shots_per_minute", 30, "Camshots one attempt may post by direct upload per minute; more are refused with 429 and retried by the browser"),
     Setting("direct.max_events_per_minute", 120, "Browser events one attempt may post by direct upload per minute"),
     Setting("analysis.workers", 0, "Analysis worker processes; 0 means one per core"),
-    Setting("analysis.with_server", True, "Whether `proctorpy serve` also runs the analysis workers and the scheduler"),
+    Setting("analysis.with_server", True, "Whether `proctorpy serve` also runs the analysis workers; turn off when `proctorpy worker` runs them"),
     Setting("analysis.model", "hog", "Face detector: hog (fast, CPU) or cnn (more accurate, slow without a GPU)"),
     Setting("analysis.upsample", 1, "Times the detector upsamples the frame to find small faces"),
     Setting("analysis.width", 320, "Frames are analysed at most this wide; boxes are given in the stored image's pixels"),

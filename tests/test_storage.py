@@ -1,4 +1,5 @@
 """Durable storage: crash repair at startup, and SIGKILL during ingestion loses nothing."""
+import http.client
 import os
 import signal
 import threading
@@ -58,7 +59,7 @@ def test_sigkilled_workers_lose_no_acknowledged_camshot(live_sidecar):
             try:
                 status, body = client.post_camshot(1, 7, int(time.time() * 1000), image, client_shot_id)
                 acknowledged[client_shot_id] = body["id"]
-            except (SidecarError, OSError):
+            except (SidecarError, OSError, http.client.HTTPException):
                 pass  # refused or cut off: never acknowledged, so it may be missing
 
     threads = [threading.Thread(target=post_until_stopped, args=(i,)) for i in range(4)]
