@@ -5,7 +5,7 @@ import time
 
 from flask import current_app, request
 
-from .db import get_db
+from .db import get_db, without_fsync
 from .errors import Unauthorized
 from .signing import SignatureError, check_signature
 
@@ -35,17 +35,14 @@ def require_signed_request():
 
 def remember_nonce(db, nonce, now, max_skew):
     """Refuse a nonce seen within the skew window; older ones are pruned."""
-    # A nonce only has to outlive the skew window, not a power cut: skip the commit's fsync.
-    db.execute("PRAGMA synchronous = NORMAL")
     try:
-        db.execute("INSERT INTO nonces (nonce, seen_at) VALUES (?, ?)", [nonce.lower(), now])
+        with without_fsync(db):  # a nonce only has to outlive the skew window
+            db.execute("INSERT INTO nonces (nonce, seen_at) VALUES (?, ?)", [nonce.lower(), now])
     except sqlite3.IntegrityError:
         raise Unauthorized(
             "This nonce was already used: the request is a replay. Send a fresh nonce with every request.",
             code="replayed_nonce",
         ) from None
-    finally:
-        db.execute("PRAGMA synchronous = FULL")
     if random.random() < NONCE_SWEEP_CHANCE:
         # A nonce older than twice the skew can only come with a timestamp that is refused anyway.
         db.execute("DELETE FROM nonces WHERE seen_at < ?", [now - 2 * max_skew])

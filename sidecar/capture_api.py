@@ -223,16 +223,21 @@ def store_camshot(db, attempt, fields, data):
 
 @bp.post("/events")
 def post_event():
-    body = json_body()
+    return record_event(get_db(), **event_fields(json_body()))
+
+
+def event_fields(body):
+    """The fields of an event body, checked: the same for the signed and the direct route."""
     required(body, "attempt_id", "user_id", "type", "at", "client_event_id")
-    attempt_id = positive_int(body["attempt_id"], "attempt_id")
-    user_id = positive_int(body["user_id"], "user_id")
     if body["type"] not in EVENT_TYPES:
         raise BadRequest("type must be one of: " + ", ".join(EVENT_TYPES) + ".", code="invalid_field")
-    at = positive_int(body["at"], "at")
-    client_event_id = token(body["client_event_id"], "client_event_id")
-    db = get_db()
-    return record_event(db, attempt_id, user_id, body["type"], at, client_event_id)
+    return {
+        "attempt_id": positive_int(body["attempt_id"], "attempt_id"),
+        "user_id": positive_int(body["user_id"], "user_id"),
+        "event_type": body["type"],
+        "at": positive_int(body["at"], "at"),
+        "client_event_id": token(body["client_event_id"], "client_event_id"),
+    }
 
 
 def record_event(db, attempt_id, user_id, event_type, at, client_event_id):
@@ -260,12 +265,16 @@ def get_attempt(attempt_id):
 
 @bp.get("/camshots/<camshot_id>/image")
 def get_camshot_image(camshot_id):
+    return image_response(get_db(), camshot_id, moodle_actor())
+
+
+def image_response(db, camshot_id, actor, detail=""):
+    """A camshot's or reference photo's PNG, full size (audited) or as a thumbnail (?size=thumb)."""
     if not storage.ID_PATTERN.match(camshot_id):
         raise BadRequest("A camshot id is 20 lowercase hex characters.", code="invalid_field")
     size = request.args.get("size", "full")
     if size not in ("full", "thumb"):
         raise BadRequest("size must be full or thumb.", code="invalid_field")
-    db = get_db()
     row = db.execute("SELECT path, attempt_id FROM camshots WHERE id = ?", [camshot_id]).fetchone()
     if row is None:
         row = db.execute("SELECT path, attempt_id FROM reference_photos WHERE id = ?", [camshot_id]).fetchone()
@@ -275,7 +284,8 @@ def get_camshot_image(camshot_id):
     if not path.exists():
         raise NotFound(f"The image file of {camshot_id} is missing; it may have been purged.", code="image_missing")
     if size == "full":
-        audit.record(db, "image_view", moodle_actor(), {"camshot_id": camshot_id, "attempt_id": row[1]}, count=1)
+        audit.record(db, "image_view", actor, {"camshot_id": camshot_id, "attempt_id": row[1]}, count=1,
+                     detail=detail)
         return send_file(path, mimetype="image/png", max_age=0)
     from PIL import Image
 

@@ -44,6 +44,20 @@ def write_transaction(db):
     db.conn.commit()
 
 
+@contextlib.contextmanager
+def without_fsync(db):
+    """Commits in this block skip the WAL's fsync: durable against a process crash, not a power cut.
+
+    For bookkeeping that only has to outlive a crash (nonces, upload allowances), so that it
+    does not pay the fsync a camshot's row pays.
+    """
+    db.execute("PRAGMA synchronous = NORMAL")
+    try:
+        yield db
+    finally:
+        db.execute("PRAGMA synchronous = FULL")
+
+
 def migrate(db):
     """Apply the migrations this database has not recorded yet; return their names."""
     db.execute("CREATE TABLE IF NOT EXISTS migrations (number INTEGER PRIMARY KEY, name TEXT, applied_at REAL)")

@@ -11,12 +11,12 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, g, jsonify, request
 
 from .capture_api import (
-    EVENT_TYPES, camshot_upload, find_camshot_by_client_id, load_attempt, record_event, store_camshot,
+    camshot_upload, event_fields, find_camshot_by_client_id, load_attempt, record_event, store_camshot,
 )
-from .db import get_db, write_transaction
-from .errors import BadRequest, Conflict, Forbidden, TooManyRequests, Unauthorized
+from .db import get_db, without_fsync, write_transaction
+from .errors import Conflict, Forbidden, TooManyRequests, Unauthorized
 from .signing import SignatureError, read_token
-from .validation import MAX_ID, json_body, positive_int, required, token
+from .validation import MAX_ID, json_body
 
 bp = Blueprint("direct_upload", __name__, url_prefix="/api/v1/direct")
 
@@ -105,30 +105,26 @@ def spend_allowance(db, attempt_id, what, per_minute, now):
     worker process spends from the same bucket.
     """
     # Like a nonce, an allowance only has to outlive a process crash, not a power cut.
-    db.execute("PRAGMA synchronous = NORMAL")
-    try:
-        with write_transaction(db):
-            row = db.execute("SELECT allowance, updated_at FROM direct_allowances WHERE attempt_id = ? AND what = ?",
-                             [attempt_id, what]).fetchone()
-            allowance = per_minute if row is None else min(per_minute, row[0] + (now - row[1]) * per_minute / 60)
-            if allowance < 1:
-                wait = (1 - allowance) * 60 / per_minute
-                raise TooManyRequests(
-                    f"More than {per_minute} {what} per minute for attempt {attempt_id}; "
-                    f"try again in {wait:.0f} s.", code="rate_limited")
-            db.execute(
-                "INSERT INTO direct_allowances (attempt_id, what, allowance, updated_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (attempt_id, what) DO UPDATE SET allowance = excluded.allowance, "
-                "updated_at = excluded.updated_at",
-                [attempt_id, what, allowance - 1, now],
-            )
-    finally:
-        db.execute("PRAGMA synchronous = FULL")
+    with without_fsync(db), write_transaction(db):
+        row = db.execute("SELECT allowance, updated_at FROM direct_allowances WHERE attempt_id = ? AND what = ?",
+                         [attempt_id, what]).fetchone()
+        allowance = per_minute if row is None else min(per_minute, row[0] + (now - row[1]) * per_minute / 60)
+        if allowance < 1:
+            wait = (1 - allowance) * 60 / per_minute
+            raise TooManyRequests(
+                f"More than {per_minute} {what} per minute for attempt {attempt_id}; "
+                f"try again in {wait:.0f} s.", code="rate_limited")
+        db.execute(
+            "INSERT INTO direct_allowances (attempt_id, what, allowance, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (attempt_id, what) DO UPDATE SET allowance = excluded.allowance, "
+            "updated_at = excluded.updated_at",
+            [attempt_id, what, allowance - 1, now],
+        )
 
 
 @bp.post("/camshots")
 def post_camshot():
-    """The signed POST /api/v1/camshots, authorised by the upload token."""
+    """The twin of the signed POST /api/v1/camshots, authorised by the upload token."""
     db = get_db()
     fields, data = camshot_upload()
     attempt = owned_attempt(db, fields["attempt_id"], fields["user_id"])
@@ -142,20 +138,13 @@ def post_camshot():
 
 @bp.post("/events")
 def post_event():
-    """The signed POST /api/v1/events, authorised by the upload token."""
-    body = json_body()
-    required(body, "attempt_id", "user_id", "type", "at", "client_event_id")
-    attempt_id = positive_int(body["attempt_id"], "attempt_id")
-    user_id = positive_int(body["user_id"], "user_id")
-    if body["type"] not in EVENT_TYPES:
-        raise BadRequest("type must be one of: " + ", ".join(EVENT_TYPES) + ".", code="invalid_field")
-    at = positive_int(body["at"], "at")
-    client_event_id = token(body["client_event_id"], "client_event_id")
+    """The twin of the signed POST /api/v1/events, authorised by the upload token."""
+    event = event_fields(json_body())
     db = get_db()
-    owned_attempt(db, attempt_id, user_id)
+    owned_attempt(db, event["attempt_id"], event["user_id"])
     retried = db.execute("SELECT 1 FROM events WHERE attempt_id = ? AND client_event_id = ?",
-                         [attempt_id, client_event_id]).fetchone()
+                         [event["attempt_id"], event["client_event_id"]]).fetchone()
     if not retried:
         per_minute = current_app.config["PROCTORPY"]["direct.max_events_per_minute"]
-        spend_allowance(db, attempt_id, "events", per_minute, time.time())
-    return record_event(db, attempt_id, user_id, body["type"], at, client_event_id)
+        spend_allowance(db, event["attempt_id"], "events", per_minute, time.time())
+    return record_event(db, **event)

@@ -5,10 +5,10 @@ import io
 import json
 import time
 
-from flask import Response, current_app, g, redirect, render_template, request, send_file, stream_with_context, url_for
+from flask import Response, current_app, g, redirect, render_template, request, stream_with_context, url_for
 
-from .. import audit, storage
-from ..capture_api import attempt_detail
+from .. import audit
+from ..capture_api import attempt_detail, image_response
 from ..db import get_db, write_transaction
 from ..errors import BadRequest, NotFound, ProctorpyError
 from ..retention import export, policy
@@ -161,32 +161,7 @@ def report_html_renderer():
 @bp.get("/images/<camshot_id>")
 def image(camshot_id):
     """A camshot or reference photo for the console; full-size views are audited one by one."""
-    if not storage.ID_PATTERN.match(camshot_id):
-        raise BadRequest("A camshot id is 20 lowercase hex characters.", code="invalid_field")
-    size = request.args.get("size", "full")
-    if size not in ("full", "thumb"):
-        raise BadRequest("size must be full or thumb.", code="invalid_field")
-    db = get_db()
-    row = (db.execute("SELECT path, attempt_id FROM camshots WHERE id = ?", [camshot_id]).fetchone()
-           or db.execute("SELECT path, attempt_id FROM reference_photos WHERE id = ?", [camshot_id]).fetchone())
-    if row is None:
-        raise NotFound(f"No camshot or reference photo {camshot_id}.")
-    path = current_app.config["DATA_DIR"] / row[0]
-    if not path.exists():
-        raise NotFound(f"The image file of {camshot_id} is missing; it may have been purged.", code="image_missing")
-    if size == "full":
-        with write_transaction(db):
-            audit.record(db, "image_view", current_admin(), {"camshot_id": camshot_id, "attempt_id": row[1]},
-                         count=1, detail="console")
-        return send_file(path, mimetype="image/png", max_age=0)
-    from PIL import Image
-
-    with Image.open(path) as picture:
-        picture.thumbnail((config()["storage.thumb_width"], 10_000))
-        out = io.BytesIO()
-        picture.save(out, format="PNG")
-    out.seek(0)
-    return send_file(out, mimetype="image/png", max_age=0)
+    return image_response(get_db(), camshot_id, current_admin(), detail="console")
 
 
 @bp.get("/policies")
