@@ -11,6 +11,7 @@ rendering alone (no request) is given too, so the request's own cost can be told
 """
 import argparse
 import json
+import logging
 import os
 import random
 import statistics
@@ -150,6 +151,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--pdf-rounds", type=int, default=3)
     args = parser.parse_args()
+    logging.getLogger("sidecar.requests").disabled = True  # one line per request would bury the figures
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         app, config = build(Path(tmp) / "data")
