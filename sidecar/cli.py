@@ -101,7 +101,8 @@ def serve(host, port):
     else:
         click.echo(f"Shared secret: from {origin} (`proctorpy secret` shows it)")
     click.echo(f"Admin console: {public}/console/")
-    click.echo("  Sign in from Moodle (Site administration > Plugins > proctorpy > Open console), or create a")
+    click.echo("  Sign in from Moodle (Site administration > Plugins > Activity modules > Quiz > Webcam proctoring")
+    click.echo("  (proctorpy) > Open the sidecar console), or create a")
     click.echo("  local admin with `proctorpy admin create NAME` and sign in with it.")
     click.echo("  No Moodle yet? `proctorpy demo` loads a demo course of analysed attempts.")
     sys.stdout.flush()
