@@ -67,7 +67,7 @@ if ($hassiteconfig) {
     $settings->add(new admin_setting_configtext('quizaccess_proctorpy/intervalmax', $str('intervalmax'),
         $str('intervalmax_desc'), 90, PARAM_INT));
     $settings->add(new admin_setting_configtext('quizaccess_proctorpy/imagewidth', $str('imagewidth'),
-        $str('imagewidth_desc'), 480, PARAM_INT));
+        $str('imagewidth_desc'), 320, PARAM_INT));
     $settings->add(new admin_setting_configtext('quizaccess_proctorpy/threshold', $str('threshold'),
         $str('threshold_desc'), 60, PARAM_INT));
     $settings->add(new admin_setting_confightmleditor('quizaccess_proctorpy/consenttext', $str('consenttext'),

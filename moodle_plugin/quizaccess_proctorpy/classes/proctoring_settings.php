@@ -71,7 +71,7 @@ class proctoring_settings {
             'enabled' => 0,
             'intervalmin' => (int) ($siteconfig->intervalmin ?? 30),
             'intervalmax' => (int) ($siteconfig->intervalmax ?? 90),
-            'imagewidth' => (int) ($siteconfig->imagewidth ?? 480),
+            'imagewidth' => (int) ($siteconfig->imagewidth ?? 320),
             'identitycheck' => 'none',
             'threshold' => (int) ($siteconfig->threshold ?? 60),
             'retentiondays' => null,
