@@ -7,18 +7,8 @@ import click
 from .. import audit
 from .. import db as database
 from ..config import load_config
-from ..retention.cli import cli_actor
+from ..retention.cli import cli_actor, open_database
 from . import admins
-
-
-def open_database():
-    config = load_config()
-    path = config.data_dir / "proctorpy.db"
-    if not path.exists():
-        raise click.ClickException(f"{path} does not exist; run `proctorpy init` first.")
-    db = database.connect(path)
-    database.migrate(db)
-    return db
 
 
 @click.group("admin")
@@ -35,7 +25,7 @@ def create(name, password_stdin):
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    db = open_database()
+    db = open_database(load_config())
     try:
         with database.write_transaction(db):
             admins.create(db, name, password)
@@ -51,7 +41,7 @@ def create(name, password_stdin):
 @admin_group.command("list")
 def list_admins():
     """List local admins and when they last signed in."""
-    db = open_database()
+    db = open_database(load_config())
     try:
         rows = db.execute("SELECT name, created_at, last_sign_in_at FROM admins ORDER BY name").fetchall()
     finally:
@@ -70,7 +60,7 @@ def stamp(seconds):
 @click.argument("name")
 def delete(name):
     """Delete the local admin NAME."""
-    db = open_database()
+    db = open_database(load_config())
     try:
         with database.write_transaction(db):
             admins.delete(db, name)
