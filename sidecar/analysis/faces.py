@@ -1,4 +1,5 @@
 """Finding and encoding faces, and the verdict a camshot gets from them."""
+import os
 import sys
 from collections import namedtuple
 
@@ -34,6 +35,9 @@ def load_face_recognition():
     # Importing it also sets PIL's LOAD_TRUNCATED_IMAGES for the whole process, which would let
     # truncated uploads through images.decode_upload; the process keeps its own setting.
     truncated = ImageFile.LOAD_TRUNCATED_IMAGES
+    # dlib's encoding runs on OpenBLAS, whose threads busy-wait between calls; workers already
+    # run one process per core, so each keeps to one thread unless the admin says otherwise.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         import face_recognition
     except SystemExit:
