@@ -232,6 +232,13 @@ def check():
         click.echo("face models: ok (" + ", ".join(check_models()) + ")")
     except RuntimeError as error:
         problems.append(f"face models: {error}")
+    import dlib
+
+    if dlib.DLIB_USE_BLAS:
+        click.echo(f"dlib: {dlib.__version__} with BLAS")
+    else:
+        click.echo(f"dlib: {dlib.__version__} without BLAS: analysis runs about 2.4x slower; `make install` builds it "
+                   "with OpenBLAS")
     for problem in problems:
         click.echo("PROBLEM " + problem, err=True)
     sys.exit(1 if problems else 0)

@@ -43,6 +43,7 @@ def test_check_passes_on_a_fresh_install_and_names_problems(tmp_path):
     healthy = run("check", "--data-dir", data, env={"PROCTORPY_SECRET": ""})
     assert healthy.exit_code == 0, healthy.output
     assert "face models: ok" in healthy.output and "database: ok" in healthy.output
+    assert "with BLAS" in healthy.output
     full = run("check", "--data-dir", data, env={"PROCTORPY_SECRET": "", "PROCTORPY_STORAGE_MIN_FREE_BYTES": str(2**62)})
     assert full.exit_code == 1 and "PROBLEM disk" in full.output
 
