@@ -79,7 +79,9 @@ def test_direct_upload_then_fallback_when_the_proxy_breaks(open_quiz, sidecar):
     wait_for(lambda: "focus_lost" in {e["type"] for e in attempt(sidecar)["events"]}, 10, "the focus_lost event")
     assert page.site.calls == [], "nothing should be forwarded through Moodle while direct upload works"
     assert len(direct_shot_ids(front, 201)) >= 3
-    assert ("/api/v1/direct/events", 201) in {(path, status) for path, status, _ in front.direct_requests}
+    # The proxy records a request once its answer is back, a moment after the sidecar stored it.
+    wait_for(lambda: ("/api/v1/direct/events", 201) in {(path, status) for path, status, _ in front.direct_requests},
+             5, "the proxy to record the event it passed")
     assert indicator_state(page) == "on"
 
     # The proxy breaks (502): the failed camshot and every later one go through Moodle at once.
