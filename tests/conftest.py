@@ -1,4 +1,5 @@
 """Shared fixtures: a real SQLite file in a temp dir, real images, a real gunicorn sidecar."""
+import http.client
 import io
 import json
 import os
@@ -7,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -15,7 +17,7 @@ import pytest
 from PIL import Image
 
 from sidecar import create_app
-from sidecar.client import SidecarClient, multipart
+from sidecar.client import SidecarClient, SidecarError, multipart
 from sidecar.config import load_config
 from sidecar.signing import signed_headers
 
@@ -108,6 +110,52 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class IngestLoad:
+    """Clients posting camshots for attempt 1 of user 7 until stopped, keeping what was acknowledged.
+
+    A refusal or an answer cut off (the sidecar killed mid-request) is not an acknowledgement: only
+    camshots in `acknowledged` (client_shot_id: camshot id) must survive whatever a test does.
+    """
+
+    def __init__(self, client, clients=3):
+        self.client = client
+        self.acknowledged, self.refused = {}, []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self.post_until_stopped, args=(i,)) for i in range(clients)]
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join()
+
+    def snapshot(self):
+        with self.lock:
+            return dict(self.acknowledged)
+
+    def post_until_stopped(self, worker):
+        n = 0
+        while not self.stopping.is_set():
+            n += 1
+            client_shot_id = f"w{worker}-{n}"
+            image = png_bytes(320, 240, (worker * 70 % 256, n % 256, 40))
+            try:
+                _, body = self.client.post_camshot(1, 7, 1_700_000_000_000 + n, image, client_shot_id)
+            except SidecarError as error:
+                self.refused.append(error.status)
+                continue
+            except (OSError, http.client.HTTPException):
+                time.sleep(0.05)  # down or cut off mid-request: never acknowledged
+                continue
+            with self.lock:
+                self.acknowledged[client_shot_id] = body["id"]
 
 
 class LiveSidecar:

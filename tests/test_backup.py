@@ -4,12 +4,10 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 
-from conftest import LiveSidecar, png_bytes
+from conftest import IngestLoad, LiveSidecar, png_bytes
 from sidecar import backup as backups
-from sidecar.client import SidecarError
 from sidecar.db import connect
 
 
@@ -31,34 +29,13 @@ def rows(db_path, sql):
 def test_backup_under_load_restores_every_acknowledged_camshot(tmp_path, live_sidecar):
     client = live_sidecar.client
     client.put_attempt(1, user_id=7, user_fullname="Ada", course_id=3, quiz_id=11, cm_id=42, started_at=1_700_000_000)
-    acknowledged, stop = {}, threading.Event()
-    lock = threading.Lock()
-
-    def post_until_stopped(worker):
-        n = 0
-        while not stop.is_set():
-            n += 1
-            image = png_bytes(320, 240, (worker * 60, n % 256, 90))
-            try:
-                _, body = client.post_camshot(1, 7, 1_700_000_000_000 + n, image, f"w{worker}-{n}")
-            except (SidecarError, OSError):
-                continue
-            with lock:
-                acknowledged[f"w{worker}-{n}"] = body["id"]
-
-    threads = [threading.Thread(target=post_until_stopped, args=(i,)) for i in range(3)]
-    for thread in threads:
-        thread.start()
-    while len(acknowledged) < 40:
-        time.sleep(0.05)
-    with lock:
-        before_backup = dict(acknowledged)
     dest = tmp_path / "backup"
-    result = proctorpy("backup", str(dest), data_dir=live_sidecar.data_dir)
-    during_backup = len(acknowledged) - len(before_backup)
-    stop.set()
-    for thread in threads:
-        thread.join()
+    with IngestLoad(client) as load:
+        while len(load.acknowledged) < 40:
+            time.sleep(0.05)
+        before_backup = load.snapshot()
+        result = proctorpy("backup", str(dest), data_dir=live_sidecar.data_dir)
+        during_backup = len(load.snapshot()) - len(before_backup)
     assert result.returncode == 0, result.stderr
     assert during_backup > 0, "the backup ran without any upload beside it"
     manifest = json.loads((dest / "backup.json").read_text())

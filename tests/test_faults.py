@@ -4,7 +4,6 @@ data dir, and a Moodle host whose clock is off. Each is refused with a clear 5xx
 
 `make test` kills the sidecar PROCTORPY_FAULT_KILLS=3 times; `make fuzz` 20 times.
 """
-import http.client
 import io
 import json
 import os
@@ -13,7 +12,6 @@ import re
 import signal
 import sqlite3
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -21,9 +19,8 @@ import urllib.request
 import pytest
 from PIL import Image
 
-from conftest import SECRET, LiveSidecar, SignedTestClient, attempt_fields, png_bytes
+from conftest import SECRET, IngestLoad, LiveSidecar, SignedTestClient, attempt_fields, png_bytes
 from sidecar import create_app, db
-from sidecar.client import SidecarError
 from sidecar.config import load_config
 from sidecar.signing import signed_headers
 
@@ -47,46 +44,23 @@ def test_sidecar_sigkilled_under_ingest_loses_no_acknowledged_camshot(tmp_path):
     kills = int(os.environ.get("PROCTORPY_FAULT_KILLS", "3"))
     sidecar = LiveSidecar(tmp_path / "data", env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}).start()
     sidecar.client.put_attempt(1, **attempt_fields(1))
-    acknowledged, refused, stop = {}, [], threading.Event()
-    lock = threading.Lock()
-
-    def post_until_stopped(worker):
-        n = 0
-        while not stop.is_set():
-            n += 1
-            image = png_bytes(320, 240, (worker * 70, n % 256, 40))
-            try:
-                _, body = sidecar.client.post_camshot(1, 7, 1_700_000_000_000 + n, image, f"w{worker}-{n}")
-            except SidecarError as error:
-                refused.append(error.status)
-                continue
-            except (OSError, http.client.HTTPException):
-                time.sleep(0.05)  # down or cut off mid-request: never acknowledged, sent again later
-                continue
-            with lock:
-                acknowledged[f"w{worker}-{n}"] = body["id"]
-
-    threads = [threading.Thread(target=post_until_stopped, args=(i,)) for i in range(3)]
-    for thread in threads:
-        thread.start()
     survived = 0
     deadline = time.time() + 60 + 8 * kills
     try:
-        for _ in range(kills):
-            before = len(acknowledged)
-            while len(acknowledged) < before + 5 and time.time() < deadline:
-                time.sleep(0.05)
-            time.sleep(random.uniform(0, 0.4))  # land the kill anywhere in an upload
-            os.killpg(sidecar.process.pid, signal.SIGKILL)
-            sidecar.process.wait()
-            sidecar.process = None
-            sidecar.start()  # the startup repair runs before gunicorn starts
-            survived += 1
+        with IngestLoad(sidecar.client) as load:
+            for _ in range(kills):
+                before = len(load.acknowledged)
+                while len(load.acknowledged) < before + 5 and time.time() < deadline:
+                    time.sleep(0.05)
+                time.sleep(random.uniform(0, 0.4))  # land the kill anywhere in an upload
+                os.killpg(sidecar.process.pid, signal.SIGKILL)
+                sidecar.process.wait()
+                sidecar.process = None
+                sidecar.start()  # the startup repair runs before gunicorn starts
+                survived += 1
     finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
         sidecar.stop()
+    acknowledged, refused = load.acknowledged, load.refused
 
     sidecar.start()
     sidecar.stop()

@@ -1,13 +1,10 @@
 """Durable storage: crash repair at startup, and SIGKILL during ingestion loses nothing."""
-import http.client
 import os
 import signal
-import threading
 import time
 
-from conftest import png_bytes
+from conftest import IngestLoad, png_bytes
 from sidecar import storage
-from sidecar.client import SidecarError
 from sidecar.db import connect
 
 
@@ -48,33 +45,15 @@ def test_sigkilled_workers_lose_no_acknowledged_camshot(live_sidecar):
     client = live_sidecar.client
     client.put_attempt(1, user_id=7, user_fullname="A", course_id=3, quiz_id=11, cm_id=42,
                        started_at=int(time.time()))
-    acknowledged, stop = {}, threading.Event()
-    image = png_bytes(320, 240, (10, 200, 30))
-
-    def post_until_stopped(worker):
-        n = 0
-        while not stop.is_set():
-            n += 1
-            client_shot_id = f"w{worker}-{n}"
-            try:
-                status, body = client.post_camshot(1, 7, int(time.time() * 1000), image, client_shot_id)
-                acknowledged[client_shot_id] = body["id"]
-            except (SidecarError, OSError, http.client.HTTPException):
-                pass  # refused or cut off: never acknowledged, so it may be missing
-
-    threads = [threading.Thread(target=post_until_stopped, args=(i,)) for i in range(4)]
-    for thread in threads:
-        thread.start()
     kills = 0
-    deadline = time.time() + 20
-    while kills < 5 and time.time() < deadline:
-        time.sleep(0.6)
-        for pid in live_sidecar.gunicorn_worker_pids()[:1]:
-            os.kill(pid, signal.SIGKILL)
-            kills += 1
-    stop.set()
-    for thread in threads:
-        thread.join()
+    with IngestLoad(client, clients=4) as load:
+        deadline = time.time() + 20
+        while kills < 5 and time.time() < deadline:
+            time.sleep(0.6)
+            for pid in live_sidecar.gunicorn_worker_pids()[:1]:
+                os.kill(pid, signal.SIGKILL)
+                kills += 1
+    acknowledged = load.acknowledged
     assert kills >= 3 and len(acknowledged) > 20
 
     live_sidecar.stop()
