@@ -112,6 +112,7 @@ def test_following_the_admin_guide_ends_with_a_supervised_running_sidecar(tmp_pa
         # systemctl reload: ExecReload sends SIGHUP to the main process; web workers are replaced.
         pid_file = tmp_path / "var-lib-proctorpy" / "gunicorn.pid"
         before = worker_pids(pid_file)
+        assert before, "the running master's pid file names its web workers"
         reload_command = shlex.split(service["ExecReload"][0].replace("$MAINPID", str(sidecar.pid)))
         subprocess.run(reload_command, check=True)
         deadline = time.time() + 30
@@ -146,7 +147,11 @@ def wait_for_health(url, process, journal, timeout=60):
 
 
 def worker_pids(pid_file):
-    master = int(pid_file.read_text())
+    """The web workers of the master in pid_file; none while a reload removes and rewrites the file."""
+    try:
+        master = int(pid_file.read_text())
+    except (FileNotFoundError, ValueError):
+        return []
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(master)], capture_output=True, text=True).stdout
     return sorted(int(pid) for pid in out.split())
 
