@@ -13,28 +13,24 @@ from .config import ConfigError, load_config
 from .secret import create_secret, load_secret
 
 
-def config_option(function):
+def environment_option(flag, variable, path_type, help):
+    """An option exported as an environment variable, so gunicorn's and the analysis workers'
+    processes read the same configuration as this command."""
+
     def remember(ctx, param, value):
         if value:
-            os.environ["PROCTORPY_CONFIG"] = value
+            os.environ[variable] = value
         return value
 
-    return click.option(
-        "--config", "config_file", type=click.Path(dir_okay=False), callback=remember, expose_value=False,
-        is_eager=True, help="TOML configuration file (default: $PROCTORPY_CONFIG, else embedded defaults).",
-    )(function)
+    return click.option(flag, type=path_type, callback=remember, expose_value=False, is_eager=True, help=help)
 
 
-def data_dir_option(function):
-    def remember(ctx, param, value):
-        if value:
-            os.environ["PROCTORPY_STORAGE_DATA_DIR"] = value
-        return value
-
-    return click.option(
-        "--data-dir", type=click.Path(file_okay=False), callback=remember, expose_value=False, is_eager=True,
-        help="Data directory (overrides storage.data_dir).",
-    )(function)
+config_option = environment_option(
+    "--config", "PROCTORPY_CONFIG", click.Path(dir_okay=False),
+    "TOML configuration file (default: $PROCTORPY_CONFIG, else embedded defaults).")
+data_dir_option = environment_option(
+    "--data-dir", "PROCTORPY_STORAGE_DATA_DIR", click.Path(file_okay=False),
+    "Data directory (overrides storage.data_dir).")
 
 
 @click.group()

@@ -50,14 +50,14 @@ class FrontServer:
         elif self.moodle:
             self.relay(handler, self.moodle, handler.path, body, keep_cookies=True)
         else:
-            self.reply(handler, 404, b"<h1>Not Found</h1>", "text/html")
+            reply(handler, 404, b"<h1>Not Found</h1>", "text/html")
 
     def to_sidecar(self, handler, path, body):
         passes = path.startswith(PASSED) and not (self.mode == "healthz_only" and path != "/healthz")
         if self.mode == "bad_gateway":
-            return self.reply(handler, 502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
+            return reply(handler, 502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
         if self.mode == "not_found" or not passes:
-            return self.reply(handler, 404, b"<html><body><h1>404 Not Found</h1></body></html>", "text/html")
+            return reply(handler, 404, b"<html><body><h1>404 Not Found</h1></body></html>", "text/html")
         return self.relay(handler, self.sidecar, path, body, keep_cookies=False)
 
     @staticmethod
@@ -70,20 +70,21 @@ class FrontServer:
             response = conn.getresponse()
             data = response.read()
         except OSError:
-            return FrontServer.reply(handler, 502, b"<h1>502 Bad Gateway</h1>", "text/html")
+            return reply(handler, 502, b"<h1>502 Bad Gateway</h1>", "text/html")
         finally:
             conn.close()
-        return FrontServer.reply(handler, response.status, data, response.getheader("Content-Type", "text/plain"))
-
-    @staticmethod
-    def reply(handler, status, data, content_type):
-        handler.send_response(status)
-        handler.send_header("Content-Type", content_type)
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
-        return status
+        return reply(handler, response.status, data, response.getheader("Content-Type", "text/plain"))
 
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def reply(handler, status, data, content_type):
+    """Answer a request of an http.server handler; return the status sent."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+    return status

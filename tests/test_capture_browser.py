@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import attempt_fields
+from front_server import reply
 
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN = REPO / "moodle_plugin" / "quizaccess_proctorpy"
@@ -53,7 +54,7 @@ class QuizSite:
                 if path == "/":
                     site.send(self, BROWSER / "index.html", "text/html")
                 elif path == "/strings.json":
-                    site.reply(self, 200, site.strings, "application/json")
+                    reply(self, 200, site.strings, "application/json")
                 elif path.startswith("/amd/"):
                     site.send(self, PLUGIN / "amd" / "build" / (Path(path).stem + ".min.js"), "text/javascript")
                 elif path.startswith("/templates/"):
@@ -61,11 +62,11 @@ class QuizSite:
                 elif path.startswith(("/core/", "/node_modules/")):
                     site.send(self, BROWSER / path.lstrip("/"), "text/javascript")
                 else:
-                    site.reply(self, 404, b"not found", "text/plain")
+                    reply(self, 404, b"not found", "text/plain")
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                site.reply(self, 200, site.forward(body), "application/json")
+                reply(self, 200, site.forward(body), "application/json")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -85,17 +86,9 @@ class QuizSite:
     @staticmethod
     def send(handler, path, content_type):
         if not path.is_file():
-            QuizSite.reply(handler, 404, b"not found", "text/plain")
+            reply(handler, 404, b"not found", "text/plain")
         else:
-            QuizSite.reply(handler, 200, path.read_bytes(), content_type)
-
-    @staticmethod
-    def reply(handler, status, data, content_type):
-        handler.send_response(status)
-        handler.send_header("Content-Type", content_type)
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
+            reply(handler, 200, path.read_bytes(), content_type)
 
     def shot_ids_sent(self):
         return [args["clientshotid"] for method, args, _ in self.calls if method.endswith("upload_camshot")]
