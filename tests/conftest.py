@@ -222,3 +222,13 @@ def live_sidecar(tmp_path):
     sidecar = LiveSidecar(tmp_path / "live").start()
     yield sidecar
     sidecar.stop()
+
+
+@pytest.fixture(scope="session")
+def moodle_code():
+    """Moodle's code with nothing installed: a folder the code checker and grunt read from."""
+    import moodle_site
+    try:
+        return moodle_site.unpack_moodle()
+    except moodle_site.MoodleUnavailable as error:
+        pytest.fail(str(error), pytrace=False)
