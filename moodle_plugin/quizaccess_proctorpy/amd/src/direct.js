@@ -80,8 +80,9 @@ const request = (item, userid) => {
         form.append('image', imageBlob(args.image), 'camshot.jpg');
         return ['/api/v1/direct/camshots', form, {}];
     }
-    const body = JSON.stringify({attempt_id: args.attemptid, user_id: userid, type: args.type, at: args.at,
-        client_event_id: args.clienteventid});
+    // The sidecar's field names, as in the signed endpoint's body.
+    const body = JSON.stringify({'attempt_id': args.attemptid, 'user_id': userid, 'type': args.type, 'at': args.at,
+        'client_event_id': args.clienteventid});
     return ['/api/v1/direct/events', body, {'Content-Type': 'application/json'}];
 };
 
