@@ -54,10 +54,9 @@ if ($hassiteconfig) {
             quizaccess_proctorpy\direct_upload::MODE_FORWARDED => $str('uploadmode_forwarded'),
             quizaccess_proctorpy\direct_upload::MODE_DIRECT => $str('uploadmode_direct'),
         ]));
-    // A regular expression as the parameter type: Moodle refuses any other value with "invalid".
-    $settings->add(new admin_setting_configtext('quizaccess_proctorpy/publicpath', $str('publicpath'),
-        $str('publicpath_desc'), quizaccess_proctorpy\direct_upload::DEFAULT_PATH,
-        quizaccess_proctorpy\direct_upload::PATH_PATTERN));
+    // Checked as direct upload checks it: a path that would not be used is refused with a reason.
+    $settings->add(new quizaccess_proctorpy\admin\public_path_setting('quizaccess_proctorpy/publicpath', $str('publicpath'),
+        $str('publicpath_desc'), quizaccess_proctorpy\direct_upload::DEFAULT_PATH));
     $settings->add(new admin_setting_configduration('quizaccess_proctorpy/tokenlifetime', $str('tokenlifetime'),
         $str('tokenlifetime_desc'), quizaccess_proctorpy\direct_upload::DEFAULT_MAX_LIFETIME, HOURSECS));
 

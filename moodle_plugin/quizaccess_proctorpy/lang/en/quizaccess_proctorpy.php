@@ -123,6 +123,7 @@ $string['proctorpy:reviewattempt'] = 'Record a review conclusion on proctored at
 $string['proctorpy:viewreport'] = 'View proctoring reports';
 $string['publicpath'] = 'Public path';
 $string['publicpath_desc'] = 'Path on this Moodle host that the web server proxies to the sidecar, e.g. /proctorpy/. Only {path}/healthz and {path}/api/v1/direct/ need to pass. Used in direct upload mode.';
+$string['publicpath_invalid'] = 'Enter an absolute path of plain segments, such as /proctorpy/: letters, digits, dots, hyphens and underscores between slashes, with no . or .. segment.';
 $string['purgeattempt'] = 'Delete this attempt\'s proctoring data';
 $string['purgeconfirm'] = 'Delete every camshot, event and analysis of this attempt from the sidecar? This cannot be undone.';
 $string['purgeondelete'] = 'Delete proctoring data with Moodle\'s';
