@@ -42,8 +42,8 @@ class direct_upload {
     const DEFAULT_MAX_LIFETIME = 4 * 3600;
     /** Seconds a token outlives the attempt's time limit: the last queued camshots still arrive. */
     const MARGIN = 900;
-    /** Characters allowed in the public path. */
-    const PATH_PATTERN = '~^(?:/[A-Za-z0-9._\-]+)+/?$~';
+    /** Characters allowed in the public path; D: $ is the very end, not before a final newline. */
+    const PATH_PATTERN = '~^(?:/[A-Za-z0-9._\-]+)+/?$~D';
 
     /**
      * When a token minted now for an attempt expires.

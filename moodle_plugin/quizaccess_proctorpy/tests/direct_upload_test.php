@@ -107,7 +107,7 @@ final class direct_upload_test extends \basic_testcase {
             $this->assertTrue(direct_upload::is_valid_path($path), $path);
         }
         foreach (['', '/', 'proctorpy/', '//evil.example/', '/proctorpy/../admin/', '/./', '/pro ctorpy/',
-                '/proctorpy?x=1', 'https://evil.example/proctorpy/', '/proctorpy//'] as $path) {
+                '/proctorpy?x=1', 'https://evil.example/proctorpy/', '/proctorpy//', "/proctorpy/\n"] as $path) {
             $this->assertFalse(direct_upload::is_valid_path($path), $path);
         }
     }
