@@ -29,15 +29,12 @@ use core_external\external_function_parameters;
 use core_external\external_single_structure;
 use core_external\external_value;
 use quizaccess_proctorpy\local\proctored_attempt;
+use quizaccess_proctorpy\vocabulary;
 
 /**
  * Forwards a focus, tab, camera or upload event of the current user's attempt to the sidecar.
  */
 class send_event extends external_api {
-
-    /** Event types the sidecar accepts. */
-    const TYPES = ['focus_lost', 'focus_back', 'tab_hidden', 'tab_visible', 'camera_lost', 'camera_back',
-        'fullscreen_exit', 'upload_failed'];
 
     /**
      * Parameters.
@@ -64,7 +61,8 @@ class send_event extends external_api {
      */
     public static function execute(int $attemptid, string $type, int $at, string $clienteventid): array {
         $params = self::validate_parameters(self::execute_parameters(), compact('attemptid', 'type', 'at', 'clienteventid'));
-        if (!in_array($params['type'], self::TYPES, true) || strlen($params['clienteventid']) > 64) {
+        if (!in_array($params['type'], vocabulary::EVENT_TYPES, true)
+                || strlen($params['clienteventid']) > vocabulary::CLIENT_KEY_MAX_LENGTH) {
             throw new \invalid_parameter_exception('Unknown event type or clienteventid longer than 64 characters');
         }
         $proctored = proctored_attempt::for_current_user($params['attemptid']);

@@ -29,6 +29,7 @@ use core_external\external_function_parameters;
 use core_external\external_single_structure;
 use core_external\external_value;
 use quizaccess_proctorpy\local\proctored_attempt;
+use quizaccess_proctorpy\vocabulary;
 
 /**
  * Forwards a camshot of the current user's attempt, signed, to the sidecar.
@@ -63,7 +64,8 @@ class upload_camshot extends external_api {
     public static function execute(int $attemptid, int $takenat, string $clientshotid, string $kind, string $image): array {
         $params = self::validate_parameters(self::execute_parameters(), compact('attemptid', 'takenat', 'clientshotid',
             'kind', 'image'));
-        if (!in_array($params['kind'], ['attempt', 'identity'], true) || strlen($params['clientshotid']) > 64) {
+        if (!in_array($params['kind'], vocabulary::CAMSHOT_KINDS, true)
+                || strlen($params['clientshotid']) > vocabulary::CLIENT_KEY_MAX_LENGTH) {
             throw new \invalid_parameter_exception('kind must be attempt or identity; clientshotid at most 64 characters');
         }
         $proctored = proctored_attempt::for_current_user($params['attemptid']);
