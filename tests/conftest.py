@@ -21,6 +21,8 @@ from sidecar.client import SidecarClient, SidecarError, multipart
 from sidecar.config import load_config
 from sidecar.signing import signed_headers
 
+import moodle_site
+
 REPO = Path(__file__).resolve().parents[1]
 FACES = REPO.parent / "shared" / "testdata" / "faces"
 SECRET = "test-secret-0123456789abcdef"
@@ -227,8 +229,18 @@ def live_sidecar(tmp_path):
 @pytest.fixture(scope="session")
 def moodle_code():
     """Moodle's code with nothing installed: a folder the code checker and grunt read from."""
-    import moodle_site
     try:
         return moodle_site.unpack_moodle()
     except moodle_site.MoodleUnavailable as error:
         pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def moodle_phpunit(moodle_code):
+    """Moodle's own PHPUnit, its test site installed with the working tree's plugin."""
+    site = moodle_site.MoodleSite(moodle_code)
+    try:
+        site.setup_phpunit()
+    except moodle_site.MoodleUnavailable as error:
+        pytest.fail(str(error), pytrace=False)
+    return site

@@ -4,9 +4,11 @@ in from the working tree the way an admin installs it.
 The code comes from PROCTORPY_MOODLE_SOURCE when set (a Moodle checkout or a release tarball), else from
 the team's Moodle 4.5.6 in ../shared/moodle. Without either the tests that need Moodle fail and say so.
 """
+import hashlib
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,4 +82,260 @@ def copy_plugin(www=WWW, source=PLUGIN):
 def tooling_env():
     """The environment for ../shared/moodle/tooling scripts: their caches go to an ignored folder."""
     TOOLING_CACHE.mkdir(parents=True, exist_ok=True)
-    return {**os.environ, "MOODLE_TOOLING_CACHE": str(TOOLING_CACHE)}
+    return php_env({**os.environ, "MOODLE_TOOLING_CACHE": str(TOOLING_CACHE)})
+
+
+# The site: PostgreSQL, php-fpm and nginx from Debian, Moodle's data in .cache/moodle.
+WEB_USER = "www-data"
+ADMIN_PASSWORD = "Admin-pass-1"
+DATAROOT = CACHE / "moodledata"
+PHPUNIT_DATAROOT = CACHE / "phpunit_dataroot"
+DUMPS = CACHE / "dumps"
+RUN = CACHE / "run"
+PG = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"]
+# Moodle 4.5 checks max_input_vars, on the command line too (the PHPUnit site's install).
+PHP_INI = {"max_input_vars": "5000", "memory_limit": "512M"}
+PHP_INI_DIR = CACHE / "php.d"
+
+
+def php_env(env=None):
+    """The environment for Moodle's PHP on the command line: Debian's ini files, then PHP_INI."""
+    PHP_INI_DIR.mkdir(parents=True, exist_ok=True)
+    (PHP_INI_DIR / "moodle.ini").write_text("".join(f"{k} = {v}\n" for k, v in PHP_INI.items()))
+    # A leading ':' keeps the default scan folder and adds this one after it.
+    return {**(env or os.environ), "PHP_INI_SCAN_DIR": f":{PHP_INI_DIR}"}
+
+
+def _run(command, what, **kwargs):
+    """Run a command of the site's set-up; a failure says which step and shows its output."""
+    result = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    if result.returncode != 0:
+        raise MoodleUnavailable(f"{what} failed (exit {result.returncode}): {' '.join(map(str, command))}\n"
+                                f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result.stdout
+
+
+def _database_name(kind):
+    # One database per checkout, so a fresh clone beside this one never shares a site with it.
+    return f"proctorpy_{kind}_{hashlib.sha256(str(REPO).encode()).hexdigest()[:8]}"
+
+
+class MoodleSite:
+    """One Moodle site on PostgreSQL behind php-fpm and nginx on a loopback port."""
+
+    def __init__(self, www=WWW, port=None):
+        self.www = Path(www)
+        self.dbname = _database_name("moodle")
+        self.phpunit_dbname = _database_name("moodle_phpunit")
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+
+    # --- commands -------------------------------------------------------------------------
+    def php(self, *args, check=True, input=None, timeout=900):
+        """`php` as the web server's user in the Moodle root, as Moodle's CLI scripts must run."""
+        command = ["runuser", "-u", WEB_USER, "--", "php", *map(str, args)]
+        result = subprocess.run(command, cwd=self.www, capture_output=True, text=True, input=input, timeout=timeout,
+                                env=php_env())
+        if check and result.returncode != 0:
+            raise MoodleUnavailable(f"php {' '.join(map(str, args))} exited {result.returncode}:\n"
+                                    f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+        return result
+
+    def psql(self, sql, dbname="postgres"):
+        return _run(["psql", *PG, "-d", dbname, "-v", "ON_ERROR_STOP=1", "-Atc", sql], "psql")
+
+    # --- install --------------------------------------------------------------------------
+    def check_postgres(self):
+        try:
+            self.psql("select 1")
+        except (MoodleUnavailable, FileNotFoundError) as error:
+            raise MoodleUnavailable(
+                "PostgreSQL does not answer on 127.0.0.1:5432 as user postgres (trust authentication): "
+                f"Moodle's tests need it.\n{error}") from error
+
+    def core_key(self):
+        digest = hashlib.sha256((self.www / "version.php").read_bytes())
+        digest.update(_run(["php", "-r", "echo PHP_VERSION;"], "php").encode())
+        return digest.hexdigest()[:16]
+
+    def write_config(self):
+        config = f"""<?php  // Moodle configuration file of the proctorpy test site.
+unset($CFG);
+global $CFG;
+$CFG = new stdClass();
+$CFG->dbtype = 'pgsql';
+$CFG->dblibrary = 'native';
+$CFG->dbhost = '127.0.0.1';
+$CFG->dbname = '{self.dbname}';
+$CFG->dbuser = 'postgres';
+$CFG->dbpass = '';
+$CFG->prefix = 'mdl_';
+$CFG->dboptions = ['dbpersist' => 0, 'dbport' => 5432, 'dbsocket' => ''];
+$CFG->wwwroot = '{self.url}';
+$CFG->dataroot = '{DATAROOT}';
+$CFG->admin = 'admin';
+$CFG->directorypermissions = 02777;
+// Every notice shows, so a test sees any debugging output the plugin causes.
+$CFG->debug = 32767;
+$CFG->debugdisplay = 1;
+// No mail server here.
+$CFG->noemailever = true;
+$CFG->noreplyaddress = 'noreply@example.invalid';
+require_once(__DIR__ . '/lib/setup.php');
+"""
+        path = self.www / "config.php"
+        text = path.read_text() if path.exists() else ""
+        # setup_phpunit.sh adds its block to config.php: keep it when the rest is unchanged.
+        block = ""
+        if "// >>> moodle-tooling phpunit" in text:
+            block = text[text.index("// >>> moodle-tooling phpunit"):text.index("// <<< moodle-tooling phpunit")]
+            block += "// <<< moodle-tooling phpunit\n"
+            config = config.replace("require_once(__DIR__", block + "require_once(__DIR__")
+        path.write_text(config)
+        os.chmod(path, 0o644)
+
+    def install(self):
+        """A fresh site: from the cached dump of a core install when there is one, else installed and dumped."""
+        self.check_postgres()
+        self.www.chmod(0o755)
+        key = self.core_key()
+        dump, files = DUMPS / f"core-{key}.dump", DUMPS / f"core-{key}-moodledata.tar"
+        self.psql(f'drop database if exists "{self.dbname}" with (force)')
+        self.psql(f"create database \"{self.dbname}\" encoding 'UTF8' template template0")
+        shutil.rmtree(DATAROOT, ignore_errors=True)
+        DATAROOT.mkdir(parents=True)
+        shutil.chown(DATAROOT, WEB_USER, WEB_USER)
+        self.write_config()
+        shutil.rmtree(self.www / PLUGIN_PATH, ignore_errors=True)
+        if dump.exists() and files.exists():
+            _run(["pg_restore", *PG, "-d", self.dbname, "--no-owner", str(dump)], "restoring the Moodle database")
+            _run(["tar", "xf", str(files), "-C", str(DATAROOT)], "restoring moodledata")
+            _run(["chown", "-R", f"{WEB_USER}:{WEB_USER}", str(DATAROOT)], "chown moodledata")
+            self.php("admin/cli/purge_caches.php")
+            return "restored"
+        self.php("admin/cli/install_database.php", "--agree-license", f"--adminpass={ADMIN_PASSWORD}",
+                 "--adminemail=admin@example.invalid", "--fullname=proctorpy test site", "--shortname=proctorpy")
+        DUMPS.mkdir(parents=True, exist_ok=True)
+        _run(["pg_dump", *PG, "-Fc", "-f", str(dump), self.dbname], "dumping the Moodle database")
+        _run(["tar", "cf", str(files), "-C", str(DATAROOT), "filedir"], "saving moodledata")
+        return "installed"
+
+    def install_plugin(self, source=PLUGIN):
+        """Copy the plugin in and run Moodle's upgrade, as an admin installs or upgrades it."""
+        copy_plugin(self.www, source)
+        result = self.php("admin/cli/upgrade.php", "--non-interactive", check=False)
+        if result.returncode != 0:
+            raise AssertionError(f"admin/cli/upgrade.php exited {result.returncode}:\n{result.stdout[-6000:]}"
+                                 f"\n{result.stderr[-3000:]}")
+        self.php("admin/cli/purge_caches.php")
+        self.reload_php()
+        return result.stdout
+
+    def set_config(self, name, value, plugin="quizaccess_proctorpy"):
+        args = ["admin/cli/cfg.php", f"--name={name}", f"--set={value}"]
+        if plugin:
+            args.append(f"--component={plugin}")
+        self.php(*args)
+
+    def cron(self):
+        return self.php("admin/cli/cron.php", "--keep-alive=0").stdout
+
+    # --- web server -----------------------------------------------------------------------
+    def start_web(self, extra_locations=""):
+        """php-fpm and nginx of our own (own configs, pid files and sockets), serving self.www."""
+        self.stop_web()
+        RUN.mkdir(parents=True, exist_ok=True)
+        (RUN / "logs").mkdir(exist_ok=True)
+        fpm_conf = RUN / "php-fpm.conf"
+        ini = "\n".join(f"php_admin_value[{k}] = {v}" for k, v in PHP_INI.items())
+        fpm_conf.write_text(f"""[global]
+pid = {RUN}/php-fpm.pid
+error_log = {RUN}/logs/php-fpm.log
+[moodle]
+user = {WEB_USER}
+group = {WEB_USER}
+listen = {RUN}/php-fpm.sock
+listen.owner = {WEB_USER}
+listen.group = {WEB_USER}
+pm = static
+pm.max_children = 6
+catch_workers_output = yes
+{ini}
+php_admin_value[error_log] = {RUN}/logs/php-errors.log
+php_admin_flag[log_errors] = on
+""")
+        nginx_conf = RUN / "nginx.conf"
+        nginx_conf.write_text(f"""worker_processes 2;
+pid {RUN}/nginx.pid;
+error_log {RUN}/logs/nginx-error.log;
+user {WEB_USER};
+events {{ worker_connections 256; }}
+http {{
+    include /etc/nginx/mime.types;
+    access_log {RUN}/logs/nginx-access.log;
+    client_body_temp_path {RUN}/client_body;
+    proxy_temp_path {RUN}/proxy;
+    fastcgi_temp_path {RUN}/fastcgi;
+    uwsgi_temp_path {RUN}/uwsgi;
+    scgi_temp_path {RUN}/scgi;
+    client_max_body_size 64m;
+    server {{
+        listen 127.0.0.1:{self.port};
+        server_name 127.0.0.1;
+        root {self.www};
+        index index.php;
+        location ~ /\\. {{ deny all; }}
+        location ~ ^/(vendor|node_modules|config\\.php) {{ deny all; }}
+        location ~ [^/]\\.php(/|$) {{
+            fastcgi_split_path_info ^(.+\\.php)(/.+)$;
+            fastcgi_index index.php;
+            fastcgi_pass unix:{RUN}/php-fpm.sock;
+            include /etc/nginx/fastcgi_params;
+            fastcgi_param PATH_INFO $fastcgi_path_info;
+            fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
+            fastcgi_read_timeout 120s;
+        }}
+{extra_locations}
+    }}
+}}
+""")
+        _run(["php-fpm8.2", "-y", str(fpm_conf)], "starting php-fpm")
+        _run(["nginx", "-c", str(nginx_conf), "-p", str(RUN)], "starting nginx")
+
+    def reload_php(self):
+        # php-fpm caches compiled files (opcache): a reload makes a copied plugin the code that runs.
+        pid = RUN / "php-fpm.pid"
+        if pid.exists():
+            subprocess.run(["kill", "-USR2", pid.read_text().strip()], check=False)
+
+    def stop_web(self):
+        for name in ("nginx.pid", "php-fpm.pid"):
+            pid = RUN / name
+            if pid.exists():
+                subprocess.run(["kill", "-QUIT", pid.read_text().strip()], capture_output=True, check=False)
+                for _ in range(100):
+                    if not pid.exists():
+                        break
+                    time.sleep(0.05)
+                pid.unlink(missing_ok=True)
+
+    # --- Moodle's PHPUnit -------------------------------------------------------------------
+    def setup_phpunit(self):
+        """Moodle's PHPUnit test site in its own database, with the working tree's plugin; kept between runs
+        and reinstalled by Moodle's own check when any plugin's version changes."""
+        self.check_postgres()
+        if not PHPUNIT_DATAROOT.exists():
+            # A test site's database without its dataroot cannot be reused.
+            self.psql(f'drop database if exists "{self.phpunit_dbname}" with (force)')
+        copy_plugin(self.www)
+        _run(["bash", str(TOOLING / "phpunit" / "setup_phpunit.sh"), "--moodle", str(self.www), "--no-apt",
+              "--dataroot", str(PHPUNIT_DATAROOT), "--dbname", self.phpunit_dbname, "--create-db"],
+             "setting up Moodle's PHPUnit", env=tooling_env())
+
+    def run_phpunit(self, *args, env=None):
+        """The plugin's suite (or phpunit arguments) in Moodle's PHPUnit; returns (exit code, output)."""
+        result = subprocess.run(
+            ["bash", str(TOOLING / "phpunit" / "run_plugin_tests.sh"), "--moodle", str(self.www),
+             *(args or ["quizaccess_proctorpy"])],
+            capture_output=True, text=True, env={**tooling_env(), **(env or {})}, timeout=1800)
+        return result.returncode, result.stdout + result.stderr

@@ -1,0 +1,69 @@
+<?php
+// This file is part of the proctorpy test suite, not of the plugin.
+//
+// Creates the test course with Moodle's own data generators: a course, an editing teacher, a
+// non-editing teacher, students whose profile pictures are real face photos, and a proctored quiz
+// with two questions. Prints the ids as JSON.
+//
+// Usage: php make_course.php MOODLEROOT FACESDIR
+
+define('CLI_SCRIPT', true);
+require($argv[1] . '/config.php');
+// The question generator builds on Moodle's PHPUnit helpers: Debian's PHPUnit provides their base classes.
+require_once('/usr/share/php/PHPUnit/Autoload.php');
+require_once($CFG->libdir . '/testing/classes/util.php');
+require_once($CFG->libdir . '/testing/generator/lib.php');
+require_once($CFG->dirroot . '/user/lib.php');
+require_once($CFG->libdir . '/gdlib.php');
+
+$facesdir = $argv[2];
+\core\session\manager::set_user(get_admin());
+$generator = testing_util::get_data_generator();
+
+/**
+ * Give a user a profile picture from a photo file, as user/editlib.php does.
+ *
+ * @param stdClass $user the user
+ * @param string $photo path of the photo
+ */
+function proctorpy_set_picture(stdClass $user, string $photo): void {
+    global $DB, $CFG;
+    $context = context_user::instance($user->id);
+    $tmp = make_request_directory() . '/' . basename($photo);
+    copy($photo, $tmp);
+    $fileid = process_new_icon($context, 'user', 'icon', 0, $tmp);
+    $DB->set_field('user', 'picture', $fileid, ['id' => $user->id]);
+}
+
+$course = $generator->create_course(['fullname' => 'Analytical Engines 101', 'shortname' => 'AE101']);
+$users = [];
+$people = [
+    'teacher' => ['Grace', 'Hopper', 'editingteacher', null],
+    'nonediting' => ['Alan', 'Turing', 'teacher', null],
+    'student1' => ['Barack', 'Obama', 'student', 'obama/obama.jpg'],
+    'student2' => ['Joe', 'Biden', 'student', 'biden/biden.jpg'],
+    'student3' => ['Kit', 'Harington', 'student', 'kit_harington/john1.jpeg'],
+    'student4' => ['Rose', 'Leslie', 'student', 'rose_leslie/img1.jpg'],
+];
+foreach ($people as $username => [$first, $last, $role, $photo]) {
+    $user = $generator->create_user(['username' => $username, 'password' => 'Test-pass-1',
+        'firstname' => $first, 'lastname' => $last, 'email' => $username . '@example.invalid']);
+    $generator->enrol_user($user->id, $course->id, $role);
+    if ($photo) {
+        proctorpy_set_picture($user, $facesdir . '/' . $photo);
+    }
+    $users[$username] = (int) $user->id;
+}
+
+$quiz = $generator->create_module('quiz', ['course' => $course->id, 'name' => 'Midterm (proctored)',
+    'questionsperpage' => 1, 'grade' => 10, 'sumgrades' => 2]);
+$questiongenerator = $generator->get_plugin_generator('core_question');
+$category = $questiongenerator->create_question_category(['contextid' => context_module::instance($quiz->cmid)->id]);
+foreach (['Is the Analytical Engine programmable?', 'Did it use punched cards?'] as $text) {
+    $question = $questiongenerator->create_question('truefalse', null,
+        ['category' => $category->id, 'questiontext' => ['text' => $text, 'format' => FORMAT_HTML]]);
+    quiz_add_quiz_question($question->id, $quiz, 0);
+}
+
+echo json_encode(['course' => (int) $course->id, 'quiz' => (int) $quiz->id, 'cmid' => (int) $quiz->cmid,
+    'users' => $users]), "\n";
