@@ -299,7 +299,10 @@ http {{
     }}
 }}
 """)
-        _run(["php-fpm8.2", "-y", str(fpm_conf)], "starting php-fpm")
+        fpm = sorted(Path("/usr/sbin").glob("php-fpm*"))
+        if not fpm:
+            raise MoodleUnavailable("php-fpm is not installed (Debian: php-fpm); `make test` installs it")
+        _run([str(fpm[-1]), "-y", str(fpm_conf)], "starting php-fpm")
         _run(["nginx", "-c", str(nginx_conf), "-p", str(RUN)], "starting nginx")
 
     def reload_php(self):
