@@ -54,6 +54,21 @@ class connection_check {
     }
 
     /**
+     * The sentence that tells the admin an outcome, as HTML.
+     *
+     * Whatever answers at the configured URL chooses the version and message it reports: they are
+     * shown as text, never as markup.
+     *
+     * @param string $prefix lang string prefix: 'connection_' or 'directcheck_'
+     * @param array $result an outcome of run() or check_public_path()
+     * @return string HTML
+     */
+    public static function message(string $prefix, array $result): string {
+        $values = array_map(fn($value) => s((string) $value), $result['details']);
+        return get_string($prefix . $result['problem'], 'quizaccess_proctorpy', (object) $values);
+    }
+
+    /**
      * Run the check.
      *
      * @param int|null $now unix seconds of this host, now when null

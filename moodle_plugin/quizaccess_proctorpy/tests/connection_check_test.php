@@ -1,0 +1,104 @@
+<?php
+// This file is part of Moodle - https://moodle.org/
+//
+// Moodle is free software: you can redistribute it and/or modify
+// it under the terms of the GNU General Public License as published by
+// the Free Software Foundation, either version 3 of the License, or
+// (at your option) any later version.
+//
+// Moodle is distributed in the hope that it will be useful,
+// but WITHOUT ANY WARRANTY; without even the implied warranty of
+// MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+// GNU General Public License for more details.
+//
+// You should have received a copy of the GNU General Public License
+// along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
+
+/**
+ * Tests of what the Test connection page tells the admin.
+ *
+ * @package    quizaccess_proctorpy
+ * @copyright  2026 The proctorpy authors
+ * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
+ */
+
+namespace quizaccess_proctorpy;
+
+/**
+ * Whatever answers at the sidecar URL cannot put markup on the admin's page.
+ *
+ * @covers \quizaccess_proctorpy\connection_check
+ */
+final class connection_check_test extends \advanced_testcase {
+
+    /**
+     * A client of a "sidecar" that answers /healthz with $health and everything else with $other.
+     *
+     * @param array $health the JSON /healthz answers
+     * @param response $other the answer to every other request
+     * @return sidecar_client
+     */
+    private static function client_of(array $health, response $other): sidecar_client {
+        $transport = new class($health, $other) implements transport {
+            /** @var array the health answer */
+            private $health;
+            /** @var response the answer to every other request */
+            private $other;
+
+            /**
+             * A scripted transport.
+             *
+             * @param array $health the JSON /healthz answers
+             * @param response $other the answer to every other request
+             */
+            public function __construct(array $health, response $other) {
+                $this->health = $health;
+                $this->other = $other;
+            }
+
+            /**
+             * The scripted answer to a request.
+             *
+             * @param string $method HTTP method
+             * @param string $url absolute URL
+             * @param string[] $headers header lines
+             * @param string $body raw body
+             * @param int $timeout seconds
+             * @return response
+             */
+            public function send(string $method, string $url, array $headers, string $body, int $timeout): response {
+                if (str_ends_with($url, '/healthz')) {
+                    return new response(200, 'application/json', json_encode($this->health));
+                }
+                return $this->other;
+            }
+        };
+        return new sidecar_client('http://127.0.0.1:1', new signer('secret'), $transport, 1);
+    }
+
+    /**
+     * The API version a hostile server reports is shown as text.
+     */
+    public function test_version_from_the_server_is_escaped(): void {
+        $health = ['status' => 'ok', 'version' => '1.0', 'api' => '<img src=x onerror=alert(1)>'];
+        $result = (new connection_check(self::client_of($health, new response(404, 'text/plain', ''))))->run();
+        $this->assertSame('versionmismatch', $result['problem']);
+        $message = connection_check::message('connection_', $result);
+        $this->assertStringNotContainsString('<img', $message);
+        $this->assertStringContainsString('&lt;img src=x onerror=alert(1)&gt;', $message);
+    }
+
+    /**
+     * The error message a hostile server sends back to the signed call is shown as text.
+     */
+    public function test_message_from_the_server_is_escaped(): void {
+        $health = ['status' => 'ok', 'version' => '1.0', 'api' => 'v1'];
+        $refusal = new response(400, 'application/json',
+            json_encode(['error' => 'something', 'message' => '<script>alert(1)</script>']));
+        $result = (new connection_check(self::client_of($health, $refusal)))->run();
+        $this->assertSame('refused', $result['problem']);
+        $message = connection_check::message('connection_', $result);
+        $this->assertStringNotContainsString('<script>', $message);
+        $this->assertStringContainsString('&lt;script&gt;alert(1)&lt;/script&gt;', $message);
+    }
+}
