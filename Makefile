@@ -13,7 +13,8 @@ MOODLE_PACKAGES := php-fpm php-cli php-pgsql php-xml php-mbstring php-curl php-z
 # To build dlib against OpenBLAS (packaging/build-dlib), and OpenBLAS to run it.
 BUILD_PACKAGES := cmake g++ libopenblas-dev liblapack-dev
 DLIB_VERSION := 20.0.0
-TEST_PACKAGES := $(RUN_PACKAGES) $(MOODLE_PACKAGES) chromium poppler-utils nginx-light openssl
+# nodejs runs Moodle's grunt (its tooling fetches the node version Moodle asks for); xz-utils unpacks Moodle.
+TEST_PACKAGES := $(RUN_PACKAGES) $(MOODLE_PACKAGES) nodejs xz-utils chromium poppler-utils nginx-light openssl
 
 .PHONY: install run test system-run system-test fuzz clean
 
@@ -43,6 +44,8 @@ run: install system-run
 	$(BIN)/proctorpy serve
 
 test: install system-test
+	@# npm comes with some builds of nodejs and conflicts with them: install it only where it is missing.
+	@command -v npm >/dev/null || ./packaging/apt-ensure npm
 	@if [ -f tests/browser/package.json ]; then npm install --silent --no-audit --no-fund --prefix tests/browser; fi
 	$(BIN)/pytest -q
 
