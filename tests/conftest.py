@@ -241,7 +241,7 @@ def live_sidecar(tmp_path):
 def moodle_code():
     """Moodle's code with nothing installed: a folder the code checker and grunt read from."""
     try:
-        return moodle_site.unpack_moodle()
+        return moodle_site.unpack_moodle(moodle_site.CODE)
     except moodle_site.MoodleUnavailable as error:
         pytest.fail(str(error), pytrace=False)
 

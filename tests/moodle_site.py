@@ -4,6 +4,8 @@ in from the working tree the way an admin installs it.
 The code comes from PROCTORPY_MOODLE_SOURCE when set (a Moodle checkout or a release tarball), else from
 the team's Moodle 4.5.6 in ../shared/moodle. Without either the tests that need Moodle fail and say so.
 """
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
@@ -15,7 +17,11 @@ REPO = Path(__file__).resolve().parents[1]
 PLUGIN = REPO / "moodle_plugin" / "quizaccess_proctorpy"
 SHARED_MOODLE = REPO.parent / "shared" / "moodle"
 CACHE = REPO / ".cache" / "moodle"
+# The web site's code, where the journeys install (and upgrade) the plugin as an admin would.
 WWW = CACHE / "www"
+# A second copy of the code for the developer tools (PHPUnit, code checker, grunt): always the working
+# tree's plugin, whatever version of it the web site has installed.
+CODE = CACHE / "code"
 TOOLING = SHARED_MOODLE / "tooling"
 # Where Moodle's own tooling keeps node, node_modules and the code checker's standards between runs.
 TOOLING_CACHE = REPO / ".cache" / "moodle-tooling"
@@ -44,19 +50,19 @@ def moodle_source():
     return tarballs[-1]
 
 
-def unpack_moodle():
-    """Moodle's code in WWW, unpacked (or copied) once per source; returns WWW."""
+def unpack_moodle(www=WWW):
+    """Moodle's code in www, unpacked (or copied) once per source; returns www."""
     source = moodle_source()
-    stamp = CACHE / "source.txt"
+    stamp = www.with_name(www.name + "-source.txt")
     wanted = f"{source} {source.stat().st_mtime_ns}"
-    if (WWW / "version.php").exists() and stamp.exists() and stamp.read_text() == wanted:
-        return WWW
-    shutil.rmtree(WWW, ignore_errors=True)
+    if (www / "version.php").exists() and stamp.exists() and stamp.read_text() == wanted:
+        return www
+    shutil.rmtree(www, ignore_errors=True)
     CACHE.mkdir(parents=True, exist_ok=True)
     if source.is_dir():
         if not (source / "version.php").exists():
             raise MoodleUnavailable(f"{source} is not a Moodle checkout (no version.php)")
-        shutil.copytree(source, WWW, symlinks=True, ignore=shutil.ignore_patterns(".git", "config.php", "node_modules"))
+        shutil.copytree(source, www, symlinks=True, ignore=shutil.ignore_patterns(".git", "config.php", "node_modules"))
     else:
         scratch = CACHE / "unpacking"
         shutil.rmtree(scratch, ignore_errors=True)
@@ -65,7 +71,7 @@ def unpack_moodle():
         roots = [p.parent for p in scratch.glob("*/version.php")]
         if len(roots) != 1:
             raise MoodleUnavailable(f"{source} does not unpack to one Moodle folder")
-        roots[0].rename(WWW)
+        roots[0].rename(www)
         shutil.rmtree(scratch)
     stamp.write_text(wanted)
     return WWW
@@ -123,12 +129,12 @@ def _database_name(kind):
 class MoodleSite:
     """One Moodle site on PostgreSQL behind php-fpm and nginx on a loopback port."""
 
-    def __init__(self, www=WWW, port=None):
+    def __init__(self, www=CODE, port=None):
         self.www = Path(www)
         self.dbname = _database_name("moodle")
         self.phpunit_dbname = _database_name("moodle_phpunit")
         self.port = port
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"http://127.0.0.1:{port}" if port else "http://127.0.0.1"
 
     # --- commands -------------------------------------------------------------------------
     def php(self, *args, check=True, input=None, timeout=900):
@@ -323,22 +329,36 @@ http {{
                 pid.unlink(missing_ok=True)
 
     # --- Moodle's PHPUnit -------------------------------------------------------------------
+    @staticmethod
+    @contextlib.contextmanager
+    def phpunit_lock():
+        """One user of the PHPUnit test site at a time: each run resets its database."""
+        CACHE.mkdir(parents=True, exist_ok=True)
+        with open(CACHE / "phpunit.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
     def setup_phpunit(self):
         """Moodle's PHPUnit test site in its own database, with the working tree's plugin; kept between runs
         and reinstalled by Moodle's own check when any plugin's version changes."""
         self.check_postgres()
-        if not PHPUNIT_DATAROOT.exists():
-            # A test site's database without its dataroot cannot be reused.
-            self.psql(f'drop database if exists "{self.phpunit_dbname}" with (force)')
-        copy_plugin(self.www)
-        _run(["bash", str(TOOLING / "phpunit" / "setup_phpunit.sh"), "--moodle", str(self.www), "--no-apt",
-              "--dataroot", str(PHPUNIT_DATAROOT), "--dbname", self.phpunit_dbname, "--create-db"],
-             "setting up Moodle's PHPUnit", env=tooling_env())
+        with self.phpunit_lock():
+            unpack_moodle(self.www)
+            if not (self.www / "config.php").exists():
+                self.write_config()
+            if not PHPUNIT_DATAROOT.exists():
+                # A test site's database without its dataroot cannot be reused.
+                self.psql(f'drop database if exists "{self.phpunit_dbname}" with (force)')
+            copy_plugin(self.www)
+            _run(["bash", str(TOOLING / "phpunit" / "setup_phpunit.sh"), "--moodle", str(self.www), "--no-apt",
+                  "--dataroot", str(PHPUNIT_DATAROOT), "--dbname", self.phpunit_dbname, "--create-db"],
+                 "setting up Moodle's PHPUnit", env=tooling_env())
 
     def run_phpunit(self, *args, env=None):
         """The plugin's suite (or phpunit arguments) in Moodle's PHPUnit; returns (exit code, output)."""
-        result = subprocess.run(
-            ["bash", str(TOOLING / "phpunit" / "run_plugin_tests.sh"), "--moodle", str(self.www),
-             *(args or ["quizaccess_proctorpy"])],
-            capture_output=True, text=True, env={**tooling_env(), **(env or {})}, timeout=1800)
+        with self.phpunit_lock():
+            result = subprocess.run(
+                ["bash", str(TOOLING / "phpunit" / "run_plugin_tests.sh"), "--moodle", str(self.www),
+                 *(args or ["quizaccess_proctorpy"])],
+                capture_output=True, text=True, env={**tooling_env(), **(env or {})}, timeout=1800)
         return result.returncode, result.stdout + result.stderr
