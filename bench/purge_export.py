@@ -47,7 +47,7 @@ def png(width, height, noise):
 
 def seed(data_dir, course_id, quiz_id, count, image, first_attempt):
     """count camshots in attempts of SHOTS_PER_ATTEMPT, files written without fsync (synthetic data)."""
-    db = connect(data_dir / "proctorpy.db")
+    db = connect(storage.database_path(data_dir))
     migrate(db)
     digest = hashlib.sha256(image).hexdigest()
     now = time.time()
@@ -125,7 +125,8 @@ def timed_child(script, data_dir, env):
 
     Timing inside the child leaves out interpreter start and imports; the RSS includes them.
     """
-    done = subprocess.run([sys.executable, "-c", script + PEAK, str(data_dir)], cwd=REPO, env=env,
+    arguments = [str(data_dir), str(storage.database_path(data_dir))]
+    done = subprocess.run([sys.executable, "-c", script + PEAK, *arguments], cwd=REPO, env=env,
                           stdout=subprocess.PIPE, check=True)
     seconds, produced, peak_kib = done.stdout.split()
     return float(seconds), int(produced), int(peak_kib) / 1024
@@ -140,7 +141,7 @@ print(next(line.split()[1] for line in open("/proc/self/status") if line.startsw
 PLAIN_READ = """
 import sqlite3, sys, time
 started = time.perf_counter()
-db = sqlite3.connect(sys.argv[1] + "/proctorpy.db")
+db = sqlite3.connect(sys.argv[2])
 total = 0
 for (path,) in db.execute("SELECT path FROM camshots c JOIN attempts a ON a.id = c.attempt_id WHERE a.course_id = 5"):
     with open(sys.argv[1] + "/" + path, "rb") as f:
@@ -156,7 +157,7 @@ from sidecar.retention import export
 data_dir = Path(sys.argv[1])
 started = time.perf_counter()
 total = 0
-for chunk in export.stream_selection(data_dir / "proctorpy.db", data_dir, {"course_id": 5}, time.time(), 90):
+for chunk in export.stream_selection(Path(sys.argv[2]), data_dir, {"course_id": 5}, time.time(), 90):
     total += len(chunk)
 print(time.perf_counter() - started, total)"""
 

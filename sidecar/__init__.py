@@ -5,8 +5,13 @@ from importlib.metadata import PackageNotFoundError, version
 
 from flask import Flask, current_app, jsonify
 
-from . import db, errors, metrics, requestlog
+from . import capture_api, console, db, direct_upload, errors, metrics, requestlog, storage
+from .analysis import api as analysis_api
 from .config import Config, load_config
+from .console import session as console_session  # noqa: F401  (the sign-in routes join the console's blueprint)
+from .console import views as console_views
+from .reports import api as reports_api
+from .retention import api as retention_api
 from .secret import load_secret
 
 
@@ -28,10 +33,12 @@ def create_app(config=None):
     app.config.update(
         PROCTORPY=config,
         DATA_DIR=data_dir,
-        DB_PATH=data_dir / "proctorpy.db",
+        DB_PATH=storage.database_path(data_dir),
         SECRET=secret,
+        VERSION=package_version(),
         MAX_CONTENT_LENGTH=config["storage.max_upload_bytes"],
         JSON_SORT_KEYS=False,
+        **console.session_settings(config, secret),
     )
     database = db.connect(app.config["DB_PATH"])
     db.migrate(database)
@@ -43,16 +50,11 @@ def create_app(config=None):
     metrics.init_app(app)
     app.add_url_rule("/healthz", view_func=healthz)
 
-    from . import capture_api, console, direct_upload
-    from .analysis import api as analysis_api
-    from .retention import api as retention_api
-    from .reports import api as reports_api
-
     app.register_blueprint(capture_api.bp)
     app.register_blueprint(direct_upload.bp)
     app.register_blueprint(analysis_api.bp)
     app.register_blueprint(retention_api.bp)
-    console.init_app(app)
+    app.register_blueprint(console_views.bp)
     app.register_blueprint(reports_api.bp)
     return app
 
@@ -68,7 +70,7 @@ def healthz():
     disk_ok = free >= config["storage.min_free_bytes"]
     return jsonify(
         status="ok" if disk_ok else "disk_low",
-        version=package_version(),
+        version=current_app.config["VERSION"],
         api="v1",
         queue={"depth": queued, "oldest_age_seconds": round(time.time() - oldest, 1) if oldest else 0},
         disk={"free_bytes": free, "min_free_bytes": config["storage.min_free_bytes"], "accepting_camshots": disk_ok},

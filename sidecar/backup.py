@@ -21,9 +21,7 @@ import time
 from pathlib import Path
 
 from . import db, storage
-from .secret import SECRET_FILE
 
-DB_NAME = "proctorpy.db"
 MANIFEST = "backup.json"
 FORMAT = 1  # the layout of a backup folder, in its manifest
 CHUNK = 1024 * 1024
@@ -84,6 +82,14 @@ def _copy_named_files(database, source_dir, target_dir):
     return counts
 
 
+def _copy_secret(source_dir, target_dir):
+    """The shared secret travels with the data, readable by its owner only."""
+    source, target = storage.secret_path(source_dir), storage.secret_path(target_dir)
+    if source.exists():
+        _copy(source, target)
+        os.chmod(target, 0o600)
+
+
 def _fsync_tree(root):
     for folder, _, _ in os.walk(root):
         fd = os.open(folder, os.O_RDONLY)
@@ -109,12 +115,12 @@ def _snapshot(source_path, target_path):
 def backup(data_dir, dest, version="0.0.0"):
     """Back up data_dir into dest (new or empty); return the manifest written."""
     data_dir = Path(data_dir)
-    source_db = data_dir / DB_NAME
+    source_db = storage.database_path(data_dir)
     if not source_db.exists():
         raise BackupError(f"{source_db} does not exist: {data_dir} is not a sidecar data dir.")
     dest = _empty_folder(dest, "a backup")
     started = time.time()
-    partial = dest / (DB_NAME + ".partial")
+    partial = dest / (storage.DATABASE_FILE + ".partial")
     _snapshot(source_db, partial)
     snapshot = sqlite3.connect(str(partial))
     try:
@@ -122,9 +128,7 @@ def backup(data_dir, dest, version="0.0.0"):
         camshots = snapshot.execute("SELECT count(*) FROM camshots").fetchone()[0]
     finally:
         snapshot.close()
-    if (data_dir / SECRET_FILE).exists():
-        _copy(data_dir / SECRET_FILE, dest / SECRET_FILE)
-        os.chmod(dest / SECRET_FILE, 0o600)
+    _copy_secret(data_dir, dest)
     manifest = {
         "format": FORMAT,
         "sidecar_version": version,
@@ -135,11 +139,11 @@ def backup(data_dir, dest, version="0.0.0"):
         "bytes": counts["bytes"],
         "missing_files": counts["missing"],
         "mismatched_files": counts["mismatched"],
-        "secret_included": (dest / SECRET_FILE).exists(),
+        "secret_included": storage.secret_path(dest).exists(),
     }
     (dest / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     _fsync_tree(dest)
-    os.replace(partial, dest / DB_NAME)  # last: its presence marks a finished backup
+    os.replace(partial, storage.database_path(dest))  # last: its presence marks a finished backup
     _fsync_tree(dest)
     return manifest
 
@@ -151,18 +155,16 @@ def restore(source, data_dir):
     repair runs, so the data dir is ready for `proctorpy serve`.
     """
     source = Path(source)
-    source_db = source / DB_NAME
+    source_db = storage.database_path(source)
     if not source_db.exists():
-        raise BackupError(f"{source} holds no {DB_NAME}: it is not a backup, or an unfinished one.")
+        raise BackupError(f"{source} holds no {storage.DATABASE_FILE}: it is not a backup, or an unfinished one.")
     data_dir = _empty_folder(data_dir, "a restore")
     try:
-        _snapshot(source_db, data_dir / DB_NAME)
-        database = db.connect(data_dir / DB_NAME)
+        _snapshot(source_db, storage.database_path(data_dir))
+        database = db.connect(storage.database_path(data_dir))
         try:
             counts = _copy_named_files(database, source, data_dir)
-            if (source / SECRET_FILE).exists():
-                _copy(source / SECRET_FILE, data_dir / SECRET_FILE)
-                os.chmod(data_dir / SECRET_FILE, 0o600)
+            _copy_secret(source, data_dir)
             migrations = db.migrate(database)
             repaired = storage.repair(database, data_dir)
         finally:

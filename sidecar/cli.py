@@ -41,7 +41,7 @@ def cli():
 def prepare(config):
     """Create the data dir, the database and a secret; return (secret, origin, created)."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    database = db.connect(config.data_dir / "proctorpy.db")
+    database = db.connect(storage.database_path(config.data_dir))
     try:
         db.migrate(database)
     finally:
@@ -51,7 +51,7 @@ def prepare(config):
         secret, origin = load_secret(config)
     except ConfigError:
         secret, created = create_secret(config)
-        origin = str(config.data_dir / "secret")
+        origin = str(storage.secret_path(config.data_dir))
     return secret, origin, created
 
 
@@ -82,7 +82,7 @@ def serve(host, port):
         os.environ["PROCTORPY_SERVER_PORT"] = str(port)
     config = load_config()
     secret, origin, created = prepare(config)
-    database = db.connect(config.data_dir / "proctorpy.db")
+    database = db.connect(storage.database_path(config.data_dir))
     try:
         repaired = storage.repair(database, config.data_dir)
     finally:
@@ -171,7 +171,7 @@ def worker(processes):
         os.environ["PROCTORPY_ANALYSIS_WORKERS"] = str(processes)
     config = load_config()
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    database = db.connect(config.data_dir / "proctorpy.db")
+    database = db.connect(storage.database_path(config.data_dir))
     try:
         db.migrate(database)
     finally:
@@ -194,7 +194,7 @@ def check():
         click.echo(f"secret: ok (from {origin})")
     except ConfigError as error:
         problems.append(f"secret: {error}")
-    db_path = config.data_dir / "proctorpy.db"
+    db_path = storage.database_path(config.data_dir)
     if not db_path.exists():
         problems.append(f"database: {db_path} does not exist; run `proctorpy init`")
     else:

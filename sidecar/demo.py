@@ -15,7 +15,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageEnhance
 
+from . import create_app, storage
+from .analysis.faces import load_face_recognition
+from .analysis.worker import work
 from .client import multipart
+from .db import connect
 from .signing import signed_headers
 
 COURSE = {"course_id": 9001, "course_name": "Demo: Biology 101"}
@@ -156,18 +160,13 @@ class DemoLoader:
 
 def load_demo(config, photos, start=None):
     """Load and analyse the demo; return (attempt id, student, scene, score, flagged) rows."""
-    from . import create_app
-    from .analysis.faces import load_face_recognition
-    from .analysis.worker import work
-    from .db import connect
-
     if not (Path(photos) / "obama" / "obama.jpg").is_file():
         raise DemoError(f"the demo photos are not in {photos}; pass --photos DIR (shared/testdata/faces)")
     app = create_app(config)
     start = start or int(time.time()) - 86400
     attempts = DemoLoader(app, photos, load_face_recognition()).load(start)
     work(config, name="demo", until_idle=True)
-    db = connect(config.data_dir / "proctorpy.db")
+    db = connect(storage.database_path(config.data_dir))
     try:
         scores = dict((r[0], (r[1], r[2])) for r in db.execute(
             f"SELECT attempt_id, value, flagged FROM scores WHERE attempt_id IN ({','.join('?' * len(attempts))})",

@@ -10,13 +10,12 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from .capture_api import (
-    camshot_upload, event_fields, find_camshot_by_client_id, load_attempt, record_event, store_camshot,
-)
+from . import attempts, camshots
 from .db import get_db, without_fsync, write_transaction
 from .errors import Conflict, Forbidden, TooManyRequests, Unauthorized
 from .signing import SignatureError, read_token
-from .validation import MAX_ID, json_body
+from .validation import MAX_ID
+from .web import json_body, uploaded_image
 
 bp = Blueprint("direct_upload", __name__, url_prefix="/api/v1/direct")
 
@@ -90,7 +89,7 @@ def owned_attempt(db, attempt_id, user_id):
             f"not attempt {attempt_id} of user {user_id}.",
             code="token_mismatch",
         )
-    attempt = load_attempt(db, attempt_id, must_belong_to=user_id, status=409)
+    attempt = attempts.load_attempt(db, attempt_id, must_belong_to=user_id, status=409)
     if attempt["finished_at"] is not None:
         raise Conflict(f"Attempt {attempt_id} is finished; it takes no more camshots or events.",
                        code="attempt_finished")
@@ -126,25 +125,25 @@ def spend_allowance(db, attempt_id, what, per_minute, now):
 def post_camshot():
     """The twin of the signed POST /api/v1/camshots, authorised by the upload token."""
     db = get_db()
-    fields, data = camshot_upload()
+    config = current_app.config["PROCTORPY"]
+    fields = camshots.upload_fields(request.form)
+    data = uploaded_image()
     attempt = owned_attempt(db, fields["attempt_id"], fields["user_id"])
-    existing = find_camshot_by_client_id(db, attempt["id"], fields["client_shot_id"])
+    existing = camshots.find_by_client_id(db, attempt["id"], fields["client_shot_id"])
     if existing:
         return jsonify(existing), 200
-    per_minute = current_app.config["PROCTORPY"]["direct.max_shots_per_minute"]
-    spend_allowance(db, attempt["id"], "camshots", per_minute, time.time())
-    return jsonify(store_camshot(db, attempt, fields, data)), 201
+    spend_allowance(db, attempt["id"], "camshots", config["direct.max_shots_per_minute"], time.time())
+    return jsonify(camshots.store(db, config, current_app.config["DATA_DIR"], attempt, fields, data)), 201
 
 
 @bp.post("/events")
 def post_event():
     """The twin of the signed POST /api/v1/events, authorised by the upload token."""
-    event = event_fields(json_body())
+    event = attempts.event_fields(json_body())
     db = get_db()
+    config = current_app.config["PROCTORPY"]
     owned_attempt(db, event["attempt_id"], event["user_id"])
-    retried = db.execute("SELECT 1 FROM events WHERE attempt_id = ? AND client_event_id = ?",
-                         [event["attempt_id"], event["client_event_id"]]).fetchone()
-    if not retried:
-        per_minute = current_app.config["PROCTORPY"]["direct.max_events_per_minute"]
-        spend_allowance(db, event["attempt_id"], "events", per_minute, time.time())
-    return record_event(db, **event)
+    if not attempts.event_was_recorded(db, event["attempt_id"], event["client_event_id"]):
+        spend_allowance(db, event["attempt_id"], "events", config["direct.max_events_per_minute"], time.time())
+    answer, created = attempts.record_event(db, config, **event)
+    return jsonify(answer), 201 if created else 200

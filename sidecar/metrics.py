@@ -23,6 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from . import storage
 from .auth import require_signed_request
 from .db import connect
 from .requestlog import error_code, request_seconds
@@ -105,7 +106,7 @@ class StoredFigures:
 
     def collect(self):
         data_dir = self.config.data_dir
-        db = connect(data_dir / "proctorpy.db")
+        db = connect(storage.database_path(data_dir))
         try:
             jobs = dict(db.execute(
                 "SELECT state, count(*) FROM jobs WHERE state IN ('queued', 'running') GROUP BY state"

@@ -3,14 +3,10 @@ import os
 import secrets
 from pathlib import Path
 
+from . import storage
 from .config import ConfigError
 
-SECRET_FILE = "secret"
 MIN_LENGTH = 16  # shorter secrets are guessable offline from one signed request
-
-
-def secret_path(config):
-    return config.data_dir / SECRET_FILE
 
 
 def load_secret(config, environ=None):
@@ -22,7 +18,7 @@ def load_secret(config, environ=None):
             if len(value) < MIN_LENGTH:
                 raise ConfigError(f"{origin}: the shared secret must be at least {MIN_LENGTH} characters")
             return value, origin
-    path = secret_path(config)
+    path = storage.secret_path(config.data_dir)
     if path.exists():
         return path.read_text().strip(), str(path)
     raise ConfigError(f"no shared secret: set PROCTORPY_SECRET or run `proctorpy init` to create {path}")
@@ -30,7 +26,7 @@ def load_secret(config, environ=None):
 
 def create_secret(config, rotate=False):
     """Generate and store a secret unless one is stored already (or rotate is asked)."""
-    path = secret_path(config)
+    path = storage.secret_path(config.data_dir)
     if path.exists() and not rotate:
         return path.read_text().strip(), False
     path.parent.mkdir(parents=True, exist_ok=True)

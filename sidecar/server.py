@@ -11,6 +11,7 @@ import os
 from gunicorn.app.base import BaseApplication
 from gunicorn.util import import_app
 
+from . import storage
 from .config import load_config
 
 GRACEFUL_TIMEOUT = 20  # seconds an old worker may finish its uploads on reload or stop
@@ -37,7 +38,7 @@ def gunicorn_settings(config):
         "timeout": config["server.timeout"],
         "graceful_timeout": GRACEFUL_TIMEOUT,
         "keepalive": KEEPALIVE,
-        "pidfile": str(config.data_dir / "gunicorn.pid"),
+        "pidfile": str(storage.pid_path(config.data_dir)),
         # One control socket per user would be shared by every sidecar on the host.
         "control_socket_disable": True,
         # The app writes one structured line per request, with its request id; gunicorn's
@@ -55,7 +56,7 @@ def remove_stale_pidfile(config):
     Gunicorn refuses to start while the pid in its file is alive, and a killed master
     whose parent died too can linger as a zombie where nothing reaps it.
     """
-    path = config.data_dir / "gunicorn.pid"
+    path = storage.pid_path(config.data_dir)
     try:
         pid = int(path.read_text().strip())
     except (FileNotFoundError, ValueError):

@@ -1,6 +1,7 @@
-"""The image folder: durable writes, paths the sidecar chooses, and crash repair.
+"""The data directory: its layout, durable writes, paths the sidecar chooses, and crash repair.
 
-Layout: images/<course>/<quiz>/<attempt>/<camshot id>.png and references/<user>/<id>.png.
+Layout: the database proctorpy.db (with its WAL files), the shared secret in secret, gunicorn's
+pid file, images/<course>/<quiz>/<attempt>/<camshot id>.png and references/<user>/<id>.png.
 Every path is built from integers and ids the sidecar generated, never from client text.
 """
 import contextlib
@@ -17,6 +18,28 @@ log = logging.getLogger(__name__)
 
 TEMP_SUFFIX = ".tmp"
 ID_PATTERN = re.compile(r"^[0-9a-f]{20}$")
+DATABASE_FILE = "proctorpy.db"
+SECRET_FILE = "secret"
+PID_FILE = "gunicorn.pid"
+IMAGES = "images"
+REFERENCES = "references"
+
+
+def database_path(data_dir):
+    return Path(data_dir) / DATABASE_FILE
+
+
+def database_files(data_dir):
+    """The database file and the WAL and shared-memory files SQLite keeps beside it."""
+    return [p for p in Path(data_dir).glob(DATABASE_FILE + "*") if p.is_file()]
+
+
+def secret_path(data_dir):
+    return Path(data_dir) / SECRET_FILE
+
+
+def pid_path(data_dir):
+    return Path(data_dir) / PID_FILE
 
 
 def new_id():
@@ -24,12 +47,20 @@ def new_id():
     return secrets.token_hex(10)
 
 
+def attempt_folder(course_id, quiz_id, attempt_id):
+    return Path(IMAGES, str(int(course_id)), str(int(quiz_id)), str(int(attempt_id)))
+
+
 def camshot_path(course_id, quiz_id, attempt_id, camshot_id):
-    return Path("images", str(int(course_id)), str(int(quiz_id)), str(int(attempt_id)), camshot_id + ".png")
+    return attempt_folder(course_id, quiz_id, attempt_id) / (camshot_id + ".png")
+
+
+def reference_folder(user_id):
+    return Path(REFERENCES, str(int(user_id)))
 
 
 def reference_path(user_id, photo_id):
-    return Path("references", str(int(user_id)), photo_id + ".png")
+    return reference_folder(user_id) / (photo_id + ".png")
 
 
 def write_durably(data_dir, relative, data, fsync=True):
@@ -96,7 +127,7 @@ def repair(db, data_dir):
     known.update(row[0] for row in db.execute("SELECT path FROM reference_photos"))
     found = set()
     counts = {"temp_removed": 0, "orphan_files_removed": 0, "missing_files": 0}
-    for top in ("images", "references"):
+    for top in (IMAGES, REFERENCES):
         for folder, _, files in os.walk(data_dir / top):
             for name in files:
                 path = Path(folder) / name

@@ -1,9 +1,8 @@
 """Reading client input into typed values, with a precise message for each refusal."""
-from flask import request
-
 from .errors import BadRequest
 
 MAX_ID = 2**63 - 1  # SQLite's INTEGER range
+TOKEN_LENGTH = 64  # a client-chosen key: room for a UUID with a prefix, no more
 
 
 def positive_int(value, name):
@@ -37,7 +36,7 @@ def text(value, name, max_length=255, allow_empty=True):
     return value
 
 
-def token(value, name, max_length=64):
+def token(value, name, max_length=TOKEN_LENGTH):
     """A client-chosen key such as client_shot_id: printable ASCII without spaces."""
     value = text(value, name, max_length, allow_empty=False)
     if not all(33 <= ord(c) < 127 for c in value):
@@ -51,16 +50,6 @@ def number(value, name, low, high):
     if not low <= value <= high:
         raise BadRequest(f"{name} must be between {low} and {high}, got {value}.", code="invalid_field")
     return value
-
-
-def json_body():
-    """The request's JSON object, or a 400 saying why it is not one."""
-    if not request.is_json:
-        raise BadRequest("The body must be JSON with Content-Type: application/json.", code="not_json")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadRequest("The body must be a JSON object.", code="not_json")
-    return body
 
 
 def required(body, *names):

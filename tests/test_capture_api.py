@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from conftest import SECRET, attempt_fields, face_bytes, png_bytes
+from sidecar.attempts import EVENT_TYPES
 from sidecar.signing import signed_headers
 
 
@@ -95,6 +96,15 @@ def test_events_are_recorded_once(api):
     assert api.json("POST", "/api/v1/events", event).status_code == 201
     assert api.json("POST", "/api/v1/events", event).status_code == 200
     assert [e["type"] for e in api.get("/api/v1/attempts/1").json["events"]] == ["tab_hidden"]
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+def test_every_event_type_is_accepted(api, event_type):
+    api.put_attempt(1)
+    event = {"attempt_id": 1, "user_id": 7, "type": event_type, "at": int(time.time() * 1000),
+             "client_event_id": "e1"}
+    assert api.json("POST", "/api/v1/events", event).status_code == 201
+    assert [e["type"] for e in api.get("/api/v1/attempts/1").json["events"]] == [event_type]
 
 
 def test_finish_records_the_end(api):

@@ -342,6 +342,10 @@ def test_rate_is_shared_by_gunicorn_workers(tmp_path):
     sidecar = LiveSidecar(tmp_path / "live", env={"PROCTORPY_DIRECT_MAX_SHOTS_PER_MINUTE": "5",
                                                   "PROCTORPY_SERVER_THREADS": "4"}).start()
     try:
+        # The first worker may answer before gunicorn forks the second: it sleeps up to 0.1 s between forks.
+        deadline = time.time() + 10
+        while len(sidecar.gunicorn_worker_pids()) < 2 and time.time() < deadline:
+            time.sleep(0.05)
         assert len(sidecar.gunicorn_worker_pids()) == 2
         sidecar.client.put_attempt(ATTEMPT, user_id=USER, user_fullname="Ada", course_id=3, quiz_id=11, cm_id=42,
                                    started_at=int(time.time()))

@@ -5,7 +5,7 @@ import pytest
 
 from sidecar.config import load_config
 from sidecar.db import connect
-from sidecar.reports.score import (
+from sidecar.scoring import (
     METRICS, build_timeline, compute_score, focus_intervals, recompute_score, score_attempt, union_length,
 )
 

@@ -5,14 +5,16 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
-from .. import audit, storage
+from .. import audit, camshots, storage
+from ..attempts import load_attempt
 from ..auth import moodle_actor, require_signed_request
-from ..capture_api import find_camshot_by_client_id, load_attempt, store_camshot
 from ..db import get_db
-from ..errors import BadRequest, Unavailable, Unprocessable
+from ..errors import Unavailable, Unprocessable
 from ..images import decode_upload, encode_png, fit_width
 from ..validation import positive_int, required, token
-from . import camshots, queue, references
+from ..web import uploaded_image
+from . import queue, references
+from . import camshots as camshot_analysis
 from .faces import ModelsUnavailable, find_faces
 
 bp = Blueprint("analysis_api", __name__, url_prefix="/api/v1")
@@ -36,13 +38,6 @@ IDENTITY_MESSAGES = {
 }
 
 
-def image_upload():
-    upload = request.files.get("image")
-    if upload is None:
-        raise BadRequest("Missing the image file part named 'image'.", code="missing_field")
-    return upload.read()
-
-
 def faces_of(image, config):
     try:
         return find_faces(image, config)
@@ -56,7 +51,7 @@ def put_reference(user_id):
     user_id = positive_int(user_id, "user_id")
     config = current_app.config["PROCTORPY"]
     data_dir = current_app.config["DATA_DIR"]
-    data = image_upload()
+    data = uploaded_image()
     storage.check_free_space(data_dir, config["storage.min_free_bytes"])
     image = fit_width(decode_upload(data, config["storage.max_pixels"]), config["storage.max_width"])
     faces = faces_of(image, config)
@@ -89,11 +84,12 @@ def post_identity(attempt_id):
         "client_shot_id": token(form["client_shot_id"], "client_shot_id"),
         "kind": "identity",
     }
-    data = image_upload()
+    data = uploaded_image()
     db = get_db()
     attempt = load_attempt(db, attempt_id, must_belong_to=fields["user_id"], status=409)
-    existing = find_camshot_by_client_id(db, attempt_id, fields["client_shot_id"])
-    stored = existing or store_camshot(db, attempt, fields, data)
+    existing = camshots.find_by_client_id(db, attempt_id, fields["client_shot_id"])
+    stored = existing or camshots.store(db, current_app.config["PROCTORPY"], current_app.config["DATA_DIR"], attempt,
+                                        fields, data)
     analyse_now(db, stored["id"])
     return jsonify(identity_answer(db, attempt, stored["id"]))
 
@@ -105,7 +101,7 @@ def analyse_now(db, camshot_id):
     if job is None:
         return
     try:
-        camshots.process(db, config, current_app.config["DATA_DIR"], job)
+        camshot_analysis.process(db, config, current_app.config["DATA_DIR"], job)
     except ModelsUnavailable as error:
         queue.release(db, job, str(error), config["analysis.max_tries"])
         raise Unavailable(f"Face analysis is not available: {error}.", code="models_unavailable") from None

@@ -5,6 +5,7 @@ import time
 
 from PIL import Image, UnidentifiedImageError
 
+from .. import scoring
 from ..db import write_transaction
 from . import queue, references
 from .faces import Verdict, find_faces, verdict
@@ -108,9 +109,7 @@ def recompute_score(db, config, attempt_id):
     The verdict is already committed; a scoring failure is logged and left to the next
     verdict or report to redo, never turned into a failed analysis.
     """
-    from ..reports.score import recompute_score as recompute
-
     try:
-        recompute(db, config, attempt_id)
+        scoring.recompute_score(db, config, attempt_id)
     except Exception:
         log.exception("scoring attempt %s failed after its camshot was analysed", attempt_id)

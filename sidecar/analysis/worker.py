@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 
+from .. import storage
 from ..db import connect
 from ..metrics import analysis_histogram
 from . import camshots, queue
@@ -35,7 +36,7 @@ def work(config, name=None, stop=None, until_idle=False):
     name = name or f"{socket.gethostname()}:{os.getpid()}"
     stop = stop or threading.Event().is_set
     data_dir = config.data_dir
-    db = connect(data_dir / "proctorpy.db")
+    db = connect(storage.database_path(data_dir))
     analysis_seconds = analysis_histogram()
     analysed = 0
     try:

@@ -7,11 +7,6 @@ gunicorn worker reads the same sessions.
 import hashlib
 import hmac
 
-from flask import Blueprint
-
-bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
-               static_folder="static")
-
 SESSION_KEY_LABEL = b"proctorpy console session key v1"  # fixed, so the key follows the secret
 
 
@@ -20,17 +15,13 @@ def session_key(secret):
     return hmac.new(secret.encode(), SESSION_KEY_LABEL, hashlib.sha256).hexdigest()
 
 
-def init_app(app):
-    """Register the console on the app, with its cookie settings."""
-    from . import session, views  # noqa: F401  (their routes attach to bp)
-
-    config = app.config["PROCTORPY"]
-    app.config.update(
-        SECRET_KEY=session_key(app.config["SECRET"]),
-        SESSION_COOKIE_NAME="proctorpy_console",
-        SESSION_COOKIE_PATH="/console",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Strict",
-        SESSION_COOKIE_SECURE=config["server.public_url"].lower().startswith("https://"),
-    )
-    app.register_blueprint(bp)
+def session_settings(config, secret):
+    """Flask's settings of the console's session cookie."""
+    return {
+        "SECRET_KEY": session_key(secret),
+        "SESSION_COOKIE_NAME": "proctorpy_console",
+        "SESSION_COOKIE_PATH": "/console",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Strict",
+        "SESSION_COOKIE_SECURE": config["server.public_url"].lower().startswith("https://"),
+    }

@@ -7,7 +7,7 @@ import click
 from .. import audit
 from .. import db as database
 from ..config import load_config
-from ..retention.cli import cli_actor, open_database
+from ..commands import cli_actor, open_database
 from . import admins
 
 

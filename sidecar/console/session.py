@@ -9,21 +9,14 @@ from flask import current_app, g, redirect, render_template, request, session, u
 
 from .. import audit
 from ..db import get_db, write_transaction
-from ..errors import Forbidden, ProctorpyError, Unauthorized
+from ..errors import Forbidden, ProctorpyError, Unauthorized, error_response
 from ..signing import SignatureError, read_token
-from . import admins, bp
+from . import admins
+from .blueprint import bp, current_admin
 
 SSO_LIFETIME = 60  # seconds; Moodle mints the link the moment the admin clicks it
 NONCE_PATTERN = re.compile(r"^[0-9a-fA-F]{16,64}$")
 OPEN_ENDPOINTS = ("console.sso", "console.login", "console.static")
-
-
-def current_admin():
-    """The signed-in admin as an audit actor, or None."""
-    admin = session.get("admin")
-    if not admin:
-        return None
-    return {"actor_type": "console", "actor_id": admin["id"], "actor_name": admin["name"]}
 
 
 def csrf_token():
@@ -86,8 +79,6 @@ def security_headers(response):
 def console_error(error):
     """Refusals as a page for browsers, as the API's JSON for scripts that ask for it."""
     if request.accept_mimetypes.best == "application/json":
-        from ..errors import error_response
-
         return error_response(error.code, error.message, error.status)
     return render_template("error.html", error=error), error.status
 

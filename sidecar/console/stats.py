@@ -2,6 +2,7 @@
 import shutil
 import time
 
+from .. import storage
 from ..retention.selection import plan
 from ..sizing import student_hour
 
@@ -18,7 +19,7 @@ def dashboard(db, config, data_dir):
     camshots, camshot_bytes, oldest_shot = db.execute(
         "SELECT count(*), COALESCE(sum(bytes), 0), min(received_at) FROM camshots").fetchone()
     photos, photo_bytes = db.execute("SELECT count(*), COALESCE(sum(bytes), 0) FROM reference_photos").fetchone()
-    database_bytes = sum(p.stat().st_size for p in data_dir.glob("proctorpy.db*") if p.is_file())
+    database_bytes = sum(p.stat().st_size for p in storage.database_files(data_dir))
     growth = daily_growth(db, now)
     recent = sum(day["bytes"] for day in growth[-RATE_DAYS:]) / RATE_DAYS
     headroom = max(0, disk.free - floor)

@@ -8,15 +8,17 @@ import time
 from flask import Response, current_app, g, redirect, render_template, request, stream_with_context, url_for
 
 from .. import audit
-from ..capture_api import attempt_detail, image_response
+from ..attempts import attempt_detail
 from ..db import get_db, write_transaction
 from ..errors import BadRequest, NotFound, ProctorpyError
+from ..reports.report import build_report, time_zone
 from ..retention import export, policy
-from ..retention.api import export_response, report_renderer, run_purge
+from ..retention.purge import run_purge
 from ..retention.selection import SELECTION_KEYS, describe, read_selection
 from ..validation import positive_int
-from . import bp, stats
-from .session import current_admin
+from ..web import export_response, image_response
+from . import stats
+from .blueprint import bp, current_admin
 
 AUDIT_PAGE = 100
 ATTEMPTS_PAGE = 500
@@ -108,8 +110,7 @@ def attempt(attempt_id):
     with write_transaction(db):
         audit.record(db, "attempt_view", current_admin(), {"attempt_id": attempt_id}, count=len(detail["shots"]),
                      detail="console attempt page with thumbnails")
-    return render_template("attempt.html", detail=detail, attempt=detail["attempt"], rule=rule,
-                           has_report=report_html_renderer() is not None, page="browse")
+    return render_template("attempt.html", detail=detail, attempt=detail["attempt"], rule=rule, page="browse")
 
 
 @bp.post("/attempts/<attempt_id>/hold")
@@ -130,32 +131,16 @@ def hold(attempt_id):
 def report(attempt_id):
     """The attempt's report, rendered by sidecar.reports exactly as Moodle shows it."""
     attempt_id = positive_int(attempt_id, "attempt_id")
-    renderer = report_html_renderer()
-    if renderer is None:
-        raise NotFound("This sidecar has no report renderer.", code="reports_unavailable")
     db = get_db()
     if db.execute("SELECT 1 FROM attempts WHERE id = ?", [attempt_id]).fetchone() is None:
         raise NotFound(f"The sidecar holds no attempt {attempt_id}.")
-    html = renderer(db, attempt_id, url_for("console.dashboard") + "images/")
+    zone = time_zone(None, config()["reports.timezone"])
+    html = render_template("attempt_report.html", r=build_report(db, config(), attempt_id, zone),
+                           image_base=url_for("console.dashboard") + "images/")
     g.report_styles = True  # the fragment carries its own <style>, as it does inside Moodle
     with write_transaction(db):
         audit.record(db, "report_view", current_admin(), {"attempt_id": attempt_id}, count=1, detail="console")
     return render_template("report.html", attempt_id=attempt_id, report_html=html, page="browse")
-
-
-def report_html_renderer():
-    """render(db, attempt_id, image_base) -> the report fragment as sidecar.reports renders it, or None."""
-    try:
-        from ..reports.report import build_report, time_zone
-    except ImportError:
-        return None
-
-    def render_report(db, attempt_id, image_base):
-        zone = time_zone(None, config()["reports.timezone"])
-        return render_template("attempt_report.html", r=build_report(db, config(), attempt_id, zone),
-                               image_base=image_base)
-
-    return render_report
 
 
 @bp.get("/images/<camshot_id>")
@@ -217,7 +202,8 @@ def purge_form():
     if request.args.get("preview"):
         try:
             selection = form_selection(request.args)
-            figures = run_purge(get_db(), selection, current_admin(), dry_run=True)
+            figures = run_purge(get_db(), config(), current_app.config["DATA_DIR"], selection, current_admin(),
+                                dry_run=True, now=int(time.time()))
         except ProctorpyError as refusal:
             error = refusal.message
     return render_template("purge.html", values=values, selection=selection, figures=figures, error=error,
@@ -227,7 +213,8 @@ def purge_form():
 @bp.post("/purge")
 def purge_confirm():
     selection = form_selection(request.form)
-    result = run_purge(get_db(), selection, current_admin(), dry_run=False)
+    result = run_purge(get_db(), config(), current_app.config["DATA_DIR"], selection, current_admin(), dry_run=False,
+                       now=int(time.time()))
     return render_template("purge_done.html", result=result, described=describe(selection), page="purge")
 
 
@@ -242,8 +229,7 @@ def export_form():
         except ProctorpyError as refusal:
             error = refusal.message
     return render_template("export.html", values=values, selection=selection, figures=figures, error=error,
-                           described=describe(selection) if selection else "",
-                           reports_available=report_renderer() is not None, page="export")
+                           described=describe(selection) if selection else "", page="export")
 
 
 @bp.post("/export")

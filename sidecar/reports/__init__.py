@@ -1,1 +1,1 @@
-"""Scores and reports: what a teacher reads about an attempt."""
+"""Reports: what a teacher reads about an attempt and a quiz, as HTML, PDF and CSV."""

@@ -6,19 +6,17 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from .. import audit
 from ..auth import moodle_actor, require_signed_request
-from ..capture_api import load_attempt
+from ..attempts import COMMENT_LENGTH, CONCLUSIONS, NAME_LENGTH, load_attempt
 from ..db import get_db, write_transaction
 from ..errors import BadRequest
-from ..validation import json_body, positive_int, required, text
+from ..validation import positive_int, required, text
+from ..web import json_body
 from .overview import SORT_KEYS, display_rows, load_rows, overview_params, select_rows, to_csv
 from .pdf import render_pdf
 from .report import METRIC_LABELS, build_report, time_zone, url_prefix
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1", template_folder="templates")
 bp.before_request(require_signed_request)
-
-CONCLUSIONS = ("accepted", "rejected")
-MAX_COMMENT = 4000
 
 
 def _zone():
@@ -116,10 +114,10 @@ def review_attempt(attempt_id):
     body = json_body()
     required(body, "conclusion")
     if body["conclusion"] not in CONCLUSIONS:
-        raise BadRequest("conclusion must be accepted or rejected.", code="invalid_field")
-    comment = text(body.get("comment") or "", "comment", MAX_COMMENT)
+        raise BadRequest("conclusion must be " + " or ".join(CONCLUSIONS) + ".", code="invalid_field")
+    comment = text(body.get("comment") or "", "comment", COMMENT_LENGTH)
     reviewer_id = positive_int(body["reviewer_id"], "reviewer_id") if body.get("reviewer_id") not in (None, "") else None
-    reviewer_name = text(body.get("reviewer_name") or "", "reviewer_name")
+    reviewer_name = text(body.get("reviewer_name") or "", "reviewer_name", NAME_LENGTH)
     now = time.time()
     db = get_db()
     with write_transaction(db):

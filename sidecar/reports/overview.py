@@ -6,7 +6,7 @@ import json
 from ..errors import BadRequest
 from ..validation import positive_int
 from .report import clock, duration_text
-from .score import METRICS
+from ..scoring import METRICS
 
 # Sort keys a caller may name, and how each reads its value from a row.
 SORT_KEYS = {

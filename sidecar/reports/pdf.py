@@ -7,6 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from flask import render_template
 from PIL import Image, ImageDraw
 
+from .report import build_report
+
 PDF_THUMB_WIDTH = 240  # pixels: 43 mm wide prints at about 140 dpi
 JPEG_QUALITY = 80      # embedded as-is (DCT) in the PDF, so no re-compression at render time
 MISSING_IMAGE = "data:image/svg+xml;base64," + base64.b64encode(
@@ -51,6 +53,11 @@ def pdf_images(report, data_dir):
     with ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0))) as pool:
         uris = pool.map(lambda job: thumbnail_uri(*job[1:]), jobs)
         return {job[0]: uri for job, uri in zip(jobs, uris)}
+
+
+def attempt_pdf(db, attempt_id, config, data_dir, zone):
+    """The PDF of one attempt's report as its rows are now."""
+    return render_pdf(build_report(db, config, attempt_id, zone), data_dir)
 
 
 def render_pdf(report, data_dir):

@@ -4,9 +4,9 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..capture_api import attempt_summary
+from ..attempts import attempt_summary
 from ..errors import BadRequest
-from .score import METRICS, load_events, load_shots, score_attempt, union_length
+from ..scoring import METRICS, load_events, load_shots, score_attempt, union_length
 
 METRIC_LABELS = {
     "no_face": "No face", "multiple_faces": "Several faces", "mismatch": "Face mismatch",

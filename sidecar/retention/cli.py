@@ -1,6 +1,5 @@
 """Commands: proctorpy purge, proctorpy export, proctorpy retention run."""
 import datetime
-import getpass
 import json
 import os
 import sys
@@ -8,8 +7,8 @@ import time
 
 import click
 
-from .. import audit
-from .. import db as database
+from .. import storage
+from ..commands import cli_actor, open_database
 from ..config import load_config
 from ..errors import ProctorpyError
 from . import export, purge, scheduler
@@ -47,20 +46,6 @@ def cli_selection(course_id, quiz_id, user_id, attempt_id, before, expired):
         raise click.UsageError(error.message)
 
 
-def cli_actor():
-    name = os.environ.get("SUDO_USER") or getpass.getuser()
-    return {"actor_type": "cli", "actor_id": name, "actor_name": name}
-
-
-def open_database(config):
-    path = config.data_dir / "proctorpy.db"
-    if not path.exists():
-        raise click.ClickException(f"{path} does not exist; run `proctorpy init` first.")
-    db = database.connect(path)
-    database.migrate(db)
-    return db
-
-
 @click.command("purge")
 @selection_options
 @click.option("--dry-run", is_flag=True, help="Only show what would be deleted.")
@@ -80,8 +65,7 @@ def purge_command(dry_run, yes, as_json, **fields):
         if not yes:
             click.confirm(f"Delete {figures['attempts']} attempt(s), {figures['camshots']} camshot(s), "
                           f"{figures['bytes'] / 1e6:.1f} MB ({describe(selection)})?", abort=True, err=True)
-        result = purge.purge(db, config.data_dir, selection, cli_actor(), now, config["retention.default_days"],
-                             config["retention.batch_size"], config["retention.pause_ratio"])
+        result = purge.purge_with_settings(db, config, config.data_dir, selection, cli_actor(), now)
         show(result, f"Purged ({describe(selection)})", as_json, False)
     finally:
         db.close()
@@ -89,7 +73,7 @@ def purge_command(dry_run, yes, as_json, **fields):
 
 def show(figures, title, as_json, dry_run):
     if as_json:
-        click.echo(json.dumps({"dry_run": dry_run, **{k: figures[k] for k in ("attempts", "camshots", "bytes", "held")}}))
+        click.echo(json.dumps({"dry_run": dry_run, **{k: figures[k] for k in purge.TOTALS}}))
         return
     click.echo(f"{title}: {figures['attempts']} attempt(s), {figures['camshots']} camshot(s), "
                f"{figures['bytes']} bytes; {figures['held']} attempt(s) on legal hold kept.")
@@ -106,14 +90,10 @@ def export_command(output, **fields):
     db = open_database(config)
     now = time.time()
     try:
-        totals = export.figures(db, selection, now, config["retention.default_days"])
-        with database.write_transaction(db):
-            audit.record(db, "export", cli_actor(), selection, count=totals["camshots"], bytes=totals["bytes"],
-                         detail=f"{totals['attempts']} attempt(s), command line")
+        totals, stream = export.start(db, storage.database_path(config.data_dir), config.data_dir, selection,
+                                      cli_actor(), now, config["retention.default_days"], detail=", command line")
     finally:
         db.close()
-    stream = export.stream_selection(config.data_dir / "proctorpy.db", config.data_dir, selection, now,
-                                     config["retention.default_days"])
     target = sys.stdout.buffer if output == "-" else open(output + ".part", "wb")
     try:
         for chunk in stream:
@@ -139,7 +119,7 @@ def retention_run():
     """Run the daily job now: finish interrupted purges, purge what expired, prune the audit log."""
     config = load_config()
     open_database(config).close()
-    result = scheduler.run_daily(config, config.data_dir / "proctorpy.db")
+    result = scheduler.run_daily(config, storage.database_path(config.data_dir))
     if result is None:
         raise click.ClickException("Another process is running the daily job right now.")
     click.echo(json.dumps(result, indent=2))

@@ -15,7 +15,9 @@ import json
 import time
 import zipfile
 
-from ..db import connect
+from .. import audit
+from ..attempts import attempt_detail
+from ..db import connect, write_transaction
 from .selection import where
 
 CHUNK = 64 * 1024
@@ -54,6 +56,18 @@ def figures(db, selection, now, default_days):
         f"WHERE {condition}", params
     ).fetchone()
     return {"attempts": attempts, "camshots": camshots, "bytes": size}
+
+
+def start(db, db_path, data_dir, selection, actor, now, default_days, report_pdf=None, detail=""):
+    """Audit an export of the selection; (its figures, the stream of its ZIP).
+
+    The stream reads through its own connection to db_path, so it outlives db.
+    """
+    totals = figures(db, selection, now, default_days)
+    with write_transaction(db):
+        audit.record(db, "export", actor, selection, count=totals["camshots"], bytes=totals["bytes"],
+                     detail=f"{totals['attempts']} attempt(s){detail}")
+    return totals, stream_selection(db_path, data_dir, selection, now, default_days, report_pdf=report_pdf)
 
 
 def stream_selection(db_path, data_dir, selection, now, default_days, report_pdf=None):
@@ -107,7 +121,7 @@ def _stream(db_path, data_dir, attempts_sql, params, now, report_pdf=None, user_
                         yield from _write_file(archive, sink, data_dir, entry, problems)
                     if user_id is not None:
                         _write_text(archive, f"{_folder(db, attempt_id)}/attempt.json",
-                                    json.dumps(_attempt_record(db, attempt_id), indent=2), now)
+                                    json.dumps(attempt_detail(db, attempt_id), indent=2), now)
                     if report_pdf is not None:
                         _write_bytes(archive, f"{_folder(db, attempt_id)}/report.pdf", report_pdf(db, attempt_id), now)
                     yield sink.drain()
@@ -264,8 +278,3 @@ def _user_record(db, user_id):
                     "the profile photos used to recognise the user.",
     }
 
-
-def _attempt_record(db, attempt_id):
-    from ..capture_api import attempt_detail
-
-    return attempt_detail(db, attempt_id)

@@ -15,12 +15,13 @@ from pathlib import Path
 
 from .. import audit, storage
 from ..db import write_transaction
-from .selection import where
+from .selection import plan, where
 
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 120  # a run whose holder has not renewed it for this long is taken over
 ATTEMPTS_PER_BATCH_DIVISOR = 20  # attempts carry events and scores: fewer of them per batch
+TOTALS = ("attempts", "camshots", "bytes", "held")  # what a purge reports, and its dry run
 
 
 def new_holder():
@@ -166,7 +167,7 @@ def delete_attempt_batch(db, data_dir, run_id, limit, holder):
         renew(db, run_id, holder, attempts=len(ids), bytes=photo_bytes)
     for attempt_id, course_id, quiz_id in rows:
         # The attempt's folder, once empty; course and quiz folders stay for other uploads.
-        remove_empty_folder((data_dir / storage.camshot_path(course_id, quiz_id, attempt_id, "x")).parent)
+        remove_empty_folder(data_dir / storage.attempt_folder(course_id, quiz_id, attempt_id))
     return len(ids)
 
 
@@ -217,7 +218,7 @@ def delete_users_without_attempts(db, data_dir, user_ids):
             delete_dependants(db, "users", "id", gone)
             db.execute(f"DELETE FROM users WHERE id IN ({marks(gone)})", gone)
     for user_id in gone:
-        remove_empty_folder(data_dir / "references" / str(int(user_id)))
+        remove_empty_folder(data_dir / storage.reference_folder(user_id))
     return len(gone)
 
 
@@ -298,6 +299,20 @@ def purge(db, data_dir, selection, actor, now, default_days, batch_size, pause_r
     resume_unfinished(db, data_dir, batch_size, holder, pause_ratio)
     run_id = start(db, selection, actor, now, default_days, holder)
     return run(db, data_dir, run_id, batch_size, holder, pause_ratio)
+
+
+def purge_with_settings(db, config, data_dir, selection, actor, now):
+    """purge() under the retention settings of config."""
+    return purge(db, data_dir, selection, actor, now, config["retention.default_days"],
+                 config["retention.batch_size"], config["retention.pause_ratio"])
+
+
+def run_purge(db, config, data_dir, selection, actor, dry_run, now):
+    """The dry run's figures, or the purge's totals: what the API and the console answer."""
+    if dry_run:
+        return plan(db, selection, now, config["retention.default_days"])
+    result = purge_with_settings(db, config, data_dir, selection, actor, now)
+    return {key: result[key] for key in TOTALS}
 
 
 def marks(values):

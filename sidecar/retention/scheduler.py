@@ -6,7 +6,7 @@ a lease row in the database, so two sidecars sharing a data dir never run it at 
 import logging
 import time
 
-from .. import audit
+from .. import audit, storage
 from ..db import connect, write_transaction
 from . import purge
 from .selection import plan
@@ -106,7 +106,7 @@ def start_scheduler(config):
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.triggers.cron import CronTrigger
 
-    db_path = config.data_dir / "proctorpy.db"
+    db_path = storage.database_path(config.data_dir)
     hour, minute = (int(part) for part in config["retention.run_at"].split(":"))
     scheduler = BackgroundScheduler()
     scheduler.add_job(run_daily, CronTrigger(hour=hour, minute=minute), args=[config, db_path],

@@ -9,7 +9,7 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from ..db import write_transaction
+from .db import write_transaction
 
 METRICS = ("no_face", "multiple_faces", "mismatch", "substitution", "camera_off", "focus_lost")
 

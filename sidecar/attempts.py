@@ -1,0 +1,217 @@
+"""Attempts and their browser events: registration with the quiz's settings, the end, reading them back.
+
+Moodle's words for them are here once; the OpenAPI document and the plugin's lists follow these.
+"""
+import json
+import sqlite3
+import time
+
+from . import scoring
+from .db import write_transaction
+from .errors import BadRequest, Conflict, NotFound
+from .validation import non_negative_int, number, positive_int, required, text, token
+
+# Browser events the capture script reports; the plugin forwards exactly these.
+EVENT_TYPES = (
+    "focus_lost", "focus_back", "tab_hidden", "tab_visible", "camera_lost", "camera_back",
+    "fullscreen_exit", "upload_failed", "direct_fallback",
+)
+IDENTITY_CHECKS = ("none", "face", "match")
+CONCLUSIONS = ("accepted", "rejected")  # a teacher's review of an attempt
+INTERVAL_SECONDS = (1, 3600)  # bounds of the quiz's capture interval
+PERCENT = (0, 100)  # bounds of the threshold and of each metric's weight
+RETENTION_DAYS = (1, 36500)
+NAME_LENGTH = 255  # user, course and quiz names
+COMMENT_LENGTH = 4000  # a review's comment
+
+ATTEMPT_COLUMNS = ("id", "user_id", "course_id", "course_name", "quiz_id", "cm_id", "quiz_name", "started_at",
+                   "finished_at", "settings", "legal_hold")
+SHOT_COLUMNS = ("id", "taken_at", "kind", "status", "faces", "boxes", "distance", "matched_user_id", "bytes", "width",
+                "height", "error")
+REVIEW_COLUMNS = ("conclusion", "comment", "reviewer_id", "reviewer_name", "reviewed_at")
+
+
+def register(db, config, attempt_id, body):
+    """Insert or update an attempt from Moodle's PUT body; (the attempt, whether it is new)."""
+    required(body, "user_id", "course_id", "quiz_id", "cm_id", "started_at")
+    user_id = positive_int(body["user_id"], "user_id")
+    row = {
+        "user_id": user_id,
+        "course_id": positive_int(body["course_id"], "course_id"),
+        "course_name": text(body.get("course_name", ""), "course_name", NAME_LENGTH),
+        "quiz_id": positive_int(body["quiz_id"], "quiz_id"),
+        "cm_id": positive_int(body["cm_id"], "cm_id"),
+        "quiz_name": text(body.get("quiz_name", ""), "quiz_name", NAME_LENGTH),
+        "started_at": non_negative_int(body["started_at"], "started_at"),
+        "settings": json.dumps(settings_snapshot(body), sort_keys=True),
+    }
+    fullname = text(body.get("user_fullname", ""), "user_fullname", NAME_LENGTH)
+    now = time.time()
+    with write_transaction(db):
+        existing = db.execute("SELECT user_id FROM attempts WHERE id = ?", [attempt_id]).fetchone()
+        if existing and existing[0] != user_id:
+            raise Conflict(
+                f"Attempt {attempt_id} belongs to user {existing[0]}, not {user_id}.", code="attempt_user_mismatch"
+            )
+        db.execute(
+            "INSERT INTO users (id, fullname, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET fullname = excluded.fullname, updated_at = excluded.updated_at",
+            [user_id, fullname, now],
+        )
+        if existing:
+            db.execute(
+                "UPDATE attempts SET course_id = :course_id, course_name = :course_name, quiz_id = :quiz_id, "
+                "cm_id = :cm_id, quiz_name = :quiz_name, started_at = :started_at, settings = :settings, "
+                "updated_at = :now WHERE id = :id",
+                {**row, "now": now, "id": attempt_id},
+            )
+            # New weights, threshold or interval change the score.
+            scoring.recompute_score(db, config, attempt_id)
+        else:
+            db.execute(
+                "INSERT INTO attempts (id, user_id, course_id, course_name, quiz_id, cm_id, quiz_name, "
+                "started_at, settings, created_at, updated_at) VALUES (:id, :user_id, :course_id, "
+                ":course_name, :quiz_id, :cm_id, :quiz_name, :started_at, :settings, :now, :now)",
+                {**row, "now": now, "id": attempt_id},
+            )
+    return attempt_summary(db, attempt_id), not existing
+
+
+def settings_snapshot(body):
+    """The quiz settings that travel with an attempt, checked field by field."""
+    snapshot = {}
+    for name in ("interval_min", "interval_max"):
+        if body.get(name) is not None:
+            snapshot[name] = int(number(body[name], name, *INTERVAL_SECONDS))
+    if snapshot.get("interval_min", INTERVAL_SECONDS[0]) > snapshot.get("interval_max", INTERVAL_SECONDS[1]):
+        raise BadRequest("interval_min must not be greater than interval_max.", code="invalid_field")
+    if body.get("identity_check") is not None:
+        if body["identity_check"] not in IDENTITY_CHECKS:
+            raise BadRequest("identity_check must be one of: " + ", ".join(IDENTITY_CHECKS) + ".", code="invalid_field")
+        snapshot["identity_check"] = body["identity_check"]
+    if body.get("threshold") is not None:
+        snapshot["threshold"] = number(body["threshold"], "threshold", *PERCENT)
+    if body.get("weights") is not None:
+        weights = body["weights"]
+        if not isinstance(weights, dict):
+            raise BadRequest("weights must be an object of metric: weight.", code="invalid_field")
+        unknown = sorted(set(weights) - set(scoring.METRICS))
+        if unknown:
+            raise BadRequest(
+                "Unknown metric(s) in weights: " + ", ".join(unknown) + ". Known: " + ", ".join(scoring.METRICS) + ".",
+                code="invalid_field",
+            )
+        snapshot["weights"] = {k: number(v, f"weights.{k}", *PERCENT) for k, v in weights.items()}
+    if body.get("retention_days") is not None:
+        snapshot["retention_days"] = int(number(body["retention_days"], "retention_days", *RETENTION_DAYS))
+    return snapshot
+
+
+def finish(db, config, attempt_id, body):
+    """Record the attempt's end from Moodle's body and score it; the attempt."""
+    required(body, "finished_at")
+    finished_at = non_negative_int(body["finished_at"], "finished_at")
+    with write_transaction(db):
+        attempt = load_attempt(db, attempt_id)
+        if finished_at < attempt["started_at"]:
+            raise BadRequest("finished_at is before the attempt's started_at.", code="invalid_field")
+        db.execute(
+            "UPDATE attempts SET finished_at = ?, updated_at = ? WHERE id = ?", [finished_at, time.time(), attempt_id]
+        )
+        scoring.recompute_score(db, config, attempt_id)
+    return attempt_summary(db, attempt_id)
+
+
+def event_fields(body):
+    """The fields of an event body, checked: the same for the signed and the direct route."""
+    required(body, "attempt_id", "user_id", "type", "at", "client_event_id")
+    if body["type"] not in EVENT_TYPES:
+        raise BadRequest("type must be one of: " + ", ".join(EVENT_TYPES) + ".", code="invalid_field")
+    return {
+        "attempt_id": positive_int(body["attempt_id"], "attempt_id"),
+        "user_id": positive_int(body["user_id"], "user_id"),
+        "event_type": body["type"],
+        "at": positive_int(body["at"], "at"),
+        "client_event_id": token(body["client_event_id"], "client_event_id"),
+    }
+
+
+def record_event(db, config, attempt_id, user_id, event_type, at, client_event_id):
+    """Store one browser event once; (the event, whether it is new). A retry is not new."""
+    load_attempt(db, attempt_id, must_belong_to=user_id, status=409)
+    try:
+        cursor = db.execute(
+            "INSERT INTO events (attempt_id, type, at, client_event_id, received_at) VALUES (?, ?, ?, ?, ?)",
+            [attempt_id, event_type, at, client_event_id, time.time()],
+        )
+    except sqlite3.IntegrityError:
+        row = db.execute(
+            "SELECT id FROM events WHERE attempt_id = ? AND client_event_id = ?", [attempt_id, client_event_id]
+        ).fetchone()
+        return {"id": row[0], "attempt_id": attempt_id, "type": event_type}, False
+    scoring.recompute_score(db, config, attempt_id)
+    return {"id": cursor.lastrowid, "attempt_id": attempt_id, "type": event_type}, True
+
+
+def event_was_recorded(db, attempt_id, client_event_id):
+    """Whether this event is a retry of one already stored."""
+    return db.execute("SELECT 1 FROM events WHERE attempt_id = ? AND client_event_id = ?",
+                      [attempt_id, client_event_id]).fetchone() is not None
+
+
+def load_attempt(db, attempt_id, must_belong_to=None, status=404):
+    """The attempt row as a dict; refuse an unknown attempt or another user's."""
+    row = db.execute(f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM attempts WHERE id = ?", [attempt_id]).fetchone()
+    if row is None:
+        error = NotFound if status == 404 else Conflict
+        raise error(
+            f"Attempt {attempt_id} is not registered with the sidecar; register it with "
+            f"PUT /api/v1/attempts/{attempt_id} first.",
+            code="unknown_attempt",
+        )
+    attempt = dict(zip(ATTEMPT_COLUMNS, row))
+    attempt["settings"] = json.loads(attempt["settings"])
+    attempt["legal_hold"] = bool(attempt["legal_hold"])
+    if must_belong_to is not None and attempt["user_id"] != must_belong_to:
+        raise Conflict(
+            f"Attempt {attempt_id} belongs to another user than {must_belong_to}.", code="attempt_user_mismatch"
+        )
+    return attempt
+
+
+def attempt_summary(db, attempt_id):
+    """The attempt with its student's name."""
+    attempt = load_attempt(db, attempt_id)
+    attempt["user_fullname"] = db.execute("SELECT fullname FROM users WHERE id = ?", [attempt["user_id"]]).fetchone()[0]
+    return attempt
+
+
+def attempt_detail(db, attempt_id):
+    """The attempt, its shots, events, score and review: GET /api/v1/attempts/<id>, the console, exports."""
+    attempt = attempt_summary(db, attempt_id)
+    shots = [
+        {**dict(zip(SHOT_COLUMNS, row)), "boxes": json.loads(row[5]) if row[5] else []}
+        for row in db.execute(
+            f"SELECT {', '.join(SHOT_COLUMNS)} FROM camshots WHERE attempt_id = ? ORDER BY taken_at, id", [attempt_id]
+        )
+    ]
+    events = [
+        {"id": r[0], "type": r[1], "at": r[2], "client_event_id": r[3]}
+        for r in db.execute(
+            "SELECT id, type, at, client_event_id FROM events WHERE attempt_id = ? ORDER BY at, id", [attempt_id]
+        )
+    ]
+    score = db.execute(
+        "SELECT value, flagged, metrics, computed_at FROM scores WHERE attempt_id = ?", [attempt_id]
+    ).fetchone()
+    review = db.execute(f"SELECT {', '.join(REVIEW_COLUMNS)} FROM reviews WHERE attempt_id = ?", [attempt_id]).fetchone()
+    return {
+        "attempt": attempt,
+        "shots": shots,
+        "events": events,
+        "score": (
+            {"value": score[0], "flagged": bool(score[1]), "metrics": json.loads(score[2]), "computed_at": score[3]}
+            if score else None
+        ),
+        "review": dict(zip(REVIEW_COLUMNS, review)) if review else None,
+    }

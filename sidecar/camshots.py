@@ -1,0 +1,113 @@
+"""Camshots: the fields of an upload, durable storage of the image and its row, reading images back."""
+import hashlib
+import io
+import sqlite3
+import time
+
+from PIL import Image
+
+from . import storage
+from .db import write_transaction
+from .errors import BadRequest, NotFound
+from .images import decode_upload, encode_png, fit_width
+from .validation import positive_int, required, token
+
+# attempt: taken during the quiz; identity: the photo of the identity check before it opens.
+CAMSHOT_KINDS = ("attempt", "identity")
+IMAGE_SIZES = ("full", "thumb")
+
+
+def upload_fields(form):
+    """The fields of a camshot upload (multipart form), checked: the same for the signed and the direct route."""
+    required(form, "attempt_id", "user_id", "taken_at", "client_shot_id")
+    fields = {
+        "attempt_id": positive_int(form["attempt_id"], "attempt_id"),
+        "user_id": positive_int(form["user_id"], "user_id"),
+        "taken_at": positive_int(form["taken_at"], "taken_at"),
+        "client_shot_id": token(form["client_shot_id"], "client_shot_id"),
+        "kind": form.get("kind") or "attempt",
+    }
+    if fields["kind"] not in CAMSHOT_KINDS:
+        raise BadRequest("kind must be " + " or ".join(CAMSHOT_KINDS) + ".", code="invalid_field")
+    return fields
+
+
+def find_by_client_id(db, attempt_id, client_shot_id):
+    """The camshot an earlier upload with this idempotency key stored, or None."""
+    row = db.execute(
+        "SELECT id, attempt_id, bytes FROM camshots WHERE attempt_id = ? AND client_shot_id = ?",
+        [attempt_id, client_shot_id],
+    ).fetchone()
+    return {"id": row[0], "attempt_id": row[1], "bytes": row[2]} if row else None
+
+
+def stored_palette_colors(config):
+    return config["storage.palette_colors"] if config["storage.format"] == "palette" else None
+
+
+def store(db, config, data_dir, attempt, fields, data):
+    """Re-encode, write the file durably, then commit the row and its analysis job.
+
+    Only after both are durable does the caller acknowledge. If the row cannot be
+    committed the file is removed again, so nothing is left half-stored.
+    """
+    storage.check_free_space(data_dir, config["storage.min_free_bytes"])
+    image = fit_width(decode_upload(data, config["storage.max_pixels"]), config["storage.max_width"])
+    png = encode_png(image, config["storage.png_compress_level"], stored_palette_colors(config))
+    camshot_id = storage.new_id()
+    relative = storage.camshot_path(attempt["course_id"], attempt["quiz_id"], attempt["id"], camshot_id)
+    storage.write_durably(data_dir, relative, png, fsync=config["storage.fsync"])
+    now = time.time()
+    try:
+        with write_transaction(db):
+            db.execute(
+                "INSERT INTO camshots (id, attempt_id, client_shot_id, kind, taken_at, received_at, path, bytes, "
+                "width, height, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [camshot_id, attempt["id"], fields["client_shot_id"], fields["kind"], fields["taken_at"], now,
+                 relative.as_posix(), len(png), image.width, image.height, hashlib.sha256(png).hexdigest()],
+            )
+            db.execute(
+                "INSERT INTO jobs (camshot_id, created_at, updated_at) VALUES (?, ?, ?)", [camshot_id, now, now]
+            )
+    except sqlite3.IntegrityError:
+        # The same client_shot_id raced in through another worker: keep its copy, not ours.
+        storage.remove_quietly(data_dir, relative)
+        existing = find_by_client_id(db, attempt["id"], fields["client_shot_id"])
+        if existing is None:
+            raise
+        return existing
+    except BaseException:
+        storage.remove_quietly(data_dir, relative)
+        raise
+    return {"id": camshot_id, "attempt_id": attempt["id"], "bytes": len(png), "width": image.width,
+            "height": image.height}
+
+
+def image_file(db, data_dir, camshot_id, size):
+    """(path, attempt id) of a camshot's or reference photo's stored PNG, to be sent at size (IMAGE_SIZES).
+
+    Refuses a malformed id or size, an unknown id, and a file gone from the disk.
+    """
+    if not storage.ID_PATTERN.match(camshot_id):
+        raise BadRequest("A camshot id is 20 lowercase hex characters.", code="invalid_field")
+    if size not in IMAGE_SIZES:
+        raise BadRequest("size must be " + " or ".join(IMAGE_SIZES) + ".", code="invalid_field")
+    row = db.execute("SELECT path, attempt_id FROM camshots WHERE id = ?", [camshot_id]).fetchone()
+    if row is None:
+        row = db.execute("SELECT path, attempt_id FROM reference_photos WHERE id = ?", [camshot_id]).fetchone()
+    if row is None:
+        raise NotFound(f"No camshot or reference photo {camshot_id}.")
+    path = data_dir / row[0]
+    if not path.exists():
+        raise NotFound(f"The image file of {camshot_id} is missing; it may have been purged.", code="image_missing")
+    return path, row[1]
+
+
+def thumbnail(path, width):
+    """A stored image scaled down to width, as PNG bytes in a file object."""
+    with Image.open(path) as image:
+        image.thumbnail((width, 10_000))
+        out = io.BytesIO()
+        image.save(out, format="PNG")
+    out.seek(0)
+    return out
