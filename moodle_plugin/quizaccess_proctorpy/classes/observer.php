@@ -29,10 +29,14 @@ use quizaccess_proctorpy\task\sidecar_call;
 
 /**
  * Tells the sidecar about attempts and deletions. Nothing here may break the Moodle action that
- * raised the event: calls that must arrive are queued as tasks, and registration failures are
- * repaired when the first camshot arrives.
+ * raised the event: the end of an attempt is sent at once and queued as a task only when the
+ * sidecar cannot take it now, purges are queued, and registration failures are repaired when the
+ * first camshot arrives.
  */
 class observer {
+
+    /** Seconds the observers wait for the sidecar: they run inside the student's or teacher's request. */
+    const TIMEOUT = 3;
 
     /**
      * Register a proctored attempt as soon as it starts.
@@ -41,7 +45,7 @@ class observer {
      */
     public static function attempt_started(\mod_quiz\event\attempt_started $event): void {
         try {
-            $proctored = proctored_attempt::load($event->objectid, sidecar_client::from_config(3));
+            $proctored = proctored_attempt::load($event->objectid, sidecar_client::from_config(self::TIMEOUT));
             if (proctoring_settings::is_enabled($proctored->quizobj->get_quiz()) && !$proctored->is_exempt()) {
                 $proctored->register();
             }
@@ -53,16 +57,41 @@ class observer {
     /**
      * Report the end (submission or abandonment) of a proctored attempt.
      *
+     * The sidecar hears it at once, so that the attempt's upload token stops working and its
+     * score is final; when the sidecar cannot be reached (or fails) the call is queued as an ad-hoc
+     * task, which Moodle's cron retries until it is delivered. A refusal is final and only shown to
+     * developers, as the task would get it again: mostly an attempt the sidecar never registered.
+     *
      * @param \core\event\base $event attempt_submitted or attempt_abandoned
      */
     public static function attempt_ended(\core\event\base $event): void {
         global $DB;
         $quizid = $event->other['quizid'] ?? null;
-        if (!$quizid || !$DB->record_exists('quizaccess_proctorpy', ['quizid' => $quizid, 'enabled' => 1])) {
+        if (!$quizid || empty(get_config('quizaccess_proctorpy', 'sidecarurl'))
+                || !$DB->record_exists('quizaccess_proctorpy', ['quizid' => $quizid, 'enabled' => 1])) {
             return;
         }
-        $finished = $DB->get_field('quiz_attempts', 'timefinish', ['id' => $event->objectid]) ?: $event->timecreated;
-        sidecar_call::queue('POST', api::finish($event->objectid), ['finished_at' => (int) $finished]);
+        $attempt = $DB->get_record('quiz_attempts', ['id' => $event->objectid], 'id, userid, timefinish');
+        if (!$attempt) {
+            return;
+        }
+        $context = \context::instance_by_id($event->contextid, IGNORE_MISSING);
+        if ($context && has_capability('quizaccess/proctorpy:bypass', $context, $attempt->userid)) {
+            // Exempt attempts are never registered with the sidecar.
+            return;
+        }
+        $path = api::finish((int) $attempt->id);
+        $body = ['finished_at' => (int) ($attempt->timefinish ?: $event->timecreated)];
+        try {
+            sidecar_client::from_config(self::TIMEOUT)->json('POST', $path, $body);
+        } catch (sidecar_exception $e) {
+            if ($e->is_transient()) {
+                sidecar_call::queue('POST', $path, $body);
+            } else {
+                debugging('proctorpy: the end of attempt ' . $attempt->id . ' was refused: ' . $e->getMessage(),
+                    DEBUG_DEVELOPER);
+            }
+        }
     }
 
     /**

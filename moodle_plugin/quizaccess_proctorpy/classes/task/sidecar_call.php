@@ -28,8 +28,9 @@ use quizaccess_proctorpy\sidecar_client;
 use quizaccess_proctorpy\sidecar_exception;
 
 /**
- * Carries a notice to the sidecar (attempt finished, data to purge) that must not be lost when
- * the sidecar is down, nor slow down the Moodle request that caused it.
+ * Carries a notice to the sidecar that must not be lost when the sidecar is down: the end of an
+ * attempt that the observer could not deliver at once, and purges, which are never sent during
+ * the Moodle request that caused them.
  *
  * Custom data: method, path, body (object). A transient failure throws, so the task runner
  * retries with its own backoff; a refusal (4xx) is final and only logged.
