@@ -1,26 +1,38 @@
 """The OpenAPI document of /api/v1, served at /api/v1/openapi.json.
 
+Its word lists and limits are the domain's own constants, so the document says what the
+sidecar accepts; tests/test_vocabulary.py holds the Moodle plugin's lists to it.
 tests/test_openapi.py holds it to the URL map: every route is documented with its methods,
 and nothing documented is missing.
 """
+from .attempts import (
+    COMMENT_LENGTH, CONCLUSIONS, EVENT_TYPES, IDENTITY_CHECKS, INTERVAL_SECONDS, NAME_LENGTH, PERCENT, RETENTION_DAYS,
+)
+from .camshots import CAMSHOT_KINDS, IMAGE_SIZES
+from .scoring import METRICS
+from .validation import MAX_ID, TOKEN_LENGTH
 
-ID = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 MS = {"type": "integer", "minimum": 1, "description": "Unix time in milliseconds (the browser's clock)"}
 SECONDS = {"type": "integer", "minimum": 0, "description": "Unix time in seconds"}
 CAMSHOT_ID = {"type": "string", "pattern": "^[0-9a-f]{20}$"}
-CLIENT_KEY = {"type": "string", "pattern": "^[!-~]{1,64}$", "description": "Idempotency key chosen by the client"}
+CLIENT_KEY = {"type": "string", "pattern": f"^[!-~]{{1,{TOKEN_LENGTH}}}$", "maxLength": TOKEN_LENGTH,
+              "description": "Idempotency key chosen by the client"}
+NAME = {"type": "string", "maxLength": NAME_LENGTH}
 ACTOR = {
     "actor_id": {"type": "integer", "minimum": 1, "description": "Moodle user acting, for the audit log"},
     "actor_name": {"type": "string", "maxLength": 200},
 }
-METRICS = ["no_face", "multiple_faces", "mismatch", "substitution", "camera_off", "focus_lost"]
-EVENT_TYPES = ["focus_lost", "focus_back", "tab_hidden", "tab_visible", "camera_lost", "camera_back",
-               "fullscreen_exit", "upload_failed", "direct_fallback"]
 SELECTION = {
     "course_id": ID, "quiz_id": ID, "user_id": ID, "attempt_id": ID,
     "before": {**SECONDS, "description": "Attempts finished before this time"},
     "expired": {"type": "boolean", "description": "What the retention policies say has expired"},
 }
+
+
+def bounded(kind, bounds):
+    low, high = bounds
+    return {"type": kind, "minimum": low, "maximum": high}
 
 
 def path_id(name, schema=ID):
@@ -64,8 +76,8 @@ def operation(summary, ok=200, description="OK", media="application/json", refus
 
 IMAGE_PART = {"type": "string", "format": "binary", "description": "PNG or JPEG"}
 CAMSHOT_FIELDS = {"image": IMAGE_PART, "attempt_id": ID, "user_id": ID, "taken_at": MS,
-                  "client_shot_id": CLIENT_KEY, "kind": {"type": "string", "enum": ["attempt", "identity"]}}
-EVENT_FIELDS = {"attempt_id": ID, "user_id": ID, "type": {"type": "string", "enum": EVENT_TYPES}, "at": MS,
+                  "client_shot_id": CLIENT_KEY, "kind": {"type": "string", "enum": list(CAMSHOT_KINDS)}}
+EVENT_FIELDS = {"attempt_id": ID, "user_id": ID, "type": {"type": "string", "enum": list(EVENT_TYPES)}, "at": MS,
                 "client_event_id": CLIENT_KEY}
 BEARER = [{"uploadToken": []}]
 
@@ -96,18 +108,15 @@ def document(version):
                     description="Created (200 when it was already registered)", refusals=("409",),
                     parameters=attempt,
                     body=json_body({
-                        "user_id": ID, "user_fullname": {"type": "string", "maxLength": 255},
-                        "course_id": ID, "course_name": {"type": "string", "maxLength": 255},
-                        "quiz_id": ID, "cm_id": ID, "quiz_name": {"type": "string", "maxLength": 255},
-                        "started_at": SECONDS,
-                        "interval_min": {"type": "integer", "minimum": 1, "maximum": 3600},
-                        "interval_max": {"type": "integer", "minimum": 1, "maximum": 3600},
-                        "identity_check": {"type": "string", "enum": ["none", "face", "match"]},
-                        "threshold": {"type": "number", "minimum": 0, "maximum": 100},
-                        "weights": {"type": "object", "properties": {m: {"type": "number", "minimum": 0,
-                                                                          "maximum": 100} for m in METRICS},
+                        "user_id": ID, "user_fullname": NAME, "course_id": ID, "course_name": NAME,
+                        "quiz_id": ID, "cm_id": ID, "quiz_name": NAME, "started_at": SECONDS,
+                        "interval_min": bounded("integer", INTERVAL_SECONDS),
+                        "interval_max": bounded("integer", INTERVAL_SECONDS),
+                        "identity_check": {"type": "string", "enum": list(IDENTITY_CHECKS)},
+                        "threshold": bounded("number", PERCENT),
+                        "weights": {"type": "object", "properties": {m: bounded("number", PERCENT) for m in METRICS},
                                     "additionalProperties": False},
-                        "retention_days": {"type": "integer", "minimum": 1, "maximum": 36500, "nullable": True},
+                        "retention_days": {**bounded("integer", RETENTION_DAYS), "nullable": True},
                     }, required=("user_id", "course_id", "quiz_id", "cm_id", "started_at")),
                 ),
                 "get": operation("The attempt, its shots with verdicts, events, score and review",
@@ -128,7 +137,7 @@ def document(version):
             "/api/v1/camshots/{camshot_id}/image": {"get": operation(
                 "A camshot's or reference photo's PNG", media="image/png", refusals=("404",),
                 parameters=[path_id("camshot_id", CAMSHOT_ID),
-                            query("size", {"type": "string", "enum": ["full", "thumb"]}), *ACTOR_QUERY])},
+                            query("size", {"type": "string", "enum": list(IMAGE_SIZES)}), *ACTOR_QUERY])},
             "/api/v1/users/{user_id}/reference": {"put": operation(
                 "Store the user's Moodle profile photo as reference", refusals=("413", "415", "422", "503", "507"),
                 parameters=[path_id("user_id")], body=multipart_body({"image": IMAGE_PART}, ("image",)))},
@@ -172,9 +181,9 @@ def document(version):
                 ])},
             "/api/v1/attempts/{attempt_id}/review": {"post": operation(
                 "Record the reviewer's conclusion", refusals=("404",), parameters=attempt,
-                body=json_body({"conclusion": {"type": "string", "enum": ["accepted", "rejected"]},
-                                "comment": {"type": "string", "maxLength": 4000}, "reviewer_id": ID,
-                                "reviewer_name": {"type": "string", "maxLength": 255}}, required=("conclusion",)))},
+                body=json_body({"conclusion": {"type": "string", "enum": list(CONCLUSIONS)},
+                                "comment": {"type": "string", "maxLength": COMMENT_LENGTH}, "reviewer_id": ID,
+                                "reviewer_name": NAME}, required=("conclusion",)))},
             "/api/v1/attempts/{attempt_id}/hold": {"post": operation(
                 "Set or release the attempt's legal hold", refusals=("404",), parameters=attempt,
                 body=json_body({"hold": {"type": "boolean"}, **ACTOR}, required=("hold",)))},

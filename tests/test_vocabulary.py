@@ -1,0 +1,66 @@
+"""One vocabulary for both halves: the plugin's lists and the report's labels are the words of the
+OpenAPI document the sidecar serves, which the domain modules' constants build."""
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sidecar.attempts import EVENT_TYPES
+from sidecar.reports.report import EVENT_LABELS, METRIC_LABELS
+from sidecar.scoring import METRICS
+
+PLUGIN = Path(__file__).resolve().parents[1] / "moodle_plugin" / "quizaccess_proctorpy"
+CAPTURE_SCRIPTS = sorted((PLUGIN / "amd" / "src").glob("*.js"))
+
+
+@pytest.fixture(scope="module")
+def plugin_vocabulary():
+    """The constants of the plugin's vocabulary class, read by PHP itself."""
+    script = (f"require {json.dumps(str(PLUGIN / 'classes' / 'vocabulary.php'))};"
+              "echo json_encode((new ReflectionClass('quizaccess_proctorpy\\vocabulary'))->getConstants());")
+    result = subprocess.run(["php", "-r", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def served(api):
+    return api.get("/api/v1/openapi.json").json
+
+
+def body_schema(document, path, media):
+    return document["paths"][path]["post"]["requestBody"]["content"][media]["schema"]["properties"]
+
+
+def test_every_plugin_constant_is_compared(plugin_vocabulary):
+    assert set(plugin_vocabulary) == {"EVENT_TYPES", "CAMSHOT_KINDS", "CLIENT_KEY_MAX_LENGTH"}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/direct/events"])
+def test_plugin_event_types_are_the_served_ones(plugin_vocabulary, served, path):
+    fields = body_schema(served, path, "application/json")
+    assert plugin_vocabulary["EVENT_TYPES"] == fields["type"]["enum"], f"vocabulary.php and {path} differ"
+    assert plugin_vocabulary["CLIENT_KEY_MAX_LENGTH"] == fields["client_event_id"]["maxLength"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/camshots", "/api/v1/direct/camshots"])
+def test_plugin_camshot_kinds_are_the_served_ones(plugin_vocabulary, served, path):
+    fields = body_schema(served, path, "multipart/form-data")
+    assert plugin_vocabulary["CAMSHOT_KINDS"] == fields["kind"]["enum"], f"vocabulary.php and {path} differ"
+    assert plugin_vocabulary["CLIENT_KEY_MAX_LENGTH"] == fields["client_shot_id"]["maxLength"]
+
+
+def test_capture_script_reports_only_served_event_types(served):
+    reported = set()
+    for script in CAPTURE_SCRIPTS:
+        text = script.read_text()
+        reported |= set(re.findall(r"\bevent\('([a-z_]+)'\)", text)) | set(re.findall(r"\btype: '([a-z_]+)'", text))
+    assert "direct_fallback" in reported
+    assert reported <= set(body_schema(served, "/api/v1/events", "application/json")["type"]["enum"])
+
+
+def test_report_labels_every_event_type_and_metric():
+    assert set(EVENT_LABELS) == set(EVENT_TYPES)
+    assert set(METRIC_LABELS) == set(METRICS)
