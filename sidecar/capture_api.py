@@ -4,6 +4,7 @@ import time
 from flask import Blueprint, current_app, jsonify, request
 
 from . import attempts, camshots
+from .analysis import references
 from .auth import moodle_actor, require_signed_request
 from .db import get_db
 from .openapi import document
@@ -61,7 +62,11 @@ def post_event():
 @bp.get("/attempts/<attempt_id>")
 def get_attempt(attempt_id):
     attempt_id = positive_int(attempt_id, "attempt_id")
-    return jsonify(attempts.attempt_detail(get_db(), attempt_id))
+    db = get_db()
+    detail = attempts.attempt_detail(db, attempt_id)
+    # Moodle's image proxy serves only the images listed here, and the report shows these too.
+    detail["references"] = references.attempt_photos(db, detail["attempt"]["user_id"], attempt_id)
+    return jsonify(detail)
 
 
 @bp.get("/camshots/<camshot_id>/image")

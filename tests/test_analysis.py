@@ -398,6 +398,20 @@ def test_a_killed_worker_process_loses_nothing(app, api, config, tmp_path):
     assert tries[killed] == 2 and all(t == 1 for c, t in tries.items() if c != killed)
     assert all(s["status"] != "pending" for s in shots_by_id(api).values())
 
+def test_attempt_lists_its_reference_photos_and_no_one_elses(app, api):
+    """Moodle's image proxy serves an attempt's report images only if the attempt lists them."""
+    api.put_attempt(1, identity_check="match")
+    api.put_attempt(2, user_id=8, identity_check="match")
+    own = put_reference(api, 7, "obama/obama.jpg").json["id"]
+    other = put_reference(api, 8, "biden/biden.jpg").json["id"]
+    identity = post_identity(api, "obama/obama1.jpg").json["id"]
+
+    listed = api.get("/api/v1/attempts/1").json["references"]
+    assert [(r["id"], r["source"]) for r in listed] == [(own, "profile"), (identity, "identity")]
+    assert [r["id"] for r in api.get("/api/v1/attempts/2").json["references"]] == [other]
+    for photo in listed:
+        assert api.get(f"/api/v1/camshots/{photo['id']}/image?size=thumb").status_code == 200
+
 
 # --- the identity check --------------------------------------------------------------------
 

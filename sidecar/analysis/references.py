@@ -36,6 +36,17 @@ def quiz_references(db, quiz_id, user_id):
     return [row[0] for row in rows], _matrix([row[1] for row in rows])
 
 
+def attempt_photos(db, user_id, attempt_id):
+    """The reference photos an attempt's report shows: the user's profile photo and the attempt's identity photo."""
+    rows = db.execute(
+        "SELECT id, source, created_at FROM reference_photos "
+        "WHERE (source = 'profile' AND user_id = ?) OR (source = 'identity' AND attempt_id = ?) "
+        "ORDER BY source DESC, created_at DESC",
+        [user_id, attempt_id],
+    ).fetchall()
+    return [{"id": row[0], "source": row[1], "created_at": row[2]} for row in rows]
+
+
 def has_profile_photo(db, user_id):
     return db.execute(
         "SELECT 1 FROM reference_photos WHERE user_id = ? AND source = 'profile'", [user_id]
