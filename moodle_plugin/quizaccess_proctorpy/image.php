@@ -15,7 +15,7 @@
 // along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
 
 /**
- * Streams one camshot image from the sidecar, after checking the viewer may see it.
+ * Streams one camshot or reference photo from the sidecar, after checking the viewer may see it.
  *
  * @package    quizaccess_proctorpy
  * @copyright  2026 The proctorpy authors
@@ -45,15 +45,15 @@ $DB->get_record('quiz_attempts', ['id' => $link['attemptid'], 'quiz' => $cm->ins
 $client = sidecar_client::from_config();
 $actor = api::actor((int) $USER->id, fullname($USER));
 
-// The camshot must belong to this attempt. The attempt's list of shots is kept in the session
-// so that a grid of thumbnails costs one lookup, and refreshed when an id is not in it.
-$shots = $SESSION->quizaccess_proctorpy_shots[$link['attemptid']] ?? [];
-if (!in_array($link['camshotid'], $shots, true)) {
-    $record = $client->json('GET', api::with_query(api::attempt($link['attemptid']), $actor));
-    $shots = array_map('strval', array_column($record['shots'] ?? [], 'id'));
-    $SESSION->quizaccess_proctorpy_shots = [$link['attemptid'] => $shots];
+// The image must be one the attempt's report shows: one of its camshots or reference photos. The
+// attempt's list of images is kept in the session so that a grid of thumbnails costs one lookup,
+// and refreshed when an id is not in it.
+$ids = $SESSION->quizaccess_proctorpy_shots[$link['attemptid']] ?? [];
+if (!in_array($link['camshotid'], $ids, true)) {
+    $ids = image_link::attempt_image_ids($client, $link['attemptid'], $actor);
+    $SESSION->quizaccess_proctorpy_shots = [$link['attemptid'] => $ids];
 }
-if (!in_array($link['camshotid'], $shots, true)) {
+if (!in_array($link['camshotid'], $ids, true)) {
     send_file_not_found();
 }
 \core\session\manager::write_close();

@@ -15,7 +15,7 @@
 // along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
 
 /**
- * Addresses of camshot images behind the plugin's proxy.
+ * Addresses of camshot and reference photo images behind the plugin's proxy.
  *
  * @package    quizaccess_proctorpy
  * @copyright  2026 The proctorpy authors
@@ -67,5 +67,39 @@ class image_link {
             return null;
         }
         return ['cmid' => (int) $m[1], 'attemptid' => (int) $m[2], 'camshotid' => $m[3], 'thumb' => $thumb];
+    }
+
+    /**
+     * The ids of the images an attempt's report shows: its camshots and its reference photos.
+     *
+     * The reference photos are the student's Moodle profile photo and the photo taken at the
+     * identity check (a camshot too, under the same id).
+     *
+     * @param array $record the sidecar's answer to GET /api/v1/attempts/<id>
+     * @return string[]
+     */
+    public static function image_ids(array $record): array {
+        $ids = [];
+        foreach (['shots', 'references'] as $list) {
+            foreach ($record[$list] ?? [] as $image) {
+                if (isset($image['id']) && is_scalar($image['id'])) {
+                    $ids[] = (string) $image['id'];
+                }
+            }
+        }
+        return array_values(array_unique($ids));
+    }
+
+    /**
+     * Ask the sidecar which images an attempt's report shows.
+     *
+     * @param sidecar_client $client the sidecar
+     * @param int $attemptid quiz attempt id
+     * @param array $actor ['actor_id' => int, 'actor_name' => string]
+     * @return string[] image ids
+     * @throws sidecar_exception
+     */
+    public static function attempt_image_ids(sidecar_client $client, int $attemptid, array $actor): array {
+        return self::image_ids($client->json('GET', api::with_query(api::attempt($attemptid), $actor)));
     }
 }
