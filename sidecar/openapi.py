@@ -119,7 +119,7 @@ def document(version):
                         "retention_days": {**bounded("integer", RETENTION_DAYS), "nullable": True},
                     }, required=("user_id", "course_id", "quiz_id", "cm_id", "started_at")),
                 ),
-                "get": operation("The attempt, its shots with verdicts, events, score and review",
+                "get": operation("The attempt, its shots with verdicts, events, score, review and reference photos",
                                  refusals=("404",), parameters=attempt),
             },
             "/api/v1/attempts/{attempt_id}/finish": {"post": operation(
