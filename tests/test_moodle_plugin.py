@@ -1,5 +1,6 @@
-"""The Moodle plugin's PHP: every file parses, its own PHPUnit tests pass, and its signing client
-talks to a real sidecar."""
+"""The Moodle plugin's PHP: every file parses, and its signing client talks to a real sidecar.
+
+The plugin's PHPUnit tests run inside Moodle: tests/test_moodle_phpunit.py."""
 import json
 import subprocess
 from pathlib import Path
@@ -11,6 +12,7 @@ from conftest import FACES, face_bytes, free_port
 PLUGIN = Path(__file__).resolve().parents[1] / "moodle_plugin" / "quizaccess_proctorpy"
 PHP_FILES = sorted(p for p in PLUGIN.rglob("*.php") if "node_modules" not in p.parts)
 CLIENT_CLI = PLUGIN / "tests" / "fixtures" / "client_cli.php"
+VECTORS = Path(__file__).resolve().parent / "vectors" / "signing.json"
 
 
 def test_plugin_has_php_files():
@@ -25,11 +27,10 @@ def test_php_file_parses(path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_phpunit_suite_passes():
-    result = subprocess.run(["phpunit", "-c", str(PLUGIN / "tests" / "phpunit.xml")], capture_output=True, text=True,
-                            cwd=PLUGIN / "tests")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "OK (" in result.stdout and "Skipped" not in result.stdout, result.stdout
+def test_plugin_tests_use_the_shared_signing_vectors():
+    # The plugin's PHPUnit tests run inside Moodle, where the repository is not at hand: they read a copy.
+    copy = PLUGIN / "tests" / "fixtures" / "signing.json"
+    assert copy.read_bytes() == VECTORS.read_bytes(), f"{copy} differs from {VECTORS}: copy it again"
 
 
 def run_client(url, secret, action, *extra):

@@ -32,16 +32,12 @@ namespace quizaccess_proctorpy;
 final class direct_upload_test extends \basic_testcase {
 
     /**
-     * The direct upload token vector of tests/vectors/signing.json (absent in a Moodle site: skipped).
+     * The direct upload token vector of fixtures/signing.json, the shared vectors.
      *
      * @return array
      */
     private function vector(): array {
-        $path = getenv('PROCTORPY_VECTORS') ?: __DIR__ . '/../../../tests/vectors/signing.json';
-        if (!is_file($path)) {
-            $this->markTestSkipped('Signing vectors not found at ' . $path);
-        }
-        $vectors = json_decode(file_get_contents($path), true, 512, JSON_THROW_ON_ERROR)['tokens'];
+        $vectors = json_decode(file_get_contents(__DIR__ . '/fixtures/signing.json'), true, 512, JSON_THROW_ON_ERROR)['tokens'];
         foreach ($vectors as $v) {
             if ($v['name'] === 'direct upload token') {
                 return $v;
