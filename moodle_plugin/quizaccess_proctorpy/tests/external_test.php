@@ -1,0 +1,307 @@
+<?php
+// This file is part of Moodle - https://moodle.org/
+//
+// Moodle is free software: you can redistribute it and/or modify
+// it under the terms of the GNU General Public License as published by
+// the Free Software Foundation, either version 3 of the License, or
+// (at your option) any later version.
+//
+// Moodle is distributed in the hope that it will be useful,
+// but WITHOUT ANY WARRANTY; without even the implied warranty of
+// MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+// GNU General Public License for more details.
+//
+// You should have received a copy of the GNU General Public License
+// along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
+
+namespace quizaccess_proctorpy;
+
+use core_external\external_api;
+use quizaccess_proctorpy\tests\proctorpy_helper;
+
+/**
+ * Tests of the capture module's external functions, against a live sidecar.
+ *
+ * The sidecar is named by PROCTORPY_TEST_SIDECAR_URL and PROCTORPY_TEST_SIDECAR_SECRET; without them these tests fail.
+ *
+ * @package    quizaccess_proctorpy
+ * @category   test
+ * @copyright  2026 The proctorpy authors
+ * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
+ * @covers     \quizaccess_proctorpy\external\upload_camshot
+ * @covers     \quizaccess_proctorpy\external\send_event
+ * @covers     \quizaccess_proctorpy\external\check_identity
+ * @covers     \quizaccess_proctorpy\external\forwarding
+ * @covers     \quizaccess_proctorpy\local\proctored_attempt
+ */
+final class external_test extends \advanced_testcase {
+    use proctorpy_helper;
+
+    /** @var sidecar_client the plugin's client of the live sidecar */
+    private $client;
+    /** @var \stdClass the course */
+    private $course;
+    /** @var \stdClass a student */
+    private $student;
+    /** @var \stdClass the proctored quiz */
+    private $quiz;
+
+    /**
+     * A proctored quiz in a course, and the live sidecar emptied.
+     */
+    protected function setUp(): void {
+        parent::setUp();
+        $this->resetAfterTest();
+        $this->client = $this->use_live_sidecar();
+        [$this->course, $this->student] = $this->create_course_with_users();
+        $this->quiz = $this->create_quiz($this->course);
+    }
+
+    /**
+     * Call an external function as the browser's AJAX request does.
+     *
+     * @param string $name function name without the component prefix
+     * @param array $args arguments
+     * @return array data, or the exception's errorcode, message and debuginfo
+     */
+    private static function call(string $name, array $args): array {
+        // As lib/ajax/service.php receives it: the session key travels with every AJAX request.
+        $_POST['sesskey'] = sesskey();
+        $answer = external_api::call_external_function('quizaccess_proctorpy_' . $name, $args, true);
+        if (!empty($answer['error'])) {
+            $e = $answer['exception'];
+            return ['error' => $e->errorcode, 'message' => $e->message, 'debuginfo' => $e->debuginfo ?? ''];
+        }
+        return $answer['data'];
+    }
+
+    /**
+     * Arguments of an upload.
+     *
+     * @param int $attemptid the attempt
+     * @param string $image base64 image
+     * @param string $clientshotid idempotency key
+     * @param string $kind attempt or identity
+     * @return array
+     */
+    private static function upload_args(int $attemptid, string $image, string $clientshotid = 'shot1',
+            string $kind = 'attempt'): array {
+        return ['attemptid' => $attemptid, 'takenat' => (int) (microtime(true) * 1000), 'clientshotid' => $clientshotid,
+            'kind' => $kind, 'image' => $image];
+    }
+
+    /**
+     * The functions are declared for AJAX, with a login required.
+     */
+    public function test_functions_are_declared(): void {
+        foreach (['upload_camshot', 'send_event', 'check_identity'] as $name) {
+            $info = external_api::external_function_info('quizaccess_proctorpy_' . $name);
+            $this->assertSame('quizaccess_proctorpy\\external\\' . $name, $info->classname);
+            $this->assertTrue((bool) $info->allowed_from_ajax, $name);
+            $this->assertTrue((bool) $info->loginrequired, $name);
+        }
+    }
+
+    /**
+     * The attempt registered when it started, with its quiz and course; the owner's camshot reaches the sidecar once.
+     */
+    public function test_upload_camshot_reaches_the_sidecar(): void {
+        $attempt = $this->start_attempt($this->quiz, $this->student);
+        $registered = $this->sidecar_attempt($this->client, $attempt->id)['attempt'];
+        $this->assertEquals($this->student->id, $registered['user_id']);
+        $this->assertSame('Émile Zoë', $registered['user_fullname']);
+        $this->assertEquals($this->quiz->id, $registered['quiz_id']);
+        $this->assertEquals($this->quiz->cmid, $registered['cm_id']);
+        $this->assertEquals($this->course->id, $registered['course_id']);
+
+        $png = base64_encode(self::image_bytes());
+        $answer = self::call('upload_camshot', self::upload_args($attempt->id, $png));
+        $this->assertArrayNotHasKey('error', $answer);
+        $this->assertNotEmpty($answer['id']);
+        $again = self::call('upload_camshot', self::upload_args($attempt->id, $png));
+        $this->assertSame($answer['id'], $again['id'], 'A retry with the same client shot id is the same camshot');
+        $jpeg = self::call('upload_camshot', self::upload_args($attempt->id,
+            'data:image/jpeg;base64,' . base64_encode(self::image_bytes(320, 240, 'jpeg')), 'shot2'));
+        $this->assertArrayNotHasKey('error', $jpeg);
+
+        $shots = $this->sidecar_attempt($this->client, $attempt->id)['shots'];
+        $this->assertEqualsCanonicalizing([$answer['id'], $jpeg['id']], array_column($shots, 'id'));
+        $this->assertSame(['attempt', 'attempt'], array_column($shots, 'kind'));
+    }
+
+    /**
+     * A camshot for an attempt the sidecar does not know (its registration failed, or it was purged) registers it first.
+     */
+    public function test_upload_camshot_registers_an_unknown_attempt(): void {
+        $attempt = $this->start_attempt($this->quiz, $this->student);
+        $this->client->json('POST', api::purge(), ['attempt_id' => (int) $attempt->id, 'dry_run' => false]);
+        $answer = self::call('upload_camshot', self::upload_args($attempt->id, base64_encode(self::image_bytes())));
+        $this->assertArrayNotHasKey('error', $answer);
+        $detail = $this->sidecar_attempt($this->client, $attempt->id);
+        $this->assertEquals($this->student->id, $detail['attempt']['user_id']);
+        $this->assertSame([$answer['id']], array_column($detail['shots'], 'id'));
+    }
+
+    /**
+     * Another student cannot post camshots or events into someone's attempt.
+     */
+    public function test_another_students_attempt_is_refused(): void {
+        $attempt = $this->start_attempt($this->quiz, $this->student);
+        $this->setUser($this->getDataGenerator()->create_and_enrol($this->course, 'student'));
+        $png = base64_encode(self::image_bytes());
+        $this->assertSame('err_notyourattempt', self::call('upload_camshot', self::upload_args($attempt->id, $png))['error']);
+        $this->assertSame('err_notyourattempt', self::call('send_event', ['attemptid' => $attempt->id,
+            'type' => 'focus_lost', 'at' => 1700000000000, 'clienteventid' => 'ev1'])['error']);
+        $this->assertSame('err_notyourattempt', self::call('check_identity', ['attemptid' => $attempt->id,
+            'takenat' => 1700000000000, 'clientshotid' => 'id1', 'image' => $png])['error']);
+        $this->assertSame([], $this->sidecar_attempt($this->client, $attempt->id)['shots']);
+    }
+
+    /**
+     * Nothing more is accepted for a submitted attempt.
+     */
+    public function test_finished_attempt_is_refused(): void {
+        $attempt = $this->start_attempt($this->quiz, $this->student);
+        $this->finish_attempt($attempt);
+        $answer = self::call('upload_camshot', self::upload_args($attempt->id, base64_encode(self::image_bytes())));
+        $this->assertSame('err_attemptnotinprogress', $answer['error']);
+        $this->assertSame(get_string('err_attemptnotinprogress', 'quizaccess_proctorpy'), $answer['message']);
+        $this->assertSame('err_attemptnotinprogress', self::call('send_event', ['attemptid' => $attempt->id,
+            'type' => 'focus_lost', 'at' => 1700000000000, 'clienteventid' => 'ev1'])['error']);
+    }
+
+    /**
+     * An attempt at a quiz without proctoring is not forwarded.
+     */
+    public function test_quiz_without_proctoring_is_refused(): void {
+        $attempt = $this->start_attempt($this->create_quiz($this->course, null), $this->student);
+        $answer = self::call('upload_camshot', self::upload_args($attempt->id, base64_encode(self::image_bytes())));
+        $this->assertSame('err_notproctored', $answer['error']);
+        $this->assertSame('err_notproctored', self::call('send_event', ['attemptid' => $attempt->id,
+            'type' => 'focus_lost', 'at' => 1700000000000, 'clienteventid' => 'ev1'])['error']);
+    }
+
+    /**
+     * A user without access to the quiz's course is refused before anything else.
+     */
+    public function test_user_outside_the_course_is_refused(): void {
+        $attempt = $this->start_attempt($this->quiz, $this->student);
+        $this->setUser($this->getDataGenerator()->create_user());
+        $answer = self::call('upload_camshot', self::upload_args($attempt->id, base64_encode(self::image_bytes())));
+        $this->assertSame('requireloginerror', $answer['error']);
+    }
+
+    /**
+     * Data for images the plugin refuses before calling the sidecar.
+     *
+     * @return array image text and the reason's string id
+     */
+    public static function bad_image_provider(): array {
+        return [
+            'not base64' => ['this is not base64 !', 'err_imagenotbase64'],
+            'empty' => ['', 'err_imagenotbase64'],
+            'not an image' => [base64_encode('GIF89a and then some text'), 'err_imagetype'],
+            'too large' => [base64_encode("\x89PNG\r\n\x1a\n" . str_repeat("\0", camshot_image::MAX_BYTES + 1)),
+                'err_imagetoolarge'],
+        ];
+    }
+
+    /**
+     * Images that are not a PNG or JPEG of an acceptable size are refused, saying why.
+     *
+     * @dataProvider bad_image_provider
+     * @param string $image the image field
+     * @param string $reason expected string id
+     */
+    public function test_bad_image_is_refused(string $image, string $reason): void {
+        $attempt = $this->start_attempt($this->quiz, $this->student);
+        $answer = self::call('upload_camshot', self::upload_args($attempt->id, $image));
+        $this->assertSame('invalidparameter', $answer['error']);
+        $this->assertStringContainsString(get_string($reason, 'quizaccess_proctorpy'), $answer['debuginfo']);
+        $this->assertSame([], $this->sidecar_attempt($this->client, $attempt->id)['shots']);
+    }
+
+    /**
+     * A truncated PNG passes the plugin's quick check and is refused by the sidecar's decoder, as a final refusal.
+     */
+    public function test_truncated_image_is_refused_by_the_sidecar(): void {
+        $attempt = $this->start_attempt($this->quiz, $this->student);
+        $truncated = substr(self::image_bytes(), 0, 120);
+        $answer = self::call('upload_camshot', self::upload_args($attempt->id, base64_encode($truncated)));
+        $this->assertSame('sidecarrefused', $answer['error']);
+        $this->assertStringStartsWith('The proctoring sidecar refused the request: ', $answer['message']);
+        $this->assertSame([], $this->sidecar_attempt($this->client, $attempt->id)['shots']);
+    }
+
+    /**
+     * An unknown kind or an overlong idempotency key is refused.
+     */
+    public function test_bad_upload_fields_are_refused(): void {
+        $attempt = $this->start_attempt($this->quiz, $this->student);
+        $png = base64_encode(self::image_bytes());
+        $this->assertSame('invalidparameter', self::call('upload_camshot',
+            self::upload_args($attempt->id, $png, 'shot1', 'screen'))['error']);
+        $this->assertSame('invalidparameter', self::call('upload_camshot',
+            self::upload_args($attempt->id, $png, str_repeat('a', 65)))['error']);
+        $this->assertSame('invalidparameter', self::call('upload_camshot',
+            self::upload_args($attempt->id, $png, 'not/alphanumeric'))['error']);
+    }
+
+    /**
+     * Every event type the capture module sends reaches the sidecar, once per client event id.
+     */
+    public function test_send_event_reaches_the_sidecar(): void {
+        $attempt = $this->start_attempt($this->quiz, $this->student);
+        $at = 1700000000000;
+        foreach (vocabulary::EVENT_TYPES as $i => $type) {
+            $answer = self::call('send_event', ['attemptid' => $attempt->id, 'type' => $type, 'at' => $at + $i,
+                'clienteventid' => 'ev' . $i]);
+            $this->assertSame(['accepted' => true], $answer, $type);
+        }
+        $this->assertSame(['accepted' => true], self::call('send_event', ['attemptid' => $attempt->id,
+            'type' => vocabulary::EVENT_TYPES[0], 'at' => $at, 'clienteventid' => 'ev0']), 'A retry is accepted');
+        $events = $this->sidecar_attempt($this->client, $attempt->id)['events'];
+        $this->assertSame(vocabulary::EVENT_TYPES, array_column($events, 'type'));
+    }
+
+    /**
+     * An event type the sidecar does not know is refused by the plugin.
+     */
+    public function test_unknown_event_type_is_refused(): void {
+        $attempt = $this->start_attempt($this->quiz, $this->student);
+        $answer = self::call('send_event', ['attemptid' => $attempt->id, 'type' => 'keystroke', 'at' => 1700000000000,
+            'clienteventid' => 'ev1']);
+        $this->assertSame('invalidparameter', $answer['error']);
+        $this->assertStringContainsString('Unknown event type', $answer['debuginfo']);
+        $this->assertSame([], $this->sidecar_attempt($this->client, $attempt->id)['events']);
+    }
+
+    /**
+     * Without an identity check any photo passes, and the pass is remembered for the attempt page.
+     */
+    public function test_check_identity_without_check_passes(): void {
+        global $SESSION;
+        $attempt = $this->start_attempt($this->quiz, $this->student);
+        $answer = self::call('check_identity', ['attemptid' => $attempt->id, 'takenat' => 1700000000000,
+            'clientshotid' => 'id1', 'image' => base64_encode(self::image_bytes())]);
+        $this->assertTrue($answer['passed']);
+        $this->assertTrue($SESSION->quizaccess_proctorpy_identity[$attempt->id]);
+        $shots = $this->sidecar_attempt($this->client, $attempt->id)['shots'];
+        $this->assertSame(['identity'], array_column($shots, 'kind'));
+    }
+
+    /**
+     * When a face must be seen, a photo without one fails with the sidecar's sentence, and nothing is remembered.
+     */
+    public function test_check_identity_without_face_fails(): void {
+        global $SESSION;
+        $quiz = $this->create_quiz($this->course, ['identitycheck' => 'face']);
+        $attempt = $this->start_attempt($quiz, $this->student);
+        $answer = self::call('check_identity', ['attemptid' => $attempt->id, 'takenat' => 1700000000000,
+            'clientshotid' => 'id1', 'image' => base64_encode(self::image_bytes())]);
+        $this->assertArrayNotHasKey('error', $answer);
+        $this->assertFalse($answer['passed']);
+        $this->assertNotEmpty($answer['message']);
+        $this->assertEmpty($SESSION->quizaccess_proctorpy_identity[$attempt->id] ?? null);
+    }
+}
