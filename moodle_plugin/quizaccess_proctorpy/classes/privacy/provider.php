@@ -32,6 +32,7 @@ use core_privacy\local\request\userlist;
 use core_privacy\local\request\writer;
 use quizaccess_proctorpy\api;
 use quizaccess_proctorpy\sidecar_client;
+use quizaccess_proctorpy\sidecar_exception;
 
 /**
  * Declares what is sent to the sidecar, and exports and deletes it through the sidecar's API.
@@ -121,7 +122,15 @@ class provider implements
             return;
         }
         $userid = (int) $contextlist->get_user()->id;
-        $zip = sidecar_client::from_config(120)->call('GET', api::user_data($userid, self::actor()))->body;
+        try {
+            $zip = sidecar_client::from_config(120)->call('GET', api::user_data($userid, self::actor()))->body;
+        } catch (sidecar_exception $e) {
+            // Retention may have deleted everything the sidecar held about the user: nothing to export.
+            if ($e->errorcode === 'unknown_user') {
+                return;
+            }
+            throw $e;
+        }
         writer::with_context(reset($contexts))->export_custom_file(
             [get_string('pluginname', 'quizaccess_proctorpy')], 'proctoring-data.zip', $zip);
     }

@@ -1,0 +1,260 @@
+<?php
+// This file is part of Moodle - https://moodle.org/
+//
+// Moodle is free software: you can redistribute it and/or modify
+// it under the terms of the GNU General Public License as published by
+// the Free Software Foundation, either version 3 of the License, or
+// (at your option) any later version.
+//
+// Moodle is distributed in the hope that it will be useful,
+// but WITHOUT ANY WARRANTY; without even the implied warranty of
+// MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+// GNU General Public License for more details.
+//
+// You should have received a copy of the GNU General Public License
+// along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
+
+namespace quizaccess_proctorpy;
+
+use core_external\external_api;
+use core_privacy\local\metadata\collection;
+use core_privacy\local\metadata\types\database_table;
+use core_privacy\local\metadata\types\external_location;
+use core_privacy\local\request\approved_contextlist;
+use core_privacy\local\request\approved_userlist;
+use core_privacy\local\request\userlist;
+use core_privacy\local\request\writer;
+use quizaccess_proctorpy\privacy\provider;
+use quizaccess_proctorpy\tests\proctorpy_helper;
+
+/**
+ * Tests of the privacy provider, whose data lives in the live sidecar.
+ *
+ * The sidecar is named by PROCTORPY_TEST_SIDECAR_URL and PROCTORPY_TEST_SIDECAR_SECRET; without them these tests fail.
+ *
+ * @package    quizaccess_proctorpy
+ * @category   test
+ * @copyright  2026 The proctorpy authors
+ * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
+ * @covers     \quizaccess_proctorpy\privacy\provider
+ */
+final class privacy_provider_test extends \core_privacy\tests\provider_testcase {
+    use proctorpy_helper;
+
+    /** @var sidecar_client the plugin's client of the live sidecar */
+    private $client;
+    /** @var \stdClass the course */
+    private $course;
+    /** @var \stdClass first student */
+    private $student;
+    /** @var \stdClass second student */
+    private $other;
+    /** @var \stdClass first proctored quiz */
+    private $quiz;
+    /** @var \stdClass second proctored quiz */
+    private $quiz2;
+    /** @var \stdClass[] attempts by [student index][quiz index] */
+    private $attempts = [];
+
+    /**
+     * Two students, each with a camshot in two proctored quizzes, and a quiz without proctoring.
+     */
+    protected function setUp(): void {
+        parent::setUp();
+        $this->resetAfterTest();
+        $this->client = $this->use_live_sidecar();
+        [$this->course, $this->student] = $this->create_course_with_users();
+        $this->other = $this->getDataGenerator()->create_and_enrol($this->course, 'student');
+        $this->quiz = $this->create_quiz($this->course);
+        $this->quiz2 = $this->create_quiz($this->course);
+        foreach ([$this->student, $this->other] as $s => $user) {
+            foreach ([$this->quiz, $this->quiz2] as $q => $quiz) {
+                $attempt = $this->start_attempt($quiz, $user);
+                $_POST['sesskey'] = sesskey();
+                $answer = external_api::call_external_function('quizaccess_proctorpy_upload_camshot', [
+                    'attemptid' => $attempt->id, 'takenat' => 1700000000000, 'clientshotid' => 'shot1',
+                    'kind' => 'attempt', 'image' => base64_encode(self::image_bytes())], true);
+                $this->assertFalse($answer['error'], json_encode($answer));
+                $this->attempts[$s][$q] = $attempt;
+            }
+        }
+        $this->setAdminUser();
+    }
+
+    /**
+     * The module context of a quiz.
+     *
+     * @param \stdClass $quiz the quiz
+     * @return \context_module
+     */
+    private static function context(\stdClass $quiz): \context_module {
+        return \context_module::instance($quiz->cmid);
+    }
+
+    /**
+     * Whether the sidecar still holds an attempt.
+     *
+     * @param \stdClass $attempt row of quiz_attempts
+     * @return bool
+     */
+    private function sidecar_has(\stdClass $attempt): bool {
+        try {
+            $this->sidecar_attempt($this->client, $attempt->id);
+            return true;
+        } catch (sidecar_exception $e) {
+            $this->assertSame(404, $e->status, $e->getMessage());
+            return false;
+        }
+    }
+
+    /**
+     * Which of the four attempts the sidecar still holds, as [student][quiz] booleans.
+     *
+     * @return array
+     */
+    private function held(): array {
+        $held = [];
+        foreach ($this->attempts as $s => $byquiz) {
+            foreach ($byquiz as $q => $attempt) {
+                $held[$s][$q] = $this->sidecar_has($attempt);
+            }
+        }
+        return $held;
+    }
+
+    /**
+     * The metadata declares the settings table and everything sent to the sidecar, with existing strings.
+     */
+    public function test_get_metadata(): void {
+        $items = provider::get_metadata(new collection('quizaccess_proctorpy'))->get_collection();
+        $this->assertCount(2, $items);
+        [$table, $sidecar] = $items;
+        $this->assertInstanceOf(database_table::class, $table);
+        $this->assertSame('quizaccess_proctorpy', $table->get_name());
+        $this->assertInstanceOf(external_location::class, $sidecar);
+        $this->assertSame('sidecar', $sidecar->get_name());
+        $this->assertEqualsCanonicalizing(['userid', 'fullname', 'attempt', 'camshots', 'referencephoto', 'events',
+            'analysis', 'review'], array_keys($sidecar->get_privacy_fields()));
+        foreach ($items as $item) {
+            $this->assertTrue(get_string_manager()->string_exists($item->get_summary(), 'quizaccess_proctorpy'));
+            foreach ($item->get_privacy_fields() as $stringid) {
+                $this->assertTrue(get_string_manager()->string_exists($stringid, 'quizaccess_proctorpy'), $stringid);
+            }
+        }
+    }
+
+    /**
+     * A user's contexts are the proctored quizzes they attempted, not other quizzes.
+     */
+    public function test_get_contexts_for_userid(): void {
+        $plain = $this->create_quiz($this->course, null);
+        $sink = $this->redirectEvents();
+        $this->start_attempt($plain, $this->student);
+        $sink->close();
+        $contexts = provider::get_contexts_for_userid($this->student->id)->get_contextids();
+        $this->assertEqualsCanonicalizing([self::context($this->quiz)->id, self::context($this->quiz2)->id], $contexts);
+        $nobody = $this->getDataGenerator()->create_user();
+        $this->assertSame([], provider::get_contexts_for_userid($nobody->id)->get_contextids());
+    }
+
+    /**
+     * The users of a proctored quiz's context are those who attempted it; other contexts have none.
+     */
+    public function test_get_users_in_context(): void {
+        $userlist = new userlist(self::context($this->quiz), 'quizaccess_proctorpy');
+        provider::get_users_in_context($userlist);
+        $this->assertEqualsCanonicalizing([$this->student->id, $this->other->id], $userlist->get_userids());
+
+        $plain = $this->create_quiz($this->course, null);
+        $userlist = new userlist(self::context($plain), 'quizaccess_proctorpy');
+        provider::get_users_in_context($userlist);
+        $this->assertSame([], $userlist->get_userids());
+
+        $userlist = new userlist(\context_course::instance($this->course->id), 'quizaccess_proctorpy');
+        provider::get_users_in_context($userlist);
+        $this->assertSame([], $userlist->get_userids());
+    }
+
+    /**
+     * The export carries the sidecar's archive of the user's data, once.
+     */
+    public function test_export_user_data(): void {
+        $this->export_all_data_for_user($this->student->id, 'quizaccess_proctorpy');
+        $found = [];
+        foreach ([$this->quiz, $this->quiz2] as $quiz) {
+            $zip = writer::with_context(self::context($quiz))->get_custom_file(
+                [get_string('pluginname', 'quizaccess_proctorpy')], 'proctoring-data.zip');
+            if ($zip !== null) {
+                $found[] = $zip;
+            }
+        }
+        $this->assertCount(1, $found, 'One archive for all of the user\'s quizzes');
+        $this->assertStringStartsWith("PK\x03\x04", $found[0]);
+
+        $path = make_request_directory() . '/export.zip';
+        file_put_contents($path, $found[0]);
+        $archive = new \ZipArchive();
+        $this->assertTrue($archive->open($path));
+        $names = [];
+        for ($i = 0; $i < $archive->numFiles; $i++) {
+            $names[] = $archive->getNameIndex($i);
+        }
+        $archive->close();
+        $text = implode("\n", $names);
+        foreach ($this->attempts[0] as $attempt) {
+            $this->assertStringContainsString('attempt-' . $attempt->id, $text);
+        }
+        foreach ($this->attempts[1] as $attempt) {
+            $this->assertStringNotContainsString('attempt-' . $attempt->id . '/', $text, 'Nothing of the other student');
+        }
+    }
+
+    /**
+     * A user whose sidecar data is already gone (retention) exports nothing instead of failing the request.
+     */
+    public function test_export_user_data_when_the_sidecar_holds_nothing(): void {
+        $this->client->call('DELETE', api::user((int) $this->student->id));
+        $this->export_all_data_for_user($this->student->id, 'quizaccess_proctorpy');
+        foreach ([$this->quiz, $this->quiz2] as $quiz) {
+            $this->assertFalse(writer::with_context(self::context($quiz))->has_any_data());
+        }
+    }
+
+    /**
+     * Deleting a user's data in one quiz removes their attempt there from the sidecar, nothing else.
+     */
+    public function test_delete_data_for_user(): void {
+        provider::delete_data_for_user(new approved_contextlist($this->student, 'quizaccess_proctorpy',
+            [self::context($this->quiz)->id]));
+        $this->assertSame([[false, true], [true, true]], $this->held());
+    }
+
+    /**
+     * Deleting a quiz context's data removes everyone's attempts at that quiz from the sidecar.
+     */
+    public function test_delete_data_for_all_users_in_context(): void {
+        provider::delete_data_for_all_users_in_context(self::context($this->quiz2));
+        $this->assertSame([[true, false], [true, false]], $this->held());
+        provider::delete_data_for_all_users_in_context(\context_course::instance($this->course->id));
+        $this->assertSame([[true, false], [true, false]], $this->held(), 'A course context is not a quiz');
+    }
+
+    /**
+     * Deleting the data of chosen users in a quiz context removes only theirs.
+     */
+    public function test_delete_data_for_users(): void {
+        provider::delete_data_for_users(new approved_userlist(self::context($this->quiz), 'quizaccess_proctorpy',
+            [$this->other->id]));
+        $this->assertSame([[true, true], [false, true]], $this->held());
+    }
+
+    /**
+     * The user's contexts as the privacy manager gathers them, then deleted: every attempt of the user is gone.
+     */
+    public function test_delete_everything_of_a_user(): void {
+        $contextlist = $this->get_contexts_for_userid($this->other->id, 'quizaccess_proctorpy');
+        provider::delete_data_for_user(new approved_contextlist($this->other, 'quizaccess_proctorpy',
+            $contextlist->get_contextids()));
+        $this->assertSame([[true, true], [false, false]], $this->held());
+    }
+}
