@@ -43,6 +43,22 @@ require_once($CFG->dirroot . '/mod/quiz/locallib.php');
  */
 final class image_link_test extends \advanced_testcase {
 
+    /** @var sidecar_client|null the live sidecar, once configured */
+    private $client = null;
+    /** @var int[] users whose data this test put in the sidecar */
+    private $userids = [];
+
+    /**
+     * Remove this test's users from the sidecar, so that no later test finds their photos or
+     * attempts under its own ids.
+     */
+    protected function tearDown(): void {
+        foreach ($this->userids as $userid) {
+            $this->client->json('DELETE', api::user($userid));
+        }
+        parent::tearDown();
+    }
+
     /**
      * What the sidecar lists for an attempt gives the ids of its camshots and reference photos, once each.
      */
@@ -95,6 +111,7 @@ final class image_link_test extends \advanced_testcase {
         set_config('bypasscurlsecurity', 1, 'quizaccess_proctorpy');
         $faces = $this->faces_folder();
         $client = sidecar_client::from_config();
+        $this->client = $client;
         $actor = api::actor(2, 'Admin User');
 
         $generator = $this->getDataGenerator();
@@ -119,6 +136,7 @@ final class image_link_test extends \advanced_testcase {
             } catch (sidecar_exception $e) {
                 $this->assertSame(404, $e->status, $e->getMessage());
             }
+            $this->userids[] = (int) $student->id;
             $this->setUser($student);
             $sink = $this->redirectEvents();
             $attempt = quiz_prepare_and_start_new_attempt(quiz_settings::create($quiz->id), 1, null);

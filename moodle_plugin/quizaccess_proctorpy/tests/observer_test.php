@@ -57,6 +57,8 @@ final class observer_test extends \advanced_testcase {
     private $quiz;
     /** @var \stdClass a student enrolled in the course */
     private $student;
+    /** @var int[] attempts this test started, removed from the sidecar afterwards */
+    private $attemptids = [];
 
     /**
      * The plugin configured for the live sidecar, a course with a proctored quiz of one question, and a student.
@@ -80,6 +82,19 @@ final class observer_test extends \advanced_testcase {
         $this->course = $generator->create_course();
         $this->student = $generator->create_and_enrol($this->course, 'student');
         $this->quiz = $this->create_quiz(true);
+    }
+
+    /**
+     * Remove this test's attempts from the sidecar, so that no later test finds them under its own ids.
+     */
+    protected function tearDown(): void {
+        if ($this->sidecarurl) {
+            set_config('sidecarurl', $this->sidecarurl, 'quizaccess_proctorpy');
+            foreach ($this->attemptids as $attemptid) {
+                $this->sidecar('POST', api::purge(), ['attempt_id' => $attemptid, 'dry_run' => false]);
+            }
+        }
+        parent::tearDown();
     }
 
     /**
@@ -144,6 +159,7 @@ final class observer_test extends \advanced_testcase {
         $probe = $DB->insert_record('quiz_attempts', ['quiz' => 0, 'userid' => 0, 'uniqueid' => 0, 'layout' => '']);
         $DB->delete_records('quiz_attempts', ['id' => $probe]);
         $this->sidecar('POST', api::purge(), ['attempt_id' => $probe + 1, 'dry_run' => false]);
+        $this->attemptids[] = $probe + 1;
 
         $this->setUser($this->student);
         $attempt = quiz_prepare_and_start_new_attempt(quiz_settings::create($quiz->id), 1, null);
@@ -364,7 +380,6 @@ final class observer_test extends \advanced_testcase {
         delete_course($this->course, false);
         $this->assertSame([], self::queued_calls());
         $this->assertNotNull($this->sidecar_attempt($attemptobj->get_attemptid()));
-        $this->sidecar('POST', api::purge(), ['attempt_id' => (int) $attemptobj->get_attemptid(), 'dry_run' => false]);
     }
 
     /**
