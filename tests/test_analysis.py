@@ -1,6 +1,7 @@
 """Face analysis on the shared test photos: references, verdicts, substitution, identity check, queue."""
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -411,6 +412,11 @@ def test_attempt_lists_its_reference_photos_and_no_one_elses(app, api):
     assert [r["id"] for r in api.get("/api/v1/attempts/2").json["references"]] == [other]
     for photo in listed:
         assert api.get(f"/api/v1/camshots/{photo['id']}/image?size=thumb").status_code == 200
+    # Every image the report links to is one the attempt lists.
+    detail = api.get("/api/v1/attempts/1").json
+    report = api.get("/api/v1/attempts/1/report?image_base=/img/").get_data(as_text=True)
+    linked = set(re.findall(r"/img/([0-9a-f]{20})", report))
+    assert own in linked and linked <= {s["id"] for s in detail["shots"]} | {r["id"] for r in listed}
 
 
 # --- the identity check --------------------------------------------------------------------
