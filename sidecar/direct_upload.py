@@ -66,9 +66,9 @@ def same_host(origin, host):
 
     A proxy may pass the host without its port; then only the names are compared.
     """
-    seen = urlsplit(origin)
-    wanted = urlsplit("//" + host)
     try:
+        seen = urlsplit(origin)
+        wanted = urlsplit("//" + host)
         origin_port = seen.port or DEFAULT_PORTS.get(seen.scheme)
         host_port = wanted.port
     except ValueError:

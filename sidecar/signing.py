@@ -61,7 +61,7 @@ def check_signature(secret, method, path_and_query, headers, body, now, max_skew
             "This request is not signed: X-Proctorpy-Timestamp, X-Proctorpy-Nonce and "
             "X-Proctorpy-Signature are required.",
         )
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
         raise SignatureError("bad_timestamp", "X-Proctorpy-Timestamp must be unix seconds.")
     if not (32 <= len(nonce) <= 128) or any(c not in "0123456789abcdefABCDEF" for c in nonce):
         raise SignatureError("bad_nonce", "X-Proctorpy-Nonce must be 16 to 64 random bytes in hex.")
@@ -73,13 +73,22 @@ def check_signature(secret, method, path_and_query, headers, body, now, max_skew
             f"{max_skew} s is accepted. Check that both hosts keep time with NTP.",
         )
     expected = sign(secret, method, path_and_query, int(timestamp), nonce, body)
-    if not hmac.compare_digest(expected, signature.lower()):
+    if not constant_time_equal(expected, signature.lower()):
         raise SignatureError(
             "bad_signature",
             "The signature does not match: the shared secret differs, or the request was "
             "changed on the way.",
         )
     return nonce
+
+
+def constant_time_equal(expected, given):
+    """Whether what a client sent (a digest, a token) is the expected text, in constant time.
+
+    compare_digest raises on non-ASCII text; a header or form field may hold any, and that is
+    a mismatch, not an error.
+    """
+    return given.isascii() and hmac.compare_digest(expected, given)
 
 
 def _b64url(data):
@@ -104,7 +113,7 @@ def read_token(secret, token, now):
         raise SignatureError("bad_token", "The token is malformed.")
     body = parts[0] + "." + parts[1]
     expected = hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, parts[2].lower()):
+    if not constant_time_equal(expected, parts[2].lower()):
         raise SignatureError("bad_token", "The token's signature does not match.")
     try:
         payload = json.loads(_b64url_decode(parts[1]))

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import SECRET
 from sidecar import create_app
-from sidecar.signing import signed_headers
+from sidecar.signing import make_token, signed_headers
 
 # Endpoints anyone may reach, and why that is safe.
 PUBLIC_ENDPOINTS = {
@@ -139,3 +139,55 @@ def test_console_frames_only_in_the_moodle_origin(tmp_path):
         "console.moodle_origin": "https://moodle.example.edu"}))
     policy = app.test_client().get("/console/login").headers["Content-Security-Policy"]
     assert "frame-ancestors 'self' https://moodle.example.edu" in policy
+
+
+# Header bytes beyond ASCII reach the app as Latin-1 text: "²" is a digit to str.isdigit, "é" is
+# neither hex nor base64; compare_digest raises on both, int() on the first.
+NON_ASCII = ["²³", "é" * 64, "\xff"]
+
+
+def signed_ping(**replace):
+    headers = signed_headers(SECRET, "GET", "/api/v1/ping")
+    headers.update(replace)
+    return headers
+
+
+def upload_token():
+    return make_token(SECRET, {"a": 1, "u": 7, "exp": int(time.time()) + 600})
+
+
+# (what is malformed, method, path, headers(value), form(value)) of every header or cookie the sidecar reads.
+MALFORMED = {
+    "timestamp": ("GET", "/api/v1/ping", lambda v: signed_ping(**{"X-Proctorpy-Timestamp": v}), None),
+    "nonce": ("GET", "/api/v1/ping", lambda v: signed_ping(**{"X-Proctorpy-Nonce": v * 32}), None),
+    "signature": ("GET", "/api/v1/ping", lambda v: signed_ping(**{"X-Proctorpy-Signature": v}), None),
+    "signature tail": ("GET", "/api/v1/ping",
+                       lambda v: signed_ping(**{"X-Proctorpy-Signature": signed_ping()["X-Proctorpy-Signature"][:-1] + v}),
+                       None),
+    "bearer token": ("POST", "/api/v1/direct/events", lambda v: {"Authorization": "Bearer " + v}, None),
+    "bearer token mac": ("POST", "/api/v1/direct/events",
+                         lambda v: {"Authorization": "Bearer " + upload_token()[:-1] + v}, None),
+    "authorization scheme": ("POST", "/api/v1/direct/events", lambda v: {"Authorization": v + " token"}, None),
+    "origin": ("POST", "/api/v1/direct/events",
+               lambda v: {"Authorization": "Bearer " + upload_token(), "Origin": "http://[" + v}, None),
+    "host": ("POST", "/api/v1/direct/events",
+             lambda v: {"Authorization": "Bearer " + upload_token(), "Origin": "http://a", "Host": "[" + v}, None),
+    "sign-on token": ("GET", None, lambda v: {}, None),
+    "session cookie": ("POST", "/console/logout", lambda v: {"Cookie": "proctorpy_console=" + v}, None),
+    "csrf token": ("POST", "/console/logout", lambda v: {}, lambda v: {"csrf_token": v}),
+}
+
+
+@pytest.mark.parametrize("value", NON_ASCII, ids=["superscript-digits", "accented", "latin-1-ff"])
+@pytest.mark.parametrize("what", sorted(MALFORMED))
+def test_malformed_headers_are_refused_with_json(app, what, value):
+    method, path, headers, form = MALFORMED[what]
+    client = app.test_client()
+    if what == "csrf token":
+        signed_in(client)
+    if path is None:
+        path = "/console/sso?token=" + upload_token()[:-1] + value
+    response = client.open(path, method=method, headers={"Accept": "application/json", **headers(value)},
+                           data=form(value) if form else b"{}", content_type=None if form else "application/json")
+    assert response.status_code in (401, 403), response.data[:300]
+    assert set(response.json) == {"error", "message"} and response.json["message"]

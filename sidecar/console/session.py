@@ -1,5 +1,4 @@
 """Console sign-in (Moodle single sign-on link, local admin), sessions, CSRF and headers."""
-import hmac
 import re
 import secrets
 import sqlite3
@@ -10,7 +9,7 @@ from flask import current_app, g, redirect, render_template, request, session, u
 from .. import audit
 from ..db import get_db, write_transaction
 from ..errors import Forbidden, ProctorpyError, Unauthorized, error_response
-from ..signing import SignatureError, read_token
+from ..signing import SignatureError, constant_time_equal, read_token
 from . import admins
 from .blueprint import bp, current_admin
 
@@ -41,7 +40,7 @@ def guard():
         g.signed_out_idle = True
     if request.method not in ("GET", "HEAD"):
         sent = request.form.get("csrf_token", "")
-        if not (session.get("csrf") and hmac.compare_digest(sent, session["csrf"])):
+        if not (session.get("csrf") and constant_time_equal(session["csrf"], sent)):
             raise Forbidden("The form's security token is missing or stale; reload the page and try again.",
                             code="csrf")
     if request.endpoint in OPEN_ENDPOINTS:
