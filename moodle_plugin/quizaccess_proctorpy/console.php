@@ -25,11 +25,11 @@
 require_once(__DIR__ . '/../../../../config.php');
 
 use quizaccess_proctorpy\api;
+use quizaccess_proctorpy\local\page_access;
 use quizaccess_proctorpy\signer;
 
 require_login();
-$systemcontext = context_system::instance();
-require_capability('moodle/site:config', $systemcontext);
+$systemcontext = page_access::require_site_admin();
 $PAGE->set_context($systemcontext);
 $PAGE->set_url(new moodle_url('/mod/quiz/accessrule/proctorpy/console.php'));
 $PAGE->set_pagelayout('admin');

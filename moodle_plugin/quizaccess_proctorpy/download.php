@@ -25,6 +25,7 @@
 require_once(__DIR__ . '/../../../../config.php');
 
 use quizaccess_proctorpy\api;
+use quizaccess_proctorpy\local\page_access;
 use quizaccess_proctorpy\sidecar_client;
 
 $cmid = required_param('cmid', PARAM_INT);
@@ -32,8 +33,7 @@ $what = required_param('what', PARAM_ALPHA);
 
 [$course, $cm] = get_course_and_cm_from_cmid($cmid, 'quiz');
 require_login($course, false, $cm);
-$context = context_module::instance($cm->id);
-require_capability('quizaccess/proctorpy:viewreport', $context);
+$context = page_access::require_report_viewer($cm);
 
 $client = sidecar_client::from_config(60);
 $actor = api::actor((int) $USER->id, fullname($USER));
@@ -41,7 +41,7 @@ $actor = api::actor((int) $USER->id, fullname($USER));
 if ($what === 'pdf') {
     require_capability('quizaccess/proctorpy:downloadimages', $context);
     $attemptid = required_param('attempt', PARAM_INT);
-    $DB->get_record('quiz_attempts', ['id' => $attemptid, 'quiz' => $cm->instance], 'id', MUST_EXIST);
+    page_access::attempt_of_quiz($attemptid, $cm);
     $response = $client->call('GET', api::attempt_pdf($attemptid, $actor));
     send_file($response->body, 'proctoring-attempt-' . $attemptid . '.pdf', 0, 0, true, true, 'application/pdf');
 } else if ($what === 'csv') {

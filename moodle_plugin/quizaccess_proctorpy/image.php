@@ -29,6 +29,7 @@ require_once(__DIR__ . '/../../../../config.php');
 
 use quizaccess_proctorpy\api;
 use quizaccess_proctorpy\image_link;
+use quizaccess_proctorpy\local\page_access;
 use quizaccess_proctorpy\sidecar_client;
 
 $link = image_link::parse((string) get_file_argument(), optional_param('size', '', PARAM_ALPHA) === 'thumb');
@@ -38,9 +39,8 @@ if (!$link) {
 
 [$course, $cm] = get_course_and_cm_from_cmid($link['cmid'], 'quiz');
 require_login($course, false, $cm, false, true);
-$context = context_module::instance($cm->id);
-require_capability('quizaccess/proctorpy:viewreport', $context);
-$DB->get_record('quiz_attempts', ['id' => $link['attemptid'], 'quiz' => $cm->instance], 'id', MUST_EXIST);
+$context = page_access::require_report_viewer($cm);
+page_access::attempt_of_quiz($link['attemptid'], $cm);
 
 $client = sidecar_client::from_config();
 $actor = api::actor((int) $USER->id, fullname($USER));

@@ -26,6 +26,7 @@ require_once(__DIR__ . '/../../../../config.php');
 
 use quizaccess_proctorpy\api;
 use quizaccess_proctorpy\image_link;
+use quizaccess_proctorpy\local\page_access;
 use quizaccess_proctorpy\sidecar_client;
 use quizaccess_proctorpy\sidecar_exception;
 
@@ -34,8 +35,7 @@ $attemptid = optional_param('attempt', 0, PARAM_INT);
 
 [$course, $cm] = get_course_and_cm_from_cmid($cmid, 'quiz');
 require_login($course, false, $cm);
-$context = context_module::instance($cm->id);
-require_capability('quizaccess/proctorpy:viewreport', $context);
+$context = page_access::require_report_viewer($cm);
 
 $baseurl = new moodle_url('/mod/quiz/accessrule/proctorpy/report.php', ['cmid' => $cmid]);
 $url = $attemptid ? new moodle_url($baseurl, ['attempt' => $attemptid]) : $baseurl;
@@ -54,8 +54,7 @@ $data = [
 
 try {
     if ($attemptid) {
-        // Only attempts at this quiz: the capability was checked in this quiz's context.
-        $attempt = $DB->get_record('quiz_attempts', ['id' => $attemptid, 'quiz' => $cm->instance], '*', MUST_EXIST);
+        $attempt = page_access::attempt_of_quiz($attemptid, $cm, '*');
         $conclusion = optional_param('conclusion', '', PARAM_ALPHA);
         if ($conclusion !== '') {
             require_sesskey();

@@ -249,12 +249,18 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
     }
 
     /**
-     * The user's contexts as the privacy manager gathers them, then deleted: every attempt of the user is gone.
+     * The user's contexts as the privacy manager gathers them, then deleted: the sidecar no longer knows the user.
      */
     public function test_delete_everything_of_a_user(): void {
         $contextlist = $this->get_contexts_for_userid($this->other->id, 'quizaccess_proctorpy');
         provider::delete_data_for_user(new approved_contextlist($this->other, 'quizaccess_proctorpy',
             $contextlist->get_contextids()));
         $this->assertSame([[true, true], [false, false]], $this->held());
+        try {
+            $this->client->call('GET', api::user_data((int) $this->other->id));
+            $this->fail('The sidecar still holds data about the user');
+        } catch (sidecar_exception $e) {
+            $this->assertSame('unknown_user', $e->errorcode, 'Nothing of the user is left');
+        }
     }
 }

@@ -1,0 +1,72 @@
+<?php
+// This file is part of Moodle - https://moodle.org/
+//
+// Moodle is free software: you can redistribute it and/or modify
+// it under the terms of the GNU General Public License as published by
+// the Free Software Foundation, either version 3 of the License, or
+// (at your option) any later version.
+//
+// Moodle is distributed in the hope that it will be useful,
+// but WITHOUT ANY WARRANTY; without even the implied warranty of
+// MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+// GNU General Public License for more details.
+//
+// You should have received a copy of the GNU General Public License
+// along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
+
+/**
+ * Who may open the plugin's pages.
+ *
+ * @package    quizaccess_proctorpy
+ * @copyright  2026 The proctorpy authors
+ * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
+ */
+
+namespace quizaccess_proctorpy\local;
+
+/**
+ * The access checks of report.php, image.php, download.php and console.php, in one place.
+ *
+ * Each page logs in first (require_login), then asks here.
+ */
+class page_access {
+
+    /**
+     * Require the right to see a quiz's proctoring reports, with their images and downloads.
+     *
+     * @param \cm_info $cm the quiz's course module, which the user has logged in to
+     * @return \context_module the quiz's context
+     * @throws \required_capability_exception
+     */
+    public static function require_report_viewer(\cm_info $cm): \context_module {
+        $context = \context_module::instance($cm->id);
+        require_capability('quizaccess/proctorpy:viewreport', $context);
+        return $context;
+    }
+
+    /**
+     * An attempt at this quiz: the capability was checked in this quiz's context, so no other attempt.
+     *
+     * @param int $attemptid quiz attempt id
+     * @param \cm_info $cm the quiz's course module
+     * @param string $fields fields of quiz_attempts to return
+     * @return \stdClass
+     * @throws \dml_missing_record_exception when the attempt is not one at this quiz
+     */
+    public static function attempt_of_quiz(int $attemptid, \cm_info $cm, string $fields = 'id'): \stdClass {
+        global $DB;
+        return $DB->get_record('quiz_attempts', ['id' => $attemptid, 'quiz' => $cm->instance], $fields, MUST_EXIST);
+    }
+
+    /**
+     * Require a site administrator: the sidecar console holds the whole site's data.
+     *
+     * @return \context_system
+     * @throws \required_capability_exception
+     */
+    public static function require_site_admin(): \context_system {
+        $context = \context_system::instance();
+        require_capability('moodle/site:config', $context);
+        return $context;
+    }
+}
