@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import SECRET
-from sidecar import create_app
+from sidecar import audit, create_app
 from sidecar.cli import cli
 from sidecar.config import load_config
 from sidecar.console import admins
@@ -381,3 +381,18 @@ def test_audit_page_filters_and_exports_csv(app, console):
 def test_console_refusals_speak_json_to_scripts(app, console):
     response = console.get("/console/attempts/99", headers={"Accept": "application/json"})
     assert response.status_code == 404 and set(response.json) == {"error", "message"}
+
+
+@pytest.mark.parametrize("text", ["=HYPERLINK(\"http://x.example\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\r=1"])
+def test_audit_csv_never_hands_a_spreadsheet_a_formula(app, client, text):
+    response = client.get("/console/sso?token=" + sso_token(name=text))
+    assert response.status_code == 200
+    db = connect(app.config["DB_PATH"])
+    with db.conn:
+        audit.record(db, "purge", {"actor_type": "moodle", "actor_id": text, "actor_name": "Teacher"}, detail=text)
+    exported = client.get("/console/audit.csv").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert {r["actor_name"] for r in rows if r["action"] == "console_sign_in"} == {"'" + text}
+    purge = next(r for r in rows if r["action"] == "purge")
+    assert purge["actor_id"] == purge["detail"] == "'" + text
+    assert purge["count"] == ""

@@ -11,6 +11,7 @@ from .. import audit
 from ..attempts import attempt_detail
 from ..db import get_db, write_transaction
 from ..errors import BadRequest, NotFound, ProctorpyError
+from ..reports.overview import spreadsheet_cell
 from ..reports.report import build_report, time_zone
 from ..retention import export, policy
 from ..retention.purge import run_purge
@@ -293,6 +294,13 @@ def describe_audit_selection(text):
     return ", ".join(f"{key} {value}" for key, value in sorted(selection.items())) if selection else ""
 
 
+def audit_cell(column, value):
+    """A CSV cell of the audit log; names and details come from Moodle and admins, so never a formula."""
+    if column == "at":
+        return datetime.datetime.fromtimestamp(value, datetime.timezone.utc).isoformat()
+    return spreadsheet_cell(value) if isinstance(value, str) else value
+
+
 @bp.get("/audit.csv")
 def audit_csv():
     condition, params, values = audit_filters(request.args)
@@ -313,8 +321,7 @@ def audit_csv():
                 + (" AND id < ?" if last else "") + " ORDER BY id DESC LIMIT 1000",
                 [*params, last] if last else params).fetchall()
             for row in page:
-                writer.writerow([datetime.datetime.fromtimestamp(value, datetime.timezone.utc).isoformat()
-                                 if column == "at" else value for column, value in zip(AUDIT_COLUMNS, row)])
+                writer.writerow([audit_cell(column, value) for column, value in zip(AUDIT_COLUMNS, row)])
             yield out.getvalue()
             out.seek(0)
             out.truncate()

@@ -134,17 +134,18 @@ def to_csv(rows, zone):
     for r in rows:
         percent = r["percent"] or {}
         writer.writerow([
-            r["attempt_id"], r["user_id"], _cell(r["student"]), clock(r["started_at"], zone),
+            r["attempt_id"], r["user_id"], spreadsheet_cell(r["student"]), clock(r["started_at"], zone),
             clock(r["finished_at"], zone) if r["finished_at"] is not None else "",
             "" if r["duration_seconds"] is None else round(r["duration_seconds"]), r["shots"],
             *["" if m not in percent else percent[m] for m in METRICS],
             r["events"], "" if r["score"] is None else r["score"], int(r["flagged"]), r["review"] or "",
-            _cell(r["reviewer"] or ""), _cell(r["score_note"]),
+            spreadsheet_cell(r["reviewer"] or ""), spreadsheet_cell(r["score_note"]),
         ])
     return out.getvalue()
 
 
-def _cell(text):
+def spreadsheet_cell(text):
+    """Text a spreadsheet shows as text: one that would start a formula gets a leading apostrophe."""
     if text and text[0] in "=+-@\t\r":
         return "'" + text
     return text
