@@ -18,6 +18,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import moodle_site
@@ -39,6 +40,9 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-network
                   "--disable-sync", "--no-first-run", "--use-fake-device-for-media-stream",
                   "--use-fake-ui-for-media-stream"]
 PASSWORD = "Test-pass-1"
+# The webcam's photos, with where the face is (fractions of width and height) to frame it at 320x240.
+OBAMA = (FACES / "obama" / "obama.jpg", (0.53, 0.24))
+KIT = (FACES / "kit_harington" / "john2.jpeg", (0.6, 0.5))
 SECTION = "modsettingsquizcatproctorpy"
 # The teacher's settings in the quiz form: a short interval so that a few camshots arrive quickly.
 QUIZ_FORM = {"intervalmin": "5", "intervalmax": "6", "imagewidth": "320", "identitycheck": "face", "threshold": "70",
@@ -138,6 +142,9 @@ class Journey:
         """Screenshot NN-name.png, and note any Moodle debugging output on the page."""
         self.step += 1
         path = SCREENSHOTS / f"{self.step:02d}-{name}.png"
+        if full_page:
+            # Moodle's fixed navbar and drawers are drawn where the page is scrolled to.
+            page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(path), full_page=full_page)
         self.screenshots.append(path.name)
         problems = debugging_output(page)
@@ -180,7 +187,7 @@ def require(condition, message):
 @pytest.fixture(scope="module")
 def journey(tmp_path_factory):
     require(os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: the journeys need Debian's chromium")
-    for photo in ("obama/obama.jpg", "kit_harington/john1.jpeg", "rose_leslie/img2.jpg"):
+    for photo in ("obama/obama.jpg", "kit_harington/john2.jpeg", "rose_leslie/img2.jpg", "biden/biden.jpg"):
         require((FACES / photo).is_file(), f"the face photos are missing: no {FACES / photo}")
     for tool in ("php", "php-fpm8.2", "nginx", "psql", "pg_restore", "pdftoppm"):
         require(shutil.which(tool), f"{tool} is missing: the journeys need it")
@@ -198,12 +205,14 @@ def journey(tmp_path_factory):
     journey = Journey(tmp_path_factory.mktemp("journeys"))
     try:
         # 1. The webcam videos: the student's own face with an empty room between, and another person.
-        journey.videos["student1"] = face_video.face_video(journey.tmp / "obama.y4m", FACES / "obama" / "obama.jpg",
-                                                           face_seconds=4, empty_seconds=3, last_face_seconds=10)
-        journey.videos["kit"] = face_video.write_y4m(
-            journey.tmp / "kit.y4m", [(face_video.picture(FACES / "kit_harington" / "john1.jpeg"), 2)])
+        journey.videos["student1"] = face_video.face_video(journey.tmp / "obama.y4m", OBAMA[0], face_seconds=4,
+                                                           empty_seconds=3, last_face_seconds=10, centre=OBAMA[1])
+        # Another photo of Kit Harington than his profile picture (john1.jpeg).
+        journey.videos["kit"] = face_video.write_y4m(journey.tmp / "kit.y4m", [(face_video.picture(*KIT), 2)])
 
-        journey.sidecar = LiveSidecar(journey.tmp / "sidecar", env={"PROCTORPY_ANALYSIS_WITH_SERVER": "true"}).start(60)
+        # Attempts here last half a minute: score them from 15 s on (the default asks for 60 s).
+        journey.sidecar = LiveSidecar(journey.tmp / "sidecar", env={
+            "PROCTORPY_ANALYSIS_WITH_SERVER": "true", "PROCTORPY_SCORING_MIN_DURATION": "15"}).start(60)
         journey.site = moodle_site.MoodleSite(www, free_port())
         try:
             journey.site.install()
@@ -227,8 +236,7 @@ def test_face_videos_are_y4m_with_a_face_and_an_empty_room(journey):
     assert len(frames) == 17 * 5
     face, room = frames[0], frames[4 * 5 + 1]
     # The face frames are the photo; the room frames are not (the conversion round trip is close).
-    photo = face_video.picture(FACES / "obama" / "obama.jpg")
-    import numpy as np
+    photo = face_video.picture(*OBAMA)
     assert np.abs(face.astype(int) - np.asarray(photo, dtype=int)).mean() < 6
     assert np.abs(room.astype(int) - np.asarray(face_video.empty_room(), dtype=int)).mean() < 6
     _, _, _, kit = face_video.read_y4m(journey.videos["kit"])
@@ -313,3 +321,391 @@ def test_upgrade_from_the_previous_release_keeps_settings_and_data(journey):
     after = journey.attempt_json(attempt_id)
     assert [s["id"] for s in after["shots"]] == [s["id"] for s in before["shots"]]
     assert after["attempt"]["user_id"] == journey.ids["users"]["student4"]
+
+
+# --- 3. The admin configures the plugin, tests the connection, opens the console ---------------------
+
+def test_admin_saves_settings_tests_connection_and_opens_the_console(journey):
+    site, sidecar = journey.site, journey.sidecar
+    # A wrong secret first: Test connection names the problem.
+    site.set_config("secret", "not-the-sidecars-secret")
+    page = journey.login("admin", moodle_site.ADMIN_PASSWORD)
+    page.goto(f"{site.url}/mod/quiz/accessrule/proctorpy/testconnection.php")
+    problem = page.locator("#page-content .alert-danger").first.inner_text()
+    assert "refuses the signature" in problem and sidecar.url in problem, problem
+    journey.shot(page, "admin-test-connection-wrong-secret")
+
+    page.goto(f"{site.url}/admin/settings.php?section={SECTION}")
+    assert page.locator("h2", has_text="Webcam proctoring (proctorpy)").first.is_visible()
+    page.fill("#id_s_quizaccess_proctorpy_sidecarurl", sidecar.url)
+    # The secret is a password field behind Moodle's "click to edit" unmask widget.
+    secret = page.locator("#id_s_quizaccess_proctorpy_secret")
+    if not secret.is_visible():
+        page.locator("[data-passwordunmask='edit'][data-target='id_s_quizaccess_proctorpy_secret'],"
+                     " #admin-secret [data-passwordunmask='edit']").first.click()
+    secret.fill(sidecar.secret)
+    assert page.is_checked("#id_s_quizaccess_proctorpy_bypasscurlsecurity")
+    journey.shot(page, "admin-settings-filled")
+    page.click("#adminsettings button[type=submit]")
+    page.wait_for_load_state()
+    assert "Changes saved" in page.inner_text("#page-content")
+    journey.shot(page, "admin-settings-saved")
+    config = journey.config()
+    assert config["sidecarurl"] == sidecar.url and config["secret"] == sidecar.secret
+    # Moodle's own HTTP security is left at its defaults: the plugin's bypass is what reaches the sidecar.
+    assert journey.psql("select value from mdl_config where name = 'curlsecurityblockedhosts'") != ""
+
+    page.click("#page-content a:has-text('Test connection')")
+    page.wait_for_url("**/testconnection.php")
+    answer = page.locator("#page-content .alert-success").first.inner_text()
+    assert "Connected to the sidecar at " + sidecar.url in answer, answer
+    assert page.locator("#page-content .alert-danger").count() == 0
+    journey.shot(page, "admin-test-connection-green")
+
+    # The console, from Moodle: a signed single sign-on link that opens in a new tab.
+    page.goto(f"{site.url}/admin/settings.php?section={SECTION}")
+    with page.context.expect_page() as opened:
+        page.click("#page-content a:has-text('Open the sidecar console')")
+    console = opened.value
+    console.wait_for_url(f"{sidecar.url}/console/")
+    assert console.locator("h1").first.inner_text() == "Storage"
+    assert "Admin User" in console.locator("header").inner_text()
+    journey.shot(console, "admin-console-dashboard")
+
+
+# --- 4. The teacher turns proctoring on in the quiz settings ----------------------------------------
+
+def open_quiz_settings(page, journey):
+    page.goto(f"{journey.site.url}/course/modedit.php?update={journey.ids['cmid']}")
+    header = page.locator("#id_proctorpyheader")
+    if header.get_attribute("class") and "collapsed" in (header.get_attribute("class") or ""):
+        pass
+    page.locator("#id_proctorpyheader .fheader, a[href='#id_proctorpyheadercontainer']").first.click()
+    page.wait_for_selector("#id_proctorpy_enabled", state="visible")
+
+
+def test_teacher_turns_proctoring_on_in_the_quiz_form(journey):
+    page = journey.login("teacher")
+    journey.teacher = page
+    open_quiz_settings(page, journey)
+    page.select_option("#id_proctorpy_enabled", "1")
+    for name, value in QUIZ_FORM.items():
+        if name == "identitycheck":
+            page.select_option(f"#id_proctorpy_{name}", value)
+        else:
+            page.fill(f"#id_proctorpy_{name}", value)
+    page.locator("#id_proctorpyheader").scroll_into_view_if_needed()
+    journey.shot(page, "teacher-quiz-settings")
+    page.click("#id_submitbutton")  # Save and display
+    page.wait_for_url("**/mod/quiz/view.php?id=*")
+    journey.shot(page, "teacher-quiz-page")
+    row = journey.quiz_row()
+    assert row["enabled"] == 1
+    assert {k: str(row[k]) for k in QUIZ_FORM} == QUIZ_FORM
+    assert page.locator("a:has-text('View Proctoring Report')").is_visible()
+
+
+# --- 5. Students take the quiz -----------------------------------------------------------------------
+
+# Holds the camera back on the quiz page until the test lets it go, to see the start button wait for it.
+HOLD_CAMERA = """
+if (location.pathname.endsWith('/mod/quiz/view.php')) {
+    window.proctorpyHold = true;
+    const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+    navigator.mediaDevices.getUserMedia = async (constraints) => {
+        while (window.proctorpyHold) {
+            await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        return open(constraints);
+    };
+}
+"""
+
+
+def attempt_shots(journey, attempt_id):
+    return [s for s in journey.attempt_json(attempt_id)["shots"] if s["kind"] == "attempt"]
+
+
+def nginx_log():
+    path = moodle_site.RUN / "logs" / "nginx-access.log"
+    return path.read_text() if path.exists() else ""
+
+
+def start_attempt(journey, username, video, name):
+    """Log in, pass the consent and camera check and the identity check; returns (page, attempt id)."""
+    page = journey.login(username, video=video)
+    page.add_init_script(HOLD_CAMERA)
+    page.goto(f"{journey.site.url}/mod/quiz/view.php?id={journey.ids['cmid']}")
+    # Moodle's preflight module has moved the form into its (hidden) dialogue and handles the button.
+    page.wait_for_selector(".mod_quiz_preflight_popup [name=submitbutton]", state="attached")
+    page.click("#page-content button:has-text('Attempt quiz')")
+    dialog = page.locator(".mod_quiz_preflight_popup")
+    start = dialog.locator("[name=submitbutton]")
+    start.wait_for(state="visible")
+    status = dialog.locator("[data-region=camerastatus]")
+    # No frame yet: the start button waits.
+    assert start.is_disabled()
+    assert "alert-success" not in status.get_attribute("class")
+    journey.shot(page, f"{name}-consent-camera-waiting", full_page=False)
+    page.evaluate("window.proctorpyHold = false")
+    page.wait_for_function("document.querySelector('.mod_quiz_preflight_popup [name=submitbutton]').disabled === false")
+    assert "alert-success" in status.get_attribute("class")
+    wait_for(lambda: page.evaluate("document.querySelector('[data-region=preview]').videoWidth") > 0, 10,
+             "the preview to show the camera")
+    dialog.locator("[name=proctorpy_consent]").check()
+    journey.shot(page, f"{name}-consent-camera-ready", full_page=False)
+    start.click()
+    page.wait_for_url("**/mod/quiz/attempt.php*")
+    attempt_id = int(re.search(r"[?&]attempt=(\d+)", page.url).group(1))
+    journey.attempts[username] = attempt_id
+
+    # The identity check (a face must be seen): take photos until one passes.
+    identity = page.locator("[data-region=quizaccess_proctorpy-identity]")
+    identity.wait_for(state="visible")
+    page.wait_for_function("document.querySelector('[data-region=quizaccess_proctorpy-identity] video').videoWidth > 0")
+    journey.shot(page, f"{name}-identity-check", full_page=False)
+    deadline = time.time() + 60
+    while identity.count() and time.time() < deadline:
+        button = identity.locator("[data-action=takephoto]")
+        button.click()
+        page.wait_for_function("""() => {
+            const dialog = document.querySelector('[data-region=quizaccess_proctorpy-identity]');
+            return !dialog || !dialog.querySelector('[data-action=takephoto]').disabled;
+        }""", timeout=30000)
+    if identity.count():
+        journey.shot(page, f"{name}-identity-refused", full_page=False)
+        pytest.fail("the identity check did not pass within a minute: "
+                    + identity.locator("[data-region=message]").inner_text())
+    return page, attempt_id
+
+
+def answer(page, value):
+    page.locator(".que.truefalse input[type=radio][value='%s']" % value).first.check()
+
+
+def next_page(page):
+    page.click("#mod_quiz-next-nav")
+    page.wait_for_load_state()
+
+
+def submit_attempt(journey, page, name):
+    next_page(page)  # the last page's "Finish attempt ..." goes to the summary
+    page.wait_for_url("**/mod/quiz/summary.php*")
+    page.click("#page-content button:has-text('Submit all and finish')")
+    page.locator(".modal-dialog .modal-footer button:has-text('Submit all and finish')").click()
+    page.wait_for_url("**/mod/quiz/review.php*")
+    journey.shot(page, f"{name}-review")
+
+
+def test_student_takes_the_quiz_forwarded_through_moodle(journey):
+    assert journey.config().get("uploadmode", "forwarded") == "forwarded"
+    log_start = len(nginx_log())
+    page, attempt_id = start_attempt(journey, "student1", "student1", "student1")
+    answer(page, 1)
+    indicator = page.locator("[data-region=quizaccess_proctorpy-indicator]")
+    assert indicator.get_attribute("data-state") == "on"
+    journey.shot(page, "student1-question-1", full_page=False)
+    next_page(page)
+    answer(page, 0)
+    # Leaving the page for a moment: the window loses focus, the tab is hidden, then both come back.
+    page.evaluate("""() => {
+        window.dispatchEvent(new Event('blur'));
+        Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});
+        document.dispatchEvent(new Event('visibilitychange'));
+        Object.defineProperty(document, 'hidden', {configurable: true, get: () => false});
+        document.dispatchEvent(new Event('visibilitychange'));
+        window.dispatchEvent(new Event('focus'));
+    }""")
+    wait_for(lambda: len(attempt_shots(journey, attempt_id)) >= 3, 60, "three camshots of student1's attempt")
+    events = {e["type"] for e in journey.attempt_json(attempt_id)["events"]}
+    assert {"focus_lost", "focus_back", "tab_hidden", "tab_visible"} <= events, events
+    journey.shot(page, "student1-question-2", full_page=False)
+    submit_attempt(journey, page, "student1")
+
+    # Forwarded: every camshot went through Moodle's web services, none through the direct path.
+    log = nginx_log()[log_start:]
+    assert "quizaccess_proctorpy_upload_camshot" in log
+    assert "/proctorpy/api/v1/direct/" not in log
+    shots = wait_for(lambda: (s := attempt_shots(journey, attempt_id)) and all(x["status"] != "pending" for x in s)
+                     and s, 60, "student1's camshots to be analysed")
+    assert {s["width"] for s in shots} == {320}
+    assert any(s["status"] == "ok" for s in shots), shots
+    identity = [s for s in journey.attempt_json(attempt_id)["shots"] if s["kind"] == "identity"]
+    assert identity, "the identity photo is stored with the attempt"
+
+
+def test_students_take_the_quiz_direct_one_in_anothers_place(journey):
+    site = journey.site
+    site.set_config("uploadmode", "direct")
+    site.set_config("publicpath", "/proctorpy")
+    # The admin's Test connection now checks the public path too.
+    page = journey.login("admin", moodle_site.ADMIN_PASSWORD)
+    page.goto(f"{site.url}/mod/quiz/accessrule/proctorpy/testconnection.php")
+    answers = page.locator("#page-content .alert-success").all_inner_texts()
+    assert any("Direct upload: browsers reach the sidecar" in a for a in answers), answers
+    journey.shot(page, "admin-test-connection-direct")
+    page.context.close()
+
+    log_start = len(nginx_log())
+    # Kit Harington takes his own attempt; Joe Biden's attempt is taken by Kit Harington too.
+    kit, kit_attempt = start_attempt(journey, "student3", "kit", "student3")
+    answer(kit, 1)
+    next_page(kit)
+    answer(kit, 1)
+    substitute, substitute_attempt = start_attempt(journey, "student2", "kit", "student2-substitute")
+    answer(substitute, 0)
+    next_page(substitute)
+    answer(substitute, 0)
+    wait_for(lambda: len(attempt_shots(journey, kit_attempt)) >= 3 and len(attempt_shots(journey, substitute_attempt)) >= 3,
+             60, "three camshots of each direct attempt")
+    journey.shot(kit, "student3-direct-question-2", full_page=False)
+    journey.shot(substitute, "student2-substitute-question-2", full_page=False)
+    submit_attempt(journey, kit, "student3")
+    submit_attempt(journey, substitute, "student2")
+
+    # Direct: the camshots came through nginx's public path, not through Moodle.
+    log = nginx_log()[log_start:]
+    direct_posts = [line for line in log.splitlines() if "POST /proctorpy/api/v1/direct/camshots" in line]
+    assert len(direct_posts) >= 6, log[-3000:]
+    assert all('" 201 ' in line or '" 200 ' in line for line in direct_posts), direct_posts
+    assert "quizaccess_proctorpy_upload_camshot" not in log
+
+    # The substitute is seen: Joe Biden's camshots show another student of the quiz (or not him).
+    shots = wait_for(lambda: (s := attempt_shots(journey, substitute_attempt)) and all(x["status"] != "pending" for x in s)
+                     and s, 60, "the substitute's camshots to be analysed")
+    kit_id = journey.ids["users"]["student3"]
+    assert all(s["status"] == "mismatch" or s["matched_user_id"] == kit_id for s in shots), shots
+    assert any(s["matched_user_id"] == kit_id for s in shots), shots
+    own = wait_for(lambda: (s := attempt_shots(journey, kit_attempt)) and all(x["status"] != "pending" for x in s)
+                   and s, 60, "Kit Harington's camshots to be analysed")
+    assert all(s["status"] == "ok" and s["matched_user_id"] is None for s in own), own
+
+    # Moodle's cron tells the sidecar that the attempts are finished.
+    site.cron()
+    for username in ("student1", "student2", "student3"):
+        attempt_id = journey.attempts[username]
+        wait_for(lambda: journey.attempt_json(attempt_id)["attempt"]["finished_at"], 30, f"{username}'s attempt finished")
+    score = journey.attempt_json(substitute_attempt)["score"]
+    assert score and score["flagged"], score
+
+
+# --- 6. The teachers read the reports ----------------------------------------------------------------
+
+STUDENTS = {"student1": "Barack Obama", "student2": "Joe Biden", "student3": "Kit Harington", "student4": "Rose Leslie"}
+
+
+def images_loaded(page):
+    """Every <img> of the page loaded (lazy ones scrolled into view first): the sources that did not."""
+    for image in page.locator("#region-main img").all():
+        image.scroll_into_view_if_needed()
+    page.wait_for_function("Array.from(document.querySelectorAll('#region-main img')).every((i) => i.complete)")
+    return page.evaluate("Array.from(document.querySelectorAll('#region-main img'))"
+                         ".filter((i) => !(i.naturalWidth > 0)).map((i) => i.getAttribute('src'))")
+
+
+def overview_fits(page):
+    """Whether the overview's last column ends inside the content column, or the table scrolls in a box that does."""
+    return page.evaluate("""() => {
+        const main = document.querySelector('#region-main').getBoundingClientRect();
+        const last = document.querySelector('.quizaccess_proctorpy-fragment table tr > :last-child').getBoundingClientRect();
+        if (last.right <= main.right + 1) {
+            return true;
+        }
+        for (let box = document.querySelector('.quizaccess_proctorpy-fragment table').parentElement; box && box !== document.body;
+                box = box.parentElement) {
+            const overflow = getComputedStyle(box).overflowX;
+            if ((overflow === 'auto' || overflow === 'scroll') && box.scrollWidth > box.clientWidth) {
+                return box.getBoundingClientRect().right <= main.right + 1;
+            }
+        }
+        return false;
+    }""")
+
+
+def report_url(journey, attempt_id=None):
+    url = f"{journey.site.url}/mod/quiz/accessrule/proctorpy/report.php?cmid={journey.ids['cmid']}"
+    return url + (f"&attempt={attempt_id}" if attempt_id else "")
+
+
+def test_teacher_reads_the_overview_and_every_attempt_report(journey):
+    page = journey.login("teacher")
+    page.goto(f"{journey.site.url}/mod/quiz/view.php?id={journey.ids['cmid']}")
+    page.click("a:has-text('View Proctoring Report')")
+    page.wait_for_url("**/accessrule/proctorpy/report.php?cmid=*")
+    journey.shot(page, "teacher-overview")
+    assert debugging_output(page) == []
+    table = page.locator(".quizaccess_proctorpy-fragment table")
+    rows = table.locator("tbody tr")
+    assert rows.count() == 4, table.inner_text()
+    text = {name: rows.filter(has_text=name).first.inner_text() for name in STUDENTS.values()}
+    assert "flagged" in text["Joe Biden"], text["Joe Biden"]
+    for name in ("Barack Obama", "Kit Harington", "Joe Biden"):
+        assert re.search(r"\t\d+(\.\d+)?\t", text[name]), f"no score for {name}: {text[name]}"
+    assert overview_fits(page), "the overview table runs out of the content column and is not in a scroll box"
+
+    # The CSV: one row per attempt.
+    with page.expect_download() as download:
+        page.click("a:has-text('Download CSV')")
+    rows_csv = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig"))))
+    assert len(rows_csv) == 4, rows_csv
+    assert {str(a) for a in journey.attempts.values()} <= {v for row in rows_csv for v in row.values()}
+
+    broken_by_attempt = {}
+    for username, attempt_id in journey.attempts.items():
+        page.goto(report_url(journey, attempt_id))
+        assert STUDENTS[username] in page.inner_text("#region-main")
+        assert debugging_output(page) == [], debugging_output(page)
+        broken = images_loaded(page)
+        journey.shot(page, f"teacher-report-{username}")
+        if broken:
+            broken_by_attempt[username] = broken
+        assert page.locator(".quizaccess_proctorpy-fragment .ppr-refs img").count() >= 1, \
+            f"no reference photo on {username}'s report"
+    assert broken_by_attempt == {}, f"images that did not load on the attempt reports: {broken_by_attempt}"
+
+
+def test_teacher_downloads_the_pdf_and_reviews_attempts(journey):
+    page = journey.login("teacher")
+    substitute = journey.attempts["student2"]
+    page.goto(report_url(journey, substitute))
+    with page.expect_download() as download:
+        page.click("a:has-text('Download PDF')")
+    pdf = journey.tmp / "substitute.pdf"
+    download.value.save_as(pdf)
+    assert pdf.read_bytes().startswith(b"%PDF")
+    subprocess.run(["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "1", str(pdf), str(journey.tmp / "page")],
+                   check=True, capture_output=True)
+    assert list(journey.tmp.glob("page*.png")), "pdftoppm rendered no page"
+
+    for username, conclusion, comment in (("student2", "rejected", "Kit Harington on camera, not Joe Biden."),
+                                          ("student1", "accepted", "Left the desk for a moment; fine.")):
+        page.goto(report_url(journey, journey.attempts[username]))
+        page.check(f"input[name=conclusion][value={conclusion}]")
+        page.fill("#quizaccess_proctorpy-comment", comment)
+        page.click("form button:has-text('Save')")
+        page.wait_for_load_state()
+        assert "The review conclusion was saved." in page.inner_text("#page-content")
+        review = page.locator(".quizaccess_proctorpy-fragment .ppr-review")
+        assert comment in review.inner_text()
+        journey.shot(page, f"teacher-review-{username}-{conclusion}")
+        assert journey.attempt_json(journey.attempts[username])["review"]["conclusion"] == conclusion
+
+    page.goto(report_url(journey))
+    row = page.locator(".quizaccess_proctorpy-fragment tbody tr", has_text="Joe Biden").first.inner_text()
+    assert "rejected" in row
+    journey.shot(page, "teacher-overview-reviewed")
+
+
+def test_non_editing_teacher_reads_the_reports(journey):
+    page = journey.login("nonediting")
+    page.goto(report_url(journey))
+    assert page.locator(".quizaccess_proctorpy-fragment tbody tr").count() == 4
+    assert debugging_output(page) == []
+    journey.shot(page, "nonediting-overview")
+    page.goto(report_url(journey, journey.attempts["student2"]))
+    assert "Joe Biden" in page.inner_text("#region-main")
+    assert images_loaded(page) == []
+    # Reading only: no review form, no PDF (the images) for a non-editing teacher.
+    assert page.locator("input[name=conclusion]").count() == 0
+    assert page.locator("a:has-text('Download PDF')").count() == 0
+    journey.shot(page, "nonediting-report-student2")

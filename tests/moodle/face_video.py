@@ -12,14 +12,16 @@ from PIL import Image, ImageDraw
 WIDTH, HEIGHT, FPS = 320, 240, 5
 
 
-def picture(photo, width=WIDTH, height=HEIGHT):
-    """The photo scaled to cover the frame, centred and cropped, as RGB."""
+def picture(photo, centre=(0.5, 0.5), width=WIDTH, height=HEIGHT):
+    """The photo scaled to cover the frame and cropped around centre (fractions of its width and height,
+    e.g. where the face is, so that a portrait keeps its eyes), as RGB."""
     with Image.open(photo) as image:
         image = image.convert("RGB")
         scale = max(width / image.width, height / image.height)
         image = image.resize((max(width, round(image.width * scale)), max(height, round(image.height * scale))),
                              Image.LANCZOS)
-        left, top = (image.width - width) // 2, (image.height - height) // 2
+        left = min(max(0, round(image.width * centre[0] - width / 2)), image.width - width)
+        top = min(max(0, round(image.height * centre[1] - height / 2)), image.height - height)
         return image.crop((left, top, left + width, top + height))
 
 
@@ -82,11 +84,11 @@ def read_y4m(path):
     return width, height, numerator / denominator, frames
 
 
-def face_video(path, face_photo, face_seconds=8, empty_seconds=4, last_face_seconds=None):
+def face_video(path, face_photo, face_seconds=8, empty_seconds=4, last_face_seconds=None, centre=(0.5, 0.5)):
     """The face for a while, the empty room, the face again (last_face_seconds, default face_seconds).
 
     Chromium starts the file from its first frame each time a page opens the camera, so the stretches
     are timed from that moment, then loop."""
-    face = picture(face_photo)
+    face = picture(face_photo, centre)
     last = face_seconds if last_face_seconds is None else last_face_seconds
     return write_y4m(path, [(face, face_seconds), (empty_room(), empty_seconds), (face, last)])

@@ -41,7 +41,8 @@ $people = [
     'teacher' => ['Grace', 'Hopper', 'editingteacher', null],
     'nonediting' => ['Alan', 'Turing', 'teacher', null],
     'student1' => ['Barack', 'Obama', 'student', 'obama/obama.jpg'],
-    'student2' => ['Joe', 'Biden', 'student', 'biden/biden.jpg'],
+    // Moodle crops a profile picture to its centre square: biden.jpg (a tall portrait) would lose the face.
+    'student2' => ['Joe', 'Biden', 'student', 'biden/biden2.jpg'],
     'student3' => ['Kit', 'Harington', 'student', 'kit_harington/john1.jpeg'],
     'student4' => ['Rose', 'Leslie', 'student', 'rose_leslie/img1.jpg'],
 ];
