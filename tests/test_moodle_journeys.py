@@ -116,16 +116,18 @@ class Journey:
         return self.sidecar.client.get_attempt(attempt_id)
 
     # --- the browsers ------------------------------------------------------------------------
-    def browser(self, video):
-        """One Chromium per webcam video (the fake camera is chosen at launch)."""
-        if video not in self.browsers:
-            self.browsers[video] = self.playwright.chromium.launch(
+    def browser(self, video, computer=None):
+        """One Chromium per webcam video (the fake camera is chosen at launch), or per computer: two students
+        in one browser would take the window's focus from each other."""
+        key = computer or video
+        if key not in self.browsers:
+            self.browsers[key] = self.playwright.chromium.launch(
                 executable_path=CHROMIUM, headless=True,
                 args=CHROMIUM_FLAGS + [f"--use-file-for-fake-video-capture={self.videos[video]}"])
-        return self.browsers[video]
+        return self.browsers[key]
 
-    def login(self, username, password=PASSWORD, video="student1"):
-        context = self.browser(video).new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True,
+    def login(self, username, password=PASSWORD, video="student1", computer="staff"):
+        context = self.browser(video, computer).new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True,
                                                   permissions=["camera"])
         context.set_default_timeout(30000)
         self.contexts.append(context)
@@ -264,6 +266,10 @@ def test_upgrade_from_the_previous_release_keeps_settings_and_data(journey):
     site.set_config("sidecarurl", sidecar.url)
     site.set_config("secret", sidecar.secret)
     journey.ids = json.loads(journey.php(MAKE_COURSE, site.www, FACES).strip().splitlines()[-1])
+    # The course index and block drawers closed, so that full-page screenshots show the content.
+    journey.psql("insert into mdl_user_preferences (userid, name, value) "
+                 "select u.id, d.name, '0' from mdl_user u, (values ('drawer-open-index'), ('drawer-open-block')) d(name) "
+                 "where u.deleted = 0 on conflict (userid, name) do update set value = '0'")
     settings = {"intervalmin": 17, "intervalmax": 43, "imagewidth": 400, "identitycheck": "match", "threshold": 72,
                 "retentiondays": 45}
     journey.cli("proctor", journey.ids["quiz"], json.dumps(settings))
@@ -431,9 +437,9 @@ def nginx_log():
     return path.read_text() if path.exists() else ""
 
 
-def start_attempt(journey, username, video, name):
+def start_attempt(journey, username, video, name, computer=None):
     """Log in, pass the consent and camera check and the identity check; returns (page, attempt id)."""
-    page = journey.login(username, video=video)
+    page = journey.login(username, video=video, computer=computer or username)
     page.add_init_script(HOLD_CAMERA)
     page.goto(f"{journey.site.url}/mod/quiz/view.php?id={journey.ids['cmid']}")
     # Moodle's preflight module has moved the form into its (hidden) dialogue and handles the button.
@@ -495,6 +501,7 @@ def submit_attempt(journey, page, name):
     page.locator(".modal-dialog .modal-footer button:has-text('Submit all and finish')").click()
     page.wait_for_url("**/mod/quiz/review.php*")
     journey.shot(page, f"{name}-review")
+    page.context.close()
 
 
 def test_student_takes_the_quiz_forwarded_through_moodle(journey):
@@ -552,7 +559,8 @@ def test_students_take_the_quiz_direct_one_in_anothers_place(journey):
     answer(kit, 1)
     next_page(kit)
     answer(kit, 1)
-    substitute, substitute_attempt = start_attempt(journey, "student2", "kit", "student2-substitute")
+    substitute, substitute_attempt = start_attempt(journey, "student2", "kit", "student2-substitute",
+                                                  computer="substitute")
     answer(substitute, 0)
     next_page(substitute)
     answer(substitute, 0)
@@ -642,6 +650,8 @@ def test_teacher_reads_the_overview_and_every_attempt_report(journey):
     for name in ("Barack Obama", "Kit Harington", "Joe Biden"):
         assert re.search(r"\t\d+(\.\d+)?\t", text[name]), f"no score for {name}: {text[name]}"
     assert overview_fits(page), "the overview table runs out of the content column and is not in a scroll box"
+    page.evaluate("document.querySelector('.quizaccess_proctorpy-fragment table').parentElement.scrollLeft = 10000")
+    journey.shot(page, "teacher-overview-scrolled-right")
 
     # The CSV: one row per attempt.
     with page.expect_download() as download:
@@ -709,3 +719,50 @@ def test_non_editing_teacher_reads_the_reports(journey):
     assert page.locator("input[name=conclusion]").count() == 0
     assert page.locator("a:has-text('Download PDF')").count() == 0
     journey.shot(page, "nonediting-report-student2")
+
+
+# --- 7. Privacy requests -----------------------------------------------------------------------------
+
+def sidecar_user_data(journey, user_id):
+    """The sidecar's privacy export of a user as a ZipFile, or None when it holds nothing about them."""
+    try:
+        status, body = journey.sidecar.client.request("GET", f"/api/v1/users/{user_id}/data")
+    except SidecarError as error:
+        assert error.status == 404, error
+        return None
+    return zipfile.ZipFile(io.BytesIO(body))
+
+
+def test_privacy_export_and_delete_reach_the_sidecar(journey):
+    # Export Barack Obama's data through Moodle's privacy API: the plugin's part holds the sidecar's archive.
+    exported = journey.cli("privacy", "student1", "export")
+    assert exported["contexts"], "the privacy API found no context of the plugin for student1"
+    with zipfile.ZipFile(exported["zip"]) as outer:
+        inner_names = [n for n in outer.namelist() if n.endswith("proctoring-data.zip")]
+        assert inner_names, outer.namelist()
+        inner = zipfile.ZipFile(io.BytesIO(outer.read(inner_names[0])))
+    names = inner.namelist()
+    assert "user.json" in names and "attempts.csv" in names, names
+    assert str(journey.attempts["student1"]) in inner.read("attempts.csv").decode()
+    assert sum(n.lower().endswith((".png", ".jpg")) for n in names) >= 3, names
+
+    # Delete Joe Biden's: afterwards the sidecar holds nothing about him.
+    biden = journey.ids["users"]["student2"]
+    assert sidecar_user_data(journey, biden) is not None
+    deleted = journey.cli("privacy", "student2", "delete")
+    assert deleted["deleted"], deleted
+    with pytest.raises(SidecarError) as gone:
+        journey.attempt_json(journey.attempts["student2"])
+    assert gone.value.status == 404
+    left = sidecar_user_data(journey, biden)
+    assert left is None or not [n for n in left.namelist() if n.lower().endswith((".png", ".jpg"))], (
+        f"the sidecar still holds photos of the deleted user: {left.namelist()}")
+    # The others' data stays.
+    assert journey.attempt_json(journey.attempts["student1"])["shots"]
+
+
+# --- 8. No page showed Moodle's debugging output ------------------------------------------------------
+
+def test_no_page_showed_debugging_output(journey):
+    assert len(journey.screenshots) >= 30, journey.screenshots
+    assert journey.debugging == [], journey.debugging
