@@ -60,6 +60,9 @@ SETTINGS = [
     Setting("retention.pause_ratio", 1.0, "After each purge batch the purge rests this many times as long as the batch took, leaving disk and CPU to uploads; 0 purges flat out"),
     Setting("console.session_idle_minutes", 30, "Console sessions end after this many idle minutes"),
     Setting("console.moodle_origin", "", "Origin of the Moodle site (https://moodle.example.edu), allowed to frame the console"),
+    Setting("console.sign_in_failures_per_account", 5, "Wrong passwords for one local admin name before its sign-in is refused (429) for console.sign_in_lockout_seconds"),
+    Setting("console.sign_in_failures_per_address", 20, "Wrong passwords from one client address (behind a proxy, the proxy's) before its sign-ins are refused (429) for console.sign_in_lockout_seconds"),
+    Setting("console.sign_in_lockout_seconds", 300, "Seconds sign-in stays refused past a limit; wrong passwords older than this are forgotten"),
 ]
 
 DEFAULTS = {s.name: s.default for s in SETTINGS}
@@ -144,7 +147,9 @@ def _check_ranges(values):
                 "storage.thumb_width", "analysis.width", "analysis.lease_seconds",
                 "analysis.max_tries", "retention.default_days", "retention.batch_size",
                 "retention.audit_days", "console.session_idle_minutes",
-                "direct.max_shots_per_minute", "direct.max_events_per_minute"]
+                "direct.max_shots_per_minute", "direct.max_events_per_minute",
+                "console.sign_in_failures_per_account", "console.sign_in_failures_per_address",
+                "console.sign_in_lockout_seconds"]
     for name in positive:
         if values[name] <= 0:
             raise ConfigError(f"{name} must be greater than 0, got {values[name]!r}")

@@ -317,3 +317,19 @@ def index_identity_camshots(db):
     # The quiz overview counts each attempt's camshots less its identity photo; a partial index
     # finds the few identity camshots without reading every row, and costs attempt shots nothing.
     db.execute("CREATE INDEX camshots_identity ON camshots(attempt_id) WHERE kind = 'identity'")
+
+
+@migration
+def create_sign_in_failures(db):
+    # Console sign-in throttle: wrong passwords per admin name and per client address, shared by
+    # every gunicorn worker through the database.
+    db.executescript(
+        """
+        CREATE TABLE sign_in_failures (
+            key TEXT PRIMARY KEY,                -- account:<admin name> or address:<client address>
+            failures INTEGER NOT NULL,           -- sign-ins counted since the last success or lockout
+            last_at REAL NOT NULL,               -- the latest of them; older than the lockout, they are forgotten
+            locked_until REAL                    -- refused with 429 until then
+        );
+        """
+    )

@@ -5,6 +5,7 @@ same-origin path that the Moodle host's web server proxies to the sidecar (DESIG
 upload"). These endpoints take the same bodies as their signed twins and never run the
 signed-request hook: the token, bound to one attempt and one user, is the whole authority.
 """
+import math
 import time
 from urllib.parse import urlsplit
 
@@ -112,7 +113,7 @@ def spend_allowance(db, attempt_id, what, per_minute, now):
             wait = (1 - allowance) * 60 / per_minute
             raise TooManyRequests(
                 f"More than {per_minute} {what} per minute for attempt {attempt_id}; "
-                f"try again in {wait:.0f} s.", code="rate_limited")
+                f"try again in {math.ceil(wait)} s.", retry_after=wait)
         db.execute(
             "INSERT INTO direct_allowances (attempt_id, what, allowance, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (attempt_id, what) DO UPDATE SET allowance = excluded.allowance, "

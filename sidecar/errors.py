@@ -1,5 +1,6 @@
 """Errors a caller can see, and the one place that turns them into responses."""
 import errno
+import math
 import sqlite3
 
 from flask import jsonify, request
@@ -78,6 +79,16 @@ class TooManyRequests(ProctorpyError):
     status = 429
     code = "rate_limited"
 
+    def __init__(self, message, retry_after, code=None):
+        super().__init__(message, code=code)
+        self.retry_after = max(1, math.ceil(retry_after))  # whole seconds, as Retry-After takes them
+
+
+def refusal_headers(error):
+    """Headers a refusal carries besides its body: Retry-After on a 429."""
+    retry_after = getattr(error, "retry_after", None)
+    return {"Retry-After": str(retry_after)} if retry_after else {}
+
 
 class Unavailable(ProctorpyError):
     "The sidecar cannot take this now (database locked, data dir read-only)"
@@ -138,7 +149,9 @@ def error_response(code, message, status):
 def init_app(app):
     @app.errorhandler(ProctorpyError)
     def handle_proctorpy_error(error):
-        return error_response(error.code, error.message, error.status)
+        response = error_response(error.code, error.message, error.status)
+        response.headers.update(refusal_headers(error))
+        return response
 
     @app.errorhandler(sqlite3.OperationalError)
     @app.errorhandler(OSError)

@@ -3,13 +3,16 @@ import csv
 import io
 import json
 import re
+import statistics
+import threading
 import time
 import zipfile
 
 import pytest
+import requests
 from click.testing import CliRunner
 
-from conftest import SECRET
+from conftest import SECRET, LiveSidecar, attempt_fields, png_bytes
 from sidecar import audit, create_app
 from sidecar.cli import cli
 from sidecar.config import load_config
@@ -111,6 +114,92 @@ def test_local_admin_signs_in_with_scrypt_password(app, client):
     assert right.status_code == 302 and right.headers["Location"] == "/console/audit"
     assert client.get("/console/").status_code == 200
     assert audit_actions(app) == ["console_sign_in_failed", "console_sign_in_failed", "console_sign_in"]
+
+
+@pytest.fixture
+def throttled(tmp_path):
+    """An app whose sign-in locks after 3 wrong passwords for a name, or 5 from an address."""
+    app = create_app(load_config(environ={}, overrides={
+        "storage.data_dir": str(tmp_path / "data"), "security.secret": SECRET,
+        "console.sign_in_failures_per_account": 3, "console.sign_in_failures_per_address": 5,
+        "console.sign_in_lockout_seconds": 600}))
+    db = connect(app.config["DB_PATH"])
+    with db.conn:
+        admins.create(db, "alice", "correct horse battery")
+    db.close()
+    return app
+
+
+def sign_in_as(client, name, password, address="127.0.0.1"):
+    token = csrf_of(client, "/console/login")
+    return client.post("/console/login", data={"csrf_token": token, "name": name, "password": password},
+                       headers={"Accept": "application/json"}, environ_base={"REMOTE_ADDR": address})
+
+
+def audit_rows(app, action):
+    db = connect(app.config["DB_PATH"])
+    try:
+        return db.execute("SELECT actor_id, selection, detail FROM audit_log WHERE action = ? ORDER BY id",
+                          [action]).fetchall()
+    finally:
+        db.close()
+
+
+def test_wrong_passwords_for_a_name_lock_it_with_429_and_retry_after(throttled):
+    client = throttled.test_client()
+    assert [sign_in_as(client, "alice", f"guess {n}").status_code for n in range(3)] == [401, 401, 401]
+    locked = sign_in_as(client, "alice", "correct horse battery")
+    assert locked.status_code == 429 and locked.json["error"] == "sign_in_locked"
+    assert 595 <= int(locked.headers["Retry-After"]) <= 600
+    assert f"{locked.headers['Retry-After']} s" in locked.json["message"]
+    assert audit_rows(throttled, "console_sign_in_locked") == [
+        ("local:alice", '{"account": "alice"}', "3 wrong passwords; sign-in refused for 600 s")]
+    assert client.get("/console/").status_code == 302  # the right password did not sign in
+    page = client.post(  # a browser is shown the refusal as a page, with the same header
+        "/console/login", data={"csrf_token": csrf_of(client, "/console/login"), "name": "alice", "password": "x"})
+    assert page.status_code == 429 and page.mimetype == "text/html" and "Retry-After" in page.headers
+    assert "Too many wrong passwords" in page.get_data(as_text=True)
+    assert sign_in_as(client, "bob", "another guess").status_code == 401  # other names are still heard
+
+
+def test_a_lockout_ends_and_a_right_password_clears_the_count(throttled):
+    client = throttled.test_client()
+    for n in range(3):
+        sign_in_as(client, "alice", f"guess {n}")
+    db = connect(throttled.config["DB_PATH"])
+    with db.conn:  # the lockout's ten minutes pass
+        db.execute("UPDATE sign_in_failures SET last_at = last_at - 601, locked_until = locked_until - 601")
+    assert sign_in_as(client, "alice", "guess 4").status_code == 401
+    assert sign_in_as(client, "alice", "correct horse battery").status_code == 302
+    assert db.execute("SELECT count(*) FROM sign_in_failures").fetchone()[0] == 0
+    db.close()
+
+
+def test_wrong_passwords_from_an_address_lock_it(throttled):
+    client = throttled.test_client()
+    names = ["alice", "bob", "carol", "dave", "erin"]
+    assert [sign_in_as(client, name, "guess", "203.0.113.7").status_code for name in names] == [401] * 5
+    refused = sign_in_as(client, "frank", "guess", "203.0.113.7")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 590
+    assert sign_in_as(client, "alice", "correct horse battery", "198.51.100.2").status_code == 302
+    assert [row[1] for row in audit_rows(throttled, "console_sign_in_locked")] == ['{"address": "203.0.113.7"}']
+
+
+def test_guesses_sent_at_once_are_held_to_the_limit(throttled):
+    client_for = [throttled.test_client() for _ in range(8)]
+    tokens = [csrf_of(c, "/console/login") for c in client_for]
+    statuses = []
+
+    def guess(client, token):
+        statuses.append(client.post("/console/login", data={"csrf_token": token, "name": "alice", "password": "g"},
+                                    headers={"Accept": "application/json"}).status_code)
+
+    threads = [threading.Thread(target=guess, args=pair) for pair in zip(client_for, tokens)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [401] * 3 + [429] * 5
 
 
 def test_login_redirect_never_leaves_the_console(app, client):
@@ -396,3 +485,56 @@ def test_audit_csv_never_hands_a_spreadsheet_a_formula(app, client, text):
     purge = next(r for r in rows if r["action"] == "purge")
     assert purge["actor_id"] == purge["detail"] == "'" + text
     assert purge["count"] == ""
+
+
+def camshot_seconds(client, count, start):
+    """Median seconds of count camshot uploads, one after another."""
+    took = []
+    for n in range(count):
+        began = time.monotonic()
+        client.post_camshot(1, 7, 1_700_000_000_000 + start + n, png_bytes(320, 240, (n % 256, 80, 40)))
+        took.append(time.monotonic() - began)
+    return statistics.median(took)
+
+
+@pytest.mark.slow
+def test_password_guessing_does_not_hold_up_camshots(tmp_path):
+    # Limits out of reach, so that every guess runs scrypt: what is measured is that hashing no
+    # longer holds the write lock, not that the throttle ends the guessing.
+    sidecar = LiveSidecar(tmp_path / "live", env={"PROCTORPY_CONSOLE_SIGN_IN_FAILURES_PER_ACCOUNT": "100000",
+                                                  "PROCTORPY_CONSOLE_SIGN_IN_FAILURES_PER_ADDRESS": "100000"}).start()
+    stopping = threading.Event()
+    answers = []
+
+    def guess(worker):
+        session = requests.Session()
+        token = re.search(r'name="csrf_token" value="([^"]+)"',
+                          session.get(sidecar.url + "/console/login", timeout=30).text).group(1)
+        n = 0
+        while not stopping.is_set():
+            n += 1
+            answers.append(session.post(sidecar.url + "/console/login", timeout=60, allow_redirects=False, data={
+                "csrf_token": token, "name": f"admin{worker}", "password": f"guess {n}"}).status_code)
+
+    guessers = [threading.Thread(target=guess, args=(worker,)) for worker in range(4)]
+    try:
+        sidecar.client.put_attempt(1, **attempt_fields(1))
+        camshot_seconds(sidecar.client, 3, 0)  # both workers warm
+        before = camshot_seconds(sidecar.client, 15, 100)
+        for thread in guessers:
+            thread.start()
+        deadline = time.time() + 30
+        while len(answers) < 8 and time.time() < deadline:  # the guessing is in full swing
+            time.sleep(0.05)
+        during = camshot_seconds(sidecar.client, 15, 200)
+        guessed = len(answers)
+    finally:
+        stopping.set()
+        for thread in guessers:
+            if thread.is_alive():
+                thread.join()
+        sidecar.stop()
+    print(f"\ncamshot median {before * 1000:.0f} ms before, {during * 1000:.0f} ms while {guessed} guesses ran:"
+          f" ratio {during / before:.2f}")
+    assert set(answers) == {401} and guessed >= 8
+    assert during / before < 10  # scrypt still takes CPU; holding the write lock, it made camshots wait hundreds of times longer

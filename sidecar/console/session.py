@@ -4,13 +4,13 @@ import secrets
 import sqlite3
 import time
 
-from flask import current_app, g, redirect, render_template, request, session, url_for
+from flask import current_app, g, make_response, redirect, render_template, request, session, url_for
 
 from .. import audit
 from ..db import get_db, write_transaction
-from ..errors import Forbidden, ProctorpyError, Unauthorized, error_response
+from ..errors import Forbidden, ProctorpyError, Unauthorized, error_response, refusal_headers
 from ..signing import SignatureError, constant_time_equal, read_token
-from . import admins
+from . import admins, throttle
 from .blueprint import bp, current_admin
 
 SSO_LIFETIME = 60  # seconds; Moodle mints the link the moment the admin clicks it
@@ -78,8 +78,11 @@ def security_headers(response):
 def console_error(error):
     """Refusals as a page for browsers, as the API's JSON for scripts that ask for it."""
     if request.accept_mimetypes.best == "application/json":
-        return error_response(error.code, error.message, error.status)
-    return render_template("error.html", error=error), error.status
+        response = error_response(error.code, error.message, error.status)
+    else:
+        response = make_response(render_template("error.html", error=error), error.status)
+    response.headers.update(refusal_headers(error))
+    return response
 
 
 @bp.get("/sso")
@@ -130,12 +133,22 @@ def login():
     if request.method == "POST":
         name = request.form.get("name", "")[:64]
         password = request.form.get("password", "")
+        config = current_app.config["PROCTORPY"]
+        lockout = config["console.sign_in_lockout_seconds"]
+        guarded = throttle.guards(config, name, request.remote_addr or "")
+        now = time.time()
         db = get_db()
+        locking = throttle.count_sign_in(db, guarded, now, lockout)
+        signed_in = admins.authenticate(db, name, password)
+        actor = {"actor_type": "console", "actor_id": f"local:{name}", "actor_name": name}
         with write_transaction(db):
-            signed_in = admins.authenticate(db, name, password)
-            actor = {"actor_type": "console", "actor_id": f"local:{name}", "actor_name": name}
-            audit.record(db, "console_sign_in" if signed_in else "console_sign_in_failed", actor,
-                         detail="local admin")
+            if signed_in:
+                admins.record_sign_in(db, name, now)
+                throttle.forget(db, guarded)
+                audit.record(db, "console_sign_in", actor, detail="local admin")
+            else:
+                audit.record(db, "console_sign_in_failed", actor, detail="local admin")
+                throttle.audit_lockouts(db, actor, locking, lockout)
         if signed_in:
             start_session(actor)
             target = request.args.get("next", "")
