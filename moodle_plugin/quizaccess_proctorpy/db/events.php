@@ -24,10 +24,16 @@
 
 defined('MOODLE_INTERNAL') || die();
 
+// The sidecar is told of starts and ends only once Moodle has committed them ('internal' => false): a
+// rolled-back submission must never reach it as finished. Deletions queue tasks, which belong inside
+// the transaction that deletes.
 $observers = [
-    ['eventname' => '\mod_quiz\event\attempt_started', 'callback' => '\quizaccess_proctorpy\observer::attempt_started'],
-    ['eventname' => '\mod_quiz\event\attempt_submitted', 'callback' => '\quizaccess_proctorpy\observer::attempt_ended'],
-    ['eventname' => '\mod_quiz\event\attempt_abandoned', 'callback' => '\quizaccess_proctorpy\observer::attempt_ended'],
+    ['eventname' => '\mod_quiz\event\attempt_started', 'callback' => '\quizaccess_proctorpy\observer::attempt_started',
+        'internal' => false],
+    ['eventname' => '\mod_quiz\event\attempt_submitted', 'callback' => '\quizaccess_proctorpy\observer::attempt_ended',
+        'internal' => false],
+    ['eventname' => '\mod_quiz\event\attempt_abandoned', 'callback' => '\quizaccess_proctorpy\observer::attempt_ended',
+        'internal' => false],
     ['eventname' => '\mod_quiz\event\attempt_deleted', 'callback' => '\quizaccess_proctorpy\observer::attempt_deleted'],
     ['eventname' => '\core\event\course_module_deleted', 'callback' => '\quizaccess_proctorpy\observer::course_module_deleted'],
     ['eventname' => '\core\event\course_deleted', 'callback' => '\quizaccess_proctorpy\observer::course_deleted'],

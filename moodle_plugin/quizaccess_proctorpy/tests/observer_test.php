@@ -66,6 +66,9 @@ final class observer_test extends \advanced_testcase {
     protected function setUp(): void {
         parent::setUp();
         $this->resetAfterTest();
+        // The sidecar hears of starts and ends after Moodle commits them: without this, the test's own
+        // rollback transaction would hold those observers back for ever.
+        $this->preventResetByRollback();
         $url = getenv('PROCTORPY_TEST_SIDECAR_URL');
         $secret = getenv('PROCTORPY_TEST_SIDECAR_SECRET');
         if (!$url || !$secret) {

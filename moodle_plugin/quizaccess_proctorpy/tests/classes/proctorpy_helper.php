@@ -122,6 +122,9 @@ trait proctorpy_helper {
                 . 'http://127.0.0.1:8765) and PROCTORPY_TEST_SIDECAR_SECRET (its PROCTORPY_SECRET) for the PHPUnit run, '
                 . 'as tests/test_moodle_phpunit.py in the proctorpy repository does.');
         }
+        // The sidecar hears of attempts starting and ending once Moodle commits them: a reset by rollback
+        // would keep the test inside one transaction, and those observers would never run.
+        $this->preventResetByRollback();
         set_config('sidecarurl', $url, 'quizaccess_proctorpy');
         set_config('secret', $secret, 'quizaccess_proctorpy');
         set_config('bypasscurlsecurity', 1, 'quizaccess_proctorpy');
