@@ -143,15 +143,32 @@ class Capture {
      * Report tab switches, window focus and leaving full screen.
      */
     listen() {
-        document.addEventListener('visibilitychange', () => this.event(document.hidden ? 'tab_hidden' : 'tab_visible'));
-        window.addEventListener('blur', () => this.event('focus_lost'));
+        // Going to the next page of the quiz hides this one too (pagehide comes first): that is not
+        // leaving the quiz, and no page would ever report the tab visible again.
+        this.leaving = false;
+        document.addEventListener('visibilitychange', () => {
+            if (!this.leaving) {
+                this.event(document.hidden ? 'tab_hidden' : 'tab_visible');
+            }
+        });
+        window.addEventListener('blur', () => {
+            if (!this.leaving) {
+                this.event('focus_lost');
+            }
+        });
         window.addEventListener('focus', () => this.event('focus_back'));
         document.addEventListener('fullscreenchange', () => {
             if (!document.fullscreenElement) {
                 this.event('fullscreen_exit');
             }
         });
-        window.addEventListener('pagehide', () => Camera.close(this.stream));
+        window.addEventListener('pagehide', () => {
+            this.leaving = true;
+            Camera.close(this.stream);
+        });
+        window.addEventListener('pageshow', () => {
+            this.leaving = false;
+        });
     }
 
     /**
