@@ -258,7 +258,7 @@ class quizaccess_proctorpy extends access_rule_base {
             }
             return;
         }
-        $record = proctoring_settings::to_record($quiz);
+        $record = proctoring_settings::to_record($quiz, proctoring_settings::defaults(get_config('quizaccess_proctorpy')));
         $record->timemodified = time();
         if ($existing) {
             $record->id = $existing->id;

@@ -123,14 +123,18 @@ class proctoring_settings {
     /**
      * The table row for a quiz from the saved form data.
      *
+     * A field the data lacks (saved by a generator or a web service rather than the quiz form)
+     * takes its default, never 0 or ''.
+     *
      * @param object $quiz form data with prefixed fields and `id`
+     * @param array $defaults field => value without prefix, as defaults() gives them
      * @return \stdClass row of quizaccess_proctorpy without id
      */
-    public static function to_record($quiz): \stdClass {
+    public static function to_record($quiz, array $defaults = []): \stdClass {
         $record = new \stdClass();
         $record->quizid = (int) $quiz->id;
         foreach (self::FIELDS as $name => $type) {
-            $raw = $quiz->{self::PREFIX . $name} ?? null;
+            $raw = $quiz->{self::PREFIX . $name} ?? $defaults[$name] ?? null;
             if ($type === 'string') {
                 $record->$name = (string) $raw;
             } else if ($type === '?int') {

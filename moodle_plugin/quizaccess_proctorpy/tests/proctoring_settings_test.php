@@ -119,6 +119,11 @@ final class proctoring_settings_test extends \basic_testcase {
         $this->assertEquals((object) ['quizid' => 7, 'enabled' => 1, 'intervalmin' => 30, 'intervalmax' => 90,
             'imagewidth' => 480, 'identitycheck' => 'match', 'threshold' => 60, 'retentiondays' => 30], $record);
         $this->assertNull(proctoring_settings::to_record((object) (self::form() + ['id' => 7]))->retentiondays);
+        $defaults = proctoring_settings::defaults((object) ['intervalmin' => '20']);
+        $this->assertEquals((object) ['quizid' => 7, 'enabled' => 1, 'intervalmin' => 20, 'intervalmax' => 90,
+            'imagewidth' => 320, 'identitycheck' => 'none', 'threshold' => 60, 'retentiondays' => null],
+            proctoring_settings::to_record((object) ['id' => 7, 'proctorpy_enabled' => 1], $defaults),
+            'Missing fields take the defaults');
     }
 
     /**

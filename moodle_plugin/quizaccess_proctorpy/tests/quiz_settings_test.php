@@ -283,6 +283,20 @@ final class quiz_settings_test extends \advanced_testcase {
     }
 
     /**
+     * Proctoring turned on without the form's other fields (a generator, a web service) takes the site's defaults.
+     */
+    public function test_enabled_without_other_fields_takes_defaults(): void {
+        global $DB;
+        set_config('intervalmin', 25, 'quizaccess_proctorpy');
+        $quiz = $this->getDataGenerator()->create_module('quiz', ['course' => $this->course->id,
+            'proctorpy_enabled' => 1]);
+        $row = $DB->get_record('quizaccess_proctorpy', ['quizid' => $quiz->id], '*', MUST_EXIST);
+        $this->assertEquals(['enabled' => 1, 'intervalmin' => 25, 'intervalmax' => 90, 'imagewidth' => 320,
+            'identitycheck' => 'none', 'threshold' => 60, 'retentiondays' => null],
+            array_intersect_key((array) $row, proctoring_settings::FIELDS));
+    }
+
+    /**
      * A quiz without settings loads with proctoring off and the site's current defaults.
      */
     public function test_quiz_without_settings_loads_site_defaults(): void {
