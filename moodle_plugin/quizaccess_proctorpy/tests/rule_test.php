@@ -310,6 +310,22 @@ final class rule_test extends \advanced_testcase {
     }
 
     /**
+     * An untimed attempt's token lasts the site's longest token lifetime.
+     */
+    public function test_setup_attempt_page_direct_untimed(): void {
+        set_config('uploadmode', direct_upload::MODE_DIRECT, 'quizaccess_proctorpy');
+        set_config('tokenlifetime', 2 * HOURSECS, 'quizaccess_proctorpy');
+        $quiz = $this->create_quiz($this->course);
+        $attempt = $this->start_attempt_quietly($quiz, $this->student);
+        $before = time();
+        $calls = self::amd_calls($this->set_up_attempt_page($quiz, $attempt->id), 'quizaccess_proctorpy/capture', 'init');
+        $payload = explode('.', $calls[0][0]['direct']['token'])[1];
+        $expiry = json_decode(base64_decode(strtr($payload, '-_', '+/')), true)['exp'];
+        $this->assertGreaterThanOrEqual($before + 2 * HOURSECS, $expiry);
+        $this->assertLessThanOrEqual(time() + 2 * HOURSECS, $expiry);
+    }
+
+    /**
      * A public path that direct upload would not use leaves the page in forwarded mode.
      */
     public function test_setup_attempt_page_direct_with_invalid_path_forwards(): void {
