@@ -110,7 +110,8 @@ trait proctorpy_helper {
      * Point the plugin at the live sidecar named by the environment, and clear what earlier tests left in it.
      *
      * Moodle's test site starts its ids afresh in every test while the sidecar keeps its data for the
-     * whole run, so an attempt id of an earlier test would clash with this test's attempt.
+     * whole run, so an attempt id of an earlier test would clash with this test's attempt. The sidecar
+     * must be one for the tests alone: everything it holds is deleted.
      *
      * @return sidecar_client the plugin's client of that sidecar
      */
@@ -120,7 +121,8 @@ trait proctorpy_helper {
         if (!$url || !$secret) {
             $this->fail('This test talks to a live proctorpy sidecar: set PROCTORPY_TEST_SIDECAR_URL (e.g. '
                 . 'http://127.0.0.1:8765) and PROCTORPY_TEST_SIDECAR_SECRET (its PROCTORPY_SECRET) for the PHPUnit run, '
-                . 'as tests/test_moodle_phpunit.py in the proctorpy repository does.');
+                . 'as tests/test_moodle_phpunit.py in the proctorpy repository does. Use a sidecar of its own: the tests '
+                . 'delete everything it holds.');
         }
         // The sidecar hears of attempts starting and ending once Moodle commits them: a reset by rollback
         // would keep the test inside one transaction, and those observers would never run.
