@@ -71,7 +71,7 @@ def start_sidecar(data_dir, port, workers):
            "PROCTORPY_SERVER_PORT": str(port), "PROCTORPY_SERVER_WORKERS": str(workers),
            "PROCTORPY_ANALYSIS_WITH_SERVER": "false",
            # Each browser here posts as fast as it can: measure the rate limiter's cost, not its refusals.
-           "PROCTORPY_DIRECT_MAX_SHOTS_PER_MINUTE": "1000000000"}
+           "PROCTORPY_CAPTURE_MAX_SHOTS_PER_MINUTE": "1000000000"}
     process = subprocess.Popen([sys.executable, "-m", "sidecar.cli", "serve"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     wait_ready(f"http://127.0.0.1:{port}/healthz", process)

@@ -52,7 +52,7 @@ def store(db, config, data_dir, attempt, fields, data):
     committed the file is removed again, so nothing is left half-stored.
     """
     storage.check_free_space(data_dir, config["storage.min_free_bytes"])
-    image = fit_width(decode_upload(data, config["storage.max_pixels"]), config["storage.max_width"])
+    image = fit_width(decode_upload(data, config), config["storage.max_width"])
     png = encode_png(image, config["storage.png_compress_level"], stored_palette_colors(config))
     camshot_id = storage.new_id()
     relative = storage.camshot_path(attempt["course_id"], attempt["quiz_id"], attempt["id"], camshot_id)

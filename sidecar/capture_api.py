@@ -3,7 +3,7 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
-from . import attempts, camshots
+from . import allowances, attempts, camshots
 from .analysis import references
 from .auth import moodle_actor, require_signed_request
 from .db import get_db
@@ -48,14 +48,21 @@ def post_camshot():
     existing = camshots.find_by_client_id(db, attempt["id"], fields["client_shot_id"])
     if existing:
         return jsonify(existing), 200
-    stored = camshots.store(db, current_app.config["PROCTORPY"], current_app.config["DATA_DIR"], attempt, fields, data)
+    config = current_app.config["PROCTORPY"]
+    allowances.spend(db, config, attempt["id"], "camshots", time.time())
+    stored = camshots.store(db, config, current_app.config["DATA_DIR"], attempt, fields, data)
     return jsonify(stored), 201
 
 
 @bp.post("/events")
 def post_event():
     event = attempts.event_fields(json_body())
-    answer, created = attempts.record_event(get_db(), current_app.config["PROCTORPY"], **event)
+    db = get_db()
+    config = current_app.config["PROCTORPY"]
+    attempts.load_attempt(db, event["attempt_id"], must_belong_to=event["user_id"], status=409)
+    if not attempts.event_was_recorded(db, event["attempt_id"], event["client_event_id"]):
+        allowances.spend(db, config, event["attempt_id"], "events", time.time())
+    answer, created = attempts.record_event(db, config, **event)
     return jsonify(answer), 201 if created else 200
 
 

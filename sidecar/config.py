@@ -23,6 +23,8 @@ SETTINGS = [
     Setting("storage.data_dir", "instance", "Folder holding the database, the images and the stored secret"),
     Setting("storage.max_upload_bytes", 4 * 1024 * 1024, "Largest request body accepted, in bytes"),
     Setting("storage.max_pixels", 4096 * 4096, "Largest image accepted, in pixels (width x height); guards against decompression bombs"),
+    Setting("storage.max_image_side", 4096, "Longest side of an image accepted, in pixels; read from the image's header before any pixel is decoded"),
+    Setting("storage.max_aspect_ratio", 4.0, "Largest ratio of an image's longer side to its shorter one (a camera's frame is 4:3 or 16:9)"),
     Setting("storage.max_width", 640, "Camshots wider than this are scaled down before they are stored"),
     Setting("storage.png_compress_level", 3, "Zlib level for stored PNGs, 0-9: 3 takes half the time of 6 for about 6% more bytes"),
     Setting("storage.format", "palette", "Stored camshot pixels: palette (PNG-8, about a third of the bytes) or rgb (full-colour PNG)"),
@@ -30,8 +32,8 @@ SETTINGS = [
     Setting("storage.thumb_width", 160, "Width of thumbnails served with ?size=thumb"),
     Setting("storage.min_free_bytes", 1024 * 1024 * 1024, "Camshots are refused with 507 when the data dir's disk has less free space than this"),
     Setting("storage.fsync", True, "Fsync each camshot and its folder before acknowledging it; turn off only on throwaway test data"),
-    Setting("direct.max_shots_per_minute", 30, "Camshots one attempt may post by direct upload per minute; more are refused with 429 and retried by the browser"),
-    Setting("direct.max_events_per_minute", 120, "Browser events one attempt may post by direct upload per minute"),
+    Setting("capture.max_shots_per_minute", 30, "Camshots one attempt may post per minute, forwarded by Moodle and by direct upload together; more are refused with 429 and Retry-After, and retried by the browser"),
+    Setting("capture.max_events_per_minute", 120, "Browser events one attempt may post per minute, forwarded by Moodle and by direct upload together"),
     Setting("analysis.workers", 0, "Analysis worker processes; 0 means one per core"),
     Setting("analysis.with_server", True, "Whether `proctorpy serve` also runs the analysis workers; turn off when `proctorpy worker` runs them"),
     Setting("analysis.model", "hog", "Face detector: hog (fast, CPU) or cnn (more accurate, slow without a GPU)"),
@@ -147,12 +149,14 @@ def _check_ranges(values):
                 "storage.thumb_width", "analysis.width", "analysis.lease_seconds",
                 "analysis.max_tries", "retention.default_days", "retention.batch_size",
                 "retention.audit_days", "console.session_idle_minutes",
-                "direct.max_shots_per_minute", "direct.max_events_per_minute",
+                "capture.max_shots_per_minute", "capture.max_events_per_minute", "storage.max_image_side",
                 "console.sign_in_failures_per_account", "console.sign_in_failures_per_address",
                 "console.sign_in_lockout_seconds"]
     for name in positive:
         if values[name] <= 0:
             raise ConfigError(f"{name} must be greater than 0, got {values[name]!r}")
+    if values["storage.max_aspect_ratio"] < 1:
+        raise ConfigError("storage.max_aspect_ratio must be at least 1 (a square image)")
     if values["retention.pause_ratio"] < 0:
         raise ConfigError("retention.pause_ratio must not be negative")
     if not 0 <= values["storage.png_compress_level"] <= 9:

@@ -333,3 +333,9 @@ def create_sign_in_failures(db):
         );
         """
     )
+
+
+@migration
+def rename_upload_allowances(db):
+    # The allowance is spent by forwarded uploads as well as direct ones.
+    db.execute("ALTER TABLE direct_allowances RENAME TO upload_allowances")

@@ -5,15 +5,14 @@ same-origin path that the Moodle host's web server proxies to the sidecar (DESIG
 upload"). These endpoints take the same bodies as their signed twins and never run the
 signed-request hook: the token, bound to one attempt and one user, is the whole authority.
 """
-import math
 import time
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from . import attempts, camshots
-from .db import get_db, without_fsync, write_transaction
-from .errors import Conflict, Forbidden, TooManyRequests, Unauthorized
+from . import allowances, attempts, camshots
+from .db import get_db
+from .errors import Conflict, Forbidden, Unauthorized
 from .signing import SignatureError, read_token
 from .validation import MAX_ID
 from .web import json_body, uploaded_image
@@ -97,31 +96,6 @@ def owned_attempt(db, attempt_id, user_id):
     return attempt
 
 
-def spend_allowance(db, attempt_id, what, per_minute, now):
-    """Take one from the attempt's allowance of `what` (camshots, events), or refuse with 429.
-
-    A token bucket refilled at per_minute and holding at most per_minute, so a queue left by a
-    short outage drains at once. It lives in SQLite, under the write lock, so every gunicorn
-    worker process spends from the same bucket.
-    """
-    # Like a nonce, an allowance only has to outlive a process crash, not a power cut.
-    with without_fsync(db), write_transaction(db):
-        row = db.execute("SELECT allowance, updated_at FROM direct_allowances WHERE attempt_id = ? AND what = ?",
-                         [attempt_id, what]).fetchone()
-        allowance = per_minute if row is None else min(per_minute, row[0] + (now - row[1]) * per_minute / 60)
-        if allowance < 1:
-            wait = (1 - allowance) * 60 / per_minute
-            raise TooManyRequests(
-                f"More than {per_minute} {what} per minute for attempt {attempt_id}; "
-                f"try again in {math.ceil(wait)} s.", retry_after=wait)
-        db.execute(
-            "INSERT INTO direct_allowances (attempt_id, what, allowance, updated_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (attempt_id, what) DO UPDATE SET allowance = excluded.allowance, "
-            "updated_at = excluded.updated_at",
-            [attempt_id, what, allowance - 1, now],
-        )
-
-
 @bp.post("/camshots")
 def post_camshot():
     """The twin of the signed POST /api/v1/camshots, authorised by the upload token."""
@@ -133,7 +107,7 @@ def post_camshot():
     existing = camshots.find_by_client_id(db, attempt["id"], fields["client_shot_id"])
     if existing:
         return jsonify(existing), 200
-    spend_allowance(db, attempt["id"], "camshots", config["direct.max_shots_per_minute"], time.time())
+    allowances.spend(db, config, attempt["id"], "camshots", time.time())
     return jsonify(camshots.store(db, config, current_app.config["DATA_DIR"], attempt, fields, data)), 201
 
 
@@ -145,6 +119,6 @@ def post_event():
     config = current_app.config["PROCTORPY"]
     owned_attempt(db, event["attempt_id"], event["user_id"])
     if not attempts.event_was_recorded(db, event["attempt_id"], event["client_event_id"]):
-        spend_allowance(db, event["attempt_id"], "events", config["direct.max_events_per_minute"], time.time())
+        allowances.spend(db, config, event["attempt_id"], "events", time.time())
     answer, created = attempts.record_event(db, config, **event)
     return jsonify(answer), 201 if created else 200

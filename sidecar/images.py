@@ -4,16 +4,18 @@ import warnings
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from .errors import PayloadTooLarge, UnsupportedImage
+from .errors import PayloadTooLarge, Unprocessable, UnsupportedImage
 
 ACCEPTED_FORMATS = ("PNG", "JPEG")
 
 
-def decode_upload(data, max_pixels):
+def decode_upload(data, config):
     """A fully decoded RGB image from PNG or JPEG bytes; refuse anything else.
 
-    The pixel count is checked from the header before any pixel is decoded, so a
-    decompression bomb costs nothing; truncated files fail in load() and are refused.
+    Its sides, their ratio and its pixel count (config's storage.max_image_side,
+    storage.max_aspect_ratio, storage.max_pixels) are checked from the header before any
+    pixel is decoded, so a decompression bomb costs nothing; truncated files fail in load()
+    and are refused.
     """
     if not data:
         raise UnsupportedImage("The image is empty.", code="empty_image")
@@ -21,17 +23,12 @@ def decode_upload(data, max_pixels):
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
-            width, height = image.size
-            if width * height > max_pixels:
-                raise PayloadTooLarge(
-                    f"The image is {width}x{height} pixels; at most {max_pixels} pixels are accepted.",
-                    code="too_many_pixels",
-                )
+            check_size(*image.size, config)
             # face_recognition and WeasyPrint switch on truncated-image loading for the
             # whole process when imported; an upload must still be refused if cut short.
             ImageFile.LOAD_TRUNCATED_IMAGES = False
             image.load()
-    except PayloadTooLarge:
+    except (PayloadTooLarge, Unprocessable):
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise PayloadTooLarge("The image declares more pixels than are accepted.", code="too_many_pixels") from None
@@ -42,6 +39,25 @@ def decode_upload(data, max_pixels):
     if image.mode != "RGB":
         image = _to_rgb(image)
     return image
+
+
+def check_size(width, height, config):
+    """Refuse an image whose header declares a side, a shape or a pixel count past the configured bounds."""
+    max_side, max_ratio, max_pixels = (config["storage.max_image_side"], config["storage.max_aspect_ratio"],
+                                       config["storage.max_pixels"])
+    if width * height > max_pixels:
+        raise PayloadTooLarge(f"The image is {width}x{height} pixels; at most {max_pixels} pixels are accepted.",
+                              code="too_many_pixels")
+    if max(width, height) > max_side:
+        raise PayloadTooLarge(f"The image is {width}x{height} pixels; neither side may be longer than {max_side} "
+                              "pixels.", code="image_too_large")
+    if min(width, height) < 1:
+        raise UnsupportedImage(f"The image is {width}x{height} pixels: it has no pixels.", code="corrupt_image")
+    if max(width, height) / min(width, height) > max_ratio:
+        shape = "wide as it is tall" if width > height else "tall as it is wide"
+        raise Unprocessable(f"The image is {width}x{height} pixels, {max(width, height) / min(width, height):.1f} "
+                            f"times as {shape}; at most {max_ratio:g} times is accepted, as a camera's frame is.",
+                            code="bad_aspect_ratio")
 
 
 def _to_rgb(image):

@@ -127,12 +127,12 @@ def document(version):
                 body=json_body({"finished_at": SECONDS}, required=("finished_at",)))},
             "/api/v1/camshots": {"post": operation(
                 "Store one camshot; the same client_shot_id again answers 200 with the same id", ok=201,
-                description="Stored", refusals=("409", "413", "415", "503", "507"),
+                description="Stored", refusals=("409", "413", "415", "422", "429", "503", "507"),
                 body=multipart_body(CAMSHOT_FIELDS, ("image", "attempt_id", "user_id", "taken_at",
                                                      "client_shot_id")))},
             "/api/v1/events": {"post": operation(
                 "Record one browser event; the same client_event_id again answers 200", ok=201,
-                description="Recorded", refusals=("409",),
+                description="Recorded", refusals=("409", "429"),
                 body=json_body(EVENT_FIELDS, required=tuple(EVENT_FIELDS)))},
             "/api/v1/camshots/{camshot_id}/image": {"get": operation(
                 "A camshot's or reference photo's PNG", media="image/png", refusals=("404",),
@@ -143,7 +143,7 @@ def document(version):
                 parameters=[path_id("user_id")], body=multipart_body({"image": IMAGE_PART}, ("image",)))},
             "/api/v1/attempts/{attempt_id}/identity": {"post": operation(
                 "Identity check at the start: stores the photo and answers at once whether it passes",
-                refusals=("409", "413", "415", "503", "507"), parameters=attempt,
+                refusals=("409", "413", "415", "422", "503", "507"), parameters=attempt,
                 body=multipart_body({"image": IMAGE_PART, "user_id": ID, "taken_at": MS,
                                      "client_shot_id": CLIENT_KEY},
                                     ("image", "user_id", "taken_at", "client_shot_id")))},
@@ -200,7 +200,7 @@ def document(version):
                 "Privacy delete: everything held about the user", parameters=[path_id("user_id"), *ACTOR_QUERY])},
             "/api/v1/direct/camshots": {"post": operation(
                 "Direct upload of a camshot from the browser with an upload token", ok=201, description="Stored",
-                refusals=("403", "409", "413", "415", "429", "503", "507"), security=BEARER,
+                refusals=("403", "409", "413", "415", "422", "429", "503", "507"), security=BEARER,
                 body=multipart_body(CAMSHOT_FIELDS, ("image", "attempt_id", "user_id", "taken_at",
                                                      "client_shot_id")))},
             "/api/v1/direct/events": {"post": operation(
@@ -227,10 +227,10 @@ def document(version):
                     ("403", "Not allowed (bad or expired upload token)"),
                     ("404", "No such attempt, camshot or user"),
                     ("409", "Does not fit the current state (unknown attempt, another user's attempt)"),
-                    ("413", "Body or image too large"),
+                    ("413", "Body or image too large (bytes, pixels or a side)"),
                     ("415", "Not a readable PNG or JPEG"),
-                    ("422", "Readable, but unusable (no face or several on a reference photo)"),
-                    ("429", "Over the configured rate"),
+                    ("422", "Readable, but unusable (no face or several on a reference photo, a strip no camera takes)"),
+                    ("429", "Over the configured rate; Retry-After says when to try again"),
                     ("503", "The sidecar cannot store now (database locked, data dir read-only)"),
                     ("507", "The disk is under its free-space floor"),
                 ]

@@ -6,11 +6,13 @@ import os
 import secrets
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
+import zlib
 from pathlib import Path
 
 import pytest
@@ -108,6 +110,14 @@ def png_bytes(width=320, height=240, colour=(90, 120, 150)):
     return out.getvalue()
 
 
+def png_declaring(width, height):
+    """A PNG whose header claims width x height, with no pixels: refused for its size, or else as corrupt."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + header
+    ihdr = struct.pack(">I", len(header)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    return b"\x89PNG\r\n\x1a\n" + ihdr + b"\0\0\0\0IEND\xaeB`\x82"
+
+
 def face_bytes(relative, width=None, fmt="PNG"):
     """A shared test photo re-encoded (optionally scaled) as PNG or JPEG bytes."""
     with Image.open(FACES / relative) as image:
@@ -186,6 +196,8 @@ class LiveSidecar:
             "PROCTORPY_SERVER_PORT": str(self.port),
             "PROCTORPY_SERVER_WORKERS": "2",
             "PROCTORPY_ANALYSIS_WITH_SERVER": "false",
+            # Load tests post far faster than a student's camera; the tests of the allowance set their own.
+            "PROCTORPY_CAPTURE_MAX_SHOTS_PER_MINUTE": "1000000000",
             **(env or {}),
         }
         self.process = None

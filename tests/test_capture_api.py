@@ -1,15 +1,21 @@
 """The signed capture API: happy paths and every kind of bad input."""
 import io
 import json
+import subprocess
 import time
 import zlib
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from conftest import SECRET, attempt_fields, face_bytes, png_bytes
+from conftest import SECRET, attempt_fields, face_bytes, png_bytes, png_declaring
 from sidecar.attempts import EVENT_TYPES
-from sidecar.signing import signed_headers
+from sidecar.client import multipart
+from sidecar.config import DEFAULTS
+from sidecar.signing import make_token, signed_headers
+
+PLUGIN = Path(__file__).resolve().parents[1] / "moodle_plugin" / "quizaccess_proctorpy"
 
 
 def stored_files(app):
@@ -341,3 +347,93 @@ def test_truncated_jpeg_is_refused_after_libraries_that_allow_truncation_load(ap
     response = api.post_camshot(jpeg[: len(jpeg) // 2], content_type="image/jpeg")
     assert response.status_code == 415 and response.json["error"] == "corrupt_image"
     assert stored_files(app) == []
+
+
+@pytest.mark.parametrize("image, status, code, message", [
+    (png_bytes(640, 26000), 413, "image_too_large", "640x26000 pixels; neither side may be longer than 4096"),
+    (png_declaring(640, 26000), 413, "image_too_large", "640x26000"),
+    (png_declaring(26000, 640), 413, "image_too_large", "26000x640"),
+    (png_bytes(2000, 400), 422, "bad_aspect_ratio", "5.0 times as wide as it is tall; at most 4 times"),
+    (png_bytes(100, 401), 422, "bad_aspect_ratio", "4.0 times as tall as it is wide"),
+    (png_declaring(64, 4000), 422, "bad_aspect_ratio", "62.5 times as tall"),
+])
+@pytest.mark.parametrize("route", ["signed", "direct"])
+def test_tall_or_wide_images_are_refused_from_their_header(app, api, image, status, code, message, route):
+    api.put_attempt(1)
+    if route == "signed":
+        response = api.post_camshot(image)
+    else:
+        response = post_direct_camshot(api.client, image, "tall-1")
+    assert response.status_code == status and response.json["error"] == code
+    assert message in response.json["message"]
+    assert stored_files(app) == []
+    assert count(app, "camshots") == 0 and count(app, "jobs") == 0
+
+
+def test_a_camera_frame_within_the_bounds_is_taken(api):
+    api.put_attempt(1)
+    assert api.post_camshot(png_bytes(400, 100)).status_code == 201  # 4:1, the limit itself
+    assert api.post_camshot(png_bytes(1920, 1080)).status_code == 201
+
+
+def post_direct_camshot(client, image, client_shot_id, attempt_id=1, user_id=7):
+    token = make_token(SECRET, {"a": attempt_id, "u": user_id, "exp": int(time.time()) + 600})
+    body, ctype = multipart({"attempt_id": attempt_id, "user_id": user_id, "taken_at": int(time.time() * 1000),
+                             "client_shot_id": client_shot_id, "kind": "attempt"},
+                            {"image": ("shot.png", image, "image/png")})
+    return client.post("/api/v1/direct/camshots", data=body, content_type=ctype,
+                       headers={"Authorization": "Bearer " + token})
+
+
+@pytest.fixture
+def allowance_of_three(config):
+    config["capture.max_shots_per_minute"] = 3
+    config["capture.max_events_per_minute"] = 2
+    return config
+
+
+def test_forwarded_camshots_over_the_allowance_are_refused_with_retry_after(app, api, allowance_of_three):
+    api.put_attempt(1)
+    image = png_bytes(320, 240)
+    assert [api.post_camshot(image, client_shot_id=f"s{n}").status_code for n in range(3)] == [201] * 3
+    over = api.post_camshot(image, client_shot_id="s3")
+    assert over.status_code == 429 and over.json["error"] == "rate_limited"
+    assert over.headers["Retry-After"] == "20" and "More than 3 camshots per minute for attempt 1" in over.json["message"]
+    assert count(app, "camshots") == 3 and len(stored_files(app)) == 3 and count(app, "jobs") == 3
+    # A retry of a stored shot is answered from what is stored and spends nothing.
+    assert api.post_camshot(image, client_shot_id="s0").status_code == 200
+    # Another attempt has its own allowance.
+    api.put_attempt(2, user_id=8)
+    assert api.post_camshot(image, attempt_id=2, user_id=8).status_code == 201
+
+
+def test_forwarded_and_direct_camshots_spend_one_allowance(app, api, allowance_of_three):
+    api.put_attempt(1)
+    image = png_bytes(320, 240)
+    assert api.post_camshot(image, client_shot_id="moodle-1").status_code == 201
+    assert post_direct_camshot(api.client, image, "direct-1").status_code == 201
+    assert api.post_camshot(image, client_shot_id="moodle-2").status_code == 201
+    assert post_direct_camshot(api.client, image, "direct-2").status_code == 429
+    assert api.post_camshot(image, client_shot_id="moodle-3").status_code == 429
+    assert count(app, "camshots") == 3
+
+
+def test_forwarded_events_over_the_allowance_are_refused(app, api, allowance_of_three):
+    api.put_attempt(1)
+    answers = [api.json("POST", "/api/v1/events", {"attempt_id": 1, "user_id": 7, "type": "tab_hidden", "at": n + 1,
+                                                   "client_event_id": f"e{n}"}) for n in range(3)]
+    assert [a.status_code for a in answers] == [201, 201, 429]
+    assert answers[2].headers["Retry-After"] == "30"
+    assert count(app, "events") == 2
+
+
+def test_the_plugin_checks_images_against_the_sidecar_s_default_bounds():
+    """camshot_image.php refuses before forwarding what the sidecar would refuse; its bounds are these settings."""
+    path = PLUGIN / "classes" / "camshot_image.php"
+    script = (f"require {json.dumps(str(path))};"
+              "echo json_encode((new ReflectionClass('quizaccess_proctorpy\\camshot_image'))->getConstants());")
+    result = subprocess.run(["php", "-r", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout) == {"MAX_BYTES": DEFAULTS["storage.max_upload_bytes"],
+                                         "MAX_SIDE": DEFAULTS["storage.max_image_side"],
+                                         "MAX_ASPECT_RATIO": DEFAULTS["storage.max_aspect_ratio"]}

@@ -32,7 +32,7 @@ def direct_config(front, secret, attempt_id=ATTEMPT_ID):
 @pytest.fixture
 def sidecar(tmp_path):
     # Camshots every 1-2 s would soon exceed the default rate, which is meant for real intervals.
-    live = LiveSidecar(tmp_path / "live", env={"PROCTORPY_DIRECT_MAX_SHOTS_PER_MINUTE": "600"}).start()
+    live = LiveSidecar(tmp_path / "live", env={"PROCTORPY_CAPTURE_MAX_SHOTS_PER_MINUTE": "600"}).start()
     yield live
     live.stop()
 

@@ -243,8 +243,8 @@ def test_origin_of_the_proxied_host_is_accepted(client, attempt, origin, host):
 
 @pytest.fixture
 def slow_rate(config):
-    config["direct.max_shots_per_minute"] = 3
-    config["direct.max_events_per_minute"] = 2
+    config["capture.max_shots_per_minute"] = 3
+    config["capture.max_events_per_minute"] = 2
     return config
 
 
@@ -255,6 +255,7 @@ def test_shots_over_the_rate_are_refused_then_allowed_again(app, client, slow_ra
     over = post_camshot(client, bearer(token), client_shot_id="s3")
     assert over.status_code == 429
     assert over.json["error"] == "rate_limited" and "3 camshots per minute" in over.json["message"]
+    assert over.headers["Retry-After"] == "20" and "try again in 20 s" in over.json["message"]
     assert stored(app)["camshots"] == 3 and stored(app)["files"] == 3
     # A retry of a shot already stored is answered, not counted.
     assert post_camshot(client, bearer(token), client_shot_id="s0").status_code == 200
@@ -262,7 +263,7 @@ def test_shots_over_the_rate_are_refused_then_allowed_again(app, client, slow_ra
     assert post_camshot(client, bearer(upload_token(2, 8)), attempt_id=2, user_id=8).status_code == 201
     # A minute refills the bucket: move its clock back instead of waiting.
     db = connect(app.config["DB_PATH"])
-    db.execute("UPDATE direct_allowances SET updated_at = updated_at - 20 WHERE attempt_id = ?", [ATTEMPT])
+    db.execute("UPDATE upload_allowances SET updated_at = updated_at - 20 WHERE attempt_id = ?", [ATTEMPT])
     db.conn.commit()
     db.close()
     assert post_camshot(client, bearer(token), client_shot_id="s3").status_code == 201
@@ -339,7 +340,7 @@ def test_only_post_is_served(client, attempt):
 @pytest.mark.slow
 def test_rate_is_shared_by_gunicorn_workers(tmp_path):
     # Two worker processes, many concurrent uploads: the bucket still lets through exactly its size.
-    sidecar = LiveSidecar(tmp_path / "live", env={"PROCTORPY_DIRECT_MAX_SHOTS_PER_MINUTE": "5",
+    sidecar = LiveSidecar(tmp_path / "live", env={"PROCTORPY_CAPTURE_MAX_SHOTS_PER_MINUTE": "5",
                                                   "PROCTORPY_SERVER_THREADS": "4"}).start()
     try:
         # The first worker may answer before gunicorn forks the second: it sleeps up to 0.1 s between forks.

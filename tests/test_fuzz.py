@@ -6,9 +6,7 @@ times more inputs and prints a FUZZ line per property: inputs tried and answers 
 import io
 import json
 import os
-import struct
 import time
-import zlib
 
 import pytest
 import requests
@@ -17,10 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from conftest import SECRET, SignedTestClient, attempt_fields, png_bytes
+from conftest import SECRET, SignedTestClient, attempt_fields, png_bytes, png_declaring
 from sidecar.client import multipart
+from sidecar.config import DEFAULTS
 from sidecar.db import connect
-from sidecar.errors import PayloadTooLarge, ProctorpyError, UnsupportedImage
+from sidecar.errors import PayloadTooLarge, ProctorpyError, Unprocessable, UnsupportedImage
 from sidecar.images import decode_upload
 from sidecar.retention.selection import SELECTION_KEYS, describe, plan, read_selection, where
 from sidecar.signing import SignatureError, check_signature, make_token, sign, signed_headers
@@ -107,22 +106,20 @@ def image_bytes(fmt, width, height):
     return out.getvalue()
 
 
-def png_declaring(width, height):
-    """A PNG whose header claims width x height: a decompression bomb costs only its header."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    chunk = b"IHDR" + header
-    ihdr = struct.pack(">I", len(header)) + chunk + struct.pack(">I", zlib.crc32(chunk))
-    return b"\x89PNG\r\n\x1a\n" + ihdr + b"\0\0\0\0IEND\xaeB`\x82"
-
-
 @st.composite
 def uploads(draw):
-    """Image bytes: valid, valid then damaged, declared huge, or noise."""
-    kind = draw(st.sampled_from(["valid", "damaged", "huge", "noise"]))
+    """Image bytes: valid, valid then damaged, declared huge, declared or drawn as a tall or wide strip, or noise."""
+    kind = draw(st.sampled_from(["valid", "damaged", "huge", "strip", "noise"]))
     if kind == "noise":
         return draw(st.binary(max_size=2048))
     if kind == "huge":
         return png_declaring(draw(st.integers(1, 2**31 - 1)), draw(st.integers(1, 2**31 - 1)))
+    if kind == "strip":  # within the pixel count, past a side or the aspect ratio: 640x26000 and the like
+        declared = draw(st.booleans())  # or drawn, narrow enough to be cheap to make
+        short = draw(st.integers(1, 640 if declared else 64))
+        long = draw(st.integers(short * 4 + 1, 26000 if declared else 5000))
+        width, height = draw(st.sampled_from([(short, long), (long, short)]))
+        return png_declaring(width, height) if declared else image_bytes("PNG", width, height)
     data = bytearray(image_bytes(draw(st.sampled_from(["PNG", "JPEG"])), draw(st.integers(1, 96)),
                                  draw(st.integers(1, 96))))
     if kind == "damaged":
@@ -146,11 +143,13 @@ def test_image_decoding_returns_rgb_or_refuses_clearly():
     def check(data):
         tried.append(1)
         try:
-            image = decode_upload(data, 4096 * 4096)
-        except (UnsupportedImage, PayloadTooLarge) as refusal:
-            assert refusal.message and refusal.status in (413, 415)
+            image = decode_upload(data, DEFAULTS)
+        except (UnsupportedImage, PayloadTooLarge, Unprocessable) as refusal:
+            assert refusal.message and refusal.status in (413, 415, 422)
         else:
-            assert image.mode == "RGB" and image.width * image.height <= 4096 * 4096
+            assert image.mode == "RGB" and image.width * image.height <= DEFAULTS["storage.max_pixels"]
+            assert max(image.size) <= DEFAULTS["storage.max_image_side"]
+            assert max(image.size) / min(image.size) <= DEFAULTS["storage.max_aspect_ratio"]
 
     check()
     report("image decoding", len(tried), 0)
@@ -185,6 +184,7 @@ def camshot_bodies(draw):
 
 
 def test_multipart_camshot_uploads_answer_2xx_or_a_clear_4xx_and_store_nothing_half(app):
+    app.config["PROCTORPY"]["capture.max_shots_per_minute"] = 10**9  # every input reaches the image's checks
     api = SignedTestClient(app.test_client())
     api.put_attempt(1)
     answers = {}

@@ -10,7 +10,8 @@ SOURCES = sorted(PACKAGE.rglob("*.py"))
 FACTORY = "sidecar"
 # Attempts, camshots, events, scores and what is done with them: database and configuration come in as arguments.
 DOMAIN = (
-    "sidecar.attempts", "sidecar.camshots", "sidecar.scoring", "sidecar.storage", "sidecar.validation",
+    "sidecar.allowances", "sidecar.attempts", "sidecar.camshots", "sidecar.scoring", "sidecar.storage",
+    "sidecar.validation",
     "sidecar.analysis.camshots", "sidecar.analysis.queue", "sidecar.analysis.references",
     "sidecar.retention.export", "sidecar.retention.policy", "sidecar.retention.purge", "sidecar.retention.selection",
 )

@@ -53,7 +53,7 @@ def put_reference(user_id):
     data_dir = current_app.config["DATA_DIR"]
     data = uploaded_image()
     storage.check_free_space(data_dir, config["storage.min_free_bytes"])
-    image = fit_width(decode_upload(data, config["storage.max_pixels"]), config["storage.max_width"])
+    image = fit_width(decode_upload(data, config), config["storage.max_width"])
     faces = faces_of(image, config)
     if not faces.boxes:
         raise Unprocessable("No face was found in the reference photo; upload a photo of the user's face.",

@@ -28,12 +28,19 @@ namespace quizaccess_proctorpy;
  * Decodes and checks an image posted by the capture module before it is forwarded.
  *
  * The sidecar re-encodes every image; this check only keeps obviously wrong input (not an image,
- * too large) from costing a call.
+ * too large, a strip no camera takes) from costing a call. Its bounds are the sidecar's defaults,
+ * which the sidecar's test suite holds these constants to.
  */
 class camshot_image {
 
-    /** Largest image accepted, in bytes. */
+    /** Largest image accepted, in bytes: the sidecar's storage.max_upload_bytes. */
     const MAX_BYTES = 4 * 1024 * 1024;
+
+    /** Longest side accepted, in pixels: the sidecar's storage.max_image_side. */
+    const MAX_SIDE = 4096;
+
+    /** Largest ratio of the longer side to the shorter one: the sidecar's storage.max_aspect_ratio. */
+    const MAX_ASPECT_RATIO = 4;
 
     /** @var string image bytes */
     public $bytes;
@@ -71,11 +78,35 @@ class camshot_image {
             throw new \InvalidArgumentException('err_imagenotbase64');
         }
         if (strncmp($bytes, "\x89PNG\r\n\x1a\n", 8) === 0) {
-            return new self($bytes, 'image/png');
+            $mimetype = 'image/png';
+        } else if (strncmp($bytes, "\xFF\xD8\xFF", 3) === 0) {
+            $mimetype = 'image/jpeg';
+        } else {
+            throw new \InvalidArgumentException('err_imagetype');
         }
-        if (strncmp($bytes, "\xFF\xD8\xFF", 3) === 0) {
-            return new self($bytes, 'image/jpeg');
+        self::check_sides($bytes);
+        return new self($bytes, $mimetype);
+    }
+
+    /**
+     * Refuse an image whose header declares a side or a shape the sidecar refuses; no pixel is decoded.
+     *
+     * A header PHP cannot read is left to the sidecar's decoder, which says what is wrong with it.
+     *
+     * @param string $bytes PNG or JPEG bytes
+     * @throws \InvalidArgumentException with the lang string id of the problem as message
+     */
+    private static function check_sides(string $bytes): void {
+        $size = getimagesizefromstring($bytes);
+        if ($size === false) {
+            return;
         }
-        throw new \InvalidArgumentException('err_imagetype');
+        [$width, $height] = $size;
+        if (max($width, $height) > self::MAX_SIDE) {
+            throw new \InvalidArgumentException('err_imagesides');
+        }
+        if (min($width, $height) < 1 || max($width, $height) > self::MAX_ASPECT_RATIO * min($width, $height)) {
+            throw new \InvalidArgumentException('err_imageaspect');
+        }
     }
 }
