@@ -26,6 +26,7 @@ use mod_quiz\form\preflight_check_form;
 use mod_quiz\local\access_rule_base;
 use mod_quiz\quiz_settings;
 use quizaccess_proctorpy\direct_upload;
+use quizaccess_proctorpy\observer;
 use quizaccess_proctorpy\proctoring_settings;
 
 /**
@@ -255,6 +256,7 @@ class quizaccess_proctorpy extends access_rule_base {
             // The other fields were hidden and not validated: keep the stored ones.
             if ($existing && $existing->enabled) {
                 $DB->set_field('quizaccess_proctorpy', 'enabled', 0, ['id' => $existing->id]);
+                observer::proctoring_switched_off((int) $quiz->id);
             }
             return;
         }

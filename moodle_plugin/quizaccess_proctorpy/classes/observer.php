@@ -76,12 +76,47 @@ class observer {
             return;
         }
         $context = \context::instance_by_id($event->contextid, IGNORE_MISSING);
+        self::report_end($attempt, $context, (int) ($attempt->timefinish ?: $event->timecreated));
+    }
+
+    /**
+     * Proctoring was switched off for a quiz: its attempts in progress take no more uploads from now on.
+     *
+     * The sidecar records each as ended now, so the upload tokens already in students' browsers are
+     * refused at once. The quiz being unproctored, their submission later is not reported: the
+     * sidecar's record, and its score, cover the proctored part of each attempt.
+     *
+     * @param int $quizid the quiz
+     */
+    public static function proctoring_switched_off(int $quizid): void {
+        global $DB;
+        if (empty(get_config('quizaccess_proctorpy', 'sidecarurl'))) {
+            return;
+        }
+        $cm = get_coursemodule_from_instance('quiz', $quizid, 0, false, IGNORE_MISSING);
+        $context = $cm ? \context_module::instance($cm->id) : null;
+        $now = time();
+        $attempts = $DB->get_records_select('quiz_attempts', "quiz = :quiz AND state IN ('inprogress', 'overdue')",
+            ['quiz' => $quizid], 'id', 'id, userid');
+        foreach ($attempts as $attempt) {
+            self::report_end($attempt, $context, $now);
+        }
+    }
+
+    /**
+     * Tell the sidecar a proctored attempt ended, at once; queue the call when the sidecar cannot take it now.
+     *
+     * @param \stdClass $attempt id and userid of the quiz attempt
+     * @param \context|null $context the quiz's context, for the student's exemption
+     * @param int $finishedat unix seconds
+     */
+    private static function report_end(\stdClass $attempt, ?\context $context, int $finishedat): void {
         if ($context && has_capability('quizaccess/proctorpy:bypass', $context, $attempt->userid)) {
             // Exempt attempts are never registered with the sidecar.
             return;
         }
         $path = api::finish((int) $attempt->id);
-        $body = ['finished_at' => (int) ($attempt->timefinish ?: $event->timecreated)];
+        $body = ['finished_at' => $finishedat];
         try {
             sidecar_client::from_config(self::TIMEOUT)->json('POST', $path, $body);
         } catch (sidecar_exception $e) {
