@@ -34,17 +34,17 @@ $what = required_param('what', PARAM_ALPHA);
 [$course, $cm] = get_course_and_cm_from_cmid($cmid, 'quiz');
 require_login($course, false, $cm);
 $context = page_access::require_report_viewer($cm);
+page_access::require_download($context, $what);
 
 $client = sidecar_client::from_config(60);
 $actor = api::actor((int) $USER->id, fullname($USER));
 
 if ($what === 'pdf') {
-    require_capability('quizaccess/proctorpy:downloadimages', $context);
     $attemptid = required_param('attempt', PARAM_INT);
     page_access::attempt_of_quiz($attemptid, $cm);
     $response = $client->call('GET', api::attempt_pdf($attemptid, $actor));
     send_file($response->body, 'proctoring-attempt-' . $attemptid . '.pdf', 0, 0, true, true, 'application/pdf');
-} else if ($what === 'csv') {
+} else {
     $params = [];
     foreach (api::OVERVIEW_PARAMS as $name) {
         $params[$name] = optional_param($name, '', PARAM_TEXT);
@@ -53,4 +53,3 @@ if ($what === 'pdf') {
         core_date::get_user_timezone()));
     send_file($response->body, 'proctoring-quiz-' . $cm->instance . '.csv', 0, 0, true, true, 'text/csv');
 }
-throw new moodle_exception('err_download', 'quizaccess_proctorpy');

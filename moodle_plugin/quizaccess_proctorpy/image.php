@@ -40,6 +40,7 @@ if (!$link) {
 [$course, $cm] = get_course_and_cm_from_cmid($link['cmid'], 'quiz');
 require_login($course, false, $cm, false, true);
 $context = page_access::require_report_viewer($cm);
+page_access::require_image($context, $link['thumb']);
 page_access::attempt_of_quiz($link['attemptid'], $cm);
 
 $client = sidecar_client::from_config();

@@ -25,7 +25,7 @@
 defined('MOODLE_INTERNAL') || die();
 
 $capabilities = [
-    // See the attempts overview and attempt reports, with their images.
+    // See the attempts overview (and download it as CSV) and attempt reports, with camshot thumbnails.
     'quizaccess/proctorpy:viewreport' => [
         'riskbitmask' => RISK_PERSONAL,
         'captype' => 'read',
@@ -46,7 +46,7 @@ $capabilities = [
             'manager' => CAP_ALLOW,
         ],
     ],
-    // Download PDF reports, which contain the camshots.
+    // Open camshots and reference photos full size, and download PDF reports, which contain the camshots.
     'quizaccess/proctorpy:downloadimages' => [
         'riskbitmask' => RISK_PERSONAL,
         'captype' => 'read',

@@ -164,6 +164,73 @@ final class page_access_test extends \advanced_testcase {
     }
 
     /**
+     * Refused with the capability named, as require_capability refuses.
+     *
+     * @param callable $check the check
+     * @param string $capability the capability expected to be missing, without its component prefix
+     */
+    private function assert_refused(callable $check, string $capability): void {
+        try {
+            $check();
+            $this->fail('Not refused for want of ' . $capability);
+        } catch (\required_capability_exception $e) {
+            $this->assertStringContainsString(get_string('proctorpy:' . $capability, 'quizaccess_proctorpy'),
+                $e->getMessage());
+        }
+    }
+
+    /**
+     * Report viewers get thumbnails; only those who may download images get a camshot at full size (image.php).
+     */
+    public function test_full_size_images_need_downloadimages(): void {
+        $assistant = $this->getDataGenerator()->create_and_enrol($this->course, 'teacher');
+        [, , $context] = self::report_viewer_as($assistant, $this->quiz->cmid, true);
+        page_access::require_image($context, true);
+        $this->assert_refused(function() use ($context) {
+            page_access::require_image($context, false);
+        }, 'downloadimages');
+
+        [, , $context] = self::report_viewer_as($this->teacher, $this->quiz->cmid, true);
+        page_access::require_image($context, true);
+        page_access::require_image($context, false);
+        $this->assertTrue(has_capability('quizaccess/proctorpy:downloadimages', $context));
+    }
+
+    /**
+     * The PDF needs the right to download images; the CSV, the overview's table, only the report (download.php).
+     */
+    public function test_downloads(): void {
+        $assistant = $this->getDataGenerator()->create_and_enrol($this->course, 'teacher');
+        [, , $context] = self::report_viewer_as($assistant, $this->quiz->cmid);
+        page_access::require_download($context, 'csv');
+        $this->assert_refused(function() use ($context) {
+            page_access::require_download($context, 'pdf');
+        }, 'downloadimages');
+
+        [, , $context] = self::report_viewer_as($this->teacher, $this->quiz->cmid);
+        page_access::require_download($context, 'csv');
+        page_access::require_download($context, 'pdf');
+        try {
+            page_access::require_download($context, 'zip');
+            $this->fail('An unknown download was let through');
+        } catch (\moodle_exception $e) {
+            $this->assertSame('err_download', $e->errorcode);
+        }
+    }
+
+    /**
+     * The right to download images is not enough without the right to see the reports.
+     */
+    public function test_downloadimages_alone_opens_nothing(): void {
+        $roleid = $this->getDataGenerator()->create_role();
+        assign_capability('quizaccess/proctorpy:downloadimages', CAP_ALLOW, $roleid, \context_system::instance()->id);
+        $this->getDataGenerator()->role_assign($roleid, $this->student->id, \context_module::instance($this->quiz->cmid)->id);
+        $this->assert_refused(function() {
+            self::report_viewer_as($this->student, $this->quiz->cmid, true);
+        }, 'viewreport');
+    }
+
+    /**
      * The console is for site administrators only.
      */
     public function test_console_needs_a_site_administrator(): void {

@@ -32,7 +32,7 @@ namespace quizaccess_proctorpy\local;
 class page_access {
 
     /**
-     * Require the right to see a quiz's proctoring reports, with their images and downloads.
+     * Require the right to see a quiz's proctoring reports: the overview, attempt reports and thumbnails.
      *
      * @param \cm_info $cm the quiz's course module, which the user has logged in to
      * @return \context_module the quiz's context
@@ -42,6 +42,36 @@ class page_access {
         $context = \context_module::instance($cm->id);
         require_capability('quizaccess/proctorpy:viewreport', $context);
         return $context;
+    }
+
+    /**
+     * Require the right to an image of a report: thumbnails come with the report, the camshot at full
+     * size is a copy of the original and needs the right to download images.
+     *
+     * @param \context_module $context the quiz's context, where the report viewer was checked
+     * @param bool $thumb whether the thumbnail is asked for
+     * @throws \required_capability_exception
+     */
+    public static function require_image(\context_module $context, bool $thumb): void {
+        if (!$thumb) {
+            require_capability('quizaccess/proctorpy:downloadimages', $context);
+        }
+    }
+
+    /**
+     * Require the right to a download: the PDF carries camshots, the CSV is the overview's table and no more.
+     *
+     * @param \context_module $context the quiz's context, where the report viewer was checked
+     * @param string $what pdf or csv
+     * @throws \required_capability_exception
+     * @throws \moodle_exception for any other download
+     */
+    public static function require_download(\context_module $context, string $what): void {
+        if ($what === 'pdf') {
+            require_capability('quizaccess/proctorpy:downloadimages', $context);
+        } else if ($what !== 'csv') {
+            throw new \moodle_exception('err_download', 'quizaccess_proctorpy');
+        }
     }
 
     /**
