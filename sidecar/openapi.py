@@ -9,6 +9,7 @@ from .attempts import (
     COMMENT_LENGTH, CONCLUSIONS, EVENT_TYPES, IDENTITY_CHECKS, INTERVAL_SECONDS, NAME_LENGTH, PERCENT, RETENTION_DAYS,
 )
 from .camshots import CAMSHOT_KINDS, IMAGE_SIZES
+from .reports.overview import MAX_USER_IDS
 from .scoring import METRICS
 from .validation import MAX_ID, TOKEN_LENGTH
 
@@ -172,6 +173,9 @@ def document(version):
                     query("flagged", {"type": "string", "enum": ["", "0", "1"]}),
                     query("review", {"type": "string", "enum": ["", "none", "accepted", "rejected"]}),
                     query("q", {"type": "string", "maxLength": 100}, "Student name contains"),
+                    query("user_ids", {"type": "string", "pattern": "^[0-9]+(,[0-9]+)*$"},
+                          f"Only these students' attempts, at most {MAX_USER_IDS} ids separated by commas (those "
+                          "of the Moodle viewer's group)"),
                     query("search", {"type": "string", "maxLength": 100}, "Same as q"),
                     query("page", ID), query("perpage", ID),
                     query("tz", {"type": "string", "maxLength": 64}),

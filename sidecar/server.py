@@ -38,6 +38,8 @@ def gunicorn_settings(config):
         "timeout": config["server.timeout"],
         "graceful_timeout": GRACEFUL_TIMEOUT,
         "keepalive": KEEPALIVE,
+        # Gunicorn's most: the overview names the students a viewer may see in its query string.
+        "limit_request_line": 8190,
         "pidfile": str(storage.pid_path(config.data_dir)),
         # One control socket per user would be shared by every sidecar on the host.
         "control_socket_disable": True,

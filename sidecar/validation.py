@@ -20,6 +20,16 @@ def positive_int(value, name):
     return number
 
 
+def id_list(value, name, most):
+    """Moodle ids given as digits separated by commas, at least one and at most `most` of them."""
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"{name} must list one or more ids separated by commas.", code="invalid_field")
+    parts = value.split(",")
+    if len(parts) > most:
+        raise BadRequest(f"{name} lists more than {most} ids.", code="invalid_field")
+    return frozenset(positive_int(part, name) for part in parts)
+
+
 def non_negative_int(value, name):
     if value in (0, "0"):
         return 0

@@ -398,6 +398,10 @@ def test_overview_lists_every_attempt_of_the_quiz(app, api):
     ("?search=LOVE", [1]),
     ("?q=nobody", []),
     ("?sort=attempt&perpage=2&page=2", [3]),
+    ("?user_ids=7,9&sort=attempt", [1, 3]),
+    ("?user_ids=8", [2]),
+    ("?user_ids=10", []),  # a student of another quiz
+    ("?user_ids=7,9&flagged=1", [1]),
 ])
 def test_overview_sorts_and_filters(app, api, query, expected):
     seed_quiz(app, api)
@@ -409,6 +413,8 @@ def test_overview_sorts_and_filters(app, api, query, expected):
     ("?page=0", "page"), ("?perpage=5000", "perpage"), ("?perpage=-1", "perpage"), ("?format=xml", "format"),
     ("?q=" + "x" * 101, "q"), ("?format=html&link_base=javascript:alert(1)//", "link_base"),
     ("?format=html&sort_base=%22onclick%3D", "sort_base"), ("?tz=Nowhere", "tz"),
+    ("?user_ids=", "user_ids"), ("?user_ids=7,,9", "user_ids"), ("?user_ids=7;9", "user_ids"),
+    ("?user_ids=0", "user_ids"), ("?user_ids=-7", "user_ids"), ("?user_ids=" + ",".join(["7"] * 901), "user_ids"),
 ])
 def test_overview_refuses_bad_parameters(app, api, query, name):
     api.put_attempt(1)
@@ -450,6 +456,15 @@ def test_overview_csv(app, api):
     assert rows[0]["started"] == "2023-11-14 22:13:20 UTC"
     [row] = audit_rows(app, "overview_csv_download")
     assert row["actor_id"] == "5" and row["count"] == 3 and row["bytes"] == len(response.data)
+
+
+def test_overview_csv_and_html_of_chosen_students(app, api):
+    seed_quiz(app, api)
+    rows = list(csv.DictReader(io.StringIO(
+        api.get("/api/v1/quizzes/11/attempts?format=csv&sort=attempt&user_ids=8,9").get_data(as_text=True))))
+    assert [r["attempt_id"] for r in rows] == ["2", "3"]
+    html = api.get("/api/v1/quizzes/11/attempts?format=html&user_ids=7").get_data(as_text=True)
+    assert "1 of 1 attempt." in " ".join(Elements(html).text) and "Babbage" not in html
 
 
 def test_overview_views_are_audited(app, api):

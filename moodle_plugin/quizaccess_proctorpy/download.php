@@ -49,7 +49,11 @@ if ($what === 'pdf') {
     foreach (api::OVERVIEW_PARAMS as $name) {
         $params[$name] = optional_param($name, '', PARAM_TEXT);
     }
+    $userids = page_access::listed_user_ids($cm);
+    if ($userids === []) {
+        throw new moodle_exception('nostudentstolist', 'quizaccess_proctorpy');
+    }
     $response = $client->call('GET', api::quiz_attempts((int) $cm->instance, 'csv', $params, $actor,
-        core_date::get_user_timezone()));
+        core_date::get_user_timezone(), '', '', $userids));
     send_file($response->body, 'proctoring-quiz-' . $cm->instance . '.csv', 0, 0, true, true, 'text/csv');
 }

@@ -46,6 +46,8 @@ $PAGE->navbar->add(get_string('reporttitle', 'quizaccess_proctorpy', format_stri
 
 $client = sidecar_client::from_config();
 $actor = api::actor((int) $USER->id, fullname($USER));
+// Above the overview, its group selector as Moodle's quiz reports show it; the attempt report has none.
+$abovereport = '';
 $data = [
     'backurl' => $attemptid ? $baseurl->out(false) : (new moodle_url('/mod/quiz/view.php', ['id' => $cmid]))->out(false),
     'sesskey' => sesskey(),
@@ -54,7 +56,7 @@ $data = [
 
 try {
     if ($attemptid) {
-        $attempt = page_access::attempt_of_quiz($attemptid, $cm, '*');
+        page_access::attempt_of_quiz($attemptid, $cm);
         $conclusion = optional_param('conclusion', '', PARAM_ALPHA);
         if ($conclusion !== '') {
             require_sesskey();
@@ -87,14 +89,23 @@ try {
                 ['cmid' => $cmid, 'attempt' => $attemptid, 'what' => 'pdf']))->out(false);
         }
     } else {
+        $userids = page_access::listed_user_ids($cm);
+        $abovereport = groups_print_activity_menu($cm, $baseurl, true);
         $params = [];
         foreach (api::OVERVIEW_PARAMS as $name) {
             $params[$name] = optional_param($name, '', PARAM_TEXT);
         }
-        $data['fragment'] = $client->call('GET', api::quiz_attempts((int) $cm->instance, 'html', $params, $actor,
-            core_date::get_user_timezone(), $baseurl->out(false) . '&attempt=', $baseurl->out(false) . '&'))->body;
-        $data['csvurl'] = (new moodle_url('/mod/quiz/accessrule/proctorpy/download.php',
-            ['cmid' => $cmid, 'what' => 'csv'] + array_filter($params, 'strlen')))->out(false);
+        if ($userids === []) {
+            $data['fragment'] = '';
+            $abovereport .= $OUTPUT->notification(get_string('nostudentstolist', 'quizaccess_proctorpy'),
+                \core\output\notification::NOTIFY_INFO);
+        } else {
+            $data['fragment'] = $client->call('GET', api::quiz_attempts((int) $cm->instance, 'html', $params, $actor,
+                core_date::get_user_timezone(), $baseurl->out(false) . '&attempt=', $baseurl->out(false) . '&',
+                $userids))->body;
+            $data['csvurl'] = (new moodle_url('/mod/quiz/accessrule/proctorpy/download.php',
+                ['cmid' => $cmid, 'what' => 'csv'] + array_filter($params, 'strlen')))->out(false);
+        }
     }
 } catch (sidecar_exception $e) {
     $data['fragment'] = '';
@@ -102,5 +113,6 @@ try {
 }
 
 echo $OUTPUT->header();
+echo $abovereport;
 echo $OUTPUT->render_from_template('quizaccess_proctorpy/report', $data);
 echo $OUTPUT->footer();

@@ -4,7 +4,7 @@ import io
 import json
 
 from ..errors import BadRequest
-from ..validation import positive_int
+from ..validation import id_list, positive_int
 from .report import clock, duration_text
 from ..scoring import METRICS
 
@@ -24,6 +24,9 @@ SORT_KEYS = {
 }
 REVIEW_FILTERS = ("none", "accepted", "rejected")
 MAX_PER_PAGE = 1000
+# Students a viewer may see (Moodle's groups) are named in the query string: seven-digit ids fit in
+# the request line gunicorn takes (server.py) with room for the other parameters.
+MAX_USER_IDS = 900
 CSV_COLUMNS = (
     ["attempt_id", "user_id", "student", "started", "finished", "duration_seconds", "shots"]
     + [f"{m}_percent" for m in METRICS]
@@ -57,8 +60,9 @@ def overview_params(args):
     per_page = positive_int(args["perpage"], "perpage") if args.get("perpage") else None
     if per_page is not None and per_page > MAX_PER_PAGE:
         raise BadRequest(f"perpage must be at most {MAX_PER_PAGE}.", code="invalid_field")
+    user_ids = id_list(args["user_ids"], "user_ids", MAX_USER_IDS) if "user_ids" in args else None
     return {"sort": sort, "descending": descending, "flagged": flagged, "review": review, "q": search,
-            "page": page, "perpage": per_page}
+            "page": page, "perpage": per_page, "user_ids": user_ids}
 
 
 def load_rows(db, quiz_id):
@@ -92,6 +96,8 @@ def load_rows(db, quiz_id):
 
 def select_rows(rows, params):
     """Filter, sort (rows without the sort value last in either direction) and page."""
+    if params["user_ids"] is not None:
+        rows = [r for r in rows if r["user_id"] in params["user_ids"]]
     if params["flagged"]:
         rows = [r for r in rows if r["flagged"] == (params["flagged"] == "1")]
     if params["review"]:

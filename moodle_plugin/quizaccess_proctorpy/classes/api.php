@@ -123,17 +123,23 @@ class api {
      * @param string $timezone the viewer's time zone (IANA name), in which the overview shows times
      * @param string $linkbase URL prefix to which the overview appends an attempt id to link its report
      * @param string $sortbase URL prefix to which the overview appends its sort and filter query
+     * @param int[]|null $userids only these students' attempts (the viewer's group), null for every student's
      * @return string
+     * @throws \InvalidArgumentException for an empty list of students, which would read as every student
      */
     public static function quiz_attempts(int $quizid, string $format, array $params, array $actor, string $timezone = '',
-            string $linkbase = '', string $sortbase = ''): string {
+            string $linkbase = '', string $sortbase = '', ?array $userids = null): string {
+        if ($userids === []) {
+            throw new \InvalidArgumentException('No students to list the attempts of');
+        }
         $query = ['format' => $format === 'json' ? null : $format];
         foreach (self::OVERVIEW_PARAMS as $name) {
             if (isset($params[$name]) && is_scalar($params[$name])) {
                 $query[$name] = (string) $params[$name];
             }
         }
-        $query += ['tz' => $timezone, 'link_base' => $linkbase, 'sort_base' => $sortbase];
+        $query += ['user_ids' => $userids === null ? null : implode(',', array_map('intval', $userids)),
+            'tz' => $timezone, 'link_base' => $linkbase, 'sort_base' => $sortbase];
         return self::with_query(self::PREFIX . '/quizzes/' . $quizid . '/attempts', $query + $actor);
     }
 

@@ -136,7 +136,7 @@ final class page_access_test extends \advanced_testcase {
         [, $cm] = self::report_viewer_as($this->teacher, $this->quiz->cmid);
 
         $this->assertEquals($attempt->id, page_access::attempt_of_quiz($attempt->id, $cm)->id);
-        $this->assertEquals($this->student->id, page_access::attempt_of_quiz($attempt->id, $cm, '*')->userid);
+        $this->assertEquals($this->student->id, page_access::attempt_of_quiz($attempt->id, $cm)->userid);
         $this->expectException(\dml_missing_record_exception::class);
         page_access::attempt_of_quiz($elsewhere->id, $cm);
     }

@@ -75,17 +75,61 @@ class page_access {
     }
 
     /**
-     * An attempt at this quiz: the capability was checked in this quiz's context, so no other attempt.
+     * An attempt at this quiz by a student the viewer may see.
+     *
+     * The capability was checked in this quiz's context, so no attempt at another quiz is reached. In
+     * separate groups mode a viewer without moodle/site:accessallgroups sees only the attempts of
+     * students who share a group with them, as Moodle's own review of quiz attempts allows.
      *
      * @param int $attemptid quiz attempt id
      * @param \cm_info $cm the quiz's course module
-     * @param string $fields fields of quiz_attempts to return
-     * @return \stdClass
+     * @return \stdClass id and userid of the attempt
      * @throws \dml_missing_record_exception when the attempt is not one at this quiz
+     * @throws \required_capability_exception when its student is in none of the viewer's groups
      */
-    public static function attempt_of_quiz(int $attemptid, \cm_info $cm, string $fields = 'id'): \stdClass {
+    public static function attempt_of_quiz(int $attemptid, \cm_info $cm): \stdClass {
         global $DB;
-        return $DB->get_record('quiz_attempts', ['id' => $attemptid, 'quiz' => $cm->instance], $fields, MUST_EXIST);
+        $attempt = $DB->get_record('quiz_attempts', ['id' => $attemptid, 'quiz' => $cm->instance], 'id, userid', MUST_EXIST);
+        if (self::limited_to_own_groups($cm)) {
+            $viewergroups = groups_get_activity_allowed_groups($cm);
+            $studentgroups = groups_get_all_groups($cm->course, $attempt->userid, $cm->groupingid);
+            if (!array_intersect_key($viewergroups, $studentgroups)) {
+                throw new \required_capability_exception(\context_module::instance($cm->id), 'moodle/site:accessallgroups',
+                    'nopermissions', '');
+            }
+        }
+        return $attempt;
+    }
+
+    /**
+     * The students whose attempts the overview and its CSV list: the members of the group chosen with
+     * the group selector, as Moodle's quiz reports list them. In separate groups mode a viewer without
+     * moodle/site:accessallgroups chooses among their own groups only, and sees no one when in none.
+     *
+     * @param \cm_info $cm the quiz's course module
+     * @return int[]|null user ids (none when there is no one to list), null for every student
+     */
+    public static function listed_user_ids(\cm_info $cm): ?array {
+        $group = groups_get_activity_group($cm, true);
+        if ($group) {
+            return array_map('intval', array_keys(groups_get_members($group, 'u.id')));
+        }
+        if (self::limited_to_own_groups($cm)) {
+            return [];
+        }
+        return null;
+    }
+
+    /**
+     * Whether the viewer sees only their own groups: the quiz is in separate groups mode and they may not
+     * access all groups.
+     *
+     * @param \cm_info $cm the quiz's course module
+     * @return bool
+     */
+    private static function limited_to_own_groups(\cm_info $cm): bool {
+        return groups_get_activity_groupmode($cm) == SEPARATEGROUPS
+            && !has_capability('moodle/site:accessallgroups', \context_module::instance($cm->id));
     }
 
     /**

@@ -102,6 +102,7 @@ $string['intervalmax_help'] = 'Camshots are taken at random moments; the time be
 $string['intervalmin'] = 'Shortest interval between camshots';
 $string['intervalmin_desc'] = 'Default, in seconds.';
 $string['intervalmin_help'] = 'Camshots are taken at random moments; the time between two is at least this many seconds.';
+$string['nostudentstolist'] = 'No students to list: the group chosen has no members, or you are in none of this quiz\'s groups.';
 $string['openconsole'] = 'Open the sidecar console';
 $string['pluginname'] = 'Webcam proctoring (proctorpy)';
 $string['preflightheader'] = 'Webcam proctoring';
