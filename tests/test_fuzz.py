@@ -6,7 +6,9 @@ times more inputs and prints a FUZZ line per property: inputs tried and answers 
 import io
 import json
 import os
+import re
 import time
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -214,6 +216,80 @@ def stored_rows(app):
     images = app.config["DATA_DIR"] / "images"
     on_disk = {p.relative_to(app.config["DATA_DIR"]).as_posix() for p in images.rglob("*") if p.is_file()}
     assert on_disk == paths
+
+
+# What a header can carry on the wire: bytes, which the app reads as Latin-1 text.
+WIRE_TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=80)
+
+
+@st.composite
+def malformed_headers(draw):
+    """(method, path, headers, form) of a request whose one credential is cut, extended or replaced by wire text."""
+    target = draw(st.sampled_from(["signed", "direct", "sso", "csrf", "cookie"]))
+    value = draw(WIRE_TEXT)
+
+    def garble(good):
+        how = draw(st.sampled_from(["replace", "append", "cut"]))
+        return value if how == "replace" else good + value if how == "append" else good[:len(value)] + value
+
+    if target == "signed":
+        headers = signed_headers(SECRET, "GET", "/api/v1/ping")
+        name = draw(st.sampled_from(HEADER_NAMES))
+        headers[name] = garble(headers[name])
+        return "GET", "/api/v1/ping", headers, None
+    token = make_token(SECRET, {"a": 1, "u": 7, "exp": int(time.time()) + 600})
+    if target == "direct":
+        headers = {"Authorization": "Bearer " + token}
+        name = draw(st.sampled_from(["Authorization", "Origin", "Host", "Sec-Fetch-Site"]))
+        headers[name] = garble(headers.get(name, "http://moodle.example.edu"))
+        return "POST", draw(st.sampled_from(["/api/v1/direct/events", "/api/v1/direct/camshots"])), headers, None
+    if target == "sso":
+        return "GET", "/console/sso?token=" + quote(garble(token)), {}, None
+    if target == "csrf":
+        return "POST", "/console/logout", {}, {"csrf_token": garble("a-token")}
+    return "POST", "/console/logout", {"Cookie": "proctorpy_console=" + garble("eyJhZG1pbiI6")}, None
+
+
+def test_malformed_credentials_in_headers_are_refused_without_5xx(app):
+    answers = {}
+
+    @fuzz_settings(100)
+    @given(request=malformed_headers())
+    def check(request):
+        method, path, headers, form = request
+        client = app.test_client()
+        if form is not None:  # a signed-in admin's session, whose form token the garbled one is checked against
+            with client.session_transaction() as session:
+                session.update(admin={"id": "local:fuzz", "name": "Fuzz"}, csrf="a-token", seen=time.time())
+        response = client.open(path, method=method, headers={"Accept": "application/json", **headers},
+                               data=form if form is not None else b"{}",
+                               content_type=None if form is not None else "application/json")
+        answers[response.status_code] = answers.get(response.status_code, 0) + 1
+        assert response.status_code < 500, (request, response.data[:300])
+        if response.status_code >= 400:
+            assert set(response.json) == {"error", "message"} and response.json["message"]
+
+    check()
+    report("non-ASCII and malformed credentials in headers, cookies and forms", sum(answers.values()),
+           sum(n for status, n in answers.items() if status >= 500))
+
+
+def test_console_sign_in_answers_every_form_without_5xx(app):
+    """Each try hashes a password unless it is throttled: addresses vary, so most are not."""
+    client = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").get_data(as_text=True))[1]
+    answers = {}
+
+    @fuzz_settings(15)
+    @given(name=st.text(max_size=80), password=st.text(max_size=200), address=WIRE_TEXT | st.ip_addresses().map(str))
+    def check(name, password, address):
+        response = client.post("/console/login", data={"csrf_token": token, "name": name, "password": password},
+                               environ_base={"REMOTE_ADDR": address})
+        answers[response.status_code] = answers.get(response.status_code, 0) + 1
+        assert response.status_code in (401, 429), response.data[:300]
+
+    check()
+    report("console sign-in forms", sum(answers.values()), sum(n for status, n in answers.items() if status >= 500))
 
 
 JSON_VALUES = st.recursive(
