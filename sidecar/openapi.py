@@ -10,6 +10,7 @@ from .attempts import (
 )
 from .camshots import CAMSHOT_KINDS, IMAGE_SIZES
 from .reports.overview import MAX_USER_IDS
+from .retention.export import MAX_QUIZ_IDS
 from .scoring import METRICS
 from .validation import MAX_ID, TOKEN_LENGTH
 
@@ -139,9 +140,15 @@ def document(version):
                 "A camshot's or reference photo's PNG", media="image/png", refusals=("404",),
                 parameters=[path_id("camshot_id", CAMSHOT_ID),
                             query("size", {"type": "string", "enum": list(IMAGE_SIZES)}), *ACTOR_QUERY])},
-            "/api/v1/users/{user_id}/reference": {"put": operation(
-                "Store the user's Moodle profile photo as reference", refusals=("413", "415", "422", "503", "507"),
-                parameters=[path_id("user_id")], body=multipart_body({"image": IMAGE_PART}, ("image",)))},
+            "/api/v1/users/{user_id}/reference": {
+                "put": operation(
+                    "Store the user's Moodle profile photo as reference", refusals=("413", "415", "422", "503", "507"),
+                    parameters=[path_id("user_id")], body=multipart_body({"image": IMAGE_PART}, ("image",))),
+                "delete": operation(
+                    "Privacy delete of the user's profile reference photos and face encodings; the attempts stay "
+                    "(the user goes too when none is left)", refusals=("404",),
+                    parameters=[path_id("user_id"), *ACTOR_QUERY]),
+            },
             "/api/v1/attempts/{attempt_id}/identity": {"post": operation(
                 "Identity check at the start: stores the photo and answers at once whether it passes",
                 refusals=("409", "413", "415", "422", "503", "507"), parameters=attempt,
@@ -198,8 +205,14 @@ def document(version):
                 "ZIP of a selection's camshots with manifest.csv", media="application/zip",
                 body=json_body({**SELECTION, "include_reports": {"type": "boolean"}, **ACTOR}))},
             "/api/v1/users/{user_id}/data": {"get": operation(
-                "Privacy export: everything held about the user, as a ZIP", media="application/zip",
-                parameters=[path_id("user_id"), *ACTOR_QUERY])},
+                "Privacy export: everything held about the user, as a ZIP; quiz_ids or references narrow it to "
+                "what they name", media="application/zip", refusals=("404",),
+                parameters=[path_id("user_id"),
+                            query("quiz_ids", {"type": "string", "pattern": "^[0-9]+(,[0-9]+)*$"},
+                                  f"Only the attempts at these quizzes, at most {MAX_QUIZ_IDS} ids separated by commas"),
+                            query("references", {"type": "string", "enum": ["0", "1"]},
+                                  "1: with the profile reference photos (the default when neither parameter is given)"),
+                            *ACTOR_QUERY])},
             "/api/v1/users/{user_id}": {"delete": operation(
                 "Privacy delete: everything held about the user", parameters=[path_id("user_id"), *ACTOR_QUERY])},
             "/api/v1/direct/camshots": {"post": operation(

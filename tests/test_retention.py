@@ -443,6 +443,57 @@ def test_user_export_holds_everything_about_the_user(app, api):
     assert api.get("/api/v1/users/999/data").status_code == 404
 
 
+def seed_two_quizzes_of_user_7(app):
+    data_dir, db_path = app.config["DATA_DIR"], app.config["DB_PATH"]
+    seed(db_path, data_dir, 3, 11, 1, 3, first_attempt=1, user_base=7)
+    seed(db_path, data_dir, 4, 12, 1, 2, first_attempt=2, user_base=7)
+    add_reference_photos(app, 7, 1)
+
+
+@pytest.mark.parametrize("query, attempts, kinds", [
+    ("?quiz_ids=12", {"2"}, {"attempt"}),
+    ("?quiz_ids=11", {"1"}, {"attempt", "identity_photo"}),
+    ("?quiz_ids=11,12&references=1", {"1", "2"}, {"attempt", "identity_photo", "profile_photo"}),
+    ("?references=1", set(), {"profile_photo"}),
+    ("?quiz_ids=99", set(), set()),
+])
+def test_user_export_of_chosen_quizzes_or_reference_photos(app, api, query, attempts, kinds):
+    seed_two_quizzes_of_user_7(app)
+    response = api.get("/api/v1/users/7/data" + query)
+    assert response.status_code == 200
+    archive, manifest = read_zip(response.data)
+    assert {row["kind"] for row in manifest} == kinds
+    assert {row["attempt"] for row in manifest if row["attempt"]} == attempts
+    listed = {row["attempt"] for row in csv.DictReader(io.StringIO(archive.read("attempts.csv").decode()))}
+    assert listed == attempts
+    assert any(name.startswith("reference/") for name in archive.namelist()) == ("profile_photo" in kinds)
+    selection = json.loads(open_db(app).execute(
+        "SELECT selection FROM audit_log WHERE action = 'user_export'").fetchone()[0])
+    assert selection["user_id"] == 7 and "quiz_ids" in selection
+
+
+@pytest.mark.parametrize("query", ["?quiz_ids=", "?quiz_ids=0", "?quiz_ids=11;12", "?references=yes"])
+def test_user_export_refuses_bad_narrowing(app, api, query):
+    seed_two_quizzes_of_user_7(app)
+    response = api.get("/api/v1/users/7/data" + query)
+    assert response.status_code == 400 and response.json["error"] == "invalid_field"
+
+
+def test_reference_delete_keeps_the_attempts(app, api):
+    seed_two_quizzes_of_user_7(app)
+    db = open_db(app)
+    [(profile,)] = db.execute("SELECT path FROM reference_photos WHERE source = 'profile'").fetchall()
+    response = api.open("DELETE", "/api/v1/users/7/reference?actor_id=2&actor_name=DPO")
+    assert response.status_code == 200
+    assert response.json == {"user_id": 7, "reference_photos": 1, "user_deleted": False}
+    assert db.execute("SELECT source FROM reference_photos").fetchall() == [("identity",)]  # with its attempt
+    assert count(db, "SELECT count(*) FROM attempts WHERE user_id = 7") == 2
+    assert not (app.config["DATA_DIR"] / profile).exists()
+    row = db.execute("SELECT actor_name, count FROM audit_log WHERE action = 'user_delete'").fetchone()
+    assert row == ("DPO", 1)
+    assert api.open("DELETE", "/api/v1/users/999/reference").json["error"] == "unknown_user"
+
+
 def test_user_delete_removes_everything_but_the_audit_row(app, api):
     data_dir, db_path = app.config["DATA_DIR"], app.config["DB_PATH"]
     seed(db_path, data_dir, 3, 11, 1, 3, first_attempt=1, user_base=7)

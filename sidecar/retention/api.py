@@ -1,13 +1,13 @@
 """Signed API of retention: purge, exports, a user's data, legal hold."""
 import time
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 
 from .. import audit
 from ..auth import moodle_actor, require_signed_request
 from ..db import get_db, write_transaction
 from ..errors import BadRequest, NotFound
-from ..validation import positive_int
+from ..validation import id_list, positive_int
 from ..web import export_response, json_body, zip_response
 from . import export, policy, purge
 from .selection import read_selection
@@ -16,6 +16,19 @@ bp = Blueprint("retention_api", __name__, url_prefix="/api/v1")
 bp.before_request(require_signed_request)
 
 ACTOR_KEYS = ("actor_id", "actor_name")
+
+
+def _holds_user(db, user_id):
+    return db.execute("SELECT 1 FROM users WHERE id = ?", [user_id]).fetchone() is not None
+
+
+def _held_user(user_id):
+    """The database and the id of a user the sidecar holds data about; 404 unknown_user for any other."""
+    user_id = positive_int(user_id, "user_id")
+    db = get_db()
+    if not _holds_user(db, user_id):
+        raise NotFound(f"The sidecar holds no data about user {user_id}.", code="unknown_user")
+    return db, user_id
 
 
 @bp.post("/purge")
@@ -42,36 +55,47 @@ def post_export():
 
 @bp.get("/users/<user_id>/data")
 def get_user_data(user_id):
-    user_id = positive_int(user_id, "user_id")
-    db = get_db()
-    if db.execute("SELECT 1 FROM users WHERE id = ?", [user_id]).fetchone() is None:
-        raise NotFound(f"The sidecar holds no data about user {user_id}.", code="unknown_user")
+    """Privacy export: everything held about the user, or only what quiz_ids and references name."""
+    db, user_id = _held_user(user_id)
+    # Either parameter narrows the export to what the parameters name: a privacy request approved for
+    # some quizzes gets those quizzes' attempts, and the reference photos only where asked for.
+    narrowed = "quiz_ids" in request.args or "references" in request.args
+    if "quiz_ids" in request.args:
+        quiz_ids = id_list(request.args["quiz_ids"], "quiz_ids", export.MAX_QUIZ_IDS)
+    else:
+        quiz_ids = frozenset() if narrowed else None
+    references = request.args.get("references", "0" if narrowed else "1")
+    if references not in ("0", "1"):
+        raise BadRequest("references must be 1 (with the profile reference photos) or 0.", code="invalid_field")
+    references = references == "1"
     now = time.time()
+    sql, params = export.user_attempts(user_id, quiz_ids)
     attempts, camshots, size = db.execute(
-        "SELECT count(DISTINCT a.id), count(c.id), COALESCE(sum(c.bytes), 0) FROM attempts a "
-        "LEFT JOIN camshots c ON c.attempt_id = a.id WHERE a.user_id = ?", [user_id]
+        f"SELECT count(DISTINCT a.id), count(c.id), COALESCE(sum(c.bytes), 0) FROM attempts a "
+        f"LEFT JOIN camshots c ON c.attempt_id = a.id WHERE a.id IN ({sql})", params
     ).fetchone()
+    selection = {"user_id": user_id}
+    if narrowed:
+        selection.update(quiz_ids=sorted(quiz_ids), references=references)
     with write_transaction(db):
-        audit.record(db, "user_export", moodle_actor(), {"user_id": user_id}, count=camshots, bytes=size,
+        audit.record(db, "user_export", moodle_actor(), selection, count=camshots, bytes=size,
                      detail=f"privacy export: {attempts} attempt(s)")
-    stream = export.stream_user(current_app.config["DB_PATH"], current_app.config["DATA_DIR"], user_id, now)
+    stream = export.stream_user(current_app.config["DB_PATH"], current_app.config["DATA_DIR"], user_id, now,
+                                quiz_ids, references)
     return zip_response(stream, f"proctorpy-user-{user_id}.zip")
 
 
 @bp.delete("/users/<user_id>")
 def delete_user(user_id):
     """Privacy deletion: every attempt not on legal hold, then the user and their photos."""
-    user_id = positive_int(user_id, "user_id")
-    db = get_db()
-    if db.execute("SELECT 1 FROM users WHERE id = ?", [user_id]).fetchone() is None:
-        raise NotFound(f"The sidecar holds no data about user {user_id}.", code="unknown_user")
+    db, user_id = _held_user(user_id)
     actor = moodle_actor()
     data_dir = current_app.config["DATA_DIR"]
     result = purge.purge_with_settings(db, current_app.config["PROCTORPY"], data_dir, {"user_id": user_id}, actor,
                                        int(time.time()))
     # A user with no attempt yet (a reference photo only) is not reached by the attempt purge.
     purge.delete_users_without_attempts(db, data_dir, [user_id])
-    kept = db.execute("SELECT 1 FROM users WHERE id = ?", [user_id]).fetchone() is not None
+    kept = _holds_user(db, user_id)
     with write_transaction(db):
         audit.record(db, "user_delete", actor, {"user_id": user_id}, count=result["camshots"], bytes=result["bytes"],
                      detail=(f"privacy deletion: {result['attempts']} attempt(s) deleted"
@@ -82,6 +106,18 @@ def delete_user(user_id):
         answer["message"] = (f"{result['held']} attempt(s) of user {user_id} are on legal hold and were kept; "
                              "release the hold to delete them.")
     return jsonify(answer)
+
+
+@bp.delete("/users/<user_id>/reference")
+def delete_reference(user_id):
+    """Privacy deletion of the profile reference photos and their face encodings; the attempts stay."""
+    db, user_id = _held_user(user_id)
+    photos = purge.delete_reference_photos(db, current_app.config["DATA_DIR"], user_id)
+    kept = _holds_user(db, user_id)
+    with write_transaction(db):
+        audit.record(db, "user_delete", moodle_actor(), {"user_id": user_id}, count=photos,
+                     detail=f"privacy deletion: {photos} profile reference photo(s)")
+    return jsonify(user_id=user_id, reference_photos=photos, user_deleted=not kept)
 
 
 @bp.post("/attempts/<attempt_id>/hold")

@@ -22,6 +22,7 @@ from .selection import where
 
 CHUNK = 64 * 1024
 PAGE = 200  # attempts read per query
+MAX_QUIZ_IDS = 1000  # quizzes named in one privacy export; Moodle asks for one at a time
 MANIFEST_FIELDS = ("file", "attempt", "user", "kind", "taken_at", "status", "faces", "distance", "sha256")
 ATTEMPT_FIELDS = ("attempt", "user", "user_name", "course", "course_name", "quiz", "quiz_name", "started_at",
                   "finished_at", "legal_hold", "score", "flagged", "review")
@@ -77,13 +78,25 @@ def stream_selection(db_path, data_dir, selection, now, default_days, report_pdf
                        report_pdf=report_pdf)
 
 
-def stream_user(db_path, data_dir, user_id, now):
-    """Yield the ZIP of everything held about one user: attempts, events, scores, images, photos."""
-    yield from _stream(db_path, data_dir, "SELECT a.id FROM attempts a WHERE a.user_id = :user_id",
-                       {"user_id": user_id}, now, user_id=user_id)
+def user_attempts(user_id, quiz_ids=None):
+    """SQL and parameters of the user's attempts, at the given quizzes only if any are given."""
+    params = {"user_id": user_id}
+    sql = "SELECT a.id FROM attempts a WHERE a.user_id = :user_id"
+    if quiz_ids is not None:
+        params.update({f"quiz{i}": quiz_id for i, quiz_id in enumerate(sorted(quiz_ids))})
+        sql += " AND a.quiz_id IN (" + ", ".join(f":quiz{i}" for i in range(len(quiz_ids))) + ")"
+    return sql, params
 
 
-def _stream(db_path, data_dir, attempts_sql, params, now, report_pdf=None, user_id=None):
+def stream_user(db_path, data_dir, user_id, now, quiz_ids=None, references=True):
+    """Yield the ZIP of what is held about one user: attempts (at the given quizzes only, if any are
+    given) with their events, scores, images and identity photos, and the profile reference photos
+    if references is true."""
+    sql, params = user_attempts(user_id, quiz_ids)
+    yield from _stream(db_path, data_dir, sql, params, now, user_id=user_id, references=references)
+
+
+def _stream(db_path, data_dir, attempts_sql, params, now, report_pdf=None, user_id=None, references=False):
     db = connect(db_path)
     sink = _Sink()
     problems = []
@@ -111,7 +124,7 @@ def _stream(db_path, data_dir, attempts_sql, params, now, report_pdf=None, user_
                         writer.writerow([entry[f] for f in MANIFEST_FIELDS])
                     text.flush()
                     yield sink.drain()
-                if user_id is not None:
+                if references:
                     for entry in _profile_entries(db, data_dir, user_id, now):
                         writer.writerow([entry[f] for f in MANIFEST_FIELDS])
                 text.detach()
@@ -125,7 +138,7 @@ def _stream(db_path, data_dir, attempts_sql, params, now, report_pdf=None, user_
                     if report_pdf is not None:
                         _write_bytes(archive, f"{_folder(db, attempt_id)}/report.pdf", report_pdf(db, attempt_id), now)
                     yield sink.drain()
-            if user_id is not None:
+            if references:
                 for entry in _profile_entries(db, data_dir, user_id, now):
                     yield from _write_file(archive, sink, data_dir, entry, problems)
             if problems:

@@ -203,6 +203,22 @@ def finish(db, data_dir, run_id, holder):
     return {"attempts": attempts, "camshots": camshots, "bytes": size, "held": held, "run_id": run_id}
 
 
+def delete_reference_photos(db, data_dir, user_id):
+    """A user's profile reference photos with their face encodings (files, then rows), and the user
+    if no attempt is left; returns how many photos went. Identity photos stay with their attempts."""
+    photos = db.execute("SELECT id, path FROM reference_photos WHERE user_id = ? AND attempt_id IS NULL",
+                        [user_id]).fetchall()
+    for _, path in photos:
+        storage.remove_quietly(data_dir, path)
+    with write_transaction(db):
+        ids = [photo_id for photo_id, _ in photos]
+        if ids:
+            delete_dependants(db, "reference_photos", "id", ids)
+            db.execute(f"DELETE FROM reference_photos WHERE id IN ({marks(ids)})", ids)
+    delete_users_without_attempts(db, data_dir, [user_id])
+    return len(photos)
+
+
 def delete_users_without_attempts(db, data_dir, user_ids):
     """Profile reference photos (files, then rows) and user rows of users with no attempt."""
     for (path,) in db.execute(

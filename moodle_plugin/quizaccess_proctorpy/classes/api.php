@@ -104,7 +104,7 @@ class api {
     }
 
     /**
-     * A user's reference photo.
+     * A user's reference photo: PUT stores it, DELETE removes the reference photos and their face encodings.
      *
      * @param int $userid Moodle user id
      * @return string
@@ -213,14 +213,15 @@ class api {
     }
 
     /**
-     * A user's data: GET exports it as ZIP, DELETE removes it.
+     * A user's data, exported as ZIP: everything, or what `quiz_ids` (ids separated by commas) and
+     * `references` (1 for the profile reference photos) name.
      *
      * @param int $userid Moodle user id
-     * @param array $actor ['actor_id' => int, 'actor_name' => string], for the GET
+     * @param array $query actor_id and actor_name for the audit log, and quiz_ids or references
      * @return string
      */
-    public static function user_data(int $userid, array $actor = []): string {
-        return self::with_query(self::PREFIX . '/users/' . $userid . '/data', $actor);
+    public static function user_data(int $userid, array $query = []): string {
+        return self::with_query(self::PREFIX . '/users/' . $userid . '/data', $query);
     }
 
     /**

@@ -133,8 +133,8 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
         $this->assertSame('quizaccess_proctorpy', $table->get_name());
         $this->assertInstanceOf(external_location::class, $sidecar);
         $this->assertSame('sidecar', $sidecar->get_name());
-        $this->assertEqualsCanonicalizing(['userid', 'fullname', 'attempt', 'camshots', 'referencephoto', 'events',
-            'analysis', 'review'], array_keys($sidecar->get_privacy_fields()));
+        $this->assertEqualsCanonicalizing(['userid', 'fullname', 'attempt', 'camshots', 'referencephoto', 'faceencodings',
+            'events', 'analysis', 'score', 'review', 'reviewer', 'auditlog'], array_keys($sidecar->get_privacy_fields()));
         foreach ($items as $item) {
             $this->assertTrue(get_string_manager()->string_exists($item->get_summary(), 'quizaccess_proctorpy'));
             foreach ($item->get_privacy_fields() as $stringid) {
@@ -144,7 +144,7 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
     }
 
     /**
-     * A user's contexts are the proctored quizzes they attempted, not other quizzes.
+     * A user's contexts are the proctored quizzes they attempted, not other quizzes, and their user context.
      */
     public function test_get_contexts_for_userid(): void {
         $plain = $this->create_quiz($this->course, null);
@@ -152,7 +152,8 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
         $this->start_attempt($plain, $this->student);
         $sink->close();
         $contexts = provider::get_contexts_for_userid($this->student->id)->get_contextids();
-        $this->assertEqualsCanonicalizing([self::context($this->quiz)->id, self::context($this->quiz2)->id], $contexts);
+        $this->assertEqualsCanonicalizing([self::context($this->quiz)->id, self::context($this->quiz2)->id,
+            \context_user::instance($this->student->id)->id], $contexts);
         $nobody = $this->getDataGenerator()->create_user();
         $this->assertSame([], provider::get_contexts_for_userid($nobody->id)->get_contextids());
     }
@@ -173,40 +174,89 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
         $userlist = new userlist(\context_course::instance($this->course->id), 'quizaccess_proctorpy');
         provider::get_users_in_context($userlist);
         $this->assertSame([], $userlist->get_userids());
+
+        $userlist = new userlist(\context_user::instance($this->student->id), 'quizaccess_proctorpy');
+        provider::get_users_in_context($userlist);
+        $this->assertEquals([$this->student->id], $userlist->get_userids());
+        $teacher = $this->getDataGenerator()->create_and_enrol($this->course, 'editingteacher');
+        $userlist = new userlist(\context_user::instance($teacher->id), 'quizaccess_proctorpy');
+        provider::get_users_in_context($userlist);
+        $this->assertSame([], $userlist->get_userids());
     }
 
     /**
-     * The export carries the sidecar's archive of the user's data, once.
+     * The archive the export wrote in a context, null if none.
+     *
+     * @param \context $context the context
+     * @return string|null ZIP bytes
      */
-    public function test_export_user_data(): void {
-        $this->export_all_data_for_user($this->student->id, 'quizaccess_proctorpy');
-        $found = [];
-        foreach ([$this->quiz, $this->quiz2] as $quiz) {
-            $zip = writer::with_context(self::context($quiz))->get_custom_file(
-                [get_string('pluginname', 'quizaccess_proctorpy')], 'proctoring-data.zip');
-            if ($zip !== null) {
-                $found[] = $zip;
-            }
-        }
-        $this->assertCount(1, $found, 'One archive for all of the user\'s quizzes');
-        $this->assertStringStartsWith("PK\x03\x04", $found[0]);
+    private static function exported_zip(\context $context): ?string {
+        return writer::with_context($context)->get_custom_file([get_string('pluginname', 'quizaccess_proctorpy')],
+            'proctoring-data.zip');
+    }
 
+    /**
+     * The names of the files in a ZIP archive.
+     *
+     * @param string $zip ZIP bytes
+     * @return string[]
+     */
+    private static function zip_names(string $zip): array {
         $path = make_request_directory() . '/export.zip';
-        file_put_contents($path, $found[0]);
+        file_put_contents($path, $zip);
         $archive = new \ZipArchive();
-        $this->assertTrue($archive->open($path));
+        self::assertTrue($archive->open($path));
         $names = [];
         for ($i = 0; $i < $archive->numFiles; $i++) {
             $names[] = $archive->getNameIndex($i);
         }
         $archive->close();
-        $text = implode("\n", $names);
-        foreach ($this->attempts[0] as $attempt) {
-            $this->assertStringContainsString('attempt-' . $attempt->id, $text);
+        return $names;
+    }
+
+    /**
+     * The attempt folders an archive holds, as attempt ids.
+     *
+     * @param string $zip ZIP bytes
+     * @return int[] sorted
+     */
+    private static function attempts_in(string $zip): array {
+        $ids = [];
+        foreach (self::zip_names($zip) as $name) {
+            if (preg_match('~/attempt-(\d+)/~', $name, $m)) {
+                $ids[(int) $m[1]] = (int) $m[1];
+            }
         }
-        foreach ($this->attempts[1] as $attempt) {
-            $this->assertStringNotContainsString('attempt-' . $attempt->id . '/', $text, 'Nothing of the other student');
+        sort($ids);
+        return array_values($ids);
+    }
+
+    /**
+     * Each quiz context gets what the sidecar holds of the user's attempt at that quiz, the user context the
+     * reference photos, and nothing of the other student.
+     */
+    public function test_export_user_data(): void {
+        $this->export_all_data_for_user($this->student->id, 'quizaccess_proctorpy');
+        foreach ([$this->quiz, $this->quiz2] as $q => $quiz) {
+            $zip = self::exported_zip(self::context($quiz));
+            $this->assertStringStartsWith("PK\x03\x04", $zip);
+            $this->assertSame([(int) $this->attempts[0][$q]->id], self::attempts_in($zip));
+            $this->assertSame([], preg_grep('~^reference/~', self::zip_names($zip)));
         }
+        $zip = self::exported_zip(\context_user::instance($this->student->id));
+        $this->assertSame([], self::attempts_in($zip), 'The reference photos belong to no quiz');
+        $this->assertContains('user.json', self::zip_names($zip));
+    }
+
+    /**
+     * Only the approved contexts are exported: one quiz approved, the other quiz and the user context get nothing.
+     */
+    public function test_export_user_data_of_approved_contexts_only(): void {
+        provider::export_user_data(new approved_contextlist($this->student, 'quizaccess_proctorpy',
+            [self::context($this->quiz2)->id]));
+        $this->assertSame([(int) $this->attempts[0][1]->id], self::attempts_in(self::exported_zip(self::context($this->quiz2))));
+        $this->assertFalse(writer::with_context(self::context($this->quiz))->has_any_data());
+        $this->assertFalse(writer::with_context(\context_user::instance($this->student->id))->has_any_data());
     }
 
     /**
@@ -215,8 +265,9 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
     public function test_export_user_data_when_the_sidecar_holds_nothing(): void {
         $this->client->call('DELETE', api::user((int) $this->student->id));
         $this->export_all_data_for_user($this->student->id, 'quizaccess_proctorpy');
-        foreach ([$this->quiz, $this->quiz2] as $quiz) {
-            $this->assertFalse(writer::with_context(self::context($quiz))->has_any_data());
+        $contexts = [self::context($this->quiz), self::context($this->quiz2), \context_user::instance($this->student->id)];
+        foreach ($contexts as $context) {
+            $this->assertFalse(writer::with_context($context)->has_any_data());
         }
     }
 
@@ -227,6 +278,23 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
         provider::delete_data_for_user(new approved_contextlist($this->student, 'quizaccess_proctorpy',
             [self::context($this->quiz)->id]));
         $this->assertSame([[false, true], [true, true]], $this->held());
+    }
+
+    /**
+     * Deleting in the user context removes the reference photos and keeps every attempt; deleting in a user
+     * context the sidecar does not know, or in another user's context, does nothing.
+     */
+    public function test_delete_in_the_user_context(): void {
+        $context = \context_user::instance($this->student->id);
+        provider::delete_data_for_user(new approved_contextlist($this->student, 'quizaccess_proctorpy',
+            [$context->id, \context_user::instance($this->other->id)->id]));
+        provider::delete_data_for_users(new approved_userlist($context, 'quizaccess_proctorpy', [$this->student->id]));
+        provider::delete_data_for_all_users_in_context($context);
+        $teacher = $this->getDataGenerator()->create_and_enrol($this->course, 'editingteacher');
+        provider::delete_data_for_all_users_in_context(\context_user::instance($teacher->id));
+        $this->assertSame([[true, true], [true, true]], $this->held());
+        $zip = $this->client->call('GET', api::user_data((int) $this->student->id, ['quiz_ids' => $this->quiz->id]))->body;
+        $this->assertSame([(int) $this->attempts[0][0]->id], self::attempts_in($zip), 'The sidecar still holds the user');
     }
 
     /**

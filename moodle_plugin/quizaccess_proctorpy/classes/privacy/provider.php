@@ -35,7 +35,7 @@ use quizaccess_proctorpy\sidecar_client;
 use quizaccess_proctorpy\sidecar_exception;
 
 /**
- * Declares what is sent to the sidecar, and exports and deletes it through the sidecar's API.
+ * Declares what is sent to the sidecar, and exports and deletes it through the sidecar's API, context by context.
  *
  * The sidecar knows quizzes by quiz id (the course module's instance), never by course module id,
  * so every per-context request translates the context to its quiz id.
@@ -62,15 +62,24 @@ class provider implements
             'attempt' => 'privacy:metadata:sidecar:attempt',
             'camshots' => 'privacy:metadata:sidecar:camshots',
             'referencephoto' => 'privacy:metadata:sidecar:referencephoto',
+            'faceencodings' => 'privacy:metadata:sidecar:faceencodings',
             'events' => 'privacy:metadata:sidecar:events',
             'analysis' => 'privacy:metadata:sidecar:analysis',
+            'score' => 'privacy:metadata:sidecar:score',
             'review' => 'privacy:metadata:sidecar:review',
+            'reviewer' => 'privacy:metadata:sidecar:reviewer',
+            'auditlog' => 'privacy:metadata:sidecar:auditlog',
         ], 'privacy:metadata:sidecar');
         return $collection;
     }
 
     /**
-     * Quiz contexts where the user attempted a proctored quiz.
+     * Quiz contexts where the user attempted a proctored quiz, and then the user's own context.
+     *
+     * The profile photo the sidecar keeps as the user's reference, and the face encoding made from it,
+     * serve every proctored quiz the user takes and belong to none of them: they go with the user
+     * context, where Moodle keeps the profile picture they are copied from. A request approved for one
+     * quiz then neither hands them out nor deletes them from under the user's other quizzes.
      *
      * @param int $userid the user
      * @return contextlist
@@ -86,16 +95,26 @@ class provider implements
                JOIN {context} ctx ON ctx.instanceid = cm.id AND ctx.contextlevel = :contextlevel
               WHERE qa.userid = :userid",
             ['contextlevel' => CONTEXT_MODULE, 'userid' => $userid]);
+        if (self::attempted_proctored_quiz($userid)) {
+            $contextlist->add_user_context($userid);
+        }
         return $contextlist;
     }
 
     /**
-     * Users who attempted the proctored quiz of a context.
+     * Users who attempted the proctored quiz of a context; in a user context, that user if they attempted any.
      *
      * @param userlist $userlist the list to fill
      */
     public static function get_users_in_context(userlist $userlist) {
-        $quizid = self::quiz_id($userlist->get_context());
+        $context = $userlist->get_context();
+        if ($context->contextlevel == CONTEXT_USER) {
+            if (self::attempted_proctored_quiz((int) $context->instanceid)) {
+                $userlist->add_user((int) $context->instanceid);
+            }
+            return;
+        }
+        $quizid = self::quiz_id($context);
         if ($quizid === null) {
             return;
         }
@@ -107,40 +126,42 @@ class provider implements
     }
 
     /**
-     * Export the user's sidecar data: one ZIP from the sidecar with all of it.
-     *
-     * The sidecar exports per user, not per quiz, so the archive is written once, in the first
-     * approved quiz context, instead of being repeated in each.
+     * Export the user's sidecar data, context by context: in each approved quiz context what the sidecar
+     * holds of the user's attempts at that quiz, in the user context the reference photos.
      *
      * @param approved_contextlist $contextlist approved contexts
      */
     public static function export_user_data(approved_contextlist $contextlist) {
-        $contexts = array_filter($contextlist->get_contexts(), function($context) {
-            return self::quiz_id($context) !== null;
-        });
-        if (!$contexts) {
-            return;
-        }
         $userid = (int) $contextlist->get_user()->id;
-        try {
-            $zip = sidecar_client::from_config(120)->call('GET', api::user_data($userid, self::actor()))->body;
-        } catch (sidecar_exception $e) {
-            // Retention may have deleted everything the sidecar held about the user: nothing to export.
-            if ($e->errorcode === 'unknown_user') {
+        foreach ($contextlist->get_contexts() as $context) {
+            if ($context->contextlevel == CONTEXT_USER && $context->instanceid == $userid) {
+                $part = ['references' => 1];
+            } else if (($quizid = self::quiz_id($context)) !== null) {
+                $part = ['quiz_ids' => $quizid];
+            } else {
+                continue;
+            }
+            $zip = self::tolerate_unknown_user(function() use ($userid, $part) {
+                return sidecar_client::from_config(120)->call('GET', api::user_data($userid, $part + self::actor()))->body;
+            });
+            if ($zip === null) {
                 return;
             }
-            throw $e;
+            writer::with_context($context)->export_custom_file(
+                [get_string('pluginname', 'quizaccess_proctorpy')], 'proctoring-data.zip', $zip);
         }
-        writer::with_context(reset($contexts))->export_custom_file(
-            [get_string('pluginname', 'quizaccess_proctorpy')], 'proctoring-data.zip', $zip);
     }
 
     /**
-     * Delete everyone's sidecar data for the quiz of a context.
+     * Delete everyone's sidecar data for the quiz of a context, or the reference photos of a user context's user.
      *
      * @param \context $context the context
      */
     public static function delete_data_for_all_users_in_context(\context $context) {
+        if ($context->contextlevel == CONTEXT_USER) {
+            self::delete_reference((int) $context->instanceid);
+            return;
+        }
         $quizid = self::quiz_id($context);
         if ($quizid !== null) {
             self::purge(['quiz_id' => $quizid]);
@@ -148,33 +169,88 @@ class provider implements
     }
 
     /**
-     * Delete the user's sidecar data for the quizzes of the approved contexts.
+     * Delete the user's sidecar data in the approved contexts: their attempts at each approved quiz,
+     * their reference photos if their user context is approved.
+     *
+     * The sidecar deletes the reference photos with the user's last attempt, as they serve no other purpose.
      *
      * @param approved_contextlist $contextlist approved contexts
      */
     public static function delete_data_for_user(approved_contextlist $contextlist) {
         $userid = (int) $contextlist->get_user()->id;
         foreach ($contextlist->get_contexts() as $context) {
-            $quizid = self::quiz_id($context);
-            if ($quizid !== null) {
+            if ($context->contextlevel == CONTEXT_USER && $context->instanceid == $userid) {
+                self::delete_reference($userid);
+            } else if (($quizid = self::quiz_id($context)) !== null) {
                 self::purge(['quiz_id' => $quizid, 'user_id' => $userid]);
             }
         }
     }
 
     /**
-     * Delete the sidecar data of several users for the quiz of one context.
+     * Delete the sidecar data of several users for the quiz of one context, or the user context's reference photos.
      *
      * @param approved_userlist $userlist approved users
      */
     public static function delete_data_for_users(approved_userlist $userlist) {
-        $quizid = self::quiz_id($userlist->get_context());
+        $context = $userlist->get_context();
+        if ($context->contextlevel == CONTEXT_USER) {
+            if (in_array($context->instanceid, $userlist->get_userids())) {
+                self::delete_reference((int) $context->instanceid);
+            }
+            return;
+        }
+        $quizid = self::quiz_id($context);
         if ($quizid === null) {
             return;
         }
         foreach ($userlist->get_userids() as $userid) {
             self::purge(['quiz_id' => $quizid, 'user_id' => (int) $userid]);
         }
+    }
+
+    /**
+     * Whether the user attempted a proctored quiz, which gave the sidecar their profile photo.
+     *
+     * @param int $userid the user
+     * @return bool
+     */
+    private static function attempted_proctored_quiz(int $userid): bool {
+        global $DB;
+        return $DB->record_exists_sql(
+            "SELECT 1
+               FROM {quiz_attempts} qa
+               JOIN {quizaccess_proctorpy} p ON p.quizid = qa.quiz
+              WHERE qa.userid = :userid", ['userid' => $userid]);
+    }
+
+    /**
+     * Run a sidecar call about a user; a user the sidecar does not hold (a teacher's preview, or retention
+     * deleted everything) has nothing to export or delete.
+     *
+     * @param callable $call the call
+     * @return mixed what the call returns, null for a user the sidecar does not hold
+     */
+    private static function tolerate_unknown_user(callable $call) {
+        try {
+            return $call();
+        } catch (sidecar_exception $e) {
+            if ($e->errorcode === 'unknown_user') {
+                return null;
+            }
+            throw $e;
+        }
+    }
+
+    /**
+     * Delete a user's reference photos and face encodings from the sidecar now.
+     *
+     * @param int $userid the user
+     */
+    private static function delete_reference(int $userid): void {
+        self::tolerate_unknown_user(function() use ($userid) {
+            return sidecar_client::from_config(120)->json('DELETE', api::with_query(api::reference($userid), self::actor()));
+        });
     }
 
     /**
