@@ -635,6 +635,15 @@ def overview_fits(page):
     }""")
 
 
+def check_overview_layout(journey, page, name):
+    """The overview fits the content column or scrolls inside it; when it scrolls, a screenshot of its right end."""
+    assert overview_fits(page), "the overview table runs out of the content column and is not in a scroll box"
+    if page.evaluate("(() => { const box = document.querySelector('.quizaccess_proctorpy-fragment table').parentElement;"
+                     " return box.scrollWidth > box.clientWidth; })()"):
+        page.evaluate("document.querySelector('.quizaccess_proctorpy-fragment table').parentElement.scrollLeft = 10000")
+        journey.shot(page, f"{name}-scrolled-right")
+
+
 def report_url(journey, attempt_id=None):
     url = f"{journey.site.url}/mod/quiz/accessrule/proctorpy/report.php?cmid={journey.ids['cmid']}"
     return url + (f"&attempt={attempt_id}" if attempt_id else "")
@@ -654,11 +663,7 @@ def test_teacher_reads_the_overview_and_every_attempt_report(journey):
     assert "flagged" in text["Joe Biden"], text["Joe Biden"]
     for name in ("Barack Obama", "Kit Harington", "Joe Biden"):
         assert re.search(r"\t\d+(\.\d+)?\t", text[name]), f"no score for {name}: {text[name]}"
-    assert overview_fits(page), "the overview table runs out of the content column and is not in a scroll box"
-    if page.evaluate("(() => { const box = document.querySelector('.quizaccess_proctorpy-fragment table').parentElement;"
-                     " return box.scrollWidth > box.clientWidth; })()"):
-        page.evaluate("document.querySelector('.quizaccess_proctorpy-fragment table').parentElement.scrollLeft = 10000")
-        journey.shot(page, "teacher-overview-scrolled-right")
+    check_overview_layout(journey, page, "teacher-overview")
 
     # The CSV: one row per attempt.
     with page.expect_download() as download:
@@ -711,6 +716,7 @@ def test_teacher_downloads_the_pdf_and_reviews_attempts(journey):
     row = page.locator(".quizaccess_proctorpy-fragment tbody tr", has_text="Joe Biden").first.inner_text()
     assert "rejected" in row
     journey.shot(page, "teacher-overview-reviewed")
+    check_overview_layout(journey, page, "teacher-overview-reviewed")
 
 
 def test_non_editing_teacher_reads_the_reports(journey):
