@@ -42,6 +42,7 @@ require_once($CFG->dirroot . '/mod/quiz/locallib.php');
  * @covers \quizaccess_proctorpy\image_link
  */
 final class image_link_test extends \advanced_testcase {
+    use \quizaccess_proctorpy\tests\proctorpy_helper;
 
     /** @var sidecar_client|null the live sidecar, once configured */
     private $client = null;
@@ -72,26 +73,6 @@ final class image_link_test extends \advanced_testcase {
         $this->assertSame([], image_link::image_ids(['attempt' => ['id' => 7]]));
         $this->assertSame(['bbbb'], image_link::image_ids(['shots' => [['id' => 'bbbb'], ['kind' => 'attempt'],
             ['id' => ['not', 'an', 'id']]]]));
-    }
-
-    /**
-     * The folder of test photos of faces.
-     *
-     * @return string
-     */
-    private function faces_folder(): string {
-        global $CFG;
-        $candidates = [getenv('PROCTORPY_TEST_FACES') ?: ''];
-        for ($dir = $CFG->dirroot; dirname($dir) !== $dir; $dir = dirname($dir)) {
-            $candidates[] = $dir . '/shared/testdata/faces';
-        }
-        foreach ($candidates as $candidate) {
-            if ($candidate !== '' && is_dir($candidate)) {
-                return $candidate;
-            }
-        }
-        $this->fail('This test needs photos of faces: set PROCTORPY_TEST_FACES to the folder of the project\'s test '
-            . 'faces (shared/testdata/faces).');
     }
 
     /**

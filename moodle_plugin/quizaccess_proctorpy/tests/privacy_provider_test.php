@@ -57,7 +57,7 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
     private $attempts = [];
 
     /**
-     * Two students, each with a camshot in two proctored quizzes, and a quiz without proctoring.
+     * Two students, each with a camshot in two proctored quizzes, the first with a profile photo as reference.
      */
     protected function setUp(): void {
         parent::setUp();
@@ -78,6 +78,8 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
                 $this->attempts[$s][$q] = $attempt;
             }
         }
+        $this->client->image('PUT', api::reference((int) $this->student->id), [],
+            file_get_contents($this->faces_folder() . '/obama/obama-480p.jpg'), 'image/jpeg');
         $this->setAdminUser();
     }
 
@@ -246,6 +248,7 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
         $zip = self::exported_zip(\context_user::instance($this->student->id));
         $this->assertSame([], self::attempts_in($zip), 'The reference photos belong to no quiz');
         $this->assertContains('user.json', self::zip_names($zip));
+        $this->assertCount(1, preg_grep('~^reference/profile_.*\.png$~', self::zip_names($zip)));
     }
 
     /**
@@ -281,7 +284,7 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
     }
 
     /**
-     * Deleting in the user context removes the reference photos and keeps every attempt; deleting in a user
+     * Deleting in the user context removes the reference photo and keeps every attempt; deleting in a user
      * context the sidecar does not know, or in another user's context, does nothing.
      */
     public function test_delete_in_the_user_context(): void {
@@ -293,8 +296,8 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
         $teacher = $this->getDataGenerator()->create_and_enrol($this->course, 'editingteacher');
         provider::delete_data_for_all_users_in_context(\context_user::instance($teacher->id));
         $this->assertSame([[true, true], [true, true]], $this->held());
-        $zip = $this->client->call('GET', api::user_data((int) $this->student->id, ['quiz_ids' => $this->quiz->id]))->body;
-        $this->assertSame([(int) $this->attempts[0][0]->id], self::attempts_in($zip), 'The sidecar still holds the user');
+        $zip = $this->client->call('GET', api::user_data((int) $this->student->id, ['references' => 1]))->body;
+        $this->assertSame([], preg_grep('~^reference/~', self::zip_names($zip)), 'The profile photo is gone');
     }
 
     /**

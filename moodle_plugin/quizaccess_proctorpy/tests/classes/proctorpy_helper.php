@@ -148,6 +148,26 @@ trait proctorpy_helper {
     }
 
     /**
+     * The folder of test photos of faces: PROCTORPY_TEST_FACES, else `shared/testdata/faces` beside the project.
+     *
+     * @return string
+     */
+    protected function faces_folder(): string {
+        global $CFG;
+        $candidates = [getenv('PROCTORPY_TEST_FACES') ?: ''];
+        for ($dir = $CFG->dirroot; dirname($dir) !== $dir; $dir = dirname($dir)) {
+            $candidates[] = $dir . '/shared/testdata/faces';
+        }
+        foreach ($candidates as $candidate) {
+            if ($candidate !== '' && is_dir($candidate)) {
+                return $candidate;
+            }
+        }
+        $this->fail('This test needs photos of faces: set PROCTORPY_TEST_FACES to the folder of the project\'s test '
+            . 'faces (shared/testdata/faces).');
+    }
+
+    /**
      * An image drawn with GD: a grey background and a darker rectangle, no face.
      *
      * @param int $width pixels
