@@ -34,6 +34,10 @@ MAKE_COURSE = REPO / "tests" / "moodle" / "make_course.php"
 QUIZ_CLI = REPO / "tests" / "moodle" / "quiz_cli.php"
 NGINX_DIRECT = REPO / "deploy" / "nginx-direct-upload.conf"
 SCREENSHOTS = REPO / "build" / "moodle-journeys"
+# This module's own Moodle tree: hard links to the unpacked code (made in a second, no space taken), so that
+# another test copying the plugin into the shared tree meanwhile (Moodle's PHPUnit, grunt) cannot change
+# the plugin this site runs, in the middle of its upgrade say.
+JOURNEY_WWW = REPO / ".cache" / "moodle-journeys" / "www"
 FPM_LOG = moodle_site.RUN / "logs" / "php-fpm.log"
 PHP_ERRORS = moodle_site.RUN / "logs" / "php-errors.log"
 PREVIOUS_RELEASE = "3dbe533"  # the first commit whose plugin installs
@@ -183,6 +187,17 @@ def debugging_output(page):
     return found
 
 
+def private_moodle(www):
+    """A hard-linked copy of Moodle's code for this module; the files the site writes are its own."""
+    shutil.rmtree(JOURNEY_WWW, ignore_errors=True)
+    JOURNEY_WWW.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cp", "-al", str(www), str(JOURNEY_WWW)], check=True)
+    # write_config() rewrites config.php in place: through a link it would change the shared tree's.
+    (JOURNEY_WWW / "config.php").unlink(missing_ok=True)
+    shutil.rmtree(JOURNEY_WWW / moodle_site.PLUGIN_PATH, ignore_errors=True)
+    return JOURNEY_WWW
+
+
 def require(condition, message):
     if not condition:
         pytest.fail(message, pytrace=False)
@@ -200,7 +215,7 @@ def journey(tmp_path_factory):
     except ImportError:
         pytest.fail("the python package playwright is missing from the venv", pytrace=False)
     try:
-        www = moodle_site.unpack_moodle()
+        www = private_moodle(moodle_site.unpack_moodle())
     except moodle_site.MoodleUnavailable as error:
         pytest.fail(str(error), pytrace=False)
 
