@@ -166,6 +166,9 @@ def document(version):
                                             "(Moodle through its capability-checked image.php). Default: the "
                                             "setting reports.image_base, \"images/\""),
                             query("tz", {"type": "string", "maxLength": 64}, "IANA time zone for times shown"),
+                            query("full_size", {"type": "string", "enum": ["0", "1"]},
+                                  "0: thumbnails without links to the full-size image, for a viewer who may not "
+                                  "open it (Moodle's downloadimages capability)"),
                             *ACTOR_QUERY])},
             "/api/v1/attempts/{attempt_id}/report.pdf": {"get": operation(
                 "The same report as an A4 PDF", media="application/pdf", refusals=("404",),

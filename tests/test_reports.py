@@ -200,7 +200,18 @@ def test_safe_image_bases_are_used_as_given(app, api, image_base):
     assert f'src="{image_base}{ids[0]}?size=thumb"'.replace("&", "&amp;") in html
 
 
+@pytest.mark.parametrize("full_size, linked", [("", True), ("&full_size=1", True), ("&full_size=0", False)])
+def test_thumbnails_link_to_the_full_size_image_unless_told_not_to(app, api, full_size, linked):
+    ids = seed_attempt(app, api, finish=False)
+    html = api.get("/api/v1/attempts/1/report?image_base=/img/" + full_size).get_data(as_text=True)
+    assert f'src="/img/{ids[0]}?size=thumb"' in html
+    assert (f'href="/img/{ids[0]}"' in html) == linked
+    assert ('<span class="ppr-thumb" style="aspect-ratio:' in html) != linked
+    assert "?size=thumb" in html.split('class="ppr-refs"')[1].split("</figure>")[0]  # the profile photo too
+
+
 @pytest.mark.parametrize("path, status, code", [
+    ("/api/v1/attempts/1/report?full_size=yes", 400, "invalid_field"),
     ("/api/v1/attempts/999/report", 404, "unknown_attempt"),
     ("/api/v1/attempts/abc/report", 400, "invalid_field"),
     ("/api/v1/attempts/0/report.pdf", 400, "invalid_field"),

@@ -80,11 +80,12 @@ try {
                 \core\output\notification::NOTIFY_SUCCESS);
         }
         $imagebase = image_link::base($CFG->wwwroot, $cmid, $attemptid, !empty($CFG->slasharguments));
-        $data['fragment'] = $client->call('GET', api::attempt_report($attemptid, $imagebase, $actor))->body;
+        $candownload = has_capability('quizaccess/proctorpy:downloadimages', $context);
+        $data['fragment'] = $client->call('GET', api::attempt_report($attemptid, $imagebase, $actor, $candownload))->body;
         $data['attempt'] = true;
         $data['canreview'] = has_capability('quizaccess/proctorpy:reviewattempt', $context);
         $data['candelete'] = has_capability('quizaccess/proctorpy:deleteimages', $context);
-        if (has_capability('quizaccess/proctorpy:downloadimages', $context)) {
+        if ($candownload) {
             $data['pdfurl'] = (new moodle_url('/mod/quiz/accessrule/proctorpy/download.php',
                 ['cmid' => $cmid, 'attempt' => $attemptid, 'what' => 'pdf']))->out(false);
         }

@@ -34,14 +34,18 @@ def _selection(attempt):
 
 @bp.get("/attempts/<attempt_id>/report")
 def attempt_report(attempt_id):
-    """The HTML fragment; images are <image_base><camshot id> and <image_base><camshot id>?size=thumb."""
+    """The HTML fragment; images are <image_base><camshot id> and <image_base><camshot id>?size=thumb, the
+    full-size ones linked only without full_size=0."""
     attempt_id = positive_int(attempt_id, "attempt_id")
     config = current_app.config["PROCTORPY"]
     image_base = url_prefix(request.args.get("image_base", config["reports.image_base"]), "image_base")
+    full_size = request.args.get("full_size", "1")
+    if full_size not in ("0", "1"):
+        raise BadRequest("full_size must be 1 (thumbnails link to the full-size image) or 0.", code="invalid_field")
     zone = _zone()
     db = get_db()
     report = build_report(db, config, attempt_id, zone)
-    html = render_template("attempt_report.html", r=report, image_base=image_base)
+    html = render_template("attempt_report.html", r=report, image_base=image_base, full_size_links=full_size == "1")
     audit.record(db, "report_view", moodle_actor(), _selection(report["attempt"]), count=len(report["shots"]))
     return _html(html)
 

@@ -149,10 +149,12 @@ class api {
      * @param int $attemptid Moodle's quiz attempt id
      * @param string $imagebase URL prefix to which the sidecar appends a camshot id
      * @param array $actor ['actor_id' => int, 'actor_name' => string]
+     * @param bool $fullsize whether thumbnails link to the full-size image (the viewer may open it)
      * @return string
      */
-    public static function attempt_report(int $attemptid, string $imagebase, array $actor): string {
-        return self::with_query(self::attempt($attemptid) . '/report', ['image_base' => $imagebase] + $actor);
+    public static function attempt_report(int $attemptid, string $imagebase, array $actor, bool $fullsize = true): string {
+        return self::with_query(self::attempt($attemptid) . '/report',
+            ['image_base' => $imagebase, 'full_size' => $fullsize ? null : '0'] + $actor);
     }
 
     /**

@@ -67,7 +67,7 @@ final class urls_test extends \basic_testcase {
     }
 
     /**
-     * The attempt report carries the image base, encoded.
+     * The attempt report carries the image base, encoded, and says when the viewer may not open full-size images.
      */
     public function test_attempt_report(): void {
         $base = image_link::base('https://moodle.example', 8, 42);
@@ -75,6 +75,8 @@ final class urls_test extends \basic_testcase {
         $this->assertSame('/api/v1/attempts/42/report?image_base='
             . 'https%3A%2F%2Fmoodle.example%2Fmod%2Fquiz%2Faccessrule%2Fproctorpy%2Fimage.php%2F8%2F42%2F'
             . '&actor_id=3&actor_name=T', api::attempt_report(42, $base, api::actor(3, 'T')));
+        $this->assertSame('/api/v1/attempts/42/report?image_base=%2Fi%2F&full_size=0&actor_id=3&actor_name=T',
+            api::attempt_report(42, '/i/', api::actor(3, 'T'), false), 'Thumbnails without links to the full-size image');
         $this->assertSame('/api/v1/attempts/42/report.pdf?actor_id=3&actor_name=T', api::attempt_pdf(42, api::actor(3, 'T')));
     }
 
