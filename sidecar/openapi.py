@@ -151,7 +151,7 @@ def document(version):
             },
             "/api/v1/attempts/{attempt_id}/identity": {"post": operation(
                 "Identity check at the start: stores the photo and answers at once whether it passes",
-                refusals=("409", "413", "415", "422", "503", "507"), parameters=attempt,
+                refusals=("409", "413", "415", "422", "429", "503", "507"), parameters=attempt,
                 body=multipart_body({"image": IMAGE_PART, "user_id": ID, "taken_at": MS,
                                      "client_shot_id": CLIENT_KEY},
                                     ("image", "user_id", "taken_at", "client_shot_id")))},

@@ -483,6 +483,18 @@ def test_identity_photo_sent_twice_is_stored_and_answered_once(app, api):
     assert rows(app, "SELECT count(*) FROM camshots") == [(1,)]
 
 
+def test_identity_photos_spend_the_attempt_s_camshot_allowance(app, api, config):
+    config["capture.max_shots_per_minute"] = 2
+    api.put_attempt(1, identity_check="none")
+    image = png_bytes(64, 48)
+    assert api.post_camshot(image, client_shot_id="shot-1").status_code == 201
+    assert post_identity(api, None, client_shot_id="id-1", image=image).status_code == 200
+    over = post_identity(api, None, client_shot_id="id-2", image=image)
+    assert over.status_code == 429 and over.headers["Retry-After"] == "30"
+    assert post_identity(api, None, client_shot_id="id-1", image=image).status_code == 200  # a retry spends nothing
+    assert rows(app, "SELECT count(*) FROM camshots") == [(2,)]
+
+
 def test_identity_photo_held_by_a_stalled_worker_is_answered_503_then_analysed(app, api, config):
     api.put_attempt(1, identity_check="face")
     body, ctype = multipart({"attempt_id": 1, "user_id": 7, "taken_at": 1, "client_shot_id": "id-1",

@@ -5,7 +5,7 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
-from .. import audit, camshots, storage
+from .. import allowances, audit, camshots, storage
 from ..attempts import load_attempt
 from ..auth import moodle_actor, require_signed_request
 from ..db import get_db
@@ -88,6 +88,9 @@ def post_identity(attempt_id):
     db = get_db()
     attempt = load_attempt(db, attempt_id, must_belong_to=fields["user_id"], status=409)
     existing = camshots.find_by_client_id(db, attempt_id, fields["client_shot_id"])
+    if not existing:
+        # Each one is analysed in this request: the attempt's allowance bounds the CPU as well as the disk.
+        allowances.spend(db, current_app.config["PROCTORPY"], attempt_id, "camshots", time.time())
     stored = existing or camshots.store(db, current_app.config["PROCTORPY"], current_app.config["DATA_DIR"], attempt,
                                         fields, data)
     analyse_now(db, stored["id"])
