@@ -184,13 +184,62 @@ final class groups_test extends \advanced_testcase {
     }
 
     /**
-     * A teacher in no group of a quiz in separate groups mode has no one to list, and reaches no attempt.
+     * The HTML report.php answers a user, as on a fresh request with the given parameters.
+     *
+     * @param \stdClass $user the viewer
+     * @param array $params request parameters
+     * @return string
+     */
+    private static function report_page_as(\stdClass $user, array $params): string {
+        global $CFG, $DB, $OUTPUT, $PAGE, $SESSION, $USER;
+        \core\session\manager::set_user($user);
+        unset($SESSION->activegroup);
+        $PAGE = new \moodle_page();
+        $_GET = $params;
+        ob_start();
+        try {
+            include($CFG->dirroot . '/mod/quiz/accessrule/proctorpy/report.php');
+        } finally {
+            $html = ob_get_clean();
+            $_GET = [];
+        }
+        return $html;
+    }
+
+    /**
+     * report.php itself: the teacher of group A sees group A's student in the overview, with the group
+     * selector, not group B's; the editing teacher sees both; group B's attempt report is refused.
+     */
+    public function test_report_page(): void {
+        [$quiz, $attempts] = $this->quiz_with_attempts(SEPARATEGROUPS);
+        $names = array_map('fullname', $this->students);
+
+        $html = self::report_page_as($this->assistant, ['cmid' => $quiz->cmid]);
+        $this->assertStringContainsString(htmlspecialchars($names['A']), $html);
+        $this->assertStringNotContainsString(htmlspecialchars($names['B']), $html);
+        $this->assertStringContainsString('1 of 1 attempt', $html);
+        $this->assertStringContainsString(get_string('groupsseparate'), $html);
+
+        $html = self::report_page_as($this->teacher, ['cmid' => $quiz->cmid]);
+        $this->assertStringContainsString('2 of 2 attempts', $html);
+
+        $this->expectException(\required_capability_exception::class);
+        self::report_page_as($this->assistant, ['cmid' => $quiz->cmid, 'attempt' => $attempts['B']->id]);
+    }
+
+    /**
+     * A teacher in no group of a quiz in separate groups mode has no one to list, is told so, and reaches no attempt.
      */
     public function test_separate_groups_teacher_in_no_group(): void {
         [$quiz, $attempts] = $this->quiz_with_attempts(SEPARATEGROUPS);
         $outsider = $this->getDataGenerator()->create_and_enrol($this->course, 'teacher');
         $cm = self::cm_as($outsider, $quiz);
         $this->assertSame([], page_access::listed_user_ids($cm));
+        $html = self::report_page_as($outsider, ['cmid' => $quiz->cmid]);
+        $this->assertStringContainsString(get_string('nostudentstolist', 'quizaccess_proctorpy'),
+            html_entity_decode($html, ENT_QUOTES));
+        $this->assertStringNotContainsString(htmlspecialchars(fullname($this->students['A'])), $html);
+        $cm = self::cm_as($outsider, $quiz);
         $this->expectException(\required_capability_exception::class);
         page_access::attempt_of_quiz($attempts['A']->id, $cm);
     }
