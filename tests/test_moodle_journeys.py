@@ -206,7 +206,8 @@ def require(condition, message):
 @pytest.fixture(scope="module")
 def journey(tmp_path_factory):
     require(os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: the journeys need Debian's chromium")
-    for photo in ("obama/obama.jpg", "kit_harington/john2.jpeg", "rose_leslie/img2.jpg", "biden/biden.jpg"):
+    for photo in ("obama/obama.jpg", "biden/biden2.jpg", "kit_harington/john1.jpeg", "kit_harington/john2.jpeg",
+                  "rose_leslie/img1.jpg", "rose_leslie/img2.jpg"):
         require((FACES / photo).is_file(), f"the face photos are missing: no {FACES / photo}")
     for tool in ("php", "php-fpm8.2", "nginx", "psql", "pg_restore", "pdftoppm"):
         require(shutil.which(tool), f"{tool} is missing: the journeys need it")
@@ -259,8 +260,12 @@ def test_face_videos_are_y4m_with_a_face_and_an_empty_room(journey):
     photo = face_video.picture(*OBAMA)
     assert np.abs(face.astype(int) - np.asarray(photo, dtype=int)).mean() < 6
     assert np.abs(room.astype(int) - np.asarray(face_video.empty_room(), dtype=int)).mean() < 6
+    # What the sidecar will see: one face in the face frames, none in the room.
+    import face_recognition  # the sidecar's own face detector
+    assert len(face_recognition.face_locations(face)) == 1
+    assert face_recognition.face_locations(room) == []
     _, _, _, kit = face_video.read_y4m(journey.videos["kit"])
-    assert len(kit) == 10
+    assert len(kit) == 10 and len(face_recognition.face_locations(kit[0])) == 1
     for path in journey.videos.values():
         assert path.stat().st_size < 10_000_000
 
