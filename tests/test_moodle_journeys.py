@@ -809,6 +809,39 @@ def test_privacy_export_and_delete_for_a_user_the_sidecar_never_saw(journey):
     journey.cli("privacy", "teacher", "delete")
 
 
+# --- 7c. With "face must match the profile photo", a substitute is stopped at the start ------------------
+
+def test_identity_match_stops_a_substitute_at_the_start(journey):
+    settings = {k: v for k, v in journey.quiz_row().items()
+                if k in ("intervalmin", "intervalmax", "imagewidth", "threshold", "retentiondays")}
+    journey.cli("proctor", journey.ids["quiz"], json.dumps({**settings, "identitycheck": "match"}))
+    # Kit Harington sits down at Rose Leslie's computer.
+    page = journey.login("student4", video="kit", computer="student4")
+    page.goto(f"{journey.site.url}/mod/quiz/view.php?id={journey.ids['cmid']}")
+    page.wait_for_selector(".mod_quiz_preflight_popup [name=submitbutton]", state="attached")
+    page.click("#page-content button:has-text('Attempt quiz')")
+    dialog = page.locator(".mod_quiz_preflight_popup")
+    dialog.locator("[name=proctorpy_consent]").check()
+    page.wait_for_function("document.querySelector('.mod_quiz_preflight_popup [name=submitbutton]').disabled === false")
+    dialog.locator("[name=submitbutton]").click()
+    page.wait_for_url("**/mod/quiz/attempt.php*")
+    attempt_id = int(re.search(r"[?&]attempt=(\d+)", page.url).group(1))
+    identity = page.locator("[data-region=quizaccess_proctorpy-identity]")
+    identity.wait_for(state="visible")
+    page.wait_for_function("document.querySelector('[data-region=quizaccess_proctorpy-identity] video').videoWidth > 0")
+    identity.locator("[data-action=takephoto]").click()
+    message = identity.locator("[data-region=message]")
+    page.wait_for_function("""() => /profile photo/.test(
+        document.querySelector('[data-region=quizaccess_proctorpy-identity] [data-region=message]').textContent)""")
+    assert "does not match your profile photo" in message.inner_text()
+    journey.shot(page, "student4-substitute-identity-refused", full_page=False)
+    # The quiz stays covered: no camshot is taken until the check passes.
+    assert identity.is_visible()
+    shots = journey.attempt_json(attempt_id)["shots"]
+    assert [s["kind"] for s in shots] == ["identity"] and shots[0]["status"] == "mismatch", shots
+    assert shots[0]["matched_user_id"] == journey.ids["users"]["student3"], shots
+
+
 # --- 8. No page showed Moodle's debugging output ------------------------------------------------------
 
 # What the sidecar may refuse in these journeys: the wrong secret, Test connection's upload without a token,
