@@ -74,7 +74,7 @@ def unpack_moodle(www=WWW):
         roots[0].rename(www)
         shutil.rmtree(scratch)
     stamp.write_text(wanted)
-    return WWW
+    return www
 
 
 def copy_plugin(www=WWW, source=PLUGIN):
