@@ -163,7 +163,9 @@ def load_demo(config, photos, start=None):
     if not (Path(photos) / "obama" / "obama.jpg").is_file():
         raise DemoError(f"the demo photos are not in {photos}; pass --photos DIR (shared/testdata/faces)")
     app = create_app(config)
-    start = start or int(time.time()) - 86400
+    # Yesterday at midnight UTC: every camshot keeps its client id when the demo is loaded again the same
+    # day, so a second load stores nothing twice and spends none of an attempt's upload allowance.
+    start = start or (int(time.time()) // 86400 - 1) * 86400
     attempts = DemoLoader(app, photos, load_face_recognition()).load(start)
     work(config, name="demo", until_idle=True)
     db = connect(storage.database_path(config.data_dir))
