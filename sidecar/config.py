@@ -110,6 +110,20 @@ def _coerce(name, value, origin):
     raise ConfigError(f"{origin}: {name} must be {kind.__name__}, got {value!r}")
 
 
+# Settings that took a new name: a file or variable with the old one is refused with the new name, so an
+# upgrade never drops an admin's value in silence.
+RENAMED = {
+    "direct.max_shots_per_minute": "capture.max_shots_per_minute",
+    "direct.max_events_per_minute": "capture.max_events_per_minute",
+}
+
+
+def _unknown(name, where):
+    """The error for a setting no longer or never known, naming its new name if it was renamed."""
+    renamed = f": it is now {RENAMED[name]}" if name in RENAMED else ""
+    return ConfigError(f"{where}unknown setting {name}{renamed}")
+
+
 def load_config(path=None, environ=None, overrides=None):
     """Defaults, then the TOML file (path, or PROCTORPY_CONFIG), then the environment, then overrides."""
     environ = os.environ if environ is None else environ
@@ -129,15 +143,17 @@ def load_config(path=None, environ=None, overrides=None):
             for key, value in table.items():
                 name = f"{section}.{key}"
                 if name not in DEFAULTS:
-                    raise ConfigError(f"{path}: unknown setting {name}")
+                    raise _unknown(name, f"{path}: ")
                 values[name] = _coerce(name, value, path)
-    for name in DEFAULTS:
+    for name in list(DEFAULTS) + list(RENAMED):
         variable = "PROCTORPY_" + name.replace(".", "_").upper()
         if variable in environ:
+            if name in RENAMED:
+                raise _unknown(name, f"{variable}: ")
             values[name] = _coerce(name, environ[variable], variable)
     for name, value in (overrides or {}).items():
         if name not in DEFAULTS:
-            raise ConfigError(f"unknown setting {name}")
+            raise _unknown(name, "")
         values[name] = _coerce(name, value, "override")
     _check_ranges(values)
     return Config(values)

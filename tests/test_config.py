@@ -48,6 +48,8 @@ def test_config_path_from_environment(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("[server]\nport = 'eighty'\n", "server.port must be int"),
     ("[server]\nprot = 80\n", "unknown setting server.prot"),
+    ("[direct]\nmax_shots_per_minute = 60\n",
+     "unknown setting direct.max_shots_per_minute: it is now capture.max_shots_per_minute"),
     ("[server\nport = 80\n", "not valid TOML"),
     ("server = 3\n", "must be a [section] table"),
     ("[analysis]\nmodel = 'retina'\n", "analysis.model must be hog or cnn"),
@@ -74,3 +76,10 @@ def test_missing_config_file_is_one_line():
 def test_undeclared_setting_is_a_programming_error():
     with pytest.raises(KeyError):
         load_config(environ={})["storage.nope"]
+
+
+def test_a_renamed_setting_in_the_environment_names_its_new_name():
+    with pytest.raises(ConfigError, match=re.escape(
+            "PROCTORPY_DIRECT_MAX_EVENTS_PER_MINUTE: unknown setting direct.max_events_per_minute: it is now "
+            "capture.max_events_per_minute")):
+        load_config(environ={"PROCTORPY_DIRECT_MAX_EVENTS_PER_MINUTE": "200"})
