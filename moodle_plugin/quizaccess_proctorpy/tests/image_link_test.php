@@ -81,18 +81,9 @@ final class image_link_test extends \advanced_testcase {
      */
     public function test_attempt_lists_its_reference_photo_and_not_another(): void {
         $this->resetAfterTest();
-        $url = getenv('PROCTORPY_TEST_SIDECAR_URL');
-        $secret = getenv('PROCTORPY_TEST_SIDECAR_SECRET');
-        if (!$url || !$secret) {
-            $this->fail('This test needs a running sidecar: set PROCTORPY_TEST_SIDECAR_URL (e.g. http://127.0.0.1:8765) '
-                . 'and PROCTORPY_TEST_SIDECAR_SECRET to its URL and shared secret.');
-        }
-        set_config('sidecarurl', $url, 'quizaccess_proctorpy');
-        set_config('secret', $secret, 'quizaccess_proctorpy');
-        set_config('bypasscurlsecurity', 1, 'quizaccess_proctorpy');
-        $faces = $this->faces_folder();
-        $client = sidecar_client::from_config();
+        $client = $this->use_live_sidecar();
         $this->client = $client;
+        $faces = $this->faces_folder();
         $actor = api::actor(2, 'Admin User');
 
         $generator = $this->getDataGenerator();

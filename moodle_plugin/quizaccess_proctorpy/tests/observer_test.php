@@ -28,6 +28,7 @@ namespace quizaccess_proctorpy;
 use mod_quiz\quiz_attempt;
 use mod_quiz\quiz_settings;
 use quizaccess_proctorpy\task\sidecar_call;
+use quizaccess_proctorpy\tests\proctorpy_helper;
 
 defined('MOODLE_INTERNAL') || die();
 
@@ -45,10 +46,13 @@ require_once($CFG->dirroot . '/course/lib.php');
  * @covers \quizaccess_proctorpy\task\sidecar_call
  */
 final class observer_test extends \advanced_testcase {
+    use proctorpy_helper;
 
     /** A loopback port where nothing listens. */
     const UNREACHABLE_URL = 'http://127.0.0.1:1';
 
+    /** @var sidecar_client the plugin's client of the live sidecar, whatever URL a test configures */
+    private $client;
     /** @var string URL of the live sidecar */
     private $sidecarurl;
     /** @var \stdClass course of the quiz */
@@ -57,8 +61,6 @@ final class observer_test extends \advanced_testcase {
     private $quiz;
     /** @var \stdClass a student enrolled in the course */
     private $student;
-    /** @var int[] attempts this test started, removed from the sidecar afterwards */
-    private $attemptids = [];
 
     /**
      * The plugin configured for the live sidecar, a course with a proctored quiz of one question, and a student.
@@ -66,68 +68,24 @@ final class observer_test extends \advanced_testcase {
     protected function setUp(): void {
         parent::setUp();
         $this->resetAfterTest();
-        // The sidecar hears of starts and ends after Moodle commits them: without this, the test's own
-        // rollback transaction would hold those observers back for ever.
-        $this->preventResetByRollback();
-        $url = getenv('PROCTORPY_TEST_SIDECAR_URL');
-        $secret = getenv('PROCTORPY_TEST_SIDECAR_SECRET');
-        if (!$url || !$secret) {
-            $this->fail('These tests need a running sidecar: set PROCTORPY_TEST_SIDECAR_URL (e.g. http://127.0.0.1:8765) '
-                . 'and PROCTORPY_TEST_SIDECAR_SECRET to its URL and shared secret.');
-        }
-        $this->sidecarurl = $url;
-        set_config('sidecarurl', $url, 'quizaccess_proctorpy');
-        set_config('secret', $secret, 'quizaccess_proctorpy');
-        set_config('bypasscurlsecurity', 1, 'quizaccess_proctorpy');
+        $this->client = $this->use_live_sidecar();
+        $this->sidecarurl = $this->client->base_url();
         set_config('purgeondelete', 1, 'quizaccess_proctorpy');
 
         $generator = $this->getDataGenerator();
         $this->course = $generator->create_course();
         $this->student = $generator->create_and_enrol($this->course, 'student');
-        $this->quiz = $this->create_quiz(true);
+        $this->quiz = $this->quiz_of_course(true);
     }
 
     /**
-     * Remove this test's attempts from the sidecar, so that no later test finds them under its own ids.
-     */
-    protected function tearDown(): void {
-        if ($this->sidecarurl) {
-            set_config('sidecarurl', $this->sidecarurl, 'quizaccess_proctorpy');
-            foreach ($this->attemptids as $attemptid) {
-                $this->sidecar('POST', api::purge(), ['attempt_id' => $attemptid, 'dry_run' => false]);
-            }
-        }
-        parent::tearDown();
-    }
-
-    /**
-     * A quiz with one question, proctored or not.
+     * A quiz of this test's course with one question, proctored or not.
      *
      * @param bool $proctored whether proctoring is on
      * @return \stdClass the quiz, with its cmid
      */
-    private function create_quiz(bool $proctored): \stdClass {
-        $quiz = $this->getDataGenerator()->create_module('quiz', ['course' => $this->course->id, 'sumgrades' => 1,
-            'proctorpy_enabled' => $proctored ? 1 : 0, 'proctorpy_intervalmin' => 30, 'proctorpy_intervalmax' => 60,
-            'proctorpy_imagewidth' => 320, 'proctorpy_identitycheck' => 'none', 'proctorpy_threshold' => 60,
-            'proctorpy_retentiondays' => '']);
-        $questiongenerator = $this->getDataGenerator()->get_plugin_generator('core_question');
-        $category = $questiongenerator->create_question_category();
-        $question = $questiongenerator->create_question('truefalse', null, ['category' => $category->id]);
-        quiz_add_quiz_question($question->id, $quiz, 1);
-        return $quiz;
-    }
-
-    /**
-     * A signed call to the live sidecar.
-     *
-     * @param string $method HTTP method
-     * @param string $path path and query
-     * @param array|null $body JSON body
-     * @return array the answer
-     */
-    private function sidecar(string $method, string $path, ?array $body = null): array {
-        return sidecar_client::from_config()->json($method, $path, $body);
+    private function quiz_of_course(bool $proctored): \stdClass {
+        return $this->create_quiz($this->course, $proctored ? ['identitycheck' => 'none'] : null);
     }
 
     /**
@@ -136,9 +94,9 @@ final class observer_test extends \advanced_testcase {
      * @param int $attemptid attempt id
      * @return array|null
      */
-    private function sidecar_attempt(int $attemptid): ?array {
+    private function known_attempt(int $attemptid): ?array {
         try {
-            return $this->sidecar('GET', api::attempt($attemptid))['attempt'];
+            return $this->client->json('GET', api::attempt($attemptid))['attempt'];
         } catch (sidecar_exception $e) {
             if ($e->status === 404) {
                 return null;
@@ -150,24 +108,13 @@ final class observer_test extends \advanced_testcase {
     /**
      * Start an attempt of the student at a quiz, with Moodle's events as they are in a real request.
      *
-     * Moodle's test site gives each test's rows the same ids, so the sidecar may still hold an
-     * earlier test's attempt under the id this one will get: that id is purged there first.
-     *
      * @param \stdClass|null $quiz the quiz, the proctored one when null
      * @return quiz_attempt
      */
-    private function start_attempt(?\stdClass $quiz = null): quiz_attempt {
-        global $DB;
-        $quiz = $quiz ?? $this->quiz;
-        $probe = $DB->insert_record('quiz_attempts', ['quiz' => 0, 'userid' => 0, 'uniqueid' => 0, 'layout' => '']);
-        $DB->delete_records('quiz_attempts', ['id' => $probe]);
-        $this->sidecar('POST', api::purge(), ['attempt_id' => $probe + 1, 'dry_run' => false]);
-        $this->attemptids[] = $probe + 1;
-
+    private function begin_attempt(?\stdClass $quiz = null): quiz_attempt {
         $this->setUser($this->student);
-        $attempt = quiz_prepare_and_start_new_attempt(quiz_settings::create($quiz->id), 1, null);
+        $attempt = quiz_prepare_and_start_new_attempt(quiz_settings::create(($quiz ?? $this->quiz)->id), 1, null);
         $this->setAdminUser();
-        $this->assertEquals($probe + 1, $attempt->id);
         return quiz_attempt::create($attempt->id);
     }
 
@@ -226,9 +173,9 @@ final class observer_test extends \advanced_testcase {
      * The sidecar knows a proctored attempt as soon as it starts, with its student, course and quiz.
      */
     public function test_started_attempt_is_registered(): void {
-        $attemptobj = $this->start_attempt();
+        $attemptobj = $this->begin_attempt();
 
-        $record = $this->sidecar_attempt($attemptobj->get_attemptid());
+        $record = $this->known_attempt($attemptobj->get_attemptid());
         $this->assertNotNull($record);
         $this->assertEquals($this->student->id, $record['user_id']);
         $this->assertEquals($this->course->id, $record['course_id']);
@@ -248,7 +195,7 @@ final class observer_test extends \advanced_testcase {
      */
     public function test_ended_attempt_is_finished_at_once(string $how): void {
         global $DB;
-        $attemptobj = $this->start_attempt();
+        $attemptobj = $this->begin_attempt();
         $attemptid = (int) $attemptobj->get_attemptid();
         $token = direct_upload::token(new signer(get_config('quizaccess_proctorpy', 'secret')), $attemptid,
             (int) $this->student->id, time() + 600);
@@ -258,7 +205,7 @@ final class observer_test extends \advanced_testcase {
 
         $state = $how === 'submit' ? quiz_attempt::FINISHED : quiz_attempt::ABANDONED;
         $this->assertSame($state, $DB->get_field('quiz_attempts', 'state', ['id' => $attemptid]));
-        $this->assertEquals($endedat, $this->sidecar_attempt($attemptid)['finished_at']);
+        $this->assertEquals($endedat, $this->known_attempt($attemptid)['finished_at']);
         $this->assertSame([], self::queued_calls());
         $this->assertSame(409, $this->post_direct_event($token, $attemptid, 'after'));
     }
@@ -272,7 +219,7 @@ final class observer_test extends \advanced_testcase {
      */
     public function test_end_is_queued_while_the_sidecar_is_unreachable(string $how): void {
         global $DB;
-        $attemptobj = $this->start_attempt();
+        $attemptobj = $this->begin_attempt();
         $attemptid = (int) $attemptobj->get_attemptid();
         set_config('sidecarurl', self::UNREACHABLE_URL, 'quizaccess_proctorpy');
 
@@ -282,18 +229,18 @@ final class observer_test extends \advanced_testcase {
         $this->assertSame($state, $DB->get_field('quiz_attempts', 'state', ['id' => $attemptid]));
         $this->assertSame([['POST', api::finish($attemptid), ['finished_at' => $endedat]]], self::queued_calls());
         set_config('sidecarurl', $this->sidecarurl, 'quizaccess_proctorpy');
-        $this->assertNull($this->sidecar_attempt($attemptid)['finished_at']);
+        $this->assertNull($this->known_attempt($attemptid)['finished_at']);
 
         $this->run_queued_calls();
 
-        $this->assertEquals($endedat, $this->sidecar_attempt($attemptid)['finished_at']);
+        $this->assertEquals($endedat, $this->known_attempt($attemptid)['finished_at']);
     }
 
     /**
      * A queued call whose sidecar is still down fails, so that cron retries it later.
      */
     public function test_queued_call_fails_while_the_sidecar_is_down(): void {
-        $attemptobj = $this->start_attempt();
+        $attemptobj = $this->begin_attempt();
         set_config('sidecarurl', self::UNREACHABLE_URL, 'quizaccess_proctorpy');
         self::end_attempt($attemptobj, 'submit');
 
@@ -308,15 +255,15 @@ final class observer_test extends \advanced_testcase {
      * When the sidecar refuses the end (it never heard of the attempt), nothing is queued to try again.
      */
     public function test_refused_end_is_not_queued(): void {
-        $attemptobj = $this->start_attempt();
+        $attemptobj = $this->begin_attempt();
         $attemptid = (int) $attemptobj->get_attemptid();
-        $this->sidecar('POST', api::purge(), ['attempt_id' => $attemptid, 'dry_run' => false]);
+        $this->client->json('POST', api::purge(), ['attempt_id' => $attemptid, 'dry_run' => false]);
 
         self::end_attempt($attemptobj, 'submit');
 
         $this->assertDebuggingCalled();
         $this->assertSame([], self::queued_calls());
-        $this->assertNull($this->sidecar_attempt($attemptid));
+        $this->assertNull($this->known_attempt($attemptid));
     }
 
     /**
@@ -324,17 +271,17 @@ final class observer_test extends \advanced_testcase {
      */
     public function test_unproctored_attempts_are_not_sent(): void {
         global $DB;
-        $plain = $this->start_attempt($this->create_quiz(false));
-        $this->assertNull($this->sidecar_attempt($plain->get_attemptid()));
+        $plain = $this->begin_attempt($this->quiz_of_course(false));
+        $this->assertNull($this->known_attempt($plain->get_attemptid()));
         self::end_attempt($plain, 'submit');
-        $this->assertNull($this->sidecar_attempt($plain->get_attemptid()));
+        $this->assertNull($this->known_attempt($plain->get_attemptid()));
 
         $role = $DB->get_field('role', 'id', ['shortname' => 'student']);
         assign_capability('quizaccess/proctorpy:bypass', CAP_ALLOW, $role, \context_module::instance($this->quiz->cmid));
-        $exempt = $this->start_attempt();
-        $this->assertNull($this->sidecar_attempt($exempt->get_attemptid()));
+        $exempt = $this->begin_attempt();
+        $this->assertNull($this->known_attempt($exempt->get_attemptid()));
         self::end_attempt($exempt, 'submit');
-        $this->assertNull($this->sidecar_attempt($exempt->get_attemptid()));
+        $this->assertNull($this->known_attempt($exempt->get_attemptid()));
 
         $this->assertSame([], self::queued_calls());
     }
@@ -345,44 +292,44 @@ final class observer_test extends \advanced_testcase {
      */
     public function test_deletions_queue_purges(): void {
         // An attempt.
-        $attemptobj = $this->start_attempt();
+        $attemptobj = $this->begin_attempt();
         $attemptid = (int) $attemptobj->get_attemptid();
         self::end_attempt($attemptobj, 'submit');
         quiz_delete_attempt($attemptobj->get_attempt(), $this->quiz);
         $this->assertSame([['POST', api::purge(), ['attempt_id' => $attemptid, 'dry_run' => false,
             'actor_id' => (int) get_admin()->id, 'actor_name' => fullname(get_admin())]]], self::queued_calls());
-        $this->assertNotNull($this->sidecar_attempt($attemptid));
+        $this->assertNotNull($this->known_attempt($attemptid));
         $this->run_queued_calls();
-        $this->assertNull($this->sidecar_attempt($attemptid));
+        $this->assertNull($this->known_attempt($attemptid));
 
         // A quiz (its course module).
-        $attemptid = $this->start_attempt()->get_attemptid();
+        $attemptid = $this->begin_attempt()->get_attemptid();
         course_delete_module($this->quiz->cmid);
         $selections = array_column(array_column(self::queued_calls(), 2), 'quiz_id');
         $this->assertSame([(int) $this->quiz->id], $selections);
         $this->run_queued_calls();
-        $this->assertNull($this->sidecar_attempt($attemptid));
+        $this->assertNull($this->known_attempt($attemptid));
 
         // A course.
-        $this->quiz = $this->create_quiz(true);
-        $attemptid = $this->start_attempt()->get_attemptid();
+        $this->quiz = $this->quiz_of_course(true);
+        $attemptid = $this->begin_attempt()->get_attemptid();
         delete_course($this->course, false);
         $selections = array_column(array_column(self::queued_calls(), 2), 'course_id');
         $this->assertSame([(int) $this->course->id], $selections);
         $this->run_queued_calls();
-        $this->assertNull($this->sidecar_attempt($attemptid));
+        $this->assertNull($this->known_attempt($attemptid));
 
         // With purgeondelete off.
         set_config('purgeondelete', 0, 'quizaccess_proctorpy');
         $this->course = $this->getDataGenerator()->create_course();
         $this->getDataGenerator()->enrol_user($this->student->id, $this->course->id, 'student');
-        $this->quiz = $this->create_quiz(true);
-        $attemptobj = $this->start_attempt();
+        $this->quiz = $this->quiz_of_course(true);
+        $attemptobj = $this->begin_attempt();
         quiz_delete_attempt($attemptobj->get_attempt(), $this->quiz);
         course_delete_module($this->quiz->cmid);
         delete_course($this->course, false);
         $this->assertSame([], self::queued_calls());
-        $this->assertNotNull($this->sidecar_attempt($attemptobj->get_attemptid()));
+        $this->assertNotNull($this->known_attempt($attemptobj->get_attemptid()));
     }
 
     /**
