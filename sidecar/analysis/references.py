@@ -36,15 +36,21 @@ def quiz_references(db, quiz_id, user_id):
     return [row[0] for row in rows], _matrix([row[1] for row in rows])
 
 
-def attempt_photos(db, user_id, attempt_id):
-    """The reference photos an attempt's report shows: the user's profile photo and the attempt's identity photo."""
-    rows = db.execute(
-        "SELECT id, source, created_at FROM reference_photos "
+def attempt_photo_rows(db, user_id, attempt_id):
+    """(id, source, path, created_at) of the reference photos an attempt's report shows: the user's profile
+    photo and the attempt's identity photo."""
+    return db.execute(
+        "SELECT id, source, path, created_at FROM reference_photos "
         "WHERE (source = 'profile' AND user_id = ?) OR (source = 'identity' AND attempt_id = ?) "
         "ORDER BY source DESC, created_at DESC",
         [user_id, attempt_id],
     ).fetchall()
-    return [{"id": row[0], "source": row[1], "created_at": row[2]} for row in rows]
+
+
+def attempt_photos(db, user_id, attempt_id):
+    """An attempt's reference photos as its JSON lists them: no storage path leaves the sidecar."""
+    return [{"id": row[0], "source": row[1], "created_at": row[3]}
+            for row in attempt_photo_rows(db, user_id, attempt_id)]
 
 
 def has_profile_photo(db, user_id):

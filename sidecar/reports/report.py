@@ -4,6 +4,7 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ..analysis import references
 from ..attempts import attempt_summary
 from ..errors import BadRequest
 from ..scoring import METRICS, load_events, load_shots, score_attempt, union_length
@@ -130,15 +131,10 @@ def shot_view(shot, start_ms, zone, names):
 
 
 def load_references(db, attempt):
-    """The student's profile photo and this attempt's identity photo, as reference_photos rows."""
-    rows = db.execute(
-        "SELECT id, source, path, created_at FROM reference_photos "
-        "WHERE (source = 'profile' AND user_id = ?) OR (source = 'identity' AND attempt_id = ?) "
-        "ORDER BY source DESC, created_at DESC",
-        [attempt["user_id"], attempt["id"]],
-    ).fetchall()
+    """The student's profile photo and this attempt's identity photo, labelled for the report."""
     labels = {"profile": "Moodle profile photo", "identity": "Identity photo at the start"}
-    return [{"id": r[0], "source": r[1], "label": labels[r[1]], "path": r[2]} for r in rows]
+    return [{"id": r[0], "source": r[1], "label": labels[r[1]], "path": r[2]}
+            for r in references.attempt_photo_rows(db, attempt["user_id"], attempt["id"])]
 
 
 def load_review(db, attempt_id, zone):
