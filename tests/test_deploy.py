@@ -120,7 +120,7 @@ def test_following_the_admin_guide_ends_with_a_supervised_running_sidecar(tmp_pa
                                           or set(worker_pids(pid_file)) & set(before)):
             time.sleep(0.2)
         after = worker_pids(pid_file)
-        assert after and not set(after) & set(before), (before, after)
+        assert after and not set(after) & set(before), (before, after, journal.read_text()[-4000:])
         assert client.request("GET", "/api/v1/ping")[0] == 200
     finally:
         # systemctl stop: KillSignal to the main process, TimeoutStopSec to finish.
