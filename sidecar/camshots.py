@@ -12,8 +12,11 @@ from .errors import BadRequest, NotFound
 from .images import decode_upload, encode_png, fit_width
 from .validation import positive_int, required, token
 
-# attempt: taken during the quiz; identity: the photo of the identity check before it opens.
-CAMSHOT_KINDS = ("attempt", "identity")
+# What the capture routes take: camshots of kind "attempt", taken during the quiz. The other kind
+# stored, "identity", the photo of the identity check before the quiz opens, comes only through
+# POST /api/v1/attempts/<id>/identity during the identity step: posted here it could become the
+# attempt's reference at any time.
+UPLOAD_KINDS = ("attempt",)
 IMAGE_SIZES = ("full", "thumb")
 
 
@@ -27,8 +30,11 @@ def upload_fields(form):
         "client_shot_id": token(form["client_shot_id"], "client_shot_id"),
         "kind": form.get("kind") or "attempt",
     }
-    if fields["kind"] not in CAMSHOT_KINDS:
-        raise BadRequest("kind must be " + " or ".join(CAMSHOT_KINDS) + ".", code="invalid_field")
+    if fields["kind"] == "identity":
+        raise BadRequest("An identity photo is taken only in the identity step, through "
+                         f"POST /api/v1/attempts/{fields['attempt_id']}/identity.", code="identity_outside_check")
+    if fields["kind"] not in UPLOAD_KINDS:
+        raise BadRequest("kind must be " + " or ".join(UPLOAD_KINDS) + ".", code="invalid_field")
     return fields
 
 

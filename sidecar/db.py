@@ -339,3 +339,9 @@ def create_sign_in_failures(db):
 def rename_upload_allowances(db):
     # The allowance is spent by forwarded uploads as well as direct ones.
     db.execute("ALTER TABLE direct_allowances RENAME TO upload_allowances")
+
+
+@migration
+def record_identity_passes(db):
+    # The identity step ends with the first passing check: later identity photos are refused.
+    db.execute("ALTER TABLE attempts ADD COLUMN identity_passed_at REAL")

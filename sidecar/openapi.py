@@ -8,7 +8,7 @@ and nothing documented is missing.
 from .attempts import (
     COMMENT_LENGTH, CONCLUSIONS, EVENT_TYPES, IDENTITY_CHECKS, INTERVAL_SECONDS, NAME_LENGTH, PERCENT, RETENTION_DAYS,
 )
-from .camshots import CAMSHOT_KINDS, IMAGE_SIZES
+from .camshots import IMAGE_SIZES, UPLOAD_KINDS
 from .reports.overview import MAX_USER_IDS
 from .retention.export import MAX_QUIZ_IDS
 from .scoring import METRICS
@@ -78,7 +78,7 @@ def operation(summary, ok=200, description="OK", media="application/json", refus
 
 IMAGE_PART = {"type": "string", "format": "binary", "description": "PNG or JPEG"}
 CAMSHOT_FIELDS = {"image": IMAGE_PART, "attempt_id": ID, "user_id": ID, "taken_at": MS,
-                  "client_shot_id": CLIENT_KEY, "kind": {"type": "string", "enum": list(CAMSHOT_KINDS)}}
+                  "client_shot_id": CLIENT_KEY, "kind": {"type": "string", "enum": list(UPLOAD_KINDS)}}
 EVENT_FIELDS = {"attempt_id": ID, "user_id": ID, "type": {"type": "string", "enum": list(EVENT_TYPES)}, "at": MS,
                 "client_event_id": CLIENT_KEY}
 BEARER = [{"uploadToken": []}]
@@ -150,7 +150,8 @@ def document(version):
                     parameters=[path_id("user_id"), *ACTOR_QUERY]),
             },
             "/api/v1/attempts/{attempt_id}/identity": {"post": operation(
-                "Identity check at the start: stores the photo and answers at once whether it passes",
+                "Identity check at the start: stores the photo and answers at once whether it passes. Only during "
+                "the identity step: a finished attempt, or one whose check has passed, is refused (409)",
                 refusals=("409", "413", "415", "422", "429", "503", "507"), parameters=attempt,
                 body=multipart_body({"image": IMAGE_PART, "user_id": ID, "taken_at": MS,
                                      "client_shot_id": CLIENT_KEY},

@@ -12,9 +12,11 @@ from click.testing import CliRunner
 from PIL import Image
 
 from conftest import FACES, REPO, SECRET, face_bytes, png_bytes
+from sidecar import camshots
 from sidecar.analysis import queue
 from sidecar.analysis.faces import find_faces, load_face_recognition
 from sidecar.analysis.worker import work
+from sidecar.attempts import load_attempt
 from sidecar.cli import cli
 from sidecar.client import multipart
 from sidecar.db import connect
@@ -485,7 +487,7 @@ def test_identity_photo_sent_twice_is_stored_and_answered_once(app, api):
 
 def test_identity_photos_spend_the_attempt_s_camshot_allowance(app, api, config):
     config["capture.max_shots_per_minute"] = 2
-    api.put_attempt(1, identity_check="none")
+    api.put_attempt(1, identity_check="face")  # a photo without a face fails, and the step goes on
     image = png_bytes(64, 48)
     assert api.post_camshot(image, client_shot_id="shot-1").status_code == 201
     assert post_identity(api, None, client_shot_id="id-1", image=image).status_code == 200
@@ -497,11 +499,12 @@ def test_identity_photos_spend_the_attempt_s_camshot_allowance(app, api, config)
 
 def test_identity_photo_held_by_a_stalled_worker_is_answered_503_then_analysed(app, api, config):
     api.put_attempt(1, identity_check="face")
-    body, ctype = multipart({"attempt_id": 1, "user_id": 7, "taken_at": 1, "client_shot_id": "id-1",
-                             "kind": "identity"}, {"image": ("i.png", face_bytes("obama/obama1.jpg"), "image/png")})
-    api.open("POST", "/api/v1/camshots", body, ctype)
     db = connect(app.config["DB_PATH"])
     try:
+        # Stored as the identity endpoint stores it, then leased by a worker that stalls before its verdict.
+        fields = {"attempt_id": 1, "user_id": 7, "taken_at": 1, "client_shot_id": "id-1", "kind": "identity"}
+        camshots.store(db, config, app.config["DATA_DIR"], load_attempt(db, 1), fields,
+                       face_bytes("obama/obama1.jpg"))
         queue.claim(db, "stalled", lease_seconds=600)
     finally:
         db.close()
@@ -529,6 +532,26 @@ def test_bad_identity_uploads_are_refused(app, api, fields, image, status, code)
     body, ctype = multipart(fields, {"image": ("i.png", image if image is not None else png_bytes(), "image/png")})
     response = api.open("POST", "/api/v1/attempts/1/identity", body, ctype)
     assert response.status_code == status and response.json["error"] == code, response.json
+    assert rows(app, "SELECT count(*) FROM camshots") == [(0,)]
+
+
+def test_identity_photo_after_a_passing_check_is_refused_and_not_stored(app, api):
+    api.put_attempt(1, identity_check="face")
+    failed = post_identity(api, "noface/coffee.png", client_shot_id="id-1").json
+    passed = post_identity(api, "obama/obama1.jpg", client_shot_id="id-2").json
+    assert (failed["passed"], passed["passed"]) == (False, True)  # a failed check may be retried
+    late = post_identity(api, "biden/biden.jpg", client_shot_id="id-3")
+    assert late.status_code == 409 and late.json["error"] == "identity_already_passed", late.json
+    assert post_identity(api, "obama/obama1.jpg", client_shot_id="id-2").json == passed  # a retry is answered again
+    assert rows(app, "SELECT count(*) FROM camshots WHERE kind = 'identity'") == [(2,)]
+    assert rows(app, "SELECT count(*) FROM reference_photos WHERE source = 'identity'") == [(1,)]
+
+
+def test_identity_photo_of_a_finished_attempt_is_refused(app, api):
+    api.put_attempt(1, identity_check="face")
+    assert api.json("POST", "/api/v1/attempts/1/finish", {"finished_at": int(time.time())}).status_code == 200
+    response = post_identity(api, "obama/obama1.jpg")
+    assert response.status_code == 409 and response.json["error"] == "attempt_finished", response.json
     assert rows(app, "SELECT count(*) FROM camshots") == [(0,)]
 
 

@@ -240,6 +240,7 @@ def test_camshot_of_another_user_is_refused(app, api):
     ({"user_id": "-3"}, "user_id"),
     ({"client_shot_id": "has space"}, "client_shot_id"),
     ({"kind": "selfie"}, "kind"),
+    ({"kind": "identity"}, "identity step"),
 ])
 def test_camshot_fields_are_checked(app, api, fields, message):
     from sidecar.client import multipart

@@ -285,6 +285,8 @@ def test_events_over_the_rate_are_refused(app, client, slow_rate, attempt):
     (lambda f: f.pop("client_shot_id"), 400, "missing_field"),
     (lambda f: f.update(taken_at="yesterday"), 400, "invalid_field"),
     (lambda f: f.update(kind="selfie"), 400, "invalid_field"),
+    # An identity photo posted here could become the attempt's reference mid-exam.
+    (lambda f: f.update(kind="identity"), 400, "identity_outside_check"),
 ])
 def test_malformed_camshot_is_refused(app, client, attempt, mutate, status, code):
     fields = {"attempt_id": ATTEMPT, "user_id": USER, "taken_at": int(time.time() * 1000),

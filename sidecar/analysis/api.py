@@ -8,8 +8,8 @@ from flask import Blueprint, current_app, jsonify, request
 from .. import allowances, audit, camshots, storage
 from ..attempts import load_attempt
 from ..auth import moodle_actor, require_signed_request
-from ..db import get_db
-from ..errors import Unavailable, Unprocessable
+from ..db import get_db, write_transaction
+from ..errors import Conflict, Unavailable, Unprocessable
 from ..images import decode_upload, encode_png, fit_width
 from ..validation import positive_int, required, token
 from ..web import uploaded_image
@@ -89,12 +89,29 @@ def post_identity(attempt_id):
     attempt = load_attempt(db, attempt_id, must_belong_to=fields["user_id"], status=409)
     existing = camshots.find_by_client_id(db, attempt_id, fields["client_shot_id"])
     if not existing:
+        refuse_outside_identity_step(db, attempt)
         # Each one is analysed in this request: the attempt's allowance bounds the CPU as well as the disk.
         allowances.spend(db, current_app.config["PROCTORPY"], attempt_id, "camshots", time.time())
     stored = existing or camshots.store(db, current_app.config["PROCTORPY"], current_app.config["DATA_DIR"], attempt,
                                         fields, data)
     analyse_now(db, stored["id"])
-    return jsonify(identity_answer(db, attempt, stored["id"]))
+    answer = identity_answer(db, attempt, stored["id"])
+    if answer["passed"]:
+        with write_transaction(db):
+            db.execute("UPDATE attempts SET identity_passed_at = coalesce(identity_passed_at, ?) WHERE id = ?",
+                       [time.time(), attempt_id])
+    return jsonify(answer)
+
+
+def refuse_outside_identity_step(db, attempt):
+    """The identity step lasts from the start of the attempt until its first passing check."""
+    if attempt["finished_at"] is not None:
+        raise Conflict(f"Attempt {attempt['id']} is finished; its identity can no longer be checked.",
+                       code="attempt_finished")
+    passed = db.execute("SELECT identity_passed_at FROM attempts WHERE id = ?", [attempt["id"]]).fetchone()[0]
+    if passed is not None:
+        raise Conflict(f"The identity check of attempt {attempt['id']} has already passed; camshots of the attempt "
+                       "go to POST /api/v1/camshots.", code="identity_already_passed")
 
 
 def analyse_now(db, camshot_id):
