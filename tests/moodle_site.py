@@ -346,6 +346,11 @@ http {{
             unpack_moodle(self.www)
             if not (self.www / "config.php").exists():
                 self.write_config()
+            # Moodle's bootstrap refuses a config whose site dataroot is missing, even for PHPUnit's own site:
+            # on a fresh machine no site may have been installed yet.
+            if not DATAROOT.exists():
+                DATAROOT.mkdir(parents=True)
+                shutil.chown(DATAROOT, WEB_USER, WEB_USER)
             if not PHPUNIT_DATAROOT.exists():
                 # A test site's database without its dataroot cannot be reused.
                 self.psql(f'drop database if exists "{self.phpunit_dbname}" with (force)')
