@@ -481,28 +481,44 @@ def start_attempt(journey, username, video, name, computer=None):
     dialog.locator("[name=proctorpy_consent]").check()
     journey.shot(page, f"{name}-consent-camera-ready", full_page=False)
     start.click()
+    # The attempt exists now, but Moodle's attempt page sends the student back to the pre-flight check until the
+    # identity step has ended on the server (a face must be seen): take photos until one passes.
+    page.wait_for_url("**/mod/quiz/startattempt.php*")
+    identity = wait_for_identity_step(page)
+    journey.shot(page, f"{name}-identity-check", full_page=False)
+    deadline = time.time() + 60
+    while not take_identity_photo(page) and time.time() < deadline:
+        pass
+    message = identity.locator("[data-region=message]")
+    if "alert-success" not in message.get_attribute("class"):
+        journey.shot(page, f"{name}-identity-refused", full_page=False)
+        pytest.fail("the identity check did not pass within a minute: " + message.inner_text())
+    journey.shot(page, f"{name}-identity-passed", full_page=False)
+    page.click("#mod_quiz_preflight_form [name=submitbutton]")
     page.wait_for_url("**/mod/quiz/attempt.php*")
     attempt_id = int(re.search(r"[?&]attempt=(\d+)", page.url).group(1))
     journey.attempts[username] = attempt_id
+    return page, attempt_id
 
-    # The identity check (a face must be seen): take photos until one passes.
+
+def wait_for_identity_step(page):
+    """The identity step of the pre-flight form, once its camera shows a frame; returns its region."""
     identity = page.locator("[data-region=quizaccess_proctorpy-identity]")
     identity.wait_for(state="visible")
-    page.wait_for_function("document.querySelector('[data-region=quizaccess_proctorpy-identity] video').videoWidth > 0")
-    journey.shot(page, f"{name}-identity-check", full_page=False)
-    deadline = time.time() + 60
-    while identity.count() and time.time() < deadline:
-        button = identity.locator("[data-action=takephoto]")
-        button.click()
-        page.wait_for_function("""() => {
-            const dialog = document.querySelector('[data-region=quizaccess_proctorpy-identity]');
-            return !dialog || !dialog.querySelector('[data-action=takephoto]').disabled;
-        }""", timeout=30000)
-    if identity.count():
-        journey.shot(page, f"{name}-identity-refused", full_page=False)
-        pytest.fail("the identity check did not pass within a minute: "
-                    + identity.locator("[data-region=message]").inner_text())
-    return page, attempt_id
+    page.wait_for_function("document.querySelector('[data-region=preview]').videoWidth > 0")
+    page.wait_for_function("!document.querySelector('[data-action=takephoto]').disabled")
+    return identity
+
+
+def take_identity_photo(page):
+    """Take an identity photo and wait for the answer; True when it passed."""
+    page.click("[data-action=takephoto]")
+    page.wait_for_function("""() => {
+        const message = document.querySelector('[data-region=quizaccess_proctorpy-identity] [data-region=message]');
+        return message.classList.contains('alert-success') || !document.querySelector('[data-action=takephoto]').disabled;
+    }""", timeout=30000)
+    return "alert-success" in page.locator("[data-region=quizaccess_proctorpy-identity] [data-region=message]"
+                                           ).get_attribute("class")
 
 
 def answer(page, value):
@@ -811,7 +827,7 @@ def test_privacy_export_and_delete_for_a_user_the_sidecar_never_saw(journey):
 
 # --- 7c. With "face must match the profile photo", a substitute is stopped at the start ------------------
 
-def test_identity_match_stops_a_substitute_at_the_start(journey):
+def test_identity_match_stops_a_substitute_until_a_teacher_lets_the_attempt_go_on(journey):
     settings = {k: v for k, v in journey.quiz_row().items()
                 if k in ("intervalmin", "intervalmax", "imagewidth", "threshold", "retentiondays")}
     journey.cli("proctor", journey.ids["quiz"], json.dumps({**settings, "identitycheck": "match"}))
@@ -824,22 +840,68 @@ def test_identity_match_stops_a_substitute_at_the_start(journey):
     dialog.locator("[name=proctorpy_consent]").check()
     page.wait_for_function("document.querySelector('.mod_quiz_preflight_popup [name=submitbutton]').disabled === false")
     dialog.locator("[name=submitbutton]").click()
-    page.wait_for_url("**/mod/quiz/attempt.php*")
-    attempt_id = int(re.search(r"[?&]attempt=(\d+)", page.url).group(1))
-    identity = page.locator("[data-region=quizaccess_proctorpy-identity]")
-    identity.wait_for(state="visible")
-    page.wait_for_function("document.querySelector('[data-region=quizaccess_proctorpy-identity] video').videoWidth > 0")
-    identity.locator("[data-action=takephoto]").click()
+    page.wait_for_url("**/mod/quiz/startattempt.php*")
+    attempt_id = int(journey.psql(f"select id from mdl_quiz_attempts where quiz = {journey.ids['quiz']} and userid = "
+                                  f"{journey.ids['users']['student4']} and state = 'inprogress'"))
+    identity = wait_for_identity_step(page)
+    assert not take_identity_photo(page)
     message = identity.locator("[data-region=message]")
-    page.wait_for_function("""() => /profile photo/.test(
-        document.querySelector('[data-region=quizaccess_proctorpy-identity] [data-region=message]').textContent)""")
     assert "does not match your profile photo" in message.inner_text()
+    assert "ask your teacher" in message.inner_text()
     journey.shot(page, "student4-substitute-identity-refused", full_page=False)
-    # The quiz stays covered: no camshot is taken until the check passes.
-    assert identity.is_visible()
     shots = journey.attempt_json(attempt_id)["shots"]
     assert [s["kind"] for s in shots] == ["identity"] and shots[0]["status"] == "mismatch", shots
     assert shots[0]["matched_user_id"] == journey.ids["users"]["student3"], shots
+
+    # The server decides: the attempt page sends him back, and the form refuses to start without a pass.
+    page.goto(f"{journey.site.url}/mod/quiz/attempt.php?attempt={attempt_id}")
+    page.wait_for_url("**/mod/quiz/startattempt.php*")
+    assert page.locator(".que").count() == 0
+    wait_for_identity_step(page)
+    page.click("#mod_quiz_preflight_form [name=submitbutton]")
+    page.wait_for_load_state()
+    assert "has not been confirmed yet" in page.inner_text("#mod_quiz_preflight_form")
+    assert page.locator(".que").count() == 0
+    journey.shot(page, "student4-substitute-start-refused")
+    # Blocking the check in the browser gets him nowhere either.
+    page.route("**/lib/ajax/service.php*", lambda route: route.abort()
+               if "quizaccess_proctorpy_check_identity" in (route.request.post_data or "") else route.continue_())
+    wait_for_identity_step(page)
+    assert not take_identity_photo(page)
+    assert "could not be checked" in identity.locator("[data-region=message]").inner_text()
+    page.click("#mod_quiz_preflight_form [name=submitbutton]")
+    page.wait_for_load_state()
+    assert "/mod/quiz/attempt.php" not in page.url and page.locator(".que").count() == 0
+    page.unroute("**/lib/ajax/service.php*")
+
+    # The teacher sees who waits at the identity check and lets the attempt go on, which the log records.
+    teacher = journey.login("teacher")
+    teacher.goto(f"{journey.site.url}/mod/quiz/accessrule/proctorpy/report.php?cmid={journey.ids['cmid']}")
+    waiting = teacher.locator(".alert-warning", has_text="Waiting at the identity check")
+    assert STUDENTS["student4"] in waiting.inner_text()
+    journey.shot(teacher, "teacher-overview-waiting-at-identity-check")
+    waiting.locator(f"a:has-text('{STUDENTS['student4']}')").click()
+    teacher.wait_for_url(f"**attempt={attempt_id}*")
+    state = teacher.locator("[data-region=identitystate]")
+    assert "waits at the identity check" in state.inner_text()
+    assert images_loaded(teacher) == []
+    journey.shot(teacher, "teacher-report-identity-pending")
+    teacher.once("dialog", lambda confirm: confirm.accept())
+    state.locator("button:has-text('Let the attempt go on')").click()
+    teacher.wait_for_selector(".alert-success:has-text('The attempt goes on')")
+    assert "waived by" in teacher.locator("[data-region=identitystate]").inner_text()
+    journey.shot(teacher, "teacher-report-identity-waived")
+    logged = journey.psql("select userid || ' ' || relateduserid || ' ' || objectid from mdl_logstore_standard_log "
+                          "where eventname = '\\quizaccess_proctorpy\\event\\identity_check_waived'")
+    assert logged == f"{journey.ids['users']['teacher']} {journey.ids['users']['student4']} {attempt_id}", logged
+    teacher.context.close()
+
+    # His consent stands for this session: the questions show at once.
+    page.goto(f"{journey.site.url}/mod/quiz/attempt.php?attempt={attempt_id}")
+    page.wait_for_selector(".que")
+    assert "/mod/quiz/attempt.php" in page.url
+    journey.shot(page, "student4-attempt-after-waiver", full_page=False)
+    page.context.close()
 
 
 # --- 8. No page showed Moodle's debugging output ------------------------------------------------------

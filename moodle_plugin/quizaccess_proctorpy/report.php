@@ -25,7 +25,10 @@
 require_once(__DIR__ . '/../../../../config.php');
 
 use quizaccess_proctorpy\api;
+use mod_quiz\quiz_attempt;
+use mod_quiz\quiz_settings;
 use quizaccess_proctorpy\image_link;
+use quizaccess_proctorpy\local\identity_step;
 use quizaccess_proctorpy\local\page_access;
 use quizaccess_proctorpy\sidecar_client;
 use quizaccess_proctorpy\sidecar_exception;
@@ -44,6 +47,7 @@ $PAGE->set_title(get_string('reporttitle', 'quizaccess_proctorpy', format_string
 $PAGE->set_heading(format_string($course->fullname));
 $PAGE->navbar->add(get_string('reporttitle', 'quizaccess_proctorpy', format_string($cm->name)), $baseurl);
 
+$quiz = quiz_settings::create((int) $cm->instance)->get_quiz();
 $client = sidecar_client::from_config();
 $actor = api::actor((int) $USER->id, fullname($USER));
 // Above the overview, its group selector as Moodle's quiz reports show it; the attempt report has none.
@@ -56,7 +60,18 @@ $data = [
 
 try {
     if ($attemptid) {
-        page_access::attempt_of_quiz($attemptid, $cm);
+        $attempt = page_access::attempt_of_quiz($attemptid, $cm);
+        if (optional_param('waiveidentity', 0, PARAM_BOOL)) {
+            require_sesskey();
+            require_capability('quizaccess/proctorpy:waiveidentitycheck', $context);
+            if ($attempt->state !== quiz_attempt::IN_PROGRESS || !identity_step::pending($quiz, $attemptid)) {
+                throw new moodle_exception('err_identitystepover', 'quizaccess_proctorpy', $url);
+            }
+            identity_step::waive($attempt, $context, (int) $USER->id);
+            redirect($url, get_string('identitywaived', 'quizaccess_proctorpy'), null,
+                \core\output\notification::NOTIFY_SUCCESS);
+        }
+        $data['identity'] = identity_step::report_state($quiz, $attempt, $context);
         $conclusion = optional_param('conclusion', '', PARAM_ALPHA);
         if ($conclusion !== '') {
             require_sesskey();
@@ -92,6 +107,13 @@ try {
     } else {
         $userids = page_access::listed_user_ids($cm);
         $abovereport = groups_print_activity_menu($cm, $baseurl, true);
+        $data['waiting'] = array_map(function($waiting) use ($baseurl) {
+            return [
+                'name' => fullname($waiting),
+                'since' => userdate($waiting->timestart, get_string('strftimetime', 'langconfig')),
+                'url' => (new moodle_url($baseurl, ['attempt' => $waiting->id]))->out(false),
+            ];
+        }, identity_step::waiting($quiz, $userids));
         $params = [];
         foreach (api::OVERVIEW_PARAMS as $name) {
             $params[$name] = optional_param($name, '', PARAM_TEXT);

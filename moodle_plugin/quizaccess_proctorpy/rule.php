@@ -26,6 +26,7 @@ use mod_quiz\form\preflight_check_form;
 use mod_quiz\local\access_rule_base;
 use mod_quiz\quiz_settings;
 use quizaccess_proctorpy\direct_upload;
+use quizaccess_proctorpy\local\identity_step;
 use quizaccess_proctorpy\observer;
 use quizaccess_proctorpy\proctoring_settings;
 
@@ -65,18 +66,35 @@ class quizaccess_proctorpy extends access_rule_base {
     }
 
     /**
-     * Consent and camera check are asked once per session and quiz.
+     * Whether consent and the camera check are still to be given in this session for this quiz.
+     *
+     * @return bool
+     */
+    private function consent_pending(): bool {
+        global $SESSION;
+        return empty($SESSION->quizaccess_proctorpy_consent[$this->quiz->id]);
+    }
+
+    /**
+     * Consent and camera check are asked once per session and quiz; an attempt of a quiz with an identity
+     * check asks for its photo until the step is over.
+     *
+     * Moodle's attempt and summary pages, and its web services, send the student back to this check while
+     * it is required: no question is shown before the identity step has ended on the server.
      *
      * @param int|null $attemptid current attempt, if any
      * @return bool
      */
     public function is_preflight_check_required($attemptid) {
-        global $SESSION;
-        return !$this->is_exempt() && empty($SESSION->quizaccess_proctorpy_consent[$this->quiz->id]);
+        if ($this->is_exempt()) {
+            return false;
+        }
+        return $this->consent_pending() || ($attemptid && identity_step::pending($this->quiz, (int) $attemptid));
     }
 
     /**
-     * Consent text, live camera preview, consent checkbox.
+     * Consent text with a live camera preview and the consent checkbox; for an attempt at its identity
+     * step, the photo button and the sidecar's answer.
      *
      * The start button stays disabled until the camera delivers a frame (preflight module);
      * the hidden `proctorpy_camera` field records that for validation.
@@ -87,24 +105,37 @@ class quizaccess_proctorpy extends access_rule_base {
      */
     public function add_preflight_check_form_fields(preflight_check_form $quizform, MoodleQuickForm $mform, $attemptid) {
         global $OUTPUT, $PAGE;
-        $consent = get_config('quizaccess_proctorpy', 'consenttext');
-        if (trim(strip_tags((string) $consent)) === '') {
-            $consent = get_string('consenttext_default', 'quizaccess_proctorpy');
-        }
-        $identity = $this->quiz->proctorpy_identitycheck !== 'none';
-        $mform->addElement('header', 'proctorpyheader', get_string('preflightheader', 'quizaccess_proctorpy'));
-        $mform->addElement('html', $OUTPUT->render_from_template('quizaccess_proctorpy/preflight', [
-            'consent' => format_text($consent, FORMAT_HTML, ['context' => $this->quizobj->get_context()]),
+        $consent = $this->consent_pending();
+        $identity = $attemptid && identity_step::pending($this->quiz, (int) $attemptid);
+        $context = [
+            'identitynotice' => $consent && identity_step::required($this->quiz),
             'identity' => $identity,
-        ]));
-        $mform->addElement('hidden', 'proctorpy_camera', 0);
-        $mform->setType('proctorpy_camera', PARAM_INT);
-        $mform->addElement('checkbox', 'proctorpy_consent', '', get_string('consentagree', 'quizaccess_proctorpy'));
-        $PAGE->requires->js_call_amd('quizaccess_proctorpy/preflight', 'init', []);
+        ];
+        if ($consent) {
+            $text = get_config('quizaccess_proctorpy', 'consenttext');
+            if (trim(strip_tags((string) $text)) === '') {
+                $text = get_string('consenttext_default', 'quizaccess_proctorpy');
+            }
+            $context['consent'] = format_text($text, FORMAT_HTML, ['context' => $this->quizobj->get_context()]);
+        }
+        $header = $consent ? 'preflightheader' : 'identitytitle';
+        $mform->addElement('header', 'proctorpyheader', get_string($header, 'quizaccess_proctorpy'));
+        $mform->addElement('html', $OUTPUT->render_from_template('quizaccess_proctorpy/preflight', $context));
+        if ($consent) {
+            $mform->addElement('hidden', 'proctorpy_camera', 0);
+            $mform->setType('proctorpy_camera', PARAM_INT);
+            $mform->addElement('checkbox', 'proctorpy_consent', '', get_string('consentagree', 'quizaccess_proctorpy'));
+        }
+        if ($identity) {
+            // Carries the error when the form is sent before the step is over.
+            $mform->addElement('static', 'proctorpy_identity', '', '');
+        }
+        $PAGE->requires->js_call_amd('quizaccess_proctorpy/preflight', 'init',
+            [$identity ? (int) $attemptid : 0, (int) $this->quiz->proctorpy_imagewidth]);
     }
 
     /**
-     * Consent given and a camera frame seen.
+     * Consent given and a camera frame seen; the identity step over on the server.
      *
      * @param array $data submitted data
      * @param array $files submitted files
@@ -113,11 +144,16 @@ class quizaccess_proctorpy extends access_rule_base {
      * @return array errors
      */
     public function validate_preflight_check($data, $files, $errors, $attemptid) {
-        if (empty($data['proctorpy_consent'])) {
-            $errors['proctorpy_consent'] = get_string('err_consent', 'quizaccess_proctorpy');
+        if ($this->consent_pending()) {
+            if (empty($data['proctorpy_consent'])) {
+                $errors['proctorpy_consent'] = get_string('err_consent', 'quizaccess_proctorpy');
+            }
+            if (empty($data['proctorpy_camera'])) {
+                $errors['proctorpy_consent'] = get_string('err_nocamera', 'quizaccess_proctorpy');
+            }
         }
-        if (empty($data['proctorpy_camera'])) {
-            $errors['proctorpy_consent'] = get_string('err_nocamera', 'quizaccess_proctorpy');
+        if ($attemptid && identity_step::pending($this->quiz, (int) $attemptid)) {
+            $errors['proctorpy_identity'] = get_string('err_identitypending', 'quizaccess_proctorpy');
         }
         return $errors;
     }
@@ -162,7 +198,7 @@ class quizaccess_proctorpy extends access_rule_base {
      * @param moodle_page $page the page being set up
      */
     public function setup_attempt_page($page) {
-        global $CFG, $DB, $SESSION, $USER;
+        global $CFG, $DB, $USER;
         if (!in_array($page->pagetype, self::CAPTURE_PAGES, true) || $this->is_exempt()) {
             return;
         }
@@ -172,14 +208,11 @@ class quizaccess_proctorpy extends access_rule_base {
         if (!$attempt) {
             return;
         }
-        $identityrequired = $this->quiz->proctorpy_identitycheck !== 'none'
-            && empty($SESSION->quizaccess_proctorpy_identity[$attempt->id]);
         $page->requires->js_call_amd('quizaccess_proctorpy/capture', 'init', [[
             'attemptid' => (int) $attempt->id,
             'intervalmin' => (int) $this->quiz->proctorpy_intervalmin,
             'intervalmax' => (int) $this->quiz->proctorpy_intervalmax,
             'width' => (int) $this->quiz->proctorpy_imagewidth,
-            'identity' => $identityrequired,
             // Null in forwarded mode; in direct mode the upload token, minted for this page.
             'direct' => direct_upload::capture_config(get_config('quizaccess_proctorpy'), $CFG->wwwroot,
                 (int) $attempt->id, (int) $USER->id, (int) $attempt->timestart, (int) $this->quiz->timelimit, time()),
@@ -278,6 +311,9 @@ class quizaccess_proctorpy extends access_rule_base {
     public static function delete_settings($quiz) {
         global $DB;
         $DB->delete_records('quizaccess_proctorpy', ['quizid' => $quiz->id]);
+        // The quiz's attempts are deleted first, without an event each: their identity checks go here.
+        $DB->delete_records_select('quizaccess_proctorpy_idcheck',
+            'NOT EXISTS (SELECT 1 FROM {quiz_attempts} qa WHERE qa.id = attemptid)');
     }
 
     /**

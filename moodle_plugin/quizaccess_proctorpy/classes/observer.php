@@ -135,6 +135,8 @@ class observer {
      * @param \mod_quiz\event\attempt_deleted $event the event
      */
     public static function attempt_deleted(\mod_quiz\event\attempt_deleted $event): void {
+        global $DB;
+        $DB->delete_records('quizaccess_proctorpy_idcheck', ['attemptid' => (int) $event->objectid]);
         self::purge(['attempt_id' => (int) $event->objectid], $event);
     }
 

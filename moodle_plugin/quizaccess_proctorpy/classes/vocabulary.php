@@ -36,8 +36,8 @@ class vocabulary {
     const EVENT_TYPES = ['focus_lost', 'focus_back', 'tab_hidden', 'tab_visible', 'camera_lost', 'camera_back',
         'fullscreen_exit', 'upload_failed', 'direct_fallback'];
 
-    /** Camshots taken during the attempt, and the photo of the identity check before it. */
-    const CAMSHOT_KINDS = ['attempt', 'identity'];
+    /** Camshots the capture routes take: those of the attempt. The identity photo has its own call. */
+    const CAMSHOT_KINDS = ['attempt'];
 
     /** Longest idempotency key (client shot or event id) the sidecar takes. */
     const CLIENT_KEY_MAX_LENGTH = 64;

@@ -65,6 +65,17 @@ $capabilities = [
             'manager' => CAP_ALLOW,
         ],
     ],
+    // Let an attempt go on whose identity check did not pass (the student asked the teacher in the room).
+    'quizaccess/proctorpy:waiveidentitycheck' => [
+        'riskbitmask' => RISK_PERSONAL,
+        'captype' => 'write',
+        'contextlevel' => CONTEXT_MODULE,
+        'archetypes' => [
+            'teacher' => CAP_ALLOW,
+            'editingteacher' => CAP_ALLOW,
+            'manager' => CAP_ALLOW,
+        ],
+    ],
     // Take proctored quizzes without consent screen or capture (staff previewing a quiz).
     'quizaccess/proctorpy:bypass' => [
         'captype' => 'read',

@@ -32,5 +32,34 @@
  * @return bool
  */
 function xmldb_quizaccess_proctorpy_upgrade($oldversion) {
+    global $DB;
+    $dbman = $DB->get_manager();
+
+    if ($oldversion < 2026120200) {
+        // The identity step is decided by the server: each attempt's outcome is kept here.
+        $table = new xmldb_table('quizaccess_proctorpy_idcheck');
+        $table->add_field('id', XMLDB_TYPE_INTEGER, '10', null, XMLDB_NOTNULL, XMLDB_SEQUENCE, null);
+        $table->add_field('attemptid', XMLDB_TYPE_INTEGER, '10', null, XMLDB_NOTNULL, null, null);
+        $table->add_field('outcome', XMLDB_TYPE_CHAR, '10', null, XMLDB_NOTNULL, null, null);
+        $table->add_field('waivedby', XMLDB_TYPE_INTEGER, '10', null, XMLDB_NOTNULL, null, '0');
+        $table->add_field('timecreated', XMLDB_TYPE_INTEGER, '10', null, XMLDB_NOTNULL, null, '0');
+        $table->add_key('primary', XMLDB_KEY_PRIMARY, ['id']);
+        $table->add_key('attemptid', XMLDB_KEY_FOREIGN_UNIQUE, ['attemptid'], 'quiz_attempts', ['id']);
+        if (!$dbman->table_exists($table)) {
+            $dbman->create_table($table);
+        }
+        // Attempts in progress at upgrade time passed the browser's check already: they go on as before.
+        $sql = "SELECT qa.id
+                  FROM {quiz_attempts} qa
+                  JOIN {quizaccess_proctorpy} p ON p.quizid = qa.quiz
+                 WHERE qa.state IN ('inprogress', 'overdue') AND p.identitycheck <> 'none'";
+        $now = time();
+        foreach ($DB->get_fieldset_sql($sql) as $attemptid) {
+            $DB->insert_record('quizaccess_proctorpy_idcheck',
+                ['attemptid' => $attemptid, 'outcome' => 'passed', 'waivedby' => 0, 'timecreated' => $now]);
+        }
+        upgrade_plugin_savepoint(true, 2026120200, 'quizaccess', 'proctorpy');
+    }
+
     return true;
 }

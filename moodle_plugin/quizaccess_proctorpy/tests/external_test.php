@@ -81,7 +81,7 @@ final class external_test extends \advanced_testcase {
      * @param int $attemptid the attempt
      * @param string $image base64 image
      * @param string $clientshotid idempotency key
-     * @param string $kind attempt or identity
+     * @param string $kind camshot kind
      * @return array
      */
     private static function upload_args(int $attemptid, string $image, string $clientshotid = 'shot1',
@@ -277,31 +277,55 @@ final class external_test extends \advanced_testcase {
     }
 
     /**
-     * Without an identity check any photo passes, and the pass is remembered for the attempt page.
+     * Without an identity check there is no identity step: a photo is refused and nothing reaches the sidecar.
      */
-    public function test_check_identity_without_check_passes(): void {
-        global $SESSION;
+    public function test_check_identity_without_check_is_refused(): void {
         $attempt = $this->start_attempt($this->quiz, $this->student);
         $answer = self::call('check_identity', ['attemptid' => $attempt->id, 'takenat' => 1700000000000,
             'clientshotid' => 'id1', 'image' => base64_encode(self::image_bytes())]);
-        $this->assertTrue($answer['passed']);
-        $this->assertTrue($SESSION->quizaccess_proctorpy_identity[$attempt->id]);
-        $shots = $this->sidecar_attempt($this->client, $attempt->id)['shots'];
-        $this->assertSame(['identity'], array_column($shots, 'kind'));
+        $this->assertSame('err_identitystepover', $answer['error']);
+        $this->assertSame([], $this->sidecar_attempt($this->client, $attempt->id)['shots']);
     }
 
     /**
-     * When a face must be seen, a photo without one fails with the sidecar's sentence, and nothing is remembered.
+     * When a face must be seen, a photo without one fails with the sidecar's sentence and the step goes on; a photo
+     * with a face ends it on the server, and no identity photo is taken after that.
      */
-    public function test_check_identity_without_face_fails(): void {
-        global $SESSION;
+    public function test_check_identity_ends_the_step_on_the_server(): void {
         $quiz = $this->create_quiz($this->course, ['identitycheck' => 'face']);
         $attempt = $this->start_attempt($quiz, $this->student);
+        $settings = $this->quiz_settings($quiz)->get_quiz();
         $answer = self::call('check_identity', ['attemptid' => $attempt->id, 'takenat' => 1700000000000,
             'clientshotid' => 'id1', 'image' => base64_encode(self::image_bytes())]);
         $this->assertArrayNotHasKey('error', $answer);
         $this->assertFalse($answer['passed']);
-        $this->assertNotEmpty($answer['message']);
-        $this->assertEmpty($SESSION->quizaccess_proctorpy_identity[$attempt->id] ?? null);
+        $this->assertStringContainsString('No face', $answer['message']);
+        $this->assertTrue(local\identity_step::pending($settings, $attempt->id));
+
+        $face = base64_encode(file_get_contents($this->faces_folder() . '/obama/obama1.jpg'));
+        $answer = self::call('check_identity', ['attemptid' => $attempt->id, 'takenat' => 1700000001000,
+            'clientshotid' => 'id2', 'image' => $face]);
+        $this->assertTrue($answer['passed'], $answer['message'] ?? '');
+        $this->assertFalse(local\identity_step::pending($settings, $attempt->id));
+        $this->assertSame(local\identity_step::PASSED, local\identity_step::outcome($attempt->id)->outcome);
+
+        $late = self::call('check_identity', ['attemptid' => $attempt->id, 'takenat' => 1700000002000,
+            'clientshotid' => 'id3', 'image' => $face]);
+        $this->assertSame('err_identitystepover', $late['error']);
+        $shots = $this->sidecar_attempt($this->client, $attempt->id)['shots'];
+        $this->assertSame(['identity', 'identity'], array_column($shots, 'kind'));
+    }
+
+    /**
+     * An identity photo never travels as a camshot of the attempt: it could become the attempt's reference.
+     */
+    public function test_upload_camshot_refuses_an_identity_photo(): void {
+        $quiz = $this->create_quiz($this->course, ['identitycheck' => 'face']);
+        $attempt = $this->start_attempt($quiz, $this->student);
+        $answer = self::call('upload_camshot', self::upload_args($attempt->id, base64_encode(self::image_bytes()), 'shot1',
+            'identity'));
+        $this->assertSame('invalidparameter', $answer['error']);
+        $this->assertStringContainsString('check_identity', $answer['debuginfo']);
+        $this->assertSame([], $this->sidecar_attempt($this->client, $attempt->id)['shots']);
     }
 }

@@ -125,14 +125,19 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
     }
 
     /**
-     * The metadata declares the settings table and everything sent to the sidecar, with existing strings.
+     * The metadata declares the settings table, the identity checks' outcomes and everything sent to the sidecar,
+     * with existing strings.
      */
     public function test_get_metadata(): void {
         $items = provider::get_metadata(new collection('quizaccess_proctorpy'))->get_collection();
-        $this->assertCount(2, $items);
-        [$table, $sidecar] = $items;
+        $this->assertCount(3, $items);
+        [$table, $idcheck, $sidecar] = $items;
         $this->assertInstanceOf(database_table::class, $table);
         $this->assertSame('quizaccess_proctorpy', $table->get_name());
+        $this->assertInstanceOf(database_table::class, $idcheck);
+        $this->assertSame('quizaccess_proctorpy_idcheck', $idcheck->get_name());
+        $this->assertEqualsCanonicalizing(['attemptid', 'outcome', 'waivedby', 'timecreated'],
+            array_keys($idcheck->get_privacy_fields()));
         $this->assertInstanceOf(external_location::class, $sidecar);
         $this->assertSame('sidecar', $sidecar->get_name());
         $this->assertEqualsCanonicalizing(['userid', 'fullname', 'attempt', 'camshots', 'referencephoto', 'faceencodings',

@@ -271,7 +271,6 @@ final class rule_test extends \advanced_testcase {
                 'intervalmin' => 20,
                 'intervalmax' => 40,
                 'width' => 480,
-                'identity' => false,
                 'direct' => null,
             ]]], $calls, $pagetype);
         }
@@ -335,21 +334,6 @@ final class rule_test extends \advanced_testcase {
         $attempt = $this->start_attempt_quietly($quiz, $this->student);
         $calls = self::amd_calls($this->set_up_attempt_page($quiz, $attempt->id), 'quizaccess_proctorpy/capture', 'init');
         $this->assertNull($calls[0][0]['direct']);
-    }
-
-    /**
-     * With an identity check the capture module asks for the photo until the check has passed in this session.
-     */
-    public function test_setup_attempt_page_identity(): void {
-        global $SESSION;
-        $quiz = $this->create_quiz($this->course, ['identitycheck' => 'match']);
-        $attempt = $this->start_attempt_quietly($quiz, $this->student);
-        $calls = self::amd_calls($this->set_up_attempt_page($quiz, $attempt->id), 'quizaccess_proctorpy/capture', 'init');
-        $this->assertTrue($calls[0][0]['identity']);
-
-        $SESSION->quizaccess_proctorpy_identity[$attempt->id] = true;
-        $calls = self::amd_calls($this->set_up_attempt_page($quiz, $attempt->id), 'quizaccess_proctorpy/capture', 'init');
-        $this->assertFalse($calls[0][0]['identity']);
     }
 
     /**

@@ -14,8 +14,8 @@
 // along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
 
 /**
- * Capture during a proctored attempt: a camshot at random intervals, browser events, a small
- * status indicator, and the identity check at the start when the quiz asks for one.
+ * Capture during a proctored attempt: a camshot at random intervals, browser events and a small
+ * status indicator. The identity check comes before, in the pre-flight form.
  *
  * Nothing here may stop the student from working: failures are retried and shown on the
  * indicator only.
@@ -25,7 +25,6 @@
  * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
  */
 
-import Ajax from 'core/ajax';
 import Templates from 'core/templates';
 import {getString} from 'core/str';
 import * as Camera from 'quizaccess_proctorpy/camera';
@@ -39,7 +38,7 @@ class Capture {
     /**
      * Capture for one attempt.
      *
-     * @param {Object} config attemptid, intervalmin, intervalmax (seconds), width (pixels), identity (bool),
+     * @param {Object} config attemptid, intervalmin, intervalmax (seconds), width (pixels),
      *     direct (url, token, userid for direct upload; null to forward through Moodle)
      */
     constructor(config) {
@@ -57,7 +56,7 @@ class Capture {
     }
 
     /**
-     * Start: indicator, identity check if needed, then camera, camshots and events.
+     * Start: indicator, camera, camshots and events.
      */
     async start() {
         const html = await Templates.render('quizaccess_proctorpy/indicator', {});
@@ -65,9 +64,6 @@ class Capture {
         this.indicator = document.body.lastElementChild;
         this.listen();
         await this.openCamera();
-        if (this.config.identity) {
-            await this.identityCheck();
-        }
         this.scheduleShot();
         // Items queued on an earlier page of this attempt go first.
         this.uploader.flush();
@@ -111,21 +107,19 @@ class Capture {
         const min = this.config.intervalmin * 1000;
         const max = Math.max(min, this.config.intervalmax * 1000);
         setTimeout(() => {
-            this.shoot('attempt');
+            this.shoot();
             this.scheduleShot();
         }, min + Math.random() * (max - min));
     }
 
     /**
      * Queue the current frame; with no frame (camera down) the gap itself is what the sidecar scores.
-     *
-     * @param {string} kind attempt or identity
      */
-    shoot(kind) {
+    shoot() {
         const image = this.stream ? Camera.frame(this.video, this.config.width) : null;
         if (image) {
             this.uploader.add('camshot', {attemptid: this.config.attemptid, takenat: Date.now(),
-                clientshotid: Camera.randomId(), kind: kind, image: image});
+                clientshotid: Camera.randomId(), kind: 'attempt', image: image});
         }
     }
 
@@ -203,60 +197,12 @@ class Capture {
         this.indicator.querySelector('[data-region="label"]').textContent =
             await getString('indicator_' + state, 'quizaccess_proctorpy');
     }
-
-    /**
-     * Identity check: a photo the sidecar checks at once; refused photos can be taken again.
-     * When the sidecar cannot be reached, the student goes on: proctoring never blocks an attempt
-     * because of its own outage.
-     *
-     * @returns {Promise<void>} resolved when the dialog is closed
-     */
-    async identityCheck() {
-        const html = await Templates.render('quizaccess_proctorpy/identity', {});
-        document.body.insertAdjacentHTML('beforeend', html);
-        const dialog = document.body.lastElementChild;
-        const preview = dialog.querySelector('[data-region="preview"]');
-        const message = dialog.querySelector('[data-region="message"]');
-        const button = dialog.querySelector('[data-action="takephoto"]');
-        if (this.stream) {
-            preview.srcObject = this.stream;
-            preview.muted = true;
-            preview.play();
-        }
-        return new Promise((resolve) => {
-            button.addEventListener('click', async() => {
-                const image = this.stream ? Camera.frame(this.video, this.config.width) : null;
-                if (!image) {
-                    message.textContent = await getString('camera_failed', 'quizaccess_proctorpy');
-                    return;
-                }
-                button.disabled = true;
-                message.textContent = await getString('identitychecking', 'quizaccess_proctorpy');
-                let passed = false;
-                try {
-                    const answer = await Ajax.call([{methodname: 'quizaccess_proctorpy_check_identity', args: {
-                        attemptid: this.config.attemptid, takenat: Date.now(), clientshotid: Camera.randomId(),
-                        image: image}}])[0];
-                    passed = answer.passed;
-                    message.textContent = answer.message;
-                } catch (error) {
-                    passed = true;
-                    this.event('upload_failed');
-                }
-                button.disabled = false;
-                if (passed) {
-                    dialog.remove();
-                    resolve();
-                }
-            });
-        });
-    }
 }
 
 /**
  * Start capture on an attempt page.
  *
- * @param {Object} config attemptid, intervalmin, intervalmax, width, identity, direct
+ * @param {Object} config attemptid, intervalmin, intervalmax, width, direct
  * @returns {Promise<Capture>}
  */
 export const init = async(config) => {

@@ -15,30 +15,88 @@
 
 /**
  * Pre-flight check of a proctored quiz: live camera preview; the start button stays disabled
- * until the camera delivers a frame.
+ * until the camera delivers a frame. At an attempt's identity step, the photo for the sidecar's
+ * check: the server ends the step, this module only takes the photo and shows the answer.
  *
  * @module     quizaccess_proctorpy/preflight
  * @copyright  2026 The proctorpy authors
  * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
  */
 
+import Ajax from 'core/ajax';
 import * as Camera from 'quizaccess_proctorpy/camera';
 import {getString} from 'core/str';
 
 /**
- * Set up the preview in the pre-flight form.
+ * Show a sentence in a status region.
+ *
+ * @param {HTMLElement} element the region
+ * @param {string} kind info, success, warning or danger
+ * @param {string} text the sentence
  */
-export const init = async() => {
+const say = (element, kind, text) => {
+    element.className = 'alert alert-' + kind;
+    element.textContent = text;
+};
+
+/**
+ * The identity step: each photo is checked by the sidecar at once; a refused one can be taken again.
+ *
+ * @param {HTMLElement} region the identity region
+ * @param {HTMLVideoElement} video the playing preview
+ * @param {number} attemptid the attempt
+ * @param {number} width photo width in pixels
+ * @param {HTMLElement|null} start the form's submit button
+ */
+const identityStep = (region, video, attemptid, width, start) => {
+    const button = region.querySelector('[data-action="takephoto"]');
+    const message = region.querySelector('[data-region="message"]');
+    button.disabled = false;
+    button.addEventListener('click', async() => {
+        const image = Camera.frame(video, width);
+        if (!image) {
+            say(message, 'danger', await getString('camera_failed', 'quizaccess_proctorpy'));
+            return;
+        }
+        button.disabled = true;
+        say(message, 'info', await getString('identitychecking', 'quizaccess_proctorpy'));
+        try {
+            const answer = await Ajax.call([{methodname: 'quizaccess_proctorpy_check_identity', args: {
+                attemptid: attemptid, takenat: Date.now(), clientshotid: Camera.randomId(), image: image}}])[0];
+            if (answer.passed) {
+                say(message, 'success', answer.message + ' ' + await getString('identitypassed', 'quizaccess_proctorpy'));
+                if (start) {
+                    start.focus();
+                }
+                return;
+            }
+            say(message, 'warning', answer.message + ' ' + await getString('identityretry', 'quizaccess_proctorpy'));
+        } catch (error) {
+            say(message, 'danger', await getString('identityunavailable', 'quizaccess_proctorpy', error.message));
+        }
+        button.disabled = false;
+    });
+};
+
+/**
+ * Set up the preview in the pre-flight form.
+ *
+ * @param {number} attemptid the attempt at its identity step, 0 when there is none
+ * @param {number} width identity photo width in pixels
+ */
+export const init = async(attemptid, width) => {
     const region = document.querySelector('[data-region="quizaccess_proctorpy-preflight"]');
     if (!region) {
         return;
     }
     const form = region.closest('form');
     const start = form.querySelector('[name="submitbutton"]');
+    // Present while consent is still to be given: the start button waits for a camera frame.
     const cameraok = form.querySelector('input[name="proctorpy_camera"]');
     const status = region.querySelector('[data-region="camerastatus"]');
     const video = region.querySelector('[data-region="preview"]');
-    if (start) {
+    const identity = region.querySelector('[data-region="quizaccess_proctorpy-identity"]');
+    if (start && cameraok) {
         start.disabled = true;
     }
     let stream = null;
@@ -52,14 +110,18 @@ export const init = async() => {
     window.addEventListener('pagehide', () => Camera.close(stream));
     try {
         stream = await Camera.open(video, 640);
-        cameraok.value = '1';
-        status.className = 'alert alert-success';
-        status.textContent = await getString('cameraready', 'quizaccess_proctorpy');
-        if (start) {
-            start.disabled = false;
-        }
     } catch (error) {
-        status.className = 'alert alert-danger';
-        status.textContent = await getString('camera_' + Camera.problem(error), 'quizaccess_proctorpy');
+        say(status, 'danger', await getString('camera_' + Camera.problem(error), 'quizaccess_proctorpy'));
+        return;
+    }
+    say(status, 'success', await getString(identity ? 'camerareadyphoto' : 'cameraready', 'quizaccess_proctorpy'));
+    if (cameraok) {
+        cameraok.value = '1';
+    }
+    if (start) {
+        start.disabled = false;
+    }
+    if (identity) {
+        identityStep(identity, video, attemptid, width, start);
     }
 };

@@ -28,10 +28,14 @@ use core_external\external_api;
 use core_external\external_function_parameters;
 use core_external\external_single_structure;
 use core_external\external_value;
+use quizaccess_proctorpy\local\identity_step;
 use quizaccess_proctorpy\local\proctored_attempt;
 
 /**
- * Sends the identity photo for the sidecar's synchronous check and remembers a pass for the session.
+ * Sends the identity photo for the sidecar's synchronous check; a pass ends the attempt's identity step.
+ *
+ * Photos are taken only while the step lasts: once it is over, a photo could become the attempt's
+ * reference at any time.
  */
 class check_identity extends external_api {
 
@@ -59,17 +63,19 @@ class check_identity extends external_api {
      * @return array passed and the sentence to show
      */
     public static function execute(int $attemptid, int $takenat, string $clientshotid, string $image): array {
-        global $SESSION;
         $params = self::validate_parameters(self::execute_parameters(), compact('attemptid', 'takenat', 'clientshotid',
             'image'));
         $proctored = proctored_attempt::for_current_user($params['attemptid']);
+        if (!identity_step::pending($proctored->quizobj->get_quiz(), $params['attemptid'])) {
+            throw new \moodle_exception('err_identitystepover', 'quizaccess_proctorpy');
+        }
         $checked = forwarding::image($params['image']);
         $answer = forwarding::run(function() use ($proctored, $checked, $params) {
             return $proctored->check_identity($checked, $params['takenat'], $params['clientshotid']);
         });
         $passed = !empty($answer['passed']);
         if ($passed) {
-            $SESSION->quizaccess_proctorpy_identity[$params['attemptid']] = true;
+            identity_step::record_pass($params['attemptid']);
         }
         return ['passed' => $passed, 'message' => (string) ($answer['message'] ?? '')];
     }

@@ -46,7 +46,8 @@ class upload_camshot extends external_api {
             'attemptid' => new external_value(PARAM_INT, 'Quiz attempt id'),
             'takenat' => new external_value(PARAM_INT, 'When the frame was taken, unix milliseconds'),
             'clientshotid' => new external_value(PARAM_ALPHANUM, 'Idempotency key chosen by the browser, kept across retries'),
-            'kind' => new external_value(PARAM_ALPHA, 'attempt or identity'),
+            // Only "attempt"; kept so that capture pages loaded before an upgrade go on uploading.
+            'kind' => new external_value(PARAM_ALPHA, 'attempt'),
             'image' => new external_value(PARAM_RAW, 'JPEG or PNG, base64 or data URL'),
         ]);
     }
@@ -66,7 +67,8 @@ class upload_camshot extends external_api {
             'kind', 'image'));
         if (!in_array($params['kind'], vocabulary::CAMSHOT_KINDS, true)
                 || strlen($params['clientshotid']) > vocabulary::CLIENT_KEY_MAX_LENGTH) {
-            throw new \invalid_parameter_exception('kind must be attempt or identity; clientshotid at most 64 characters');
+            throw new \invalid_parameter_exception('kind must be attempt (an identity photo goes through ' .
+                'quizaccess_proctorpy_check_identity); clientshotid at most 64 characters');
         }
         $proctored = proctored_attempt::for_current_user($params['attemptid']);
         $checked = forwarding::image($params['image']);

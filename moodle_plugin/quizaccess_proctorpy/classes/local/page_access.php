@@ -83,13 +83,14 @@ class page_access {
      *
      * @param int $attemptid quiz attempt id
      * @param \cm_info $cm the quiz's course module
-     * @return \stdClass id and userid of the attempt
+     * @return \stdClass id, quiz, userid and state of the attempt
      * @throws \dml_missing_record_exception when the attempt is not one at this quiz
      * @throws \required_capability_exception when its student is in none of the viewer's groups
      */
     public static function attempt_of_quiz(int $attemptid, \cm_info $cm): \stdClass {
         global $DB;
-        $attempt = $DB->get_record('quiz_attempts', ['id' => $attemptid, 'quiz' => $cm->instance], 'id, userid', MUST_EXIST);
+        $attempt = $DB->get_record('quiz_attempts', ['id' => $attemptid, 'quiz' => $cm->instance], 'id, quiz, userid, state',
+            MUST_EXIST);
         if (self::limited_to_own_groups($cm)) {
             $viewergroups = groups_get_activity_allowed_groups($cm);
             $studentgroups = groups_get_all_groups($cm->course, $attempt->userid, $cm->groupingid);

@@ -167,7 +167,7 @@ class proctored_attempt {
      * @param camshot_image $image checked image
      * @param int $takenat unix milliseconds
      * @param string $clientshotid idempotency key from the browser
-     * @param string $kind attempt or identity
+     * @param string $kind attempt (the only kind the capture routes take)
      * @return array the sidecar's answer
      * @throws sidecar_exception
      */

@@ -15,7 +15,8 @@
 // along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
 
 /**
- * Privacy provider: the plugin keeps no personal data itself; the sidecar holds it and is asked to export or delete it.
+ * Privacy provider: the sidecar holds the proctoring data and is asked to export or delete it; the plugin keeps how
+ * each attempt's identity check ended.
  *
  * @package    quizaccess_proctorpy
  * @copyright  2026 The proctorpy authors
@@ -28,6 +29,7 @@ use core_privacy\local\metadata\collection;
 use core_privacy\local\request\approved_contextlist;
 use core_privacy\local\request\approved_userlist;
 use core_privacy\local\request\contextlist;
+use core_privacy\local\request\transform;
 use core_privacy\local\request\userlist;
 use core_privacy\local\request\writer;
 use quizaccess_proctorpy\api;
@@ -35,7 +37,8 @@ use quizaccess_proctorpy\sidecar_client;
 use quizaccess_proctorpy\sidecar_exception;
 
 /**
- * Declares what is sent to the sidecar, and exports and deletes it through the sidecar's API, context by context.
+ * Declares what is sent to the sidecar, and exports and deletes it through the sidecar's API, context by context,
+ * with the identity checks' outcomes kept in Moodle.
  *
  * The sidecar knows quizzes by quiz id (the course module's instance), never by course module id,
  * so every per-context request translates the context to its quiz id.
@@ -56,6 +59,12 @@ class provider implements
             'quizid' => 'privacy:metadata:quizaccess_proctorpy:quizid',
             'enabled' => 'privacy:metadata:quizaccess_proctorpy:enabled',
         ], 'privacy:metadata:quizaccess_proctorpy');
+        $collection->add_database_table('quizaccess_proctorpy_idcheck', [
+            'attemptid' => 'privacy:metadata:quizaccess_proctorpy_idcheck:attemptid',
+            'outcome' => 'privacy:metadata:quizaccess_proctorpy_idcheck:outcome',
+            'waivedby' => 'privacy:metadata:quizaccess_proctorpy_idcheck:waivedby',
+            'timecreated' => 'privacy:metadata:quizaccess_proctorpy_idcheck:timecreated',
+        ], 'privacy:metadata:quizaccess_proctorpy_idcheck');
         $collection->link_external_location('sidecar', [
             'userid' => 'privacy:metadata:sidecar:userid',
             'fullname' => 'privacy:metadata:sidecar:fullname',
@@ -95,6 +104,16 @@ class provider implements
                JOIN {context} ctx ON ctx.instanceid = cm.id AND ctx.contextlevel = :contextlevel
               WHERE qa.userid = :userid",
             ['contextlevel' => CONTEXT_MODULE, 'userid' => $userid]);
+        // A teacher who let attempts go on without a passing identity check.
+        $contextlist->add_from_sql(
+            "SELECT DISTINCT ctx.id
+               FROM {quizaccess_proctorpy_idcheck} ic
+               JOIN {quiz_attempts} qa ON qa.id = ic.attemptid
+               JOIN {course_modules} cm ON cm.instance = qa.quiz
+               JOIN {modules} m ON m.id = cm.module AND m.name = 'quiz'
+               JOIN {context} ctx ON ctx.instanceid = cm.id AND ctx.contextlevel = :contextlevel
+              WHERE ic.waivedby = :userid",
+            ['contextlevel' => CONTEXT_MODULE, 'userid' => $userid]);
         if (self::attempted_proctored_quiz($userid)) {
             $contextlist->add_user_context($userid);
         }
@@ -123,6 +142,11 @@ class provider implements
                FROM {quiz_attempts} qa
                JOIN {quizaccess_proctorpy} p ON p.quizid = qa.quiz
               WHERE qa.quiz = :quizid", ['quizid' => $quizid]);
+        $userlist->add_from_sql('waivedby',
+            "SELECT ic.waivedby
+               FROM {quizaccess_proctorpy_idcheck} ic
+               JOIN {quiz_attempts} qa ON qa.id = ic.attemptid
+              WHERE qa.quiz = :quizid AND ic.waivedby <> 0", ['quizid' => $quizid]);
     }
 
     /**
@@ -138,6 +162,7 @@ class provider implements
                 $part = ['references' => 1];
             } else if (($quizid = self::quiz_id($context)) !== null) {
                 $part = ['quiz_ids' => $quizid];
+                self::export_identity_checks($context, $quizid, $userid);
             } else {
                 continue;
             }
@@ -145,7 +170,7 @@ class provider implements
                 return sidecar_client::from_config(120)->call('GET', api::user_data($userid, $part + self::actor()))->body;
             });
             if ($zip === null) {
-                return;
+                continue;
             }
             writer::with_context($context)->export_custom_file(
                 [get_string('pluginname', 'quizaccess_proctorpy')], 'proctoring-data.zip', $zip);
@@ -164,6 +189,7 @@ class provider implements
         }
         $quizid = self::quiz_id($context);
         if ($quizid !== null) {
+            self::delete_identity_checks($quizid, null);
             self::purge(['quiz_id' => $quizid]);
         }
     }
@@ -182,6 +208,7 @@ class provider implements
             if ($context->contextlevel == CONTEXT_USER && $context->instanceid == $userid) {
                 self::delete_reference($userid);
             } else if (($quizid = self::quiz_id($context)) !== null) {
+                self::delete_identity_checks($quizid, $userid);
                 self::purge(['quiz_id' => $quizid, 'user_id' => $userid]);
             }
         }
@@ -205,8 +232,62 @@ class provider implements
             return;
         }
         foreach ($userlist->get_userids() as $userid) {
+            self::delete_identity_checks($quizid, (int) $userid);
             self::purge(['quiz_id' => $quizid, 'user_id' => (int) $userid]);
         }
+    }
+
+    /**
+     * Export how the identity checks of the user's attempts at the quiz ended, and the ones the user waived.
+     *
+     * @param \context $context the quiz's context
+     * @param int $quizid the quiz
+     * @param int $userid the user
+     */
+    private static function export_identity_checks(\context $context, int $quizid, int $userid): void {
+        global $DB;
+        $rows = $DB->get_records_sql(
+            "SELECT ic.id, ic.attemptid, qa.userid, ic.outcome, ic.waivedby, ic.timecreated
+               FROM {quizaccess_proctorpy_idcheck} ic
+               JOIN {quiz_attempts} qa ON qa.id = ic.attemptid
+              WHERE qa.quiz = :quizid AND (qa.userid = :userid OR ic.waivedby = :waivedby)
+           ORDER BY ic.timecreated, ic.id", ['quizid' => $quizid, 'userid' => $userid, 'waivedby' => $userid]);
+        if (!$rows) {
+            return;
+        }
+        $checks = [];
+        foreach ($rows as $row) {
+            $checks[] = [
+                'attempt' => (int) $row->attemptid,
+                'yourattempt' => transform::yesno((int) $row->userid === $userid),
+                'outcome' => $row->outcome,
+                'waivedbyyou' => transform::yesno((int) $row->waivedby === $userid),
+                'time' => transform::datetime($row->timecreated),
+            ];
+        }
+        writer::with_context($context)->export_data(
+            [get_string('pluginname', 'quizaccess_proctorpy'), get_string('identitytitle', 'quizaccess_proctorpy')],
+            (object) ['checks' => $checks]);
+    }
+
+    /**
+     * Delete the identity checks of a quiz's attempts (of one user's attempts when given), and forget that
+     * the user waived any.
+     *
+     * @param int $quizid the quiz
+     * @param int|null $userid the user, null for everyone
+     */
+    private static function delete_identity_checks(int $quizid, ?int $userid): void {
+        global $DB;
+        $attempts = "SELECT id FROM {quiz_attempts} WHERE quiz = :quizid";
+        $params = ['quizid' => $quizid];
+        if ($userid !== null) {
+            $DB->set_field_select('quizaccess_proctorpy_idcheck', 'waivedby', 0,
+                "waivedby = :waivedby AND attemptid IN ($attempts)", $params + ['waivedby' => $userid]);
+            $attempts .= " AND userid = :userid";
+            $params['userid'] = $userid;
+        }
+        $DB->delete_records_select('quizaccess_proctorpy_idcheck', "attemptid IN ($attempts)", $params);
     }
 
     /**
