@@ -114,7 +114,7 @@ def per_shot(face_recognition, frame_images, rounds, workdir):
         for number, frame in enumerate(frame_images):
             png = stored(frame.resize((width, height), Image.Resampling.LANCZOS), config)
             response = api.post_camshot(png, attempt_id=1, user_id=7, taken_at=1_700_000_000_000 + number)
-            db = connect(app.config["DB_PATH"])
+            db = connect(app.config["DATABASE"])
             shots.append(camshots.load_camshot(db, response.json["id"]))
             db.close()
         configs = {"pipeline": config,
@@ -122,7 +122,7 @@ def per_shot(face_recognition, frame_images, rounds, workdir):
         if width <= config["analysis.width"]:
             del configs["pipeline at full width"]
         times = {"bare": []} | {name: [] for name in configs}
-        db = connect(app.config["DB_PATH"])
+        db = connect(app.config["DATABASE"])
         for _ in range(rounds):
             for shot in shots:
                 with Image.open(app.config["DATA_DIR"] / shot["path"]) as image:
@@ -149,7 +149,7 @@ def enrol(api, app, config):
     """User 7's profile photo and OTHER_STUDENTS references of other students in quiz 11."""
     body, ctype = multipart({}, {"image": ("p.jpg", (FACES / "obama" / "obama.jpg").read_bytes(), "image/jpeg")})
     assert api.open("PUT", "/api/v1/users/7/reference", body, ctype).status_code == 200
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     blob = db.execute("SELECT encoding FROM reference_photos WHERE user_id = 7").fetchone()[0]
     rng = np.random.default_rng(1)
     with db.conn:
@@ -181,7 +181,7 @@ def throughput(frame_images, burst, workdir):
     load = os.getloadavg()[0]
     workers = subprocess.Popen([sys.executable, "-m", "sidecar.cli", "worker"], cwd=REPO, env=env,
                                stderr=subprocess.DEVNULL)
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
 
     def states():
         return dict(db.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall())

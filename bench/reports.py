@@ -108,7 +108,7 @@ def add_attempt(db, data_dir, attempt_id, user_id, quiz_id, shots, pngs=None, ev
 def build(data_dir):
     config = load_config(environ={}, overrides={"storage.data_dir": str(data_dir), "security.secret": SECRET})
     app = create_app(config)
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     rng = random.Random(4)
     pngs = frames(config)
     t0 = time.perf_counter()
@@ -176,7 +176,7 @@ def main():
                                        args.rounds),
         }
         with app.test_request_context():
-            db = connect(app.config["DB_PATH"])
+            db = connect(app.config["DATABASE"])
             report = build_report(db, config, 1, time_zone("UTC", "UTC"))
             figures["report model alone"] = timed(lambda: build_report(db, config, 1, time_zone("UTC", "UTC")),
                                                   args.rounds)

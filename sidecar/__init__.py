@@ -5,7 +5,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from flask import Flask, current_app, jsonify
 
-from . import capture_api, console, db, direct_upload, errors, metrics, requestlog, storage
+from . import capture_api, console, db, direct_upload, errors, metrics, requestlog
 from .analysis import api as analysis_api
 from .config import Config, load_config
 from .console import session as console_session  # noqa: F401  (the sign-in routes join the console's blueprint)
@@ -33,16 +33,18 @@ def create_app(config=None):
     app.config.update(
         PROCTORPY=config,
         DATA_DIR=data_dir,
-        DB_PATH=storage.database_path(data_dir),
+        DATABASE=db.database_location(config),  # the SQLite file, or the PostgreSQL URL
         SECRET=secret,
         VERSION=package_version(),
         MAX_CONTENT_LENGTH=config["storage.max_upload_bytes"],
         JSON_SORT_KEYS=False,
         **console.session_settings(config, secret),
     )
-    database = db.connect(app.config["DB_PATH"])
-    db.migrate(database)
-    database.close()
+    database = db.connect(app.config["DATABASE"])
+    try:
+        db.migrate(database)
+    finally:
+        database.close()
 
     db.init_app(app)
     errors.init_app(app)

@@ -3,7 +3,6 @@
 Moodle's words for them are here once; the OpenAPI document and the plugin's lists follow these.
 """
 import json
-import sqlite3
 import time
 
 from . import scoring
@@ -139,18 +138,20 @@ def event_fields(body):
 def record_event(db, config, attempt_id, user_id, event_type, at, client_event_id):
     """Store one browser event once; (the event, whether it is new). A retry is not new."""
     load_attempt(db, attempt_id, must_belong_to=user_id, status=409)
-    try:
-        cursor = db.execute(
-            "INSERT INTO events (attempt_id, type, at, client_event_id, received_at) VALUES (?, ?, ?, ?, ?)",
+    with write_transaction(db):
+        inserted = db.execute(
+            "INSERT INTO events (attempt_id, type, at, client_event_id, received_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (attempt_id, client_event_id) DO NOTHING RETURNING id",
             [attempt_id, event_type, at, client_event_id, time.time()],
-        )
-    except sqlite3.IntegrityError:
+        ).fetchall()  # all: SQLite finishes an INSERT ... RETURNING only when its rows are read
+        if inserted:
+            scoring.recompute_score(db, config, attempt_id)
+    if not inserted:
         row = db.execute(
             "SELECT id FROM events WHERE attempt_id = ? AND client_event_id = ?", [attempt_id, client_event_id]
         ).fetchone()
         return {"id": row[0], "attempt_id": attempt_id, "type": event_type}, False
-    scoring.recompute_score(db, config, attempt_id)
-    return {"id": cursor.lastrowid, "attempt_id": attempt_id, "type": event_type}, True
+    return {"id": inserted[0][0], "attempt_id": attempt_id, "type": event_type}, True
 
 
 def event_was_recorded(db, attempt_id, client_event_id):

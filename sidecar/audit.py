@@ -3,14 +3,19 @@ import json
 import time
 
 
+def readable(text):
+    """Text a caller sent, storable as it reads: PostgreSQL keeps no NUL character in text."""
+    return text.replace("\x00", "\ufffd") if isinstance(text, str) else text
+
+
 def record(db, action, actor, selection=None, count=None, bytes=None, detail=""):
     """Append one audit row; actor is a dict with actor_type, actor_id, actor_name."""
     db.execute(
         "INSERT INTO audit_log (at, actor_type, actor_id, actor_name, action, selection, count, bytes, detail) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            time.time(), actor["actor_type"], actor.get("actor_id"), actor.get("actor_name") or "",
-            action, json.dumps(selection or {}, sort_keys=True), count, bytes, detail,
+            time.time(), actor["actor_type"], readable(actor.get("actor_id")), readable(actor.get("actor_name") or ""),
+            action, json.dumps(selection or {}, sort_keys=True), count, bytes, readable(detail),
         ],
     )
 

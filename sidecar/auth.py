@@ -1,11 +1,10 @@
 """Who may call: Moodle by signed request, and who Moodle says is acting."""
 import random
-import sqlite3
 import time
 
 from flask import current_app, request
 
-from .db import get_db, without_fsync
+from .db import IntegrityError, get_db, without_fsync
 from .errors import Unauthorized
 from .signing import SignatureError, check_signature
 
@@ -38,7 +37,7 @@ def remember_nonce(db, nonce, now, max_skew):
     try:
         with without_fsync(db):  # a nonce only has to outlive the skew window
             db.execute("INSERT INTO nonces (nonce, seen_at) VALUES (?, ?)", [nonce.lower(), now])
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         raise Unauthorized(
             "This nonce was already used: the request is a replay. Send a fresh nonce with every request.",
             code="replayed_nonce",

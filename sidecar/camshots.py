@@ -1,13 +1,12 @@
 """Camshots: the fields of an upload, durable storage of the image and its row, reading images back."""
 import hashlib
 import io
-import sqlite3
 import time
 
 from PIL import Image
 
 from . import storage
-from .db import write_transaction
+from .db import IntegrityError, write_transaction
 from .errors import BadRequest, NotFound
 from .images import decode_upload, encode_png, fit_width
 from .validation import positive_int, required, token
@@ -65,7 +64,9 @@ def store(db, config, data_dir, attempt, fields, data):
     storage.write_durably(data_dir, relative, png, fsync=config["storage.fsync"])
     now = time.time()
     try:
-        with write_transaction(db):
+        # Safe beside other uploads without the database-wide write lock: the unique client_shot_id
+        # settles a race, and every node stores camshots in parallel.
+        with write_transaction(db, exclusive=False):
             db.execute(
                 "INSERT INTO camshots (id, attempt_id, client_shot_id, kind, taken_at, received_at, path, bytes, "
                 "width, height, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -75,7 +76,7 @@ def store(db, config, data_dir, attempt, fields, data):
             db.execute(
                 "INSERT INTO jobs (camshot_id, created_at, updated_at) VALUES (?, ?, ?)", [camshot_id, now, now]
             )
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         # The same client_shot_id raced in through another worker: keep its copy, not ours.
         storage.remove_quietly(data_dir, relative)
         existing = find_by_client_id(db, attempt["id"], fields["client_shot_id"])

@@ -41,7 +41,7 @@ def cli():
 def prepare(config):
     """Create the data dir, the database and a secret; return (secret, origin, created)."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    database = db.connect(storage.database_path(config.data_dir))
+    database = db.connect(db.database_location(config))
     try:
         db.migrate(database)
     finally:
@@ -82,7 +82,7 @@ def serve(host, port):
         os.environ["PROCTORPY_SERVER_PORT"] = str(port)
     config = load_config()
     secret, origin, created = prepare(config)
-    database = db.connect(storage.database_path(config.data_dir))
+    database = db.connect(db.database_location(config))
     try:
         repaired = storage.repair(database, config.data_dir)
     finally:
@@ -171,7 +171,7 @@ def worker(processes):
         os.environ["PROCTORPY_ANALYSIS_WORKERS"] = str(processes)
     config = load_config()
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    database = db.connect(storage.database_path(config.data_dir))
+    database = db.connect(db.database_location(config))
     try:
         db.migrate(database)
     finally:
@@ -194,26 +194,7 @@ def check():
         click.echo(f"secret: ok (from {origin})")
     except ConfigError as error:
         problems.append(f"secret: {error}")
-    db_path = storage.database_path(config.data_dir)
-    if not db_path.exists():
-        problems.append(f"database: {db_path} does not exist; run `proctorpy init`")
-    else:
-        database = db.connect(db_path)
-        try:
-            pending = len(db.MIGRATIONS) - database.execute("SELECT count(*) FROM migrations").fetchone()[0]
-            integrity = database.execute("PRAGMA quick_check").fetchone()[0]
-            queued, oldest = database.execute(
-                "SELECT count(*), min(created_at) FROM jobs WHERE state IN ('queued', 'running')"
-            ).fetchone()
-        finally:
-            database.close()
-        if integrity != "ok":
-            problems.append(f"database: integrity check failed: {integrity}")
-        elif pending:
-            problems.append(f"database: {pending} migration(s) not applied; `proctorpy init` applies them")
-        else:
-            age = f", oldest {time.time() - oldest:.0f} s" if oldest else ""
-            click.echo(f"database: ok ({db_path}); analysis queue: {queued} job(s){age}")
+    problems.extend(check_database(config))
     if config.data_dir.exists():
         free = shutil.disk_usage(config.data_dir).free
         if free < config["storage.min_free_bytes"]:
@@ -238,6 +219,43 @@ def check():
     for problem in problems:
         click.echo("PROBLEM " + problem, err=True)
     sys.exit(1 if problems else 0)
+
+
+def refuse_on_postgresql(config, command):
+    """`proctorpy backup` and `restore` copy the SQLite file: with PostgreSQL, its own tools do that part."""
+    if config["database.url"]:
+        raise click.ClickException(
+            f"database.url is set: `proctorpy {command}` handles the SQLite file in the data dir only. Use "
+            "pg_dump and pg_restore for the PostgreSQL database, and copy the data dir's images/ and references/.")
+
+
+def check_database(config):
+    """Say which database is in use and whether it answers; return the problems found."""
+    location = db.database_location(config)
+    named = db.describe(location)
+    if not db.is_postgresql(location) and not location.exists():
+        return [f"database: {named} does not exist; run `proctorpy init`"]
+    try:
+        database = db.connect(location)
+    except db.DatabaseUnavailable as error:
+        return [f"database: {error}"]
+    try:
+        if "migrations" not in database.table_names():
+            return [f"database: {named} holds no proctorpy tables yet; run `proctorpy init`"]
+        applied = database.execute("SELECT count(*) FROM migrations").fetchone()[0]
+        integrity = database.integrity_problem()
+        queued, oldest = database.execute(
+            "SELECT count(*), min(created_at) FROM jobs WHERE state IN ('queued', 'running')"
+        ).fetchone()
+    finally:
+        database.close()
+    if integrity:
+        return [f"database: integrity check failed: {integrity}"]
+    if len(db.MIGRATIONS) > applied:
+        return [f"database: {len(db.MIGRATIONS) - applied} migration(s) not applied; `proctorpy init` applies them"]
+    age = f", oldest {time.time() - oldest:.0f} s" if oldest else ""
+    click.echo(f"database: ok ({database.engine}, {named}); analysis queue: {queued} job(s){age}")
+    return []
 
 
 @cli.command()
@@ -305,6 +323,7 @@ def backup(dest):
     from . import backup as backups
 
     config = load_config()
+    refuse_on_postgresql(config, "backup")
     try:
         manifest = backups.backup(config.data_dir, dest, package_version())
     except backups.BackupError as error:
@@ -326,6 +345,7 @@ def restore(source):
     from . import backup as backups
 
     config = load_config()
+    refuse_on_postgresql(config, "restore")
     try:
         restored = backups.restore(source, config.data_dir)
     except backups.BackupError as error:

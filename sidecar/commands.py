@@ -5,7 +5,6 @@ import os
 import click
 
 from . import db as database
-from . import storage
 
 
 def cli_actor():
@@ -14,10 +13,10 @@ def cli_actor():
 
 
 def open_database(config):
-    """The data dir's database, migrated; a command run before `proctorpy init` is told so."""
-    path = storage.database_path(config.data_dir)
-    if not path.exists():
-        raise click.ClickException(f"{path} does not exist; run `proctorpy init` first.")
-    db = database.connect(path)
+    """The configured database, migrated; a command run before `proctorpy init` is told so."""
+    location = database.database_location(config)
+    if not database.is_postgresql(location) and not location.exists():
+        raise click.ClickException(f"{location} does not exist; run `proctorpy init` first.")
+    db = database.connect(location)
     database.migrate(db)
     return db

@@ -20,6 +20,7 @@ SETTINGS = [
     Setting("server.public_url", "", "URL browsers use to reach the console; empty means http://host:port"),
     Setting("security.secret", "", "Shared secret with Moodle; empty means the one `proctorpy init` stored in the data dir (PROCTORPY_SECRET wins over both)"),
     Setting("security.max_skew", 300, "Seconds a signed request's timestamp may differ from the sidecar's clock"),
+    Setting("database.url", "", "PostgreSQL URL of the metadata (postgresql://user:password@host:5432/proctorpy), shared by several sidecars and workers; empty means the SQLite file proctorpy.db in the data dir"),
     Setting("storage.data_dir", "instance", "Folder holding the database, the images and the stored secret"),
     Setting("storage.max_upload_bytes", 4 * 1024 * 1024, "Largest request body accepted, in bytes"),
     Setting("storage.max_pixels", 4096 * 4096, "Largest image accepted, in pixels (width x height); guards against decompression bombs"),
@@ -183,6 +184,8 @@ def _check_ranges(values):
         raise ConfigError("storage.palette_colors must be between 2 and 256")
     if values["analysis.model"] not in ("hog", "cnn"):
         raise ConfigError("analysis.model must be hog or cnn")
+    if values["database.url"] and not values["database.url"].startswith(("postgresql://", "postgres://")):
+        raise ConfigError("database.url must be a postgresql:// URL, or empty for the SQLite file in the data dir")
     hour, _, minute = values["retention.run_at"].partition(":")
     if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
         raise ConfigError("retention.run_at must be a time of day as HH:MM")

@@ -1,13 +1,20 @@
-"""The embedded SQLite database: connections, write transactions, numbered migrations."""
-import contextlib
-import sqlite3
+"""The metadata database: connections, write transactions, numbered migrations.
+
+It lives in the data dir's SQLite file, or on a PostgreSQL server when database.url is set
+(sidecar/database/ holds what differs between the two). The migrations below are written once
+for both: their types are SQLite's names, which the PostgreSQL engine reads as its own.
+"""
+import os
 import threading
 import time
 
-import sqlite_utils
 from flask import current_app, g
 
-BUSY_TIMEOUT_MS = 30_000  # a purge batch or a backup may hold the write lock briefly
+from .database import (  # noqa: F401  (the domain code's one place to import them from)
+    DatabaseUnavailable, IntegrityError, connect, database_location, describe, is_postgresql,
+)
+from .database import postgresql
+from .database.sqlite import BUSY_TIMEOUT_MS  # noqa: F401
 
 MIGRATIONS = []
 
@@ -18,49 +25,30 @@ def migration(function):
     return function
 
 
-def connect(path):
-    """A connection with the pragmas every part of the sidecar relies on."""
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-    db = sqlite_utils.Database(conn)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA foreign_keys = ON")
-    # FULL makes each commit durable on power loss too, not only on a process crash:
-    # a camshot is acknowledged only after its row is on disk.
-    conn.execute("PRAGMA synchronous = FULL")
-    if path != ":memory:" and db.journal_mode != "wal":
-        db.enable_wal()
-    return db
+def write_transaction(db, exclusive=True):
+    """A write transaction that takes the write lock up front, so a read-then-write never races.
+
+    On SQLite that is BEGIN IMMEDIATE. On PostgreSQL it is a database-wide advisory lock, held to
+    the commit; exclusive=False leaves it out for statements safe side by side (see
+    analysis/queue.py), so that they run in parallel on several nodes.
+    """
+    return db.transaction(exclusive)
 
 
-@contextlib.contextmanager
-def write_transaction(db):
-    """BEGIN IMMEDIATE: take the write lock up front so a read-then-write never deadlocks."""
-    db.conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        db.conn.rollback()
-        raise
-    db.conn.commit()
-
-
-@contextlib.contextmanager
 def without_fsync(db):
-    """Commits in this block skip the WAL's fsync: durable against a process crash, not a power cut.
+    """Commits in this block do not wait for the disk: durable against a process crash, not a power cut.
 
     For bookkeeping that only has to outlive a crash (nonces, upload allowances), so that it
     does not pay the fsync a camshot's row pays.
     """
-    db.execute("PRAGMA synchronous = NORMAL")
-    try:
-        yield db
-    finally:
-        db.execute("PRAGMA synchronous = FULL")
+    return db.relaxed_durability()
 
 
 def migrate(db):
     """Apply the migrations this database has not recorded yet; return their names."""
-    db.execute("CREATE TABLE IF NOT EXISTS migrations (number INTEGER PRIMARY KEY, name TEXT, applied_at REAL)")
+    with write_transaction(db):
+        db.install_functions()
+        db.execute("CREATE TABLE IF NOT EXISTS migrations (number INTEGER PRIMARY KEY, name TEXT, applied_at REAL)")
     done = {row[0] for row in db.execute("SELECT number FROM migrations").fetchall()}
     applied = []
     for number, function in enumerate(MIGRATIONS, start=1):
@@ -76,30 +64,74 @@ def migrate(db):
     return applied
 
 
-def get_db():
-    """This thread's connection, opened once and kept for the life of the worker thread.
+class Connections:
+    """Where request threads get their connection, one per app.
 
-    Opening costs the pragmas and closing the last connection checkpoints the WAL: a few
-    milliseconds that would otherwise be paid on every request.
+    SQLite: one connection per thread, opened once and kept for the life of the worker thread
+    (opening costs the pragmas, and closing the last connection checkpoints the WAL).
+    PostgreSQL: a pool per process, a connection borrowed for one request and given back.
     """
-    connections = current_app.extensions["proctorpy_db"]
-    db = getattr(connections, "db", None)
+
+    def __init__(self, location, pool_size):
+        self.location = location
+        self.pool_size = pool_size
+        self.threads = threading.local()
+        self.lock = threading.Lock()
+        self.pool = None
+        self.pool_pid = None
+
+    def open(self):
+        if not is_postgresql(self.location):
+            db = getattr(self.threads, "db", None)
+            if db is None:
+                db = self.threads.db = connect(self.location)
+            return db
+        with self.lock:
+            # Opened in the process that serves: gunicorn forks its workers after create_app,
+            # and a pool's connections and threads do not survive a fork.
+            if self.pool is None or self.pool_pid != os.getpid():
+                self.pool = postgresql.open_pool(self.location, self.pool_size)
+                self.pool_pid = os.getpid()
+        return postgresql.borrow(self.pool)
+
+    def done(self, db):
+        """The request is over: never hand its connection on with a transaction open."""
+        if is_postgresql(self.location):
+            db.close()  # back to the pool, rolled back if need be
+        elif db.in_transaction:
+            db.rollback()
+
+    def close(self):
+        with self.lock:
+            if self.pool is not None and self.pool_pid == os.getpid():
+                self.pool.close()
+            self.pool = None
+
+
+def get_db():
+    """This request's connection."""
+    db = g.get("db")
     if db is None:
-        db = connections.db = connect(current_app.config["DB_PATH"])
-    g.db = db
+        db = g.db = current_app.extensions["proctorpy_db"].open()
     return db
 
 
 def end_request(exception=None):
-    """Never hand a thread's connection to the next request with a transaction open."""
     db = g.pop("db", None)
-    if db is not None and db.conn.in_transaction:
-        db.conn.rollback()
+    if db is not None:
+        current_app.extensions["proctorpy_db"].done(db)
 
 
 def init_app(app):
-    app.extensions["proctorpy_db"] = threading.local()
+    config = app.config["PROCTORPY"]
+    # A connection for each request thread, and one for whatever else the process reads.
+    app.extensions["proctorpy_db"] = Connections(app.config["DATABASE"], config["server.threads"] + 1)
     app.teardown_appcontext(end_request)
+
+
+def close_app(app):
+    """Close the app's pooled connections (tests and tools that make many apps)."""
+    app.extensions["proctorpy_db"].close()
 
 
 @migration

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageEnhance
 
-from . import create_app, storage
+from . import create_app
 from .analysis.faces import load_face_recognition
 from .analysis.worker import work
 from .client import multipart
-from .db import connect
+from .db import connect, database_location
 from .signing import signed_headers
 
 COURSE = {"course_id": 9001, "course_name": "Demo: Biology 101"}
@@ -168,7 +168,7 @@ def load_demo(config, photos, start=None):
     start = start or (int(time.time()) // 86400 - 1) * 86400
     attempts = DemoLoader(app, photos, load_face_recognition()).load(start)
     work(config, name="demo", until_idle=True)
-    db = connect(storage.database_path(config.data_dir))
+    db = connect(database_location(config))
     try:
         scores = dict((r[0], (r[1], r[2])) for r in db.execute(
             f"SELECT attempt_id, value, flagged FROM scores WHERE attempt_id IN ({','.join('?' * len(attempts))})",

@@ -97,6 +97,12 @@ class Unavailable(ProctorpyError):
     code = "unavailable"
 
 
+class DatabaseUnavailable(Unavailable):
+    "The PostgreSQL server cannot be reached or refused the connection"
+
+    code = "database_unavailable"
+
+
 class InsufficientStorage(ProctorpyError):
     "The data directory's disk is below its free-space floor"
 

@@ -23,9 +23,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from . import storage
 from .auth import require_signed_request
-from .db import connect
+from .db import connect, database_location
 from .requestlog import error_code, request_seconds
 
 MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -106,7 +105,7 @@ class StoredFigures:
 
     def collect(self):
         data_dir = self.config.data_dir
-        db = connect(storage.database_path(data_dir))
+        db = connect(database_location(self.config))
         try:
             jobs = dict(db.execute(
                 "SELECT state, count(*) FROM jobs WHERE state IN ('queued', 'running') GROUP BY state"

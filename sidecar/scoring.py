@@ -208,7 +208,7 @@ def recompute_score(db, config, attempt_id):
     Runs in the caller's transaction if one is open, else in its own write transaction, so two
     workers finishing shots of one attempt at once cannot leave the older computation on top.
     """
-    if db.conn.in_transaction:
+    if db.in_transaction:
         return _recompute(db, config, attempt_id)
     with write_transaction(db):
         return _recompute(db, config, attempt_id)

@@ -41,6 +41,8 @@ def text(value, name, max_length=255, allow_empty=True):
         raise BadRequest(f"{name} must be a string.", code="invalid_field")
     if len(value) > max_length:
         raise BadRequest(f"{name} is longer than {max_length} characters.", code="invalid_field")
+    if "\x00" in value:  # no name holds one, and PostgreSQL stores none in text
+        raise BadRequest(f"{name} must not contain a NUL character.", code="invalid_field")
     if not allow_empty and not value.strip():
         raise BadRequest(f"{name} must not be empty.", code="invalid_field")
     return value

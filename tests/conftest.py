@@ -1,4 +1,10 @@
-"""Shared fixtures: a real SQLite file in a temp dir, real images, a real gunicorn sidecar."""
+"""Shared fixtures: a real database (a SQLite file in a temp dir, or a fresh PostgreSQL database),
+real images, a real gunicorn sidecar.
+
+Every test that builds the app through the `config` fixture runs once per backend: `sqlite`
+(the embedded default) and `postgresql` (a database of its own on the server at
+PROCTORPY_TEST_POSTGRESQL, by default postgresql://postgres@127.0.0.1:5432, dropped afterwards)."""
+import contextlib
 import http.client
 import io
 import json
@@ -15,10 +21,12 @@ import urllib.request
 import zlib
 from pathlib import Path
 
+import psycopg
 import pytest
 from PIL import Image
 
 from sidecar import create_app
+from sidecar.db import close_app
 from sidecar.client import SidecarClient, SidecarError, multipart
 from sidecar.config import load_config
 from sidecar.signing import signed_headers
@@ -28,6 +36,8 @@ import moodle_site
 REPO = Path(__file__).resolve().parents[1]
 FACES = REPO.parent / "shared" / "testdata" / "faces"
 SECRET = "test-secret-0123456789abcdef"
+POSTGRESQL_SERVER = os.environ.get("PROCTORPY_TEST_POSTGRESQL", "postgresql://postgres@127.0.0.1:5432")
+BACKENDS = ["sqlite", "postgresql"]
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -41,15 +51,64 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"skipped, and this suite never skips: {reason}"
 
 
+def postgresql_admin():
+    """A connection to the server's maintenance database, or a failure that says what is missing."""
+    try:
+        return psycopg.connect(POSTGRESQL_SERVER + "/postgres", autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        pytest.fail(f"PostgreSQL at {POSTGRESQL_SERVER} cannot be reached, and the postgresql backend's tests need "
+                    f"it (user postgres, trust authentication, or set PROCTORPY_TEST_POSTGRESQL): {error}",
+                    pytrace=False)
+
+
+@contextlib.contextmanager
+def postgresql_database():
+    """The URL of a new, empty, uniquely named database; dropped afterwards with whatever still uses it."""
+    name = "proctorpy_test_" + secrets.token_hex(6)
+    with postgresql_admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{POSTGRESQL_SERVER}/{name}"
+    finally:
+        with postgresql_admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def pytest_generate_tests(metafunc):
+    """Each test that needs a database runs on every backend; one marked sqlite_only (about the
+    SQLite file itself) on that backend alone."""
+    if "backend" in metafunc.fixturenames:
+        sqlite_only = metafunc.definition.get_closest_marker("sqlite_only")
+        metafunc.parametrize("backend", ["sqlite"] if sqlite_only else BACKENDS, indirect=True)
+
+
 @pytest.fixture
-def config(tmp_path):
+def backend(request):
+    """The engine holding the metadata: each test that asks runs on both."""
+    return request.param
+
+
+@pytest.fixture
+def database_url(backend):
+    """database.url for the backend: empty for the data dir's SQLite file."""
+    if backend == "sqlite":
+        yield ""
+        return
+    with postgresql_database() as url:
+        yield url
+
+
+@pytest.fixture
+def config(tmp_path, database_url):
     return load_config(environ={}, overrides={"storage.data_dir": str(tmp_path / "data"),
-                                              "security.secret": SECRET})
+                                              "security.secret": SECRET, "database.url": database_url})
 
 
 @pytest.fixture
 def app(config):
-    return create_app(config)
+    app = create_app(config)
+    yield app
+    close_app(app)
 
 
 @pytest.fixture
@@ -186,6 +245,8 @@ class LiveSidecar:
 
     def __init__(self, data_dir, env=None):
         self.data_dir = Path(data_dir)
+        # What sidecar.db.connect takes to read what this sidecar stored.
+        self.database = (env or {}).get("PROCTORPY_DATABASE_URL") or self.data_dir / "proctorpy.db"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.secret = SECRET
@@ -243,8 +304,8 @@ class LiveSidecar:
 
 
 @pytest.fixture
-def live_sidecar(tmp_path):
-    sidecar = LiveSidecar(tmp_path / "live").start()
+def live_sidecar(tmp_path, database_url):
+    sidecar = LiveSidecar(tmp_path / "live", env={"PROCTORPY_DATABASE_URL": database_url}).start()
     yield sidecar
     sidecar.stop()
 

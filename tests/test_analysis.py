@@ -25,7 +25,7 @@ THRESHOLD = 0.6
 
 
 def rows(app, sql, params=()):
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     try:
         return db.execute(sql, params).fetchall()
     finally:
@@ -302,7 +302,7 @@ def test_a_missing_file_is_unreadable(app, api, config):
 def test_a_dead_workers_job_is_retried_after_its_lease(app, api, config):
     api.put_attempt(1)
     shot, = post_shots(api, "obama/obama2.jpg")
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     try:
         job = queue.claim(db, "crashed-worker", lease_seconds=60)
         assert job.camshot_id == shot and job.tries == 1
@@ -311,7 +311,7 @@ def test_a_dead_workers_job_is_retried_after_its_lease(app, api, config):
         assert queue.complete(db, job) is False  # the dead worker's late verdict is not recorded
     finally:
         db.close()
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     try:
         db.execute("UPDATE jobs SET lease_until = 0")  # the second worker died too
     finally:
@@ -324,7 +324,7 @@ def test_a_dead_workers_job_is_retried_after_its_lease(app, api, config):
 def test_a_job_that_keeps_killing_workers_becomes_unreadable(app, api, config):
     api.put_attempt(1)
     shot, = post_shots(api, "obama/obama2.jpg")
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     try:
         now = time.time()
         for attempt in range(config["analysis.max_tries"]):
@@ -342,7 +342,7 @@ def test_a_job_that_keeps_killing_workers_becomes_unreadable(app, api, config):
 def test_a_failing_job_is_given_back_then_failed_at_its_last_try(app, api, config):
     api.put_attempt(1)
     shot, = post_shots(api, "obama/obama2.jpg")
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     try:
         for attempt in range(1, config["analysis.max_tries"] + 1):
             job = queue.claim(db, "w", lease_seconds=60)
@@ -359,7 +359,8 @@ def test_queue_depth_and_age_in_healthz_and_check(app, api, client, config):
     post_shots(api, "obama/obama2.jpg", "noface/coffee.png")
     health = client.get("/healthz").json["queue"]
     assert health["depth"] == 2 and health["oldest_age_seconds"] >= 0
-    env = {"PROCTORPY_STORAGE_DATA_DIR": str(config.data_dir), "PROCTORPY_SECRET": SECRET}
+    env = {"PROCTORPY_STORAGE_DATA_DIR": str(config.data_dir), "PROCTORPY_SECRET": SECRET,
+           "PROCTORPY_DATABASE_URL": config["database.url"]}
     result = CliRunner().invoke(cli, ["check"], env=env)
     assert "analysis queue: 2 job(s)" in result.output
     work(config, until_idle=True)
@@ -371,6 +372,7 @@ def test_a_killed_worker_process_loses_nothing(app, api, config, tmp_path):
     api.put_attempt(1)
     ids = post_shots(api, *["obama/obama2.jpg", "biden/biden.jpg", "noface/coffee.png", "obama/obama1.jpg"] * 3)
     env = {**os.environ, "PROCTORPY_STORAGE_DATA_DIR": str(config.data_dir), "PROCTORPY_SECRET": SECRET,
+           "PROCTORPY_DATABASE_URL": config["database.url"],
            "PROCTORPY_ANALYSIS_LEASE_SECONDS": "2", "PROCTORPY_ANALYSIS_POLL_SECONDS": "0.1"}
     command = [sys.executable, "-m", "sidecar.cli", "worker", "--processes", "1"]
     first = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -499,7 +501,7 @@ def test_identity_photos_spend_the_attempt_s_camshot_allowance(app, api, config)
 
 def test_identity_photo_held_by_a_stalled_worker_is_answered_503_then_analysed(app, api, config):
     api.put_attempt(1, identity_check="face")
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     try:
         # Stored as the identity endpoint stores it, then leased by a worker that stalls before its verdict.
         fields = {"attempt_id": 1, "user_id": 7, "taken_at": 1, "client_shot_id": "id-1", "kind": "identity"}
@@ -510,7 +512,7 @@ def test_identity_photo_held_by_a_stalled_worker_is_answered_503_then_analysed(a
         db.close()
     response = post_identity(api, "obama/obama1.jpg", client_shot_id="id-1")
     assert response.status_code == 503 and response.json["error"] == "analysis_pending"
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     try:
         db.execute("UPDATE jobs SET lease_until = 0")  # the stalled worker's lease runs out
     finally:
@@ -571,11 +573,12 @@ def test_identity_without_the_image_part_is_refused(api):
 # --- the workers beside the server ---------------------------------------------------------
 
 @pytest.mark.slow
-def test_a_burst_of_camshots_drains_each_analysed_once(tmp_path):
+def test_a_burst_of_camshots_drains_each_analysed_once(tmp_path, database_url):
     from conftest import LiveSidecar
     from concurrent.futures import ThreadPoolExecutor
 
-    sidecar = LiveSidecar(tmp_path / "live", env={"PROCTORPY_ANALYSIS_WITH_SERVER": "true",
+    sidecar = LiveSidecar(tmp_path / "live", env={"PROCTORPY_DATABASE_URL": database_url,
+                                                  "PROCTORPY_ANALYSIS_WITH_SERVER": "true",
                                                   "PROCTORPY_ANALYSIS_WORKERS": "2",
                                                   "PROCTORPY_ANALYSIS_POLL_SECONDS": "0.1"}).start()
     try:
@@ -602,7 +605,7 @@ def test_a_burst_of_camshots_drains_each_analysed_once(tmp_path):
         shots = {s["id"]: s for s in sidecar.client.get_attempt(1)["shots"]}
         assert sorted(shots) == sorted(ids)  # none lost
         assert all(s["status"] in ("ok", "no_face", "multiple_faces") for s in shots.values())
-        db = connect(sidecar.data_dir / "proctorpy.db")
+        db = connect(sidecar.database)
         try:
             jobs = db.execute("SELECT state, tries, worker FROM jobs").fetchall()
         finally:

@@ -26,7 +26,7 @@ def stored_files(app):
 def count(app, table):
     from sidecar.db import connect
 
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     try:
         return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     finally:

@@ -17,7 +17,7 @@ from sidecar import audit, create_app
 from sidecar.cli import cli
 from sidecar.config import load_config
 from sidecar.console import admins
-from sidecar.db import connect
+from sidecar.db import close_app, connect, write_transaction
 from sidecar.signing import make_token
 from test_retention import NOW, image_files, seed
 
@@ -41,7 +41,7 @@ def csrf_of(client, path="/console/"):
 
 
 def audit_actions(app):
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     try:
         return [r[0] for r in db.execute("SELECT action FROM audit_log ORDER BY id")]
     finally:
@@ -68,7 +68,7 @@ def test_sso_signs_in_once_with_a_strict_http_only_cookie(app, client):
     assert page.status_code == 200 and "Admin User" in page.get_data(as_text=True)
     replay = app.test_client().get("/console/sso?token=" + token)
     assert replay.status_code == 401 and "used already" in replay.get_data(as_text=True)
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     row = db.execute("SELECT actor_type, actor_id, actor_name FROM audit_log WHERE action = 'console_sign_in'").fetchone()
     assert row == ("console", "moodle:2", "Admin User")
 
@@ -99,8 +99,8 @@ def test_sso_vector_token_is_read_as_the_shared_vectors_say(tmp_path):
 
 
 def test_local_admin_signs_in_with_scrypt_password(app, client):
-    db = connect(app.config["DB_PATH"])
-    with db.conn:
+    db = connect(app.config["DATABASE"])
+    with write_transaction(db):
         admins.create(db, "alice", "correct horse battery")
     stored = db.execute("SELECT password_hash FROM admins").fetchone()[0]
     assert stored.startswith("scrypt$32768$8$1$") and "correct" not in stored
@@ -117,17 +117,17 @@ def test_local_admin_signs_in_with_scrypt_password(app, client):
 
 
 @pytest.fixture
-def throttled(tmp_path):
+def throttled(config):
     """An app whose sign-in locks after 3 wrong passwords for a name, or 5 from an address."""
     app = create_app(load_config(environ={}, overrides={
-        "storage.data_dir": str(tmp_path / "data"), "security.secret": SECRET,
-        "console.sign_in_failures_per_account": 3, "console.sign_in_failures_per_address": 5,
+        **config, "console.sign_in_failures_per_account": 3, "console.sign_in_failures_per_address": 5,
         "console.sign_in_lockout_seconds": 600}))
-    db = connect(app.config["DB_PATH"])
-    with db.conn:
+    db = connect(app.config["DATABASE"])
+    with write_transaction(db):
         admins.create(db, "alice", "correct horse battery")
     db.close()
-    return app
+    yield app
+    close_app(app)
 
 
 def sign_in_as(client, name, password, address="127.0.0.1"):
@@ -137,7 +137,7 @@ def sign_in_as(client, name, password, address="127.0.0.1"):
 
 
 def audit_rows(app, action):
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     try:
         return db.execute("SELECT actor_id, selection, detail FROM audit_log WHERE action = ? ORDER BY id",
                           [action]).fetchall()
@@ -166,8 +166,8 @@ def test_a_lockout_ends_and_a_right_password_clears_the_count(throttled):
     client = throttled.test_client()
     for n in range(3):
         sign_in_as(client, "alice", f"guess {n}")
-    db = connect(throttled.config["DB_PATH"])
-    with db.conn:  # the lockout's ten minutes pass
+    db = connect(throttled.config["DATABASE"])
+    with write_transaction(db):  # the lockout's ten minutes pass
         db.execute("UPDATE sign_in_failures SET last_at = last_at - 601, locked_until = locked_until - 601")
     assert sign_in_as(client, "alice", "guess 4").status_code == 401
     assert sign_in_as(client, "alice", "correct horse battery").status_code == 302
@@ -203,8 +203,8 @@ def test_guesses_sent_at_once_are_held_to_the_limit(throttled):
 
 
 def test_login_redirect_never_leaves_the_console(app, client):
-    db = connect(app.config["DB_PATH"])
-    with db.conn:
+    db = connect(app.config["DATABASE"])
+    with write_transaction(db):
         admins.create(db, "alice", "correct horse battery")
     for target in ("https://evil.example/", "//evil.example/console/", "/api/v1/purge"):
         token = csrf_of(client, "/console/login")  # a new session gets a new token
@@ -219,14 +219,15 @@ def test_login_redirect_never_leaves_the_console(app, client):
     ("", "long enough password", "printable"),
 ])
 def test_admin_names_and_passwords_are_checked(app, name, password, message):
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     with pytest.raises(admins.AdminError, match=message):
         admins.create(db, name, password)
 
 
 def test_admin_create_command(app, config):
     runner = CliRunner()
-    env = {"PROCTORPY_SECRET": SECRET, "PROCTORPY_STORAGE_DATA_DIR": str(config.data_dir)}
+    env = {"PROCTORPY_SECRET": SECRET, "PROCTORPY_STORAGE_DATA_DIR": str(config.data_dir),
+           "PROCTORPY_DATABASE_URL": config["database.url"]}
     made = runner.invoke(cli, ["admin", "create", "alice", "--password-stdin"], input="correct horse battery\n", env=env)
     assert made.exit_code == 0, made.output
     again = runner.invoke(cli, ["admin", "create", "alice", "--password-stdin"], input="correct horse battery\n", env=env)
@@ -239,7 +240,7 @@ def test_admin_create_command(app, config):
     assert "alice" in listed.output and "carol" in listed.output and "never" in listed.output
     assert runner.invoke(cli, ["admin", "delete", "carol"], env=env).exit_code == 0
     assert "carol" not in runner.invoke(cli, ["admin", "list"], env=env).output
-    db = connect(config.data_dir / "proctorpy.db")
+    db = connect(app.config["DATABASE"])
     assert admins.authenticate(db, "alice", "correct horse battery") == "alice"
     assert [r[0] for r in db.execute("SELECT action FROM audit_log")] == ["admin_create", "admin_create", "admin_delete"]
 
@@ -261,14 +262,16 @@ def test_session_ends_after_idle_timeout(app, console):
 
 def test_session_key_is_shared_by_every_worker_and_follows_the_secret(app, console, config):
     cookie = console.get_cookie("proctorpy_console", path="/console")
-    other_worker = create_app(config).test_client()
+    other_app = create_app(config)
+    other_worker = other_app.test_client()
     other_worker.set_cookie("proctorpy_console", cookie.value, path="/console")
     assert other_worker.get("/console/").status_code == 200
-    rotated = create_app(load_config(environ={}, overrides={"storage.data_dir": str(config.data_dir),
-                                                            "security.secret": "a-new-secret-0123456789"}))
+    close_app(other_app)
+    rotated = create_app(load_config(environ={}, overrides={**config, "security.secret": "a-new-secret-0123456789"}))
     client = rotated.test_client()
     client.set_cookie("proctorpy_console", cookie.value, path="/console")
     assert client.get("/console/").status_code == 302
+    close_app(rotated)
 
 
 def test_secure_cookie_when_public_url_is_https(tmp_path):
@@ -295,13 +298,13 @@ def test_logout_needs_csrf_and_ends_the_session(app, console):
     ("/console/attempts/1/hold", {"hold": "1"}),
 ])
 def test_forms_without_the_csrf_token_are_refused(app, console, path, form):
-    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 1, 2, first_attempt=1)
+    seed(app.config["DATABASE"], app.config["DATA_DIR"], 3, 11, 1, 2, first_attempt=1)
     for token in (None, "forged"):
         data = dict(form, **({"csrf_token": token} if token else {}))
         response = console.post(path, data=data)
         assert response.status_code == 403 and "security token" in response.get_data(as_text=True)
     assert len(image_files(app.config["DATA_DIR"])) == 2
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     assert db.execute("SELECT count(*) FROM retention_policies").fetchone()[0] == 0
     assert db.execute("SELECT legal_hold FROM attempts").fetchone()[0] == 0
 
@@ -329,8 +332,8 @@ def test_frame_ancestors_allow_only_the_moodle_origin(tmp_path):
 # --- pages ---------------------------------------------------------------------------------------
 
 def test_dashboard_shows_disk_usage_growth_and_queue(app, console):
-    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 2, 3, first_attempt=1)
-    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 4, 12, 1, 2, first_attempt=10, finished_days_ago=200)
+    seed(app.config["DATABASE"], app.config["DATA_DIR"], 3, 11, 2, 3, first_attempt=1)
+    seed(app.config["DATABASE"], app.config["DATA_DIR"], 4, 12, 1, 2, first_attempt=10, finished_days_ago=200)
     page = console.get("/console/").get_data(as_text=True)
     assert "Course 3" in page and "Course 4" in page and "Quiz 12" in page
     assert "<svg" in page and page.count('class="bar"') == 30
@@ -346,7 +349,7 @@ def test_dashboard_shows_the_disk_guard(app, console):
 
 
 def test_browse_course_quiz_attempt_with_report_and_images(app, console):
-    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 2, 3, first_attempt=1)
+    seed(app.config["DATABASE"], app.config["DATA_DIR"], 3, 11, 2, 3, first_attempt=1)
     courses = console.get("/console/courses").get_data(as_text=True)
     assert '/console/courses/3' in courses
     course = console.get("/console/courses/3").get_data(as_text=True)
@@ -375,13 +378,13 @@ def test_browse_course_quiz_attempt_with_report_and_images(app, console):
 
 
 def test_hold_toggle_is_audited(app, console):
-    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=1)
+    seed(app.config["DATABASE"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=1)
     token = csrf_of(console)
     assert console.post("/console/attempts/1/hold", data={"csrf_token": token, "hold": "1"}).status_code == 302
     assert "On legal hold" in console.get("/console/attempts/1").get_data(as_text=True)
     assert console.post("/console/attempts/1/hold", data={"csrf_token": token, "hold": "yes"}).status_code == 400
     assert console.post("/console/attempts/99/hold", data={"csrf_token": token, "hold": "1"}).status_code == 404
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     assert db.execute("SELECT actor_id, detail FROM audit_log WHERE action = 'legal_hold'").fetchone() == \
         ("moodle:2", "hold set")
 
@@ -400,14 +403,14 @@ def test_policy_editor_sets_and_removes_policies(app, console):
     assert removed.status_code == 302
     assert console.post("/console/policies", data={"csrf_token": token, "action": "delete", "scope": "quiz",
                                                    "scope_id": "11"}).status_code == 404
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     assert [r[0] for r in db.execute("SELECT action FROM audit_log WHERE action LIKE 'policy_%'")] == \
         ["policy_set", "policy_delete"]
 
 
 def test_purge_form_shows_the_dry_run_before_confirming(app, console):
-    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 2, 3, first_attempt=1)
-    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 4, 11, 1, 3, first_attempt=10)
+    seed(app.config["DATABASE"], app.config["DATA_DIR"], 3, 11, 2, 3, first_attempt=1)
+    seed(app.config["DATABASE"], app.config["DATA_DIR"], 4, 11, 1, 3, first_attempt=10)
     preview = console.get("/console/purge?course_id=3&preview=1").get_data(as_text=True)
     assert '<span id="dry-attempts">2</span> attempts' in preview and 'id="confirm"' in preview
     assert len(image_files(app.config["DATA_DIR"])) == 9
@@ -418,14 +421,14 @@ def test_purge_form_shows_the_dry_run_before_confirming(app, console):
     assert done.status_code == 200 and "Deleted 2 attempts, 6 camshots" in done.get_data(as_text=True)
     assert len(image_files(app.config["DATA_DIR"])) == 3
     assert console.post("/console/purge", data={"csrf_token": token}).status_code == 400
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     assert db.execute("SELECT actor_type, actor_id, count FROM audit_log WHERE action = 'purge'").fetchone() == \
         ("console", "moodle:2", 6)
 
 
 def test_purge_form_reads_dates_and_the_expired_box(app, console):
-    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=1, finished_days_ago=200)
-    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=2, finished_days_ago=1)
+    seed(app.config["DATABASE"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=1, finished_days_ago=200)
+    seed(app.config["DATABASE"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=2, finished_days_ago=1)
     expired = console.get("/console/purge?expired=1&preview=1").get_data(as_text=True)
     assert '<span id="dry-attempts">1</span>' in expired and 'name="expired" value="1"' in expired
     day = time.strftime("%Y-%m-%d", time.gmtime(NOW - 100 * 86400))
@@ -435,7 +438,7 @@ def test_purge_form_reads_dates_and_the_expired_box(app, console):
 
 
 def test_export_form_shows_the_size_then_streams_the_zip(app, console):
-    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 2, 3, first_attempt=1)
+    seed(app.config["DATABASE"], app.config["DATA_DIR"], 3, 11, 2, 3, first_attempt=1)
     preview = console.get("/console/export?quiz_id=11&preview=1").get_data(as_text=True)
     assert "2 attempts, 6 camshots" in preview and 'id="download"' in preview
     response = console.post("/console/export", data={"csrf_token": csrf_of(console, "/console/export"),
@@ -448,7 +451,7 @@ def test_export_form_shows_the_size_then_streams_the_zip(app, console):
 
 
 def test_audit_page_filters_and_exports_csv(app, console):
-    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=1)
+    seed(app.config["DATABASE"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=1)
     token = csrf_of(console)
     console.post("/console/attempts/1/hold", data={"csrf_token": token, "hold": "1"})
     page = console.get("/console/audit?action=legal_hold").get_data(as_text=True)
@@ -476,8 +479,8 @@ def test_console_refusals_speak_json_to_scripts(app, console):
 def test_audit_csv_never_hands_a_spreadsheet_a_formula(app, client, text):
     response = client.get("/console/sso?token=" + sso_token(name=text))
     assert response.status_code == 200
-    db = connect(app.config["DB_PATH"])
-    with db.conn:
+    db = connect(app.config["DATABASE"])
+    with write_transaction(db):
         audit.record(db, "purge", {"actor_type": "moodle", "actor_id": text, "actor_name": "Teacher"}, detail=text)
     exported = client.get("/console/audit.csv").get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(exported)))

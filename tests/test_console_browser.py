@@ -42,7 +42,7 @@ def sso_link(sidecar):
 
 def test_sso_dry_run_purge_confirm_and_zip_download(live_sidecar, browser_page, tmp_path):
     live_sidecar.stop()
-    db_path = live_sidecar.data_dir / "proctorpy.db"
+    db_path = live_sidecar.database
     database = connect(db_path)
     migrate(database)
     database.close()

@@ -60,7 +60,7 @@ def post_event(client, headers, **fields):
 
 def stored(app):
     """Camshot rows, analysis jobs, events and image files: what a refusal must not add to."""
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     try:
         counts = {table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                   for table in ("camshots", "jobs", "events")}
@@ -262,7 +262,7 @@ def test_shots_over_the_rate_are_refused_then_allowed_again(app, client, slow_ra
     # Another attempt has its own allowance.
     assert post_camshot(client, bearer(upload_token(2, 8)), attempt_id=2, user_id=8).status_code == 201
     # A minute refills the bucket: move its clock back instead of waiting.
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     db.execute("UPDATE upload_allowances SET updated_at = updated_at - 20 WHERE attempt_id = ?", [ATTEMPT])
     db.conn.commit()
     db.close()

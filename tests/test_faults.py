@@ -22,27 +22,30 @@ from PIL import Image
 from conftest import SECRET, IngestLoad, LiveSidecar, SignedTestClient, attempt_fields, png_bytes
 from sidecar import create_app, db
 from sidecar.config import load_config
+from sidecar.database import sqlite as sqlite_engine
+from sidecar.db import close_app
 from sidecar.signing import signed_headers
 
 
-def rows(db_path, sql):
-    database = db.connect(db_path)
+def rows(location, sql):
+    database = db.connect(location)
     try:
         return database.execute(sql).fetchall()
     finally:
         database.close()
 
 
-def files_and_rows(data_dir):
-    """(files under images/, paths camshot rows name) of a data dir."""
+def files_and_rows(data_dir, database=None):
+    """(files under images/, paths camshot rows name) of a data dir and its database (its SQLite file unless given)."""
     on_disk = {p.relative_to(data_dir).as_posix() for p in (data_dir / "images").rglob("*") if p.is_file()}
-    named = {path for (path,) in rows(data_dir / "proctorpy.db", "SELECT path FROM camshots")}
+    named = {path for (path,) in rows(database or data_dir / "proctorpy.db", "SELECT path FROM camshots")}
     return on_disk, named
 
 
-def test_sidecar_sigkilled_under_ingest_loses_no_acknowledged_camshot(tmp_path):
+def test_sidecar_sigkilled_under_ingest_loses_no_acknowledged_camshot(tmp_path, database_url):
     kills = int(os.environ.get("PROCTORPY_FAULT_KILLS", "3"))
-    sidecar = LiveSidecar(tmp_path / "data", env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}).start()
+    sidecar = LiveSidecar(tmp_path / "data", env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+                                                  "PROCTORPY_DATABASE_URL": database_url}).start()
     sidecar.client.put_attempt(1, **attempt_fields(1))
     survived = 0
     deadline = time.time() + 60 + 8 * kills
@@ -64,9 +67,9 @@ def test_sidecar_sigkilled_under_ingest_loses_no_acknowledged_camshot(tmp_path):
 
     sidecar.start()
     sidecar.stop()
-    stored = dict(rows(sidecar.data_dir / "proctorpy.db", "SELECT client_shot_id, id FROM camshots"))
+    stored = dict(rows(sidecar.database, "SELECT client_shot_id, id FROM camshots"))
     lost = [key for key, camshot_id in acknowledged.items() if stored.get(key) != camshot_id]
-    on_disk, named = files_and_rows(sidecar.data_dir)
+    on_disk, named = files_and_rows(sidecar.data_dir, sidecar.database)
     print(f"\nFAULTS sigkill: kills={survived} acknowledged={len(acknowledged)} lost={len(lost)} "
           f"orphan_files={len(on_disk - named)} rows_without_file={len(named - on_disk)} "
           f"5xx={sum(1 for s in refused if s >= 500)}")
@@ -76,10 +79,11 @@ def test_sidecar_sigkilled_under_ingest_loses_no_acknowledged_camshot(tmp_path):
     assert all(status < 500 for status in refused), refused
 
 
+@pytest.mark.sqlite_only("another process holds the SQLite file's lock")
 def test_a_locked_database_answers_503_with_a_message_then_recovers(app, api, monkeypatch):
-    monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 300)  # how long a request waits for the lock
+    monkeypatch.setattr(sqlite_engine, "BUSY_TIMEOUT_MS", 300)  # how long a request waits for the lock
     api.put_attempt(1)
-    holder = sqlite3.connect(str(app.config["DB_PATH"]))
+    holder = sqlite3.connect(str(app.config["DATABASE"]))
     holder.execute("BEGIN EXCLUSIVE")
     try:
         response = api.post_camshot(png_bytes(), client_shot_id="during-lock")
@@ -89,17 +93,19 @@ def test_a_locked_database_answers_503_with_a_message_then_recovers(app, api, mo
     finally:
         holder.rollback()
         holder.close()
-    on_disk, named = files_and_rows(app.config["DATA_DIR"]) if (app.config["DATA_DIR"] / "images").exists() else (
+    on_disk, named = files_and_rows(app.config["DATA_DIR"], app.config["DATABASE"]) if (app.config["DATA_DIR"] / "images").exists() else (
         set(), set())
     assert on_disk == named == set()
     assert api.post_camshot(png_bytes(), client_shot_id="during-lock").status_code == 201
 
 
 def test_below_the_free_space_floor_camshots_get_507_then_are_taken_when_space_is_back(config, tmp_path):
-    first = SignedTestClient(create_app(config).test_client())
+    first_app = create_app(config)
+    first = SignedTestClient(first_app.test_client())
     first.put_attempt(1)
     full = load_config(environ={}, overrides={**config, "storage.min_free_bytes": 2**62})
-    api = SignedTestClient(create_app(full).test_client())
+    full_app = create_app(full)
+    api = SignedTestClient(full_app.test_client())
     response = api.post_camshot(png_bytes(), client_shot_id="when-full")
     assert response.status_code == 507
     assert response.json["error"] == "disk_full" and "MiB free" in response.json["message"]
@@ -107,6 +113,8 @@ def test_below_the_free_space_floor_camshots_get_507_then_are_taken_when_space_i
     assert not (config.data_dir / "images").exists()
     # The admin frees space (here: the floor is back to normal); the browser's retry is stored.
     assert first.post_camshot(png_bytes(), client_shot_id="when-full").status_code == 201
+    close_app(first_app)
+    close_app(full_app)
 
 
 def mount_tmpfs(path, size):
@@ -173,7 +181,7 @@ def test_a_read_only_data_dir_answers_503_with_a_message_then_recovers(small_dis
     assert api.post_camshot(png_bytes(), client_shot_id="before").status_code == 201
     # A filesystem with files open for writing cannot be remounted read-only: close this
     # thread's connection first, as a worker restart would; the next request opens a new one.
-    connections = api.client.application.extensions["proctorpy_db"]
+    connections = api.client.application.extensions["proctorpy_db"].threads
     connections.db.close()
     del connections.db
     remount(small_disk, "ro")

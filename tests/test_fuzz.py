@@ -208,7 +208,7 @@ def test_multipart_camshot_uploads_answer_2xx_or_a_clear_4xx_and_store_nothing_h
 
 def stored_rows(app):
     """Every camshot row has its file and every file its row; no temporary file is left."""
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     try:
         paths = {row[0] for row in db.execute("SELECT path FROM camshots")}
     finally:
@@ -300,7 +300,7 @@ JSON_VALUES = st.recursive(
 
 
 def test_purge_selections_parse_into_bounded_sql_or_refuse(app):
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     tried = []
 
     @fuzz_settings(150)

@@ -33,7 +33,7 @@ PLAN = (
 
 
 def db_of(app):
-    return connect(app.config["DB_PATH"])
+    return connect(app.config["DATABASE"])
 
 
 def seed_attempt(app, api, attempt_id=1, user_id=7, quiz_id=11, finish=True, **fields):

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from conftest import SECRET, png_bytes
 from sidecar import storage
 from sidecar.cli import cli
-from sidecar.db import connect, migrate
+from sidecar.db import connect, migrate, write_transaction
 from sidecar.retention import policy, purge, scheduler
 from sidecar.retention.selection import plan
 
@@ -26,7 +26,7 @@ NOW = int(time.time())
 
 
 def open_db(app):
-    return connect(app.config["DB_PATH"])
+    return connect(app.config["DATABASE"])
 
 
 def seed(db_path, data_dir, course_id, quiz_id, attempts, shots, first_attempt, user_base=100,
@@ -37,12 +37,12 @@ def seed(db_path, data_dir, course_id, quiz_id, attempts, shots, first_attempt, 
     digest = hashlib.sha256(image).hexdigest()
     now = time.time()
     try:
-        with db.conn:
+        with write_transaction(db):
             for number in range(attempts):
                 attempt_id = first_attempt + number
                 user_id = user_base + number
                 finished = NOW - finished_days_ago * DAY
-                db.execute("INSERT OR IGNORE INTO users (id, fullname, updated_at) VALUES (?, ?, ?)",
+                db.execute("INSERT INTO users (id, fullname, updated_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
                            [user_id, f"Student {user_id}", now])
                 db.execute(
                     "INSERT INTO attempts (id, user_id, course_id, course_name, quiz_id, cm_id, quiz_name, started_at, "
@@ -98,7 +98,7 @@ def test_policy_resolution(app, course_days, quiz_days, moodle_days, hold, expec
 
 def test_expired_selection_follows_each_level_and_hold(app):
     """The SQL that purges agrees with the resolution the console shows, level by level."""
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DB_PATH"]
+    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
     seed(db_path, data_dir, 3, 11, 1, 1, first_attempt=1, finished_days_ago=40)  # course policy 30: expired
     seed(db_path, data_dir, 3, 12, 1, 1, first_attempt=2, finished_days_ago=40, settings={"retention_days": 60})
     seed(db_path, data_dir, 3, 13, 1, 1, first_attempt=3, finished_days_ago=10)  # quiz policy 5: expired
@@ -106,7 +106,7 @@ def test_expired_selection_follows_each_level_and_hold(app):
     seed(db_path, data_dir, 4, 15, 1, 1, first_attempt=5, finished_days_ago=100)  # site default: expired, held
     seed(db_path, data_dir, 4, 16, 1, 1, first_attempt=6, finished_days_ago=100)  # site default: expired
     db = open_db(app)
-    with db.conn:
+    with write_transaction(db):
         policy.set_policy(db, "course", 3, 30)
         policy.set_policy(db, "quiz", 13, 5)
         policy.set_hold(db, 5, True)
@@ -133,7 +133,7 @@ def test_expired_selection_follows_each_level_and_hold(app):
     ({"course_id": 3, "dry_run": "false"}, "invalid_field"),
 ])
 def test_purge_refuses_bad_selections(app, api, body, code):
-    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 2, 2, first_attempt=1)
+    seed(app.config["DATABASE"], app.config["DATA_DIR"], 3, 11, 2, 2, first_attempt=1)
     response = api.json("POST", "/api/v1/purge", body)
     assert response.status_code == 400
     assert response.json["error"] == code and response.json["message"]
@@ -150,7 +150,7 @@ def test_purge_refuses_bad_selections(app, api, body, code):
     ("/api/v1/attempts/1/hold", b'{}', "application/json"),
 ])
 def test_malformed_bodies_get_json_errors(app, api, path, body, content_type):
-    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=1)
+    seed(app.config["DATABASE"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=1)
     response = api.open("POST", path, body, content_type)
     assert response.status_code == 400 and set(response.json) == {"error", "message"}
 
@@ -163,7 +163,7 @@ def test_endpoints_need_the_signature(client):
 
 
 def test_replayed_purge_is_refused(app, api):
-    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=1)
+    seed(app.config["DATABASE"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=1)
     from sidecar.signing import signed_headers
 
     body = json.dumps({"course_id": 3, "dry_run": False}).encode()
@@ -176,12 +176,12 @@ def test_replayed_purge_is_refused(app, api):
 # --- purge ---------------------------------------------------------------------------------------
 
 def test_dry_run_equals_real_run_and_never_reaches_another_course(app, api):
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DB_PATH"]
+    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
     seed(db_path, data_dir, 3, 11, 4, 5, first_attempt=1)
     seed(db_path, data_dir, 33, 11, 2, 5, first_attempt=30, user_base=100)  # same users, same quiz id
     seed(db_path, data_dir, 13, 31, 2, 5, first_attempt=3000)
     db = open_db(app)
-    with db.conn:
+    with write_transaction(db):
         db.execute("INSERT INTO events (attempt_id, type, at, client_event_id, received_at) VALUES (1, 'tab_hidden', 1, 'e', 1)")
         db.execute("INSERT INTO scores (attempt_id, value, computed_at) VALUES (1, 80, 1)")
         db.execute("INSERT INTO reviews (attempt_id, conclusion, reviewed_at) VALUES (2, 'accepted', 1)")
@@ -206,7 +206,7 @@ def test_dry_run_equals_real_run_and_never_reaches_another_course(app, api):
 
 
 def test_selection_keys_combine_with_and(app, api):
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DB_PATH"]
+    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
     seed(db_path, data_dir, 3, 11, 3, 1, first_attempt=1, finished_days_ago=10)
     seed(db_path, data_dir, 3, 12, 3, 1, first_attempt=10, finished_days_ago=1)
     answer = api.json("POST", "/api/v1/purge", {"course_id": 3, "before": NOW - 5 * DAY}).json
@@ -218,7 +218,7 @@ def test_selection_keys_combine_with_and(app, api):
 
 
 def test_legal_hold_keeps_attempts_and_says_so(app, api):
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DB_PATH"]
+    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
     seed(db_path, data_dir, 3, 11, 3, 2, first_attempt=1)
     hold = api.json("POST", "/api/v1/attempts/2/hold", {"hold": True, "actor_id": 5, "actor_name": "Lawyer"})
     assert hold.status_code == 200 and hold.json == {"attempt_id": 2, "legal_hold": True}
@@ -237,12 +237,12 @@ def test_legal_hold_keeps_attempts_and_says_so(app, api):
 
 
 def test_a_hold_set_during_a_run_is_respected(app):
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DB_PATH"]
+    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
     seed(db_path, data_dir, 3, 11, 2, 3, first_attempt=1)
     db = open_db(app)
     holder = purge.new_holder()
     run_id = purge.start(db, {"course_id": 3}, {"actor_type": "system"}, NOW, 90, holder)
-    with db.conn:
+    with write_transaction(db):
         policy.set_hold(db, 2, True)
     result = purge.run(db, data_dir, run_id, 2, holder)
     assert (result["attempts"], result["camshots"], result["held"]) == (1, 3, 1)
@@ -251,10 +251,10 @@ def test_a_hold_set_during_a_run_is_respected(app):
 
 def test_purge_deletes_rows_of_tables_that_reference_attempts(app):
     """A table another part adds (with a foreign key) is cleared with its attempt."""
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DB_PATH"]
+    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
     seed(db_path, data_dir, 3, 11, 1, 2, first_attempt=1)
     db = open_db(app)
-    with db.conn:
+    with write_transaction(db):
         db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, attempt_id INTEGER REFERENCES attempts(id), note TEXT)")
         db.execute("INSERT INTO notes (attempt_id, note) VALUES (1, 'personal')")
     purge.purge(db, data_dir, {"attempt_id": 1}, {"actor_type": "system"}, NOW, 90, 10)
@@ -265,10 +265,10 @@ def test_purge_deletes_rows_of_tables_that_reference_attempts(app):
 def test_large_purge_runs_in_batches_while_ingestion_continues(live_sidecar):
     """A purge of thousands of camshots never stops uploads to another course."""
     live_sidecar.stop()
-    db = connect(live_sidecar.data_dir / "proctorpy.db")
+    db = connect(live_sidecar.database)
     migrate(db)
     db.close()
-    seed(live_sidecar.data_dir / "proctorpy.db", live_sidecar.data_dir, 3, 11, 60, 50, first_attempt=1)
+    seed(live_sidecar.database, live_sidecar.data_dir, 3, 11, 60, 50, first_attempt=1)
     live_sidecar.env["PROCTORPY_RETENTION_BATCH_SIZE"] = "100"
     live_sidecar.env["PROCTORPY_STORAGE_MIN_FREE_BYTES"] = "1"
     live_sidecar.start()
@@ -291,7 +291,7 @@ def test_large_purge_runs_in_batches_while_ingestion_continues(live_sidecar):
     assert result == {**dry, "dry_run": False}
     assert set(statuses) == {201}
     assert len(statuses) >= 3, "uploads went through while the purge ran"
-    db = connect(live_sidecar.data_dir / "proctorpy.db")
+    db = connect(live_sidecar.database)
     assert count(db, "SELECT count(*) FROM camshots WHERE attempt_id = 9000") == len(statuses)
     assert count(db, "SELECT count(*) FROM camshots") == len(statuses)
     assert image_files(live_sidecar.data_dir, 3) == []
@@ -299,13 +299,13 @@ def test_large_purge_runs_in_batches_while_ingestion_continues(live_sidecar):
 
 @pytest.mark.slow
 def test_purge_killed_halfway_is_resumed_with_the_same_totals(app, tmp_path):
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DB_PATH"]
+    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
     seed(db_path, data_dir, 3, 11, 40, 50, first_attempt=1)
     seed(db_path, data_dir, 4, 12, 2, 2, first_attempt=100)
     db = open_db(app)
     dry = plan(db, {"course_id": 3}, NOW, 90)
     env = {**os.environ, "PROCTORPY_SECRET": SECRET, "PROCTORPY_STORAGE_DATA_DIR": str(data_dir),
-           "PROCTORPY_RETENTION_BATCH_SIZE": "10"}
+           "PROCTORPY_DATABASE_URL": app.config["PROCTORPY"]["database.url"], "PROCTORPY_RETENTION_BATCH_SIZE": "10"}
     process = subprocess.Popen([sys.executable, "-m", "sidecar.cli", "purge", "--course-id", "3", "--yes"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
@@ -330,11 +330,11 @@ def test_purge_killed_halfway_is_resumed_with_the_same_totals(app, tmp_path):
 
 
 def test_a_live_run_is_not_taken_over(app):
-    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=1)
+    seed(app.config["DATABASE"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=1)
     db = open_db(app)
     purge.start(db, {"course_id": 3}, {"actor_type": "system"}, NOW, 90, purge.new_holder())  # this process: alive
     assert purge.resume_unfinished(db, app.config["DATA_DIR"], 10, purge.new_holder()) == []
-    with db.conn:
+    with write_transaction(db):
         db.execute("UPDATE purge_runs SET lease_until = 0")  # the lease lapsed
     assert len(purge.resume_unfinished(db, app.config["DATA_DIR"], 10, purge.new_holder())) == 1
 
@@ -349,7 +349,7 @@ def read_zip(data):
 
 
 def test_export_zip_matches_its_manifest(app, api):
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DB_PATH"]
+    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
     seed(db_path, data_dir, 3, 11, 3, 4, first_attempt=1)
     seed(db_path, data_dir, 4, 12, 2, 4, first_attempt=50)
     api.json("POST", "/api/v1/attempts/2/hold", {"hold": True})
@@ -371,7 +371,7 @@ def test_export_zip_matches_its_manifest(app, api):
 
 
 def test_export_lists_a_missing_file_as_a_problem(app, api):
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DB_PATH"]
+    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
     seed(db_path, data_dir, 3, 11, 1, 3, first_attempt=1)
     lost = image_files(data_dir)[0]
     lost.unlink()
@@ -387,7 +387,7 @@ def test_export_streams_with_flat_memory(app):
     """The response is a generator of small chunks, never the whole archive at once."""
     from sidecar.retention import export
 
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DB_PATH"]
+    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
     seed(db_path, data_dir, 3, 11, 5, 40, first_attempt=1)
     chunks = list(export.stream_selection(db_path, data_dir, {"course_id": 3}, time.time(), 90))
     total = sum(len(c) for c in chunks)
@@ -397,7 +397,7 @@ def test_export_streams_with_flat_memory(app):
 
 
 def test_export_with_reports(app, api):
-    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 1, 2, first_attempt=1)
+    seed(app.config["DATABASE"], app.config["DATA_DIR"], 3, 11, 1, 2, first_attempt=1)
     response = api.json("POST", "/api/v1/exports", {"attempt_id": 1, "include_reports": True})
     assert response.status_code == 200
     archive, _ = read_zip(response.data)
@@ -410,7 +410,7 @@ def test_export_with_reports(app, api):
 def add_reference_photos(app, user_id, attempt_id):
     db = open_db(app)
     data_dir = app.config["DATA_DIR"]
-    with db.conn:
+    with write_transaction(db):
         for source, attempt in (("profile", None), ("identity", attempt_id)):
             photo_id = storage.new_id()
             relative = storage.reference_path(user_id, photo_id)
@@ -421,7 +421,7 @@ def add_reference_photos(app, user_id, attempt_id):
 
 
 def test_user_export_holds_everything_about_the_user(app, api):
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DB_PATH"]
+    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
     seed(db_path, data_dir, 3, 11, 1, 3, first_attempt=1, user_base=7)
     seed(db_path, data_dir, 4, 12, 1, 2, first_attempt=2, user_base=7)
     seed(db_path, data_dir, 4, 12, 1, 2, first_attempt=3, user_base=8)
@@ -444,7 +444,7 @@ def test_user_export_holds_everything_about_the_user(app, api):
 
 
 def seed_two_quizzes_of_user_7(app):
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DB_PATH"]
+    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
     seed(db_path, data_dir, 3, 11, 1, 3, first_attempt=1, user_base=7)
     seed(db_path, data_dir, 4, 12, 1, 2, first_attempt=2, user_base=7)
     add_reference_photos(app, 7, 1)
@@ -495,13 +495,13 @@ def test_reference_delete_keeps_the_attempts(app, api):
 
 
 def test_user_delete_removes_everything_but_the_audit_row(app, api):
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DB_PATH"]
+    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
     seed(db_path, data_dir, 3, 11, 1, 3, first_attempt=1, user_base=7)
     seed(db_path, data_dir, 4, 12, 1, 2, first_attempt=2, user_base=7)
     seed(db_path, data_dir, 4, 12, 1, 2, first_attempt=3, user_base=8)
     add_reference_photos(app, 7, 1)
     db = open_db(app)
-    with db.conn:
+    with write_transaction(db):
         db.execute("INSERT INTO events (attempt_id, type, at, client_event_id, received_at) VALUES (2, 'tab_hidden', 1, 'e', 1)")
     response = api.open("DELETE", "/api/v1/users/7?actor_id=2&actor_name=DPO")
     assert response.status_code == 200
@@ -517,8 +517,8 @@ def test_user_delete_removes_everything_but_the_audit_row(app, api):
 
 
 def test_user_delete_keeps_attempts_on_hold_and_says_so(app, api):
-    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=1, user_base=7)
-    seed(app.config["DB_PATH"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=2, user_base=7)
+    seed(app.config["DATABASE"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=1, user_base=7)
+    seed(app.config["DATABASE"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=2, user_base=7)
     api.json("POST", "/api/v1/attempts/2/hold", {"hold": True})
     answer = api.open("DELETE", "/api/v1/users/7").json
     assert answer["attempts"] == 1 and answer["held"] == 1 and answer["user_deleted"] is False
@@ -528,11 +528,11 @@ def test_user_delete_keeps_attempts_on_hold_and_says_so(app, api):
 # --- daily job -----------------------------------------------------------------------------------
 
 def test_daily_job_purges_expired_prunes_audit_and_nonces(app, config):
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DB_PATH"]
+    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
     seed(db_path, data_dir, 3, 11, 2, 2, first_attempt=1, finished_days_ago=200)
     seed(db_path, data_dir, 3, 11, 2, 2, first_attempt=10, finished_days_ago=2)
     db = open_db(app)
-    with db.conn:
+    with write_transaction(db):
         db.execute("INSERT INTO audit_log (at, actor_type, action) VALUES (?, 'moodle', 'report_view')", [NOW - 800 * DAY])
         db.execute("INSERT INTO audit_log (at, actor_type, action) VALUES (?, 'moodle', 'report_view')", [NOW - 1 * DAY])
         db.execute("INSERT INTO nonces VALUES ('old', ?)", [NOW - 3600])
@@ -549,10 +549,10 @@ def test_daily_job_purges_expired_prunes_audit_and_nonces(app, config):
 def test_daily_job_runs_once_per_lease(app, config):
     db = open_db(app)
     assert scheduler.acquire_lease(db, scheduler.JOB_LEASE, purge.new_holder(), 600, NOW)
-    assert scheduler.run_daily(config, app.config["DB_PATH"], now=NOW) is None  # held by a live holder
-    with db.conn:
+    assert scheduler.run_daily(config, app.config["DATABASE"], now=NOW) is None  # held by a live holder
+    with write_transaction(db):
         db.execute("UPDATE leases SET lease_until = ?", [NOW - 1])
-    assert scheduler.run_daily(config, app.config["DB_PATH"], now=NOW) is not None
+    assert scheduler.run_daily(config, app.config["DATABASE"], now=NOW) is not None
 
 
 def test_scheduler_runs_at_the_configured_time_and_catches_up(app, config):
@@ -580,10 +580,11 @@ def test_create_app_starts_no_scheduler(config):
 # --- command line --------------------------------------------------------------------------------
 
 def test_cli_purge_export_and_retention_run(app, tmp_path):
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DB_PATH"]
+    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
     seed(db_path, data_dir, 3, 11, 2, 3, first_attempt=1)
     runner = CliRunner()
-    env = {"PROCTORPY_SECRET": SECRET, "PROCTORPY_STORAGE_DATA_DIR": str(data_dir)}
+    env = {"PROCTORPY_SECRET": SECRET, "PROCTORPY_STORAGE_DATA_DIR": str(data_dir),
+           "PROCTORPY_DATABASE_URL": app.config["PROCTORPY"]["database.url"]}
     dry = runner.invoke(cli, ["purge", "--course-id", "3", "--dry-run", "--json"], env=env)
     assert dry.exit_code == 0, dry.output
     assert json.loads(dry.output) == {"dry_run": True, "attempts": 2, "camshots": 6, "bytes": json.loads(dry.output)["bytes"], "held": 0}

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from sidecar.config import load_config
-from sidecar.db import connect
+from sidecar.db import connect, write_transaction
 from sidecar.scoring import (
     METRICS, build_timeline, compute_score, focus_intervals, recompute_score, score_attempt, union_length,
 )
@@ -149,7 +149,7 @@ def test_the_score_never_goes_below_zero():
 
 
 def read_score(app, attempt_id=1):
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     try:
         row = db.execute("SELECT value, flagged, metrics FROM scores WHERE attempt_id = ?", [attempt_id]).fetchone()
     finally:
@@ -160,7 +160,7 @@ def read_score(app, attempt_id=1):
 def test_events_and_finish_recompute_the_stored_score(app, api):
     api.put_attempt(1, started_at=1_000_000, interval_max=30, weights={"focus_lost": 1.0})
     ms = 1_000_000 * 1000
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     try:
         for second in range(0, 300, 30):
             db.execute(
@@ -194,14 +194,14 @@ def test_new_settings_recompute_the_score(app, api):
 
 def test_recompute_joins_the_callers_transaction(app, api):
     api.put_attempt(1, started_at=1_000_000)
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     try:
         assert recompute_score(db, scoring_config(), 404) is None
-        db.conn.execute("BEGIN IMMEDIATE")
-        db.execute("UPDATE attempts SET finished_at = 1000100 WHERE id = 1")
-        recompute_score(db, scoring_config(), 1)
-        assert db.conn.in_transaction
-        db.conn.rollback()
+        with pytest.raises(RuntimeError), write_transaction(db):
+            db.execute("UPDATE attempts SET finished_at = 1000100 WHERE id = 1")
+            recompute_score(db, scoring_config(), 1)
+            assert db.in_transaction
+            raise RuntimeError("the caller's work fails")
         # Rolled back with the caller's work: no score row was left behind.
         assert db.execute("SELECT count(*) FROM scores WHERE attempt_id = 1").fetchone()[0] == 0
     finally:

@@ -14,7 +14,7 @@ def test_shots_per_hour_at_a_random_interval(low, high, expected):
 
 
 def stored_bytes(app, attempt_ids):
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     try:
         marks = ",".join("?" * len(attempt_ids))
         return [r[0] for r in db.execute(
@@ -35,7 +35,7 @@ def stored(api):
 
 
 def test_bytes_per_student_hour_per_quiz_and_site(app, stored):
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     try:
         figures = student_hour(db, 90)
     finally:
@@ -57,7 +57,7 @@ def test_bytes_per_student_hour_per_quiz_and_site(app, stored):
 def test_attempts_without_an_interval_use_the_default(app, api):
     assert api.put_attempt(1, interval_min=None, interval_max=None).status_code == 201
     assert api.post_camshot(face_bytes("biden/biden.jpg", width=320, fmt="JPEG"), content_type="image/jpeg").status_code == 201
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     try:
         quiz = student_hour(db, 90)["quizzes"][0]
     finally:
@@ -66,7 +66,7 @@ def test_attempts_without_an_interval_use_the_default(app, api):
 
 
 def test_nothing_stored_has_no_site_figure(app):
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     try:
         assert student_hour(db, 90) == {"site": None, "quizzes": []}
     finally:
@@ -74,7 +74,7 @@ def test_nothing_stored_has_no_site_figure(app):
 
 
 def test_dashboard_shows_bytes_per_student_hour(app, console, stored):  # noqa: F811
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     try:
         site = student_hour(db, 90)["site"]
     finally:

@@ -26,12 +26,12 @@ def test_repair_removes_temp_and_orphan_files_and_marks_missing(app, api):
     (folder / f"{storage.new_id()}.png").write_bytes(png_bytes())  # renamed, row never committed
     (folder / f"{lost}.png").unlink()
 
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     counts = storage.repair(db, data_dir)
     db.close()
     assert counts == {"temp_removed": 1, "orphan_files_removed": 1, "missing_files": 1}
     assert sorted(p.name for p in folder.iterdir()) == [f"{kept}.png"]
-    statuses = dict(rows(app.config["DB_PATH"], "SELECT id, status FROM camshots"))
+    statuses = dict(rows(app.config["DATABASE"], "SELECT id, status FROM camshots"))
     assert statuses == {kept: "pending", lost: "unreadable"}
 
 
@@ -58,7 +58,7 @@ def test_sigkilled_workers_lose_no_acknowledged_camshot(live_sidecar):
 
     live_sidecar.stop()
     live_sidecar.start()  # runs the startup repair
-    db_path = live_sidecar.data_dir / "proctorpy.db"
+    db_path = live_sidecar.database
     stored = dict(rows(db_path, "SELECT client_shot_id, id FROM camshots"))
     for client_shot_id, camshot_id in acknowledged.items():
         assert stored.get(client_shot_id) == camshot_id

@@ -5,6 +5,10 @@ A worker claims it for analysis.lease_seconds; if the worker dies, the lease run
 another worker tries again, at most analysis.max_tries times in all. A job is done only in
 the transaction that writes its camshot's verdict, and only by the claim that holds it, so
 a job whose lease was taken over cannot be recorded twice.
+
+Claims take no database-wide write lock: on PostgreSQL, workers on any number of hosts claim
+side by side, each passing over the rows another one's claim has locked (FOR UPDATE SKIP
+LOCKED); on SQLite the one writer at a time keeps them apart.
 """
 import time
 from collections import namedtuple
@@ -17,14 +21,14 @@ Job = namedtuple("Job", "id camshot_id tries worker")
 def claim(db, worker, lease_seconds, now=None):
     """The oldest job that is queued or whose lease ran out, now leased to worker; or None."""
     now = time.time() if now is None else now
-    with write_transaction(db):
+    with write_transaction(db, exclusive=False):
         # Both lookups follow the (state, lease_until) index; a retry goes before new work.
         row = db.execute(
             "SELECT id, camshot_id, tries FROM jobs WHERE state = 'running' AND lease_until < ? "
-            "ORDER BY lease_until LIMIT 1",
+            "ORDER BY lease_until LIMIT 1" + db.skip_locked,
             [now],
         ).fetchone() or db.execute(
-            "SELECT id, camshot_id, tries FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1"
+            "SELECT id, camshot_id, tries FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1" + db.skip_locked
         ).fetchone()
         if row is None:
             return None
@@ -35,10 +39,10 @@ def claim(db, worker, lease_seconds, now=None):
 def claim_camshot(db, camshot_id, worker, lease_seconds, now=None):
     """Lease the job of one camshot (the identity check analyses it at once); None if taken."""
     now = time.time() if now is None else now
-    with write_transaction(db):
+    with write_transaction(db, exclusive=False):
         row = db.execute(
             "SELECT id, tries FROM jobs WHERE camshot_id = ? "
-            "AND (state = 'queued' OR (state = 'running' AND lease_until < ?))",
+            "AND (state = 'queued' OR (state = 'running' AND lease_until < ?))" + db.skip_locked,
             [camshot_id, now],
         ).fetchone()
         if row is None:

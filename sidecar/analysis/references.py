@@ -105,8 +105,8 @@ def add_identity_reference(db, camshot, relative, encoding, now):
     The reference takes the camshot's id, so it is added once however often the job runs.
     """
     db.execute(
-        "INSERT OR IGNORE INTO reference_photos (id, user_id, attempt_id, source, path, bytes, encoding, "
-        "created_at) VALUES (?, ?, ?, 'identity', ?, ?, ?, ?)",
+        "INSERT INTO reference_photos (id, user_id, attempt_id, source, path, bytes, encoding, "
+        "created_at) VALUES (?, ?, ?, 'identity', ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
         [camshot["id"], camshot["user_id"], camshot["attempt_id"], relative.as_posix(), camshot["bytes"],
          encoding_blob(encoding), now],
     )

@@ -8,8 +8,7 @@ import sys
 import threading
 import time
 
-from .. import storage
-from ..db import connect
+from ..db import connect, database_location
 from ..metrics import analysis_histogram
 from . import camshots, queue
 from .faces import ModelsUnavailable, load_face_recognition
@@ -36,7 +35,7 @@ def work(config, name=None, stop=None, until_idle=False):
     name = name or f"{socket.gethostname()}:{os.getpid()}"
     stop = stop or threading.Event().is_set
     data_dir = config.data_dir
-    db = connect(storage.database_path(data_dir))
+    db = connect(database_location(config))
     analysis_seconds = analysis_histogram()
     analysed = 0
     try:

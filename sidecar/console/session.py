@@ -1,13 +1,12 @@
 """Console sign-in (Moodle single sign-on link, local admin), sessions, CSRF and headers."""
 import re
 import secrets
-import sqlite3
 import time
 
 from flask import current_app, g, make_response, redirect, render_template, request, session, url_for
 
 from .. import audit
-from ..db import get_db, write_transaction
+from ..db import IntegrityError, get_db, write_transaction
 from ..errors import Forbidden, ProctorpyError, Unauthorized, error_response, refusal_headers
 from ..signing import SignatureError, constant_time_equal, read_token
 from . import admins, throttle
@@ -110,7 +109,7 @@ def sso():
             db.execute("INSERT INTO nonces (nonce, seen_at) VALUES (?, ?)", ["sso:" + nonce.lower(), now])
             actor = {"actor_type": "console", "actor_id": f"moodle:{uid}", "actor_name": name}
             audit.record(db, "console_sign_in", actor, detail="single sign-on from Moodle")
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         raise Unauthorized("This sign-in link was used already; open the console from Moodle again.",
                            code="replayed_token") from None
     start_session(actor)
@@ -131,7 +130,7 @@ def login():
     """Local admin sign-in (accounts made with `proctorpy admin create`)."""
     error = None
     if request.method == "POST":
-        name = request.form.get("name", "")[:64]
+        name = audit.readable(request.form.get("name", "")[:64])  # no admin's name holds a NUL
         password = request.form.get("password", "")
         config = current_app.config["PROCTORPY"]
         lockout = config["console.sign_in_lockout_seconds"]

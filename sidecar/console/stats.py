@@ -70,7 +70,7 @@ def daily_growth(db, now):
     first = today - GROWTH_DAYS + 1
     found = {
         day: (count, size) for day, count, size in db.execute(
-            "SELECT CAST(received_at / 86400 AS INTEGER) AS day, count(*), sum(bytes) FROM camshots "
+            f"SELECT {db.integer_part('received_at / 86400')} AS day, count(*), sum(bytes) FROM camshots "
             "WHERE received_at >= ? GROUP BY day", [first * DAY])
     }
     return [{"day": day * DAY, "camshots": found.get(day, (0, 0))[0], "bytes": found.get(day, (0, 0))[1]}

@@ -248,7 +248,8 @@ def audit_filters(source):
         params.append(action)
     actor = source.get("actor", "").strip()
     if actor:
-        clauses.append("(actor_id = ? OR actor_name LIKE ? ESCAPE '\\')")
+        # lower() on both sides: SQLite's LIKE ignores case, PostgreSQL's does not.
+        clauses.append("(actor_id = ? OR lower(actor_name) LIKE lower(?) ESCAPE '\\')")
         escaped = actor.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         params += [actor, f"%{escaped}%"]
     for key, operator, extra in (("from", ">=", 0), ("to", "<", 86400)):
@@ -262,7 +263,7 @@ def audit_filters(source):
             params.append(day.timestamp() + extra)
     for key in ("action", "actor", "from", "to"):
         values[key] = source.get(key, "")
-    return (" AND ".join(clauses) or "1"), params, values
+    return (" AND ".join(clauses) or "TRUE"), params, values
 
 
 AUDIT_COLUMNS = ("id", "at", "actor_type", "actor_id", "actor_name", "action", "selection", "count", "bytes", "detail")

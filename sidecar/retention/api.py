@@ -80,7 +80,7 @@ def get_user_data(user_id):
     with write_transaction(db):
         audit.record(db, "user_export", moodle_actor(), selection, count=camshots, bytes=size,
                      detail=f"privacy export: {attempts} attempt(s)")
-    stream = export.stream_user(current_app.config["DB_PATH"], current_app.config["DATA_DIR"], user_id, now,
+    stream = export.stream_user(current_app.config["DATABASE"], current_app.config["DATA_DIR"], user_id, now,
                                 quiz_ids, references)
     return zip_response(stream, f"proctorpy-user-{user_id}.zip")
 

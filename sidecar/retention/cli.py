@@ -7,7 +7,7 @@ import time
 
 import click
 
-from .. import storage
+from ..db import database_location
 from ..commands import cli_actor, open_database
 from ..config import load_config
 from ..errors import ProctorpyError
@@ -90,7 +90,7 @@ def export_command(output, **fields):
     db = open_database(config)
     now = time.time()
     try:
-        totals, stream = export.start(db, storage.database_path(config.data_dir), config.data_dir, selection,
+        totals, stream = export.start(db, database_location(config), config.data_dir, selection,
                                       cli_actor(), now, config["retention.default_days"], detail=", command line")
     finally:
         db.close()
@@ -119,7 +119,7 @@ def retention_run():
     """Run the daily job now: finish interrupted purges, purge what expired, prune the audit log."""
     config = load_config()
     open_database(config).close()
-    result = scheduler.run_daily(config, storage.database_path(config.data_dir))
+    result = scheduler.run_daily(config, database_location(config))
     if result is None:
         raise click.ClickException("Another process is running the daily job right now.")
     click.echo(json.dumps(result, indent=2))

@@ -59,22 +59,22 @@ def figures(db, selection, now, default_days):
     return {"attempts": attempts, "camshots": camshots, "bytes": size}
 
 
-def start(db, db_path, data_dir, selection, actor, now, default_days, report_pdf=None, detail=""):
+def start(db, database, data_dir, selection, actor, now, default_days, report_pdf=None, detail=""):
     """Audit an export of the selection; (its figures, the stream of its ZIP).
 
-    The stream reads through its own connection to db_path, so it outlives db.
+    The stream reads through its own connection to database, so it outlives db.
     """
     totals = figures(db, selection, now, default_days)
     with write_transaction(db):
         audit.record(db, "export", actor, selection, count=totals["camshots"], bytes=totals["bytes"],
                      detail=f"{totals['attempts']} attempt(s){detail}")
-    return totals, stream_selection(db_path, data_dir, selection, now, default_days, report_pdf=report_pdf)
+    return totals, stream_selection(database, data_dir, selection, now, default_days, report_pdf=report_pdf)
 
 
-def stream_selection(db_path, data_dir, selection, now, default_days, report_pdf=None):
+def stream_selection(database, data_dir, selection, now, default_days, report_pdf=None):
     """Yield the ZIP of a selection's camshots; report_pdf(db, attempt_id) -> bytes adds reports."""
     condition, params = where(selection, now, default_days)
-    yield from _stream(db_path, data_dir, f"SELECT a.id FROM attempts a WHERE {condition}", params, now,
+    yield from _stream(database, data_dir, f"SELECT a.id FROM attempts a WHERE {condition}", params, now,
                        report_pdf=report_pdf)
 
 
@@ -84,20 +84,22 @@ def user_attempts(user_id, quiz_ids=None):
     sql = "SELECT a.id FROM attempts a WHERE a.user_id = :user_id"
     if quiz_ids is not None:
         params.update({f"quiz{i}": quiz_id for i, quiz_id in enumerate(sorted(quiz_ids))})
-        sql += " AND a.quiz_id IN (" + ", ".join(f":quiz{i}" for i in range(len(quiz_ids))) + ")"
+        # No quiz at all is FALSE: PostgreSQL refuses an empty IN ().
+        sql += (" AND a.quiz_id IN (" + ", ".join(f":quiz{i}" for i in range(len(quiz_ids))) + ")") if quiz_ids \
+            else " AND FALSE"
     return sql, params
 
 
-def stream_user(db_path, data_dir, user_id, now, quiz_ids=None, references=True):
+def stream_user(database, data_dir, user_id, now, quiz_ids=None, references=True):
     """Yield the ZIP of what is held about one user: attempts (at the given quizzes only, if any are
     given) with their events, scores, images and identity photos, and the profile reference photos
     if references is true."""
     sql, params = user_attempts(user_id, quiz_ids)
-    yield from _stream(db_path, data_dir, sql, params, now, user_id=user_id, references=references)
+    yield from _stream(database, data_dir, sql, params, now, user_id=user_id, references=references)
 
 
-def _stream(db_path, data_dir, attempts_sql, params, now, report_pdf=None, user_id=None, references=False):
-    db = connect(db_path)
+def _stream(database, data_dir, attempts_sql, params, now, report_pdf=None, user_id=None, references=False):
+    db = connect(database)
     sink = _Sink()
     problems = []
     try:
@@ -153,7 +155,7 @@ def _pages(db, attempts_sql, params):
     last = 0
     while True:
         ids = [r[0] for r in db.execute(
-            f"SELECT id FROM ({attempts_sql}) WHERE id > :last ORDER BY id LIMIT {PAGE}", {**params, "last": last})]
+            f"SELECT id FROM ({attempts_sql}) AS chosen WHERE id > :last ORDER BY id LIMIT {PAGE}", {**params, "last": last})]
         if not ids:
             return
         yield ids

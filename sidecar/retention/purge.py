@@ -49,10 +49,11 @@ def start(db, selection, actor, now, default_days, holder):
     condition, params = where(selection, now, default_days)
     with write_transaction(db):
         run_id = db.execute(
-            "INSERT INTO purge_runs (selection, actor, started_at, holder, lease_until) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO purge_runs (selection, actor, started_at, holder, lease_until) VALUES (?, ?, ?, ?, ?) "
+            "RETURNING id",
             [json.dumps(selection, sort_keys=True), json.dumps(actor), time.time(), holder,
              time.time() + LEASE_SECONDS],
-        ).lastrowid
+        ).fetchall()[0][0]  # all: SQLite finishes an INSERT ... RETURNING only when its rows are read
         db.execute(
             f"INSERT INTO purge_run_attempts (run_id, attempt_id, user_id) "
             f"SELECT {run_id}, a.id, a.user_id FROM attempts a WHERE {condition} AND a.legal_hold = 0",
@@ -251,13 +252,8 @@ def delete_dependants(db, table, column, ids):
 
 def dependants(db, table, column):
     """(child table, child column) pairs whose foreign key points at table.column."""
-    found = []
-    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"):
-        for fk in db.execute(f"PRAGMA foreign_key_list({name})"):
-            # fk: id, seq, table, from, to, on_update, on_delete, match
-            if fk[2] == table and (fk[4] or "id") == column:
-                found.append((name, fk[3]))
-    return found
+    return [(child, child_column) for child, child_column, parent, parent_column in db.foreign_keys()
+            if parent == table and parent_column == column]
 
 
 def unlink_quietly(path):

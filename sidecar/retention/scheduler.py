@@ -6,8 +6,8 @@ a lease row in the database, so two sidecars sharing a data dir never run it at 
 import logging
 import time
 
-from .. import audit, storage
-from ..db import connect, write_transaction
+from .. import audit
+from ..db import connect, database_location, write_transaction
 from . import purge
 from .selection import plan
 
@@ -22,7 +22,7 @@ AUDIT_BATCH = 5000
 def acquire_lease(db, name, holder, seconds, now):
     """Take the named lease unless a live holder has it; True when taken."""
     with write_transaction(db):
-        db.execute("INSERT OR IGNORE INTO leases (name, lease_until) VALUES (?, 0)", [name])
+        db.execute("INSERT INTO leases (name, lease_until) VALUES (?, 0) ON CONFLICT (name) DO NOTHING", [name])
         current, until = db.execute("SELECT holder, lease_until FROM leases WHERE name = ?", [name]).fetchone()
         if until > now and current != holder and not purge.holder_is_gone(current):
             return False
@@ -43,10 +43,10 @@ def last_run_at(db):
     return row[0] if row else None
 
 
-def run_daily(config, db_path, now=None):
+def run_daily(config, database, now=None):
     """One run of the daily job; returns what it did, or None when another process holds it."""
     now = time.time() if now is None else now
-    db = connect(db_path)
+    db = connect(database)
     holder = purge.new_holder()
     try:
         if not acquire_lease(db, JOB_LEASE, holder, JOB_LEASE_SECONDS, now):
@@ -106,27 +106,27 @@ def start_scheduler(config):
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.triggers.cron import CronTrigger
 
-    db_path = storage.database_path(config.data_dir)
+    database = database_location(config)
     hour, minute = (int(part) for part in config["retention.run_at"].split(":"))
     scheduler = BackgroundScheduler()
-    scheduler.add_job(run_daily, CronTrigger(hour=hour, minute=minute), args=[config, db_path],
+    scheduler.add_job(run_daily, CronTrigger(hour=hour, minute=minute), args=[config, database],
                       id="retention", max_instances=1, coalesce=True, misfire_grace_time=3600)
-    db = connect(db_path)
+    db = connect(database)
     try:
         last = last_run_at(db)
     finally:
         db.close()
     if last is None or time.time() - last > CATCH_UP_AFTER:
-        scheduler.add_job(run_daily, args=[config, db_path], id="retention-catch-up")
+        scheduler.add_job(run_daily, args=[config, database], id="retention-catch-up")
     else:
-        scheduler.add_job(resume_interrupted, args=[config, db_path], id="retention-resume")
+        scheduler.add_job(resume_interrupted, args=[config, database], id="retention-resume")
     scheduler.start()
     return scheduler
 
 
-def resume_interrupted(config, db_path):
+def resume_interrupted(config, database):
     """Finish purges a crash interrupted, without waiting for the next daily run."""
-    db = connect(db_path)
+    db = connect(database)
     try:
         return purge.resume_unfinished(db, config.data_dir, config["retention.batch_size"], purge.new_holder(),
                                        config["retention.pause_ratio"])

@@ -78,7 +78,7 @@ def plan(db, selection, now, default_days):
     """The dry run: what a purge of the selection would delete, and what hold keeps."""
     condition, params = where(selection, now, default_days)
     chosen = f"SELECT a.id FROM attempts a WHERE {condition} AND a.legal_hold = 0"
-    attempts = db.execute(f"SELECT count(*) FROM ({chosen})", params).fetchone()[0]
+    attempts = db.execute(f"SELECT count(*) FROM ({chosen}) AS chosen", params).fetchone()[0]
     held = db.execute(f"SELECT count(*) FROM attempts a WHERE {condition} AND a.legal_hold != 0", params).fetchone()[0]
     camshots, camshot_bytes = db.execute(
         f"SELECT count(*), COALESCE(sum(bytes), 0) FROM camshots WHERE attempt_id IN ({chosen})", params

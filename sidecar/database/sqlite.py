@@ -1,0 +1,104 @@
+"""The embedded engine: one SQLite file in WAL mode, one writer at a time."""
+import contextlib
+import sqlite3
+
+import sqlite_utils
+
+from .errors import IntegrityError
+
+BUSY_TIMEOUT_MS = 30_000  # a purge batch or a backup may hold the write lock briefly
+
+
+def connect(path):
+    """A connection with the pragmas every part of the sidecar relies on."""
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    database = SQLiteDatabase(conn, path)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    # FULL makes each commit durable on power loss too, not only on a process crash:
+    # a camshot is acknowledged only after its row is on disk.
+    conn.execute("PRAGMA synchronous = FULL")
+    if path != ":memory:" and database.utils.journal_mode != "wal":
+        database.utils.enable_wal()
+    return database
+
+
+class SQLiteDatabase:
+    """A SQLite connection behind the interface both engines share."""
+
+    engine = "sqlite"
+    # BEGIN IMMEDIATE already keeps every other writer out, so a claim never meets a locked row.
+    skip_locked = ""
+
+    def __init__(self, conn, path):
+        self.conn = conn
+        self.path = path
+        self.utils = sqlite_utils.Database(conn)
+
+    def execute(self, sql, params=()):
+        """Run one statement; outside a transaction, a write commits at once (sqlite-utils' rule)."""
+        try:
+            return self.utils.execute(sql, params)
+        except sqlite3.IntegrityError as error:
+            raise IntegrityError(str(error)) from error
+
+    def executescript(self, sql):
+        self.utils.executescript(sql)
+
+    @property
+    def in_transaction(self):
+        return self.conn.in_transaction
+
+    @contextlib.contextmanager
+    def transaction(self, exclusive=True):
+        """BEGIN IMMEDIATE: take the write lock up front so a read-then-write never deadlocks.
+
+        SQLite has one writer at a time whatever `exclusive` says.
+        """
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.conn.rollback()
+            raise
+        self.conn.commit()
+
+    def rollback(self):
+        self.conn.rollback()
+
+    @contextlib.contextmanager
+    def relaxed_durability(self):
+        """Commits in this block skip the WAL's fsync: durable against a process crash, not a power cut."""
+        self.utils.execute("PRAGMA synchronous = NORMAL")
+        try:
+            yield self
+        finally:
+            self.utils.execute("PRAGMA synchronous = FULL")
+
+    def integer_part(self, expression):
+        """The SQL of an expression's integer part (CAST truncates in SQLite)."""
+        return f"CAST({expression} AS INTEGER)"
+
+    def install_functions(self):
+        """Nothing to add: the sidecar's SQL uses SQLite's own functions."""
+
+    def table_names(self):
+        return {row[0] for row in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+
+    def foreign_keys(self):
+        """(child table, child column, parent table, parent column) of every foreign key."""
+        found = []
+        for name in sorted(self.table_names()):
+            for fk in self.conn.execute(f"PRAGMA foreign_key_list({name})").fetchall():
+                # fk: id, seq, table, from, to, on_update, on_delete, match
+                found.append((name, fk[3], fk[2], fk[4] or "id"))
+        return found
+
+    def integrity_problem(self):
+        """None when the file is sound, else what SQLite's quick check says."""
+        result = self.conn.execute("PRAGMA quick_check").fetchone()[0]
+        return None if result == "ok" else result
+
+    def close(self):
+        self.conn.close()
