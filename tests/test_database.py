@@ -1,0 +1,79 @@
+"""The database layer: one interface over SQLite and PostgreSQL, and what differs between them."""
+import time
+
+import pytest
+
+from conftest import postgresql_database
+from sidecar.analysis import queue
+from sidecar.database.postgresql import psycopg_sql
+from sidecar.db import MIGRATIONS, IntegrityError, connect, migrate, write_transaction
+
+
+@pytest.fixture
+def db(config):
+    """A migrated connection of its own to the backend's database."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    database = connect(config["database.url"] or config.data_dir / "proctorpy.db")
+    migrate(database)
+    yield database
+    database.close()
+
+
+def add_jobs(db, count):
+    """An attempt with `count` camshots, each with its queued analysis job."""
+    now = time.time()
+    with write_transaction(db):
+        db.execute("INSERT INTO users (id, fullname, updated_at) VALUES (7, 'Ada', ?)", [now])
+        db.execute("INSERT INTO attempts (id, user_id, course_id, quiz_id, cm_id, started_at, created_at, updated_at) "
+                   "VALUES (1, 7, 3, 11, 42, 0, ?, ?)", [now, now])
+        for n in range(count):
+            db.execute("INSERT INTO camshots (id, attempt_id, client_shot_id, kind, taken_at, received_at, path, bytes, "
+                       "width, height, sha256) VALUES (?, 1, ?, 'attempt', ?, ?, 'x.png', 10, 1, 1, '')",
+                       [f"shot{n}", f"c{n}", n, now])
+            db.execute("INSERT INTO jobs (camshot_id, created_at, updated_at) VALUES (?, ?, ?)", [f"shot{n}", now, now])
+
+
+def test_placeholders_become_psycopgs():
+    assert psycopg_sql("SELECT a FROM t WHERE x = ? AND y LIKE 'a%?' AND z = :name AND w::int = 1 AND v % 2 = 0") == (
+        "SELECT a FROM t WHERE x = %s AND y LIKE 'a%%?' AND z = %(name)s AND w::int = 1 AND v %% 2 = 0")
+
+
+def test_a_broken_unique_key_is_one_error_and_the_connection_goes_on(db):
+    db.execute("INSERT INTO nonces (nonce, seen_at) VALUES (?, ?)", ["n1", 1.5])
+    with pytest.raises(IntegrityError):
+        db.execute("INSERT INTO nonces (nonce, seen_at) VALUES (?, ?)", ["n1", 2.5])
+    with pytest.raises(IntegrityError), write_transaction(db):
+        db.execute("INSERT INTO nonces (nonce, seen_at) VALUES (:nonce, :at)", {"nonce": "n1", "at": 3.5})
+    assert db.execute("SELECT nonce, seen_at FROM nonces").fetchall() == [("n1", 1.5)]
+
+
+def test_timestamps_keep_their_precision_and_sums_are_plain_numbers(db):
+    # REAL is a double on both engines (PostgreSQL's own REAL is 32-bit), and a sum of integers an int.
+    db.execute("INSERT INTO nonces (nonce, seen_at) VALUES (?, ?)", ["n", 1796160583.156])
+    assert db.execute("SELECT seen_at FROM nonces").fetchone()[0] == 1796160583.156
+    (total,) = db.execute("SELECT sum(number) FROM migrations").fetchone()
+    assert total == sum(range(1, len(MIGRATIONS) + 1)) and isinstance(total, int)
+
+
+def test_migrations_run_once(db):
+    assert migrate(db) == []
+    assert db.execute("SELECT count(*) FROM migrations").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_a_claim_passes_over_the_job_another_claim_holds():
+    """On PostgreSQL a worker never waits for, nor takes, the job another worker's claim has locked."""
+    with postgresql_database() as url:
+        first, second = connect(url), connect(url)
+        try:
+            migrate(first)
+            add_jobs(first, 2)
+            with write_transaction(first, exclusive=False):
+                held = first.execute("SELECT id FROM jobs ORDER BY id LIMIT 1" + first.skip_locked).fetchone()[0]
+                started = time.monotonic()
+                job = queue.claim(second, "worker-2", 60)
+                assert job is not None and job.id != held and time.monotonic() - started < 5
+                assert queue.claim(second, "worker-2", 60) is None  # the held one is not handed out
+            assert queue.claim(second, "worker-2", 60).id == held  # once its claim ends, it is
+        finally:
+            first.close()
+            second.close()
