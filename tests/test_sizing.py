@@ -1,7 +1,10 @@
 """Bytes per student-hour: from stored camshots and each quiz's capture interval, on the dashboard."""
+import time
+
 import pytest
 
 from conftest import face_bytes
+from sidecar.client import multipart
 from sidecar.console.views import size_filter
 from sidecar.db import connect
 from sidecar.sizing import shots_per_hour, student_hour
@@ -31,7 +34,9 @@ def stored(api):
         assert api.put_attempt(attempt_id, quiz_id=quiz_id, interval_min=low, interval_max=high).status_code == 201
         for frame in frames[:attempt_id]:
             assert api.post_camshot(frame, attempt_id=attempt_id, content_type="image/jpeg").status_code == 201
-    assert api.post_camshot(frames[0], attempt_id=1, kind="identity", content_type="image/jpeg").status_code == 201
+    body, ctype = multipart({"user_id": 7, "taken_at": int(time.time() * 1000), "client_shot_id": "identity"},
+                            {"image": ("identity.jpg", frames[0], "image/jpeg")})
+    assert api.open("POST", "/api/v1/attempts/1/identity", body, ctype).status_code == 200
 
 
 def test_bytes_per_student_hour_per_quiz_and_site(app, stored):
