@@ -9,6 +9,7 @@ from .attempts import (
     COMMENT_LENGTH, CONCLUSIONS, EVENT_TYPES, IDENTITY_CHECKS, INTERVAL_SECONDS, NAME_LENGTH, PERCENT, RETENTION_DAYS,
 )
 from .camshots import IMAGE_SIZES, UPLOAD_KINDS
+from .live import MAX_WINDOW_MINUTES, PROBLEMS, VERDICTS, WINDOW_MINUTES
 from .reports.overview import MAX_USER_IDS
 from .retention.export import MAX_QUIZ_IDS
 from .scoring import METRICS
@@ -193,6 +194,21 @@ def document(version):
                     query("link_base", {"type": "string", "maxLength": 500}),
                     query("sort_base", {"type": "string", "maxLength": 500}),
                     *ACTOR_QUERY,
+                ])},
+            "/api/v1/quizzes/{quiz_id}/live": {"get": operation(
+                "The quiz's attempts in progress, problems first: per attempt the student, the latest camshot (id, "
+                "taken_at, verdict: one of " + ", ".join(VERDICTS) + "; matched_user_id for another student), "
+                "seconds since a camshot arrived and whether the camera is quiet (longer than a capture interval "
+                "and its grace), times the student left the page within the last minutes and the latest focus or "
+                "tab event, the score so far and whether it is below the quiz's threshold, and problems (in "
+                "order: " + ", ".join(PROBLEMS) + "). An unknown quiz has none",
+                parameters=[
+                    path_id("quiz_id"),
+                    query("user_ids", {"type": "string", "pattern": "^[0-9]+(,[0-9]+)*$"},
+                          f"Only these students' attempts, at most {MAX_USER_IDS} ids separated by commas (those "
+                          "of the Moodle viewer's group)"),
+                    query("minutes", bounded("integer", (1, MAX_WINDOW_MINUTES)),
+                          f"How far back recent events reach (default {WINDOW_MINUTES})"),
                 ])},
             "/api/v1/attempts/{attempt_id}/review": {"post": operation(
                 "Record the reviewer's conclusion", refusals=("404",), parameters=attempt,

@@ -10,7 +10,7 @@ SOURCES = sorted(PACKAGE.rglob("*.py"))
 FACTORY = "sidecar"
 # Attempts, camshots, events, scores and what is done with them: database and configuration come in as arguments.
 DOMAIN = (
-    "sidecar.allowances", "sidecar.attempts", "sidecar.camshots", "sidecar.scoring", "sidecar.storage",
+    "sidecar.allowances", "sidecar.attempts", "sidecar.camshots", "sidecar.live", "sidecar.scoring", "sidecar.storage",
     "sidecar.validation",
     "sidecar.analysis.camshots", "sidecar.analysis.queue", "sidecar.analysis.references",
     "sidecar.retention.export", "sidecar.retention.policy", "sidecar.retention.purge", "sidecar.retention.selection",

@@ -4,7 +4,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from .. import audit
+from .. import audit, live
 from ..auth import moodle_actor, require_signed_request
 from ..attempts import COMMENT_LENGTH, CONCLUSIONS, NAME_LENGTH, load_attempt
 from ..db import get_db, write_transaction
@@ -95,6 +95,19 @@ def quiz_attempts(quiz_id):
         quiz_id=quiz_id, total=total, count=len(rows), page=params["page"], perpage=params["perpage"],
         sort=("-" if params["descending"] else "") + params["sort"], attempts=rows,
     )
+
+
+@bp.get("/quizzes/<quiz_id>/live")
+def quiz_live(quiz_id):
+    """The quiz's attempts in progress for the live view, problems first.
+
+    Not audited, like thumbnails: Moodle asks for it every few seconds for every teacher watching.
+    """
+    quiz_id = positive_int(quiz_id, "quiz_id")
+    params = live.live_params(request.args)
+    now = time.time()
+    attempts = live.live_attempts(get_db(), current_app.config["PROCTORPY"], quiz_id, params, now)
+    return jsonify(quiz_id=quiz_id, now=now, minutes=params["minutes"], count=len(attempts), attempts=attempts)
 
 
 def _sort_links(sort_base, params):
