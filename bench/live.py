@@ -102,7 +102,7 @@ def add_attempt(db, rng, attempt_id, user_id, quiz_id, now, finished):
 def build(data_dir, attempts):
     config = load_config(environ={}, overrides={"storage.data_dir": str(data_dir), "security.secret": SECRET})
     app = create_app(config)
-    db = connect(app.config["DB_PATH"])
+    db = connect(app.config["DATABASE"])
     rng = random.Random(15)
     now = time.time()
     t0 = time.perf_counter()
@@ -168,7 +168,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
         app, config, built_at = build(data_dir, args.attempts)
-        built_at = freshen(app.config["DB_PATH"], built_at)
+        built_at = freshen(app.config["DATABASE"], built_at)
         api = SignedTestClient(app.test_client())
         group = ",".join(str(1000 + i) for i in range(1, args.attempts + 1, args.attempts // GROUP))
 
@@ -190,13 +190,13 @@ def main():
                                                args.rounds),
             "overview of the quiz": timed(lambda: get(f"/api/v1/quizzes/{QUIZ}/attempts"), args.rounds),
         }
-        db = connect(app.config["DB_PATH"])
+        db = connect(app.config["DATABASE"])
         params = {"user_ids": None, "minutes": live.WINDOW_MINUTES}
         figures["live query alone"] = timed(lambda: live.live_attempts(db, config, QUIZ, params, time.time()),
                                             args.rounds)
         db.close()
 
-        built_at = freshen(app.config["DB_PATH"], built_at)
+        built_at = freshen(app.config["DATABASE"], built_at)
         sidecar = LiveSidecar(data_dir).start()
         try:
             def remote(path):

@@ -34,7 +34,8 @@ def live_params(args):
 
 
 # Latest camshot and latest page event by walking their (attempt_id, time) index backwards, ties broken by
-# rowid, which the index holds; recent leaving events counted within the same index range.
+# id; recent leaving events counted within the same index range. {users} is the optional filter of user_ids,
+# one placeholder per id (written the same for SQLite and PostgreSQL).
 LIVE_QUERY = f"""
 SELECT a.id, a.user_id, u.fullname, a.started_at, a.settings,
        c.id, c.taken_at, c.received_at, c.status, c.matched_user_id, m.fullname,
@@ -45,25 +46,29 @@ SELECT a.id, a.user_id, u.fullname, a.started_at, a.settings,
        s.value, s.flagged
 FROM attempts a
 JOIN users u ON u.id = a.user_id
-LEFT JOIN camshots c ON c.rowid = (
-    SELECT rowid FROM camshots WHERE attempt_id = a.id AND kind = 'attempt' ORDER BY taken_at DESC, rowid DESC LIMIT 1)
+LEFT JOIN camshots c ON c.id = (
+    SELECT id FROM camshots WHERE attempt_id = a.id AND kind = 'attempt' ORDER BY taken_at DESC, id DESC LIMIT 1)
 LEFT JOIN users m ON m.id = c.matched_user_id
 LEFT JOIN events e ON e.id = (
     SELECT id FROM events WHERE attempt_id = a.id AND type IN ({", ".join(f"'{t}'" for t in PAGE_EVENTS)})
     ORDER BY at DESC, id DESC LIMIT 1)
 LEFT JOIN scores s ON s.attempt_id = a.id
-WHERE a.quiz_id = :quiz_id AND a.finished_at IS NULL
-  AND (:user_ids IS NULL OR a.user_id IN (SELECT value FROM json_each(:user_ids)))
+WHERE a.quiz_id = :quiz_id AND a.finished_at IS NULL {{users}}
 """
 
 
 def live_attempts(db, config, quiz_id, params, now):
     """The quiz's attempts in progress, as the live view shows them, problems first. `now` in unix seconds."""
     user_ids = params["user_ids"]
-    rows = db.execute(LIVE_QUERY, {
-        "quiz_id": quiz_id, "since": now - 60 * params["minutes"],
-        "user_ids": None if user_ids is None else json.dumps(sorted(user_ids)),
-    }).fetchall()
+    if user_ids is not None and not user_ids:
+        return []
+    values = {"quiz_id": quiz_id, "since": now - 60 * params["minutes"]}
+    users = ""
+    if user_ids is not None:
+        names = [f"user_{index}" for index in range(len(user_ids))]
+        values.update(zip(names, sorted(user_ids)))
+        users = "AND a.user_id IN (" + ", ".join(f":{name}" for name in names) + ")"
+    rows = db.execute(LIVE_QUERY.format(users=users), values).fetchall()
     tiles = [tile(row, config, now) for row in rows]
     tiles.sort(key=problems_first)
     return tiles
