@@ -77,3 +77,24 @@ def test_a_claim_passes_over_the_job_another_claim_holds():
         finally:
             first.close()
             second.close()
+
+
+def test_many_rows_in_one_call_and_a_broken_key_among_them_is_the_same_error(db):
+    with write_transaction(db):
+        db.execute_many("INSERT INTO nonces (nonce, seen_at) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING",
+                        [("a", 1.0), ("b", 2.0), ("a", 3.0)])
+    assert db.execute("SELECT nonce, seen_at FROM nonces ORDER BY nonce").fetchall() == [("a", 1.0), ("b", 2.0)]
+    with pytest.raises(IntegrityError), write_transaction(db):
+        db.execute_many("INSERT INTO nonces (nonce, seen_at) VALUES (?, ?)", [("c", 1.0), ("b", 2.0)])
+    assert db.execute("SELECT count(*) FROM nonces").fetchone()[0] == 2
+
+
+def test_rows_copied_with_their_ids_are_numbered_on_from_after_restart_numbering(db):
+    with write_transaction(db):
+        db.execute_many("INSERT INTO audit_log (id, at, actor_type, action) VALUES (?, ?, 'system', 'copied')",
+                        [(5, 1.0), (9, 2.0)])
+    db.restart_numbering()
+    with write_transaction(db):
+        new_id = db.execute("INSERT INTO audit_log (at, actor_type, action) VALUES (3.0, 'system', 'new') "
+                            "RETURNING id").fetchone()[0]
+    assert new_id == 10

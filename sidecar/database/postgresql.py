@@ -139,6 +139,14 @@ class PostgreSQLDatabase:
                 raise DatabaseUnavailable(f"The connection to PostgreSQL was lost: {error}") from error
             raise
 
+    def execute_many(self, sql, rows):
+        """Run one statement for each row of parameters, sent together (psycopg pipelines them)."""
+        try:
+            with self.conn.cursor() as cursor:
+                cursor.executemany(psycopg_sql(sql), rows)
+        except pg_errors.IntegrityError as error:
+            raise IntegrityError(str(error)) from error
+
     def executescript(self, sql):
         self.execute(schema_sql(sql))
 
@@ -187,6 +195,20 @@ class PostgreSQLDatabase:
             "LANGUAGE sql IMMUTABLE AS $$ "
             "SELECT CAST(CAST(document AS JSONB) #>> string_to_array(substr(path, 3), '.') AS NUMERIC) $$"
         )
+
+    def restart_numbering(self):
+        """Set each identity column to number on from its table's largest id.
+
+        An id given explicitly (rows copied from another database) does not move the sequence
+        behind an identity column, which would otherwise hand out those ids again.
+        """
+        identities = self.conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND is_identity = 'YES'").fetchall()
+        for table, column in identities:
+            self.conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
+                f"COALESCE((SELECT max({column}) FROM {table}), 0) + 1, false)")
 
     def table_names(self):
         return {row[0] for row in self.conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}

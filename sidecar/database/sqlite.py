@@ -42,6 +42,13 @@ class SQLiteDatabase:
         except sqlite3.IntegrityError as error:
             raise IntegrityError(str(error)) from error
 
+    def execute_many(self, sql, rows):
+        """Run one statement for each row of parameters."""
+        try:
+            self.conn.executemany(sql, rows)
+        except sqlite3.IntegrityError as error:
+            raise IntegrityError(str(error)) from error
+
     def executescript(self, sql):
         self.utils.executescript(sql)
 
@@ -81,6 +88,9 @@ class SQLiteDatabase:
 
     def install_functions(self):
         """Nothing to add: the sidecar's SQL uses SQLite's own functions."""
+
+    def restart_numbering(self):
+        """Nothing to do: an INTEGER PRIMARY KEY numbers on from the largest id in its table."""
 
     def table_names(self):
         return {row[0] for row in self.conn.execute(
