@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from sidecar import live
 from sidecar.attempts import EVENT_TYPES
 from sidecar.reports.report import EVENT_LABELS, METRIC_LABELS
 from sidecar.scoring import METRICS
@@ -35,7 +36,15 @@ def body_schema(document, path, media):
 
 
 def test_every_plugin_constant_is_compared(plugin_vocabulary):
-    assert set(plugin_vocabulary) == {"EVENT_TYPES", "CAMSHOT_KINDS", "CLIENT_KEY_MAX_LENGTH"}
+    assert set(plugin_vocabulary) == {"EVENT_TYPES", "CAMSHOT_KINDS", "CLIENT_KEY_MAX_LENGTH", "LIVE_VERDICTS",
+                                      "LIVE_PROBLEMS"}
+
+
+def test_plugin_live_words_are_the_served_ones(plugin_vocabulary, served):
+    described = served["paths"]["/api/v1/quizzes/{quiz_id}/live"]["get"]["summary"]
+    assert plugin_vocabulary["LIVE_VERDICTS"] == list(live.VERDICTS), "vocabulary.php and sidecar/live.py differ"
+    assert plugin_vocabulary["LIVE_PROBLEMS"] == list(live.PROBLEMS), "vocabulary.php and sidecar/live.py differ"
+    assert ", ".join(live.VERDICTS) in described and ", ".join(live.PROBLEMS) in described
 
 
 @pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/direct/events"])

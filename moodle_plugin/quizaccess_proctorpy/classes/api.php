@@ -144,6 +144,24 @@ class api {
     }
 
     /**
+     * A quiz's attempts in progress for the live view, problems first.
+     *
+     * Not audited by the sidecar: the live view asks for it every few seconds.
+     *
+     * @param int $quizid Moodle quiz id (not the course module id)
+     * @param int[]|null $userids only these students' attempts (the viewer's group), null for every student's
+     * @return string
+     * @throws \InvalidArgumentException for an empty list of students, which would read as every student
+     */
+    public static function quiz_live(int $quizid, ?array $userids = null): string {
+        if ($userids === []) {
+            throw new \InvalidArgumentException('No students to list the attempts of');
+        }
+        return self::with_query(self::PREFIX . '/quizzes/' . $quizid . '/live',
+            ['user_ids' => $userids === null ? null : implode(',', array_map('intval', $userids))]);
+    }
+
+    /**
      * HTML report of one attempt, its images addressed under $imagebase.
      *
      * @param int $attemptid Moodle's quiz attempt id

@@ -25,7 +25,7 @@
 namespace quizaccess_proctorpy;
 
 /**
- * Event types, camshot kinds and key lengths the sidecar accepts.
+ * Event types, camshot kinds and key lengths the sidecar accepts; the verdicts and problems its live view names.
  *
  * They must equal the sidecar's OpenAPI document (GET /api/v1/openapi.json); the sidecar's test
  * suite compares the two, so a word added on one side only fails there before it fails a student.
@@ -41,4 +41,11 @@ class vocabulary {
 
     /** Longest idempotency key (client shot or event id) the sidecar takes. */
     const CLIENT_KEY_MAX_LENGTH = 64;
+
+    /** A camshot's verdict in the live view: the violation it counts as, else its analysis status. */
+    const LIVE_VERDICTS = ['ok', 'pending', 'unreadable', 'no_face', 'multiple_faces', 'mismatch', 'substitution'];
+
+    /** What can be wrong with an attempt in progress, most serious first, as the live view orders its tiles. */
+    const LIVE_PROBLEMS = ['substitution', 'mismatch', 'multiple_faces', 'no_face', 'camera_quiet', 'below_threshold',
+        'left_page'];
 }
