@@ -29,6 +29,7 @@ use mod_quiz\quiz_attempt;
 use mod_quiz\quiz_settings;
 use quizaccess_proctorpy\image_link;
 use quizaccess_proctorpy\local\identity_step;
+use quizaccess_proctorpy\local\live_view;
 use quizaccess_proctorpy\local\page_access;
 use quizaccess_proctorpy\sidecar_client;
 use quizaccess_proctorpy\sidecar_exception;
@@ -128,6 +129,9 @@ try {
                 $userids))->body;
             $data['csvurl'] = (new moodle_url('/mod/quiz/accessrule/proctorpy/download.php',
                 ['cmid' => $cmid, 'what' => 'csv'] + array_filter($params, 'strlen')))->out(false);
+        }
+        if (live_view::has_attempts_in_progress((int) $cm->instance)) {
+            $data['liveurl'] = (new moodle_url('/mod/quiz/accessrule/proctorpy/live.php', ['cmid' => $cmid]))->out(false);
         }
     }
 } catch (sidecar_exception $e) {

@@ -27,6 +27,7 @@ use mod_quiz\local\access_rule_base;
 use mod_quiz\quiz_settings;
 use quizaccess_proctorpy\direct_upload;
 use quizaccess_proctorpy\local\identity_step;
+use quizaccess_proctorpy\local\live_view;
 use quizaccess_proctorpy\observer;
 use quizaccess_proctorpy\proctoring_settings;
 
@@ -177,7 +178,8 @@ class quizaccess_proctorpy extends access_rule_base {
     }
 
     /**
-     * Tell students the quiz is proctored; give report viewers the report button.
+     * Tell students the quiz is proctored; give report viewers the report button and, while attempts are in
+     * progress, the live view's beside it.
      *
      * @return array messages (HTML)
      */
@@ -185,9 +187,14 @@ class quizaccess_proctorpy extends access_rule_base {
         $messages = [get_string('proctorednotice', 'quizaccess_proctorpy')];
         $context = $this->quizobj->get_context();
         if (has_capability('quizaccess/proctorpy:viewreport', $context)) {
-            $url = new moodle_url('/mod/quiz/accessrule/proctorpy/report.php', ['cmid' => $this->quizobj->get_cmid()]);
-            $messages[] = html_writer::link($url, get_string('viewreport', 'quizaccess_proctorpy'),
-                ['class' => 'btn btn-secondary']);
+            $params = ['cmid' => $this->quizobj->get_cmid()];
+            $buttons = html_writer::link(new moodle_url('/mod/quiz/accessrule/proctorpy/report.php', $params),
+                get_string('viewreport', 'quizaccess_proctorpy'), ['class' => 'btn btn-secondary']);
+            if (live_view::has_attempts_in_progress((int) $this->quiz->id)) {
+                $buttons .= ' ' . html_writer::link(new moodle_url('/mod/quiz/accessrule/proctorpy/live.php', $params),
+                    get_string('liveview', 'quizaccess_proctorpy'), ['class' => 'btn btn-secondary']);
+            }
+            $messages[] = $buttons;
         }
         return $messages;
     }

@@ -15,7 +15,7 @@
 // along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
 
 /**
- * External functions the capture module calls.
+ * External functions the capture module and the live view call.
  *
  * @package    quizaccess_proctorpy
  * @copyright  2026 The proctorpy authors
@@ -45,5 +45,14 @@ $functions = [
         'type' => 'write',
         'ajax' => true,
         'loginrequired' => true,
+    ],
+    'quizaccess_proctorpy_get_live' => [
+        'classname' => 'quizaccess_proctorpy\external\get_live',
+        'description' => 'The live view of a quiz: its attempts in progress with their latest camshot, verdict, events '
+            . 'and score so far, problems first.',
+        'type' => 'read',
+        'ajax' => true,
+        'loginrequired' => true,
+        'capabilities' => 'quizaccess/proctorpy:viewreport',
     ],
 ];
