@@ -240,7 +240,8 @@ final class rule_test extends \advanced_testcase {
     }
 
     /**
-     * Students read that the quiz is proctored; report viewers also get the report button.
+     * Students read that the quiz is proctored; report viewers also get the report button, and the live view's
+     * beside it while an attempt is in progress.
      */
     public function test_description(): void {
         $quiz = $this->create_quiz($this->course);
@@ -255,6 +256,22 @@ final class rule_test extends \advanced_testcase {
         $this->assertSame($notice, $description[0]);
         $this->assertStringContainsString('/mod/quiz/accessrule/proctorpy/report.php?cmid=' . $quiz->cmid, $description[1]);
         $this->assertStringContainsString(get_string('viewreport', 'quizaccess_proctorpy'), $description[1]);
+        $this->assertStringNotContainsString('live.php', $description[1]);
+
+        $attempt = $this->start_attempt_quietly($quiz, $this->student);
+        $this->setUser($this->student);
+        $this->assertSame([$notice], $this->make_rule($quiz)->description());
+        $this->setUser($this->teacher);
+        $description = $this->make_rule($quiz)->description();
+        $this->assertCount(2, $description);
+        $this->assertStringContainsString('/mod/quiz/accessrule/proctorpy/report.php?cmid=' . $quiz->cmid, $description[1]);
+        $this->assertStringContainsString('/mod/quiz/accessrule/proctorpy/live.php?cmid=' . $quiz->cmid, $description[1]);
+        $this->assertStringContainsString(get_string('liveview', 'quizaccess_proctorpy'), $description[1]);
+
+        $sink = $this->redirectEvents();
+        $this->finish_attempt($attempt);
+        $sink->close();
+        $this->assertStringNotContainsString('live.php', $this->make_rule($quiz)->description()[1]);
     }
 
     /**
