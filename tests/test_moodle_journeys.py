@@ -97,6 +97,7 @@ class Journey:
         self.step = 0
         self.screenshots = []
         self.debugging = []  # (screenshot, text) of every page that showed debugging output
+        self.expected_log_lines = set()  # what PHP logged for a refusal the journeys asked for
 
     # --- the site -----------------------------------------------------------------------------
     def psql(self, sql):
@@ -904,6 +905,125 @@ def test_identity_match_stops_a_substitute_until_a_teacher_lets_the_attempt_go_o
     page.context.close()
 
 
+# --- 7d. The teacher watches the exam live -------------------------------------------------------------
+
+LIVE_TILES = """Array.from(document.querySelectorAll('[data-region=tile]')).map((tile) => ({
+    attempt: Number(tile.dataset.attemptid), camshot: tile.dataset.camshotid, problems: tile.dataset.problems,
+    image: tile.querySelector('img') ? tile.querySelector('img').getAttribute('src') : ''}))"""
+
+
+def live_tiles(page):
+    """The live view's tiles in order: attempt id, camshot id, problems, thumbnail address."""
+    return page.evaluate(LIVE_TILES)
+
+
+def test_teacher_watches_the_exam_live(journey):
+    settings = {k: v for k, v in journey.quiz_row().items()
+                if k in ("intervalmin", "intervalmax", "imagewidth", "threshold", "retentiondays")}
+    journey.cli("proctor", journey.ids["quiz"], json.dumps({**settings, "identitycheck": "face"}))
+    waiting = int(journey.psql(f"select id from mdl_quiz_attempts where quiz = {journey.ids['quiz']} and userid = "
+                               f"{journey.ids['users']['student4']} and state = 'inprogress'"))
+    # Rose Leslie's attempt (7c) is in progress: the live view's button sits beside the report's.
+    teacher = journey.login("teacher")
+    teacher.goto(f"{journey.site.url}/mod/quiz/view.php?id={journey.ids['cmid']}")
+    teacher.click("a:has-text('Watch the exam live')")
+    teacher.wait_for_url("**/accessrule/proctorpy/live.php?cmid=*")
+    assert debugging_output(teacher) == []
+    assert "Live view" in teacher.title()
+    get_live = []
+    teacher.on("request", lambda request: get_live.append(request.url)
+               if "quizaccess_proctorpy_get_live" in request.url + (request.post_data or "") else None)
+    # Gone if the page reloads.
+    teacher.evaluate("window.proctorpyLoadedOnce = true")
+
+    # Kit Harington starts a second attempt: his tile appears without a reload.
+    first_attempt = journey.attempts["student3"]
+    student, attempt_id = start_attempt(journey, "student3", "kit", "student3-live")
+    journey.attempts["student3"] = first_attempt
+    answer(student, 1)
+    tile = f"[data-region=tile][data-attemptid='{attempt_id}']"
+    teacher.wait_for_selector(tile, timeout=30000)
+    assert {waiting, attempt_id} <= {t["attempt"] for t in live_tiles(teacher)}
+
+    # Its camshot changes while the attempt runs, and the thumbnail with it.
+    def shown_camshot():
+        found = [t for t in live_tiles(teacher) if t["attempt"] == attempt_id]
+        return found and found[0]["camshot"] and found[0]
+    first = wait_for(shown_camshot, 60, "the first camshot on Kit Harington's tile")
+    assert f"/image.php/{journey.ids['cmid']}/{attempt_id}/{first['camshot']}" in first["image"], first
+    later = wait_for(lambda: (t := shown_camshot()) and t["camshot"] != first["camshot"] and t, 60,
+                     "a later camshot on Kit Harington's tile")
+    assert later["image"] != first["image"]
+    assert images_loaded(teacher) == []
+
+    # Rose Leslie's camera went quiet when her browser closed: her tile has a problem and comes first.
+    def problems_by_attempt():
+        return {t["attempt"]: t["problems"] for t in live_tiles(teacher)}
+    wait_for(lambda: "camera_quiet" in problems_by_attempt().get(waiting, "") and problems_by_attempt()[attempt_id] == "",
+             60, "Rose Leslie's quiet camera, and no problem with Kit Harington's attempt")
+    assert live_tiles(teacher)[0]["attempt"] == waiting
+    assert "ppl-problem" in teacher.locator(f"[data-region=tile][data-attemptid='{waiting}']").get_attribute("class")
+    journey.shot(teacher, "teacher-live-view")
+
+    # Flagged only: the tiles with a problem, and back.
+    teacher.check("[data-action=flaggedonly]")
+    wait_for(lambda: [t["attempt"] for t in live_tiles(teacher)] == [waiting], 30, "only Rose Leslie's tile")
+    assert "flagged=1" in teacher.url
+    journey.shot(teacher, "teacher-live-view-flagged-only")
+    teacher.uncheck("[data-action=flaggedonly]")
+    wait_for(lambda: {waiting, attempt_id} <= {t["attempt"] for t in live_tiles(teacher)}, 30, "every tile again")
+
+    # Hidden, the view stops asking; shown again, it asks at once.
+    teacher.evaluate("""() => {
+        Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});
+        document.dispatchEvent(new Event('visibilitychange'));
+    }""")
+    wait_for(lambda: "paused" in teacher.inner_text("[data-region=status]"), 10, "the view to say it is paused")
+    asked = len(get_live)
+    teacher.evaluate("""() => {
+        Object.defineProperty(document, 'hidden', {configurable: true, get: () => false});
+        document.dispatchEvent(new Event('visibilitychange'));
+    }""")
+    wait_for(lambda: len(get_live) > asked, 3, "a refresh as soon as the view is shown again")
+    assert teacher.inner_text("[data-region=status]") == ""
+    assert teacher.evaluate("window.proctorpyLoadedOnce") is True, "the live view reloaded the page"
+    assert debugging_output(teacher) == []
+    next_page(student)
+    answer(student, 1)
+    submit_attempt(journey, student, "student3-live")
+    teacher.context.close()
+
+    # A student is refused the live view. Moodle logs the refusal (debugging is on): those lines, and no others,
+    # are expected in PHP's logs.
+    student = journey.login("student3", video="kit", computer="student3")
+    log_sizes = {log: log.stat().st_size if log.exists() else 0 for log in (FPM_LOG, PHP_ERRORS)}
+    student.goto(f"{journey.site.url}/mod/quiz/accessrule/proctorpy/live.php?cmid={journey.ids['cmid']}")
+    assert "do not currently have permissions" in student.inner_text("body")
+    assert student.locator("[data-region=tile]").count() == 0
+    student.context.close()
+
+    def logged_since():
+        lines = []
+        for log, size in log_sizes.items():
+            if log.exists():
+                with open(log, "rb") as f:
+                    f.seek(size)
+                    lines += f.read().decode(errors="replace").splitlines()
+        return lines
+    seen = []
+
+    def logged_whole():
+        # The refusal's lines are all there once they name live.php and a second look finds no more.
+        lines = logged_since()
+        whole = any("live.php" in line for line in lines) and seen[-1:] == [lines]
+        seen.append(lines)
+        return whole and lines
+    refusal = wait_for(logged_whole, 10, "PHP's log of the refusal", interval=0.5)
+    assert not [line for line in refusal if re.search(r"PHP (Warning|Notice|Deprecated|Fatal|Parse)", line)], refusal
+    assert any("nopermissions" in line for line in refusal), refusal
+    journey.expected_log_lines.update(refusal)
+
+
 # --- 8. No page showed Moodle's debugging output ------------------------------------------------------
 
 # What the sidecar may refuse in these journeys: the wrong secret, Test connection's upload without a token,
@@ -929,6 +1049,7 @@ def test_no_page_showed_debugging_output_and_no_log_has_errors(journey):
             return f.read().decode(errors="replace").splitlines()
     php_errors = [line for line in new_lines(FPM_LOG) if "said into std" in line or re.search(
         r"PHP (Warning|Notice|Deprecated|Fatal|Parse)", line)] + [line for line in new_lines(PHP_ERRORS) if line.strip()]
+    php_errors = [line for line in php_errors if line not in journey.expected_log_lines]
     assert php_errors == [], "\n".join(php_errors[:20])
     # The sidecar: no failure, and no refusal beyond the expected ones.
     records = [json.loads(line) for line in journey.sidecar.log.read_text().splitlines() if line.startswith('{"at"')]
