@@ -214,7 +214,9 @@ final class live_test extends \advanced_testcase {
 
         $this->setUser($assistant);
         unset($SESSION->activegroup);
-        $this->assertSame(['Quiet Student'], self::names(self::get_live((int) $quiz->cmid)));
+        $answer = self::get_live((int) $quiz->cmid);
+        $this->assertSame(['Quiet Student'], self::names($answer));
+        $this->assertSame(get_string('livesummaryone', 'quizaccess_proctorpy', ['flagged' => 1]), $answer['summary']);
 
         $this->setUser($this->teacher);
         unset($SESSION->activegroup);

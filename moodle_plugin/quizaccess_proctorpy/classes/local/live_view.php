@@ -131,7 +131,7 @@ class live_view {
         $data['total'] = count($tiles);
         $data['shown'] = count($shown);
         $data['flagged'] = count($flagged);
-        $data['summary'] = get_string('livesummary', 'quizaccess_proctorpy',
+        $data['summary'] = get_string(count($tiles) === 1 ? 'livesummaryone' : 'livesummary', 'quizaccess_proctorpy',
             ['total' => count($tiles), 'flagged' => count($flagged)]);
         if ($flaggedonly && !$flagged) {
             $data['emptymessage'] = get_string('livenoneflagged', 'quizaccess_proctorpy');

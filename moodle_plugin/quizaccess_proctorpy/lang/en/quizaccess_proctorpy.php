@@ -155,6 +155,7 @@ $string['liveopenreport'] = 'Open the attempt\'s report';
 $string['livepaused'] = 'Refreshing is paused while this tab is hidden.';
 $string['livescore'] = 'Score so far: {$a->score} (threshold {$a->threshold})';
 $string['livesummary'] = '{$a->total} attempts in progress, {$a->flagged} with a problem now.';
+$string['livesummaryone'] = 'One attempt in progress, {$a->flagged} with a problem now.';
 $string['livetitle'] = 'Live view: {$a}';
 $string['liveupdated'] = 'Updated at {$a}.';
 $string['liveview'] = 'Watch the exam live';
