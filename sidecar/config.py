@@ -21,7 +21,8 @@ SETTINGS = [
     Setting("security.secret", "", "Shared secret with Moodle; empty means the one `proctorpy init` stored in the data dir (PROCTORPY_SECRET wins over both)"),
     Setting("security.max_skew", 300, "Seconds a signed request's timestamp may differ from the sidecar's clock"),
     Setting("database.url", "", "PostgreSQL URL of the metadata (postgresql://user:password@host:5432/proctorpy), shared by several sidecars and workers; empty means the SQLite file proctorpy.db in the data dir"),
-    Setting("storage.data_dir", "instance", "Folder holding the database, the images and the stored secret"),
+    Setting("storage.data_dir", "instance", "Folder holding the database, the images (with the folder backend) and the stored secret"),
+    Setting("storage.backend", "folder", "Where camshots and reference photos are kept: folder (images/ and references/ in the data dir) or s3 (the bucket of [storage.s3], shared by every node)"),
     Setting("storage.max_upload_bytes", 4 * 1024 * 1024, "Largest request body accepted, in bytes"),
     Setting("storage.max_pixels", 4096 * 4096, "Largest image accepted, in pixels (width x height); guards against decompression bombs"),
     Setting("storage.max_image_side", 4096, "Longest side of an image accepted, in pixels; read from the image's header before any pixel is decoded"),
@@ -33,6 +34,13 @@ SETTINGS = [
     Setting("storage.thumb_width", 160, "Width of thumbnails served with ?size=thumb"),
     Setting("storage.min_free_bytes", 1024 * 1024 * 1024, "Camshots are refused with 507 when the data dir's disk has less free space than this"),
     Setting("storage.fsync", True, "Fsync each camshot and its folder before acknowledging it; turn off only on throwaway test data"),
+    Setting("storage.s3.endpoint", "", "URL of the S3-compatible object store (https://s3.example.edu); empty means AWS's own endpoint for the region"),
+    Setting("storage.s3.bucket", "", "Bucket holding the images; required with backend = \"s3\", created beforehand by the store's admin"),
+    Setting("storage.s3.region", "us-east-1", "Region the bucket is in, as the store names it"),
+    Setting("storage.s3.access_key", "", "Access key of the sidecar's account at the store; empty means boto3's usual sources (environment, instance role)"),
+    Setting("storage.s3.secret_key", "", "Secret key of that account; keep the config file private, or set PROCTORPY_STORAGE_S3_SECRET_KEY"),
+    Setting("storage.s3.prefix", "", "Folder-like prefix of every object key (proctorpy/), so the bucket can hold other data"),
+    Setting("storage.s3.timeout", 10, "Seconds to wait for the store to connect or answer before a request is refused with 503"),
     Setting("capture.max_shots_per_minute", 30, "Camshots one attempt may post per minute, forwarded by Moodle and by direct upload together; more are refused with 429 and Retry-After, and retried by the browser"),
     Setting("capture.max_events_per_minute", 120, "Browser events one attempt may post per minute, forwarded by Moodle and by direct upload together"),
     Setting("analysis.workers", 0, "Analysis worker processes; 0 means one per core"),
@@ -141,8 +149,7 @@ def load_config(path=None, environ=None, overrides=None):
         for section, table in document.items():
             if not isinstance(table, dict):
                 raise ConfigError(f"{path}: {section} must be a [section] table")
-            for key, value in table.items():
-                name = f"{section}.{key}"
+            for name, value in _flatten(section, table):
                 if name not in DEFAULTS:
                     raise _unknown(name, f"{path}: ")
                 values[name] = _coerce(name, value, path)
@@ -160,6 +167,16 @@ def load_config(path=None, environ=None, overrides=None):
     return Config(values)
 
 
+def _flatten(prefix, table):
+    """(dotted name, value) of a TOML table's keys; a sub-table ([storage.s3]) adds its name to theirs."""
+    for key, value in table.items():
+        name = f"{prefix}.{key}"
+        if isinstance(value, dict) and any(setting.startswith(name + ".") for setting in DEFAULTS):
+            yield from _flatten(name, value)
+        else:
+            yield name, value
+
+
 def _check_ranges(values):
     positive = ["server.port", "server.threads", "server.timeout", "security.max_skew",
                 "storage.max_upload_bytes", "storage.max_pixels", "storage.max_width",
@@ -168,7 +185,7 @@ def _check_ranges(values):
                 "retention.audit_days", "console.session_idle_minutes",
                 "capture.max_shots_per_minute", "capture.max_events_per_minute", "storage.max_image_side",
                 "console.sign_in_failures_per_account", "console.sign_in_failures_per_address",
-                "console.sign_in_lockout_seconds"]
+                "console.sign_in_lockout_seconds", "storage.s3.timeout"]
     for name in positive:
         if values[name] <= 0:
             raise ConfigError(f"{name} must be greater than 0, got {values[name]!r}")
@@ -182,6 +199,13 @@ def _check_ranges(values):
         raise ConfigError("storage.format must be palette or rgb")
     if not 2 <= values["storage.palette_colors"] <= 256:
         raise ConfigError("storage.palette_colors must be between 2 and 256")
+    if values["storage.backend"] not in ("folder", "s3"):
+        raise ConfigError('storage.backend must be "folder" or "s3"')
+    if values["storage.backend"] == "s3" and not values["storage.s3.bucket"]:
+        raise ConfigError('storage.backend is "s3" but storage.s3.bucket is empty: name the bucket that holds the '
+                          "images ([storage.s3] bucket, or PROCTORPY_STORAGE_S3_BUCKET)")
+    if values["storage.s3.endpoint"] and not values["storage.s3.endpoint"].startswith(("http://", "https://")):
+        raise ConfigError("storage.s3.endpoint must be an http:// or https:// URL, or empty for AWS")
     if values["analysis.model"] not in ("hog", "cnn"):
         raise ConfigError("analysis.model must be hog or cnn")
     if values["database.url"] and not values["database.url"].startswith(("postgresql://", "postgres://")):
@@ -198,7 +222,7 @@ def example_toml():
              "# PROCTORPY_SECRET, when set, is the shared secret.", ""]
     section = None
     for setting in SETTINGS:
-        current, key = setting.name.split(".")
+        current, key = setting.name.rsplit(".", 1)
         if current != section:
             if section is not None:
                 lines.append("")

@@ -19,7 +19,7 @@ def test_example_file_documents_every_setting_with_its_default():
 def test_every_setting_read_in_code_is_declared():
     read = set()
     for path in (REPO / "sidecar").rglob("*.py"):
-        read.update(re.findall(r"""\[["']([a-z_]+\.[a-z_]+)["']\]""", path.read_text()))
+        read.update(re.findall(r"""\[["']([a-z_]+(?:\.[a-z_0-9]+)+)["']\]""", path.read_text()))
     undeclared = sorted(read - set(DEFAULTS))
     assert not undeclared, f"settings read in code but not declared in SETTINGS: {undeclared}"
 
@@ -83,3 +83,32 @@ def test_a_renamed_setting_in_the_environment_names_its_new_name():
             "PROCTORPY_DIRECT_MAX_EVENTS_PER_MINUTE: unknown setting direct.max_events_per_minute: it is now "
             "capture.max_events_per_minute")):
         load_config(environ={"PROCTORPY_DIRECT_MAX_EVENTS_PER_MINUTE": "200"})
+
+
+def test_the_object_store_settings_from_a_table_and_the_environment(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[storage]\nbackend = "s3"\n[storage.s3]\nendpoint = "http://127.0.0.1:8333"\n'
+                    'bucket = "exams"\nprefix = "proctorpy/"\n')
+    config = load_config(path=path, environ={"PROCTORPY_STORAGE_S3_SECRET_KEY": "from-env",
+                                             "PROCTORPY_STORAGE_S3_BUCKET": "exams-2026"})
+    assert config["storage.backend"] == "s3" and config["storage.s3.endpoint"] == "http://127.0.0.1:8333"
+    assert config["storage.s3.bucket"] == "exams-2026" and config["storage.s3.secret_key"] == "from-env"
+    assert config["storage.s3.prefix"] == "proctorpy/" and config["storage.s3.region"] == "us-east-1"
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"storage.backend": "s3"}, "storage.s3.bucket is empty"),
+    ({"storage.backend": "nfs"}, 'storage.backend must be "folder" or "s3"'),
+    ({"storage.backend": "s3", "storage.s3.bucket": "b", "storage.s3.endpoint": "s3.example.edu"},
+     "storage.s3.endpoint must be an http:// or https:// URL"),
+])
+def test_object_store_settings_are_checked(settings, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(environ={}, overrides=settings)
+
+
+def test_an_unknown_key_in_the_object_store_table_is_refused(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[storage.s3]\nbukket = "exams"\n')
+    with pytest.raises(ConfigError, match="unknown setting storage.s3.bukket"):
+        load_config(path=path, environ={})
