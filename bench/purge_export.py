@@ -154,10 +154,11 @@ EXPORT = """
 import sys, time
 from pathlib import Path
 from sidecar.retention import export
-data_dir = Path(sys.argv[1])
+from sidecar.storage import FolderStore
+images = FolderStore(Path(sys.argv[1]))
 started = time.perf_counter()
 total = 0
-for chunk in export.stream_selection(Path(sys.argv[2]), data_dir, {"course_id": 5}, time.time(), 90):
+for chunk in export.stream_selection(Path(sys.argv[2]), images, {"course_id": 5}, time.time(), 90):
     total += len(chunk)
 print(time.perf_counter() - started, total)"""
 

@@ -5,7 +5,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from flask import Flask, current_app, jsonify
 
-from . import capture_api, console, db, direct_upload, errors, metrics, requestlog
+from . import capture_api, console, db, direct_upload, errors, metrics, requestlog, storage
 from .analysis import api as analysis_api
 from .config import Config, load_config
 from .console import session as console_session  # noqa: F401  (the sign-in routes join the console's blueprint)
@@ -33,6 +33,7 @@ def create_app(config=None):
     app.config.update(
         PROCTORPY=config,
         DATA_DIR=data_dir,
+        IMAGES=storage.image_store(config),  # camshots and reference photos: the data dir's folder or a bucket
         DATABASE=db.database_location(config),  # the SQLite file, or the PostgreSQL URL
         SECRET=secret,
         VERSION=package_version(),
@@ -69,11 +70,13 @@ def healthz():
         "SELECT count(*), min(created_at) FROM jobs WHERE state IN ('queued', 'running')"
     ).fetchone()
     free = shutil.disk_usage(current_app.config["DATA_DIR"]).free
-    disk_ok = free >= config["storage.min_free_bytes"]
+    # In a bucket, images do not fill this disk: its floor refuses camshots only with the folder store.
+    disk_ok = free >= config["storage.min_free_bytes"] or not current_app.config["IMAGES"].local
     return jsonify(
         status="ok" if disk_ok else "disk_low",
         version=current_app.config["VERSION"],
         api="v1",
+        images=current_app.config["IMAGES"].name,
         queue={"depth": queued, "oldest_age_seconds": round(time.time() - oldest, 1) if oldest else 0},
         disk={"free_bytes": free, "min_free_bytes": config["storage.min_free_bytes"], "accepting_camshots": disk_ok},
     )

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from . import db, storage
+from .storage.folder import FolderStore
 
 MANIFEST = "backup.json"
 FORMAT = 1  # the layout of a backup folder, in its manifest
@@ -166,7 +167,7 @@ def restore(source, data_dir):
             counts = _copy_named_files(database, source, data_dir)
             _copy_secret(source, data_dir)
             migrations = db.migrate(database)
-            repaired = storage.repair(database, data_dir)
+            repaired = storage.repair(database, FolderStore(data_dir))
         finally:
             database.close()
         _fsync_tree(data_dir)

@@ -50,18 +50,19 @@ def stored_palette_colors(config):
     return config["storage.palette_colors"] if config["storage.format"] == "palette" else None
 
 
-def store(db, config, data_dir, attempt, fields, data):
-    """Re-encode, write the file durably, then commit the row and its analysis job.
+def store(db, config, images, attempt, fields, data):
+    """Re-encode, store the image (a durable file, or an object in the bucket), then commit the row
+    and its analysis job.
 
     Only after both are durable does the caller acknowledge. If the row cannot be
-    committed the file is removed again, so nothing is left half-stored.
+    committed the image is removed again, so nothing is left half-stored.
     """
-    storage.check_free_space(data_dir, config["storage.min_free_bytes"])
+    images.check_free_space(config["storage.min_free_bytes"])
     image = fit_width(decode_upload(data, config), config["storage.max_width"])
     png = encode_png(image, config["storage.png_compress_level"], stored_palette_colors(config))
     camshot_id = storage.new_id()
     relative = storage.camshot_path(attempt["course_id"], attempt["quiz_id"], attempt["id"], camshot_id)
-    storage.write_durably(data_dir, relative, png, fsync=config["storage.fsync"])
+    images.put(relative.as_posix(), png)
     now = time.time()
     try:
         # Safe beside other uploads without the database-wide write lock: the unique client_shot_id
@@ -78,22 +79,23 @@ def store(db, config, data_dir, attempt, fields, data):
             )
     except IntegrityError:
         # The same client_shot_id raced in through another worker: keep its copy, not ours.
-        storage.remove_quietly(data_dir, relative)
+        images.discard(relative.as_posix())
         existing = find_by_client_id(db, attempt["id"], fields["client_shot_id"])
         if existing is None:
             raise
         return existing
     except BaseException:
-        storage.remove_quietly(data_dir, relative)
+        images.discard(relative.as_posix())
         raise
     return {"id": camshot_id, "attempt_id": attempt["id"], "bytes": len(png), "width": image.width,
             "height": image.height}
 
 
-def image_file(db, data_dir, camshot_id, size):
-    """(path, attempt id) of a camshot's or reference photo's stored PNG, to be sent at size (IMAGE_SIZES).
+def image_file(db, images, camshot_id, size):
+    """(PNG bytes, attempt id) of a camshot's or reference photo's stored image, to be sent at size
+    (IMAGE_SIZES).
 
-    Refuses a malformed id or size, an unknown id, and a file gone from the disk.
+    Refuses a malformed id or size, an unknown id, and an image gone from the store.
     """
     if not storage.ID_PATTERN.match(camshot_id):
         raise BadRequest("A camshot id is 20 lowercase hex characters.", code="invalid_field")
@@ -104,15 +106,17 @@ def image_file(db, data_dir, camshot_id, size):
         row = db.execute("SELECT path, attempt_id FROM reference_photos WHERE id = ?", [camshot_id]).fetchone()
     if row is None:
         raise NotFound(f"No camshot or reference photo {camshot_id}.")
-    path = data_dir / row[0]
-    if not path.exists():
-        raise NotFound(f"The image file of {camshot_id} is missing; it may have been purged.", code="image_missing")
-    return path, row[1]
+    try:
+        data = images.get(row[0])
+    except FileNotFoundError:
+        raise NotFound(f"The image file of {camshot_id} is missing; it may have been purged.",
+                       code="image_missing") from None
+    return data, row[1]
 
 
-def thumbnail(path, width):
-    """A stored image scaled down to width, as PNG bytes in a file object."""
-    with Image.open(path) as image:
+def thumbnail(data, width):
+    """A stored image (PNG bytes) scaled down to width, as PNG bytes in a file object."""
+    with Image.open(io.BytesIO(data)) as image:
         image.thumbnail((width, 10_000))
         out = io.BytesIO()
         image.save(out, format="PNG")

@@ -50,7 +50,7 @@ def post_camshot():
         return jsonify(existing), 200
     config = current_app.config["PROCTORPY"]
     allowances.spend(db, config, attempt["id"], "camshots", time.time())
-    stored = camshots.store(db, config, current_app.config["DATA_DIR"], attempt, fields, data)
+    stored = camshots.store(db, config, current_app.config["IMAGES"], attempt, fields, data)
     return jsonify(stored), 201
 
 

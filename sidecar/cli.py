@@ -10,6 +10,7 @@ import click
 
 from . import db, package_version, storage
 from .config import ConfigError, load_config
+from .errors import ImageStoreUnavailable
 from .secret import create_secret, load_secret
 
 
@@ -82,13 +83,18 @@ def serve(host, port):
         os.environ["PROCTORPY_SERVER_PORT"] = str(port)
     config = load_config()
     secret, origin, created = prepare(config)
-    database = db.connect(db.database_location(config))
-    try:
-        repaired = storage.repair(database, config.data_dir)
-    finally:
-        database.close()
-    if any(repaired.values()):
-        click.echo(f"Startup repair: {repaired}")
+    images = storage.image_store(config)
+    if images.local:
+        database = db.connect(db.database_location(config))
+        try:
+            repaired = storage.repair(database, images)
+        finally:
+            database.close()
+        if any(repaired.values()):
+            click.echo(f"Startup repair: {repaired}")
+    else:
+        # Not at each start: listing a bucket costs minutes at scale (storage/repair.py says where it runs).
+        click.echo(f"Images in the {images.describe()}: repaired by the daily retention job and `proctorpy repair`")
     address = f"http://{config['server.host']}:{config['server.port']}"
     public = config["server.public_url"] or address
     click.echo(f"proctorpy sidecar listening on {address} (data: {config.data_dir})")
@@ -195,9 +201,10 @@ def check():
     except ConfigError as error:
         problems.append(f"secret: {error}")
     problems.extend(check_database(config))
+    problems.extend(check_images(config))
     if config.data_dir.exists():
         free = shutil.disk_usage(config.data_dir).free
-        if free < config["storage.min_free_bytes"]:
+        if free < config["storage.min_free_bytes"] and config["storage.backend"] == "folder":
             problems.append(f"disk: {free // 2**20} MiB free, under the floor of {config['storage.min_free_bytes'] // 2**20} MiB")
         else:
             click.echo(f"disk: ok ({free // 2**20} MiB free)")
@@ -221,12 +228,39 @@ def check():
     sys.exit(1 if problems else 0)
 
 
-def refuse_on_postgresql(config, command):
-    """`proctorpy backup` and `restore` copy the SQLite file: with PostgreSQL, its own tools do that part."""
+def refuse_unless_embedded(config, command):
+    """`proctorpy backup` and `restore` copy the SQLite file and the image folder: with PostgreSQL or a
+    bucket, their own tools do those parts, and the refusal says how."""
+    if not config["database.url"] and config["storage.backend"] == "folder":
+        return
+    steps = []
     if config["database.url"]:
-        raise click.ClickException(
-            f"database.url is set: `proctorpy {command}` handles the SQLite file in the data dir only. Use "
-            "pg_dump and pg_restore for the PostgreSQL database, and copy the data dir's images/ and references/.")
+        steps.append("the PostgreSQL database with pg_dump (pg_dump -Fc -f proctorpy.dump DATABASE_URL; restore "
+                     "with pg_restore -d DATABASE_URL proctorpy.dump)")
+    else:
+        steps.append(f"the SQLite file with sqlite3 {storage.database_path(config.data_dir)} \".backup COPY\"")
+    if config["storage.backend"] == "s3":
+        steps.append(f"the images in bucket {config['storage.s3.bucket']} by turning on the bucket's versioning "
+                     "(deleted or overwritten objects stay recoverable) or by copying it to another bucket or "
+                     "host (rclone sync, aws s3 sync), after the database dump so every row's image is in the copy")
+    else:
+        steps.append("the data dir's images/ and references/ folders, after the database dump")
+    raise click.ClickException(
+        f"`proctorpy {command}` handles an installation on SQLite and the image folder only. Back up "
+        + "; and ".join(steps) + ". The admin guide's Backup section has the commands.")
+
+
+def check_images(config):
+    """Say which image store is in use and whether it answers (a probe image written, read, deleted);
+    return the problems found."""
+    images = storage.image_store(config)
+    if images.local and not config.data_dir.exists():
+        return [f"images: {images.describe()} does not exist; run `proctorpy init`"]
+    try:
+        click.echo(f"images: ok ({images.probe()})")
+    except (ImageStoreUnavailable, OSError) as error:
+        return [f"images: {images.describe()}: {error}"]
+    return []
 
 
 def check_database(config):
@@ -256,6 +290,32 @@ def check_database(config):
     age = f", oldest {time.time() - oldest:.0f} s" if oldest else ""
     click.echo(f"database: ok ({database.engine}, {named}); analysis queue: {queued} job(s){age}")
     return []
+
+
+@cli.command()
+@config_option
+@data_dir_option
+@click.option("--grace", type=int, default=storage.ORPHAN_GRACE_SECONDS, show_default=True,
+              help="Seconds an image no row names is left alone: an upload may be about to commit its row.")
+def repair(grace):
+    """Put the images and the database back in step: delete images no row names, mark rows whose image
+    is gone unreadable.
+
+    Safe while sidecars run. The daily retention job does this for a bucket; `proctorpy serve` for
+    the folder at each start.
+    """
+    config = load_config()
+    images = storage.image_store(config)
+    database = db.connect(db.database_location(config))
+    try:
+        counts = storage.repair(database, images, grace)
+    except ImageStoreUnavailable as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        database.close()
+    click.echo(f"Repaired {images.describe()}: {counts['orphan_files_removed']} image(s) no row named deleted, "
+               f"{counts['temp_removed']} unfinished write(s) removed, {counts['missing_files']} row(s) whose image "
+               "is gone marked unreadable")
 
 
 @cli.command()
@@ -323,7 +383,7 @@ def backup(dest):
     from . import backup as backups
 
     config = load_config()
-    refuse_on_postgresql(config, "backup")
+    refuse_unless_embedded(config, "backup")
     try:
         manifest = backups.backup(config.data_dir, dest, package_version())
     except backups.BackupError as error:
@@ -345,7 +405,7 @@ def restore(source):
     from . import backup as backups
 
     config = load_config()
-    refuse_on_postgresql(config, "restore")
+    refuse_unless_embedded(config, "restore")
     try:
         restored = backups.restore(source, config.data_dir)
     except backups.BackupError as error:

@@ -108,7 +108,7 @@ def post_camshot():
     if existing:
         return jsonify(existing), 200
     allowances.spend(db, config, attempt["id"], "camshots", time.time())
-    return jsonify(camshots.store(db, config, current_app.config["DATA_DIR"], attempt, fields, data)), 201
+    return jsonify(camshots.store(db, config, current_app.config["IMAGES"], attempt, fields, data)), 201
 
 
 @bp.post("/events")

@@ -103,6 +103,12 @@ class DatabaseUnavailable(Unavailable):
     code = "database_unavailable"
 
 
+class ImageStoreUnavailable(Unavailable):
+    "The object store holding the images cannot be reached, or refused the request"
+
+    code = "image_store_unavailable"
+
+
 class InsufficientStorage(ProctorpyError):
     "The data directory's disk is below its free-space floor"
 

@@ -2,6 +2,7 @@
 stored images, ZIP exports. Routes stay in the blueprints; the work they call is in the domain.
 """
 import functools
+import io
 import time
 
 from flask import Response, current_app, request, send_file, stream_with_context
@@ -34,13 +35,13 @@ def uploaded_image():
 def image_response(db, camshot_id, actor, detail=""):
     """A camshot's or reference photo's PNG, full size (audited) or as a thumbnail (?size=thumb)."""
     size = request.args.get("size", "full")
-    path, attempt_id = camshots.image_file(db, current_app.config["DATA_DIR"], camshot_id, size)
+    data, attempt_id = camshots.image_file(db, current_app.config["IMAGES"], camshot_id, size)
     if size == "full":
         audit.record(db, "image_view", actor, {"camshot_id": camshot_id, "attempt_id": attempt_id}, count=1,
                      detail=detail)
-        return send_file(path, mimetype="image/png", max_age=0)
+        return send_file(io.BytesIO(data), mimetype="image/png", max_age=0)
     width = current_app.config["PROCTORPY"]["storage.thumb_width"]
-    return send_file(camshots.thumbnail(path, width), mimetype="image/png", max_age=0)
+    return send_file(camshots.thumbnail(data, width), mimetype="image/png", max_age=0)
 
 
 def zip_response(stream, filename):
@@ -53,13 +54,13 @@ def zip_response(stream, filename):
 def export_response(db, selection, actor, include_reports):
     """Audit the export, then stream its ZIP, with each attempt's report PDF if asked."""
     config = current_app.config["PROCTORPY"]
-    data_dir = current_app.config["DATA_DIR"]
+    images = current_app.config["IMAGES"]
     now = time.time()
     report_pdf = None
     if include_reports:
-        report_pdf = functools.partial(attempt_pdf, config=config, data_dir=data_dir,
+        report_pdf = functools.partial(attempt_pdf, config=config, images=images,
                                        zone=time_zone(None, config["reports.timezone"]))
-    _, stream = export.start(db, current_app.config["DATABASE"], data_dir, selection, actor, now,
+    _, stream = export.start(db, current_app.config["DATABASE"], images, selection, actor, now,
                              config["retention.default_days"], report_pdf=report_pdf,
                              detail=", with report PDFs" if include_reports else "")
     return zip_response(stream, f"proctorpy-export-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(now))}.zip")

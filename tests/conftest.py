@@ -1,9 +1,12 @@
 """Shared fixtures: a real database (a SQLite file in a temp dir, or a fresh PostgreSQL database),
-real images, a real gunicorn sidecar.
+a real image store (the data dir's folder, or a bucket of a SeaweedFS the tests start), real
+images, a real gunicorn sidecar.
 
 Every test that builds the app through the `config` fixture runs once per backend: `sqlite`
-(the embedded default) and `postgresql` (a database of its own on the server at
-PROCTORPY_TEST_POSTGRESQL, by default postgresql://postgres@127.0.0.1:5432, dropped afterwards)."""
+(the embedded default: the SQLite file and the image folder in the data dir) and `postgresql-s3`
+(a database of its own on the server at PROCTORPY_TEST_POSTGRESQL, by default
+postgresql://postgres@127.0.0.1:5432, dropped afterwards, and images under a prefix of their
+own in the bucket of the session's SeaweedFS)."""
 import contextlib
 import http.client
 import io
@@ -30,14 +33,16 @@ from sidecar.db import close_app
 from sidecar.client import SidecarClient, SidecarError, multipart
 from sidecar.config import load_config
 from sidecar.signing import signed_headers
+from sidecar.storage import image_store
 
 import moodle_site
+from seaweedfs import SeaweedFS
 
 REPO = Path(__file__).resolve().parents[1]
 FACES = REPO.parent / "shared" / "testdata" / "faces"
 SECRET = "test-secret-0123456789abcdef"
 POSTGRESQL_SERVER = os.environ.get("PROCTORPY_TEST_POSTGRESQL", "postgresql://postgres@127.0.0.1:5432")
-BACKENDS = ["sqlite", "postgresql"]
+BACKENDS = ["sqlite", "postgresql-s3"]
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -74,17 +79,32 @@ def postgresql_database():
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory):
+    """One SeaweedFS for the session; each test keeps its images under a prefix of its own."""
+    store = SeaweedFS(tmp_path_factory.mktemp("seaweedfs"), bucket="proctorpy-tests")
+    try:
+        store.start()
+    except RuntimeError as error:
+        pytest.fail(f"the postgresql-s3 backend's tests need a SeaweedFS, and it could not be started: {error}",
+                    pytrace=False)
+    yield store
+    store.stop()
+
+
 def pytest_generate_tests(metafunc):
     """Each test that needs a database runs on every backend; one marked sqlite_only (about the
-    SQLite file itself) on that backend alone."""
+    SQLite file itself) or folder_only (about the image folder in the data dir) on the embedded
+    backend alone."""
     if "backend" in metafunc.fixturenames:
-        sqlite_only = metafunc.definition.get_closest_marker("sqlite_only")
-        metafunc.parametrize("backend", ["sqlite"] if sqlite_only else BACKENDS, indirect=True)
+        embedded_only = (metafunc.definition.get_closest_marker("sqlite_only")
+                         or metafunc.definition.get_closest_marker("folder_only"))
+        metafunc.parametrize("backend", ["sqlite"] if embedded_only else BACKENDS, indirect=True)
 
 
 @pytest.fixture
 def backend(request):
-    """The engine holding the metadata: each test that asks runs on both."""
+    """The engines holding the metadata and the images: each test that asks runs on both."""
     return request.param
 
 
@@ -99,9 +119,41 @@ def database_url(backend):
 
 
 @pytest.fixture
-def config(tmp_path, database_url):
+def image_settings(backend, request):
+    """The [storage] settings of the backend's image store: none for the data dir's folder, else a prefix
+    of this test's own in the SeaweedFS bucket."""
+    if backend == "sqlite":
+        return {}
+    return request.getfixturevalue("seaweedfs").settings(f"test-{secrets.token_hex(6)}/")
+
+
+@pytest.fixture
+def backend_env(database_url, image_settings):
+    """The environment that gives a sidecar process this test's database and image store."""
+    return settings_env({"database.url": database_url, **image_settings})
+
+
+def settings_env(settings):
+    """PROCTORPY_<SECTION>_<KEY> variables of dotted settings, as load_config reads them."""
+    return {"PROCTORPY_" + name.replace(".", "_").upper(): str(value) for name, value in settings.items()}
+
+
+def config_env(config):
+    """The environment that gives a sidecar process the database and image store of config."""
+    names = ["database.url", "storage.backend"] + [name for name in config if name.startswith("storage.s3.")]
+    return settings_env({name: config[name] for name in names})
+
+
+@pytest.fixture
+def config(tmp_path, database_url, image_settings):
     return load_config(environ={}, overrides={"storage.data_dir": str(tmp_path / "data"),
-                                              "security.secret": SECRET, "database.url": database_url})
+                                              "security.secret": SECRET, "database.url": database_url,
+                                              **image_settings})
+
+
+def stored_keys(images, top="images"):
+    """The sorted keys of every image stored under a top folder (images or references), whichever the store."""
+    return sorted(key for key, _ in images.scan([top]))
 
 
 @pytest.fixture
@@ -265,6 +317,11 @@ class LiveSidecar:
         self.log = self.data_dir.parent / f"sidecar-{self.port}.log"
         self.client = SidecarClient(self.url, SECRET)
 
+    @property
+    def images(self):
+        """The image store this sidecar writes to, to look at what it stored."""
+        return image_store(load_config(environ=self.env))
+
     def start(self, timeout=30):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
@@ -304,8 +361,8 @@ class LiveSidecar:
 
 
 @pytest.fixture
-def live_sidecar(tmp_path, database_url):
-    sidecar = LiveSidecar(tmp_path / "live", env={"PROCTORPY_DATABASE_URL": database_url}).start()
+def live_sidecar(tmp_path, backend_env):
+    sidecar = LiveSidecar(tmp_path / "live", env=backend_env).start()
     yield sidecar
     sidecar.stop()
 

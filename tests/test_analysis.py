@@ -1,4 +1,5 @@
 """Face analysis on the shared test photos: references, verdicts, substitution, identity check, queue."""
+import io
 import json
 import os
 import re
@@ -11,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from conftest import FACES, REPO, SECRET, face_bytes, png_bytes
+from conftest import FACES, REPO, SECRET, config_env, face_bytes, png_bytes, stored_keys
 from sidecar import camshots
 from sidecar.analysis import queue
 from sidecar.analysis.faces import find_faces, load_face_recognition
@@ -159,7 +160,7 @@ def test_reference_photo_is_stored_with_its_encoding(app, api):
     assert response.json["faces"] == 1 and response.json["replaced"] == 0
     (path, encoding, source), = rows(app, "SELECT path, encoding, source FROM reference_photos WHERE user_id = 7")
     assert source == "profile" and len(encoding) == 128 * 8
-    with Image.open(app.config["DATA_DIR"] / path) as stored:
+    with Image.open(io.BytesIO(app.config["IMAGES"].get(path))) as stored:
         assert stored.format == "PNG" and stored.width <= 640 and not stored.info.get("exif")
     audit = rows(app, "SELECT action, selection, bytes FROM audit_log")
     assert audit == [("reference_upload", '{"user_id": 7}', response.json["bytes"])]
@@ -170,8 +171,8 @@ def test_a_new_reference_photo_replaces_the_old_one(app, api):
     second = put_reference(api, 7, "obama/obama2.jpg").json
     assert second["replaced"] == 1
     assert rows(app, "SELECT id FROM reference_photos") == [(second["id"],)]
-    files = list((app.config["DATA_DIR"] / "references").rglob("*.png"))
-    assert [f.stem for f in files] == [second["id"]] and first["id"] != second["id"]
+    files = stored_keys(app.config["IMAGES"], "references")
+    assert [f.rsplit("/", 1)[1] for f in files] == [second["id"] + ".png"] and first["id"] != second["id"]
 
 
 @pytest.mark.parametrize("relative, code", [
@@ -183,7 +184,7 @@ def test_reference_photo_without_exactly_one_face_is_refused(app, api, relative,
     assert response.status_code == 422
     assert response.json["error"] == code and "face" in response.json["message"]
     assert rows(app, "SELECT count(*) FROM reference_photos") == [(0,)]
-    assert not (app.config["DATA_DIR"] / "references").exists()
+    assert stored_keys(app.config["IMAGES"], "references") == []
 
 
 @pytest.mark.parametrize("path, body, status, code", [
@@ -280,8 +281,8 @@ def test_a_corrupt_file_is_unreadable_and_the_worker_goes_on(app, api, config):
     api.put_attempt(1)
     broken, good = post_shots(api, "obama/obama2.jpg", "obama/obama1.jpg")
     (path,), = rows(app, "SELECT path FROM camshots WHERE id = ?", [broken])
-    stored = app.config["DATA_DIR"] / path
-    stored.write_bytes(stored.read_bytes()[:200])  # truncated on disk after it was acknowledged
+    images = app.config["IMAGES"]
+    images.put(path, images.get(path)[:200])  # truncated in the store after it was acknowledged
     assert work(config, until_idle=True) == 2
     shots = shots_by_id(api)
     assert shots[broken]["status"] == "unreadable" and "cannot be decoded" in shots[broken]["error"]
@@ -292,7 +293,7 @@ def test_a_missing_file_is_unreadable(app, api, config):
     api.put_attempt(1)
     shot, = post_shots(api, "obama/obama2.jpg")
     (path,), = rows(app, "SELECT path FROM camshots WHERE id = ?", [shot])
-    (app.config["DATA_DIR"] / path).unlink()
+    app.config["IMAGES"].delete(path)
     work(config, until_idle=True)
     assert shots_by_id(api)[shot]["status"] == "unreadable" and "missing" in shots_by_id(api)[shot]["error"]
 
@@ -359,8 +360,7 @@ def test_queue_depth_and_age_in_healthz_and_check(app, api, client, config):
     post_shots(api, "obama/obama2.jpg", "noface/coffee.png")
     health = client.get("/healthz").json["queue"]
     assert health["depth"] == 2 and health["oldest_age_seconds"] >= 0
-    env = {"PROCTORPY_STORAGE_DATA_DIR": str(config.data_dir), "PROCTORPY_SECRET": SECRET,
-           "PROCTORPY_DATABASE_URL": config["database.url"]}
+    env = {"PROCTORPY_STORAGE_DATA_DIR": str(config.data_dir), "PROCTORPY_SECRET": SECRET, **config_env(config)}
     result = CliRunner().invoke(cli, ["check"], env=env)
     assert "analysis queue: 2 job(s)" in result.output
     work(config, until_idle=True)
@@ -372,7 +372,7 @@ def test_a_killed_worker_process_loses_nothing(app, api, config, tmp_path):
     api.put_attempt(1)
     ids = post_shots(api, *["obama/obama2.jpg", "biden/biden.jpg", "noface/coffee.png", "obama/obama1.jpg"] * 3)
     env = {**os.environ, "PROCTORPY_STORAGE_DATA_DIR": str(config.data_dir), "PROCTORPY_SECRET": SECRET,
-           "PROCTORPY_DATABASE_URL": config["database.url"],
+           **config_env(config),
            "PROCTORPY_ANALYSIS_LEASE_SECONDS": "2", "PROCTORPY_ANALYSIS_POLL_SECONDS": "0.1"}
     command = [sys.executable, "-m", "sidecar.cli", "worker", "--processes", "1"]
     first = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -441,8 +441,8 @@ def test_identity_check_matches_the_profile_photo(app, api):
     (shot_path,), = rows(app, "SELECT path FROM camshots WHERE id = ?", [answer["id"]])
     assert (photo_id, attempt_id) == (answer["id"], 1)
     # The reference owns a copy, so purging or exporting counts each file once per row.
-    data_dir = app.config["DATA_DIR"]
-    assert path != shot_path and (data_dir / path).read_bytes() == (data_dir / shot_path).read_bytes()
+    images = app.config["IMAGES"]
+    assert path != shot_path and images.get(path) == images.get(shot_path)
     assert rows(app, "SELECT state FROM jobs") == [("done",)]
     shot = shots_by_id(api)[answer["id"]]
     assert shot["kind"] == "identity" and shot["status"] == "ok"
@@ -462,7 +462,7 @@ def test_identity_check_follows_the_quiz_setting(app, api, check, relative, pass
     answer = post_identity(api, relative).json
     assert answer["passed"] is passed and word in answer["message"], answer
     assert rows(app, "SELECT count(*) FROM reference_photos WHERE source = 'identity'") == [(0,)]
-    assert len(list((app.config["DATA_DIR"] / "references").rglob("*.png"))) == 1  # the profile photo only
+    assert len(stored_keys(app.config["IMAGES"], "references")) == 1  # the profile photo only
 
 
 def test_identity_without_a_profile_photo_passes_on_one_face_and_says_so(api, config):
@@ -505,7 +505,7 @@ def test_identity_photo_held_by_a_stalled_worker_is_answered_503_then_analysed(a
     try:
         # Stored as the identity endpoint stores it, then leased by a worker that stalls before its verdict.
         fields = {"attempt_id": 1, "user_id": 7, "taken_at": 1, "client_shot_id": "id-1", "kind": "identity"}
-        camshots.store(db, config, app.config["DATA_DIR"], load_attempt(db, 1), fields,
+        camshots.store(db, config, app.config["IMAGES"], load_attempt(db, 1), fields,
                        face_bytes("obama/obama1.jpg"))
         queue.claim(db, "stalled", lease_seconds=600)
     finally:
@@ -573,11 +573,11 @@ def test_identity_without_the_image_part_is_refused(api):
 # --- the workers beside the server ---------------------------------------------------------
 
 @pytest.mark.slow
-def test_a_burst_of_camshots_drains_each_analysed_once(tmp_path, database_url):
+def test_a_burst_of_camshots_drains_each_analysed_once(tmp_path, backend_env):
     from conftest import LiveSidecar
     from concurrent.futures import ThreadPoolExecutor
 
-    sidecar = LiveSidecar(tmp_path / "live", env={"PROCTORPY_DATABASE_URL": database_url,
+    sidecar = LiveSidecar(tmp_path / "live", env={**backend_env,
                                                   "PROCTORPY_ANALYSIS_WITH_SERVER": "true",
                                                   "PROCTORPY_ANALYSIS_WORKERS": "2",
                                                   "PROCTORPY_ANALYSIS_POLL_SECONDS": "0.1"}).start()

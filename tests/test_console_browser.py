@@ -46,8 +46,8 @@ def test_sso_dry_run_purge_confirm_and_zip_download(live_sidecar, browser_page, 
     database = connect(db_path)
     migrate(database)
     database.close()
-    seed(db_path, live_sidecar.data_dir, 3, 11, 3, 4, first_attempt=1)
-    seed(db_path, live_sidecar.data_dir, 4, 12, 2, 4, first_attempt=20)
+    seed(db_path, live_sidecar.images, 3, 11, 3, 4, first_attempt=1)
+    seed(db_path, live_sidecar.images, 4, 12, 2, 4, first_attempt=20)
     live_sidecar.start()
     page = browser_page
     errors = []
@@ -63,11 +63,11 @@ def test_sso_dry_run_purge_confirm_and_zip_download(live_sidecar, browser_page, 
     page.click("text=Show what would be deleted")
     assert page.locator("#dry-attempts").inner_text() == "3"
     assert page.locator("#dry-camshots").inner_text() == "12"
-    assert len(image_files(live_sidecar.data_dir, 3)) == 12  # the dry run deleted nothing
+    assert len(image_files(live_sidecar.images, 3)) == 12  # the dry run deleted nothing
     page.click("#confirm")
     assert "Deleted 3 attempts, 12 camshots" in page.locator("#purged").inner_text()
-    assert image_files(live_sidecar.data_dir, 3) == []
-    assert len(image_files(live_sidecar.data_dir, 4)) == 8
+    assert image_files(live_sidecar.images, 3) == []
+    assert len(image_files(live_sidecar.images, 4)) == 8
 
     page.click("text=Export")
     page.fill("input[name=course_id]", "4")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SECRET, LiveSidecar, face_bytes, free_port, png_bytes
+from conftest import SECRET, LiveSidecar, face_bytes, free_port, png_bytes, stored_keys
 from front_server import FrontServer
 from sidecar.client import multipart
 from sidecar.db import connect
@@ -66,8 +66,7 @@ def stored(app):
                   for table in ("camshots", "jobs", "events")}
     finally:
         db.close()
-    images = app.config["DATA_DIR"] / "images"
-    counts["files"] = sum(1 for p in images.rglob("*") if p.is_file()) if images.exists() else 0
+    counts["files"] = len(stored_keys(app.config["IMAGES"]))
     return counts
 
 

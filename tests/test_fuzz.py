@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from conftest import SECRET, SignedTestClient, attempt_fields, png_bytes, png_declaring
+from conftest import SECRET, SignedTestClient, attempt_fields, png_bytes, png_declaring, stored_keys
 from sidecar.client import multipart
 from sidecar.config import DEFAULTS
 from sidecar.db import connect
@@ -207,15 +207,15 @@ def test_multipart_camshot_uploads_answer_2xx_or_a_clear_4xx_and_store_nothing_h
 
 
 def stored_rows(app):
-    """Every camshot row has its file and every file its row; no temporary file is left."""
+    """Every camshot row has its image and every image its row; no temporary file is left."""
     db = connect(app.config["DATABASE"])
     try:
         paths = {row[0] for row in db.execute("SELECT path FROM camshots")}
     finally:
         db.close()
-    images = app.config["DATA_DIR"] / "images"
-    on_disk = {p.relative_to(app.config["DATA_DIR"]).as_posix() for p in images.rglob("*") if p.is_file()}
-    assert on_disk == paths
+    stored = set(stored_keys(app.config["IMAGES"]))
+    assert stored == paths
+    assert not list((app.config["DATA_DIR"] / "images").rglob("*.tmp"))
 
 
 # What a header can carry on the wire: bytes, which the app reads as Latin-1 text.

@@ -11,6 +11,7 @@ FACTORY = "sidecar"
 # Attempts, camshots, events, scores and what is done with them: database and configuration come in as arguments.
 DOMAIN = (
     "sidecar.allowances", "sidecar.attempts", "sidecar.camshots", "sidecar.live", "sidecar.scoring", "sidecar.storage",
+    "sidecar.storage.folder", "sidecar.storage.layout", "sidecar.storage.repair", "sidecar.storage.s3",
     "sidecar.validation",
     "sidecar.analysis.camshots", "sidecar.analysis.queue", "sidecar.analysis.references",
     "sidecar.retention.export", "sidecar.retention.policy", "sidecar.retention.purge", "sidecar.retention.selection",

@@ -306,7 +306,7 @@ def test_pdf_embeds_the_images_and_survives_a_missing_file(app, api, tmp_path):
         path = db.execute("SELECT path FROM camshots WHERE id = ?", [ids[0]]).fetchone()[0]
     finally:
         db.close()
-    (app.config["DATA_DIR"] / path).unlink()
+    app.config["IMAGES"].delete(path)
     pdf = api.get("/api/v1/attempts/1/report.pdf").data
     (tmp_path / "r.pdf").write_bytes(pdf)
     listing = subprocess.run(["pdfimages", "-list", str(tmp_path / "r.pdf")], capture_output=True, text=True,

@@ -14,7 +14,7 @@ import zipfile
 import pytest
 from click.testing import CliRunner
 
-from conftest import SECRET, png_bytes
+from conftest import SECRET, config_env, png_bytes, stored_keys
 from sidecar import storage
 from sidecar.cli import cli
 from sidecar.db import connect, migrate, write_transaction
@@ -29,9 +29,9 @@ def open_db(app):
     return connect(app.config["DATABASE"])
 
 
-def seed(db_path, data_dir, course_id, quiz_id, attempts, shots, first_attempt, user_base=100,
+def seed(db_path, images, course_id, quiz_id, attempts, shots, first_attempt, user_base=100,
          finished_days_ago=1, settings=None):
-    """Synthetic attempts with tiny real PNG files, written straight into a real database."""
+    """Synthetic attempts with tiny real PNG images, written straight into a real database and image store."""
     db = connect(db_path)
     image = png_bytes(8, 8)
     digest = hashlib.sha256(image).hexdigest()
@@ -52,7 +52,7 @@ def seed(db_path, data_dir, course_id, quiz_id, attempts, shots, first_attempt, 
                 for shot in range(shots):
                     camshot_id = storage.new_id()
                     relative = storage.camshot_path(course_id, quiz_id, attempt_id, camshot_id)
-                    storage.write_durably(data_dir, relative, image, fsync=False)
+                    images.put(relative.as_posix(), image)
                     db.execute(
                         "INSERT INTO camshots (id, attempt_id, client_shot_id, kind, taken_at, received_at, path, bytes, "
                         "width, height, sha256) VALUES (?, ?, ?, 'attempt', ?, ?, ?, ?, 8, 8, ?)",
@@ -67,9 +67,10 @@ def count(db, sql, params=()):
     return db.execute(sql, params).fetchone()[0]
 
 
-def image_files(data_dir, course_id=None):
-    root = data_dir / "images" / (str(course_id) if course_id else "")
-    return sorted(p for p in root.rglob("*.png")) if root.exists() else []
+def image_files(images, course_id=None):
+    """The keys of the stored camshot images, of one course if given."""
+    top = f"images/{course_id}" if course_id else "images"
+    return [key for key in stored_keys(images, top) if key.endswith(".png")]
 
 
 # --- policy resolution ---------------------------------------------------------------------------
@@ -98,13 +99,13 @@ def test_policy_resolution(app, course_days, quiz_days, moodle_days, hold, expec
 
 def test_expired_selection_follows_each_level_and_hold(app):
     """The SQL that purges agrees with the resolution the console shows, level by level."""
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
-    seed(db_path, data_dir, 3, 11, 1, 1, first_attempt=1, finished_days_ago=40)  # course policy 30: expired
-    seed(db_path, data_dir, 3, 12, 1, 1, first_attempt=2, finished_days_ago=40, settings={"retention_days": 60})
-    seed(db_path, data_dir, 3, 13, 1, 1, first_attempt=3, finished_days_ago=10)  # quiz policy 5: expired
-    seed(db_path, data_dir, 4, 14, 1, 1, first_attempt=4, finished_days_ago=80)  # site default 90: kept
-    seed(db_path, data_dir, 4, 15, 1, 1, first_attempt=5, finished_days_ago=100)  # site default: expired, held
-    seed(db_path, data_dir, 4, 16, 1, 1, first_attempt=6, finished_days_ago=100)  # site default: expired
+    images, db_path = app.config["IMAGES"], app.config["DATABASE"]
+    seed(db_path, images, 3, 11, 1, 1, first_attempt=1, finished_days_ago=40)  # course policy 30: expired
+    seed(db_path, images, 3, 12, 1, 1, first_attempt=2, finished_days_ago=40, settings={"retention_days": 60})
+    seed(db_path, images, 3, 13, 1, 1, first_attempt=3, finished_days_ago=10)  # quiz policy 5: expired
+    seed(db_path, images, 4, 14, 1, 1, first_attempt=4, finished_days_ago=80)  # site default 90: kept
+    seed(db_path, images, 4, 15, 1, 1, first_attempt=5, finished_days_ago=100)  # site default: expired, held
+    seed(db_path, images, 4, 16, 1, 1, first_attempt=6, finished_days_ago=100)  # site default: expired
     db = open_db(app)
     with write_transaction(db):
         policy.set_policy(db, "course", 3, 30)
@@ -112,7 +113,7 @@ def test_expired_selection_follows_each_level_and_hold(app):
         policy.set_hold(db, 5, True)
     figures = plan(db, {"expired": True}, NOW, 90)
     assert figures == {"attempts": 3, "camshots": 3, "bytes": figures["bytes"], "held": 1}
-    result = purge.purge(db, data_dir, {"expired": True}, {"actor_type": "system"}, NOW, 90, 500)
+    result = purge.purge(db, images, {"expired": True}, {"actor_type": "system"}, NOW, 90, 500)
     assert (result["attempts"], result["held"]) == (3, 1)
     assert sorted(r[0] for r in db.execute("SELECT id FROM attempts")) == [2, 4, 5]
 
@@ -133,7 +134,7 @@ def test_expired_selection_follows_each_level_and_hold(app):
     ({"course_id": 3, "dry_run": "false"}, "invalid_field"),
 ])
 def test_purge_refuses_bad_selections(app, api, body, code):
-    seed(app.config["DATABASE"], app.config["DATA_DIR"], 3, 11, 2, 2, first_attempt=1)
+    seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 2, 2, first_attempt=1)
     response = api.json("POST", "/api/v1/purge", body)
     assert response.status_code == 400
     assert response.json["error"] == code and response.json["message"]
@@ -150,7 +151,7 @@ def test_purge_refuses_bad_selections(app, api, body, code):
     ("/api/v1/attempts/1/hold", b'{}', "application/json"),
 ])
 def test_malformed_bodies_get_json_errors(app, api, path, body, content_type):
-    seed(app.config["DATABASE"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=1)
+    seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 1, 1, first_attempt=1)
     response = api.open("POST", path, body, content_type)
     assert response.status_code == 400 and set(response.json) == {"error", "message"}
 
@@ -163,7 +164,7 @@ def test_endpoints_need_the_signature(client):
 
 
 def test_replayed_purge_is_refused(app, api):
-    seed(app.config["DATABASE"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=1)
+    seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 1, 1, first_attempt=1)
     from sidecar.signing import signed_headers
 
     body = json.dumps({"course_id": 3, "dry_run": False}).encode()
@@ -176,10 +177,10 @@ def test_replayed_purge_is_refused(app, api):
 # --- purge ---------------------------------------------------------------------------------------
 
 def test_dry_run_equals_real_run_and_never_reaches_another_course(app, api):
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
-    seed(db_path, data_dir, 3, 11, 4, 5, first_attempt=1)
-    seed(db_path, data_dir, 33, 11, 2, 5, first_attempt=30, user_base=100)  # same users, same quiz id
-    seed(db_path, data_dir, 13, 31, 2, 5, first_attempt=3000)
+    images, db_path = app.config["IMAGES"], app.config["DATABASE"]
+    seed(db_path, images, 3, 11, 4, 5, first_attempt=1)
+    seed(db_path, images, 33, 11, 2, 5, first_attempt=30, user_base=100)  # same users, same quiz id
+    seed(db_path, images, 13, 31, 2, 5, first_attempt=3000)
     db = open_db(app)
     with write_transaction(db):
         db.execute("INSERT INTO events (attempt_id, type, at, client_event_id, received_at) VALUES (1, 'tab_hidden', 1, 'e', 1)")
@@ -188,12 +189,12 @@ def test_dry_run_equals_real_run_and_never_reaches_another_course(app, api):
     dry = api.json("POST", "/api/v1/purge", {"course_id": 3, "actor_id": 2, "actor_name": "Ada Admin"})
     assert dry.status_code == 200
     assert dry.json == {"dry_run": True, "attempts": 4, "camshots": 20, "bytes": dry.json["bytes"], "held": 0}
-    assert len(image_files(data_dir, 3)) == 20  # a dry run deletes nothing
+    assert len(image_files(images, 3)) == 20  # a dry run deletes nothing
     real = api.json("POST", "/api/v1/purge", {"course_id": 3, "dry_run": False, "actor_id": 2, "actor_name": "Ada Admin"})
     assert real.status_code == 200
     assert real.json == {**dry.json, "dry_run": False}
-    assert image_files(data_dir, 3) == []
-    assert len(image_files(data_dir, 33)) == 10 and len(image_files(data_dir, 13)) == 10
+    assert image_files(images, 3) == []
+    assert len(image_files(images, 33)) == 10 and len(image_files(images, 13)) == 10
     assert count(db, "SELECT count(*) FROM attempts WHERE course_id = 3") == 0
     assert count(db, "SELECT count(*) FROM attempts WHERE course_id != 3") == 4
     for table in ("events", "scores", "reviews", "jobs", "purge_run_attempts"):
@@ -206,9 +207,9 @@ def test_dry_run_equals_real_run_and_never_reaches_another_course(app, api):
 
 
 def test_selection_keys_combine_with_and(app, api):
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
-    seed(db_path, data_dir, 3, 11, 3, 1, first_attempt=1, finished_days_ago=10)
-    seed(db_path, data_dir, 3, 12, 3, 1, first_attempt=10, finished_days_ago=1)
+    images, db_path = app.config["IMAGES"], app.config["DATABASE"]
+    seed(db_path, images, 3, 11, 3, 1, first_attempt=1, finished_days_ago=10)
+    seed(db_path, images, 3, 12, 3, 1, first_attempt=10, finished_days_ago=1)
     answer = api.json("POST", "/api/v1/purge", {"course_id": 3, "before": NOW - 5 * DAY}).json
     assert (answer["attempts"], answer["camshots"]) == (3, 3)
     answer = api.json("POST", "/api/v1/purge", {"quiz_id": 12, "user_id": 101}).json
@@ -218,8 +219,8 @@ def test_selection_keys_combine_with_and(app, api):
 
 
 def test_legal_hold_keeps_attempts_and_says_so(app, api):
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
-    seed(db_path, data_dir, 3, 11, 3, 2, first_attempt=1)
+    images, db_path = app.config["IMAGES"], app.config["DATABASE"]
+    seed(db_path, images, 3, 11, 3, 2, first_attempt=1)
     hold = api.json("POST", "/api/v1/attempts/2/hold", {"hold": True, "actor_id": 5, "actor_name": "Lawyer"})
     assert hold.status_code == 200 and hold.json == {"attempt_id": 2, "legal_hold": True}
     assert api.json("POST", "/api/v1/attempts/99/hold", {"hold": True}).status_code == 404
@@ -227,37 +228,37 @@ def test_legal_hold_keeps_attempts_and_says_so(app, api):
     assert (answer["attempts"], answer["camshots"], answer["held"]) == (2, 4, 1)
     db = open_db(app)
     assert [r[0] for r in db.execute("SELECT id FROM attempts")] == [2]
-    assert len(image_files(data_dir)) == 2
+    assert len(image_files(images)) == 2
     assert "1 held and kept" in db.execute("SELECT detail FROM audit_log WHERE action = 'purge'").fetchone()[0]
     audit_row = db.execute("SELECT actor_id, selection, detail FROM audit_log WHERE action = 'legal_hold'").fetchone()
     assert audit_row == ("5", '{"attempt_id": 2}', "hold set")
     api.json("POST", "/api/v1/attempts/2/hold", {"hold": False})
     assert api.json("POST", "/api/v1/purge", {"course_id": 3, "dry_run": False}).json["attempts"] == 1
-    assert image_files(data_dir) == []
+    assert image_files(images) == []
 
 
 def test_a_hold_set_during_a_run_is_respected(app):
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
-    seed(db_path, data_dir, 3, 11, 2, 3, first_attempt=1)
+    images, db_path = app.config["IMAGES"], app.config["DATABASE"]
+    seed(db_path, images, 3, 11, 2, 3, first_attempt=1)
     db = open_db(app)
     holder = purge.new_holder()
     run_id = purge.start(db, {"course_id": 3}, {"actor_type": "system"}, NOW, 90, holder)
     with write_transaction(db):
         policy.set_hold(db, 2, True)
-    result = purge.run(db, data_dir, run_id, 2, holder)
+    result = purge.run(db, images, run_id, 2, holder)
     assert (result["attempts"], result["camshots"], result["held"]) == (1, 3, 1)
     assert count(db, "SELECT count(*) FROM camshots WHERE attempt_id = 2") == 3
 
 
 def test_purge_deletes_rows_of_tables_that_reference_attempts(app):
     """A table another part adds (with a foreign key) is cleared with its attempt."""
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
-    seed(db_path, data_dir, 3, 11, 1, 2, first_attempt=1)
+    images, db_path = app.config["IMAGES"], app.config["DATABASE"]
+    seed(db_path, images, 3, 11, 1, 2, first_attempt=1)
     db = open_db(app)
     with write_transaction(db):
         db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, attempt_id INTEGER REFERENCES attempts(id), note TEXT)")
         db.execute("INSERT INTO notes (attempt_id, note) VALUES (1, 'personal')")
-    purge.purge(db, data_dir, {"attempt_id": 1}, {"actor_type": "system"}, NOW, 90, 10)
+    purge.purge(db, images, {"attempt_id": 1}, {"actor_type": "system"}, NOW, 90, 10)
     assert count(db, "SELECT count(*) FROM notes") == 0
 
 
@@ -268,7 +269,7 @@ def test_large_purge_runs_in_batches_while_ingestion_continues(live_sidecar):
     db = connect(live_sidecar.database)
     migrate(db)
     db.close()
-    seed(live_sidecar.database, live_sidecar.data_dir, 3, 11, 60, 50, first_attempt=1)
+    seed(live_sidecar.database, live_sidecar.images, 3, 11, 60, 50, first_attempt=1)
     live_sidecar.env["PROCTORPY_RETENTION_BATCH_SIZE"] = "100"
     live_sidecar.env["PROCTORPY_STORAGE_MIN_FREE_BYTES"] = "1"
     live_sidecar.start()
@@ -294,18 +295,18 @@ def test_large_purge_runs_in_batches_while_ingestion_continues(live_sidecar):
     db = connect(live_sidecar.database)
     assert count(db, "SELECT count(*) FROM camshots WHERE attempt_id = 9000") == len(statuses)
     assert count(db, "SELECT count(*) FROM camshots") == len(statuses)
-    assert image_files(live_sidecar.data_dir, 3) == []
+    assert image_files(live_sidecar.images, 3) == []
 
 
 @pytest.mark.slow
 def test_purge_killed_halfway_is_resumed_with_the_same_totals(app, tmp_path):
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
-    seed(db_path, data_dir, 3, 11, 40, 50, first_attempt=1)
-    seed(db_path, data_dir, 4, 12, 2, 2, first_attempt=100)
+    images, db_path = app.config["IMAGES"], app.config["DATABASE"]
+    seed(db_path, images, 3, 11, 40, 50, first_attempt=1)
+    seed(db_path, images, 4, 12, 2, 2, first_attempt=100)
     db = open_db(app)
     dry = plan(db, {"course_id": 3}, NOW, 90)
-    env = {**os.environ, "PROCTORPY_SECRET": SECRET, "PROCTORPY_STORAGE_DATA_DIR": str(data_dir),
-           "PROCTORPY_DATABASE_URL": app.config["PROCTORPY"]["database.url"], "PROCTORPY_RETENTION_BATCH_SIZE": "10"}
+    env = {**os.environ, "PROCTORPY_SECRET": SECRET, "PROCTORPY_STORAGE_DATA_DIR": str(app.config["DATA_DIR"]),
+           **config_env(app.config["PROCTORPY"]), "PROCTORPY_RETENTION_BATCH_SIZE": "10"}
     process = subprocess.Popen([sys.executable, "-m", "sidecar.cli", "purge", "--course-id", "3", "--yes"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
@@ -320,23 +321,23 @@ def test_purge_killed_halfway_is_resumed_with_the_same_totals(app, tmp_path):
     assert state == "running" and 0 < done < dry["camshots"], "killed halfway"
     assert count(db, "SELECT count(*) FROM audit_log WHERE action = 'purge'") == 0
     # The next purge (or the scheduler's start) finishes the interrupted run: its holder is gone.
-    results = purge.resume_unfinished(db, data_dir, 500, purge.new_holder())
+    results = purge.resume_unfinished(db, images, 500, purge.new_holder())
     assert [(r["attempts"], r["camshots"], r["bytes"], r["held"]) for r in results] == \
         [(dry["attempts"], dry["camshots"], dry["bytes"], 0)]
-    assert image_files(data_dir, 3) == [] and len(image_files(data_dir, 4)) == 4
+    assert image_files(images, 3) == [] and len(image_files(images, 4)) == 4
     assert count(db, "SELECT count(*) FROM attempts WHERE course_id = 3") == 0
     detail = db.execute("SELECT detail, count FROM audit_log WHERE action = 'purge'").fetchone()
     assert "resumed after an interruption" in detail[0] and detail[1] == dry["camshots"]
 
 
 def test_a_live_run_is_not_taken_over(app):
-    seed(app.config["DATABASE"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=1)
+    seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 1, 1, first_attempt=1)
     db = open_db(app)
     purge.start(db, {"course_id": 3}, {"actor_type": "system"}, NOW, 90, purge.new_holder())  # this process: alive
-    assert purge.resume_unfinished(db, app.config["DATA_DIR"], 10, purge.new_holder()) == []
+    assert purge.resume_unfinished(db, app.config["IMAGES"], 10, purge.new_holder()) == []
     with write_transaction(db):
         db.execute("UPDATE purge_runs SET lease_until = 0")  # the lease lapsed
-    assert len(purge.resume_unfinished(db, app.config["DATA_DIR"], 10, purge.new_holder())) == 1
+    assert len(purge.resume_unfinished(db, app.config["IMAGES"], 10, purge.new_holder())) == 1
 
 
 # --- export --------------------------------------------------------------------------------------
@@ -349,9 +350,9 @@ def read_zip(data):
 
 
 def test_export_zip_matches_its_manifest(app, api):
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
-    seed(db_path, data_dir, 3, 11, 3, 4, first_attempt=1)
-    seed(db_path, data_dir, 4, 12, 2, 4, first_attempt=50)
+    images, db_path = app.config["IMAGES"], app.config["DATABASE"]
+    seed(db_path, images, 3, 11, 3, 4, first_attempt=1)
+    seed(db_path, images, 4, 12, 2, 4, first_attempt=50)
     api.json("POST", "/api/v1/attempts/2/hold", {"hold": True})
     response = api.json("POST", "/api/v1/exports", {"course_id": 3, "actor_id": 2, "actor_name": "Ada Admin"})
     assert response.status_code == 200 and response.mimetype == "application/zip"
@@ -371,25 +372,25 @@ def test_export_zip_matches_its_manifest(app, api):
 
 
 def test_export_lists_a_missing_file_as_a_problem(app, api):
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
-    seed(db_path, data_dir, 3, 11, 1, 3, first_attempt=1)
-    lost = image_files(data_dir)[0]
-    lost.unlink()
-    changed = image_files(data_dir)[0]
-    changed.write_bytes(b"tampered")
+    images, db_path = app.config["IMAGES"], app.config["DATABASE"]
+    seed(db_path, images, 3, 11, 1, 3, first_attempt=1)
+    lost = image_files(images)[0]
+    images.delete(lost)
+    changed = image_files(images)[0]
+    images.put(changed, b"tampered")
     archive, manifest = read_zip(api.json("POST", "/api/v1/exports", {"attempt_id": 1}).data)
     problems = archive.read("problems.csv").decode()
-    assert lost.name in problems and "missing" in problems
-    assert changed.name in problems and "differs" in problems
+    assert os.path.basename(lost) in problems and "missing" in problems
+    assert os.path.basename(changed) in problems and "differs" in problems
 
 
 def test_export_streams_with_flat_memory(app):
     """The response is a generator of small chunks, never the whole archive at once."""
     from sidecar.retention import export
 
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
-    seed(db_path, data_dir, 3, 11, 5, 40, first_attempt=1)
-    chunks = list(export.stream_selection(db_path, data_dir, {"course_id": 3}, time.time(), 90))
+    images, db_path = app.config["IMAGES"], app.config["DATABASE"]
+    seed(db_path, images, 3, 11, 5, 40, first_attempt=1)
+    chunks = list(export.stream_selection(db_path, images, {"course_id": 3}, time.time(), 90))
     total = sum(len(c) for c in chunks)
     assert len(chunks) > 200 and max(len(c) for c in chunks) < 70_000 < total
     archive = zipfile.ZipFile(io.BytesIO(b"".join(chunks)))
@@ -397,7 +398,7 @@ def test_export_streams_with_flat_memory(app):
 
 
 def test_export_with_reports(app, api):
-    seed(app.config["DATABASE"], app.config["DATA_DIR"], 3, 11, 1, 2, first_attempt=1)
+    seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 1, 2, first_attempt=1)
     response = api.json("POST", "/api/v1/exports", {"attempt_id": 1, "include_reports": True})
     assert response.status_code == 200
     archive, _ = read_zip(response.data)
@@ -409,22 +410,23 @@ def test_export_with_reports(app, api):
 
 def add_reference_photos(app, user_id, attempt_id):
     db = open_db(app)
-    data_dir = app.config["DATA_DIR"]
+    images = app.config["IMAGES"]
     with write_transaction(db):
         for source, attempt in (("profile", None), ("identity", attempt_id)):
             photo_id = storage.new_id()
-            relative = storage.reference_path(user_id, photo_id)
-            storage.write_durably(data_dir, relative, png_bytes(16, 16), fsync=False)
+            relative = storage.reference_path(user_id, photo_id).as_posix()
+            image = png_bytes(16, 16)
+            images.put(relative, image)
             db.execute("INSERT INTO reference_photos (id, user_id, attempt_id, source, path, bytes, created_at) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?)", [photo_id, user_id, attempt, source, relative.as_posix(),
-                                                        (data_dir / relative).stat().st_size, time.time() - 5])
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)", [photo_id, user_id, attempt, source, relative,
+                                                        len(image), time.time() - 5])
 
 
 def test_user_export_holds_everything_about_the_user(app, api):
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
-    seed(db_path, data_dir, 3, 11, 1, 3, first_attempt=1, user_base=7)
-    seed(db_path, data_dir, 4, 12, 1, 2, first_attempt=2, user_base=7)
-    seed(db_path, data_dir, 4, 12, 1, 2, first_attempt=3, user_base=8)
+    images, db_path = app.config["IMAGES"], app.config["DATABASE"]
+    seed(db_path, images, 3, 11, 1, 3, first_attempt=1, user_base=7)
+    seed(db_path, images, 4, 12, 1, 2, first_attempt=2, user_base=7)
+    seed(db_path, images, 4, 12, 1, 2, first_attempt=3, user_base=8)
     add_reference_photos(app, 7, 1)
     response = api.get("/api/v1/users/7/data?actor_id=2&actor_name=DPO")
     assert response.status_code == 200
@@ -444,9 +446,9 @@ def test_user_export_holds_everything_about_the_user(app, api):
 
 
 def seed_two_quizzes_of_user_7(app):
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
-    seed(db_path, data_dir, 3, 11, 1, 3, first_attempt=1, user_base=7)
-    seed(db_path, data_dir, 4, 12, 1, 2, first_attempt=2, user_base=7)
+    images, db_path = app.config["IMAGES"], app.config["DATABASE"]
+    seed(db_path, images, 3, 11, 1, 3, first_attempt=1, user_base=7)
+    seed(db_path, images, 4, 12, 1, 2, first_attempt=2, user_base=7)
     add_reference_photos(app, 7, 1)
 
 
@@ -488,17 +490,17 @@ def test_reference_delete_keeps_the_attempts(app, api):
     assert response.json == {"user_id": 7, "reference_photos": 1, "user_deleted": False}
     assert db.execute("SELECT source FROM reference_photos").fetchall() == [("identity",)]  # with its attempt
     assert count(db, "SELECT count(*) FROM attempts WHERE user_id = 7") == 2
-    assert not (app.config["DATA_DIR"] / profile).exists()
+    assert profile not in stored_keys(app.config["IMAGES"], "references")
     row = db.execute("SELECT actor_name, count FROM audit_log WHERE action = 'user_delete'").fetchone()
     assert row == ("DPO", 1)
     assert api.open("DELETE", "/api/v1/users/999/reference").json["error"] == "unknown_user"
 
 
 def test_user_delete_removes_everything_but_the_audit_row(app, api):
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
-    seed(db_path, data_dir, 3, 11, 1, 3, first_attempt=1, user_base=7)
-    seed(db_path, data_dir, 4, 12, 1, 2, first_attempt=2, user_base=7)
-    seed(db_path, data_dir, 4, 12, 1, 2, first_attempt=3, user_base=8)
+    images, db_path = app.config["IMAGES"], app.config["DATABASE"]
+    seed(db_path, images, 3, 11, 1, 3, first_attempt=1, user_base=7)
+    seed(db_path, images, 4, 12, 1, 2, first_attempt=2, user_base=7)
+    seed(db_path, images, 4, 12, 1, 2, first_attempt=3, user_base=8)
     add_reference_photos(app, 7, 1)
     db = open_db(app)
     with write_transaction(db):
@@ -508,17 +510,17 @@ def test_user_delete_removes_everything_but_the_audit_row(app, api):
     assert response.json["attempts"] == 2 and response.json["camshots"] == 5 and response.json["user_deleted"]
     for table, expected in (("users", 1), ("attempts", 1), ("camshots", 2), ("reference_photos", 0), ("events", 0)):
         assert count(db, f"SELECT count(*) FROM {table}") == expected, table
-    assert not (data_dir / "references" / "7").exists()
-    assert all("/3/" not in p.as_posix() or "/4/12/3/" in p.as_posix() for p in image_files(data_dir))
-    assert len(image_files(data_dir)) == 2
+    assert stored_keys(images, "references/7") == []
+    assert all("/3/" not in key or "/4/12/3/" in key for key in image_files(images))
+    assert len(image_files(images)) == 2
     row = db.execute("SELECT actor_name, selection, count FROM audit_log WHERE action = 'user_delete'").fetchone()
     assert row == ("DPO", '{"user_id": 7}', 5)
     assert api.open("DELETE", "/api/v1/users/7").status_code == 404
 
 
 def test_user_delete_keeps_attempts_on_hold_and_says_so(app, api):
-    seed(app.config["DATABASE"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=1, user_base=7)
-    seed(app.config["DATABASE"], app.config["DATA_DIR"], 3, 11, 1, 1, first_attempt=2, user_base=7)
+    seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 1, 1, first_attempt=1, user_base=7)
+    seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 1, 1, first_attempt=2, user_base=7)
     api.json("POST", "/api/v1/attempts/2/hold", {"hold": True})
     answer = api.open("DELETE", "/api/v1/users/7").json
     assert answer["attempts"] == 1 and answer["held"] == 1 and answer["user_deleted"] is False
@@ -528,9 +530,9 @@ def test_user_delete_keeps_attempts_on_hold_and_says_so(app, api):
 # --- daily job -----------------------------------------------------------------------------------
 
 def test_daily_job_purges_expired_prunes_audit_and_nonces(app, config):
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
-    seed(db_path, data_dir, 3, 11, 2, 2, first_attempt=1, finished_days_ago=200)
-    seed(db_path, data_dir, 3, 11, 2, 2, first_attempt=10, finished_days_ago=2)
+    images, db_path = app.config["IMAGES"], app.config["DATABASE"]
+    seed(db_path, images, 3, 11, 2, 2, first_attempt=1, finished_days_ago=200)
+    seed(db_path, images, 3, 11, 2, 2, first_attempt=10, finished_days_ago=2)
     db = open_db(app)
     with write_transaction(db):
         db.execute("INSERT INTO audit_log (at, actor_type, action) VALUES (?, 'moodle', 'report_view')", [NOW - 800 * DAY])
@@ -580,11 +582,11 @@ def test_create_app_starts_no_scheduler(config):
 # --- command line --------------------------------------------------------------------------------
 
 def test_cli_purge_export_and_retention_run(app, tmp_path):
-    data_dir, db_path = app.config["DATA_DIR"], app.config["DATABASE"]
-    seed(db_path, data_dir, 3, 11, 2, 3, first_attempt=1)
+    images, db_path = app.config["IMAGES"], app.config["DATABASE"]
+    seed(db_path, images, 3, 11, 2, 3, first_attempt=1)
     runner = CliRunner()
-    env = {"PROCTORPY_SECRET": SECRET, "PROCTORPY_STORAGE_DATA_DIR": str(data_dir),
-           "PROCTORPY_DATABASE_URL": app.config["PROCTORPY"]["database.url"]}
+    env = {"PROCTORPY_SECRET": SECRET, "PROCTORPY_STORAGE_DATA_DIR": str(app.config["DATA_DIR"]),
+           **config_env(app.config["PROCTORPY"])}
     dry = runner.invoke(cli, ["purge", "--course-id", "3", "--dry-run", "--json"], env=env)
     assert dry.exit_code == 0, dry.output
     assert json.loads(dry.output) == {"dry_run": True, "attempts": 2, "camshots": 6, "bytes": json.loads(dry.output)["bytes"], "held": 0}
@@ -596,9 +598,9 @@ def test_cli_purge_export_and_retention_run(app, tmp_path):
     archive, manifest = read_zip(target.read_bytes())
     assert len(manifest) == 6
     refused = runner.invoke(cli, ["purge", "--course-id", "3"], env=env, input="n\n")
-    assert refused.exit_code == 1 and len(image_files(data_dir)) == 6
+    assert refused.exit_code == 1 and len(image_files(images)) == 6
     done = runner.invoke(cli, ["purge", "--course-id", "3", "--yes"], env=env)
-    assert done.exit_code == 0 and "Purged" in done.output and image_files(data_dir) == []
+    assert done.exit_code == 0 and "Purged" in done.output and image_files(images) == []
     assert open_db(app).execute("SELECT actor_type FROM audit_log WHERE action = 'purge'").fetchone()[0] == "cli"
     ran = runner.invoke(cli, ["retention", "run"], env=env)
     assert ran.exit_code == 0 and '"nonces_removed"' in ran.output

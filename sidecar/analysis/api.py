@@ -5,11 +5,11 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
-from .. import allowances, audit, camshots, storage
+from .. import allowances, audit, camshots
 from ..attempts import load_attempt
 from ..auth import moodle_actor, require_signed_request
 from ..db import get_db, write_transaction
-from ..errors import Conflict, Unavailable, Unprocessable
+from ..errors import Conflict, ImageStoreUnavailable, Unavailable, Unprocessable
 from ..images import decode_upload, encode_png, fit_width
 from ..validation import positive_int, required, token
 from ..web import uploaded_image
@@ -50,9 +50,9 @@ def put_reference(user_id):
     """Store a user's Moodle profile photo if it shows exactly one face; replace the earlier one."""
     user_id = positive_int(user_id, "user_id")
     config = current_app.config["PROCTORPY"]
-    data_dir = current_app.config["DATA_DIR"]
+    images = current_app.config["IMAGES"]
     data = uploaded_image()
-    storage.check_free_space(data_dir, config["storage.min_free_bytes"])
+    images.check_free_space(config["storage.min_free_bytes"])
     image = fit_width(decode_upload(data, config), config["storage.max_width"])
     faces = faces_of(image, config)
     if not faces.boxes:
@@ -64,7 +64,7 @@ def put_reference(user_id):
     png = encode_png(image, config["storage.png_compress_level"])
     db = get_db()
     photo_id, replaced, freed = references.store_profile_photo(
-        db, data_dir, user_id, png, faces.encodings[0], fsync=config["storage.fsync"])
+        db, images, user_id, png, faces.encodings[0])
     audit.record(db, "reference_upload", moodle_actor(), {"user_id": user_id}, count=1, bytes=len(png),
                  detail=f"replaced {replaced} earlier profile photo(s), {freed} bytes" if replaced else "")
     return jsonify(faces=1, id=photo_id, user_id=user_id, bytes=len(png), box=list(faces.boxes[0]),
@@ -92,7 +92,7 @@ def post_identity(attempt_id):
         refuse_outside_identity_step(db, attempt)
         # Each one is analysed in this request: the attempt's allowance bounds the CPU as well as the disk.
         allowances.spend(db, current_app.config["PROCTORPY"], attempt_id, "camshots", time.time())
-    stored = existing or camshots.store(db, current_app.config["PROCTORPY"], current_app.config["DATA_DIR"], attempt,
+    stored = existing or camshots.store(db, current_app.config["PROCTORPY"], current_app.config["IMAGES"], attempt,
                                         fields, data)
     analyse_now(db, stored["id"])
     answer = identity_answer(db, attempt, stored["id"])
@@ -121,10 +121,13 @@ def analyse_now(db, camshot_id):
     if job is None:
         return
     try:
-        camshot_analysis.process(db, config, current_app.config["DATA_DIR"], job)
+        camshot_analysis.process(db, config, current_app.config["IMAGES"], job)
     except ModelsUnavailable as error:
         queue.release(db, job, str(error), config["analysis.max_tries"])
         raise Unavailable(f"Face analysis is not available: {error}.", code="models_unavailable") from None
+    except ImageStoreUnavailable as error:
+        queue.put_back(db, job, str(error))
+        raise
     except Exception as error:
         log.exception("identity photo %s could not be analysed", camshot_id)
         queue.release(db, job, f"{type(error).__name__}: {error}", config["analysis.max_tries"])

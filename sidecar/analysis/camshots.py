@@ -1,4 +1,5 @@
 """Analysing one camshot: read its stored image, judge its faces, record the verdict."""
+import io
 import json
 import logging
 import time
@@ -28,9 +29,13 @@ def load_camshot(db, camshot_id):
     return dict(zip(keys, row)) if row else None
 
 
-def read_image(data_dir, relative):
+def read_image(images, relative):
     try:
-        with Image.open(data_dir / relative, formats=["PNG"]) as image:
+        data = images.get(relative)
+    except FileNotFoundError:
+        raise Unreadable("The image file is missing; it may have been deleted.") from None
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
             return image.convert("RGB")
     except FileNotFoundError:
         raise Unreadable("The image file is missing; it may have been deleted.") from None
@@ -52,9 +57,9 @@ def judge(db, config, camshot, faces):
     return verdict(faces, own, others, config["analysis.match_threshold"])
 
 
-def analyse(db, config, data_dir, camshot):
+def analyse(db, config, images, camshot):
     """(verdict, faces) of a camshot; Unreadable when its image cannot be read."""
-    faces = find_faces(read_image(data_dir, camshot["path"]), config)
+    faces = find_faces(read_image(images, camshot["path"]), config)
     return judge(db, config, camshot, faces), faces
 
 
@@ -78,24 +83,24 @@ def record(db, job, camshot, result, faces=None, error=None, identity_copy=None,
     return True
 
 
-def process(db, config, data_dir, job):
+def process(db, config, images, job):
     """Analyse a claimed job's camshot and record it; the verdict, or None if nothing was recorded."""
     camshot = load_camshot(db, job.camshot_id)
     if camshot is None:
         return None
     try:
-        result, faces = analyse(db, config, data_dir, camshot)
+        result, faces = analyse(db, config, images, camshot)
         error = None
     except Unreadable as problem:
         result, faces, error = Verdict("unreadable", None, [], None, None), None, str(problem)
     identity_copy = None
     if camshot["kind"] == "identity" and result.status == "ok":
-        identity_copy = references.copy_identity_photo(data_dir, camshot, config["storage.fsync"])
+        identity_copy = references.copy_identity_photo(images, camshot)
     try:
         recorded = record(db, job, camshot, result, faces, error, identity_copy)
     finally:
         if identity_copy is not None:
-            references.remove_if_unused(db, data_dir, identity_copy)
+            references.remove_if_unused(db, images, identity_copy)
     if not recorded:
         log.warning("job %s: lease lost before the verdict was written; another worker has it", job.id)
         return None

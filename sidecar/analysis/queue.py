@@ -89,6 +89,18 @@ def release(db, job, error, max_tries, now=None):
         return _give_up(db, job.id, job.camshot_id, f"Analysis failed {job.tries} times; last error: {error}", now)
 
 
+def put_back(db, job, error, now=None):
+    """Give a job back without counting its try: the image store did not answer, which says nothing
+    about the camshot, so an outage of the store never marks camshots unreadable."""
+    now = time.time() if now is None else now
+    with write_transaction(db):
+        db.execute(
+            "UPDATE jobs SET state = 'queued', tries = tries - 1, lease_until = NULL, last_error = ?, updated_at = ? "
+            "WHERE id = ? AND state = 'running' AND worker = ? AND tries = ?",
+            [error, now, job.id, job.worker, job.tries],
+        )
+
+
 def fail_abandoned(db, max_tries, now=None):
     """Fail the jobs whose last allowed try ran out of lease; return their attempt ids.
 

@@ -59,43 +59,46 @@ def has_profile_photo(db, user_id):
     ).fetchone() is not None
 
 
-def store_profile_photo(db, data_dir, user_id, png, encoding, fsync=True):
+def store_profile_photo(db, images, user_id, png, encoding):
     """Keep this profile photo, drop the user's earlier ones; return (id, photos replaced, bytes freed).
 
-    The file is durable before its row is committed; the earlier files are removed only
-    after the new row is, so a crash leaves at worst a file that storage.repair() removes.
+    The image is durable before its row is committed; the earlier images are removed only
+    after the new row is, so a crash leaves at worst an image that storage.repair() removes.
     """
     photo_id = storage.new_id()
-    relative = storage.reference_path(user_id, photo_id)
-    storage.write_durably(data_dir, relative, png, fsync=fsync)
+    relative = storage.reference_path(user_id, photo_id).as_posix()
+    images.put(relative, png)
     now = time.time()
     try:
         with write_transaction(db):
             db.execute("INSERT INTO users (id, updated_at) VALUES (?, ?) ON CONFLICT(id) DO NOTHING", [user_id, now])
-            earlier = [row[0] for row in db.execute(
-                "SELECT path FROM reference_photos WHERE user_id = ? AND source = 'profile'", [user_id]
-            )]
+            earlier = db.execute(
+                "SELECT path, bytes FROM reference_photos WHERE user_id = ? AND source = 'profile'", [user_id]
+            ).fetchall()
             db.execute("DELETE FROM reference_photos WHERE user_id = ? AND source = 'profile'", [user_id])
             db.execute(
                 "INSERT INTO reference_photos (id, user_id, attempt_id, source, path, bytes, encoding, created_at) "
                 "VALUES (?, ?, NULL, 'profile', ?, ?, ?, ?)",
-                [photo_id, user_id, relative.as_posix(), len(png), encoding_blob(encoding), now],
+                [photo_id, user_id, relative, len(png), encoding_blob(encoding), now],
             )
     except BaseException:
-        storage.remove_quietly(data_dir, relative)
+        images.discard(relative)
         raise
-    freed = sum(storage.remove_quietly(data_dir, path) for path in earlier)
-    return photo_id, len(earlier), freed
+    # The new row is committed: an earlier image the store fails to delete is an orphan for repair(), not
+    # a refusal of the new photo. Bytes are counted from the rows, as purges count them.
+    for path, _ in earlier:
+        images.discard(path)
+    return photo_id, len(earlier), sum(size or 0 for _, size in earlier)
 
 
-def copy_identity_photo(data_dir, camshot, fsync=True):
-    """A durable copy of an identity camshot's file for the reference it becomes; its relative path.
+def copy_identity_photo(images, camshot):
+    """A durable copy of an identity camshot's image for the reference it becomes; its key.
 
-    The reference owns its own file, as a profile photo does, so purges, exports and backups
-    count each file once per row.
+    The reference owns its own image, as a profile photo does, so purges, exports and backups
+    count each image once per row.
     """
-    relative = storage.reference_path(camshot["user_id"], storage.new_id())
-    storage.write_durably(data_dir, relative, (data_dir / camshot["path"]).read_bytes(), fsync=fsync)
+    relative = storage.reference_path(camshot["user_id"], storage.new_id()).as_posix()
+    images.put(relative, images.get(camshot["path"]))
     return relative
 
 
@@ -107,12 +110,12 @@ def add_identity_reference(db, camshot, relative, encoding, now):
     db.execute(
         "INSERT INTO reference_photos (id, user_id, attempt_id, source, path, bytes, encoding, "
         "created_at) VALUES (?, ?, ?, 'identity', ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-        [camshot["id"], camshot["user_id"], camshot["attempt_id"], relative.as_posix(), camshot["bytes"],
+        [camshot["id"], camshot["user_id"], camshot["attempt_id"], relative, camshot["bytes"],
          encoding_blob(encoding), now],
     )
 
 
-def remove_if_unused(db, data_dir, relative):
-    """Delete a reference file no row names (its verdict was not recorded, or came twice)."""
-    if db.execute("SELECT 1 FROM reference_photos WHERE path = ?", [relative.as_posix()]).fetchone() is None:
-        storage.remove_quietly(data_dir, relative)
+def remove_if_unused(db, images, relative):
+    """Delete a reference image no row names (its verdict was not recorded, or came twice)."""
+    if db.execute("SELECT 1 FROM reference_photos WHERE path = ?", [relative]).fetchone() is None:
+        images.discard(relative)

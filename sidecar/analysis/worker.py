@@ -8,7 +8,9 @@ import sys
 import threading
 import time
 
+from .. import storage
 from ..db import connect, database_location
+from ..errors import ImageStoreUnavailable
 from ..metrics import analysis_histogram
 from . import camshots, queue
 from .faces import ModelsUnavailable, load_face_recognition
@@ -18,6 +20,7 @@ log = logging.getLogger(__name__)
 NICENESS = 10  # uploads (nice 0) get the cores first; analysis takes what is left
 MODELS_MISSING = 3  # exit status of a worker that cannot load the face models: restarting will not help
 RESTART_DELAY = 2.0  # seconds before a crashed worker is replaced, so a crash loop does not spin
+STORE_DOWN_PAUSE = 5.0  # seconds a worker waits after the image store did not answer, before it asks again
 
 
 def worker_count(config):
@@ -34,7 +37,7 @@ def work(config, name=None, stop=None, until_idle=False):
     load_face_recognition()  # fail before claiming anything, not once per job
     name = name or f"{socket.gethostname()}:{os.getpid()}"
     stop = stop or threading.Event().is_set
-    data_dir = config.data_dir
+    images = storage.image_store(config)
     db = connect(database_location(config))
     analysis_seconds = analysis_histogram()
     analysed = 0
@@ -50,9 +53,13 @@ def work(config, name=None, stop=None, until_idle=False):
                 continue
             started = time.monotonic()
             try:
-                if camshots.process(db, config, data_dir, job) is not None:
+                if camshots.process(db, config, images, job) is not None:
                     analysed += 1
                     analysis_seconds.observe(time.monotonic() - started)
+            except ImageStoreUnavailable as error:
+                log.warning("job %s (camshot %s) put back: %s", job.id, job.camshot_id, error)
+                queue.put_back(db, job, str(error))
+                _pause(stop, STORE_DOWN_PAUSE)
             except Exception as error:
                 log.exception("job %s (camshot %s) failed on try %s", job.id, job.camshot_id, job.tries)
                 attempt_id = queue.release(db, job, f"{type(error).__name__}: {error}", config["analysis.max_tries"])

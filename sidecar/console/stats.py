@@ -29,7 +29,8 @@ def dashboard(db, config, data_dir):
         "SELECT id, COALESCE(finished_at, started_at) AS ended FROM attempts ORDER BY ended LIMIT 1").fetchone()
     return {
         "disk": {"total": disk.total, "used": disk.used, "free": disk.free, "floor": floor,
-                 "accepting": disk.free >= floor, "used_share": disk.used / disk.total if disk.total else 0},
+                 # The floor refuses camshots only when they are stored on this disk.
+                 "accepting": disk.free >= floor or config["storage.backend"] != "folder", "used_share": disk.used / disk.total if disk.total else 0},
         "stored": {"camshots": camshots, "camshot_bytes": camshot_bytes, "photos": photos,
                    "photo_bytes": photo_bytes, "database_bytes": database_bytes,
                    "total": camshot_bytes + photo_bytes + database_bytes},

@@ -203,7 +203,7 @@ def purge_form():
     if request.args.get("preview"):
         try:
             selection = form_selection(request.args)
-            figures = run_purge(get_db(), config(), current_app.config["DATA_DIR"], selection, current_admin(),
+            figures = run_purge(get_db(), config(), current_app.config["IMAGES"], selection, current_admin(),
                                 dry_run=True, now=int(time.time()))
         except ProctorpyError as refusal:
             error = refusal.message
@@ -214,7 +214,7 @@ def purge_form():
 @bp.post("/purge")
 def purge_confirm():
     selection = form_selection(request.form)
-    result = run_purge(get_db(), config(), current_app.config["DATA_DIR"], selection, current_admin(), dry_run=False,
+    result = run_purge(get_db(), config(), current_app.config["IMAGES"], selection, current_admin(), dry_run=False,
                        now=int(time.time()))
     return render_template("purge_done.html", result=result, described=describe(selection), page="purge")
 

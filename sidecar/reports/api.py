@@ -56,7 +56,7 @@ def attempt_report_pdf(attempt_id):
     config = current_app.config["PROCTORPY"]
     db = get_db()
     report = build_report(db, config, attempt_id, _zone())
-    pdf = render_pdf(report, current_app.config["DATA_DIR"])
+    pdf = render_pdf(report, current_app.config["IMAGES"])
     audit.record(db, "report_pdf_download", moodle_actor(), _selection(report["attempt"]),
                  count=len(report["shots"]), bytes=len(pdf))
     return Response(pdf, mimetype="application/pdf", headers={

@@ -1,4 +1,4 @@
-"""The attempt report as an A4 PDF: WeasyPrint, with every image embedded from the data dir."""
+"""The attempt report as an A4 PDF: WeasyPrint, with every image embedded from the image store."""
 import base64
 import io
 import os
@@ -18,10 +18,11 @@ MISSING_IMAGE = "data:image/svg+xml;base64," + base64.b64encode(
 ).decode()
 
 
-def thumbnail_uri(path, boxes=(), flagged=False):
-    """A JPEG data URI of the image scaled to PDF_THUMB_WIDTH, face boxes drawn in; a placeholder if unreadable."""
+def thumbnail_uri(images, key, boxes=(), flagged=False):
+    """A JPEG data URI of the stored image scaled to PDF_THUMB_WIDTH, face boxes drawn in; a placeholder if
+    it is gone or unreadable. A store that does not answer raises: a report without its images is no report."""
     try:
-        with Image.open(path) as image:
+        with Image.open(io.BytesIO(images.get(key))) as image:
             image = image.convert("RGB")
     except (OSError, ValueError):
         # A purged or damaged file must not take the whole report down.
@@ -44,31 +45,30 @@ def thumbnail_uri(path, boxes=(), flagged=False):
     return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode()
 
 
-def pdf_images(report, data_dir):
+def pdf_images(report, images):
     """{id: data URI} of every reference photo and camshot of a report, boxes drawn in."""
-    jobs = [(ref["id"], data_dir / ref["path"], [], False) for ref in report["references"]]
-    jobs += [(shot["id"], data_dir / shot["path"], [b["pixels"] for b in shot["boxes"]], shot["flagged"])
+    jobs = [(ref["id"], ref["path"], [], False) for ref in report["references"]]
+    jobs += [(shot["id"], shot["path"], [b["pixels"] for b in shot["boxes"]], shot["flagged"])
              for shot in report["identity_shots"] + report["shots"]]
     # PNG decoding is most of the cost and Pillow releases the GIL while it decodes: one thread per core.
     with ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0))) as pool:
-        uris = pool.map(lambda job: thumbnail_uri(*job[1:]), jobs)
+        uris = pool.map(lambda job: thumbnail_uri(images, *job[1:]), jobs)
         return {job[0]: uri for job, uri in zip(jobs, uris)}
 
 
-def attempt_pdf(db, attempt_id, config, data_dir, zone):
+def attempt_pdf(db, attempt_id, config, images, zone):
     """The PDF of one attempt's report as its rows are now."""
-    return render_pdf(build_report(db, config, attempt_id, zone), data_dir)
+    return render_pdf(build_report(db, config, attempt_id, zone), images)
 
 
-def render_pdf(report, data_dir):
+def render_pdf(report, images):
     """PDF bytes of a report built by build_report: page 1 summary, then flagged camshots, then the rest."""
     # Imported on use: WeasyPrint loads Pango, which nothing but PDF rendering needs.
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
 
-    images = pdf_images(report, data_dir)
     html = render_template(
-        "attempt_report_pdf.html", r=report, images=images,
+        "attempt_report_pdf.html", r=report, images=pdf_images(report, images),
         flagged=[s for s in report["shots"] if s["flagged"]],
         others=[s for s in report["shots"] if not s["flagged"]],
     )

@@ -38,7 +38,7 @@ def post_purge():
     dry_run = body.get("dry_run", True)
     if not isinstance(dry_run, bool):
         raise BadRequest("dry_run must be true or false.", code="invalid_field")
-    figures = purge.run_purge(get_db(), current_app.config["PROCTORPY"], current_app.config["DATA_DIR"], selection,
+    figures = purge.run_purge(get_db(), current_app.config["PROCTORPY"], current_app.config["IMAGES"], selection,
                               moodle_actor(body), dry_run, int(time.time()))
     return jsonify(dry_run=dry_run, **figures)
 
@@ -80,7 +80,7 @@ def get_user_data(user_id):
     with write_transaction(db):
         audit.record(db, "user_export", moodle_actor(), selection, count=camshots, bytes=size,
                      detail=f"privacy export: {attempts} attempt(s)")
-    stream = export.stream_user(current_app.config["DATABASE"], current_app.config["DATA_DIR"], user_id, now,
+    stream = export.stream_user(current_app.config["DATABASE"], current_app.config["IMAGES"], user_id, now,
                                 quiz_ids, references)
     return zip_response(stream, f"proctorpy-user-{user_id}.zip")
 
@@ -90,11 +90,11 @@ def delete_user(user_id):
     """Privacy deletion: every attempt not on legal hold, then the user and their photos."""
     db, user_id = _held_user(user_id)
     actor = moodle_actor()
-    data_dir = current_app.config["DATA_DIR"]
-    result = purge.purge_with_settings(db, current_app.config["PROCTORPY"], data_dir, {"user_id": user_id}, actor,
+    images = current_app.config["IMAGES"]
+    result = purge.purge_with_settings(db, current_app.config["PROCTORPY"], images, {"user_id": user_id}, actor,
                                        int(time.time()))
     # A user with no attempt yet (a reference photo only) is not reached by the attempt purge.
-    purge.delete_users_without_attempts(db, data_dir, [user_id])
+    purge.delete_users_without_attempts(db, images, [user_id])
     kept = _holds_user(db, user_id)
     with write_transaction(db):
         audit.record(db, "user_delete", actor, {"user_id": user_id}, count=result["camshots"], bytes=result["bytes"],
@@ -112,7 +112,7 @@ def delete_user(user_id):
 def delete_reference(user_id):
     """Privacy deletion of the profile reference photos and their face encodings; the attempts stay."""
     db, user_id = _held_user(user_id)
-    photos = purge.delete_reference_photos(db, current_app.config["DATA_DIR"], user_id)
+    photos = purge.delete_reference_photos(db, current_app.config["IMAGES"], user_id)
     kept = _holds_user(db, user_id)
     with write_transaction(db):
         audit.record(db, "user_delete", moodle_actor(), {"user_id": user_id}, count=photos,

@@ -11,6 +11,7 @@ from ..db import database_location
 from ..commands import cli_actor, open_database
 from ..config import load_config
 from ..errors import ProctorpyError
+from ..storage import image_store
 from . import export, purge, scheduler
 from .selection import describe, plan, read_selection
 
@@ -65,7 +66,7 @@ def purge_command(dry_run, yes, as_json, **fields):
         if not yes:
             click.confirm(f"Delete {figures['attempts']} attempt(s), {figures['camshots']} camshot(s), "
                           f"{figures['bytes'] / 1e6:.1f} MB ({describe(selection)})?", abort=True, err=True)
-        result = purge.purge_with_settings(db, config, config.data_dir, selection, cli_actor(), now)
+        result = purge.purge_with_settings(db, config, image_store(config), selection, cli_actor(), now)
         show(result, f"Purged ({describe(selection)})", as_json, False)
     finally:
         db.close()
@@ -90,7 +91,7 @@ def export_command(output, **fields):
     db = open_database(config)
     now = time.time()
     try:
-        totals, stream = export.start(db, database_location(config), config.data_dir, selection,
+        totals, stream = export.start(db, database_location(config), image_store(config), selection,
                                       cli_actor(), now, config["retention.default_days"], detail=", command line")
     finally:
         db.close()

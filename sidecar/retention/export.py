@@ -1,7 +1,8 @@
 """ZIP export of a selection, or of everything held about one user, streamed.
 
 The archive is produced while it is sent: no temporary copy, and memory stays flat whatever
-the size (one file chunk and one page of rows at a time). PNGs are stored, not recompressed.
+the size (one chunk of one image, read from the folder or streamed from the bucket, and one page
+of rows at a time). PNGs are stored, not recompressed.
 manifest.csv comes first and lists every image with the SHA-256 taken when it was stored;
 each file's bytes are hashed again as they are sent, and any file that is missing or no
 longer matches is listed in problems.csv at the end, so the archive never claims more than
@@ -59,7 +60,7 @@ def figures(db, selection, now, default_days):
     return {"attempts": attempts, "camshots": camshots, "bytes": size}
 
 
-def start(db, database, data_dir, selection, actor, now, default_days, report_pdf=None, detail=""):
+def start(db, database, images, selection, actor, now, default_days, report_pdf=None, detail=""):
     """Audit an export of the selection; (its figures, the stream of its ZIP).
 
     The stream reads through its own connection to database, so it outlives db.
@@ -68,13 +69,13 @@ def start(db, database, data_dir, selection, actor, now, default_days, report_pd
     with write_transaction(db):
         audit.record(db, "export", actor, selection, count=totals["camshots"], bytes=totals["bytes"],
                      detail=f"{totals['attempts']} attempt(s){detail}")
-    return totals, stream_selection(database, data_dir, selection, now, default_days, report_pdf=report_pdf)
+    return totals, stream_selection(database, images, selection, now, default_days, report_pdf=report_pdf)
 
 
-def stream_selection(database, data_dir, selection, now, default_days, report_pdf=None):
+def stream_selection(database, images, selection, now, default_days, report_pdf=None):
     """Yield the ZIP of a selection's camshots; report_pdf(db, attempt_id) -> bytes adds reports."""
     condition, params = where(selection, now, default_days)
-    yield from _stream(database, data_dir, f"SELECT a.id FROM attempts a WHERE {condition}", params, now,
+    yield from _stream(database, images, f"SELECT a.id FROM attempts a WHERE {condition}", params, now,
                        report_pdf=report_pdf)
 
 
@@ -90,15 +91,15 @@ def user_attempts(user_id, quiz_ids=None):
     return sql, params
 
 
-def stream_user(database, data_dir, user_id, now, quiz_ids=None, references=True):
+def stream_user(database, images, user_id, now, quiz_ids=None, references=True):
     """Yield the ZIP of what is held about one user: attempts (at the given quizzes only, if any are
     given) with their events, scores, images and identity photos, and the profile reference photos
     if references is true."""
     sql, params = user_attempts(user_id, quiz_ids)
-    yield from _stream(database, data_dir, sql, params, now, user_id=user_id, references=references)
+    yield from _stream(database, images, sql, params, now, user_id=user_id, references=references)
 
 
-def _stream(database, data_dir, attempts_sql, params, now, report_pdf=None, user_id=None, references=False):
+def _stream(database, images, attempts_sql, params, now, report_pdf=None, user_id=None, references=False):
     db = connect(database)
     sink = _Sink()
     problems = []
@@ -122,18 +123,18 @@ def _stream(database, data_dir, attempts_sql, params, now, report_pdf=None, user
                 writer = csv.writer(text)
                 writer.writerow(MANIFEST_FIELDS)
                 for attempt_ids in _pages(db, attempts_sql, params):
-                    for entry in _entries(db, data_dir, attempt_ids, now, user_id):
+                    for entry in _entries(db, images, attempt_ids, now, user_id):
                         writer.writerow([entry[f] for f in MANIFEST_FIELDS])
                     text.flush()
                     yield sink.drain()
                 if references:
-                    for entry in _profile_entries(db, data_dir, user_id, now):
+                    for entry in _profile_entries(db, images, user_id, now):
                         writer.writerow([entry[f] for f in MANIFEST_FIELDS])
                 text.detach()
             for attempt_ids in _pages(db, attempts_sql, params):
                 for attempt_id in attempt_ids:
-                    for entry in _entries(db, data_dir, [attempt_id], now, user_id):
-                        yield from _write_file(archive, sink, data_dir, entry, problems)
+                    for entry in _entries(db, images, [attempt_id], now, user_id):
+                        yield from _write_file(archive, sink, images, entry, problems)
                     if user_id is not None:
                         _write_text(archive, f"{_folder(db, attempt_id)}/attempt.json",
                                     json.dumps(attempt_detail(db, attempt_id), indent=2), now)
@@ -141,8 +142,8 @@ def _stream(database, data_dir, attempts_sql, params, now, report_pdf=None, user
                         _write_bytes(archive, f"{_folder(db, attempt_id)}/report.pdf", report_pdf(db, attempt_id), now)
                     yield sink.drain()
             if references:
-                for entry in _profile_entries(db, data_dir, user_id, now):
-                    yield from _write_file(archive, sink, data_dir, entry, problems)
+                for entry in _profile_entries(db, images, user_id, now):
+                    yield from _write_file(archive, sink, images, entry, problems)
             if problems:
                 _write_text(archive, "problems.csv", _csv([("file", "problem"), *problems]), now)
         yield sink.drain()
@@ -167,7 +168,7 @@ def _folder(db, attempt_id):
     return f"course-{course_id}/quiz-{quiz_id}/attempt-{attempt_id}"
 
 
-def _entries(db, data_dir, attempt_ids, now, user_id):
+def _entries(db, images, attempt_ids, now, user_id):
     """Manifest entries of the attempts' camshots (and identity photos, for a user export).
 
     Only camshots received before the export began are listed, so the two passes over
@@ -193,31 +194,31 @@ def _entries(db, data_dir, attempt_ids, now, user_id):
             f"JOIN attempts a ON a.id = r.attempt_id WHERE r.attempt_id IN ({marks}) AND r.created_at <= ?",
             [*attempt_ids, now],
         ).fetchall():
-            yield _photo_entry(data_dir, f"course-{course_id}/quiz-{quiz_id}/attempt-{attempt_id}/identity_{photo_id}.png",
+            yield _photo_entry(images, f"course-{course_id}/quiz-{quiz_id}/attempt-{attempt_id}/identity_{photo_id}.png",
                                attempt_id, user_id, "identity_photo", path, created_at)
 
 
-def _profile_entries(db, data_dir, user_id, now):
+def _profile_entries(db, images, user_id, now):
     """The user's profile reference photos, which belong to no attempt."""
     return [
-        _photo_entry(data_dir, f"reference/profile_{photo_id}.png", "", user_id, "profile_photo", path, created_at)
+        _photo_entry(images, f"reference/profile_{photo_id}.png", "", user_id, "profile_photo", path, created_at)
         for photo_id, path, created_at in db.execute(
             "SELECT id, path, created_at FROM reference_photos WHERE user_id = ? AND attempt_id IS NULL "
             "AND created_at <= ?", [user_id, now]).fetchall()
     ]
 
 
-def _photo_entry(data_dir, name, attempt_id, user_id, kind, path, created_at):
+def _photo_entry(images, name, attempt_id, user_id, kind, path, created_at):
     """Reference photos carry no stored hash: it is taken when they are listed."""
     return {"file": name, "attempt": attempt_id, "user": user_id, "kind": kind, "taken_at": round(created_at * 1000),
-            "status": "", "faces": "", "distance": "", "sha256": _file_sha256(data_dir / path), "path": path,
+            "status": "", "faces": "", "distance": "", "sha256": _file_sha256(images, path), "path": path,
             "date": created_at}
 
 
-def _file_sha256(path):
+def _file_sha256(images, path):
     digest = hashlib.sha256()
     try:
-        with open(path, "rb") as f:
+        with images.open(path) as f:
             for chunk in iter(lambda: f.read(CHUNK), b""):
                 digest.update(chunk)
     except FileNotFoundError:
@@ -225,11 +226,11 @@ def _file_sha256(path):
     return digest.hexdigest()
 
 
-def _write_file(archive, sink, data_dir, entry, problems):
+def _write_file(archive, sink, images, entry, problems):
     """Copy one stored image into the archive chunk by chunk, checking its hash."""
     digest = hashlib.sha256()
     try:
-        source = open(data_dir / entry["path"], "rb")
+        source = images.open(entry["path"])
     except FileNotFoundError:
         problems.append((entry["file"], "file missing: purged or lost since it was listed"))
         return

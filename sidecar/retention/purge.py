@@ -1,8 +1,9 @@
-"""Purge: delete the files, then the rows, of a selection of attempts, in bounded batches.
+"""Purge: delete the images, then the rows, of a selection of attempts, in bounded batches.
 
 A purge run is written down before anything is deleted (purge_runs and the attempts it set
 out to delete), so a run killed halfway is finished by the next purge or scheduler start.
-Each batch removes its files first, then its rows in one short write transaction, so
+Each batch removes its images first (one request per batch to an object store), then its
+rows in one short write transaction, so
 uploads keep their latency while a large purge runs. Held attempts are skipped and counted.
 """
 import json
@@ -11,7 +12,6 @@ import os
 import secrets
 import socket
 import time
-from pathlib import Path
 
 from .. import audit, storage
 from ..db import write_transaction
@@ -70,25 +70,24 @@ class LeaseLost(Exception):
     "Another process took over this purge run"
 
 
-def run(db, data_dir, run_id, batch_size, holder, pause_ratio=0.0):
+def run(db, images, run_id, batch_size, holder, pause_ratio=0.0):
     """Delete everything the run set out to delete; return its totals.
 
     pause_ratio: after each batch, rest this many times as long as the batch took, so a
     large purge leaves disk and CPU to uploads (and rests longer when the host is busy).
     """
-    data_dir = Path(data_dir)
     while True:
         started = time.perf_counter()
         skip_held(db, run_id, holder)
-        if (delete_camshot_batch(db, data_dir, run_id, batch_size, holder)
-                or delete_attempt_batch(db, data_dir, run_id, max(1, batch_size // ATTEMPTS_PER_BATCH_DIVISOR),
+        if (delete_camshot_batch(db, images, run_id, batch_size, holder)
+                or delete_attempt_batch(db, images, run_id, max(1, batch_size // ATTEMPTS_PER_BATCH_DIVISOR),
                                         holder)):
             time.sleep((time.perf_counter() - started) * pause_ratio)
             continue
         if has_pending_attempts(db, run_id):
             # An upload arrived for an attempt between its last camshot batch and its deletion.
             continue
-        return finish(db, data_dir, run_id, holder)
+        return finish(db, images, run_id, holder)
 
 
 def renew(db, run_id, holder, **added):
@@ -116,8 +115,12 @@ def skip_held(db, run_id, holder):
         renew(db, run_id, holder, held=len(held))
 
 
-def delete_camshot_batch(db, data_dir, run_id, batch_size, holder):
-    """One batch of camshots: files, then rows. Return how many were deleted."""
+def delete_camshot_batch(db, images, run_id, batch_size, holder):
+    """One batch of camshots: images, then rows. Return how many were deleted.
+
+    An image already gone (a run resumed after a kill) is fine. The bytes freed are counted
+    from the rows, so a dry run and the run agree.
+    """
     batch = db.execute(
         "SELECT c.id, c.path FROM purge_run_attempts r JOIN attempts a ON a.id = r.attempt_id AND a.legal_hold = 0 "
         "JOIN camshots c ON c.attempt_id = r.attempt_id WHERE r.run_id = ? AND r.done = 0 LIMIT ?",
@@ -125,9 +128,7 @@ def delete_camshot_batch(db, data_dir, run_id, batch_size, holder):
     ).fetchall()
     if not batch:
         return 0
-    root = os.fspath(data_dir)
-    for _, path in batch:
-        unlink_quietly(os.path.join(root, path))
+    images.delete_many([path for _, path in batch])
     ids = [camshot_id for camshot_id, _ in batch]
     with write_transaction(db):
         count, size = db.execute(
@@ -139,7 +140,7 @@ def delete_camshot_batch(db, data_dir, run_id, batch_size, holder):
     return len(batch)
 
 
-def delete_attempt_batch(db, data_dir, run_id, limit, holder):
+def delete_attempt_batch(db, images, run_id, limit, holder):
     """Attempts whose camshots are gone: identity photos, then every row about them."""
     ids = [r[0] for r in db.execute(
         "SELECT r.attempt_id FROM purge_run_attempts r JOIN attempts a ON a.id = r.attempt_id AND a.legal_hold = 0 "
@@ -147,8 +148,8 @@ def delete_attempt_batch(db, data_dir, run_id, limit, holder):
         "LIMIT ?", [run_id, limit])]
     if not ids:
         return 0
-    for (path,) in db.execute(f"SELECT path FROM reference_photos WHERE attempt_id IN ({marks(ids)})", ids):
-        storage.remove_quietly(data_dir, path)
+    images.delete_many([path for (path,) in db.execute(
+        f"SELECT path FROM reference_photos WHERE attempt_id IN ({marks(ids)})", ids)])
     with write_transaction(db):
         # Checked again under the write lock: a camshot or a hold may have arrived meanwhile.
         rows = db.execute(
@@ -168,7 +169,7 @@ def delete_attempt_batch(db, data_dir, run_id, limit, holder):
         renew(db, run_id, holder, attempts=len(ids), bytes=photo_bytes)
     for attempt_id, course_id, quiz_id in rows:
         # The attempt's folder, once empty; course and quiz folders stay for other uploads.
-        remove_empty_folder(data_dir / storage.attempt_folder(course_id, quiz_id, attempt_id))
+        images.tidy(storage.attempt_folder(course_id, quiz_id, attempt_id))
     return len(ids)
 
 
@@ -179,12 +180,12 @@ def has_pending_attempts(db, run_id):
     ).fetchone() is not None
 
 
-def finish(db, data_dir, run_id, holder):
+def finish(db, images, run_id, holder):
     """Users left with no attempt lose their profile photo and row; then the audit row."""
     users = [r[0] for r in db.execute(
         "SELECT DISTINCT r.user_id FROM purge_run_attempts r WHERE r.run_id = ? "
         "AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.user_id = r.user_id)", [run_id])]
-    removed_users = delete_users_without_attempts(db, data_dir, users) if users else 0
+    removed_users = delete_users_without_attempts(db, images, users) if users else 0
     with write_transaction(db):
         renew(db, run_id, holder, users=removed_users)
         row = db.execute(
@@ -204,29 +205,27 @@ def finish(db, data_dir, run_id, holder):
     return {"attempts": attempts, "camshots": camshots, "bytes": size, "held": held, "run_id": run_id}
 
 
-def delete_reference_photos(db, data_dir, user_id):
-    """A user's profile reference photos with their face encodings (files, then rows), and the user
+def delete_reference_photos(db, images, user_id):
+    """A user's profile reference photos with their face encodings (images, then rows), and the user
     if no attempt is left; returns how many photos went. Identity photos stay with their attempts."""
     photos = db.execute("SELECT id, path FROM reference_photos WHERE user_id = ? AND attempt_id IS NULL",
                         [user_id]).fetchall()
-    for _, path in photos:
-        storage.remove_quietly(data_dir, path)
+    images.delete_many([path for _, path in photos])
     with write_transaction(db):
         ids = [photo_id for photo_id, _ in photos]
         if ids:
             delete_dependants(db, "reference_photos", "id", ids)
             db.execute(f"DELETE FROM reference_photos WHERE id IN ({marks(ids)})", ids)
-    delete_users_without_attempts(db, data_dir, [user_id])
+    delete_users_without_attempts(db, images, [user_id])
     return len(photos)
 
 
-def delete_users_without_attempts(db, data_dir, user_ids):
-    """Profile reference photos (files, then rows) and user rows of users with no attempt."""
-    for (path,) in db.execute(
+def delete_users_without_attempts(db, images, user_ids):
+    """Profile reference photos (images, then rows) and user rows of users with no attempt."""
+    images.delete_many([path for (path,) in db.execute(
         f"SELECT path FROM reference_photos WHERE user_id IN ({marks(user_ids)}) "
         "AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.user_id = reference_photos.user_id)", user_ids
-    ):
-        storage.remove_quietly(data_dir, path)
+    )])
     with write_transaction(db):
         gone = [r[0] for r in db.execute(
             f"SELECT id FROM users u WHERE id IN ({marks(user_ids)}) "
@@ -235,7 +234,7 @@ def delete_users_without_attempts(db, data_dir, user_ids):
             delete_dependants(db, "users", "id", gone)
             db.execute(f"DELETE FROM users WHERE id IN ({marks(gone)})", gone)
     for user_id in gone:
-        remove_empty_folder(data_dir / storage.reference_folder(user_id))
+        images.tidy(storage.reference_folder(user_id))
     return len(gone)
 
 
@@ -254,25 +253,6 @@ def dependants(db, table, column):
     """(child table, child column) pairs whose foreign key points at table.column."""
     return [(child, child_column) for child, child_column, parent, parent_column in db.foreign_keys()
             if parent == table and parent_column == column]
-
-
-def unlink_quietly(path):
-    """Remove a file; one already gone (a run resumed after a kill) is fine.
-
-    Plain os calls: at a hundred thousand files, pathlib's parsing costs more than the unlink.
-    The bytes freed are counted from the rows, so a dry run and the run agree.
-    """
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
-def remove_empty_folder(folder):
-    try:
-        folder.rmdir()
-    except OSError:
-        pass
 
 
 def unfinished_runs(db, now):
@@ -295,35 +275,35 @@ def take_over(db, run_id, holder, now):
     return True
 
 
-def resume_unfinished(db, data_dir, batch_size, holder, pause_ratio=0.0):
+def resume_unfinished(db, images, batch_size, holder, pause_ratio=0.0):
     """Finish every interrupted purge run; return their totals."""
     results = []
     for run_id in unfinished_runs(db, time.time()):
         if take_over(db, run_id, holder, time.time()):
             log.info("resuming interrupted purge run %s", run_id)
-            results.append(run(db, data_dir, run_id, batch_size, holder, pause_ratio))
+            results.append(run(db, images, run_id, batch_size, holder, pause_ratio))
     return results
 
 
-def purge(db, data_dir, selection, actor, now, default_days, batch_size, pause_ratio=0.0):
+def purge(db, images, selection, actor, now, default_days, batch_size, pause_ratio=0.0):
     """Resume any interrupted run, then purge the selection; return the selection's totals."""
     holder = new_holder()
-    resume_unfinished(db, data_dir, batch_size, holder, pause_ratio)
+    resume_unfinished(db, images, batch_size, holder, pause_ratio)
     run_id = start(db, selection, actor, now, default_days, holder)
-    return run(db, data_dir, run_id, batch_size, holder, pause_ratio)
+    return run(db, images, run_id, batch_size, holder, pause_ratio)
 
 
-def purge_with_settings(db, config, data_dir, selection, actor, now):
+def purge_with_settings(db, config, images, selection, actor, now):
     """purge() under the retention settings of config."""
-    return purge(db, data_dir, selection, actor, now, config["retention.default_days"],
+    return purge(db, images, selection, actor, now, config["retention.default_days"],
                  config["retention.batch_size"], config["retention.pause_ratio"])
 
 
-def run_purge(db, config, data_dir, selection, actor, dry_run, now):
+def run_purge(db, config, images, selection, actor, dry_run, now):
     """The dry run's figures, or the purge's totals: what the API and the console answer."""
     if dry_run:
         return plan(db, selection, now, config["retention.default_days"])
-    result = purge_with_settings(db, config, data_dir, selection, actor, now)
+    result = purge_with_settings(db, config, images, selection, actor, now)
     return {key: result[key] for key in TOTALS}
 
 

@@ -1,12 +1,13 @@
 """The daily retention job: purge what policies say has expired, prune the audit log and nonces.
 
 It runs in the `proctorpy serve` supervisor (never in gunicorn workers), and each run holds
-a lease row in the database, so two sidecars sharing a data dir never run it at once.
+a lease row in the database, so two sidecars sharing a data dir never run it at once. With
+images in a bucket it also repairs the bucket (storage/repair.py says why there).
 """
 import logging
 import time
 
-from .. import audit
+from .. import audit, storage
 from ..db import connect, database_location, write_transaction
 from . import purge
 from .selection import plan
@@ -53,16 +54,20 @@ def run_daily(config, database, now=None):
             log.info("retention: another process holds the daily job; skipping")
             return None
         try:
+            images = storage.image_store(config)
             batch_size, pause_ratio = config["retention.batch_size"], config["retention.pause_ratio"]
-            result = {"resumed": purge.resume_unfinished(db, config.data_dir, batch_size, holder, pause_ratio)}
+            result = {"resumed": purge.resume_unfinished(db, images, batch_size, holder, pause_ratio)}
             selection = {"expired": True}
             due = plan(db, selection, now, config["retention.default_days"])
             result["expired"] = due
             if due["attempts"]:
                 run_id = purge.start(db, selection, audit.SYSTEM, now, config["retention.default_days"], holder)
-                result["purged"] = purge.run(db, config.data_dir, run_id, batch_size, holder, pause_ratio)
+                result["purged"] = purge.run(db, images, run_id, batch_size, holder, pause_ratio)
             result["audit_rows_removed"] = prune_audit_log(db, now - config["retention.audit_days"] * 86400)
             result["nonces_removed"] = prune_nonces(db, now - 2 * config["security.max_skew"])
+            if not images.local:
+                # A folder store is repaired at each start, before uploads; a bucket here, once a day on one node.
+                result["repair"] = storage.repair(db, images, storage.ORPHAN_GRACE_SECONDS)
         finally:
             release_lease(db, JOB_LEASE, holder, ran_at=now)
         log.info("retention: %s", result)
@@ -128,7 +133,7 @@ def resume_interrupted(config, database):
     """Finish purges a crash interrupted, without waiting for the next daily run."""
     db = connect(database)
     try:
-        return purge.resume_unfinished(db, config.data_dir, config["retention.batch_size"], purge.new_holder(),
-                                       config["retention.pause_ratio"])
+        return purge.resume_unfinished(db, storage.image_store(config), config["retention.batch_size"],
+                                       purge.new_holder(), config["retention.pause_ratio"])
     finally:
         db.close()
