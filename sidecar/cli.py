@@ -320,6 +320,30 @@ def repair(grace):
 
 @cli.command()
 @config_option
+@click.option("--from", "source", required=True, type=click.Path(exists=True, file_okay=False),
+              help="The data dir of the single-machine installation (its proctorpy.db and images).")
+def move(source):
+    """Copy a single-machine installation to the configured PostgreSQL database and S3 store.
+
+    Run it with the configuration of the new place, with no sidecar running on the old data dir,
+    which is only read. Images are copied before rows, and what is there already is skipped:
+    run it again to finish a move that was interrupted.
+    """
+    from .move import MoveRefused, move as move_installation
+
+    config = load_config()
+    try:
+        counts = move_installation(config, source, say=click.echo)
+    except (MoveRefused, ImageStoreUnavailable, db.DatabaseUnavailable) as error:
+        raise click.ClickException(str(error)) from None
+    rows = sum(counts.get("rows", {}).values())
+    click.echo(f"Moved: {counts.get('images_copied', 0)} image(s) copied, {rows} row(s) copied; every row and image "
+               f"of {source} is in the new place. Point every node at this configuration, check that they answer, "
+               "then remove the old data dir.")
+
+
+@cli.command()
+@config_option
 @data_dir_option
 @click.option("--rotate", is_flag=True, help="Generate a new secret (Moodle must be given it too).")
 def secret(rotate):
