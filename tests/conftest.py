@@ -247,14 +247,16 @@ def free_port():
 
 
 class IngestLoad:
-    """Clients posting camshots for attempt 1 of user 7 until stopped, keeping what was acknowledged.
+    """Clients posting camshots for an attempt (1, of user 7, unless told) until stopped, keeping what was
+    acknowledged.
 
     A refusal or an answer cut off (the sidecar killed mid-request) is not an acknowledgement: only
     camshots in `acknowledged` (client_shot_id: camshot id) must survive whatever a test does.
     """
 
-    def __init__(self, client, clients=3):
+    def __init__(self, client, clients=3, attempt_id=1, user_id=7):
         self.client = client
+        self.attempt_id, self.user_id = attempt_id, user_id
         self.acknowledged, self.refused = {}, []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -281,7 +283,8 @@ class IngestLoad:
             client_shot_id = f"w{worker}-{n}"
             image = png_bytes(320, 240, (worker * 70 % 256, n % 256, 40))
             try:
-                _, body = self.client.post_camshot(1, 7, 1_700_000_000_000 + n, image, client_shot_id)
+                _, body = self.client.post_camshot(self.attempt_id, self.user_id, 1_700_000_000_000 + n, image,
+                                                   client_shot_id)
             except SidecarError as error:
                 self.refused.append(error.status)
                 continue
