@@ -6,18 +6,21 @@ reports, images and console see all of them; a web node and a worker SIGKILLed u
 acknowledged camshot, and once `proctorpy repair` has run no object lacks its row or row its object.
 """
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import requests
 
 from conftest import (
-    SECRET, IngestLoad, LiveSidecar, attempt_fields, face_bytes, postgresql_database, settings_env,
-    stored_keys,
+    REPO, SECRET, IngestLoad, LiveSidecar, attempt_fields, face_bytes, free_port, png_bytes, postgresql_database,
+    settings_env, stored_keys,
 )
 from sidecar import db
+from sidecar.client import SidecarClient
 from sidecar.signing import make_token
 
 PHOTOS = ["kit_harington/john2.jpeg", "rose_leslie/img2.jpg"]
@@ -82,6 +85,65 @@ def sso(node):
     return session
 
 
+class LoadBalancer:
+    """deploy/nginx-nodes.conf in front of the web nodes, on a loopback port."""
+
+    def __init__(self, folder, nodes):
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        snippet = (REPO / "deploy" / "nginx-nodes.conf").read_text()
+        for original, here in {"10.0.0.11:8765": f"127.0.0.1:{nodes[0].port}",
+                               "10.0.0.12:8765": f"127.0.0.1:{nodes[1].port}",
+                               "listen 10.0.0.10:8765;": f"listen 127.0.0.1:{self.port};"}.items():
+            assert original in snippet
+            snippet = snippet.replace(original, here)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "nodes.conf").write_text(snippet)
+        (folder / "nginx.conf").write_text(f"""
+            daemon off;
+            master_process off;
+            pid {folder}/nginx.pid;
+            error_log {folder}/error.log;
+            events {{}}
+            http {{
+                access_log off;
+                client_body_temp_path {folder}/body;
+                proxy_temp_path {folder}/proxy;
+                include {folder}/nodes.conf;
+            }}
+        """)
+        self.process = None
+
+    def start(self):
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        assert Path(nginx).exists(), "nginx is not installed (Debian: nginx-light); `make test` installs it"
+        check = subprocess.run([nginx, "-t", "-p", str(self.folder), "-c", str(self.folder / "nginx.conf")],
+                               capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
+        self.process = subprocess.Popen([nginx, "-p", str(self.folder), "-c", str(self.folder / "nginx.conf")],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: requests_ok(self.url + "/healthz"), 30, "nginx in front of the nodes")
+        return self
+
+    def stop(self):
+        if self.process:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+def requests_ok(url):
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def uploads_logged(node):
+    """How many camshot uploads a node's request log shows it answered."""
+    return node.log.read_text().count('"path":"/api/v1/camshots"')
+
+
 class Cluster:
     def __init__(self, tmp_path, seaweedfs, database_url):
         self.database_url = database_url
@@ -132,6 +194,23 @@ def test_two_web_nodes_and_two_workers_share_one_database_and_one_bucket(tmp_pat
                 page = sso(node).get(f"{node.url}/console/quizzes/11")
                 assert page.status_code == 200 and "Ada Lovelace" in page.text
             assert not list((tmp_path / "web1" / "images").glob("**/*.png"))
+
+            # Through deploy/nginx-nodes.conf, uploads reach both nodes, and go on when one is gone.
+            balancer = LoadBalancer(tmp_path / "nginx", cluster.nodes).start()
+            try:
+                through = SidecarClient(balancer.url, SECRET)
+                before = [uploads_logged(node) for node in (web1, web2)]
+                for n in range(20):
+                    assert through.post_camshot(1, 7, 1_700_000_100_000 + n, png_bytes(), f"lb{n}")[0] == 201
+                assert all(uploads_logged(node) > count for node, count in zip((web1, web2), before))
+                os.killpg(web1.process.pid, signal.SIGKILL)
+                web1.process.wait()
+                for n in range(20, 30):
+                    assert through.post_camshot(1, 7, 1_700_000_100_000 + n, png_bytes(), f"lb{n}")[0] == 201
+                stored = {row[0] for row in query(url, "SELECT client_shot_id FROM camshots WHERE attempt_id = 1")}
+                assert {f"lb{n}" for n in range(30)} <= stored
+            finally:
+                balancer.stop()
         finally:
             cluster.stop()
 
