@@ -107,7 +107,11 @@ def settings_snapshot(body):
 
 
 def finish(db, config, attempt_id, body):
-    """Record the attempt's end from Moodle's body and score it; the attempt."""
+    """Record the attempt's end from Moodle's body and score it; the attempt with its score.
+
+    The score is what the stored one now says: Moodle alerts the quiz's teachers when it is flagged, and
+    asks again later when it is not final (camshots still waiting for analysis).
+    """
     required(body, "finished_at")
     finished_at = non_negative_int(body["finished_at"], "finished_at")
     with write_transaction(db):
@@ -117,8 +121,9 @@ def finish(db, config, attempt_id, body):
         db.execute(
             "UPDATE attempts SET finished_at = ?, updated_at = ? WHERE id = ?", [finished_at, time.time(), attempt_id]
         )
-        scoring.recompute_score(db, config, attempt_id)
-    return attempt_summary(db, attempt_id)
+        value, flagged, metrics = scoring.recompute_score(db, config, attempt_id)
+    return {**attempt_summary(db, attempt_id), "score": {
+        "value": value, "flagged": flagged, "threshold": metrics["threshold"], "final": metrics["final"]}}
 
 
 def event_fields(body):

@@ -126,7 +126,9 @@ def document(version):
                                  refusals=("404",), parameters=attempt),
             },
             "/api/v1/attempts/{attempt_id}/finish": {"post": operation(
-                "Record the attempt's end", refusals=("404",), parameters=attempt,
+                "Record the attempt's end. Answers the attempt with its score as now stored: {value (null under "
+                "the shortest duration scored), flagged (below the quiz's threshold), threshold, final (false while "
+                "camshots wait for analysis)}", refusals=("404",), parameters=attempt,
                 body=json_body({"finished_at": SECONDS}, required=("finished_at",)))},
             "/api/v1/camshots": {"post": operation(
                 "Store one camshot; the same client_shot_id again answers 200 with the same id", ok=201,

@@ -121,6 +121,20 @@ def test_finish_records_the_end(api):
     assert refused.status_code == 400 and "before" in refused.json["message"]
 
 
+def test_finish_answers_the_stored_score(api):
+    # No camshot in 50 minutes: the camera was off nearly all the time, far below the threshold of 70.
+    api.put_attempt(1, started_at=1000)
+    answer = api.json("POST", "/api/v1/attempts/1/finish", {"finished_at": 4000}).json
+    assert answer["score"]["flagged"] is True and answer["score"]["value"] < 70
+    assert answer["score"]["threshold"] == 70 and answer["score"]["final"] is True
+    stored = api.get("/api/v1/attempts/1").json["score"]
+    assert (stored["value"], stored["flagged"]) == (answer["score"]["value"], True)
+    # Under the shortest duration scored, no score and no flag.
+    api.put_attempt(2, started_at=1000)
+    short = api.json("POST", "/api/v1/attempts/2/finish", {"finished_at": 1030}).json["score"]
+    assert (short["value"], short["flagged"]) == (None, False)
+
+
 # --- signatures -------------------------------------------------------------------------
 
 def test_unsigned_request_is_refused(client):
