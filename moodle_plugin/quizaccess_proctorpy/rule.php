@@ -26,6 +26,7 @@ use mod_quiz\form\preflight_check_form;
 use mod_quiz\local\access_rule_base;
 use mod_quiz\quiz_settings;
 use quizaccess_proctorpy\direct_upload;
+use quizaccess_proctorpy\local\flag_alert;
 use quizaccess_proctorpy\local\identity_step;
 use quizaccess_proctorpy\local\live_view;
 use quizaccess_proctorpy\observer;
@@ -259,7 +260,11 @@ class quizaccess_proctorpy extends access_rule_base {
         $mform->addHelpButton('proctorpy_identitycheck', 'identitycheck', $component);
         $mform->setDefault('proctorpy_identitycheck', 'none');
 
-        foreach (array_merge($fields, ['identitycheck']) as $name) {
+        $mform->addElement('selectyesno', 'proctorpy_alerts', get_string('alerts', $component));
+        $mform->addHelpButton('proctorpy_alerts', 'alerts', $component);
+        $mform->setDefault('proctorpy_alerts', $defaults['alerts']);
+
+        foreach (array_merge($fields, ['identitycheck', 'alerts']) as $name) {
             $mform->hideIf('proctorpy_' . $name, 'proctorpy_enabled', 'eq', 0);
         }
     }
@@ -321,6 +326,7 @@ class quizaccess_proctorpy extends access_rule_base {
         // The quiz's attempts are deleted first, without an event each: their identity checks go here.
         $DB->delete_records_select('quizaccess_proctorpy_idcheck',
             'NOT EXISTS (SELECT 1 FROM {quiz_attempts} qa WHERE qa.id = attemptid)');
+        flag_alert::forget_deleted_attempts();
     }
 
     /**
@@ -338,7 +344,8 @@ class quizaccess_proctorpy extends access_rule_base {
                 . 'COALESCE(proctorpy.imagewidth, :proctorpyimagewidth) AS proctorpy_imagewidth, '
                 . "COALESCE(proctorpy.identitycheck, 'none') AS proctorpy_identitycheck, "
                 . 'COALESCE(proctorpy.threshold, :proctorpythreshold) AS proctorpy_threshold, '
-                . 'proctorpy.retentiondays AS proctorpy_retentiondays',
+                . 'proctorpy.retentiondays AS proctorpy_retentiondays, '
+                . 'COALESCE(proctorpy.alerts, 1) AS proctorpy_alerts',
             'LEFT JOIN {quizaccess_proctorpy} proctorpy ON proctorpy.quizid = quiz.id',
             [
                 'proctorpyintervalmin' => $defaults['intervalmin'],

@@ -24,7 +24,9 @@
 
 namespace quizaccess_proctorpy;
 
+use quizaccess_proctorpy\local\flag_alert;
 use quizaccess_proctorpy\local\proctored_attempt;
+use quizaccess_proctorpy\task\alert_flagged_attempt;
 use quizaccess_proctorpy\task\sidecar_call;
 
 /**
@@ -118,15 +120,20 @@ class observer {
         $path = api::finish((int) $attempt->id);
         $body = ['finished_at' => $finishedat];
         try {
-            sidecar_client::from_config(self::TIMEOUT)->json('POST', $path, $body);
+            $answer = sidecar_client::from_config(self::TIMEOUT)->json('POST', $path, $body);
         } catch (sidecar_exception $e) {
             if ($e->is_transient()) {
                 sidecar_call::queue('POST', $path, $body);
+                // The score is final once the end reaches the sidecar: look at it then.
+                alert_flagged_attempt::queue((int) $attempt->id, null, flag_alert::RECHECKS, flag_alert::RECHECK_DELAY);
             } else {
                 debugging('proctorpy: the end of attempt ' . $attempt->id . ' was refused: ' . $e->getMessage(),
                     DEBUG_DEVELOPER);
             }
+            return;
         }
+        // The answer carries the stored score: a flagged attempt's teachers hear of it now.
+        flag_alert::attempt_ended((int) $attempt->id, $answer);
     }
 
     /**
@@ -137,6 +144,7 @@ class observer {
     public static function attempt_deleted(\mod_quiz\event\attempt_deleted $event): void {
         global $DB;
         $DB->delete_records('quizaccess_proctorpy_idcheck', ['attemptid' => (int) $event->objectid]);
+        $DB->delete_records(flag_alert::TABLE, ['attemptid' => (int) $event->objectid]);
         self::purge(['attempt_id' => (int) $event->objectid], $event);
     }
 
@@ -147,6 +155,7 @@ class observer {
      */
     public static function course_module_deleted(\core\event\course_module_deleted $event): void {
         if (($event->other['modulename'] ?? '') === 'quiz') {
+            flag_alert::forget_deleted_attempts();
             self::purge(['quiz_id' => (int) $event->other['instanceid']], $event);
         }
     }

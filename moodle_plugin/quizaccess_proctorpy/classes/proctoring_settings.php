@@ -58,6 +58,7 @@ class proctoring_settings {
         'identitycheck' => 'string',
         'threshold' => 'int',
         'retentiondays' => '?int',
+        'alerts' => 'int',
     ];
 
     /**
@@ -75,6 +76,8 @@ class proctoring_settings {
             'identitycheck' => 'none',
             'threshold' => (int) ($siteconfig->threshold ?? 60),
             'retentiondays' => null,
+            // Teachers hear of flagged attempts unless the quiz says otherwise.
+            'alerts' => 1,
         ];
     }
 

@@ -61,5 +61,27 @@ function xmldb_quizaccess_proctorpy_upgrade($oldversion) {
         upgrade_plugin_savepoint(true, 2026120200, 'quizaccess', 'proctorpy');
     }
 
+    if ($oldversion < 2026120301) {
+        // Teachers are notified of flagged attempts, a quiz at a time: on unless the quiz turns it off.
+        $table = new xmldb_table('quizaccess_proctorpy');
+        $field = new xmldb_field('alerts', XMLDB_TYPE_INTEGER, '1', null, XMLDB_NOTNULL, null, '1', 'timemodified');
+        if (!$dbman->field_exists($table, $field)) {
+            $dbman->add_field($table, $field);
+        }
+        // One alert per flagged attempt, recorded so that no teacher hears of it twice.
+        $table = new xmldb_table('quizaccess_proctorpy_alert');
+        $table->add_field('id', XMLDB_TYPE_INTEGER, '10', null, XMLDB_NOTNULL, XMLDB_SEQUENCE, null);
+        $table->add_field('attemptid', XMLDB_TYPE_INTEGER, '10', null, XMLDB_NOTNULL, null, null);
+        $table->add_field('score', XMLDB_TYPE_NUMBER, '5, 1', null, null, null, null);
+        $table->add_field('recipients', XMLDB_TYPE_INTEGER, '10', null, XMLDB_NOTNULL, null, '0');
+        $table->add_field('timecreated', XMLDB_TYPE_INTEGER, '10', null, XMLDB_NOTNULL, null, '0');
+        $table->add_key('primary', XMLDB_KEY_PRIMARY, ['id']);
+        $table->add_key('attemptid', XMLDB_KEY_FOREIGN_UNIQUE, ['attemptid'], 'quiz_attempts', ['id']);
+        if (!$dbman->table_exists($table)) {
+            $dbman->create_table($table);
+        }
+        upgrade_plugin_savepoint(true, 2026120301, 'quizaccess', 'proctorpy');
+    }
+
     return true;
 }

@@ -49,6 +49,7 @@ final class backup_test extends \advanced_testcase {
         'identitycheck' => 'match',
         'threshold' => 75,
         'retentiondays' => 120,
+        'alerts' => 0,
     ];
 
     /** @var \stdClass the course holding the quizzes */
@@ -114,9 +115,10 @@ final class backup_test extends \advanced_testcase {
      * Back up the test course and restore it into a new course.
      *
      * @param bool $othersite whether the restore happens as if on another site
+     * @param callable|null $edit called with the extracted backup's folder before the restore
      * @return int the new course's id
      */
-    private function backup_and_restore_course(bool $othersite = false): int {
+    private function backup_and_restore_course(bool $othersite = false, ?callable $edit = null): int {
         global $CFG, $USER;
         $bc = new \backup_controller(\backup::TYPE_1COURSE, $this->course->id, \backup::FORMAT_MOODLE,
             \backup::INTERACTIVE_NO, \backup::MODE_GENERAL, $USER->id);
@@ -127,6 +129,9 @@ final class backup_test extends \advanced_testcase {
         $backupid = 'quizaccess_proctorpy_backup_test';
         $file->extract_to_pathname(get_file_packer('application/vnd.moodle.backup'),
             $CFG->tempdir . '/backup/' . $backupid);
+        if ($edit) {
+            $edit($CFG->tempdir . '/backup/' . $backupid);
+        }
         if ($othersite) {
             set_config('siteidentifier', random_string(32) . 'another site');
         }
@@ -221,5 +226,23 @@ final class backup_test extends \advanced_testcase {
         $this->assertTrue(proctoring_settings::is_enabled($quizobj->get_quiz()));
         $this->assertSame(['interval_min' => 20, 'interval_max' => 45, 'identity_check' => 'match', 'threshold' => 75,
             'retention_days' => 120], proctoring_settings::snapshot($quizobj->get_quiz()));
+    }
+
+    /**
+     * A backup made before the alerts setting existed restores with alerts on, its other values kept.
+     */
+    public function test_restore_of_a_backup_without_alerts_turns_them_on(): void {
+        $this->create_quiz(self::SETTINGS, 'Proctored');
+
+        $newcourseid = $this->backup_and_restore_course(false, function(string $folder): void {
+            foreach (glob($folder . '/activities/quiz_*/quiz.xml') as $file) {
+                $xml = file_get_contents($file);
+                $this->assertStringContainsString('<alerts>0</alerts>', $xml);
+                file_put_contents($file, str_replace('<alerts>0</alerts>', '', $xml));
+            }
+        });
+
+        $restored = self::settings_of(self::quiz_named($newcourseid, 'Proctored')->id);
+        $this->assertSame(self::as_stored(array_merge(self::SETTINGS, ['alerts' => 1])), $restored);
     }
 }

@@ -130,14 +130,18 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
      */
     public function test_get_metadata(): void {
         $items = provider::get_metadata(new collection('quizaccess_proctorpy'))->get_collection();
-        $this->assertCount(3, $items);
-        [$table, $idcheck, $sidecar] = $items;
+        $this->assertCount(4, $items);
+        [$table, $idcheck, $alert, $sidecar] = $items;
         $this->assertInstanceOf(database_table::class, $table);
         $this->assertSame('quizaccess_proctorpy', $table->get_name());
         $this->assertInstanceOf(database_table::class, $idcheck);
         $this->assertSame('quizaccess_proctorpy_idcheck', $idcheck->get_name());
         $this->assertEqualsCanonicalizing(['attemptid', 'outcome', 'waivedby', 'timecreated'],
             array_keys($idcheck->get_privacy_fields()));
+        $this->assertInstanceOf(database_table::class, $alert);
+        $this->assertSame('quizaccess_proctorpy_alert', $alert->get_name());
+        $this->assertEqualsCanonicalizing(['attemptid', 'score', 'recipients', 'timecreated'],
+            array_keys($alert->get_privacy_fields()));
         $this->assertInstanceOf(external_location::class, $sidecar);
         $this->assertSame('sidecar', $sidecar->get_name());
         $this->assertEqualsCanonicalizing(['userid', 'fullname', 'attempt', 'camshots', 'referencephoto', 'faceencodings',
@@ -338,5 +342,63 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
         } catch (sidecar_exception $e) {
             $this->assertSame('unknown_user', $e->errorcode, 'Nothing of the user is left');
         }
+    }
+
+    /**
+     * Alerts recorded about each of the four attempts.
+     */
+    private function record_alerts(): void {
+        global $DB;
+        foreach ($this->attempts as $s => $byquiz) {
+            foreach ($byquiz as $q => $attempt) {
+                $DB->insert_record('quizaccess_proctorpy_alert', ['attemptid' => $attempt->id, 'score' => 12.5 + $s + $q,
+                    'recipients' => 2, 'timecreated' => 1700000000]);
+            }
+        }
+    }
+
+    /**
+     * Which of the four attempts still have their alert, as [student][quiz] booleans.
+     *
+     * @return array
+     */
+    private function alerted(): array {
+        global $DB;
+        $alerted = [];
+        foreach ($this->attempts as $s => $byquiz) {
+            foreach ($byquiz as $q => $attempt) {
+                $alerted[$s][$q] = $DB->record_exists('quizaccess_proctorpy_alert', ['attemptid' => $attempt->id]);
+            }
+        }
+        return $alerted;
+    }
+
+    /**
+     * The alerts about a student's attempts are exported with that quiz's data, and no one else's.
+     */
+    public function test_export_alerts(): void {
+        $this->record_alerts();
+        $this->export_all_data_for_user($this->student->id, 'quizaccess_proctorpy');
+        $path = [get_string('pluginname', 'quizaccess_proctorpy'), get_string('privacyalerts', 'quizaccess_proctorpy')];
+        $exported = writer::with_context(self::context($this->quiz2))->get_data($path);
+        $this->assertCount(1, $exported->alerts);
+        $this->assertSame((int) $this->attempts[0][1]->id, $exported->alerts[0]['attempt']);
+        $this->assertEquals(13.5, $exported->alerts[0]['score']);
+        $this->assertSame(2, $exported->alerts[0]['recipients']);
+    }
+
+    /**
+     * The alerts go with the attempts' data: a user's in one quiz, everyone's in a quiz, chosen users' in a quiz.
+     */
+    public function test_delete_alerts(): void {
+        $this->record_alerts();
+        provider::delete_data_for_user(new approved_contextlist($this->student, 'quizaccess_proctorpy',
+            [self::context($this->quiz)->id]));
+        $this->assertSame([[false, true], [true, true]], $this->alerted());
+        provider::delete_data_for_users(new approved_userlist(self::context($this->quiz2), 'quizaccess_proctorpy',
+            [$this->other->id]));
+        $this->assertSame([[false, true], [true, false]], $this->alerted());
+        provider::delete_data_for_all_users_in_context(self::context($this->quiz));
+        $this->assertSame([[false, true], [false, false]], $this->alerted());
     }
 }

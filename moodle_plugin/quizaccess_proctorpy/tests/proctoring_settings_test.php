@@ -39,7 +39,7 @@ final class proctoring_settings_test extends \basic_testcase {
      */
     private static function form(array $changes = []): array {
         $data = ['enabled' => 1, 'intervalmin' => '30', 'intervalmax' => '90', 'imagewidth' => '480',
-            'identitycheck' => 'match', 'threshold' => '60', 'retentiondays' => ''];
+            'identitycheck' => 'match', 'threshold' => '60', 'retentiondays' => '', 'alerts' => '1'];
         $form = [];
         foreach (array_merge($data, $changes) as $name => $value) {
             $form['proctorpy_' . $name] = $value;
@@ -117,11 +117,12 @@ final class proctoring_settings_test extends \basic_testcase {
         $quiz = (object) (self::form(['retentiondays' => ' 30 ']) + ['id' => '7']);
         $record = proctoring_settings::to_record($quiz);
         $this->assertEquals((object) ['quizid' => 7, 'enabled' => 1, 'intervalmin' => 30, 'intervalmax' => 90,
-            'imagewidth' => 480, 'identitycheck' => 'match', 'threshold' => 60, 'retentiondays' => 30], $record);
+            'imagewidth' => 480, 'identitycheck' => 'match', 'threshold' => 60, 'retentiondays' => 30, 'alerts' => 1],
+            $record);
         $this->assertNull(proctoring_settings::to_record((object) (self::form() + ['id' => 7]))->retentiondays);
         $defaults = proctoring_settings::defaults((object) ['intervalmin' => '20']);
         $this->assertEquals((object) ['quizid' => 7, 'enabled' => 1, 'intervalmin' => 20, 'intervalmax' => 90,
-            'imagewidth' => 320, 'identitycheck' => 'none', 'threshold' => 60, 'retentiondays' => null],
+            'imagewidth' => 320, 'identitycheck' => 'none', 'threshold' => 60, 'retentiondays' => null, 'alerts' => 1],
             proctoring_settings::to_record((object) ['id' => 7, 'proctorpy_enabled' => 1], $defaults),
             'Missing fields take the defaults');
     }

@@ -119,7 +119,7 @@ final class quiz_settings_test extends \advanced_testcase {
         $this->assertTrue($mform->elementExists('proctorpyheader'));
         $expected = ['proctorpy_enabled' => ['0'], 'proctorpy_intervalmin' => '15', 'proctorpy_intervalmax' => '45',
             'proctorpy_imagewidth' => '640', 'proctorpy_threshold' => '75', 'proctorpy_retentiondays' => '',
-            'proctorpy_identitycheck' => ['none']];
+            'proctorpy_identitycheck' => ['none'], 'proctorpy_alerts' => ['1']];
         foreach ($expected as $name => $value) {
             $this->assertEquals($value, $mform->getElement($name)->getValue(), $name);
         }
@@ -135,11 +135,11 @@ final class quiz_settings_test extends \advanced_testcase {
      */
     public function test_form_shows_stored_settings(): void {
         $quiz = $this->create_quiz($this->course, ['intervalmin' => 10, 'intervalmax' => 20, 'imagewidth' => 800,
-            'identitycheck' => 'match', 'threshold' => 40, 'retentiondays' => 30]);
+            'identitycheck' => 'match', 'threshold' => 40, 'retentiondays' => 30, 'alerts' => 0]);
         $mform = self::quickform($this->edit_form($quiz));
         $expected = ['proctorpy_enabled' => ['1'], 'proctorpy_intervalmin' => '10', 'proctorpy_intervalmax' => '20',
             'proctorpy_imagewidth' => '800', 'proctorpy_threshold' => '40', 'proctorpy_retentiondays' => '30',
-            'proctorpy_identitycheck' => ['match']];
+            'proctorpy_identitycheck' => ['match'], 'proctorpy_alerts' => ['0']];
         foreach ($expected as $name => $value) {
             $this->assertEquals($value, $mform->getElement($name)->getValue(), $name);
         }
@@ -222,14 +222,14 @@ final class quiz_settings_test extends \advanced_testcase {
 
         [$data, $errors] = $this->submit_form($quiz, ['proctorpy_enabled' => 1, 'proctorpy_intervalmin' => '20',
             'proctorpy_intervalmax' => '40', 'proctorpy_imagewidth' => '480', 'proctorpy_threshold' => '70',
-            'proctorpy_retentiondays' => '90', 'proctorpy_identitycheck' => 'face']);
+            'proctorpy_retentiondays' => '90', 'proctorpy_identitycheck' => 'face', 'proctorpy_alerts' => '0']);
         $this->assertSame([], $errors);
         $this->assertNotNull($data);
         update_moduleinfo(get_coursemodule_from_id('quiz', $quiz->cmid), $data, $this->course);
 
         $row = $DB->get_record('quizaccess_proctorpy', ['quizid' => $quiz->id], '*', MUST_EXIST);
         $this->assertEquals(['enabled' => 1, 'intervalmin' => 20, 'intervalmax' => 40, 'imagewidth' => 480,
-            'identitycheck' => 'face', 'threshold' => 70, 'retentiondays' => 90],
+            'identitycheck' => 'face', 'threshold' => 70, 'retentiondays' => 90, 'alerts' => 0],
             array_intersect_key((array) $row, proctoring_settings::FIELDS));
     }
 
@@ -292,7 +292,7 @@ final class quiz_settings_test extends \advanced_testcase {
             'proctorpy_enabled' => 1]);
         $row = $DB->get_record('quizaccess_proctorpy', ['quizid' => $quiz->id], '*', MUST_EXIST);
         $this->assertEquals(['enabled' => 1, 'intervalmin' => 25, 'intervalmax' => 90, 'imagewidth' => 320,
-            'identitycheck' => 'none', 'threshold' => 60, 'retentiondays' => null],
+            'identitycheck' => 'none', 'threshold' => 60, 'retentiondays' => null, 'alerts' => 1],
             array_intersect_key((array) $row, proctoring_settings::FIELDS));
     }
 

@@ -47,17 +47,19 @@ class restore_quizaccess_proctorpy_subplugin extends restore_mod_quiz_access_sub
      * Store the settings for the restored quiz.
      *
      * A backup may come from another site or an older release, so each value is read as the
-     * table's type; an identity check this release does not know falls back to none.
+     * table's type; an identity check this release does not know falls back to none, and a setting
+     * the backup's release did not have (alerts, before 0.4) takes its default.
      *
      * @param array|stdClass $data the settings as backed up
      */
     public function process_quizaccess_proctorpy_settings($data) {
         global $DB;
         $data = (array) $data;
+        $defaults = proctoring_settings::defaults(get_config('quizaccess_proctorpy'));
         $record = new stdClass();
         $record->quizid = $this->get_new_parentid('quiz');
         foreach (proctoring_settings::FIELDS as $name => $type) {
-            $value = $data[$name] ?? null;
+            $value = array_key_exists($name, $data) ? $data[$name] : $defaults[$name];
             if ($type === 'string') {
                 $record->$name = (string) $value;
             } else if ($type === '?int') {

@@ -16,7 +16,7 @@
 
 /**
  * Privacy provider: the sidecar holds the proctoring data and is asked to export or delete it; the plugin keeps how
- * each attempt's identity check ended.
+ * each attempt's identity check ended, and the alert sent about each flagged attempt.
  *
  * @package    quizaccess_proctorpy
  * @copyright  2026 The proctorpy authors
@@ -65,6 +65,12 @@ class provider implements
             'waivedby' => 'privacy:metadata:quizaccess_proctorpy_idcheck:waivedby',
             'timecreated' => 'privacy:metadata:quizaccess_proctorpy_idcheck:timecreated',
         ], 'privacy:metadata:quizaccess_proctorpy_idcheck');
+        $collection->add_database_table('quizaccess_proctorpy_alert', [
+            'attemptid' => 'privacy:metadata:quizaccess_proctorpy_alert:attemptid',
+            'score' => 'privacy:metadata:quizaccess_proctorpy_alert:score',
+            'recipients' => 'privacy:metadata:quizaccess_proctorpy_alert:recipients',
+            'timecreated' => 'privacy:metadata:quizaccess_proctorpy_alert:timecreated',
+        ], 'privacy:metadata:quizaccess_proctorpy_alert');
         $collection->link_external_location('sidecar', [
             'userid' => 'privacy:metadata:sidecar:userid',
             'fullname' => 'privacy:metadata:sidecar:fullname',
@@ -163,6 +169,7 @@ class provider implements
             } else if (($quizid = self::quiz_id($context)) !== null) {
                 $part = ['quiz_ids' => $quizid];
                 self::export_identity_checks($context, $quizid, $userid);
+                self::export_alerts($context, $quizid, $userid);
             } else {
                 continue;
             }
@@ -271,7 +278,39 @@ class provider implements
     }
 
     /**
-     * Delete the identity checks of a quiz's attempts (of one user's attempts when given), and forget that
+     * Export the alerts sent about the user's attempts at the quiz.
+     *
+     * @param \context $context the quiz's context
+     * @param int $quizid the quiz
+     * @param int $userid the user
+     */
+    private static function export_alerts(\context $context, int $quizid, int $userid): void {
+        global $DB;
+        $rows = $DB->get_records_sql(
+            "SELECT al.id, al.attemptid, al.score, al.recipients, al.timecreated
+               FROM {quizaccess_proctorpy_alert} al
+               JOIN {quiz_attempts} qa ON qa.id = al.attemptid
+              WHERE qa.quiz = :quizid AND qa.userid = :userid
+           ORDER BY al.timecreated, al.id", ['quizid' => $quizid, 'userid' => $userid]);
+        if (!$rows) {
+            return;
+        }
+        $alerts = [];
+        foreach ($rows as $row) {
+            $alerts[] = [
+                'attempt' => (int) $row->attemptid,
+                'score' => $row->score === null ? null : (float) $row->score,
+                'recipients' => (int) $row->recipients,
+                'time' => transform::datetime($row->timecreated),
+            ];
+        }
+        writer::with_context($context)->export_data(
+            [get_string('pluginname', 'quizaccess_proctorpy'), get_string('privacyalerts', 'quizaccess_proctorpy')],
+            (object) ['alerts' => $alerts]);
+    }
+
+    /**
+     * Delete the identity checks and alerts of a quiz's attempts (of one user's attempts when given), and forget that
      * the user waived any.
      *
      * @param int $quizid the quiz
@@ -288,6 +327,7 @@ class provider implements
             $params['userid'] = $userid;
         }
         $DB->delete_records_select('quizaccess_proctorpy_idcheck', "attemptid IN ($attempts)", $params);
+        $DB->delete_records_select('quizaccess_proctorpy_alert', "attemptid IN ($attempts)", $params);
     }
 
     /**

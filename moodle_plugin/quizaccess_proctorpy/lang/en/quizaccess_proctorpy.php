@@ -24,6 +24,13 @@
 
 defined('MOODLE_INTERNAL') || die();
 
+$string['alertbody'] = 'The proctoring score of {$a->student}\'s attempt at {$a->quiz} ({$a->course}) is {$a->score}, below the quiz\'s threshold of {$a->threshold}. Look at the attempt\'s proctoring report before you decide anything: {$a->url}';
+$string['alertbodyhtml'] = '<p>The proctoring score of {$a->student}\'s attempt at {$a->quiz} ({$a->course}) is {$a->score}, below the quiz\'s threshold of {$a->threshold}.</p><p><a href="{$a->url}">Open the attempt\'s proctoring report</a> before you decide anything: a low score is a reason to look, not a verdict.</p>';
+$string['alertlink'] = 'Proctoring report of the attempt';
+$string['alerts'] = 'Notify teachers of flagged attempts';
+$string['alerts_help'] = 'When on, the users who may view this quiz\'s proctoring reports (in a quiz with groups, those of the student\'s groups and those who may access all groups) get one Moodle notification per attempt whose score falls below the threshold, during the attempt or when it ends, with a link to its report. Each decides in their notification preferences whether it comes as a popup, an email or both.';
+$string['alertsmall'] = '{$a->student}\'s attempt at {$a->quiz} is flagged: proctoring score {$a->score}.';
+$string['alertsubject'] = 'Flagged attempt: {$a->student}, {$a->quiz} (proctoring score {$a->score})';
 $string['attemptpurged'] = 'The attempt\'s proctoring data was deleted from the sidecar.';
 $string['bypasscurlsecurity'] = 'Reach the sidecar despite Moodle\'s HTTP security';
 $string['bypasscurlsecurity_desc'] = 'Moodle\'s HTTP security (curlsecurityblockedhosts, curlsecurityallowedport) blocks loopback addresses and ports other than 80 and 443, where the sidecar usually listens. When this is on, the plugin skips that check for the sidecar URL above only. When it is off, the URL must be allowed in those settings.';
@@ -159,6 +166,7 @@ $string['livesummaryone'] = 'One attempt in progress, {$a->flagged} with a probl
 $string['livetitle'] = 'Live view: {$a}';
 $string['liveupdated'] = 'Updated at {$a}.';
 $string['liveview'] = 'Watch the exam live';
+$string['messageprovider:attemptflagged'] = 'A proctored quiz attempt was flagged';
 $string['nostudentstolist'] = 'No students to list: the group chosen has no members, or you are in none of this quiz\'s groups.';
 $string['openconsole'] = 'Open the sidecar console';
 $string['pluginname'] = 'Webcam proctoring (proctorpy)';
@@ -166,6 +174,11 @@ $string['preflightheader'] = 'Webcam proctoring';
 $string['privacy:metadata:quizaccess_proctorpy'] = 'Proctoring settings of each quiz; no personal data.';
 $string['privacy:metadata:quizaccess_proctorpy:enabled'] = 'Whether the quiz is proctored.';
 $string['privacy:metadata:quizaccess_proctorpy:quizid'] = 'The quiz.';
+$string['privacy:metadata:quizaccess_proctorpy_alert'] = 'The alert sent to the quiz\'s teachers when an attempt\'s score fell below the threshold, one per attempt.';
+$string['privacy:metadata:quizaccess_proctorpy_alert:attemptid'] = 'The quiz attempt.';
+$string['privacy:metadata:quizaccess_proctorpy_alert:recipients'] = 'How many users were notified.';
+$string['privacy:metadata:quizaccess_proctorpy_alert:score'] = 'The attempt\'s credibility score when the alert was sent.';
+$string['privacy:metadata:quizaccess_proctorpy_alert:timecreated'] = 'When the alert was sent.';
 $string['privacy:metadata:quizaccess_proctorpy_idcheck'] = 'How the identity check at the start of each attempt ended.';
 $string['privacy:metadata:quizaccess_proctorpy_idcheck:attemptid'] = 'The quiz attempt.';
 $string['privacy:metadata:quizaccess_proctorpy_idcheck:outcome'] = 'Whether a photo passed or a teacher let the attempt go on without.';
@@ -184,6 +197,7 @@ $string['privacy:metadata:sidecar:review'] = 'The reviewer\'s conclusion and com
 $string['privacy:metadata:sidecar:reviewer'] = 'The Moodle id and full name of the teacher who recorded a review conclusion.';
 $string['privacy:metadata:sidecar:score'] = 'The attempt\'s credibility score, how it was computed, and whether it is flagged.';
 $string['privacy:metadata:sidecar:userid'] = 'The user\'s Moodle id.';
+$string['privacyalerts'] = 'Alerts about flagged attempts';
 $string['proctorednotice'] = 'This quiz is proctored: your webcam takes photos during the attempt.';
 $string['proctorpy:bypass'] = 'Take proctored quizzes without webcam capture';
 $string['proctorpy:deleteimages'] = 'Delete proctoring data of attempts';
@@ -215,7 +229,9 @@ $string['sidecarrefused'] = 'The proctoring sidecar refused the request: {$a}';
 $string['sidecarunavailable'] = 'The proctoring sidecar is not reachable at the moment.';
 $string['sidecarurl'] = 'Sidecar URL';
 $string['sidecarurl_desc'] = 'Where Moodle reaches the sidecar, e.g. http://127.0.0.1:8765.';
+$string['task_alertflaggedattempt'] = 'Notify teachers of a flagged proctored attempt';
 $string['task_sidecarcall'] = 'Send a notice to the proctoring sidecar';
+$string['task_watchflaggedattempts'] = 'Find flagged attempts among proctored attempts in progress';
 $string['testconnection'] = 'Test connection';
 $string['threshold'] = 'Score threshold';
 $string['threshold_desc'] = 'Default credibility score (0 to 100) below which attempts are flagged.';
