@@ -27,10 +27,9 @@ define('NO_DEBUG_DISPLAY', true);
 
 require_once(__DIR__ . '/../../../../config.php');
 
-use quizaccess_proctorpy\api;
 use quizaccess_proctorpy\image_link;
+use quizaccess_proctorpy\local\image_proxy;
 use quizaccess_proctorpy\local\page_access;
-use quizaccess_proctorpy\sidecar_client;
 
 $link = image_link::parse((string) get_file_argument(), optional_param('size', '', PARAM_ALPHA) === 'thumb');
 if (!$link) {
@@ -41,25 +40,4 @@ if (!$link) {
 require_login($course, false, $cm, false, true);
 $context = page_access::require_report_viewer($cm);
 page_access::require_image($context, $link['thumb']);
-page_access::attempt_of_quiz($link['attemptid'], $cm);
-
-$client = sidecar_client::from_config();
-$actor = api::actor((int) $USER->id, fullname($USER));
-
-// The image must be one the attempt's report shows: one of its camshots or reference photos. The
-// attempt's list of images is kept in the session so that a grid of thumbnails costs one lookup,
-// and refreshed when an id is not in it.
-$ids = $SESSION->quizaccess_proctorpy_shots[$link['attemptid']] ?? [];
-if (!in_array($link['camshotid'], $ids, true)) {
-    $ids = image_link::attempt_image_ids($client, $link['attemptid'], $actor);
-    $SESSION->quizaccess_proctorpy_shots = [$link['attemptid'] => $ids];
-}
-if (!in_array($link['camshotid'], $ids, true)) {
-    send_file_not_found();
-}
-\core\session\manager::write_close();
-
-$response = $client->call('GET', api::camshot_image($link['camshotid'], $link['thumb'], $actor));
-$mimetype = $response->contenttype === 'image/jpeg' ? 'image/jpeg' : 'image/png';
-send_file($response->body, $link['camshotid'] . ($mimetype === 'image/png' ? '.png' : '.jpg'), 0, 0, true, false,
-    $mimetype);
+image_proxy::send($cm, $link['attemptid'], $link['camshotid'], $link['thumb']);

@@ -15,7 +15,7 @@
 // along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
 
 /**
- * External functions the capture module and the live view call.
+ * External functions the capture module and the live view call, and the reports' for other tools.
  *
  * @package    quizaccess_proctorpy
  * @copyright  2026 The proctorpy authors
@@ -54,5 +54,32 @@ $functions = [
         'ajax' => true,
         'loginrequired' => true,
         'capabilities' => 'quizaccess/proctorpy:viewreport',
+    ],
+    'quizaccess_proctorpy_get_overview' => [
+        'classname' => 'quizaccess_proctorpy\external\get_overview',
+        'description' => 'A proctored quiz\'s attempts with their metrics, score, flag and review, as the proctoring '
+            . 'report\'s overview lists them.',
+        'type' => 'read',
+        'ajax' => true,
+        'capabilities' => 'quizaccess/proctorpy:viewreport',
+    ],
+    'quizaccess_proctorpy_get_attempt_report' => [
+        'classname' => 'quizaccess_proctorpy\external\get_attempt_report',
+        'description' => 'One proctored attempt: score and how it was computed, metrics, events, camshots with their '
+            . 'verdicts and image URLs, review.',
+        'type' => 'read',
+        'ajax' => true,
+        'capabilities' => 'quizaccess/proctorpy:viewreport',
+    ],
+];
+
+$services = [
+    // For other tools: a site admin enables it and issues tokens to users who may view proctoring reports.
+    'Proctoring reports (proctorpy)' => [
+        'functions' => ['quizaccess_proctorpy_get_overview', 'quizaccess_proctorpy_get_attempt_report'],
+        'shortname' => 'quizaccess_proctorpy_reports',
+        'restrictedusers' => 0,
+        'enabled' => 0,
+        'downloadfiles' => 1,
     ],
 ];

@@ -122,6 +122,35 @@ class page_access {
     }
 
     /**
+     * The students whose attempts a web service caller gets: the members of the group asked for, which must be
+     * one the caller may choose; without a group, everyone's, or in separate groups mode for a caller without
+     * moodle/site:accessallgroups the members of their own groups.
+     *
+     * @param \cm_info $cm the quiz's course module
+     * @param int $groupid the group asked for, 0 for none
+     * @return int[]|null user ids (none when there is no one to list), null for every student
+     * @throws \required_capability_exception for a group the caller may not choose
+     */
+    public static function group_user_ids(\cm_info $cm, int $groupid): ?array {
+        $allowed = groups_get_activity_allowed_groups($cm);
+        if ($groupid) {
+            if (!isset($allowed[$groupid])) {
+                throw new \required_capability_exception(\context_module::instance($cm->id), 'moodle/site:accessallgroups',
+                    'nopermissions', '');
+            }
+            return array_map('intval', array_keys(groups_get_members($groupid, 'u.id')));
+        }
+        if (!self::limited_to_own_groups($cm)) {
+            return null;
+        }
+        $userids = [];
+        foreach (array_keys($allowed) as $id) {
+            $userids += array_fill_keys(array_keys(groups_get_members($id, 'u.id')), true);
+        }
+        return array_map('intval', array_keys($userids));
+    }
+
+    /**
      * Whether the viewer sees only their own groups: the quiz is in separate groups mode and they may not
      * access all groups.
      *
