@@ -73,7 +73,7 @@ class observer {
                 || !$DB->record_exists('quizaccess_proctorpy', ['quizid' => $quizid, 'enabled' => 1])) {
             return;
         }
-        $attempt = $DB->get_record('quiz_attempts', ['id' => $event->objectid], 'id, userid, timefinish');
+        $attempt = $DB->get_record('quiz_attempts', ['id' => $event->objectid], 'id, quiz, userid, timefinish');
         if (!$attempt) {
             return;
         }
@@ -99,7 +99,7 @@ class observer {
         $context = $cm ? \context_module::instance($cm->id) : null;
         $now = time();
         $attempts = $DB->get_records_select('quiz_attempts', "quiz = :quiz AND state IN ('inprogress', 'overdue')",
-            ['quiz' => $quizid], 'id', 'id, userid');
+            ['quiz' => $quizid], 'id', 'id, quiz, userid');
         foreach ($attempts as $attempt) {
             self::report_end($attempt, $context, $now);
         }
@@ -108,7 +108,7 @@ class observer {
     /**
      * Tell the sidecar a proctored attempt ended, at once; queue the call when the sidecar cannot take it now.
      *
-     * @param \stdClass $attempt id and userid of the quiz attempt
+     * @param \stdClass $attempt id, quiz and userid of the quiz attempt
      * @param \context|null $context the quiz's context, for the student's exemption
      * @param int $finishedat unix seconds
      */
@@ -132,8 +132,8 @@ class observer {
             }
             return;
         }
-        // The answer carries the stored score: a flagged attempt's teachers hear of it now.
-        flag_alert::attempt_ended((int) $attempt->id, $answer);
+        // The answer carries the stored score: a flagged attempt's teachers hear of it at the next cron run.
+        flag_alert::attempt_ended((int) $attempt->id, (int) $attempt->quiz, $answer);
     }
 
     /**

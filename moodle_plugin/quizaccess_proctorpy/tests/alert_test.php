@@ -123,7 +123,8 @@ final class alert_test extends \advanced_testcase {
     }
 
     /**
-     * A flagged attempt submitted: its teacher gets one notification with the score and a link to its report, once.
+     * A flagged attempt submitted: at the next cron run its teacher gets one notification with the score and a link to
+     * its report, once.
      */
     public function test_submission_alerts_the_teacher_once(): void {
         global $DB;
@@ -131,6 +132,9 @@ final class alert_test extends \advanced_testcase {
         $attempt = $this->hour_old_attempt($quiz, $this->student);
         $sink = $this->redirectMessages();
         $this->finish_attempt($attempt);
+        $this->assertSame([], self::alerts($sink), 'Sent by the task, not in the student\'s request');
+        $this->assertCount(1, \core\task\manager::get_adhoc_tasks(alert_flagged_attempt::class));
+        $this->run_tasks();
 
         $alerts = self::alerts($sink);
         $this->assertSame([(int) $this->teacher->id], array_keys($alerts));
@@ -179,6 +183,7 @@ final class alert_test extends \advanced_testcase {
         $sink = $this->redirectMessages();
         $this->run_tasks();
         $this->finish_attempt($running);
+        $this->run_tasks();
         $this->assertSame([], self::alerts($sink));
         $this->assertFalse(flag_alert::sent((int) $running->id));
         $this->assertTrue($this->sidecar_attempt($this->client, $running->id)['score']['flagged']);
@@ -226,10 +231,12 @@ final class alert_test extends \advanced_testcase {
 
         $sink = $this->redirectMessages();
         $this->finish_attempt($this->hour_old_attempt($quiz, $this->student));
+        $this->run_tasks();
         $this->assertEqualsCanonicalizing([(int) $this->teacher->id, (int) $assistanta->id], array_keys(self::alerts($sink)));
 
         $sink->clear();
         $this->finish_attempt($this->hour_old_attempt($quiz, $otherstudent));
+        $this->run_tasks();
         $this->assertEqualsCanonicalizing([(int) $this->teacher->id, (int) $assistantb->id], array_keys(self::alerts($sink)));
     }
 
@@ -240,7 +247,8 @@ final class alert_test extends \advanced_testcase {
     public function test_unfinal_score_is_looked_at_again(): void {
         $quiz = $this->create_quiz($this->course);
         $attempt = $this->hour_old_attempt($quiz, $this->student);
-        flag_alert::attempt_ended((int) $attempt->id, ['score' => ['value' => null, 'flagged' => false, 'final' => false]]);
+        flag_alert::attempt_ended((int) $attempt->id, (int) $quiz->id,
+            ['score' => ['value' => null, 'flagged' => false, 'final' => false]]);
         $queued = \core\task\manager::get_adhoc_tasks(alert_flagged_attempt::class);
         $this->assertCount(1, $queued);
         $this->assertGreaterThan(time(), reset($queued)->get_next_run_time(), 'Later, not at once');
@@ -276,6 +284,8 @@ final class alert_test extends \advanced_testcase {
         $this->finish_attempt($first);
         $second = $this->hour_old_attempt($quiz, $this->student);
         $this->finish_attempt($second);
+        $this->redirectMessages();
+        $this->run_tasks();
         $this->assertSame(2, $DB->count_records(flag_alert::TABLE));
 
         $this->setAdminUser();

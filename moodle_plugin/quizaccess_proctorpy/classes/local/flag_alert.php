@@ -69,19 +69,24 @@ class flag_alert {
     }
 
     /**
-     * The sidecar recorded the end of an attempt and answered its score: alert now if it is flagged, or look
-     * again later while camshots wait for analysis.
+     * The sidecar recorded the end of an attempt and answered its score: queue the alert if it is flagged, or a
+     * look again later while camshots wait for analysis.
+     *
+     * The alert is sent by the task, not in the request that submitted the attempt: the student's page never
+     * waits for the teachers' messages (email among them), nor shows anything of them.
      *
      * @param int $attemptid quiz attempt id
+     * @param int $quizid its quiz
      * @param array $answer the sidecar's answer to POST /api/v1/attempts/<id>/finish
      */
-    public static function attempt_ended(int $attemptid, array $answer): void {
+    public static function attempt_ended(int $attemptid, int $quizid, array $answer): void {
         $score = $answer['score'] ?? null;
-        if (!is_array($score)) {
+        if (!is_array($score) || !self::quiz_alerts($quizid)) {
             return;
         }
         if (!empty($score['flagged'])) {
-            self::send($attemptid, self::number($score['value'] ?? null), self::number($score['threshold'] ?? null));
+            alert_flagged_attempt::queue($attemptid, ['value' => self::number($score['value'] ?? null),
+                'threshold' => self::number($score['threshold'] ?? null)]);
         } else if (empty($score['final'])) {
             alert_flagged_attempt::queue($attemptid, null, self::RECHECKS, self::RECHECK_DELAY);
         }
