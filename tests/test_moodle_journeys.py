@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import requests
 
 import moodle_site
 from conftest import FACES, LiveSidecar, free_port
@@ -347,7 +348,8 @@ def test_upgrade_from_the_previous_release_keeps_settings_and_data(journey):
     assert config_after.pop("version") == str(plugin_version(PLUGIN))
     config_before.pop("version")
     assert {k: v for k, v in config_after.items() if k in config_before} == config_before
-    assert journey.quiz_row() == row_before
+    # The quiz keeps its settings, and gains those of the new release at their defaults: alerts on.
+    assert journey.quiz_row() == {**row_before, "alerts": 1}
     after = journey.attempt_json(attempt_id)
     assert [s["id"] for s in after["shots"]] == [s["id"] for s in before["shots"]]
     assert after["attempt"]["user_id"] == journey.ids["users"]["student4"]
@@ -1022,6 +1024,137 @@ def test_teacher_watches_the_exam_live(journey):
     assert not [line for line in refusal if re.search(r"PHP (Warning|Notice|Deprecated|Fatal|Parse)", line)], refusal
     assert any("nopermissions" in line for line in refusal), refusal
     journey.expected_log_lines.update(refusal)
+
+
+# --- 7e. A flagged attempt alerts the teachers; other tools read the reports through web services ---------
+
+def rest(journey, token, function, **params):
+    """One call of Moodle's REST server with a token: the decoded JSON answer."""
+    response = requests.get(f"{journey.site.url}/webservice/rest/server.php", timeout=60, params={
+        "wstoken": token, "wsfunction": function, "moodlewsrestformat": "json", **params})
+    assert response.status_code == 200, response.text[:500]
+    return response.json()
+
+
+def log_size(log):
+    return log.stat().st_size if log.exists() else 0
+
+
+def log_text(log, start, end):
+    """The text a log gained between two sizes."""
+    if not log.exists():
+        return ""
+    with open(log, "rb") as f:
+        f.seek(start)
+        return f.read(max(0, end - start)).decode(errors="replace")
+
+
+def test_flagged_attempt_notifies_the_teacher_and_web_services_answer_with_a_token(journey):
+    # Barack Obama's second attempt: an hour with no camshot is far below the threshold when he submits it; the
+    # alert goes at the next run of Moodle's cron.
+    flagged = journey.cli("attempt", journey.ids["quiz"], "student1", OBAMA[0], 0, 60)["attempt"]
+    score = journey.attempt_json(flagged)["score"]
+    assert score["flagged"] and score["metrics"]["final"], score
+    journey.site.cron()
+    teacher_id = journey.ids["users"]["teacher"]
+    # One notification per teacher who may read the report, none to anyone else; never twice for one attempt.
+    about_it = ("select useridto || ' ' || contexturl from mdl_notifications where component = 'quizaccess_proctorpy' "
+                f"and eventtype = 'attemptflagged' and customdata like '%\"attemptid\":{flagged}%' order by useridto")
+    sent = journey.psql(about_it)
+    recipients = sorted(int(line.split()[0]) for line in sent.splitlines())
+    assert recipients == sorted([teacher_id, journey.ids["users"]["nonediting"]]), sent
+    assert all(line.endswith(f"report.php?cmid={journey.ids['cmid']}&attempt={flagged}") for line in sent.splitlines()), sent
+    journey.site.cron()
+    assert journey.psql(about_it) == sent
+    assert journey.psql(f"select count(*) from mdl_quizaccess_proctorpy_alert where attemptid = {flagged}") == "1"
+
+    # The teacher sees it in Moodle's notifications: the bell's popover, then the notifications page.
+    page = journey.login("teacher")
+    page.goto(f"{journey.site.url}/my/")
+    bell = page.locator("#nav-notification-popover-container")
+    bell.locator("[data-region=popover-region-toggle]").click()
+    subject = "Flagged attempt: Barack Obama"
+    item = bell.locator("[data-region=notification-content-item-container]", has_text=subject).first
+    item.wait_for(state="visible")
+    assert "Midterm (proctored)" in item.inner_text() and "flagged" in item.inner_text().lower(), item.inner_text()
+    journey.shot(page, "teacher-notification-popover", full_page=False)
+    page.goto(f"{journey.site.url}/message/output/popup/notifications.php")
+    area = page.locator("[data-region=notification-area]")
+    area.locator("[data-region=notification-content-item-container]", has_text=subject).first.click()
+    content = area.locator("[data-region=content-area]")
+    wait_for(lambda: "below the quiz's threshold of 70" in content.inner_text(), 30,
+             "the flagged attempt's notification on the notifications page")
+    journey.shot(page, "teacher-notification-page")
+    content.locator("a", has_text="Open the attempt's proctoring report").first.click()
+    page.wait_for_url(f"**/accessrule/proctorpy/report.php?cmid={journey.ids['cmid']}&attempt={flagged}")
+    assert "Barack Obama" in page.inner_text("#region-main")
+    journey.shot(page, "teacher-report-from-notification")
+    page.context.close()
+
+    # The admin enables web services and REST, the service, and issues tokens: the teacher's, and a student's.
+    token = journey.cli("wstoken", "teacher")["token"]
+    student_token = journey.cli("wstoken", "student3")["token"]
+    overview = rest(journey, token, "quizaccess_proctorpy_get_overview", cmid=journey.ids["cmid"])
+    assert "exception" not in overview, overview
+    rows = {row["attemptid"]: row for row in overview["attempts"]}
+    assert flagged in rows and rows[flagged]["flagged"] and rows[flagged]["score"] == score["value"], overview
+    first = journey.attempts["student1"]
+    assert first in rows and rows[first]["shots"] >= 3, rows.get(first)
+    assert {m["name"] for m in rows[first]["metrics"]} >= {"no_face", "camera_off", "focus_lost"}, rows[first]
+
+    report = rest(journey, token, "quizaccess_proctorpy_get_attempt_report", cmid=journey.ids["cmid"], attemptid=first)
+    assert "exception" not in report, report
+    assert report["attempt"]["userid"] == journey.ids["users"]["student1"]
+    assert report["score"]["scored"] and report["score"]["formula"].startswith("E = max(0, 100"), report["score"]
+    assert {"focus_lost", "tab_hidden"} <= {e["type"] for e in report["events"]}, report["events"]
+    shots = [s for s in report["camshots"] if s["kind"] == "attempt"]
+    assert len(shots) >= 3 and {"ok", "no_face"} <= {s["verdict"] for s in shots}, shots
+    thumb = requests.get(shots[0]["thumburl"], params={"token": token}, timeout=60)
+    assert thumb.status_code == 200 and thumb.headers["content-type"].startswith("image/png"), thumb.text[:300]
+    assert thumb.content.startswith(b"\x89PNG")
+    full = requests.get(shots[0]["imageurl"], params={"token": token}, timeout=60)
+    assert full.status_code == 200 and len(full.content) > len(thumb.content), full.text[:300]
+    (SCREENSHOTS / "web-service-overview.json").write_text(json.dumps(overview, indent=1))
+    (SCREENSHOTS / "web-service-thumbnail.png").write_bytes(thumb.content)
+
+    # A student's token: refused by both functions, and the image is not served. Moodle's exception handlers write
+    # each refusal to PHP's error log (debugging is on), which php-fpm passes on as its workers' output: these four
+    # are read here and section 8's check starts after them, so it is made here for what came before.
+    logs = (FPM_LOG, PHP_ERRORS)
+    marks = {log: log_size(log) for log in logs}
+    earlier = [line for log in logs for line in log_text(log, journey.log_starts[log], marks[log]).splitlines()
+               if log == PHP_ERRORS and line.strip() or "said into std" in line
+               or re.search(r"PHP (Warning|Notice|Deprecated|Fatal|Parse)", line)]
+    earlier = [line for line in earlier if line not in journey.expected_log_lines]
+    assert earlier == [], "\n".join(earlier[:20])
+    refused = rest(journey, student_token, "quizaccess_proctorpy_get_overview", cmid=journey.ids["cmid"])
+    assert refused.get("errorcode") == "nopermissions", refused
+    refused = rest(journey, student_token, "quizaccess_proctorpy_get_attempt_report", cmid=journey.ids["cmid"],
+                   attemptid=first)
+    assert refused.get("errorcode") == "nopermissions", refused
+    image = requests.get(shots[0]["thumburl"], params={"token": student_token}, timeout=60)
+    assert not image.content.startswith(b"\x89PNG"), image.status_code
+    # And no token at all is no access.
+    assert rest(journey, "0" * 32, "quizaccess_proctorpy_get_overview", cmid=journey.ids["cmid"]).get(
+        "errorcode") == "invalidtoken"
+
+    polled = {}
+
+    def logged_refusals():
+        """The refusals' log text, once all four are in and the logs did not grow since the last look (the rest of a
+        message's lines may follow its first)."""
+        sizes = {log: log_size(log) for log in logs}
+        settled, polled["sizes"] = polled.get("sizes") == sizes, sizes
+        text = "".join(log_text(log, marks[log], sizes[log]) for log in logs)
+        return text if settled and len(re.findall(r"exception handler: ", text)) >= 4 else None
+
+    logged = wait_for(logged_refusals, 30, "Moodle's log lines of the four refusals")
+    handled = re.findall(r"(REST|Default) exception handler: (.*?) Debug:", logged)
+    assert [kind for kind, _ in handled] == ["REST", "REST", "Default", "REST"], logged[:3000]
+    assert all("permission" in message for _, message in handled[:3]), handled
+    assert "Invalid token" in handled[3][1], handled
+    assert not re.search(r"PHP (Warning|Notice|Deprecated|Fatal|Parse)", logged), logged[:3000]
+    journey.log_starts.update({log: log_size(log) for log in logs})
 
 
 # --- 8. No page showed Moodle's debugging output ------------------------------------------------------

@@ -37,6 +37,8 @@ if ($command === 'proctor') {
 if ($command === 'attempt') {
     [, , , $quizid, $username, $photo] = $argv;
     $shots = (int) ($argv[6] ?? 1);
+    // Minutes the attempt is said to have lasted: its start is moved back, and the sidecar told again.
+    $minutes = (int) ($argv[7] ?? 0);
     $user = $DB->get_record('user', ['username' => $username], '*', MUST_EXIST);
     \core\session\manager::set_user($user);
     $quizobj = \mod_quiz\quiz_settings::create((int) $quizid, $user->id);
@@ -44,6 +46,10 @@ if ($command === 'attempt') {
     $quizobj->load_questions();
     $previous = $DB->count_records('quiz_attempts', ['quiz' => $quizid, 'userid' => $user->id]);
     $attempt = quiz_prepare_and_start_new_attempt($quizobj, $previous + 1, null);
+    if ($minutes > 0) {
+        $DB->set_field('quiz_attempts', 'timestart', time() - 60 * $minutes, ['id' => $attempt->id]);
+        \quizaccess_proctorpy\local\proctored_attempt::load((int) $attempt->id)->register();
+    }
     $bytes = file_get_contents($photo);
     for ($i = 0; $i < $shots; $i++) {
         \quizaccess_proctorpy\external\upload_camshot::execute((int) $attempt->id, (int) (microtime(true) * 1000),
@@ -93,6 +99,33 @@ if ($command === 'privacy') {
         $manager->delete_data_for_user($approved);
         echo json_encode(['deleted' => $contextids]), "\n";
     }
+    exit(0);
+}
+
+if ($command === 'wstoken') {
+    // What an admin does in Site administration > Server > Web services: web services and REST on, the plugin's
+    // service enabled, the user allowed to use REST (a system role), a token for the user and the service.
+    $username = $argv[3];
+    set_config('enablewebservices', 1);
+    $protocols = array_filter(explode(',', (string) ($CFG->webserviceprotocols ?? '')));
+    if (!in_array('rest', $protocols, true)) {
+        $protocols[] = 'rest';
+        set_config('webserviceprotocols', implode(',', $protocols));
+    }
+    $service = $DB->get_record('external_services', ['shortname' => 'quizaccess_proctorpy_reports'], '*', MUST_EXIST);
+    $DB->set_field('external_services', 'enabled', 1, ['id' => $service->id]);
+    $system = context_system::instance();
+    $roleid = $DB->get_field('role', 'id', ['shortname' => 'proctorpyws']);
+    if (!$roleid) {
+        $roleid = create_role('Web service user', 'proctorpyws', 'May use the REST protocol');
+        set_role_contextlevels($roleid, [CONTEXT_SYSTEM]);
+        assign_capability('webservice/rest:use', CAP_ALLOW, $roleid, $system->id, true);
+    }
+    $user = $DB->get_record('user', ['username' => $username], '*', MUST_EXIST);
+    role_assign($roleid, $user->id, $system->id);
+    \core\session\manager::set_user(get_admin());
+    $token = \core_external\util::generate_token(EXTERNAL_TOKEN_PERMANENT, $service, (int) $user->id, $system);
+    echo json_encode(['token' => $token, 'service' => (int) $service->id]), "\n";
     exit(0);
 }
 
