@@ -3,10 +3,11 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
-from . import allowances, attempts, camshots
+from . import allowances, attempts, audit, camshots
 from .analysis import references
 from .auth import moodle_actor, require_signed_request
 from .db import get_db
+from .errors import BadRequest
 from .openapi import document
 from .validation import positive_int
 from .web import image_response, json_body, uploaded_image
@@ -69,10 +70,19 @@ def post_event():
 @bp.get("/attempts/<attempt_id>")
 def get_attempt(attempt_id):
     attempt_id = positive_int(attempt_id, "attempt_id")
+    view = request.args.get("view")
+    if view not in (None, "report"):
+        raise BadRequest("view must be report (a person reads the attempt) or absent.", code="invalid_field")
     db = get_db()
     detail = attempts.attempt_detail(db, attempt_id)
     # Moodle's image proxy serves only the images listed here, and the report shows these too.
     detail["references"] = references.attempt_photos(db, detail["attempt"]["user_id"], attempt_id)
+    if view == "report":
+        # Moodle's web service hands the attempt to a person: audited as the report page is.
+        attempt = detail["attempt"]
+        audit.record(db, "report_view", moodle_actor(), {
+            "attempt_id": attempt_id, "user_id": attempt["user_id"], "quiz_id": attempt["quiz_id"],
+            "course_id": attempt["course_id"]}, count=len(detail["shots"]), detail="web service")
     return jsonify(detail)
 
 

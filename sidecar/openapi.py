@@ -123,7 +123,11 @@ def document(version):
                     }, required=("user_id", "course_id", "quiz_id", "cm_id", "started_at")),
                 ),
                 "get": operation("The attempt, its shots with verdicts, events, score, review and reference photos",
-                                 refusals=("404",), parameters=attempt),
+                                 refusals=("400", "404"), parameters=[
+                                     *attempt, *ACTOR_QUERY,
+                                     query("view", {"type": "string", "enum": ["report"]},
+                                           "report: a person reads the attempt (Moodle's web service), so the "
+                                           "read is audited as a report view")]),
             },
             "/api/v1/attempts/{attempt_id}/finish": {"post": operation(
                 "Record the attempt's end. Answers the attempt with its score as now stored: {value (null under "

@@ -453,3 +453,23 @@ def test_the_plugin_checks_images_against_the_sidecar_s_default_bounds():
     assert json.loads(result.stdout) == {"MAX_BYTES": DEFAULTS["storage.max_upload_bytes"],
                                          "MAX_SIDE": DEFAULTS["storage.max_image_side"],
                                          "MAX_ASPECT_RATIO": DEFAULTS["storage.max_aspect_ratio"]}
+
+
+def test_an_attempt_read_for_a_person_is_audited_as_a_report_view_and_a_lookup_is_not(app, api):
+    api.put_attempt(1)
+    api.post_camshot(png_bytes(), client_shot_id="seen")
+    assert api.get("/api/v1/attempts/1?actor_id=5&actor_name=Grace+Hopper").status_code == 200
+    assert count(app, "audit_log") == 0, "Moodle's own look-ups (which images to serve) are not views"
+    assert api.get("/api/v1/attempts/1?view=report&actor_id=5&actor_name=Grace+Hopper").status_code == 200
+    from sidecar.db import connect
+
+    database = connect(app.config["DATABASE"])
+    try:
+        rows = database.execute("SELECT action, actor_id, actor_name, selection, count, detail FROM audit_log").fetchall()
+    finally:
+        database.close()
+    assert [(r[0], r[1], r[2], json.loads(r[3])["attempt_id"], r[4], r[5]) for r in rows] == [
+        ("report_view", "5", "Grace Hopper", 1, 1, "web service")]
+    refused = api.get("/api/v1/attempts/1?view=everything")
+    assert refused.status_code == 400 and refused.json["error"] == "invalid_field"
+    assert count(app, "audit_log") == 1

@@ -25,6 +25,7 @@ import requests
 import moodle_site
 from conftest import FACES, LiveSidecar, free_port
 from sidecar.client import SidecarError
+from sidecar.db import connect
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "moodle"))
@@ -1109,6 +1110,14 @@ def test_flagged_attempt_notifies_the_teacher_and_web_services_answer_with_a_tok
     assert {"focus_lost", "tab_hidden"} <= {e["type"] for e in report["events"]}, report["events"]
     shots = [s for s in report["camshots"] if s["kind"] == "attempt"]
     assert len(shots) >= 3 and {"ok", "no_face"} <= {s["verdict"] for s in shots}, shots
+    # The sidecar's audit log has the teacher's read of that attempt, as for the report page.
+    audited = connect(journey.sidecar.database)
+    try:
+        views = audited.execute("SELECT actor_id, selection FROM audit_log WHERE action = 'report_view' AND detail = "
+                                "'web service'").fetchall()
+    finally:
+        audited.close()
+    assert [(actor, json.loads(selection)["attempt_id"]) for actor, selection in views] == [(str(teacher_id), first)]
     thumb = requests.get(shots[0]["thumburl"], params={"token": token}, timeout=60)
     assert thumb.status_code == 200 and thumb.headers["content-type"].startswith("image/png"), thumb.text[:300]
     assert thumb.content.startswith(b"\x89PNG")

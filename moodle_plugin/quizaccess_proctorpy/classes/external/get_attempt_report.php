@@ -70,8 +70,9 @@ class get_attempt_report extends external_api {
         $fullsize = has_capability('quizaccess/proctorpy:downloadimages', $context);
         $detail = forwarding::run(function() use ($attempt) {
             global $USER;
+            // The sidecar audits this read as a report view: the answer goes to a person.
             return sidecar_client::from_config()->json('GET', api::with_query(api::attempt((int) $attempt->id),
-                api::actor((int) $USER->id, fullname($USER))));
+                api::actor((int) $USER->id, fullname($USER)) + ['view' => 'report']));
         });
         $image = function(string $id) use ($context, $attempt, $fullsize): array {
             return [
