@@ -13,7 +13,6 @@ import io
 import json
 import os
 import secrets
-import signal
 import socket
 import struct
 import subprocess
@@ -36,6 +35,7 @@ from sidecar.signing import signed_headers
 from sidecar.storage import image_store
 
 import moodle_site
+from processes import stop_group
 from seaweedfs import SeaweedFS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -345,13 +345,7 @@ class LiveSidecar:
         raise RuntimeError("sidecar did not answer /healthz in time: " + self.log.read_text()[-3000:])
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_group(self.process)
         self.process = None
 
     def gunicorn_worker_pids(self):

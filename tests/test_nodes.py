@@ -19,6 +19,7 @@ from conftest import (
     REPO, SECRET, IngestLoad, LiveSidecar, attempt_fields, face_bytes, free_port, png_bytes, postgresql_database,
     settings_env, stored_keys,
 )
+from processes import stop_group, wait_for
 from sidecar import db
 from sidecar.client import SidecarClient
 from sidecar.signing import make_token
@@ -47,21 +48,7 @@ class Worker:
         self.process.wait()
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-def wait_for(check, timeout, what):
-    deadline = time.time() + timeout
-    while not (result := check()):
-        if time.time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.2)
-    return result
+        stop_group(self.process, timeout=30)
 
 
 def query(url, sql, params=()):
