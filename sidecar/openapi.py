@@ -208,8 +208,12 @@ def document(version):
                 "and its grace), times the student left the page within the last minutes and the latest focus or "
                 "tab event, the score so far and whether it is below the quiz's threshold, and problems (in "
                 "order: " + ", ".join(PROBLEMS) + "). An unknown quiz has none",
+                refusals=("400",),
                 parameters=[
                     path_id("quiz_id"),
+                    *ACTOR_QUERY,
+                    query("view", {"type": "string", "enum": ["opened"]},
+                          "opened: a teacher opened the live view, audited with the actor; refreshes leave it out"),
                     query("user_ids", {"type": "string", "pattern": "^[0-9]+(,[0-9]+)*$"},
                           f"Only these students' attempts, at most {MAX_USER_IDS} ids separated by commas (those "
                           "of the Moodle viewer's group)"),

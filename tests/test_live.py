@@ -146,12 +146,26 @@ def test_an_unknown_quiz_has_no_attempts_in_progress(app, api):
     ("/api/v1/quizzes/11/live?user_ids=7;9", "user_ids"), ("/api/v1/quizzes/11/live?user_ids=-7", "user_ids"),
     ("/api/v1/quizzes/11/live?user_ids=" + ",".join(["7"] * 901), "user_ids"),
     ("/api/v1/quizzes/11/live?minutes=0", "minutes"), ("/api/v1/quizzes/11/live?minutes=61", "minutes"),
-    ("/api/v1/quizzes/11/live?minutes=five", "minutes"),
+    ("/api/v1/quizzes/11/live?minutes=five", "minutes"), ("/api/v1/quizzes/11/live?view=closed", "view"),
 ])
 def test_malformed_parameters_are_refused(app, api, path, name):
     response = api.get(path)
     assert response.status_code == 400
     assert response.json["error"] == "invalid_field" and name in response.json["message"]
+
+
+def test_opening_the_live_view_is_audited_and_its_refreshes_are_not(app, api, config):
+    seed(app, api, config)
+    assert api.get("/api/v1/quizzes/11/live?view=opened&actor_id=5&actor_name=Grace+Hopper").status_code == 200
+    for _ in range(3):
+        assert api.get("/api/v1/quizzes/11/live").status_code == 200
+    db = db_of(app)
+    try:
+        rows = db.execute("SELECT action, actor_id, actor_name, selection, count FROM audit_log "
+                          "WHERE action = 'live_view'").fetchall()
+    finally:
+        db.close()
+    assert rows == [("live_view", "5", "Grace Hopper", '{"quiz_id": 11}', 9)]
 
 
 def test_unsigned_is_refused(client):

@@ -933,6 +933,13 @@ def test_teacher_watches_the_exam_live(journey):
     teacher.wait_for_url("**/accessrule/proctorpy/live.php?cmid=*")
     assert debugging_output(teacher) == []
     assert "Live view" in teacher.title()
+    # Opening the live view is in the sidecar's audit log with the teacher's name; its refreshes are not.
+    audited = connect(journey.sidecar.database)
+    try:
+        opened = audited.execute("SELECT actor_name, selection FROM audit_log WHERE action = 'live_view'").fetchall()
+    finally:
+        audited.close()
+    assert opened == [("Grace Hopper", json.dumps({"quiz_id": int(journey.ids["quiz"])}))], opened
     get_live = []
     teacher.on("request", lambda request: get_live.append(request.url)
                if "quizaccess_proctorpy_get_live" in request.url + (request.post_data or "") else None)

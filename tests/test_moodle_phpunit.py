@@ -2,7 +2,7 @@
 import re
 
 # Tests of the suite when it was last counted: fewer means a test file stopped being found or run.
-MIN_TESTS = 200
+MIN_TESTS = 201
 
 SUMMARY = re.compile(r"^OK \((\d+) tests?, (\d+) assertions?\)$", re.M)
 

@@ -101,12 +101,19 @@ def quiz_attempts(quiz_id):
 def quiz_live(quiz_id):
     """The quiz's attempts in progress for the live view, problems first.
 
-    Not audited, like thumbnails: Moodle asks for it every few seconds for every teacher watching.
+    Audited when a teacher opens the live view (view=opened), not at each of its refreshes, which
+    Moodle asks for every few seconds for every teacher watching.
     """
     quiz_id = positive_int(quiz_id, "quiz_id")
     params = live.live_params(request.args)
+    view = request.args.get("view")
+    if view not in (None, "opened"):
+        raise BadRequest("view must be opened (a teacher opened the live view) or absent.", code="invalid_field")
     now = time.time()
-    attempts = live.live_attempts(get_db(), current_app.config["PROCTORPY"], quiz_id, params, now)
+    db = get_db()
+    attempts = live.live_attempts(db, current_app.config["PROCTORPY"], quiz_id, params, now)
+    if view == "opened":
+        audit.record(db, "live_view", moodle_actor(), {"quiz_id": quiz_id}, count=len(attempts))
     return jsonify(quiz_id=quiz_id, now=now, minutes=params["minutes"], count=len(attempts), attempts=attempts)
 
 

@@ -146,19 +146,24 @@ class api {
     /**
      * A quiz's attempts in progress for the live view, problems first.
      *
-     * Not audited by the sidecar: the live view asks for it every few seconds.
+     * With an actor, the sidecar audits that this teacher opened the live view; its refreshes, every few
+     * seconds, go without one and are not audited.
      *
      * @param int $quizid Moodle quiz id (not the course module id)
      * @param int[]|null $userids only these students' attempts (the viewer's group), null for every student's
+     * @param array|null $actor ['actor_id' => int, 'actor_name' => string] when the view is opened
      * @return string
      * @throws \InvalidArgumentException for an empty list of students, which would read as every student
      */
-    public static function quiz_live(int $quizid, ?array $userids = null): string {
+    public static function quiz_live(int $quizid, ?array $userids = null, ?array $actor = null): string {
         if ($userids === []) {
             throw new \InvalidArgumentException('No students to list the attempts of');
         }
-        return self::with_query(self::PREFIX . '/quizzes/' . $quizid . '/live',
-            ['user_ids' => $userids === null ? null : implode(',', array_map('intval', $userids))]);
+        $query = ['user_ids' => $userids === null ? null : implode(',', array_map('intval', $userids))];
+        if ($actor !== null) {
+            $query += $actor + ['view' => 'opened'];
+        }
+        return self::with_query(self::PREFIX . '/quizzes/' . $quizid . '/live', $query);
     }
 
     /**

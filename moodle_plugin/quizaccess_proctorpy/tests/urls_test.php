@@ -81,6 +81,16 @@ final class urls_test extends \basic_testcase {
     }
 
     /**
+     * The live view: opened with its viewer (audited by the sidecar), refreshed without.
+     */
+    public function test_live(): void {
+        $this->assertSame('/api/v1/quizzes/12/live?user_ids=5%2C7', api::quiz_live(12, [5, 7]));
+        $this->assertSame('/api/v1/quizzes/12/live', api::quiz_live(12));
+        $this->assertSame('/api/v1/quizzes/12/live?user_ids=5&actor_id=3&actor_name=T&view=opened',
+            api::quiz_live(12, [5], api::actor(3, 'T')));
+    }
+
+    /**
      * Camshot images: thumbnails, and ids that could change the path are refused.
      */
     public function test_camshot_image_path(): void {

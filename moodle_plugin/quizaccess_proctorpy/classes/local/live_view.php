@@ -97,10 +97,12 @@ class live_view {
      * The tiles the viewer may see, with a summary: what the live_tiles template and get_live return.
      *
      * @param bool $flaggedonly only the attempts with a problem now
+     * @param bool $opened the page is being opened (audited by the sidecar), not refreshed
      * @return array tiles, total, shown, flagged, flaggedonly, summary, emptymessage, updated
      * @throws sidecar_exception when the sidecar does not answer or refuses
      */
-    public function export(bool $flaggedonly): array {
+    public function export(bool $flaggedonly, bool $opened = false): array {
+        global $USER;
         $data = [
             'tiles' => [],
             'total' => 0,
@@ -121,7 +123,8 @@ class live_view {
         if (!$attempts) {
             return $data;
         }
-        $answer = $this->client->json('GET', api::quiz_live((int) $this->cm->instance, $userids));
+        $actor = $opened ? api::actor((int) $USER->id, fullname($USER)) : null;
+        $answer = $this->client->json('GET', api::quiz_live((int) $this->cm->instance, $userids, $actor));
         $tiles = $this->tiles($answer, $attempts);
         $flagged = array_values(array_filter($tiles, function(array $tile): bool {
             return $tile['problem'];
@@ -154,7 +157,7 @@ class live_view {
             'error' => '',
         ];
         try {
-            return $context + $this->export($flaggedonly);
+            return $context + $this->export($flaggedonly, true);
         } catch (sidecar_exception $e) {
             $context['error'] = get_string('sidecarerror', 'quizaccess_proctorpy', $e->getMessage());
             return $context + ['tiles' => [], 'total' => 0, 'shown' => 0, 'flagged' => 0, 'flaggedonly' => $flaggedonly,
