@@ -20,4 +20,10 @@ def record(db, action, actor, selection=None, count=None, bytes=None, detail="")
     )
 
 
+def attempt_selection(attempt):
+    """What an audit row about one attempt names: the attempt, its student, quiz and course."""
+    return {"attempt_id": attempt["id"], "user_id": attempt["user_id"], "quiz_id": attempt["quiz_id"],
+            "course_id": attempt["course_id"]}
+
+
 SYSTEM = {"actor_type": "system", "actor_id": None, "actor_name": "proctorpy"}

@@ -79,10 +79,8 @@ def get_attempt(attempt_id):
     detail["references"] = references.attempt_photos(db, detail["attempt"]["user_id"], attempt_id)
     if view == "report":
         # Moodle's web service hands the attempt to a person: audited as the report page is.
-        attempt = detail["attempt"]
-        audit.record(db, "report_view", moodle_actor(), {
-            "attempt_id": attempt_id, "user_id": attempt["user_id"], "quiz_id": attempt["quiz_id"],
-            "course_id": attempt["course_id"]}, count=len(detail["shots"]), detail="web service")
+        audit.record(db, "report_view", moodle_actor(), audit.attempt_selection(detail["attempt"]),
+                     count=len(detail["shots"]), detail="web service")
     return jsonify(detail)
 
 

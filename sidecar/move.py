@@ -22,7 +22,8 @@ class MoveRefused(Exception):
 
 
 def plan(config, source_dir):
-    """What the move does: (moves the rows?, moves the images?); MoveRefused when it cannot start."""
+    """What the move does: (moves the rows?, the target image store, or None when the images stay);
+    MoveRefused when it cannot start."""
     source_dir = Path(source_dir).resolve()
     database_file = storage.database_path(source_dir)
     if not database_file.is_file():
@@ -37,7 +38,7 @@ def plan(config, source_dir):
     if not moves_rows and not moves_images:
         raise MoveRefused("the configuration names this same SQLite file and image folder: set database.url "
                           "(PostgreSQL) and storage.backend = \"s3\" to the new places first")
-    return moves_rows, moves_images
+    return moves_rows, target_store if moves_images else None
 
 
 def process_alive(pid):
@@ -52,7 +53,7 @@ def process_alive(pid):
 
 def move(config, source_dir, say=print):
     """Copy the installation in source_dir to the configured places; return counts of what was done."""
-    moves_rows, moves_images = plan(config, source_dir)
+    moves_rows, target_store = plan(config, source_dir)
     source = db.connect(storage.database_path(source_dir))
     target = db.connect(db.database_location(config)) if moves_rows else source
     counts = {}
@@ -62,12 +63,11 @@ def move(config, source_dir, say=print):
         if moves_rows:
             db.migrate(target)
             refuse_another_installation(source, target)
-        if moves_images:
-            counts.update(copy_images(source, storage.FolderStore(source_dir, fsync=False),
-                                      storage.image_store(config), say))
+        if target_store is not None:
+            counts.update(copy_images(source, storage.FolderStore(source_dir, fsync=False), target_store, say))
         if moves_rows:
             counts["rows"] = copy_rows(source, target, say)
-        verify(source, target, storage.image_store(config))
+        verify(source, target, target_store or storage.FolderStore(source_dir))
         with db.write_transaction(target):
             audit.record(target, "installation_moved", audit.SYSTEM, count=counts.get("images_copied"),
                          detail=f"from {Path(source_dir).resolve()}")

@@ -27,11 +27,6 @@ def _html(body):
     return Response(body, mimetype="text/html", headers={"X-Content-Type-Options": "nosniff"})
 
 
-def _selection(attempt):
-    return {"attempt_id": attempt["id"], "user_id": attempt["user_id"], "quiz_id": attempt["quiz_id"],
-            "course_id": attempt["course_id"]}
-
-
 @bp.get("/attempts/<attempt_id>/report")
 def attempt_report(attempt_id):
     """The HTML fragment; images are <image_base><camshot id> and <image_base><camshot id>?size=thumb, the
@@ -46,7 +41,8 @@ def attempt_report(attempt_id):
     db = get_db()
     report = build_report(db, config, attempt_id, zone)
     html = render_template("attempt_report.html", r=report, image_base=image_base, full_size_links=full_size == "1")
-    audit.record(db, "report_view", moodle_actor(), _selection(report["attempt"]), count=len(report["shots"]))
+    audit.record(db, "report_view", moodle_actor(), audit.attempt_selection(report["attempt"]),
+                 count=len(report["shots"]))
     return _html(html)
 
 
@@ -57,7 +53,7 @@ def attempt_report_pdf(attempt_id):
     db = get_db()
     report = build_report(db, config, attempt_id, _zone())
     pdf = render_pdf(report, current_app.config["IMAGES"])
-    audit.record(db, "report_pdf_download", moodle_actor(), _selection(report["attempt"]),
+    audit.record(db, "report_pdf_download", moodle_actor(), audit.attempt_selection(report["attempt"]),
                  count=len(report["shots"]), bytes=len(pdf))
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="proctoring-attempt-{attempt_id}.pdf"',
@@ -158,7 +154,7 @@ def review_attempt(attempt_id):
         actor = moodle_actor(body)
         if actor["actor_id"] is None and reviewer_id is not None:
             actor = {"actor_type": "moodle", "actor_id": str(reviewer_id), "actor_name": reviewer_name}
-        audit.record(db, "review", actor, _selection(attempt), count=1,
+        audit.record(db, "review", actor, audit.attempt_selection(attempt), count=1,
                      detail=f"{body['conclusion']} ({was}); comment: {comment}")
     return jsonify(attempt_id=attempt_id, conclusion=body["conclusion"], comment=comment, reviewer_id=reviewer_id,
                    reviewer_name=reviewer_name, reviewed_at=now, previous=before[0] if before else None)
