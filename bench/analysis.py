@@ -107,13 +107,13 @@ def per_shot(face_recognition, frame_images, rounds, workdir):
     print(f"\n## 1. Per-shot analysis time, one core (pinned to CPU {cpu}), {len(frame_images)} frames x {rounds} rounds")
     app, config = new_app(workdir / "latency")
     api = SignedTestClient(app.test_client())
-    api.put_attempt(1, user_id=7, quiz_id=11)
+    api.put_attempt(1, user_id=7, quiz_id=11, started_at=int(time.time()) - 3600)
     enrol(api, app, config)
     for width, height in ((320, 240), (640, 480)):
         shots = []
         for number, frame in enumerate(frame_images):
             png = stored(frame.resize((width, height), Image.Resampling.LANCZOS), config)
-            response = api.post_camshot(png, attempt_id=1, user_id=7, taken_at=1_700_000_000_000 + number)
+            response = api.post_camshot(png, attempt_id=1, user_id=7, taken_at=(int(time.time()) - 3600) * 1000 + number)
             db = connect(app.config["DATABASE"])
             shots.append(camshots.load_camshot(db, response.json["id"]))
             db.close()
@@ -167,12 +167,12 @@ def throughput(frame_images, burst, workdir):
     print(f"\n## 2. Queue throughput: {burst} camshots (640x480), `proctorpy worker` with the default count")
     app, config = new_app(workdir / "burst")
     api = SignedTestClient(app.test_client())
-    api.put_attempt(1, user_id=7, quiz_id=11)
+    api.put_attempt(1, user_id=7, quiz_id=11, started_at=int(time.time()) - 3600)
     enrol(api, app, config)
     pngs = [stored(frame, config) for frame in frame_images]
     for number in range(burst):
         response = api.post_camshot(pngs[number % len(pngs)], attempt_id=1, user_id=7,
-                                    taken_at=1_700_000_000_000 + number * 30_000)
+                                    taken_at=(int(time.time()) - 3600) * 1000 + number * 30_000)
         assert response.status_code == 201
     env = {**os.environ, "PROCTORPY_STORAGE_DATA_DIR": str(config.data_dir), "PROCTORPY_SECRET": SECRET,
            "PROCTORPY_ANALYSIS_POLL_SECONDS": "0.05"}

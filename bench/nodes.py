@@ -48,12 +48,12 @@ def ingest(settings, data_dir, burst, frames):
                                                 **settings})
     app = create_app(config)
     api = SignedTestClient(app.test_client())
-    api.put_attempt(1, user_id=7, quiz_id=11)
+    api.put_attempt(1, user_id=7, quiz_id=11, started_at=int(time.time()) - 3600)
     body, ctype = multipart({}, {"image": ("p.jpg", (FACES / "obama" / "obama.jpg").read_bytes(), "image/jpeg")})
     assert api.open("PUT", "/api/v1/users/7/reference", body, ctype).status_code == 200
     for number in range(burst):
         response = api.post_camshot(frames[number % len(frames)], attempt_id=1, user_id=7,
-                                    taken_at=1_700_000_000_000 + number * 30_000)
+                                    taken_at=(int(time.time()) - 3600) * 1000 + number * 30_000)
         assert response.status_code == 201, response.data
     location = app.config["DATABASE"]
     close_app(app)

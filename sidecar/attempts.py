@@ -22,6 +22,11 @@ PERCENT = (0, 100)  # bounds of the threshold and of each metric's weight
 RETENTION_DAYS = (1, 36500)
 NAME_LENGTH = 255  # user, course and quiz names
 COMMENT_LENGTH = 4000  # a review's comment
+# How far a browser's time (a camshot's taken_at, an event's at) may stray from the attempt: the camera
+# check runs a little before the attempt starts, and a clock a little ahead is no forgery. Anything
+# further is refused, so no stored time can stretch an attempt's report past its real span.
+EARLIEST_BEFORE_START = 5 * 60  # seconds before the attempt's start
+LATEST_AHEAD = 2 * 60  # seconds ahead of the sidecar's clock
 
 ATTEMPT_COLUMNS = ("id", "user_id", "course_id", "course_name", "quiz_id", "cm_id", "quiz_name", "started_at",
                    "finished_at", "settings", "legal_hold")
@@ -140,9 +145,24 @@ def event_fields(body):
     }
 
 
+def capture_time(attempt, value_ms, name, now):
+    """A camshot's or event's time (unix ms, from the browser) that lies within the attempt's possible span:
+    from EARLIEST_BEFORE_START before its start to LATEST_AHEAD past the sidecar's clock now."""
+    earliest = (attempt["started_at"] - EARLIEST_BEFORE_START) * 1000
+    latest = int((now + LATEST_AHEAD) * 1000)
+    if not earliest <= value_ms <= latest:
+        raise BadRequest(
+            f"{name} must lie between {EARLIEST_BEFORE_START // 60} minutes before the attempt started and "
+            f"{LATEST_AHEAD // 60} minutes past the sidecar's clock (unix ms {earliest} to {latest}), got {value_ms}.",
+            code="time_out_of_range",
+        )
+    return value_ms
+
+
 def record_event(db, config, attempt_id, user_id, event_type, at, client_event_id):
     """Store one browser event once; (the event, whether it is new). A retry is not new."""
-    load_attempt(db, attempt_id, must_belong_to=user_id, status=409)
+    attempt = load_attempt(db, attempt_id, must_belong_to=user_id, status=409)
+    capture_time(attempt, at, "at", time.time())
     with write_transaction(db):
         inserted = db.execute(
             "INSERT INTO events (attempt_id, type, at, client_event_id, received_at) VALUES (?, ?, ?, ?, ?) "

@@ -6,6 +6,7 @@ import time
 from PIL import Image
 
 from . import storage
+from .attempts import capture_time
 from .db import IntegrityError, write_transaction
 from .errors import BadRequest, NotFound
 from .images import decode_upload, encode_png, fit_width
@@ -57,6 +58,7 @@ def store(db, config, images, attempt, fields, data):
     Only after both are durable does the caller acknowledge. If the row cannot be
     committed the image is removed again, so nothing is left half-stored.
     """
+    capture_time(attempt, fields["taken_at"], "taken_at", time.time())
     images.check_free_space(config["storage.min_free_bytes"])
     image = fit_width(decode_upload(data, config), config["storage.max_width"])
     png = encode_png(image, config["storage.png_compress_level"], stored_palette_colors(config))

@@ -377,3 +377,16 @@ def rename_upload_allowances(db):
 def record_identity_passes(db):
     # The identity step ends with the first passing check: later identity photos are refused.
     db.execute("ALTER TABLE attempts ADD COLUMN identity_passed_at REAL")
+
+
+@migration
+def repair_capture_times(db):
+    # Camshot and event times were once stored as the browser sent them. One that lies outside what its
+    # attempt and its arrival allow (attempts.EARLIEST_BEFORE_START, LATEST_AHEAD) becomes its arrival
+    # time, the sidecar's own clock, so that no stored time stretches a report past the attempt's span.
+    for table, column in (("camshots", "taken_at"), ("events", "at")):
+        arrived = db.integer_part("received_at * 1000")
+        db.execute(
+            f"UPDATE {table} SET {column} = {arrived} WHERE {column} > {arrived} + 120000 OR {column} < "
+            f"(SELECT (a.started_at - 300) * 1000 FROM attempts a WHERE a.id = {table}.attempt_id)"
+        )

@@ -34,13 +34,14 @@ class Timeline:
         return max(0, self.end - self.start)
 
 
-def attempt_span(attempt, shots, events):
-    """Start and end in ms: started_at to finished_at, or to the last camshot/event while unfinished."""
+def attempt_span(attempt, shots, events, now):
+    """Start and end in ms: started_at to finished_at, or, while unfinished, to the last camshot or event
+    but never past now (unix seconds): a time no browser could have sent cannot stretch the attempt."""
     start = attempt["started_at"] * 1000
     if attempt["finished_at"] is not None:
         end = attempt["finished_at"] * 1000
     else:
-        end = max([start] + [s["taken_at"] for s in shots] + [e["at"] for e in events])
+        end = min(max([start] + [s["taken_at"] for s in shots] + [e["at"] for e in events]), int(now * 1000))
     return start, max(start, end)
 
 
@@ -51,12 +52,13 @@ def shot_metric(shot):
     return {"no_face": "no_face", "multiple_faces": "multiple_faces", "mismatch": "mismatch"}.get(shot["status"])
 
 
-def build_timeline(attempt, shots, events, due_ms):
-    """Violation intervals of one attempt; shots and events sorted by time.
+def build_timeline(attempt, shots, events, due_ms, now=None):
+    """Violation intervals of one attempt; shots and events sorted by time; now (unix seconds) bounds an
+    unfinished attempt, the sidecar's clock unless given.
 
     Only camshots of kind attempt cover time: the identity photo is taken before the quiz opens.
     """
-    start, end = attempt_span(attempt, shots, events)
+    start, end = attempt_span(attempt, shots, events, time.time() if now is None else now)
     timeline = Timeline(start, end)
     covered = start + due_ms  # the first camshot is due within one interval of the start
     attempt_shots = [s for s in shots if s["kind"] == "attempt"]
@@ -188,10 +190,11 @@ def load_attempt_row(db, attempt_id):
     return {"id": row[0], "started_at": row[1], "finished_at": row[2], "settings": json.loads(row[3] or "{}")}
 
 
-def score_attempt(attempt, shots, events, config):
-    """(value, flagged, metrics, timeline) of an attempt from its rows; pure, no database."""
+def score_attempt(attempt, shots, events, config, now=None):
+    """(value, flagged, metrics, timeline) of an attempt from its rows; no database. now bounds an unfinished
+    attempt (build_timeline)."""
     weights, threshold, due_ms = scoring_settings(attempt, config)
-    timeline = build_timeline(attempt, shots, events, due_ms)
+    timeline = build_timeline(attempt, shots, events, due_ms, now)
     value, flagged, metrics = compute_score(timeline, weights, threshold, config["scoring.min_duration"])
     attempt_shots = [s for s in shots if s["kind"] == "attempt"]
     metrics["shots"] = len(attempt_shots)

@@ -283,7 +283,7 @@ class IngestLoad:
             client_shot_id = f"w{worker}-{n}"
             image = png_bytes(320, 240, (worker * 70 % 256, n % 256, 40))
             try:
-                _, body = self.client.post_camshot(self.attempt_id, self.user_id, 1_700_000_000_000 + n, image,
+                _, body = self.client.post_camshot(self.attempt_id, self.user_id, int(time.time() * 1000), image,
                                                    client_shot_id)
             except SidecarError as error:
                 self.refused.append(error.status)

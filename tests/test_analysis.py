@@ -51,7 +51,7 @@ def post_shots(api, *relatives, attempt_id=1, user_id=7):
     ids = []
     for number, relative in enumerate(relatives):
         response = api.post_camshot(face_bytes(relative, width=640), attempt_id=attempt_id, user_id=user_id,
-                                    taken_at=1_700_000_000_000 + number * 30_000)
+                                    taken_at=int(time.time() * 1000) - 300_000 + number * 30_000)
         assert response.status_code == 201, response.json
         ids.append(response.json["id"])
     return ids
@@ -504,7 +504,8 @@ def test_identity_photo_held_by_a_stalled_worker_is_answered_503_then_analysed(a
     db = connect(app.config["DATABASE"])
     try:
         # Stored as the identity endpoint stores it, then leased by a worker that stalls before its verdict.
-        fields = {"attempt_id": 1, "user_id": 7, "taken_at": 1, "client_shot_id": "id-1", "kind": "identity"}
+        fields = {"attempt_id": 1, "user_id": 7, "taken_at": int(time.time() * 1000), "client_shot_id": "id-1",
+                  "kind": "identity"}
         camshots.store(db, config, app.config["IMAGES"], load_attempt(db, 1), fields,
                        face_bytes("obama/obama1.jpg"))
         queue.claim(db, "stalled", lease_seconds=600)
@@ -526,11 +527,13 @@ def test_identity_photo_held_by_a_stalled_worker_is_answered_503_then_analysed(a
     ({"user_id": 7, "taken_at": "soon", "client_shot_id": "x"}, None, 400, "invalid_field"),
     ({"user_id": 7, "taken_at": 1, "client_shot_id": "has space"}, None, 400, "invalid_field"),
     ({"user_id": 8, "taken_at": 1, "client_shot_id": "x"}, None, 409, "attempt_user_mismatch"),
-    ({"user_id": 7, "taken_at": 1, "client_shot_id": "x"}, b"GIF89a not accepted", 415, "not_an_image"),
-    ({"user_id": 7, "taken_at": 1, "client_shot_id": "x"}, b"", 415, "empty_image"),
+    ({"user_id": 7, "taken_at": "now", "client_shot_id": "x"}, b"GIF89a not accepted", 415, "not_an_image"),
+    ({"user_id": 7, "taken_at": "now", "client_shot_id": "x"}, b"", 415, "empty_image"),
 ])
 def test_bad_identity_uploads_are_refused(app, api, fields, image, status, code):
     api.put_attempt(1)
+    if fields.get("taken_at") == "now":  # the image is refused, not the time it was taken
+        fields = {**fields, "taken_at": int(time.time() * 1000)}
     body, ctype = multipart(fields, {"image": ("i.png", image if image is not None else png_bytes(), "image/png")})
     response = api.open("POST", "/api/v1/attempts/1/identity", body, ctype)
     assert response.status_code == status and response.json["error"] == code, response.json
@@ -589,7 +592,7 @@ def test_a_burst_of_camshots_drains_each_analysed_once(tmp_path, backend_env):
         burst = 40
 
         def send(number):
-            status, body = sidecar.client.post_camshot(1, 7, 1_700_000_000_000 + number, photos[number % 4],
+            status, body = sidecar.client.post_camshot(1, 7, int(time.time() * 1000), photos[number % 4],
                                                        client_shot_id=f"burst-{number}")
             assert status == 201
             return body["id"]

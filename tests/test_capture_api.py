@@ -436,8 +436,9 @@ def test_forwarded_and_direct_camshots_spend_one_allowance(app, api, allowance_o
 
 def test_forwarded_events_over_the_allowance_are_refused(app, api, allowance_of_three):
     api.put_attempt(1)
-    answers = [api.json("POST", "/api/v1/events", {"attempt_id": 1, "user_id": 7, "type": "tab_hidden", "at": n + 1,
-                                                   "client_event_id": f"e{n}"}) for n in range(3)]
+    answers = [api.json("POST", "/api/v1/events", {"attempt_id": 1, "user_id": 7, "type": "tab_hidden",
+                                                   "at": int(time.time() * 1000) + n, "client_event_id": f"e{n}"})
+               for n in range(3)]
     assert [a.status_code for a in answers] == [201, 201, 429]
     assert answers[2].headers["Retry-After"] == "30"
     assert count(app, "events") == 2

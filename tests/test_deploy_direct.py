@@ -78,7 +78,8 @@ def test_snippet_passes_health_and_direct_uploads_only(nginx, live_sidecar):
     live_sidecar.client.put_attempt(5, user_id=9, user_fullname="Ada", course_id=1, quiz_id=2, cm_id=3,
                                     started_at=int(time.time()))
     token = make_token(SECRET, {"a": 5, "u": 9, "exp": int(time.time()) + 600})
-    event = json.dumps({"attempt_id": 5, "user_id": 9, "type": "tab_hidden", "at": 1, "client_event_id": "e"}).encode()
+    event = json.dumps({"attempt_id": 5, "user_id": 9, "type": "tab_hidden", "at": int(time.time() * 1000),
+                        "client_event_id": "e"}).encode()
     headers = {"Content-Type": "application/json", "Authorization": "Bearer " + token,
                "Origin": nginx, "Sec-Fetch-Site": "same-origin", "Cookie": "MoodleSession=secret"}
     status, body = call(nginx + "/proctorpy/api/v1/direct/events", "POST", event, headers)

@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -38,7 +39,7 @@ def old_installation(tmp_path_factory):
     api.put_attempt(1, **attempt_fields(1))
     for n in range(QUEUED):
         response = api.post_camshot(png_bytes(64, 48, (n % 256, n // 256, 90)), attempt_id=1, user_id=7,
-                                    taken_at=1_700_000_000_000 + n * 1000, client_shot_id=f"q{n}")
+                                    taken_at=int(time.time() * 1000) - n, client_shot_id=f"q{n}")
         assert response.status_code == 201, response.data
     overview = api.get("/api/v1/quizzes/9101/attempts").get_json()
     report = api.get("/api/v1/attempts/90004/report").get_data(as_text=True)
@@ -117,9 +118,9 @@ def test_an_interrupted_move_finishes_when_run_again_with_every_row_and_image(tm
             for camshot_id in shown:
                 status, image = node.client.request("GET", f"/api/v1/camshots/{camshot_id}/image?size=thumb")
                 assert status == 200 and image.startswith(b"\x89PNG")
-            _, body = node.client.post_camshot(1, 7, 1_800_000_000_000, png_bytes(), "after-the-move")
+            _, body = node.client.post_camshot(1, 7, int(time.time() * 1000), png_bytes(), "after-the-move")
             assert body["id"] in {row[0] for row in rows(url, "SELECT id FROM camshots")}
-            node.client.post_event(1, 7, "focus_lost", 1_800_000_000_000, "event-after-the-move")
+            node.client.post_event(1, 7, "focus_lost", int(time.time() * 1000), "event-after-the-move")
         finally:
             node.stop()
 

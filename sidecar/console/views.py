@@ -40,7 +40,10 @@ def size_filter(value):
 def when_filter(seconds, with_time=True):
     if seconds is None or seconds == "":
         return "—"
-    moment = datetime.datetime.fromtimestamp(float(seconds), datetime.timezone.utc)
+    try:
+        moment = datetime.datetime.fromtimestamp(float(seconds), datetime.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return "invalid time"  # a row stored before times were checked
     return moment.strftime("%Y-%m-%d %H:%M UTC" if with_time else "%Y-%m-%d")
 
 

@@ -1,6 +1,7 @@
 """What one attempt's report shows, gathered once for the HTML fragment and the PDF."""
 import json
 import re
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,6 +28,8 @@ ALERT_EVENTS = {"focus_lost", "tab_hidden", "camera_lost", "fullscreen_exit", "u
 
 # A URL prefix: an http(s) URL, or a path with no colon at all, so no scheme (javascript:, data:)
 # can hide in it; no quotes, spaces, angle brackets or backslashes, so it cannot leave its attribute.
+MAX_SLOTS = 24 * 60  # slots of the per-minute timeline at most: a day's worth of minutes
+
 URL_PREFIX = re.compile(r"^(https?://[^\s\"'<>\\`]+|[/.A-Za-z0-9_~-][^\s\"'<>\\`:]*)?$")
 MAX_PREFIX = 500
 
@@ -54,7 +57,12 @@ def time_zone(name, default):
 
 
 def clock(seconds, zone, with_date=True):
-    moment = datetime.fromtimestamp(seconds, zone)
+    """A time as the reports print it; one no calendar can show (a row stored before times were checked)
+    is said to be invalid rather than break the page."""
+    try:
+        moment = datetime.fromtimestamp(seconds, zone)
+    except (OverflowError, OSError, ValueError):
+        return "invalid time"
     return moment.strftime("%Y-%m-%d %H:%M:%S %Z" if with_date else "%H:%M:%S")
 
 
@@ -84,13 +92,18 @@ def heat_colour(fraction):
 
 
 def minutes_of(timeline):
-    """Per-minute share of time in violation, with the seconds of each metric in that minute."""
+    """Per-minute share of time in violation, with the seconds of each metric in that minute.
+
+    An attempt longer than MAX_SLOTS minutes gets slots of several minutes, so that the timeline's size
+    stays bounded however long the attempt ran.
+    """
     minutes = []
     start, end = timeline.start, timeline.end
+    slot = 60_000 * max(1, -(-(end - start) // (60_000 * MAX_SLOTS)))
     every = [(a, b, m) for m in METRICS for a, b in timeline.intervals[m]]
     index = 0
-    for minute_start in range(start, end, 60_000):
-        minute_end = min(minute_start + 60_000, end)
+    for minute_start in range(start, end, slot):
+        minute_end = min(minute_start + slot, end)
         clipped = [(max(a, minute_start), min(b, minute_end), m) for a, b, m in every
                    if a < minute_end and b > minute_start]
         covered = union_length([(a, b) for a, b, _ in clipped])
@@ -99,7 +112,8 @@ def minutes_of(timeline):
             per_metric[m] = per_metric.get(m, 0) + (b - a) / 1000
         fraction = covered / (minute_end - minute_start)
         minutes.append({
-            "index": index, "fraction": fraction, "colour": heat_colour(fraction),
+            "index": index, "minute": (minute_start - start) // 60_000, "fraction": fraction,
+            "colour": heat_colour(fraction),
             "metrics": {METRIC_LABELS[m]: round(s) for m, s in per_metric.items()},
         })
         index += 1
@@ -153,7 +167,7 @@ def build_report(db, config, attempt_id, zone):
     attempt = attempt_summary(db, attempt_id)
     shots = load_shots(db, attempt_id)
     events = load_events(db, attempt_id)
-    value, flagged, metrics, timeline = score_attempt(attempt, shots, events, config)
+    value, flagged, metrics, timeline = score_attempt(attempt, shots, events, config, time.time())
     matched = {s["matched_user_id"] for s in shots if s["matched_user_id"] is not None}
     names = dict(db.execute(
         f"SELECT id, fullname FROM users WHERE id IN ({','.join('?' * len(matched))})", list(matched)

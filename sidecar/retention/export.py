@@ -24,6 +24,8 @@ from .selection import where
 CHUNK = 64 * 1024
 PAGE = 200  # attempts read per query
 MAX_QUIZ_IDS = 1000  # quizzes named in one privacy export; Moodle asks for one at a time
+ZIP_EARLIEST = 315532800  # 1980-01-01, the first date a ZIP entry can carry
+ZIP_LATEST = 4354819199  # 2107-12-31 23:59:59, its last
 MANIFEST_FIELDS = ("file", "attempt", "user", "kind", "taken_at", "status", "faces", "distance", "sha256")
 ATTEMPT_FIELDS = ("attempt", "user", "user_name", "course", "course_name", "quiz", "quiz_name", "started_at",
                   "finished_at", "legal_hold", "score", "flagged", "review")
@@ -245,8 +247,8 @@ def _write_file(archive, sink, images, entry, problems):
 
 
 def _info(name, when):
-    """A ZipInfo stamped with the datum's own time (ZIP dates start in 1980)."""
-    stamp = datetime.datetime.fromtimestamp(max(when, 315532800), datetime.timezone.utc)
+    """A ZipInfo stamped with the datum's own time, within the dates a ZIP can hold (1980 to 2107)."""
+    stamp = datetime.datetime.fromtimestamp(min(max(when, ZIP_EARLIEST), ZIP_LATEST), datetime.timezone.utc)
     info = zipfile.ZipInfo(name, date_time=stamp.timetuple()[:6])
     info.compress_type = zipfile.ZIP_STORED
     info.external_attr = 0o644 << 16
@@ -269,7 +271,12 @@ def _csv(rows):
 
 
 def _stamp(taken_at):
-    moment = datetime.datetime.fromtimestamp(taken_at / 1000, datetime.timezone.utc)
+    """A camshot's time in its file name; a time no calendar can show (a row stored before times were
+    checked) is written as its milliseconds."""
+    try:
+        moment = datetime.datetime.fromtimestamp(taken_at / 1000, datetime.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return f"ms{taken_at}"
     return moment.strftime("%Y%m%dT%H%M%S") + f".{taken_at % 1000:03d}Z"
 
 
