@@ -16,7 +16,9 @@ from .scoring import METRICS
 from .validation import MAX_ID, TOKEN_LENGTH
 
 ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
-MS = {"type": "integer", "minimum": 1, "description": "Unix time in milliseconds (the browser's clock)"}
+MS = {"type": "integer", "minimum": 1,
+      "description": "Unix time in milliseconds (the browser's clock), from 5 minutes before the attempt started to "
+                     "2 minutes past the sidecar's clock; outside that, 400 time_out_of_range"}
 SECONDS = {"type": "integer", "minimum": 0, "description": "Unix time in seconds"}
 CAMSHOT_ID = {"type": "string", "pattern": "^[0-9a-f]{20}$"}
 CLIENT_KEY = {"type": "string", "pattern": f"^[!-~]{{1,{TOKEN_LENGTH}}}$", "maxLength": TOKEN_LENGTH,
