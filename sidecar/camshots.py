@@ -5,8 +5,7 @@ import time
 
 from PIL import Image
 
-from . import storage
-from .attempts import capture_time
+from . import audit, storage
 from .db import IntegrityError, write_transaction
 from .errors import BadRequest, NotFound
 from .images import decode_upload, encode_png, fit_width
@@ -38,6 +37,18 @@ def upload_fields(form):
     return fields
 
 
+def identity_fields(attempt_id, form):
+    """The fields of an identity photo upload (multipart form) to the attempt's identity step, checked."""
+    required(form, "user_id", "taken_at", "client_shot_id")
+    return {
+        "attempt_id": attempt_id,
+        "user_id": positive_int(form["user_id"], "user_id"),
+        "taken_at": positive_int(form["taken_at"], "taken_at"),
+        "client_shot_id": token(form["client_shot_id"], "client_shot_id"),
+        "kind": "identity",
+    }
+
+
 def find_by_client_id(db, attempt_id, client_shot_id):
     """The camshot an earlier upload with this idempotency key stored, or None."""
     row = db.execute(
@@ -45,6 +56,13 @@ def find_by_client_id(db, attempt_id, client_shot_id):
         [attempt_id, client_shot_id],
     ).fetchone()
     return {"id": row[0], "attempt_id": row[1], "bytes": row[2]} if row else None
+
+
+def verdict(db, camshot_id):
+    """The camshot's analysis so far: {status, faces, distance}; status pending until it is analysed."""
+    status, faces, distance = db.execute(
+        "SELECT status, faces, distance FROM camshots WHERE id = ?", [camshot_id]).fetchone()
+    return {"status": status, "faces": faces, "distance": distance}
 
 
 def stored_palette_colors(config):
@@ -58,7 +76,6 @@ def store(db, config, images, attempt, fields, data):
     Only after both are durable does the caller acknowledge. If the row cannot be
     committed the image is removed again, so nothing is left half-stored.
     """
-    capture_time(attempt, fields["taken_at"], "taken_at", time.time())
     images.check_free_space(config["storage.min_free_bytes"])
     image = fit_width(decode_upload(data, config), config["storage.max_width"])
     png = encode_png(image, config["storage.png_compress_level"], stored_palette_colors(config))
@@ -116,11 +133,21 @@ def image_file(db, images, camshot_id, size):
     return data, row[1]
 
 
+def viewed_image(db, images, camshot_id, size, thumb_width, actor, detail=""):
+    """The PNG bytes of a camshot's or reference photo's image for a viewer: full size, its viewing audited,
+    or a thumbnail thumb_width wide."""
+    data, attempt_id = image_file(db, images, camshot_id, size)
+    if size == "full":
+        audit.record(db, "image_view", actor, {"camshot_id": camshot_id, "attempt_id": attempt_id}, count=1,
+                     detail=detail)
+        return data
+    return thumbnail(data, thumb_width)
+
+
 def thumbnail(data, width):
-    """A stored image (PNG bytes) scaled down to width, as PNG bytes in a file object."""
+    """A stored image (PNG bytes) scaled down to width, as PNG bytes."""
     with Image.open(io.BytesIO(data)) as image:
         image.thumbnail((width, 10_000))
         out = io.BytesIO()
         image.save(out, format="PNG")
-    out.seek(0)
-    return out
+    return out.getvalue()

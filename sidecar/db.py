@@ -1,26 +1,22 @@
-"""The metadata database: connections, write transactions, numbered migrations.
+"""The metadata database: connections, write transactions, named migrations.
 
 It lives in the data dir's SQLite file, or on a PostgreSQL server when database.url is set
 (sidecar/database/ holds what differs between the two). The migrations below are written once
 for both: their types are SQLite's names, which the PostgreSQL engine reads as its own.
 """
-import os
-import threading
 import time
-
-from flask import current_app, g
 
 from .database import (  # noqa: F401  (the domain code's one place to import them from)
     DatabaseUnavailable, IntegrityError, connect, database_location, describe, is_postgresql,
 )
-from .database import postgresql
 from .database.sqlite import BUSY_TIMEOUT_MS  # noqa: F401
 
-MIGRATIONS = []
+MIGRATIONS = []  # in the order they apply; a new one goes at the end (tests/test_database.py pins the order)
+MIGRATIONS_TABLE = "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
 
 
 def migration(function):
-    """Register a migration; its number is its place in this module."""
+    """Register a migration: applied after those above it in this module, recorded by its name."""
     MIGRATIONS.append(function)
     return function
 
@@ -45,93 +41,53 @@ def without_fsync(db):
 
 
 def migrate(db):
-    """Apply the migrations this database has not recorded yet; return their names."""
+    """Apply the migrations this database has not recorded yet, in their order; return their names."""
     with write_transaction(db):
         db.install_functions()
-        db.execute("CREATE TABLE IF NOT EXISTS migrations (number INTEGER PRIMARY KEY, name TEXT, applied_at REAL)")
-    done = {row[0] for row in db.execute("SELECT number FROM migrations").fetchall()}
+        db.execute(MIGRATIONS_TABLE)
+        name_numbered_migrations(db)
+    done = applied_migrations(db)
     applied = []
-    for number, function in enumerate(MIGRATIONS, start=1):
-        if number in done:
+    for function in MIGRATIONS:
+        name = function.__name__
+        if name in done:
             continue
         with write_transaction(db):
             # Another process may have applied it while this one waited for the lock.
-            if db.execute("SELECT 1 FROM migrations WHERE number = ?", [number]).fetchone():
+            if db.execute("SELECT 1 FROM migrations WHERE name = ?", [name]).fetchone():
                 continue
             function(db)
-            db.execute("INSERT INTO migrations VALUES (?, ?, ?)", [number, function.__name__, time.time()])
-        applied.append(function.__name__)
+            db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", [name, time.time()])
+        applied.append(name)
     return applied
 
 
-class Connections:
-    """Where request threads get their connection, one per app.
+def name_numbered_migrations(db):
+    """Record by name the migrations a database recorded by number, before migrations were named.
 
-    SQLite: one connection per thread, opened once and kept for the life of the worker thread
-    (opening costs the pragmas, and closing the last connection checkpoints the WAL).
-    PostgreSQL: a pool per process, a connection borrowed for one request and given back.
+    A number was the migration's place in MIGRATIONS, whose order is pinned, so it still names it.
+    Inside migrate()'s write transaction, which keeps two processes from doing it at once.
     """
-
-    def __init__(self, location, pool_size):
-        self.location = location
-        self.pool_size = pool_size
-        self.threads = threading.local()
-        self.lock = threading.Lock()
-        self.pool = None
-        self.pool_pid = None
-
-    def open(self):
-        if not is_postgresql(self.location):
-            db = getattr(self.threads, "db", None)
-            if db is None:
-                db = self.threads.db = connect(self.location)
-            return db
-        with self.lock:
-            # Opened in the process that serves: gunicorn forks its workers after create_app,
-            # and a pool's connections and threads do not survive a fork.
-            if self.pool is None or self.pool_pid != os.getpid():
-                self.pool = postgresql.open_pool(self.location, self.pool_size)
-                self.pool_pid = os.getpid()
-        return postgresql.borrow(self.pool)
-
-    def done(self, db):
-        """The request is over: never hand its connection on with a transaction open."""
-        if is_postgresql(self.location):
-            db.close()  # back to the pool, rolled back if need be
-        elif db.in_transaction:
-            db.rollback()
-
-    def close(self):
-        with self.lock:
-            if self.pool is not None and self.pool_pid == os.getpid():
-                self.pool.close()
-            self.pool = None
+    columns = [column[0] for column in db.execute("SELECT * FROM migrations LIMIT 0").description]
+    if "number" not in columns:
+        return
+    numbered = db.execute("SELECT number, applied_at FROM migrations ORDER BY number").fetchall()
+    db.execute("DROP TABLE migrations")
+    db.execute(MIGRATIONS_TABLE)
+    db.execute_many("INSERT INTO migrations (name, applied_at) VALUES (?, ?)",
+                    [(MIGRATIONS[number - 1].__name__, applied_at) for number, applied_at in numbered])
 
 
-def get_db():
-    """This request's connection."""
-    db = g.get("db")
-    if db is None:
-        db = g.db = current_app.extensions["proctorpy_db"].open()
-    return db
+def applied_migrations(db):
+    """The names of the migrations this database has recorded."""
+    return {row[0] for row in db.execute("SELECT name FROM migrations")}
 
 
-def end_request(exception=None):
-    db = g.pop("db", None)
-    if db is not None:
-        current_app.extensions["proctorpy_db"].done(db)
-
-
-def init_app(app):
-    config = app.config["PROCTORPY"]
-    # A connection for each request thread, and one for whatever else the process reads.
-    app.extensions["proctorpy_db"] = Connections(app.config["DATABASE"], config["server.threads"] + 1)
-    app.teardown_appcontext(end_request)
-
-
-def close_app(app):
-    """Close the app's pooled connections (tests and tools that make many apps)."""
-    app.extensions["proctorpy_db"].close()
+def pending_migrations(db):
+    """The names of the migrations this database has not recorded yet, in their order (read only: a
+    database still numbering its migrations has their names too)."""
+    done = applied_migrations(db)
+    return [function.__name__ for function in MIGRATIONS if function.__name__ not in done]
 
 
 @migration

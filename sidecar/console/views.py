@@ -7,17 +7,18 @@ import time
 
 from flask import Response, current_app, g, redirect, render_template, request, stream_with_context, url_for
 
-from .. import audit
-from ..attempts import attempt_detail
-from ..db import get_db, write_transaction
+from .. import attempts, audit
+from ..db import write_transaction
 from ..errors import BadRequest, NotFound, ProctorpyError
 from ..reports.overview import spreadsheet_cell
+from ..reports.render import attempt_report_html
 from ..reports.report import build_report, time_zone
 from ..retention import export, policy
 from ..retention.purge import run_purge
 from ..retention.selection import SELECTION_KEYS, describe, read_selection
 from ..validation import positive_int
-from ..web import export_response, image_response
+from ..views.connections import get_db
+from ..views.requests import export_response, image_response
 from . import stats
 from .blueprint import bp, current_admin
 
@@ -51,9 +52,13 @@ def config():
     return current_app.config["PROCTORPY"]
 
 
+def retention():
+    return current_app.config["RETENTION"]
+
+
 @bp.get("/")
 def dashboard():
-    figures = stats.dashboard(get_db(), config(), current_app.config["DATA_DIR"])
+    figures = stats.dashboard(get_db(), config(), retention(), current_app.config["DATA_DIR"])
     return render_template("dashboard.html", figures=figures, admin=current_admin(), page="dashboard")
 
 
@@ -70,47 +75,40 @@ def course(course_id):
     if not quizzes:
         raise NotFound(f"The sidecar holds no attempt of course {course_id}.")
     return render_template("course.html", course_id=course_id, course_name=quizzes[0]["course_name"],
-                           quizzes=quizzes, policy=find_policy(db, "course", course_id), page="browse")
+                           quizzes=quizzes, policy=policy.days_of(db, "course", course_id), page="browse")
 
 
 @bp.get("/quizzes/<quiz_id>")
 def quiz(quiz_id):
     quiz_id = positive_int(quiz_id, "quiz_id")
     db = get_db()
-    rows = db.execute(
-        "SELECT a.id, a.user_id, u.fullname, a.course_id, a.course_name, a.quiz_name, a.started_at, a.finished_at, "
-        "a.settings, a.legal_hold, a.quiz_id, (SELECT count(*) FROM camshots c WHERE c.attempt_id = a.id), "
-        "(SELECT COALESCE(sum(bytes), 0) FROM camshots c WHERE c.attempt_id = a.id), s.value, s.flagged, r.conclusion "
-        "FROM attempts a LEFT JOIN users u ON u.id = a.user_id LEFT JOIN scores s ON s.attempt_id = a.id "
-        "LEFT JOIN reviews r ON r.attempt_id = a.id WHERE a.quiz_id = ? ORDER BY a.started_at DESC, a.id LIMIT ?",
-        [quiz_id, ATTEMPTS_PAGE + 1],
-    ).fetchall()
-    if not rows:
+    listed = attempts.quiz_attempts(db, quiz_id, ATTEMPTS_PAGE + 1)
+    if not listed:
         raise NotFound(f"The sidecar holds no attempt of quiz {quiz_id}.")
-    keys = ("id", "user_id", "fullname", "course_id", "course_name", "quiz_name", "started_at", "finished_at",
-            "settings", "legal_hold", "quiz_id", "camshots", "bytes", "score", "flagged", "review")
-    attempts = [dict(zip(keys, row)) for row in rows[:ATTEMPTS_PAGE]]
-    for attempt in attempts:
-        attempt["policy"] = policy.resolve(db, attempt, config()["retention.default_days"])
-    first = attempts[0]
-    return render_template("quiz.html", quiz_id=quiz_id, attempts=attempts, more=len(rows) > ATTEMPTS_PAGE,
+    shown = listed[:ATTEMPTS_PAGE]
+    for attempt in shown:
+        attempt["policy"] = policy.resolve(db, attempt, retention().default_days)
+    first = shown[0]
+    return render_template("quiz.html", quiz_id=quiz_id, attempts=shown, more=len(listed) > ATTEMPTS_PAGE,
                            course_id=first["course_id"], course_name=first["course_name"],
-                           quiz_name=first["quiz_name"], policy=find_policy(db, "quiz", quiz_id), page="browse")
+                           quiz_name=first["quiz_name"], policy=policy.days_of(db, "quiz", quiz_id), page="browse")
 
 
-def find_policy(db, scope, scope_id):
-    row = db.execute("SELECT days FROM retention_policies WHERE scope = ? AND scope_id = ?", [scope, scope_id]).fetchone()
-    return row[0] if row else None
+def known_attempt(db, attempt_id):
+    """The attempt, or NotFound in the console's words."""
+    attempt = attempts.find_attempt(db, attempt_id)
+    if attempt is None:
+        raise NotFound(f"The sidecar holds no attempt {attempt_id}.")
+    return attempt
 
 
 @bp.get("/attempts/<attempt_id>")
 def attempt(attempt_id):
     attempt_id = positive_int(attempt_id, "attempt_id")
     db = get_db()
-    if db.execute("SELECT 1 FROM attempts WHERE id = ?", [attempt_id]).fetchone() is None:
-        raise NotFound(f"The sidecar holds no attempt {attempt_id}.")
-    detail = attempt_detail(db, attempt_id)
-    rule = policy.resolve(db, detail["attempt"], config()["retention.default_days"])
+    known_attempt(db, attempt_id)
+    detail = attempts.attempt_detail(db, attempt_id)
+    rule = policy.resolve(db, detail["attempt"], retention().default_days)
     with write_transaction(db):
         audit.record(db, "attempt_view", current_admin(), {"attempt_id": attempt_id}, count=len(detail["shots"]),
                      detail="console attempt page with thumbnails")
@@ -136,11 +134,10 @@ def report(attempt_id):
     """The attempt's report, rendered by sidecar.reports exactly as Moodle shows it."""
     attempt_id = positive_int(attempt_id, "attempt_id")
     db = get_db()
-    if db.execute("SELECT 1 FROM attempts WHERE id = ?", [attempt_id]).fetchone() is None:
-        raise NotFound(f"The sidecar holds no attempt {attempt_id}.")
+    known_attempt(db, attempt_id)
     zone = time_zone(None, config()["reports.timezone"])
-    html = render_template("attempt_report.html", r=build_report(db, config(), attempt_id, zone),
-                           image_base=url_for("console.dashboard") + "images/")
+    html = attempt_report_html(current_app.config["REPORT_TEMPLATES"], build_report(db, config(), attempt_id, zone),
+                               url_for("console.dashboard") + "images/")
     g.report_styles = True  # the fragment carries its own <style>, as it does inside Moodle
     with write_transaction(db):
         audit.record(db, "report_view", current_admin(), {"attempt_id": attempt_id}, count=1, detail="console")
@@ -156,7 +153,7 @@ def image(camshot_id):
 @bp.get("/policies")
 def policies():
     return render_template("policies.html", policies=policy.list_policies(get_db()),
-                           default_days=config()["retention.default_days"], page="policies")
+                           default_days=retention().default_days, page="policies")
 
 
 @bp.post("/policies")
@@ -206,7 +203,7 @@ def purge_form():
     if request.args.get("preview"):
         try:
             selection = form_selection(request.args)
-            figures = run_purge(get_db(), config(), current_app.config["IMAGES"], selection, current_admin(),
+            figures = run_purge(get_db(), retention(), current_app.config["IMAGES"], selection, current_admin(),
                                 dry_run=True, now=int(time.time()))
         except ProctorpyError as refusal:
             error = refusal.message
@@ -217,7 +214,7 @@ def purge_form():
 @bp.post("/purge")
 def purge_confirm():
     selection = form_selection(request.form)
-    result = run_purge(get_db(), config(), current_app.config["IMAGES"], selection, current_admin(), dry_run=False,
+    result = run_purge(get_db(), retention(), current_app.config["IMAGES"], selection, current_admin(), dry_run=False,
                        now=int(time.time()))
     return render_template("purge_done.html", result=result, described=describe(selection), page="purge")
 
@@ -229,7 +226,7 @@ def export_form():
     if request.args.get("preview"):
         try:
             selection = form_selection(request.args)
-            figures = export.figures(get_db(), selection, int(time.time()), config()["retention.default_days"])
+            figures = export.figures(get_db(), selection, int(time.time()), retention().default_days)
         except ProctorpyError as refusal:
             error = refusal.message
     return render_template("export.html", values=values, selection=selection, figures=figures, error=error,
@@ -243,51 +240,30 @@ def export_download():
 
 
 def audit_filters(source):
-    """The audit page's filters as SQL, checked."""
-    clauses, params, values = [], [], {}
-    action = source.get("action", "").strip()
-    if action:
-        clauses.append("action = ?")
-        params.append(action)
-    actor = source.get("actor", "").strip()
-    if actor:
-        # lower() on both sides: SQLite's LIKE ignores case, PostgreSQL's does not.
-        clauses.append("(actor_id = ? OR lower(actor_name) LIKE lower(?) ESCAPE '\\')")
-        escaped = actor.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        params += [actor, f"%{escaped}%"]
-    for key, operator, extra in (("from", ">=", 0), ("to", "<", 86400)):
-        text = source.get(key, "").strip()
+    """The audit page's filters (audit.search's), checked, and their values as the form shows them."""
+    values = {key: source.get(key, "") for key in ("action", "actor", "from", "to")}
+    filters = {"action": values["action"].strip(), "actor": values["actor"].strip()}
+    for key, name, extra in (("from", "since", 0), ("to", "until", 86400)):
+        text = values[key].strip()
         if text:
             try:
                 day = datetime.datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=datetime.timezone.utc)
             except ValueError:
                 raise BadRequest(f"{key} must be a date as YYYY-MM-DD.", code="invalid_field") from None
-            clauses.append(f"at {operator} ?")
-            params.append(day.timestamp() + extra)
-    for key in ("action", "actor", "from", "to"):
-        values[key] = source.get(key, "")
-    return (" AND ".join(clauses) or "TRUE"), params, values
-
-
-AUDIT_COLUMNS = ("id", "at", "actor_type", "actor_id", "actor_name", "action", "selection", "count", "bytes", "detail")
+            filters[name] = day.timestamp() + extra
+    return filters, values
 
 
 @bp.get("/audit")
 def audit_log():
-    condition, params, values = audit_filters(request.args)
+    filters, values = audit_filters(request.args)
     before = request.args.get("before_id", "")
-    if before:
-        condition += " AND id < ?"
-        params.append(positive_int(before, "before_id"))
     db = get_db()
-    rows = [dict(zip(AUDIT_COLUMNS, row)) for row in db.execute(
-        f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit_log WHERE {condition} ORDER BY id DESC LIMIT ?",
-        [*params, AUDIT_PAGE + 1])]
+    rows = audit.search(db, filters, positive_int(before, "before_id") if before else None, AUDIT_PAGE + 1)
     for row in rows:
         row["selection"] = describe_audit_selection(row["selection"])
-    actions = [r[0] for r in db.execute("SELECT DISTINCT action FROM audit_log ORDER BY action")]
     return render_template("audit.html", rows=rows[:AUDIT_PAGE], more=len(rows) > AUDIT_PAGE, values=values,
-                           actions=actions, page="audit")
+                           actions=audit.actions(db), page="audit")
 
 
 def describe_audit_selection(text):
@@ -307,7 +283,7 @@ def audit_cell(column, value):
 
 @bp.get("/audit.csv")
 def audit_csv():
-    condition, params, values = audit_filters(request.args)
+    filters, values = audit_filters(request.args)
     db = get_db()
     with write_transaction(db):
         audit.record(db, "audit_export", current_admin(), {k: v for k, v in values.items() if v},
@@ -316,22 +292,13 @@ def audit_csv():
     def rows():
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(AUDIT_COLUMNS)
-        last = None
-        while True:
-            # Pages by id, each its own short read, so a long log streams in flat memory.
-            page = db.execute(
-                f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit_log WHERE {condition}"
-                + (" AND id < ?" if last else "") + " ORDER BY id DESC LIMIT 1000",
-                [*params, last] if last else params).fetchall()
+        writer.writerow(audit.COLUMNS)
+        for page in audit.pages(db, filters):
             for row in page:
-                writer.writerow([audit_cell(column, value) for column, value in zip(AUDIT_COLUMNS, row)])
+                writer.writerow([audit_cell(column, row[column]) for column in audit.COLUMNS])
             yield out.getvalue()
             out.seek(0)
             out.truncate()
-            if len(page) < 1000:
-                return
-            last = page[-1][0]
 
     response = Response(stream_with_context(rows()), mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="proctorpy-audit.csv"'

@@ -3,14 +3,15 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
-from . import allowances, attempts, audit, camshots
-from .analysis import references
+from .. import attempts, audit
+from ..analysis import references
+from ..errors import BadRequest
+from ..openapi import document
+from ..validation import positive_int
 from .auth import moodle_actor, require_signed_request
-from .db import get_db
-from .errors import BadRequest
-from .openapi import document
-from .validation import positive_int
-from .web import image_response, json_body, uploaded_image
+from .connections import get_db
+from . import uploads
+from .requests import image_response, json_body
 
 bp = Blueprint("capture_api", __name__, url_prefix="/api/v1")
 bp.before_request(require_signed_request)
@@ -40,31 +41,19 @@ def finish_attempt(attempt_id):
     return jsonify(attempts.finish(get_db(), current_app.config["PROCTORPY"], attempt_id, json_body()))
 
 
+def moodle_attempt(db, attempt_id, user_id):
+    """The attempt a signed upload names: the signature vouches for Moodle, which names the attempt's own user."""
+    return attempts.load_attempt(db, attempt_id, must_belong_to=user_id, status=409)
+
+
 @bp.post("/camshots")
 def post_camshot():
-    db = get_db()
-    fields = camshots.upload_fields(request.form)
-    data = uploaded_image()
-    attempt = attempts.load_attempt(db, fields["attempt_id"], must_belong_to=fields["user_id"], status=409)
-    existing = camshots.find_by_client_id(db, attempt["id"], fields["client_shot_id"])
-    if existing:
-        return jsonify(existing), 200
-    config = current_app.config["PROCTORPY"]
-    allowances.spend(db, config, attempt["id"], "camshots", time.time())
-    stored = camshots.store(db, config, current_app.config["IMAGES"], attempt, fields, data)
-    return jsonify(stored), 201
+    return uploads.camshot(moodle_attempt)
 
 
 @bp.post("/events")
 def post_event():
-    event = attempts.event_fields(json_body())
-    db = get_db()
-    config = current_app.config["PROCTORPY"]
-    attempts.load_attempt(db, event["attempt_id"], must_belong_to=event["user_id"], status=409)
-    if not attempts.event_was_recorded(db, event["attempt_id"], event["client_event_id"]):
-        allowances.spend(db, config, event["attempt_id"], "events", time.time())
-    answer, created = attempts.record_event(db, config, **event)
-    return jsonify(answer), 201 if created else 200
+    return uploads.event(moodle_attempt)
 
 
 @bp.get("/attempts/<attempt_id>")

@@ -2,20 +2,20 @@
 import time
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
-from .. import audit, live
-from ..auth import moodle_actor, require_signed_request
-from ..attempts import COMMENT_LENGTH, CONCLUSIONS, NAME_LENGTH, load_attempt
-from ..db import get_db, write_transaction
+from .. import attempts, audit, live
 from ..errors import BadRequest
-from ..validation import positive_int, required, text
-from ..web import json_body
-from .overview import SORT_KEYS, display_rows, load_rows, overview_params, select_rows, to_csv
-from .pdf import render_pdf
-from .report import METRIC_LABELS, build_report, time_zone, url_prefix
+from ..reports.overview import SORT_KEYS, display_rows, load_rows, overview_params, select_rows, to_csv
+from ..reports.pdf import render_pdf
+from ..reports.render import attempt_report_html, quiz_overview_html
+from ..reports.report import build_report, time_zone, url_prefix
+from ..validation import positive_int
+from .auth import moodle_actor, require_signed_request
+from .connections import get_db
+from .requests import json_body
 
-bp = Blueprint("reports", __name__, url_prefix="/api/v1", template_folder="templates")
+bp = Blueprint("reports", __name__, url_prefix="/api/v1")
 bp.before_request(require_signed_request)
 
 
@@ -40,7 +40,7 @@ def attempt_report(attempt_id):
     zone = _zone()
     db = get_db()
     report = build_report(db, config, attempt_id, zone)
-    html = render_template("attempt_report.html", r=report, image_base=image_base, full_size_links=full_size == "1")
+    html = attempt_report_html(current_app.config["REPORT_TEMPLATES"], report, image_base, full_size == "1")
     audit.record(db, "report_view", moodle_actor(), audit.attempt_selection(report["attempt"]),
                  count=len(report["shots"]))
     return _html(html)
@@ -52,7 +52,7 @@ def attempt_report_pdf(attempt_id):
     config = current_app.config["PROCTORPY"]
     db = get_db()
     report = build_report(db, config, attempt_id, _zone())
-    pdf = render_pdf(report, current_app.config["IMAGES"])
+    pdf = render_pdf(report, current_app.config["IMAGES"], current_app.config["REPORT_TEMPLATES"])
     audit.record(db, "report_pdf_download", moodle_actor(), audit.attempt_selection(report["attempt"]),
                  count=len(report["shots"]), bytes=len(pdf))
     return Response(pdf, mimetype="application/pdf", headers={
@@ -83,10 +83,8 @@ def quiz_attempts(quiz_id):
         })
     audit.record(db, "overview_view", moodle_actor(), selection, count=len(rows))
     if output == "html":
-        return _html(render_template(
-            "quiz_overview.html", rows=display_rows(rows, zone), total=total, params=params, quiz_id=quiz_id,
-            link_base=link_base, sort_links=_sort_links(sort_base, params), metric_labels=METRIC_LABELS,
-        ))
+        return _html(quiz_overview_html(current_app.config["REPORT_TEMPLATES"], quiz_id, display_rows(rows, zone),
+                                        total, params, link_base, _sort_links(sort_base, params)))
     return jsonify(
         quiz_id=quiz_id, total=total, count=len(rows), page=params["page"], perpage=params["perpage"],
         sort=("-" if params["descending"] else "") + params["sort"], attempts=rows,
@@ -107,10 +105,10 @@ def quiz_live(quiz_id):
         raise BadRequest("view must be opened (a teacher opened the live view) or absent.", code="invalid_field")
     now = time.time()
     db = get_db()
-    attempts = live.live_attempts(db, current_app.config["PROCTORPY"], quiz_id, params, now)
+    tiles = live.live_attempts(db, current_app.config["PROCTORPY"], quiz_id, params, now)
     if view == "opened":
-        audit.record(db, "live_view", moodle_actor(), {"quiz_id": quiz_id}, count=len(attempts))
-    return jsonify(quiz_id=quiz_id, now=now, minutes=params["minutes"], count=len(attempts), attempts=attempts)
+        audit.record(db, "live_view", moodle_actor(), {"quiz_id": quiz_id}, count=len(tiles))
+    return jsonify(quiz_id=quiz_id, now=now, minutes=params["minutes"], count=len(tiles), attempts=tiles)
 
 
 def _sort_links(sort_base, params):
@@ -132,29 +130,5 @@ def review_attempt(attempt_id):
     """Record the teacher's conclusion; every change goes to the audit log with what it replaced."""
     attempt_id = positive_int(attempt_id, "attempt_id")
     body = json_body()
-    required(body, "conclusion")
-    if body["conclusion"] not in CONCLUSIONS:
-        raise BadRequest("conclusion must be " + " or ".join(CONCLUSIONS) + ".", code="invalid_field")
-    comment = text(body.get("comment") or "", "comment", COMMENT_LENGTH)
-    reviewer_id = positive_int(body["reviewer_id"], "reviewer_id") if body.get("reviewer_id") not in (None, "") else None
-    reviewer_name = text(body.get("reviewer_name") or "", "reviewer_name", NAME_LENGTH)
-    now = time.time()
-    db = get_db()
-    with write_transaction(db):
-        attempt = load_attempt(db, attempt_id)
-        before = db.execute("SELECT conclusion, comment FROM reviews WHERE attempt_id = ?", [attempt_id]).fetchone()
-        db.execute(
-            "INSERT INTO reviews (attempt_id, conclusion, comment, reviewer_id, reviewer_name, reviewed_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(attempt_id) DO UPDATE SET conclusion = excluded.conclusion, "
-            "comment = excluded.comment, reviewer_id = excluded.reviewer_id, "
-            "reviewer_name = excluded.reviewer_name, reviewed_at = excluded.reviewed_at",
-            [attempt_id, body["conclusion"], comment, reviewer_id, reviewer_name, now],
-        )
-        was = f"was {before[0]}" if before else "first review"
-        actor = moodle_actor(body)
-        if actor["actor_id"] is None and reviewer_id is not None:
-            actor = {"actor_type": "moodle", "actor_id": str(reviewer_id), "actor_name": reviewer_name}
-        audit.record(db, "review", actor, audit.attempt_selection(attempt), count=1,
-                     detail=f"{body['conclusion']} ({was}); comment: {comment}")
-    return jsonify(attempt_id=attempt_id, conclusion=body["conclusion"], comment=comment, reviewer_id=reviewer_id,
-                   reviewer_name=reviewer_name, reviewed_at=now, previous=before[0] if before else None)
+    fields = attempts.review_fields(body)
+    return jsonify(attempts.record_review(get_db(), attempt_id, fields, moodle_actor(body)))

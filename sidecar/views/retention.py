@@ -3,14 +3,15 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
-from .. import audit
-from ..auth import moodle_actor, require_signed_request
-from ..db import get_db, write_transaction
+from .. import attempts, audit
+from ..db import write_transaction
 from ..errors import BadRequest, NotFound
+from ..retention import export, policy, purge
+from ..retention.selection import read_selection
 from ..validation import id_list, positive_int
-from ..web import export_response, json_body, zip_response
-from . import export, policy, purge
-from .selection import read_selection
+from .auth import moodle_actor, require_signed_request
+from .connections import get_db
+from .requests import export_response, json_body, zip_response
 
 bp = Blueprint("retention_api", __name__, url_prefix="/api/v1")
 bp.before_request(require_signed_request)
@@ -18,15 +19,11 @@ bp.before_request(require_signed_request)
 ACTOR_KEYS = ("actor_id", "actor_name")
 
 
-def _holds_user(db, user_id):
-    return db.execute("SELECT 1 FROM users WHERE id = ?", [user_id]).fetchone() is not None
-
-
 def _held_user(user_id):
     """The database and the id of a user the sidecar holds data about; 404 unknown_user for any other."""
     user_id = positive_int(user_id, "user_id")
     db = get_db()
-    if not _holds_user(db, user_id):
+    if not attempts.knows_user(db, user_id):
         raise NotFound(f"The sidecar holds no data about user {user_id}.", code="unknown_user")
     return db, user_id
 
@@ -38,7 +35,7 @@ def post_purge():
     dry_run = body.get("dry_run", True)
     if not isinstance(dry_run, bool):
         raise BadRequest("dry_run must be true or false.", code="invalid_field")
-    figures = purge.run_purge(get_db(), current_app.config["PROCTORPY"], current_app.config["IMAGES"], selection,
+    figures = purge.run_purge(get_db(), current_app.config["RETENTION"], current_app.config["IMAGES"], selection,
                               moodle_actor(body), dry_run, int(time.time()))
     return jsonify(dry_run=dry_run, **figures)
 
@@ -67,21 +64,8 @@ def get_user_data(user_id):
     references = request.args.get("references", "0" if narrowed else "1")
     if references not in ("0", "1"):
         raise BadRequest("references must be 1 (with the profile reference photos) or 0.", code="invalid_field")
-    references = references == "1"
-    now = time.time()
-    sql, params = export.user_attempts(user_id, quiz_ids)
-    attempts, camshots, size = db.execute(
-        f"SELECT count(DISTINCT a.id), count(c.id), COALESCE(sum(c.bytes), 0) FROM attempts a "
-        f"LEFT JOIN camshots c ON c.attempt_id = a.id WHERE a.id IN ({sql})", params
-    ).fetchone()
-    selection = {"user_id": user_id}
-    if narrowed:
-        selection.update(quiz_ids=sorted(quiz_ids), references=references)
-    with write_transaction(db):
-        audit.record(db, "user_export", moodle_actor(), selection, count=camshots, bytes=size,
-                     detail=f"privacy export: {attempts} attempt(s)")
-    stream = export.stream_user(current_app.config["DATABASE"], current_app.config["IMAGES"], user_id, now,
-                                quiz_ids, references)
+    stream = export.start_user(db, current_app.config["DATABASE"], current_app.config["IMAGES"], user_id,
+                               moodle_actor(), time.time(), quiz_ids, references == "1")
     return zip_response(stream, f"proctorpy-user-{user_id}.zip")
 
 
@@ -91,11 +75,11 @@ def delete_user(user_id):
     db, user_id = _held_user(user_id)
     actor = moodle_actor()
     images = current_app.config["IMAGES"]
-    result = purge.purge_with_settings(db, current_app.config["PROCTORPY"], images, {"user_id": user_id}, actor,
+    result = purge.purge_with_settings(db, current_app.config["RETENTION"], images, {"user_id": user_id}, actor,
                                        int(time.time()))
     # A user with no attempt yet (a reference photo only) is not reached by the attempt purge.
     purge.delete_users_without_attempts(db, images, [user_id])
-    kept = _holds_user(db, user_id)
+    kept = attempts.knows_user(db, user_id)
     with write_transaction(db):
         audit.record(db, "user_delete", actor, {"user_id": user_id}, count=result["camshots"], bytes=result["bytes"],
                      detail=(f"privacy deletion: {result['attempts']} attempt(s) deleted"
@@ -113,7 +97,7 @@ def delete_reference(user_id):
     """Privacy deletion of the profile reference photos and their face encodings; the attempts stay."""
     db, user_id = _held_user(user_id)
     photos = purge.delete_reference_photos(db, current_app.config["IMAGES"], user_id)
-    kept = _holds_user(db, user_id)
+    kept = attempts.knows_user(db, user_id)
     with write_transaction(db):
         audit.record(db, "user_delete", moodle_actor(), {"user_id": user_id}, count=photos,
                      detail=f"privacy deletion: {photos} profile reference photo(s)")
