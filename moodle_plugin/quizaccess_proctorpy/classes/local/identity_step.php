@@ -35,7 +35,6 @@ use quizaccess_proctorpy\event\identity_check_waived;
  * back to it; the browser only takes the photo.
  */
 class identity_step {
-
     /** @var string the sidecar passed a photo */
     const PASSED = 'passed';
     /** @var string a teacher let the attempt go on without a passing photo */
@@ -118,8 +117,10 @@ class identity_step {
             return false;
         }
         try {
-            $DB->insert_record('quizaccess_proctorpy_idcheck',
-                ['attemptid' => $attemptid, 'outcome' => $outcome, 'waivedby' => $waivedby, 'timecreated' => time()]);
+            $DB->insert_record(
+                'quizaccess_proctorpy_idcheck',
+                ['attemptid' => $attemptid, 'outcome' => $outcome, 'waivedby' => $waivedby, 'timecreated' => time()]
+            );
         } catch (\dml_write_exception $e) {
             return false;
         }
@@ -152,7 +153,9 @@ class identity_step {
                JOIN {user} u ON u.id = qa.userid
           LEFT JOIN {quizaccess_proctorpy_idcheck} ic ON ic.attemptid = qa.id
               WHERE qa.quiz = :quizid AND qa.state = :inprogress AND qa.preview = 0 AND ic.id IS NULL $usersql
-           ORDER BY qa.timestart, qa.id", $params));
+           ORDER BY qa.timestart, qa.id",
+            $params
+        ));
     }
 
     /**
@@ -182,7 +185,10 @@ class identity_step {
             return ['message' => get_string('identitystate_passed', 'quizaccess_proctorpy', $time), 'kind' => 'success'];
         }
         $by = $DB->get_record('user', ['id' => $outcome->waivedby]);
-        return ['message' => get_string('identitystate_waived', 'quizaccess_proctorpy',
-            ['by' => $by ? fullname($by) : get_string('unknownuser'), 'time' => $time]), 'kind' => 'info'];
+        return ['message' => get_string(
+            'identitystate_waived',
+            'quizaccess_proctorpy',
+            ['by' => $by ? fullname($by) : get_string('unknownuser'), 'time' => $time]
+        ), 'kind' => 'info'];
     }
 }
