@@ -78,7 +78,8 @@ class quizaccess_proctorpy extends access_rule_base {
 
     /**
      * Consent and camera check are asked once per session and quiz; an attempt of a quiz with an identity
-     * check asks for its photo until the step is over.
+     * check asks for its photo, once it has started, until the step is over. An attempt Moodle 5.0+ created
+     * ahead of the quiz comes here before it starts: it gets the consent and camera check, then its start.
      *
      * Moodle's attempt and summary pages, and its web services, send the student back to this check while
      * it is required: no question is shown before the identity step has ended on the server.

@@ -39,6 +39,8 @@ class identity_step {
     const PASSED = 'passed';
     /** @var string a teacher let the attempt go on without a passing photo */
     const WAIVED = 'waived';
+    /** @var string state of an attempt Moodle 5.0+ created ahead of the quiz (quiz_attempt::NOT_STARTED, absent in 4.5) */
+    const NOT_STARTED = 'notstarted';
 
     /**
      * Whether the quiz checks identity at the start of its attempts.
@@ -64,13 +66,31 @@ class identity_step {
     /**
      * Whether the attempt of this quiz still waits at its identity step.
      *
+     * The step begins when the attempt starts. Moodle 5.0+ may create attempts ahead of the quiz (its
+     * precreate setting): such an attempt is not started, the sidecar has not heard of it and no photo could
+     * pass for it, so the student gives consent and shows the camera first, starts it, and meets the step then.
+     *
      * @param \stdClass $quiz quiz with its proctorpy_ settings
      * @param int $attemptid quiz attempt id
      * @return bool
      */
     public static function pending(\stdClass $quiz, int $attemptid): bool {
         global $DB;
-        return self::required($quiz) && !$DB->record_exists('quizaccess_proctorpy_idcheck', ['attemptid' => $attemptid]);
+        if (!self::required($quiz) || self::not_started($attemptid)) {
+            return false;
+        }
+        return !$DB->record_exists('quizaccess_proctorpy_idcheck', ['attemptid' => $attemptid]);
+    }
+
+    /**
+     * Whether the attempt was created ahead of the quiz and has not started yet (Moodle 5.0+).
+     *
+     * @param int $attemptid quiz attempt id
+     * @return bool
+     */
+    public static function not_started(int $attemptid): bool {
+        global $DB;
+        return $DB->get_field('quiz_attempts', 'state', ['id' => $attemptid]) === self::NOT_STARTED;
     }
 
     /**
@@ -172,6 +192,9 @@ class identity_step {
             return null;
         }
         $outcome = self::outcome((int) $attempt->id);
+        if ($outcome === null && $attempt->state === self::NOT_STARTED) {
+            return ['message' => get_string('identitystate_notstarted', 'quizaccess_proctorpy'), 'kind' => 'info'];
+        }
         if ($outcome === null) {
             $inprogress = $attempt->state === \mod_quiz\quiz_attempt::IN_PROGRESS;
             return [
