@@ -53,7 +53,15 @@ if ($what === 'pdf') {
     if ($userids === []) {
         throw new moodle_exception('nostudentstolist', 'quizaccess_proctorpy');
     }
-    $response = $client->call('GET', api::quiz_attempts((int) $cm->instance, 'csv', $params, $actor,
-        core_date::get_user_timezone(), '', '', $userids));
+    $response = $client->call('GET', api::quiz_attempts(
+        (int) $cm->instance,
+        'csv',
+        $params,
+        $actor,
+        core_date::get_user_timezone(),
+        '',
+        '',
+        $userids
+    ));
     send_file($response->body, 'proctoring-quiz-' . $cm->instance . '.csv', 0, 0, true, true, 'text/csv');
 }

@@ -43,8 +43,10 @@ use quizaccess_proctorpy\local\page_access;
  * @return bool false when the address is not one of these images; otherwise the file is sent and the script ends
  */
 function quizaccess_proctorpy_pluginfile($course, $cm, $context, $filearea, $args, $forcedownload, array $options = []) {
-    if ($context->contextlevel != CONTEXT_MODULE || !$cm || !in_array($filearea, [image_proxy::AREA_THUMB,
-            image_proxy::AREA_IMAGE], true) || count($args) !== 2 || !preg_match('/^([A-Za-z0-9_-]{1,64})\.png$/', $args[1], $m)) {
+    if (
+        $context->contextlevel != CONTEXT_MODULE || !$cm || !in_array($filearea, [image_proxy::AREA_THUMB,
+            image_proxy::AREA_IMAGE], true) || count($args) !== 2 || !preg_match('/^([A-Za-z0-9_-]{1,64})\.png$/', $args[1], $m)
+    ) {
         return false;
     }
     require_login($course, false, $cm, false, true);

@@ -69,8 +69,12 @@ try {
                 throw new moodle_exception('err_identitystepover', 'quizaccess_proctorpy', $url);
             }
             identity_step::waive($attempt, $context, (int) $USER->id);
-            redirect($url, get_string('identitywaived', 'quizaccess_proctorpy'), null,
-                \core\output\notification::NOTIFY_SUCCESS);
+            redirect(
+                $url,
+                get_string('identitywaived', 'quizaccess_proctorpy'),
+                null,
+                \core\output\notification::NOTIFY_SUCCESS
+            );
         }
         $data['identity'] = identity_step::report_state($quiz, $attempt, $context);
         $conclusion = optional_param('conclusion', '', PARAM_ALPHA);
@@ -92,8 +96,12 @@ try {
             require_sesskey();
             require_capability('quizaccess/proctorpy:deleteimages', $context);
             $client->json('POST', api::purge(), ['attempt_id' => $attemptid, 'dry_run' => false] + $actor);
-            redirect($baseurl, get_string('attemptpurged', 'quizaccess_proctorpy'), null,
-                \core\output\notification::NOTIFY_SUCCESS);
+            redirect(
+                $baseurl,
+                get_string('attemptpurged', 'quizaccess_proctorpy'),
+                null,
+                \core\output\notification::NOTIFY_SUCCESS
+            );
         }
         $imagebase = image_link::base($CFG->wwwroot, $cmid, $attemptid, !empty($CFG->slasharguments));
         $candownload = has_capability('quizaccess/proctorpy:downloadimages', $context);
@@ -102,13 +110,15 @@ try {
         $data['canreview'] = has_capability('quizaccess/proctorpy:reviewattempt', $context);
         $data['candelete'] = has_capability('quizaccess/proctorpy:deleteimages', $context);
         if ($candownload) {
-            $data['pdfurl'] = (new moodle_url('/mod/quiz/accessrule/proctorpy/download.php',
-                ['cmid' => $cmid, 'attempt' => $attemptid, 'what' => 'pdf']))->out(false);
+            $data['pdfurl'] = (new moodle_url(
+                '/mod/quiz/accessrule/proctorpy/download.php',
+                ['cmid' => $cmid, 'attempt' => $attemptid, 'what' => 'pdf']
+            ))->out(false);
         }
     } else {
         $userids = page_access::listed_user_ids($cm);
         $abovereport = groups_print_activity_menu($cm, $baseurl, true);
-        $data['waiting'] = array_map(function($waiting) use ($baseurl) {
+        $data['waiting'] = array_map(function ($waiting) use ($baseurl) {
             return [
                 'name' => fullname($waiting),
                 'since' => userdate($waiting->timestart, get_string('strftimetime', 'langconfig')),
@@ -121,14 +131,25 @@ try {
         }
         if ($userids === []) {
             $data['fragment'] = '';
-            $abovereport .= $OUTPUT->notification(get_string('nostudentstolist', 'quizaccess_proctorpy'),
-                \core\output\notification::NOTIFY_INFO);
+            $abovereport .= $OUTPUT->notification(
+                get_string('nostudentstolist', 'quizaccess_proctorpy'),
+                \core\output\notification::NOTIFY_INFO
+            );
         } else {
-            $data['fragment'] = $client->call('GET', api::quiz_attempts((int) $cm->instance, 'html', $params, $actor,
-                core_date::get_user_timezone(), $baseurl->out(false) . '&attempt=', $baseurl->out(false) . '&',
-                $userids))->body;
-            $data['csvurl'] = (new moodle_url('/mod/quiz/accessrule/proctorpy/download.php',
-                ['cmid' => $cmid, 'what' => 'csv'] + array_filter($params, 'strlen')))->out(false);
+            $data['fragment'] = $client->call('GET', api::quiz_attempts(
+                (int) $cm->instance,
+                'html',
+                $params,
+                $actor,
+                core_date::get_user_timezone(),
+                $baseurl->out(false) . '&attempt=',
+                $baseurl->out(false) . '&',
+                $userids
+            ))->body;
+            $data['csvurl'] = (new moodle_url(
+                '/mod/quiz/accessrule/proctorpy/download.php',
+                ['cmid' => $cmid, 'what' => 'csv'] + array_filter($params, 'strlen')
+            ))->out(false);
         }
         if (live_view::has_attempts_in_progress((int) $cm->instance)) {
             $data['liveurl'] = (new moodle_url('/mod/quiz/accessrule/proctorpy/live.php', ['cmid' => $cmid]))->out(false);

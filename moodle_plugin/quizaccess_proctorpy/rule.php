@@ -39,7 +39,6 @@ use quizaccess_proctorpy\proctoring_settings;
  * the rule is absent.
  */
 class quizaccess_proctorpy extends access_rule_base {
-
     /** Pages of an attempt in progress, where camshots are taken. */
     const CAPTURE_PAGES = ['mod-quiz-attempt', 'mod-quiz-summary'];
 
@@ -79,7 +78,8 @@ class quizaccess_proctorpy extends access_rule_base {
 
     /**
      * Consent and camera check are asked once per session and quiz; an attempt of a quiz with an identity
-     * check asks for its photo until the step is over.
+     * check asks for its photo, once it has started, until the step is over. An attempt Moodle 5.0+ created
+     * ahead of the quiz comes here before it starts: it gets the consent and camera check, then its start.
      *
      * Moodle's attempt and summary pages, and its web services, send the student back to this check while
      * it is required: no question is shown before the identity step has ended on the server.
@@ -132,8 +132,11 @@ class quizaccess_proctorpy extends access_rule_base {
             // Carries the error when the form is sent before the step is over.
             $mform->addElement('static', 'proctorpy_identity', '', '');
         }
-        $PAGE->requires->js_call_amd('quizaccess_proctorpy/preflight', 'init',
-            [$identity ? (int) $attemptid : 0, (int) $this->quiz->proctorpy_imagewidth]);
+        $PAGE->requires->js_call_amd(
+            'quizaccess_proctorpy/preflight',
+            'init',
+            [$identity ? (int) $attemptid : 0, (int) $this->quiz->proctorpy_imagewidth]
+        );
     }
 
     /**
@@ -189,11 +192,17 @@ class quizaccess_proctorpy extends access_rule_base {
         $context = $this->quizobj->get_context();
         if (has_capability('quizaccess/proctorpy:viewreport', $context)) {
             $params = ['cmid' => $this->quizobj->get_cmid()];
-            $buttons = html_writer::link(new moodle_url('/mod/quiz/accessrule/proctorpy/report.php', $params),
-                get_string('viewreport', 'quizaccess_proctorpy'), ['class' => 'btn btn-secondary']);
+            $buttons = html_writer::link(
+                new moodle_url('/mod/quiz/accessrule/proctorpy/report.php', $params),
+                get_string('viewreport', 'quizaccess_proctorpy'),
+                ['class' => 'btn btn-secondary']
+            );
             if (live_view::has_attempts_in_progress((int) $this->quiz->id)) {
-                $buttons .= ' ' . html_writer::link(new moodle_url('/mod/quiz/accessrule/proctorpy/live.php', $params),
-                    get_string('liveview', 'quizaccess_proctorpy'), ['class' => 'btn btn-secondary']);
+                $buttons .= ' ' . html_writer::link(
+                    new moodle_url('/mod/quiz/accessrule/proctorpy/live.php', $params),
+                    get_string('liveview', 'quizaccess_proctorpy'),
+                    ['class' => 'btn btn-secondary']
+                );
             }
             $messages[] = $buttons;
         }
@@ -222,8 +231,15 @@ class quizaccess_proctorpy extends access_rule_base {
             'intervalmax' => (int) $this->quiz->proctorpy_intervalmax,
             'width' => (int) $this->quiz->proctorpy_imagewidth,
             // Null in forwarded mode; in direct mode the upload token, minted for this page.
-            'direct' => direct_upload::capture_config(get_config('quizaccess_proctorpy'), $CFG->wwwroot,
-                (int) $attempt->id, (int) $USER->id, (int) $attempt->timestart, (int) $this->quiz->timelimit, time()),
+            'direct' => direct_upload::capture_config(
+                get_config('quizaccess_proctorpy'),
+                $CFG->wwwroot,
+                (int) $attempt->id,
+                (int) $USER->id,
+                (int) $attempt->timestart,
+                (int) $this->quiz->timelimit,
+                time()
+            ),
         ]]);
     }
 
@@ -324,8 +340,10 @@ class quizaccess_proctorpy extends access_rule_base {
         global $DB;
         $DB->delete_records('quizaccess_proctorpy', ['quizid' => $quiz->id]);
         // The quiz's attempts are deleted first, without an event each: their identity checks go here.
-        $DB->delete_records_select('quizaccess_proctorpy_idcheck',
-            'NOT EXISTS (SELECT 1 FROM {quiz_attempts} qa WHERE qa.id = attemptid)');
+        $DB->delete_records_select(
+            'quizaccess_proctorpy_idcheck',
+            'NOT EXISTS (SELECT 1 FROM {quiz_attempts} qa WHERE qa.id = attemptid)'
+        );
         flag_alert::forget_deleted_attempts();
     }
 

@@ -26,51 +26,125 @@ defined('MOODLE_INTERNAL') || die();
 
 if ($hassiteconfig) {
     $component = 'quizaccess_proctorpy';
-    $str = function(string $id) use ($component) {
+    $str = function (string $id) use ($component) {
         return get_string($id, $component);
     };
 
     // Moodle includes this file only for the full admin tree, so the two admin pages are reached
     // from links here rather than registered as external pages.
-    $settings->add(new admin_setting_heading('quizaccess_proctorpy/sidecarheading', $str('sidecarheading'),
-        html_writer::link(new moodle_url('/mod/quiz/accessrule/proctorpy/testconnection.php'), $str('testconnection'),
-            ['class' => 'btn btn-secondary me-2'])
-        . html_writer::link(new moodle_url('/mod/quiz/accessrule/proctorpy/console.php'), $str('openconsole'),
-            ['class' => 'btn btn-secondary', 'target' => '_blank'])));
-    $settings->add(new admin_setting_configtext('quizaccess_proctorpy/sidecarurl', $str('sidecarurl'),
-        $str('sidecarurl_desc'), 'http://127.0.0.1:8765', PARAM_URL));
-    $settings->add(new admin_setting_configpasswordunmask('quizaccess_proctorpy/secret', $str('secret'),
-        $str('secret_desc'), ''));
-    $settings->add(new admin_setting_configtext('quizaccess_proctorpy/consoleurl', $str('consoleurl'),
-        $str('consoleurl_desc'), '', PARAM_URL));
-    $settings->add(new admin_setting_configcheckbox('quizaccess_proctorpy/bypasscurlsecurity', $str('bypasscurlsecurity'),
-        $str('bypasscurlsecurity_desc'), 1));
-    $settings->add(new admin_setting_configtext('quizaccess_proctorpy/requesttimeout', $str('requesttimeout'),
-        $str('requesttimeout_desc'), 10, PARAM_INT));
+    $settings->add(new admin_setting_heading(
+        'quizaccess_proctorpy/sidecarheading',
+        $str('sidecarheading'),
+        html_writer::link(
+            new moodle_url('/mod/quiz/accessrule/proctorpy/testconnection.php'),
+            $str('testconnection'),
+            ['class' => 'btn btn-secondary me-2']
+        )
+        . html_writer::link(
+            new moodle_url('/mod/quiz/accessrule/proctorpy/console.php'),
+            $str('openconsole'),
+            ['class' => 'btn btn-secondary', 'target' => '_blank']
+        )
+    ));
+    $settings->add(new admin_setting_configtext(
+        'quizaccess_proctorpy/sidecarurl',
+        $str('sidecarurl'),
+        $str('sidecarurl_desc'),
+        'http://127.0.0.1:8765',
+        PARAM_URL
+    ));
+    $settings->add(new admin_setting_configpasswordunmask(
+        'quizaccess_proctorpy/secret',
+        $str('secret'),
+        $str('secret_desc'),
+        ''
+    ));
+    $settings->add(new admin_setting_configtext(
+        'quizaccess_proctorpy/consoleurl',
+        $str('consoleurl'),
+        $str('consoleurl_desc'),
+        '',
+        PARAM_URL
+    ));
+    $settings->add(new admin_setting_configcheckbox(
+        'quizaccess_proctorpy/bypasscurlsecurity',
+        $str('bypasscurlsecurity'),
+        $str('bypasscurlsecurity_desc'),
+        1
+    ));
+    $settings->add(new admin_setting_configtext(
+        'quizaccess_proctorpy/requesttimeout',
+        $str('requesttimeout'),
+        $str('requesttimeout_desc'),
+        10,
+        PARAM_INT
+    ));
 
     $settings->add(new admin_setting_heading('quizaccess_proctorpy/uploadheading', $str('uploadheading'), ''));
-    $settings->add(new admin_setting_configselect('quizaccess_proctorpy/uploadmode', $str('uploadmode'),
-        $str('uploadmode_desc'), quizaccess_proctorpy\direct_upload::MODE_FORWARDED, [
+    $settings->add(new admin_setting_configselect(
+        'quizaccess_proctorpy/uploadmode',
+        $str('uploadmode'),
+        $str('uploadmode_desc'),
+        quizaccess_proctorpy\direct_upload::MODE_FORWARDED,
+        [
             quizaccess_proctorpy\direct_upload::MODE_FORWARDED => $str('uploadmode_forwarded'),
             quizaccess_proctorpy\direct_upload::MODE_DIRECT => $str('uploadmode_direct'),
-        ]));
+        ]
+    ));
     // Checked as direct upload checks it: a path that would not be used is refused with a reason.
-    $settings->add(new quizaccess_proctorpy\admin\public_path_setting('quizaccess_proctorpy/publicpath', $str('publicpath'),
-        $str('publicpath_desc'), quizaccess_proctorpy\direct_upload::DEFAULT_PATH));
-    $settings->add(new admin_setting_configduration('quizaccess_proctorpy/tokenlifetime', $str('tokenlifetime'),
-        $str('tokenlifetime_desc'), quizaccess_proctorpy\direct_upload::DEFAULT_MAX_LIFETIME, HOURSECS));
+    $settings->add(new quizaccess_proctorpy\admin\public_path_setting(
+        'quizaccess_proctorpy/publicpath',
+        $str('publicpath'),
+        $str('publicpath_desc'),
+        quizaccess_proctorpy\direct_upload::DEFAULT_PATH
+    ));
+    $settings->add(new admin_setting_configduration(
+        'quizaccess_proctorpy/tokenlifetime',
+        $str('tokenlifetime'),
+        $str('tokenlifetime_desc'),
+        quizaccess_proctorpy\direct_upload::DEFAULT_MAX_LIFETIME,
+        HOURSECS
+    ));
 
     $settings->add(new admin_setting_heading('quizaccess_proctorpy/captureheading', $str('captureheading'), ''));
-    $settings->add(new admin_setting_configtext('quizaccess_proctorpy/intervalmin', $str('intervalmin'),
-        $str('intervalmin_desc'), 30, PARAM_INT));
-    $settings->add(new admin_setting_configtext('quizaccess_proctorpy/intervalmax', $str('intervalmax'),
-        $str('intervalmax_desc'), 90, PARAM_INT));
-    $settings->add(new admin_setting_configtext('quizaccess_proctorpy/imagewidth', $str('imagewidth'),
-        $str('imagewidth_desc'), 320, PARAM_INT));
-    $settings->add(new admin_setting_configtext('quizaccess_proctorpy/threshold', $str('threshold'),
-        $str('threshold_desc'), 60, PARAM_INT));
-    $settings->add(new admin_setting_confightmleditor('quizaccess_proctorpy/consenttext', $str('consenttext'),
-        $str('consenttext_desc'), ''));
-    $settings->add(new admin_setting_configcheckbox('quizaccess_proctorpy/purgeondelete', $str('purgeondelete'),
-        $str('purgeondelete_desc'), 1));
+    $settings->add(new admin_setting_configtext(
+        'quizaccess_proctorpy/intervalmin',
+        $str('intervalmin'),
+        $str('intervalmin_desc'),
+        30,
+        PARAM_INT
+    ));
+    $settings->add(new admin_setting_configtext(
+        'quizaccess_proctorpy/intervalmax',
+        $str('intervalmax'),
+        $str('intervalmax_desc'),
+        90,
+        PARAM_INT
+    ));
+    $settings->add(new admin_setting_configtext(
+        'quizaccess_proctorpy/imagewidth',
+        $str('imagewidth'),
+        $str('imagewidth_desc'),
+        320,
+        PARAM_INT
+    ));
+    $settings->add(new admin_setting_configtext(
+        'quizaccess_proctorpy/threshold',
+        $str('threshold'),
+        $str('threshold_desc'),
+        60,
+        PARAM_INT
+    ));
+    $settings->add(new admin_setting_confightmleditor(
+        'quizaccess_proctorpy/consenttext',
+        $str('consenttext'),
+        $str('consenttext_desc'),
+        ''
+    ));
+    $settings->add(new admin_setting_configcheckbox(
+        'quizaccess_proctorpy/purgeondelete',
+        $str('purgeondelete'),
+        $str('purgeondelete_desc'),
+        1
+    ));
 }

@@ -42,15 +42,22 @@ $ok = $result['problem'] === 'ok';
 
 echo $OUTPUT->header();
 echo $OUTPUT->heading(get_string('testconnection', 'quizaccess_proctorpy'));
-echo $OUTPUT->notification(connection_check::message('connection_', $result),
-    $ok ? \core\output\notification::NOTIFY_SUCCESS : \core\output\notification::NOTIFY_ERROR);
+echo $OUTPUT->notification(
+    connection_check::message('connection_', $result),
+    $ok ? \core\output\notification::NOTIFY_SUCCESS : \core\output\notification::NOTIFY_ERROR
+);
 $config = get_config('quizaccess_proctorpy');
 if (($config->uploadmode ?? '') === direct_upload::MODE_DIRECT) {
     $publicurl = direct_upload::public_url($CFG->wwwroot, (string) ($config->publicpath ?? direct_upload::DEFAULT_PATH));
-    $direct = connection_check::check_public_path(new moodle_transport(!empty($config->bypasscurlsecurity)), $publicurl,
-        max(1, (int) ($config->requesttimeout ?? 10)));
-    echo $OUTPUT->notification(connection_check::message('directcheck_', $direct),
-        $direct['problem'] === 'ok' ? \core\output\notification::NOTIFY_SUCCESS : \core\output\notification::NOTIFY_ERROR);
+    $direct = connection_check::check_public_path(
+        new moodle_transport(!empty($config->bypasscurlsecurity)),
+        $publicurl,
+        max(1, (int) ($config->requesttimeout ?? 10))
+    );
+    echo $OUTPUT->notification(
+        connection_check::message('directcheck_', $direct),
+        $direct['problem'] === 'ok' ? \core\output\notification::NOTIFY_SUCCESS : \core\output\notification::NOTIFY_ERROR
+    );
 }
 echo $OUTPUT->continue_button(new moodle_url('/admin/settings.php', ['section' => 'modsettingsquizcatproctorpy']));
 echo $OUTPUT->footer();

@@ -31,7 +31,6 @@ namespace quizaccess_proctorpy;
  * checked here so that no client text can change the path.
  */
 class api {
-
     /** Prefix of every versioned endpoint. */
     const PREFIX = '/api/v1';
 
@@ -46,7 +45,7 @@ class api {
      * @return string
      */
     public static function with_query(string $path, array $params): string {
-        $params = array_filter($params, function($value) {
+        $params = array_filter($params, function ($value) {
             return $value !== null && $value !== '';
         });
         if (!$params) {
@@ -127,8 +126,16 @@ class api {
      * @return string
      * @throws \InvalidArgumentException for an empty list of students, which would read as every student
      */
-    public static function quiz_attempts(int $quizid, string $format, array $params, array $actor, string $timezone = '',
-            string $linkbase = '', string $sortbase = '', ?array $userids = null): string {
+    public static function quiz_attempts(
+        int $quizid,
+        string $format,
+        array $params,
+        array $actor,
+        string $timezone = '',
+        string $linkbase = '',
+        string $sortbase = '',
+        ?array $userids = null
+    ): string {
         if ($userids === []) {
             throw new \InvalidArgumentException('No students to list the attempts of');
         }
@@ -176,8 +183,10 @@ class api {
      * @return string
      */
     public static function attempt_report(int $attemptid, string $imagebase, array $actor, bool $fullsize = true): string {
-        return self::with_query(self::attempt($attemptid) . '/report',
-            ['image_base' => $imagebase, 'full_size' => $fullsize ? null : '0'] + $actor);
+        return self::with_query(
+            self::attempt($attemptid) . '/report',
+            ['image_base' => $imagebase, 'full_size' => $fullsize ? null : '0'] + $actor
+        );
     }
 
     /**
@@ -224,8 +233,10 @@ class api {
         if (!self::is_camshot_id($camshotid)) {
             throw new \InvalidArgumentException('Not a camshot id: ' . $camshotid);
         }
-        return self::with_query(self::PREFIX . '/camshots/' . $camshotid . '/image',
-            ['size' => $thumb ? 'thumb' : null] + $actor);
+        return self::with_query(
+            self::PREFIX . '/camshots/' . $camshotid . '/image',
+            ['size' => $thumb ? 'thumb' : null] + $actor
+        );
     }
 
     /**

@@ -32,7 +32,6 @@ namespace quizaccess_proctorpy;
  * which the sidecar's test suite holds these constants to.
  */
 class camshot_image {
-
     /** Largest image accepted, in bytes: the sidecar's storage.max_upload_bytes. */
     const MAX_BYTES = 4 * 1024 * 1024;
 

@@ -31,7 +31,6 @@ namespace quizaccess_proctorpy;
  * needs; `ok` when everything works.
  */
 class connection_check {
-
     /** API version this plugin speaks. */
     const API_VERSION = 'v1';
 
@@ -140,8 +139,13 @@ class connection_check {
         }
         $details['api'] = (string) $status['api'];
         try {
-            $upload = $transport->send('POST', $publicurl . '/api/v1/direct/events', ['Content-Type: application/json'],
-                '{}', $timeout);
+            $upload = $transport->send(
+                'POST',
+                $publicurl . '/api/v1/direct/events',
+                ['Content-Type: application/json'],
+                '{}',
+                $timeout
+            );
         } catch (sidecar_exception $e) {
             return ['problem' => 'unreachable', 'details' => $details + ['message' => $e->getMessage()]];
         }

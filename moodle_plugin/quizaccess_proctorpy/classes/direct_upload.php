@@ -31,7 +31,6 @@ namespace quizaccess_proctorpy;
  * the fallback.
  */
 class direct_upload {
-
     /** Upload mode: every camshot through Moodle's external functions. */
     const MODE_FORWARDED = 'forwarded';
     /** Upload mode: camshots straight to the sidecar through the public path. */
@@ -118,8 +117,15 @@ class direct_upload {
      * @param int $now unix seconds
      * @return array|null url, token, userid
      */
-    public static function capture_config(\stdClass $config, string $wwwroot, int $attemptid, int $userid,
-            int $timestart, int $timelimit, int $now): ?array {
+    public static function capture_config(
+        \stdClass $config,
+        string $wwwroot,
+        int $attemptid,
+        int $userid,
+        int $timestart,
+        int $timelimit,
+        int $now
+    ): ?array {
         $path = (string) ($config->publicpath ?? self::DEFAULT_PATH);
         if (($config->uploadmode ?? self::MODE_FORWARDED) !== self::MODE_DIRECT || !self::is_valid_path($path)) {
             return null;

@@ -33,7 +33,6 @@ namespace quizaccess_proctorpy;
  * that path as `?file=`, and the thumbnail marker then arrives inside it; both forms are read.
  */
 class image_link {
-
     /**
      * The image base for one attempt's report.
      *

@@ -30,7 +30,6 @@ namespace quizaccess_proctorpy;
  * The signature covers the body's SHA-256, so the body is built here rather than by curl.
  */
 class multipart {
-
     /** @var string raw body */
     public $body;
     /** @var string value for the Content-Type header */
@@ -46,8 +45,14 @@ class multipart {
      * @param string $filetype MIME type of the file
      * @param string|null $boundary fixed boundary (tests), random when null
      */
-    public function __construct(array $fields, string $filefield, string $filename, string $filebytes,
-            string $filetype, ?string $boundary = null) {
+    public function __construct(
+        array $fields,
+        string $filefield,
+        string $filename,
+        string $filebytes,
+        string $filetype,
+        ?string $boundary = null
+    ) {
         $boundary = $boundary ?? 'proctorpy' . bin2hex(random_bytes(12));
         $parts = '';
         foreach ($fields as $name => $value) {

@@ -36,7 +36,6 @@ use quizaccess_proctorpy\task\sidecar_call;
  * first camshot arrives.
  */
 class observer {
-
     /** Seconds the observers wait for the sidecar: they run inside the student's or teacher's request. */
     const TIMEOUT = 3;
 
@@ -69,8 +68,10 @@ class observer {
     public static function attempt_ended(\core\event\base $event): void {
         global $DB;
         $quizid = $event->other['quizid'] ?? null;
-        if (!$quizid || empty(get_config('quizaccess_proctorpy', 'sidecarurl'))
-                || !$DB->record_exists('quizaccess_proctorpy', ['quizid' => $quizid, 'enabled' => 1])) {
+        if (
+            !$quizid || empty(get_config('quizaccess_proctorpy', 'sidecarurl'))
+                || !$DB->record_exists('quizaccess_proctorpy', ['quizid' => $quizid, 'enabled' => 1])
+        ) {
             return;
         }
         $attempt = $DB->get_record('quiz_attempts', ['id' => $event->objectid], 'id, quiz, userid, timefinish');
@@ -98,8 +99,13 @@ class observer {
         $cm = get_coursemodule_from_instance('quiz', $quizid, 0, false, IGNORE_MISSING);
         $context = $cm ? \context_module::instance($cm->id) : null;
         $now = time();
-        $attempts = $DB->get_records_select('quiz_attempts', "quiz = :quiz AND state IN ('inprogress', 'overdue')",
-            ['quiz' => $quizid], 'id', 'id, quiz, userid');
+        $attempts = $DB->get_records_select(
+            'quiz_attempts',
+            "quiz = :quiz AND state IN ('inprogress', 'overdue')",
+            ['quiz' => $quizid],
+            'id',
+            'id, quiz, userid'
+        );
         foreach ($attempts as $attempt) {
             self::report_end($attempt, $context, $now);
         }
@@ -127,8 +133,10 @@ class observer {
                 // The score is final once the end reaches the sidecar: look at it then.
                 alert_flagged_attempt::queue((int) $attempt->id, null, flag_alert::RECHECKS, flag_alert::RECHECK_DELAY);
             } else {
-                debugging('proctorpy: the end of attempt ' . $attempt->id . ' was refused: ' . $e->getMessage(),
-                    DEBUG_DEVELOPER);
+                debugging(
+                    'proctorpy: the end of attempt ' . $attempt->id . ' was refused: ' . $e->getMessage(),
+                    DEBUG_DEVELOPER
+                );
             }
             return;
         }

@@ -31,7 +31,6 @@ namespace quizaccess_proctorpy;
  * prefix `proctorpy_`; in the table `quizaccess_proctorpy` it does not.
  */
 class proctoring_settings {
-
     /** Prefix of form fields and loaded quiz properties. */
     const PREFIX = 'proctorpy_';
 
@@ -92,7 +91,7 @@ class proctoring_settings {
             return [];
         }
         $errors = [];
-        $value = function($name) use ($data) {
+        $value = function ($name) use ($data) {
             return trim((string) ($data[self::PREFIX . $name] ?? ''));
         };
         $min = $value('intervalmin');

@@ -28,7 +28,6 @@ namespace quizaccess_proctorpy;
  * One HTTP answer: status, content type and raw body.
  */
 class response {
-
     /** @var int HTTP status */
     public $status;
     /** @var string value of the Content-Type header, '' when absent */

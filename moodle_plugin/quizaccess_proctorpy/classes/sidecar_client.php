@@ -28,7 +28,6 @@ namespace quizaccess_proctorpy;
  * Calls the sidecar: signs every request, turns error answers into sidecar_exception.
  */
 class sidecar_client {
-
     /** @var string base URL without trailing slash */
     private $baseurl;
     /** @var signer signs each request */
@@ -150,8 +149,13 @@ class sidecar_client {
      */
     public function ping(): response {
         $path = api::ping();
-        return $this->transport->send('GET', $this->baseurl . $path, $this->signer->headers('GET', $path), '',
-            $this->timeout);
+        return $this->transport->send(
+            'GET',
+            $this->baseurl . $path,
+            $this->signer->headers('GET', $path),
+            '',
+            $this->timeout
+        );
     }
 
     /**
@@ -167,8 +171,11 @@ class sidecar_client {
         }
         $data = $response->json();
         if ($data === null) {
-            throw new sidecar_exception('badanswer', 'The sidecar answered something that is not JSON.',
-                $response->status);
+            throw new sidecar_exception(
+                'badanswer',
+                'The sidecar answered something that is not JSON.',
+                $response->status
+            );
         }
         return $data;
     }

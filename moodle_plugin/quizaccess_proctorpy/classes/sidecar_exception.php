@@ -32,7 +32,6 @@ namespace quizaccess_proctorpy;
  * come from its JSON body), `badanswer` (an answer that is not what the API promises).
  */
 class sidecar_exception extends \Exception {
-
     /** @var string one of unreachable, blocked, http, badanswer */
     public $problem;
     /** @var int HTTP status, 0 when there was no answer */

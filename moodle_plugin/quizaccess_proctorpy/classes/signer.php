@@ -32,7 +32,6 @@ namespace quizaccess_proctorpy;
  * this class are both tested against tests/vectors/signing.json.
  */
 class signer {
-
     /** Header names the sidecar reads. */
     const HEADER_TIMESTAMP = 'X-Proctorpy-Timestamp';
     /** Header carrying the random nonce. */
@@ -64,8 +63,13 @@ class signer {
      * @param string $body raw body bytes
      * @return string five lines joined by newlines
      */
-    public static function canonical(string $method, string $pathandquery, int $timestamp, string $nonce,
-            string $body): string {
+    public static function canonical(
+        string $method,
+        string $pathandquery,
+        int $timestamp,
+        string $nonce,
+        string $body
+    ): string {
         return implode("\n", [strtoupper($method), $pathandquery, (string) $timestamp, $nonce, hash('sha256', $body)]);
     }
 
@@ -102,8 +106,13 @@ class signer {
      * @param string|null $nonce random hex, fresh when null
      * @return string[] header lines
      */
-    public function headers(string $method, string $pathandquery, string $body = '', ?int $timestamp = null,
-            ?string $nonce = null): array {
+    public function headers(
+        string $method,
+        string $pathandquery,
+        string $body = '',
+        ?int $timestamp = null,
+        ?string $nonce = null
+    ): array {
         $timestamp = $timestamp ?? time();
         $nonce = $nonce ?? self::nonce();
         return [

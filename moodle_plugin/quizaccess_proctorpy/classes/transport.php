@@ -28,7 +28,6 @@ namespace quizaccess_proctorpy;
  * Sends one HTTP request; the plugin uses Moodle's curl, tests may use another.
  */
 interface transport {
-
     /**
      * Send a request and return the answer, whatever its status.
      *

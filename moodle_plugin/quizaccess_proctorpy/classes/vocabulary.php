@@ -31,7 +31,6 @@ namespace quizaccess_proctorpy;
  * suite compares the two, so a word added on one side only fails there before it fails a student.
  */
 class vocabulary {
-
     /** Browser events the capture script reports and the sidecar records. */
     const EVENT_TYPES = ['focus_lost', 'focus_back', 'tab_hidden', 'tab_visible', 'camera_lost', 'camera_back',
         'fullscreen_exit', 'upload_failed', 'direct_fallback'];

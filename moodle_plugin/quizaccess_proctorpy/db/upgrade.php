@@ -55,8 +55,10 @@ function xmldb_quizaccess_proctorpy_upgrade($oldversion) {
                  WHERE qa.state IN ('inprogress', 'overdue') AND p.identitycheck <> 'none'";
         $now = time();
         foreach ($DB->get_fieldset_sql($sql) as $attemptid) {
-            $DB->insert_record('quizaccess_proctorpy_idcheck',
-                ['attemptid' => $attemptid, 'outcome' => 'passed', 'waivedby' => 0, 'timecreated' => $now]);
+            $DB->insert_record(
+                'quizaccess_proctorpy_idcheck',
+                ['attemptid' => $attemptid, 'outcome' => 'passed', 'waivedby' => 0, 'timecreated' => $now]
+            );
         }
         upgrade_plugin_savepoint(true, 2026120200, 'quizaccess', 'proctorpy');
     }

@@ -31,7 +31,6 @@ require_once($CFG->libdir . '/adminlib.php');
  * @covers     \quizaccess_proctorpy\admin\public_path_setting
  */
 final class admin_settings_test extends \advanced_testcase {
-
     /** Every setting of settings.php, with the value install writes. */
     const DEFAULTS = [
         'sidecarurl' => 'http://127.0.0.1:8765',
@@ -92,8 +91,11 @@ final class admin_settings_test extends \advanced_testcase {
      */
     public function test_every_setting_has_its_default_after_install(): void {
         $settings = self::settings();
-        $this->assertEqualsCanonicalizing(array_keys(self::DEFAULTS), array_keys($settings),
-            'DEFAULTS lists exactly the settings of settings.php');
+        $this->assertEqualsCanonicalizing(
+            array_keys(self::DEFAULTS),
+            array_keys($settings),
+            'DEFAULTS lists exactly the settings of settings.php'
+        );
         $config = get_config('quizaccess_proctorpy');
         foreach ($settings as $name => $setting) {
             $this->assertTrue(property_exists($config, $name), $name . ' is in get_config()');
@@ -159,8 +161,10 @@ final class admin_settings_test extends \advanced_testcase {
                 's_quizaccess_proctorpy_secret' => 'saved-with-the-rest']);
             $errors = admin_get_root()->errors;
             $this->assertSame(['s_quizaccess_proctorpy_publicpath'], array_keys($errors), $path);
-            $this->assertSame(get_string('publicpath_invalid', 'quizaccess_proctorpy'),
-                $errors['s_quizaccess_proctorpy_publicpath']->error);
+            $this->assertSame(
+                get_string('publicpath_invalid', 'quizaccess_proctorpy'),
+                $errors['s_quizaccess_proctorpy_publicpath']->error
+            );
             $this->assertSame('/proctorpy/', get_config('quizaccess_proctorpy', 'publicpath'));
             $this->assertSame('saved-with-the-rest', get_config('quizaccess_proctorpy', 'secret'));
             admin_get_root()->errors = [];
@@ -174,8 +178,10 @@ final class admin_settings_test extends \advanced_testcase {
     public function test_number_settings_refuse_text(): void {
         admin_write_settings(['s_quizaccess_proctorpy_intervalmin' => 'soon',
             's_quizaccess_proctorpy_requesttimeout' => 'ten']);
-        $this->assertEqualsCanonicalizing(['s_quizaccess_proctorpy_intervalmin', 's_quizaccess_proctorpy_requesttimeout'],
-            array_keys(admin_get_root()->errors));
+        $this->assertEqualsCanonicalizing(
+            ['s_quizaccess_proctorpy_intervalmin', 's_quizaccess_proctorpy_requesttimeout'],
+            array_keys(admin_get_root()->errors)
+        );
         $this->assertSame('30', get_config('quizaccess_proctorpy', 'intervalmin'));
     }
 }

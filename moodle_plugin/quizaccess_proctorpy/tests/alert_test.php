@@ -117,8 +117,12 @@ final class alert_test extends \advanced_testcase {
      */
     public function test_message_provider_is_declared(): void {
         global $DB;
-        $provider = $DB->get_record('message_providers', ['component' => 'quizaccess_proctorpy', 'name' => 'attemptflagged'],
-            '*', MUST_EXIST);
+        $provider = $DB->get_record(
+            'message_providers',
+            ['component' => 'quizaccess_proctorpy', 'name' => 'attemptflagged'],
+            '*',
+            MUST_EXIST
+        );
         $this->assertSame('quizaccess/proctorpy:viewreport', $provider->capability);
     }
 
@@ -247,8 +251,11 @@ final class alert_test extends \advanced_testcase {
     public function test_unfinal_score_is_looked_at_again(): void {
         $quiz = $this->create_quiz($this->course);
         $attempt = $this->hour_old_attempt($quiz, $this->student);
-        flag_alert::attempt_ended((int) $attempt->id, (int) $quiz->id,
-            ['score' => ['value' => null, 'flagged' => false, 'final' => false]]);
+        flag_alert::attempt_ended(
+            (int) $attempt->id,
+            (int) $quiz->id,
+            ['score' => ['value' => null, 'flagged' => false, 'final' => false]]
+        );
         $queued = \core\task\manager::get_adhoc_tasks(alert_flagged_attempt::class);
         $this->assertCount(1, $queued);
         $this->assertGreaterThan(time(), reset($queued)->get_next_run_time(), 'Later, not at once');

@@ -39,7 +39,6 @@ require_once($CFG->dirroot . '/course/lib.php');
  * @covers \restore_quizaccess_proctorpy_subplugin
  */
 final class backup_test extends \advanced_testcase {
-
     /** Settings of the proctored quiz, none of them a default. */
     const SETTINGS = [
         'enabled' => 1,
@@ -106,7 +105,7 @@ final class backup_test extends \advanced_testcase {
      * @return array
      */
     private static function as_stored(array $settings): array {
-        return array_map(function($value) {
+        return array_map(function ($value) {
             return $value === null ? null : (string) $value;
         }, $settings);
     }
@@ -120,15 +119,23 @@ final class backup_test extends \advanced_testcase {
      */
     private function backup_and_restore_course(bool $othersite = false, ?callable $edit = null): int {
         global $CFG, $USER;
-        $bc = new \backup_controller(\backup::TYPE_1COURSE, $this->course->id, \backup::FORMAT_MOODLE,
-            \backup::INTERACTIVE_NO, \backup::MODE_GENERAL, $USER->id);
+        $bc = new \backup_controller(
+            \backup::TYPE_1COURSE,
+            $this->course->id,
+            \backup::FORMAT_MOODLE,
+            \backup::INTERACTIVE_NO,
+            \backup::MODE_GENERAL,
+            $USER->id
+        );
         $bc->execute_plan();
         $file = $bc->get_results()['backup_destination'];
         $bc->destroy();
 
         $backupid = 'quizaccess_proctorpy_backup_test';
-        $file->extract_to_pathname(get_file_packer('application/vnd.moodle.backup'),
-            $CFG->tempdir . '/backup/' . $backupid);
+        $file->extract_to_pathname(
+            get_file_packer('application/vnd.moodle.backup'),
+            $CFG->tempdir . '/backup/' . $backupid
+        );
         if ($edit) {
             $edit($CFG->tempdir . '/backup/' . $backupid);
         }
@@ -137,8 +144,14 @@ final class backup_test extends \advanced_testcase {
         }
 
         $newcourseid = \restore_dbops::create_new_course('Restored course', 'RESTORED', $this->course->category);
-        $rc = new \restore_controller($backupid, $newcourseid, \backup::INTERACTIVE_NO, \backup::MODE_GENERAL,
-            $USER->id, \backup::TARGET_NEW_COURSE);
+        $rc = new \restore_controller(
+            $backupid,
+            $newcourseid,
+            \backup::INTERACTIVE_NO,
+            \backup::MODE_GENERAL,
+            $USER->id,
+            \backup::TARGET_NEW_COURSE
+        );
         $this->assertTrue($rc->execute_precheck());
         $this->assertSame(!$othersite, $rc->is_samesite());
         $rc->execute_plan();
@@ -234,7 +247,7 @@ final class backup_test extends \advanced_testcase {
     public function test_restore_of_a_backup_without_alerts_turns_them_on(): void {
         $this->create_quiz(self::SETTINGS, 'Proctored');
 
-        $newcourseid = $this->backup_and_restore_course(false, function(string $folder): void {
+        $newcourseid = $this->backup_and_restore_course(false, function (string $folder): void {
             foreach (glob($folder . '/activities/quiz_*/quiz.xml') as $file) {
                 $xml = file_get_contents($file);
                 $this->assertStringContainsString('<alerts>0</alerts>', $xml);

@@ -31,7 +31,6 @@ namespace quizaccess_proctorpy;
  * @covers \quizaccess_proctorpy\multipart
  */
 final class camshot_test extends \basic_testcase {
-
     /**
      * A valid 1x1 PNG.
      *

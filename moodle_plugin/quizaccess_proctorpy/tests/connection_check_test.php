@@ -30,7 +30,6 @@ namespace quizaccess_proctorpy;
  * @covers \quizaccess_proctorpy\connection_check
  */
 final class connection_check_test extends \advanced_testcase {
-
     /**
      * A client of a "sidecar" that answers /healthz with $health and everything else with $other.
      *
@@ -39,7 +38,7 @@ final class connection_check_test extends \advanced_testcase {
      * @return sidecar_client
      */
     private static function client_of(array $health, response $other): sidecar_client {
-        $transport = new class($health, $other) implements transport {
+        $transport = new class ($health, $other) implements transport {
             /** @var array the health answer */
             private $health;
             /** @var response the answer to every other request */
@@ -93,8 +92,11 @@ final class connection_check_test extends \advanced_testcase {
      */
     public function test_message_from_the_server_is_escaped(): void {
         $health = ['status' => 'ok', 'version' => '1.0', 'api' => 'v1'];
-        $refusal = new response(400, 'application/json',
-            json_encode(['error' => 'something', 'message' => '<script>alert(1)</script>']));
+        $refusal = new response(
+            400,
+            'application/json',
+            json_encode(['error' => 'something', 'message' => '<script>alert(1)</script>'])
+        );
         $result = (new connection_check(self::client_of($health, $refusal)))->run();
         $this->assertSame('refused', $result['problem']);
         $message = connection_check::message('connection_', $result);

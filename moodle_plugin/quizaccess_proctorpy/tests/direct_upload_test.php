@@ -30,7 +30,6 @@ namespace quizaccess_proctorpy;
  * @covers \quizaccess_proctorpy\direct_upload
  */
 final class direct_upload_test extends \basic_testcase {
-
     /**
      * The direct upload token vector of fixtures/signing.json, the shared vectors.
      *
@@ -102,8 +101,9 @@ final class direct_upload_test extends \basic_testcase {
         foreach (['/proctorpy/', '/proctorpy', '/moodle/proctorpy/', '/a-b_c.d/'] as $path) {
             $this->assertTrue(direct_upload::is_valid_path($path), $path);
         }
-        foreach (['', '/', 'proctorpy/', '//evil.example/', '/proctorpy/../admin/', '/./', '/pro ctorpy/',
-                '/proctorpy?x=1', 'https://evil.example/proctorpy/', '/proctorpy//', "/proctorpy/\n"] as $path) {
+        $invalid = ['', '/', 'proctorpy/', '//evil.example/', '/proctorpy/../admin/', '/./', '/pro ctorpy/',
+            '/proctorpy?x=1', 'https://evil.example/proctorpy/', '/proctorpy//', "/proctorpy/\n"];
+        foreach ($invalid as $path) {
             $this->assertFalse(direct_upload::is_valid_path($path), $path);
         }
     }
@@ -112,12 +112,18 @@ final class direct_upload_test extends \basic_testcase {
      * The public URL is on the Moodle host's origin, whatever subdirectory Moodle lives in.
      */
     public function test_public_url(): void {
-        $this->assertSame('https://moodle.example.edu/proctorpy',
-            direct_upload::public_url('https://moodle.example.edu', '/proctorpy/'));
-        $this->assertSame('https://example.edu/proctorpy',
-            direct_upload::public_url('https://example.edu/moodle', '/proctorpy'));
-        $this->assertSame('http://127.0.0.1:8080/p/q',
-            direct_upload::public_url('http://127.0.0.1:8080', '/p/q/'));
+        $this->assertSame(
+            'https://moodle.example.edu/proctorpy',
+            direct_upload::public_url('https://moodle.example.edu', '/proctorpy/')
+        );
+        $this->assertSame(
+            'https://example.edu/proctorpy',
+            direct_upload::public_url('https://example.edu/moodle', '/proctorpy')
+        );
+        $this->assertSame(
+            'http://127.0.0.1:8080/p/q',
+            direct_upload::public_url('http://127.0.0.1:8080', '/p/q/')
+        );
     }
 
     /**
@@ -128,8 +134,15 @@ final class direct_upload_test extends \basic_testcase {
         $now = 1767225600;
         $config = (object) ['secret' => $v['secret'], 'uploadmode' => 'forwarded', 'publicpath' => '/proctorpy/'];
         $this->assertNull(direct_upload::capture_config($config, 'https://m.example', 4711, 5, $now, 0, $now));
-        $this->assertNull(direct_upload::capture_config((object) ['secret' => 's'], 'https://m.example', 4711, 5, $now, 0,
-            $now), 'forwarded is the default');
+        $this->assertNull(direct_upload::capture_config(
+            (object) ['secret' => 's'],
+            'https://m.example',
+            4711,
+            5,
+            $now,
+            0,
+            $now
+        ), 'forwarded is the default');
 
         $config->uploadmode = 'direct';
         $config->tokenlifetime = 3600;
@@ -141,7 +154,9 @@ final class direct_upload_test extends \basic_testcase {
         $this->assertSame(direct_upload::token(new signer($v['secret']), 4711, 5, $expiry), $direct['token']);
 
         $config->publicpath = '/../admin/';
-        $this->assertNull(direct_upload::capture_config($config, 'https://m.example', 4711, 5, $now, 0, $now),
-            'an invalid public path falls back to forwarding');
+        $this->assertNull(
+            direct_upload::capture_config($config, 'https://m.example', 4711, 5, $now, 0, $now),
+            'an invalid public path falls back to forwarding'
+        );
     }
 }

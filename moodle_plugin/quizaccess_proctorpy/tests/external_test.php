@@ -84,8 +84,12 @@ final class external_test extends \advanced_testcase {
      * @param string $kind camshot kind
      * @return array
      */
-    private static function upload_args(int $attemptid, string $image, string $clientshotid = 'shot1',
-            string $kind = 'attempt'): array {
+    private static function upload_args(
+        int $attemptid,
+        string $image,
+        string $clientshotid = 'shot1',
+        string $kind = 'attempt'
+    ): array {
         return ['attemptid' => $attemptid, 'takenat' => (int) (microtime(true) * 1000), 'clientshotid' => $clientshotid,
             'kind' => $kind, 'image' => $image];
     }
@@ -120,8 +124,11 @@ final class external_test extends \advanced_testcase {
         $this->assertNotEmpty($answer['id']);
         $again = self::call('upload_camshot', self::upload_args($attempt->id, $png));
         $this->assertSame($answer['id'], $again['id'], 'A retry with the same client shot id is the same camshot');
-        $jpeg = self::call('upload_camshot', self::upload_args($attempt->id,
-            'data:image/jpeg;base64,' . base64_encode(self::image_bytes(320, 240, 'jpeg')), 'shot2'));
+        $jpeg = self::call('upload_camshot', self::upload_args(
+            $attempt->id,
+            'data:image/jpeg;base64,' . base64_encode(self::image_bytes(320, 240, 'jpeg')),
+            'shot2'
+        ));
         $this->assertArrayNotHasKey('error', $jpeg);
 
         $shots = $this->sidecar_attempt($this->client, $attempt->id)['shots'];
@@ -239,12 +246,18 @@ final class external_test extends \advanced_testcase {
     public function test_bad_upload_fields_are_refused(): void {
         $attempt = $this->start_attempt($this->quiz, $this->student);
         $png = base64_encode(self::image_bytes());
-        $this->assertSame('invalidparameter', self::call('upload_camshot',
-            self::upload_args($attempt->id, $png, 'shot1', 'screen'))['error']);
-        $this->assertSame('invalidparameter', self::call('upload_camshot',
-            self::upload_args($attempt->id, $png, str_repeat('a', 65)))['error']);
-        $this->assertSame('invalidparameter', self::call('upload_camshot',
-            self::upload_args($attempt->id, $png, 'not/alphanumeric'))['error']);
+        $this->assertSame('invalidparameter', self::call(
+            'upload_camshot',
+            self::upload_args($attempt->id, $png, 'shot1', 'screen')
+        )['error']);
+        $this->assertSame('invalidparameter', self::call(
+            'upload_camshot',
+            self::upload_args($attempt->id, $png, str_repeat('a', 65))
+        )['error']);
+        $this->assertSame('invalidparameter', self::call(
+            'upload_camshot',
+            self::upload_args($attempt->id, $png, 'not/alphanumeric')
+        )['error']);
     }
 
     /**
@@ -322,8 +335,12 @@ final class external_test extends \advanced_testcase {
     public function test_upload_camshot_refuses_an_identity_photo(): void {
         $quiz = $this->create_quiz($this->course, ['identitycheck' => 'face']);
         $attempt = $this->start_attempt($quiz, $this->student);
-        $answer = self::call('upload_camshot', self::upload_args($attempt->id, base64_encode(self::image_bytes()), 'shot1',
-            'identity'));
+        $answer = self::call('upload_camshot', self::upload_args(
+            $attempt->id,
+            base64_encode(self::image_bytes()),
+            'shot1',
+            'identity'
+        ));
         $this->assertSame('invalidparameter', $answer['error']);
         $this->assertStringContainsString('check_identity', $answer['debuginfo']);
         $this->assertSame([], $this->sidecar_attempt($this->client, $attempt->id)['shots']);

@@ -159,15 +159,15 @@ final class groups_test extends \advanced_testcase {
         $cm = self::cm_as($this->assistant, $quiz);
         $context = page_access::require_report_viewer($cm);
         $pages = [
-            'report' => function() {
+            'report' => function () {
             },
-            'thumbnail' => function() use ($context) {
+            'thumbnail' => function () use ($context) {
                 page_access::require_image($context, true);
             },
-            'image' => function() use ($context) {
+            'image' => function () use ($context) {
                 page_access::require_image($context, false);
             },
-            'pdf' => function() use ($context) {
+            'pdf' => function () use ($context) {
                 page_access::require_download($context, 'pdf');
             },
         ];
@@ -236,8 +236,10 @@ final class groups_test extends \advanced_testcase {
         $cm = self::cm_as($outsider, $quiz);
         $this->assertSame([], page_access::listed_user_ids($cm));
         $html = self::report_page_as($outsider, ['cmid' => $quiz->cmid]);
-        $this->assertStringContainsString(get_string('nostudentstolist', 'quizaccess_proctorpy'),
-            html_entity_decode($html, ENT_QUOTES));
+        $this->assertStringContainsString(
+            get_string('nostudentstolist', 'quizaccess_proctorpy'),
+            html_entity_decode($html, ENT_QUOTES)
+        );
         $this->assertStringNotContainsString(htmlspecialchars(fullname($this->students['A'])), $html);
         $cm = self::cm_as($outsider, $quiz);
         $this->expectException(\required_capability_exception::class);

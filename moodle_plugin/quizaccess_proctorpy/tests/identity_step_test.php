@@ -137,8 +137,10 @@ final class identity_step_test extends \core_privacy\tests\provider_testcase {
         $attempt = $this->attempt_after_consent();
         $manager = $this->quiz_settings($this->quiz)->get_access_manager(time());
         $forged = ['proctorpy_consent' => 1, 'proctorpy_camera' => 1, 'proctorpy_identity' => 1];
-        $this->assertSame(['proctorpy_identity' => get_string('err_identitypending', 'quizaccess_proctorpy')],
-            $manager->validate_preflight_check($forged, [], $attempt->id));
+        $this->assertSame(
+            ['proctorpy_identity' => get_string('err_identitypending', 'quizaccess_proctorpy')],
+            $manager->validate_preflight_check($forged, [], $attempt->id)
+        );
 
         identity_step::waive($attempt, \context_module::instance($this->quiz->cmid), (int) $this->teacher->id);
         $this->assertSame([], $manager->validate_preflight_check($forged, [], $attempt->id));
@@ -153,7 +155,9 @@ final class identity_step_test extends \core_privacy\tests\provider_testcase {
         $PAGE->set_url('/mod/quiz/startattempt.php', ['cmid' => $this->quiz->cmid]);
         $PAGE->set_context(\context_module::instance($this->quiz->cmid));
         $form = $this->quiz_settings($this->quiz)->get_access_manager(time())->get_preflight_check_form(
-            new \moodle_url('/mod/quiz/startattempt.php', ['cmid' => $this->quiz->cmid]), (int) $attempt->id);
+            new \moodle_url('/mod/quiz/startattempt.php', ['cmid' => $this->quiz->cmid]),
+            (int) $attempt->id
+        );
         $mform = (new \ReflectionProperty($form, '_form'))->getValue($form);
         $this->assertFalse($mform->elementExists('proctorpy_consent'));
         $this->assertTrue($mform->elementExists('proctorpy_identity'));
@@ -230,8 +234,10 @@ final class identity_step_test extends \core_privacy\tests\provider_testcase {
         $second = $this->start_attempt($this->quiz, $other);
         $sink->close();
         identity_step::record_pass($first->id);
-        $this->assertSame([(int) $second->id], array_map('intval', array_column(identity_step::waiting($this->settings(),
-            null), 'id')));
+        $this->assertSame([(int) $second->id], array_map('intval', array_column(identity_step::waiting(
+            $this->settings(),
+            null
+        ), 'id')));
         $this->assertSame([], identity_step::waiting($this->settings(), [(int) $this->student->id]));
         $this->assertSame([], identity_step::waiting($this->settings(), []));
     }
@@ -264,12 +270,16 @@ final class identity_step_test extends \core_privacy\tests\provider_testcase {
         $context = \context_module::instance($this->quiz->cmid);
         identity_step::waive($attempt, $context, (int) $this->teacher->id);
 
-        $this->assertContains((int) $context->id,
-            array_map('intval', provider::get_contexts_for_userid((int) $this->teacher->id)->get_contextids()));
+        $this->assertContains(
+            (int) $context->id,
+            array_map('intval', provider::get_contexts_for_userid((int) $this->teacher->id)->get_contextids())
+        );
         $userlist = new userlist($context, 'quizaccess_proctorpy');
         provider::get_users_in_context($userlist);
-        $this->assertEqualsCanonicalizing([(int) $this->student->id, (int) $this->teacher->id],
-            array_map('intval', $userlist->get_userids()));
+        $this->assertEqualsCanonicalizing(
+            [(int) $this->student->id, (int) $this->teacher->id],
+            array_map('intval', $userlist->get_userids())
+        );
 
         provider::export_user_data(new approved_contextlist($this->teacher, 'quizaccess_proctorpy', [$context->id]));
         $exported = writer::with_context($context)->get_data([get_string('pluginname', 'quizaccess_proctorpy'),

@@ -92,8 +92,11 @@ final class image_link_test extends \advanced_testcase {
             'proctorpy_intervalmin' => 30, 'proctorpy_intervalmax' => 60, 'proctorpy_imagewidth' => 320,
             'proctorpy_identitycheck' => 'match', 'proctorpy_threshold' => 60, 'proctorpy_retentiondays' => '']);
         $questiongenerator = $generator->get_plugin_generator('core_question');
-        $question = $questiongenerator->create_question('truefalse', null,
-            ['category' => $questiongenerator->create_question_category()->id]);
+        $question = $questiongenerator->create_question(
+            'truefalse',
+            null,
+            ['category' => $questiongenerator->create_question_category()->id]
+        );
         quiz_add_quiz_question($question->id, $quiz, 1);
 
         $photos = ['obama/obama-480p.jpg', 'biden/biden.jpg'];
@@ -116,8 +119,13 @@ final class image_link_test extends \advanced_testcase {
             $this->setAdminUser();
             $client->json('POST', api::purge(), ['attempt_id' => (int) $attempt->id, 'dry_run' => false] + $actor);
             proctored_attempt::load((int) $attempt->id, $client)->register();
-            $answer = $client->image('PUT', api::reference((int) $student->id), [],
-                file_get_contents($faces . '/' . $photo), 'image/jpeg');
+            $answer = $client->image(
+                'PUT',
+                api::reference((int) $student->id),
+                [],
+                file_get_contents($faces . '/' . $photo),
+                'image/jpeg'
+            );
             $attempts[] = (int) $attempt->id;
             $references[] = (string) $answer['id'];
         }

@@ -30,7 +30,6 @@ namespace quizaccess_proctorpy;
  * @coversNothing
  */
 final class lang_test extends \basic_testcase {
-
     /**
      * The English strings.
      *
@@ -61,8 +60,10 @@ final class lang_test extends \basic_testcase {
         $files = new \RecursiveIteratorIterator(new \RecursiveDirectoryIterator($root, \FilesystemIterator::SKIP_DOTS));
         foreach ($files as $file) {
             $path = $file->getPathname();
-            if (strpos($path, '/node_modules/') !== false || strpos($path, '/amd/build/') !== false
-                    || strpos($path, '/tests/') !== false || !preg_match('/\.(php|mustache|js)$/', $path)) {
+            if (
+                strpos($path, '/node_modules/') !== false || strpos($path, '/amd/build/') !== false
+                    || strpos($path, '/tests/') !== false || !preg_match('/\.(php|mustache|js)$/', $path)
+            ) {
                 continue;
             }
             $text = file_get_contents($path);

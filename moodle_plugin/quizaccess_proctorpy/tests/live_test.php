@@ -54,8 +54,11 @@ final class live_test extends \advanced_testcase {
         $this->course = $generator->create_course();
         $this->teacher = $generator->create_and_enrol($this->course, 'editingteacher');
         foreach (['Quiet', 'Away', 'Shooting'] as $name) {
-            $this->students[strtolower($name)] = $generator->create_and_enrol($this->course, 'student',
-                ['firstname' => $name, 'lastname' => 'Student']);
+            $this->students[strtolower($name)] = $generator->create_and_enrol(
+                $this->course,
+                'student',
+                ['firstname' => $name, 'lastname' => 'Student']
+            );
         }
     }
 
@@ -68,8 +71,11 @@ final class live_test extends \advanced_testcase {
      */
     private static function get_live(int $cmid, bool $flaggedonly = false): array {
         $_POST['sesskey'] = sesskey();
-        $answer = external_api::call_external_function('quizaccess_proctorpy_get_live',
-            ['cmid' => $cmid, 'flaggedonly' => $flaggedonly], true);
+        $answer = external_api::call_external_function(
+            'quizaccess_proctorpy_get_live',
+            ['cmid' => $cmid, 'flaggedonly' => $flaggedonly],
+            true
+        );
         if (!empty($answer['error'])) {
             return ['error' => $answer['exception']->errorcode, 'message' => $answer['exception']->message];
         }
@@ -92,10 +98,17 @@ final class live_test extends \advanced_testcase {
         }
         $DB->set_field('quiz_attempts', 'timestart', time() - 3600, ['id' => $attempts['quiet']->id]);
         proctored_attempt::load((int) $attempts['quiet']->id)->register();
-        proctored_attempt::load((int) $attempts['away']->id)->forward_event('tab_hidden',
-            (int) (microtime(true) * 1000), 'ev1');
+        proctored_attempt::load((int) $attempts['away']->id)->forward_event(
+            'tab_hidden',
+            (int) (microtime(true) * 1000),
+            'ev1'
+        );
         proctored_attempt::load((int) $attempts['shooting']->id)->forward_camshot(
-            camshot_image::from_base64(base64_encode(self::image_bytes())), (int) (microtime(true) * 1000), 'shot1', 'attempt');
+            camshot_image::from_base64(base64_encode(self::image_bytes())),
+            (int) (microtime(true) * 1000),
+            'shot1',
+            'attempt'
+        );
         return [$quiz, $attempts];
     }
 
@@ -148,10 +161,16 @@ final class live_test extends \advanced_testcase {
         $this->assertSame('pending', $shooting['verdict']);
         $this->assertSame(get_string('live_verdict_pending', 'quizaccess_proctorpy'), $shooting['verdictlabel']);
         $this->assertNotSame('', $shooting['shotid']);
-        $this->assertSame(image_link::base($CFG->wwwroot, (int) $quiz->cmid, (int) $attempts['shooting']->id,
-            !empty($CFG->slasharguments)) . $shooting['shotid'] . '?size=thumb', $shooting['thumburl']);
-        $this->assertStringContainsString('report.php?cmid=' . $quiz->cmid . '&attempt=' . $attempts['shooting']->id,
-            $shooting['reporturl']);
+        $this->assertSame(image_link::base(
+            $CFG->wwwroot,
+            (int) $quiz->cmid,
+            (int) $attempts['shooting']->id,
+            !empty($CFG->slasharguments)
+        ) . $shooting['shotid'] . '?size=thumb', $shooting['thumburl']);
+        $this->assertStringContainsString(
+            'report.php?cmid=' . $quiz->cmid . '&attempt=' . $attempts['shooting']->id,
+            $shooting['reporturl']
+        );
     }
 
     /**

@@ -197,8 +197,12 @@ final class observer_test extends \advanced_testcase {
         global $DB;
         $attemptobj = $this->begin_attempt();
         $attemptid = (int) $attemptobj->get_attemptid();
-        $token = direct_upload::token(new signer(get_config('quizaccess_proctorpy', 'secret')), $attemptid,
-            (int) $this->student->id, time() + 600);
+        $token = direct_upload::token(
+            new signer(get_config('quizaccess_proctorpy', 'secret')),
+            $attemptid,
+            (int) $this->student->id,
+            time() + 600
+        );
         $this->assertSame(201, $this->post_direct_event($token, $attemptid, 'before'));
 
         $endedat = self::end_attempt($attemptobj, $how);

@@ -174,8 +174,10 @@ final class page_access_test extends \advanced_testcase {
             $check();
             $this->fail('Not refused for want of ' . $capability);
         } catch (\required_capability_exception $e) {
-            $this->assertStringContainsString(get_string('proctorpy:' . $capability, 'quizaccess_proctorpy'),
-                $e->getMessage());
+            $this->assertStringContainsString(
+                get_string('proctorpy:' . $capability, 'quizaccess_proctorpy'),
+                $e->getMessage()
+            );
         }
     }
 
@@ -186,7 +188,7 @@ final class page_access_test extends \advanced_testcase {
         $assistant = $this->getDataGenerator()->create_and_enrol($this->course, 'teacher');
         [, , $context] = self::report_viewer_as($assistant, $this->quiz->cmid, true);
         page_access::require_image($context, true);
-        $this->assert_refused(function() use ($context) {
+        $this->assert_refused(function () use ($context) {
             page_access::require_image($context, false);
         }, 'downloadimages');
 
@@ -203,7 +205,7 @@ final class page_access_test extends \advanced_testcase {
         $assistant = $this->getDataGenerator()->create_and_enrol($this->course, 'teacher');
         [, , $context] = self::report_viewer_as($assistant, $this->quiz->cmid);
         page_access::require_download($context, 'csv');
-        $this->assert_refused(function() use ($context) {
+        $this->assert_refused(function () use ($context) {
             page_access::require_download($context, 'pdf');
         }, 'downloadimages');
 
@@ -225,7 +227,7 @@ final class page_access_test extends \advanced_testcase {
         $roleid = $this->getDataGenerator()->create_role();
         assign_capability('quizaccess/proctorpy:downloadimages', CAP_ALLOW, $roleid, \context_system::instance()->id);
         $this->getDataGenerator()->role_assign($roleid, $this->student->id, \context_module::instance($this->quiz->cmid)->id);
-        $this->assert_refused(function() {
+        $this->assert_refused(function () {
             self::report_viewer_as($this->student, $this->quiz->cmid, true);
         }, 'viewreport');
     }

@@ -78,8 +78,13 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
                 $this->attempts[$s][$q] = $attempt;
             }
         }
-        $this->client->image('PUT', api::reference((int) $this->student->id), [],
-            file_get_contents($this->faces_folder() . '/obama/obama-480p.jpg'), 'image/jpeg');
+        $this->client->image(
+            'PUT',
+            api::reference((int) $this->student->id),
+            [],
+            file_get_contents($this->faces_folder() . '/obama/obama-480p.jpg'),
+            'image/jpeg'
+        );
         $this->setAdminUser();
     }
 
@@ -136,12 +141,16 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
         $this->assertSame('quizaccess_proctorpy', $table->get_name());
         $this->assertInstanceOf(database_table::class, $idcheck);
         $this->assertSame('quizaccess_proctorpy_idcheck', $idcheck->get_name());
-        $this->assertEqualsCanonicalizing(['attemptid', 'outcome', 'waivedby', 'timecreated'],
-            array_keys($idcheck->get_privacy_fields()));
+        $this->assertEqualsCanonicalizing(
+            ['attemptid', 'outcome', 'waivedby', 'timecreated'],
+            array_keys($idcheck->get_privacy_fields())
+        );
         $this->assertInstanceOf(database_table::class, $alert);
         $this->assertSame('quizaccess_proctorpy_alert', $alert->get_name());
-        $this->assertEqualsCanonicalizing(['attemptid', 'score', 'recipients', 'timecreated'],
-            array_keys($alert->get_privacy_fields()));
+        $this->assertEqualsCanonicalizing(
+            ['attemptid', 'score', 'recipients', 'timecreated'],
+            array_keys($alert->get_privacy_fields())
+        );
         $this->assertInstanceOf(external_location::class, $sidecar);
         $this->assertSame('sidecar', $sidecar->get_name());
         $this->assertEqualsCanonicalizing(['userid', 'fullname', 'attempt', 'camshots', 'referencephoto', 'faceencodings',
@@ -202,8 +211,10 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
      * @return string|null ZIP bytes
      */
     private static function exported_zip(\context $context): ?string {
-        return writer::with_context($context)->get_custom_file([get_string('pluginname', 'quizaccess_proctorpy')],
-            'proctoring-data.zip');
+        return writer::with_context($context)->get_custom_file(
+            [get_string('pluginname', 'quizaccess_proctorpy')],
+            'proctoring-data.zip'
+        );
     }
 
     /**
@@ -264,8 +275,11 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
      * Only the approved contexts are exported: one quiz approved, the other quiz and the user context get nothing.
      */
     public function test_export_user_data_of_approved_contexts_only(): void {
-        provider::export_user_data(new approved_contextlist($this->student, 'quizaccess_proctorpy',
-            [self::context($this->quiz2)->id]));
+        provider::export_user_data(new approved_contextlist(
+            $this->student,
+            'quizaccess_proctorpy',
+            [self::context($this->quiz2)->id]
+        ));
         $this->assertSame([(int) $this->attempts[0][1]->id], self::attempts_in(self::exported_zip(self::context($this->quiz2))));
         $this->assertFalse(writer::with_context(self::context($this->quiz))->has_any_data());
         $this->assertFalse(writer::with_context(\context_user::instance($this->student->id))->has_any_data());
@@ -287,8 +301,11 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
      * Deleting a user's data in one quiz removes their attempt there from the sidecar, nothing else.
      */
     public function test_delete_data_for_user(): void {
-        provider::delete_data_for_user(new approved_contextlist($this->student, 'quizaccess_proctorpy',
-            [self::context($this->quiz)->id]));
+        provider::delete_data_for_user(new approved_contextlist(
+            $this->student,
+            'quizaccess_proctorpy',
+            [self::context($this->quiz)->id]
+        ));
         $this->assertSame([[false, true], [true, true]], $this->held());
     }
 
@@ -298,8 +315,11 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
      */
     public function test_delete_in_the_user_context(): void {
         $context = \context_user::instance($this->student->id);
-        provider::delete_data_for_user(new approved_contextlist($this->student, 'quizaccess_proctorpy',
-            [$context->id, \context_user::instance($this->other->id)->id]));
+        provider::delete_data_for_user(new approved_contextlist(
+            $this->student,
+            'quizaccess_proctorpy',
+            [$context->id, \context_user::instance($this->other->id)->id]
+        ));
         provider::delete_data_for_users(new approved_userlist($context, 'quizaccess_proctorpy', [$this->student->id]));
         provider::delete_data_for_all_users_in_context($context);
         $teacher = $this->getDataGenerator()->create_and_enrol($this->course, 'editingteacher');
@@ -323,8 +343,11 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
      * Deleting the data of chosen users in a quiz context removes only theirs.
      */
     public function test_delete_data_for_users(): void {
-        provider::delete_data_for_users(new approved_userlist(self::context($this->quiz), 'quizaccess_proctorpy',
-            [$this->other->id]));
+        provider::delete_data_for_users(new approved_userlist(
+            self::context($this->quiz),
+            'quizaccess_proctorpy',
+            [$this->other->id]
+        ));
         $this->assertSame([[true, true], [false, true]], $this->held());
     }
 
@@ -333,8 +356,11 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
      */
     public function test_delete_everything_of_a_user(): void {
         $contextlist = $this->get_contexts_for_userid($this->other->id, 'quizaccess_proctorpy');
-        provider::delete_data_for_user(new approved_contextlist($this->other, 'quizaccess_proctorpy',
-            $contextlist->get_contextids()));
+        provider::delete_data_for_user(new approved_contextlist(
+            $this->other,
+            'quizaccess_proctorpy',
+            $contextlist->get_contextids()
+        ));
         $this->assertSame([[true, true], [false, false]], $this->held());
         try {
             $this->client->call('GET', api::user_data((int) $this->other->id));
@@ -392,11 +418,17 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
      */
     public function test_delete_alerts(): void {
         $this->record_alerts();
-        provider::delete_data_for_user(new approved_contextlist($this->student, 'quizaccess_proctorpy',
-            [self::context($this->quiz)->id]));
+        provider::delete_data_for_user(new approved_contextlist(
+            $this->student,
+            'quizaccess_proctorpy',
+            [self::context($this->quiz)->id]
+        ));
         $this->assertSame([[false, true], [true, true]], $this->alerted());
-        provider::delete_data_for_users(new approved_userlist(self::context($this->quiz2), 'quizaccess_proctorpy',
-            [$this->other->id]));
+        provider::delete_data_for_users(new approved_userlist(
+            self::context($this->quiz2),
+            'quizaccess_proctorpy',
+            [$this->other->id]
+        ));
         $this->assertSame([[false, true], [true, false]], $this->alerted());
         provider::delete_data_for_all_users_in_context(self::context($this->quiz));
         $this->assertSame([[false, true], [false, false]], $this->alerted());

@@ -61,12 +61,21 @@ final class proctoring_off_test extends \advanced_testcase {
      * @return response the sidecar's answer
      */
     private function post_with_token(\stdClass $attempt, string $eventid): response {
-        $token = direct_upload::token(new signer(getenv('PROCTORPY_TEST_SIDECAR_SECRET')), (int) $attempt->id,
-            (int) $attempt->userid, time() + 3600);
+        $token = direct_upload::token(
+            new signer(getenv('PROCTORPY_TEST_SIDECAR_SECRET')),
+            (int) $attempt->id,
+            (int) $attempt->userid,
+            time() + 3600
+        );
         $body = json_encode(['attempt_id' => (int) $attempt->id, 'user_id' => (int) $attempt->userid,
             'type' => 'tab_hidden', 'at' => (int) (microtime(true) * 1000), 'client_event_id' => $eventid]);
-        return (new moodle_transport(true))->send('POST', $this->client->base_url() . '/api/v1/direct/events',
-            ['Authorization: Bearer ' . $token, 'Content-Type: application/json'], $body, 10);
+        return (new moodle_transport(true))->send(
+            'POST',
+            $this->client->base_url() . '/api/v1/direct/events',
+            ['Authorization: Bearer ' . $token, 'Content-Type: application/json'],
+            $body,
+            10
+        );
     }
 
     /**
@@ -120,8 +129,11 @@ final class proctoring_off_test extends \advanced_testcase {
         $this->assertGreaterThanOrEqual($before, $ended);
         $this->assertSame(201, $this->post_with_token($other, 'other')->status);
         $this->assertNull($this->sidecar_attempt($this->client, $other->id)['attempt']['finished_at']);
-        $this->assertEquals(quiz_attempt::IN_PROGRESS, quiz_attempt::create($attempt->id)->get_state(),
-            'the attempt itself goes on in Moodle');
+        $this->assertEquals(
+            quiz_attempt::IN_PROGRESS,
+            quiz_attempt::create($attempt->id)->get_state(),
+            'the attempt itself goes on in Moodle'
+        );
     }
 
     /**

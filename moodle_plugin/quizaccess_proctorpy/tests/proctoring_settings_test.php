@@ -30,7 +30,6 @@ namespace quizaccess_proctorpy;
  * @covers \quizaccess_proctorpy\proctoring_settings
  */
 final class proctoring_settings_test extends \basic_testcase {
-
     /**
      * Valid form data with proctoring on, overridden by $changes.
      *
@@ -116,15 +115,19 @@ final class proctoring_settings_test extends \basic_testcase {
     public function test_to_record(): void {
         $quiz = (object) (self::form(['retentiondays' => ' 30 ']) + ['id' => '7']);
         $record = proctoring_settings::to_record($quiz);
-        $this->assertEquals((object) ['quizid' => 7, 'enabled' => 1, 'intervalmin' => 30, 'intervalmax' => 90,
+        $this->assertEquals(
+            (object) ['quizid' => 7, 'enabled' => 1, 'intervalmin' => 30, 'intervalmax' => 90,
             'imagewidth' => 480, 'identitycheck' => 'match', 'threshold' => 60, 'retentiondays' => 30, 'alerts' => 1],
-            $record);
+            $record
+        );
         $this->assertNull(proctoring_settings::to_record((object) (self::form() + ['id' => 7]))->retentiondays);
         $defaults = proctoring_settings::defaults((object) ['intervalmin' => '20']);
-        $this->assertEquals((object) ['quizid' => 7, 'enabled' => 1, 'intervalmin' => 20, 'intervalmax' => 90,
+        $this->assertEquals(
+            (object) ['quizid' => 7, 'enabled' => 1, 'intervalmin' => 20, 'intervalmax' => 90,
             'imagewidth' => 320, 'identitycheck' => 'none', 'threshold' => 60, 'retentiondays' => null, 'alerts' => 1],
             proctoring_settings::to_record((object) ['id' => 7, 'proctorpy_enabled' => 1], $defaults),
-            'Missing fields take the defaults');
+            'Missing fields take the defaults'
+        );
     }
 
     /**

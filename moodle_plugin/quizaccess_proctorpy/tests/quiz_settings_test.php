@@ -228,9 +228,11 @@ final class quiz_settings_test extends \advanced_testcase {
         update_moduleinfo(get_coursemodule_from_id('quiz', $quiz->cmid), $data, $this->course);
 
         $row = $DB->get_record('quizaccess_proctorpy', ['quizid' => $quiz->id], '*', MUST_EXIST);
-        $this->assertEquals(['enabled' => 1, 'intervalmin' => 20, 'intervalmax' => 40, 'imagewidth' => 480,
+        $this->assertEquals(
+            ['enabled' => 1, 'intervalmin' => 20, 'intervalmax' => 40, 'imagewidth' => 480,
             'identitycheck' => 'face', 'threshold' => 70, 'retentiondays' => 90, 'alerts' => 0],
-            array_intersect_key((array) $row, proctoring_settings::FIELDS));
+            array_intersect_key((array) $row, proctoring_settings::FIELDS)
+        );
     }
 
     /**
@@ -278,8 +280,10 @@ final class quiz_settings_test extends \advanced_testcase {
 
         $plain = $this->create_quiz($this->course, null);
         \quizaccess_proctorpy::save_settings((object) ['id' => $plain->id, 'proctorpy_enabled' => 0]);
-        $this->assertFalse($DB->record_exists('quizaccess_proctorpy', ['quizid' => $plain->id]),
-            'No row for a quiz that was never proctored');
+        $this->assertFalse(
+            $DB->record_exists('quizaccess_proctorpy', ['quizid' => $plain->id]),
+            'No row for a quiz that was never proctored'
+        );
     }
 
     /**
@@ -291,9 +295,11 @@ final class quiz_settings_test extends \advanced_testcase {
         $quiz = $this->getDataGenerator()->create_module('quiz', ['course' => $this->course->id,
             'proctorpy_enabled' => 1]);
         $row = $DB->get_record('quizaccess_proctorpy', ['quizid' => $quiz->id], '*', MUST_EXIST);
-        $this->assertEquals(['enabled' => 1, 'intervalmin' => 25, 'intervalmax' => 90, 'imagewidth' => 320,
+        $this->assertEquals(
+            ['enabled' => 1, 'intervalmin' => 25, 'intervalmax' => 90, 'imagewidth' => 320,
             'identitycheck' => 'none', 'threshold' => 60, 'retentiondays' => null, 'alerts' => 1],
-            array_intersect_key((array) $row, proctoring_settings::FIELDS));
+            array_intersect_key((array) $row, proctoring_settings::FIELDS)
+        );
     }
 
     /**

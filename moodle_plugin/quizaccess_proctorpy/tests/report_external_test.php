@@ -124,8 +124,10 @@ final class report_external_test extends \advanced_testcase {
         $this->assertSame('Proctoring reports (proctorpy)', $service->name);
         $this->assertEquals(1, $service->downloadfiles);
         $this->assertEquals(0, $service->restrictedusers);
-        $this->assertEqualsCanonicalizing(['quizaccess_proctorpy_get_overview', 'quizaccess_proctorpy_get_attempt_report'],
-            $DB->get_fieldset_select('external_services_functions', 'functionname', 'externalserviceid = ?', [$service->id]));
+        $this->assertEqualsCanonicalizing(
+            ['quizaccess_proctorpy_get_overview', 'quizaccess_proctorpy_get_attempt_report'],
+            $DB->get_fieldset_select('external_services_functions', 'functionname', 'externalserviceid = ?', [$service->id])
+        );
     }
 
     /**
@@ -222,12 +224,18 @@ final class report_external_test extends \advanced_testcase {
         require_once($CFG->dirroot . '/mod/quiz/accessrule/proctorpy/lib.php');
         $context = \context_module::instance($this->quiz->cmid);
         $cm = get_coursemodule_from_id('quiz', $this->quiz->cmid);
-        $serve = function(string $area, int $attemptid) use ($context, $cm) {
+        $serve = function (string $area, int $attemptid) use ($context, $cm) {
             global $PAGE;
             // Each file request is a page of its own.
             $PAGE = new \moodle_page();
-            return quizaccess_proctorpy_pluginfile($this->course, $cm, $context, $area,
-                [$attemptid, $this->camshotid . '.png'], false);
+            return quizaccess_proctorpy_pluginfile(
+                $this->course,
+                $cm,
+                $context,
+                $area,
+                [$attemptid, $this->camshotid . '.png'],
+                false
+            );
         };
         $refusals = [
             'student thumbnail' => [$this->student, 'thumb', $this->attempt->id],
@@ -245,7 +253,13 @@ final class report_external_test extends \advanced_testcase {
         }
         $this->setUser($this->teacher);
         $this->assertFalse($serve('other', (int) $this->attempt->id));
-        $this->assertFalse(quizaccess_proctorpy_pluginfile($this->course, $cm, $context, 'thumb',
-            [$this->attempt->id, '../secret.png'], false));
+        $this->assertFalse(quizaccess_proctorpy_pluginfile(
+            $this->course,
+            $cm,
+            $context,
+            'thumb',
+            [$this->attempt->id, '../secret.png'],
+            false
+        ));
     }
 }

@@ -31,7 +31,6 @@ namespace quizaccess_proctorpy;
  * @coversNothing
  */
 final class report_page_test extends \advanced_testcase {
-
     /** A fragment as wide as the sidecar's overview: one row, many columns. */
     const WIDE_TABLE = '<section class="ppo"><div class="ppo-wrap"><table id="overview"><tr><td>Student</td>'
         . '<td>Score</td><td>Flag</td><td>Review</td></tr></table></div></section>';
@@ -44,8 +43,10 @@ final class report_page_test extends \advanced_testcase {
      */
     private static function render(array $context): \DOMXPath {
         global $OUTPUT;
-        $html = $OUTPUT->render_from_template('quizaccess_proctorpy/report',
-            $context + ['fragment' => self::WIDE_TABLE, 'backurl' => '#', 'sesskey' => 'abc', 'actionurl' => '#']);
+        $html = $OUTPUT->render_from_template(
+            'quizaccess_proctorpy/report',
+            $context + ['fragment' => self::WIDE_TABLE, 'backurl' => '#', 'sesskey' => 'abc', 'actionurl' => '#']
+        );
         $document = new \DOMDocument();
         $document->loadHTML('<!DOCTYPE html><html><body>' . $html . '</body></html>', LIBXML_NOERROR);
         return new \DOMXPath($document);
@@ -97,7 +98,9 @@ final class report_page_test extends \advanced_testcase {
                 $this->assertMatchesRegularExpression('~^\.quizaccess_proctorpy-(overview|live)[ .]~', trim($selector));
             }
         }
-        $this->assertMatchesRegularExpression('~\.quizaccess_proctorpy-overview \.ppo th\s*\{[^}]*white-space:\s*normal~',
-            $css);
+        $this->assertMatchesRegularExpression(
+            '~\.quizaccess_proctorpy-overview \.ppo th\s*\{[^}]*white-space:\s*normal~',
+            $css
+        );
     }
 }

@@ -178,7 +178,9 @@ final class rule_test extends \advanced_testcase {
         $PAGE->set_url('/mod/quiz/startattempt.php', ['cmid' => $quiz->cmid]);
         $PAGE->set_context(\context_module::instance($quiz->cmid));
         $form = $this->quiz_settings($quiz)->get_access_manager(time())->get_preflight_check_form(
-            new \moodle_url('/mod/quiz/startattempt.php', ['cmid' => $quiz->cmid]), null);
+            new \moodle_url('/mod/quiz/startattempt.php', ['cmid' => $quiz->cmid]),
+            null
+        );
         $mform = (new \ReflectionProperty($form, '_form'))->getValue($form);
         $this->assertEquals('checkbox', $mform->getElement('proctorpy_consent')->getType());
         $this->assertEquals('hidden', $mform->getElement('proctorpy_camera')->getType());
@@ -203,7 +205,9 @@ final class rule_test extends \advanced_testcase {
         $PAGE->set_url('/mod/quiz/startattempt.php', ['cmid' => $quiz->cmid]);
         $PAGE->set_context(\context_module::instance($quiz->cmid));
         $html = $this->quiz_settings($quiz)->get_access_manager(time())->get_preflight_check_form(
-            new \moodle_url('/mod/quiz/startattempt.php', ['cmid' => $quiz->cmid]), null)->render();
+            new \moodle_url('/mod/quiz/startattempt.php', ['cmid' => $quiz->cmid]),
+            null
+        )->render();
         $this->assertStringContainsString('Our own words about the webcam.', $html);
         $this->assertStringNotContainsString('This quiz is proctored.', $html);
         $this->assertStringNotContainsString(get_string('identitynotice', 'quizaccess_proctorpy'), $html);
@@ -281,8 +285,11 @@ final class rule_test extends \advanced_testcase {
         $quiz = $this->create_quiz($this->course, ['intervalmin' => 20, 'intervalmax' => 40, 'imagewidth' => 480]);
         $attempt = $this->start_attempt_quietly($quiz, $this->student);
         foreach (['mod-quiz-attempt', 'mod-quiz-summary'] as $pagetype) {
-            $calls = self::amd_calls($this->set_up_attempt_page($quiz, $attempt->id, $pagetype),
-                'quizaccess_proctorpy/capture', 'init');
+            $calls = self::amd_calls(
+                $this->set_up_attempt_page($quiz, $attempt->id, $pagetype),
+                'quizaccess_proctorpy/capture',
+                'init'
+            );
             $this->assertSame([[[
                 'attemptid' => (int) $attempt->id,
                 'intervalmin' => 20,
@@ -315,14 +322,20 @@ final class rule_test extends \advanced_testcase {
         [$version, $payload, $mac] = explode('.', $direct['token']);
         $this->assertSame('v1', $version);
         $json = base64_decode(strtr($payload, '-_', '+/'));
-        $this->assertSame($direct['token'], (new signer('phpunit-secret-0123456789'))->token_for_json($json),
-            'The token is signed with the shared secret');
+        $this->assertSame(
+            $direct['token'],
+            (new signer('phpunit-secret-0123456789'))->token_for_json($json),
+            'The token is signed with the shared secret'
+        );
         $claims = json_decode($json, true);
         $this->assertSame(['a', 'u', 'exp'], array_keys($claims));
         $this->assertSame((int) $attempt->id, $claims['a']);
         $this->assertSame((int) $this->student->id, $claims['u']);
-        $this->assertSame((int) $attempt->timestart + 1800 + direct_upload::MARGIN, $claims['exp'],
-            'A timed attempt\'s token lasts to the end of its time limit and a margin');
+        $this->assertSame(
+            (int) $attempt->timestart + 1800 + direct_upload::MARGIN,
+            $claims['exp'],
+            'A timed attempt\'s token lasts to the end of its time limit and a margin'
+        );
     }
 
     /**
@@ -359,7 +372,7 @@ final class rule_test extends \advanced_testcase {
     public function test_setup_attempt_page_without_capture(): void {
         $quiz = $this->create_quiz($this->course);
         $attempt = $this->start_attempt_quietly($quiz, $this->student);
-        $capture = function(\moodle_page $page): array {
+        $capture = function (\moodle_page $page): array {
             return self::amd_calls($page, 'quizaccess_proctorpy/capture', 'init');
         };
         $this->assertSame([], $capture($this->set_up_attempt_page($quiz, $attempt->id, 'mod-quiz-view')));

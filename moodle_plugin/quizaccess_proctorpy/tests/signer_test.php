@@ -30,7 +30,6 @@ namespace quizaccess_proctorpy;
  * @covers \quizaccess_proctorpy\signer
  */
 final class signer_test extends \basic_testcase {
-
     /**
      * The shared vectors: fixtures/signing.json, a copy of the repository's tests/vectors/signing.json.
      *
@@ -49,11 +48,17 @@ final class signer_test extends \basic_testcase {
         foreach ($vectors as $v) {
             $body = base64_decode($v['body_base64'], true);
             $this->assertSame($v['body_sha256'], hash('sha256', $body), $v['name']);
-            $this->assertSame($v['canonical'],
-                signer::canonical($v['method'], $v['path'], $v['timestamp'], $v['nonce'], $body), $v['name']);
+            $this->assertSame(
+                $v['canonical'],
+                signer::canonical($v['method'], $v['path'], $v['timestamp'], $v['nonce'], $body),
+                $v['name']
+            );
             $signer = new signer($v['secret']);
-            $this->assertSame($v['signature'],
-                $signer->sign($v['method'], $v['path'], $v['timestamp'], $v['nonce'], $body), $v['name']);
+            $this->assertSame(
+                $v['signature'],
+                $signer->sign($v['method'], $v['path'], $v['timestamp'], $v['nonce'], $body),
+                $v['name']
+            );
             $this->assertSame([
                 'X-Proctorpy-Timestamp: ' . $v['timestamp'],
                 'X-Proctorpy-Nonce: ' . $v['nonce'],

@@ -103,11 +103,17 @@ final class upload_limits_test extends \advanced_testcase {
      * The reasons a student or teacher reads name the bounds the code applies.
      */
     public function test_reasons_name_the_bounds(): void {
-        $this->assertStringContainsString(camshot_image::MAX_SIDE . ' pixels',
-            get_string('err_imagesides', 'quizaccess_proctorpy'));
-        $this->assertStringContainsString(camshot_image::MAX_ASPECT_RATIO . ' times',
-            get_string('err_imageaspect', 'quizaccess_proctorpy'));
-        $this->assertStringContainsString((camshot_image::MAX_BYTES / 1024 / 1024) . ' MB',
-            get_string('err_imagetoolarge', 'quizaccess_proctorpy'));
+        $this->assertStringContainsString(
+            camshot_image::MAX_SIDE . ' pixels',
+            get_string('err_imagesides', 'quizaccess_proctorpy')
+        );
+        $this->assertStringContainsString(
+            camshot_image::MAX_ASPECT_RATIO . ' times',
+            get_string('err_imageaspect', 'quizaccess_proctorpy')
+        );
+        $this->assertStringContainsString(
+            (camshot_image::MAX_BYTES / 1024 / 1024) . ' MB',
+            get_string('err_imagetoolarge', 'quizaccess_proctorpy')
+        );
     }
 }

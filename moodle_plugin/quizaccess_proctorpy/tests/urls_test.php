@@ -31,7 +31,6 @@ namespace quizaccess_proctorpy;
  * @covers \quizaccess_proctorpy\image_link
  */
 final class urls_test extends \basic_testcase {
-
     /**
      * Fixed paths of the contract.
      */
@@ -57,13 +56,24 @@ final class urls_test extends \basic_testcase {
             'q' => ['a']], $actor);
         $this->assertSame('/api/v1/quizzes/12/attempts?format=csv&sort=score&dir=desc&flagged=1&actor_id=3'
             . '&actor_name=Ann%20O%27Neil%20%26%20co', $path);
-        $this->assertSame('/api/v1/quizzes/12/attempts?actor_id=3&actor_name=Ann%20O%27Neil%20%26%20co',
-            api::quiz_attempts(12, 'json', [], $actor));
-        $this->assertSame('/api/v1/quizzes/12/attempts?format=html&q=ann&tz=Europe%2FParis'
+        $this->assertSame(
+            '/api/v1/quizzes/12/attempts?actor_id=3&actor_name=Ann%20O%27Neil%20%26%20co',
+            api::quiz_attempts(12, 'json', [], $actor)
+        );
+        $this->assertSame(
+            '/api/v1/quizzes/12/attempts?format=html&q=ann&tz=Europe%2FParis'
             . '&link_base=https%3A%2F%2Fm.example%2Fr.php%3Fcmid%3D8%26attempt%3D'
             . '&sort_base=https%3A%2F%2Fm.example%2Fr.php%3Fcmid%3D8%26&actor_id=3&actor_name=T',
-            api::quiz_attempts(12, 'html', ['q' => 'ann'], api::actor(3, 'T'), 'Europe/Paris',
-            'https://m.example/r.php?cmid=8&attempt=', 'https://m.example/r.php?cmid=8&'));
+            api::quiz_attempts(
+                12,
+                'html',
+                ['q' => 'ann'],
+                api::actor(3, 'T'),
+                'Europe/Paris',
+                'https://m.example/r.php?cmid=8&attempt=',
+                'https://m.example/r.php?cmid=8&'
+            )
+        );
     }
 
     /**
@@ -75,8 +85,11 @@ final class urls_test extends \basic_testcase {
         $this->assertSame('/api/v1/attempts/42/report?image_base='
             . 'https%3A%2F%2Fmoodle.example%2Fmod%2Fquiz%2Faccessrule%2Fproctorpy%2Fimage.php%2F8%2F42%2F'
             . '&actor_id=3&actor_name=T', api::attempt_report(42, $base, api::actor(3, 'T')));
-        $this->assertSame('/api/v1/attempts/42/report?image_base=%2Fi%2F&full_size=0&actor_id=3&actor_name=T',
-            api::attempt_report(42, '/i/', api::actor(3, 'T'), false), 'Thumbnails without links to the full-size image');
+        $this->assertSame(
+            '/api/v1/attempts/42/report?image_base=%2Fi%2F&full_size=0&actor_id=3&actor_name=T',
+            api::attempt_report(42, '/i/', api::actor(3, 'T'), false),
+            'Thumbnails without links to the full-size image'
+        );
         $this->assertSame('/api/v1/attempts/42/report.pdf?actor_id=3&actor_name=T', api::attempt_pdf(42, api::actor(3, 'T')));
     }
 
@@ -86,16 +99,20 @@ final class urls_test extends \basic_testcase {
     public function test_live(): void {
         $this->assertSame('/api/v1/quizzes/12/live?user_ids=5%2C7', api::quiz_live(12, [5, 7]));
         $this->assertSame('/api/v1/quizzes/12/live', api::quiz_live(12));
-        $this->assertSame('/api/v1/quizzes/12/live?user_ids=5&actor_id=3&actor_name=T&view=opened',
-            api::quiz_live(12, [5], api::actor(3, 'T')));
+        $this->assertSame(
+            '/api/v1/quizzes/12/live?user_ids=5&actor_id=3&actor_name=T&view=opened',
+            api::quiz_live(12, [5], api::actor(3, 'T'))
+        );
     }
 
     /**
      * Camshot images: thumbnails, and ids that could change the path are refused.
      */
     public function test_camshot_image_path(): void {
-        $this->assertSame('/api/v1/camshots/c_01H-x/image?size=thumb&actor_id=1&actor_name=A',
-            api::camshot_image('c_01H-x', true, api::actor(1, 'A')));
+        $this->assertSame(
+            '/api/v1/camshots/c_01H-x/image?size=thumb&actor_id=1&actor_name=A',
+            api::camshot_image('c_01H-x', true, api::actor(1, 'A'))
+        );
         $this->assertSame('/api/v1/camshots/abc/image', api::camshot_image('abc', false, []));
         foreach (['../../users/5/data', 'a/b', 'a?b', '', str_repeat('a', 65)] as $bad) {
             $this->assertFalse(api::is_camshot_id($bad), $bad);
@@ -108,15 +125,21 @@ final class urls_test extends \basic_testcase {
      * What the sidecar appends to the base reads back, with slash arguments on or off.
      */
     public function test_image_link_round_trip(): void {
-        $this->assertSame(['cmid' => 8, 'attemptid' => 42, 'camshotid' => 'abc', 'thumb' => false],
-            image_link::parse('/8/42/abc', false));
-        $this->assertSame(['cmid' => 8, 'attemptid' => 42, 'camshotid' => 'abc', 'thumb' => true],
-            image_link::parse('/8/42/abc', true));
+        $this->assertSame(
+            ['cmid' => 8, 'attemptid' => 42, 'camshotid' => 'abc', 'thumb' => false],
+            image_link::parse('/8/42/abc', false)
+        );
+        $this->assertSame(
+            ['cmid' => 8, 'attemptid' => 42, 'camshotid' => 'abc', 'thumb' => true],
+            image_link::parse('/8/42/abc', true)
+        );
         // Slash arguments off: the base ends in ?file=/8/42/ and the sidecar's ?size=thumb lands inside it.
         $base = image_link::base('https://m.example', 8, 42, false);
         $this->assertSame('https://m.example/mod/quiz/accessrule/proctorpy/image.php?file=/8/42/', $base);
-        $this->assertSame(['cmid' => 8, 'attemptid' => 42, 'camshotid' => 'abc', 'thumb' => true],
-            image_link::parse('/8/42/abc?size=thumb', false));
+        $this->assertSame(
+            ['cmid' => 8, 'attemptid' => 42, 'camshotid' => 'abc', 'thumb' => true],
+            image_link::parse('/8/42/abc?size=thumb', false)
+        );
     }
 
     /**
@@ -132,7 +155,9 @@ final class urls_test extends \basic_testcase {
      * The console SSO address.
      */
     public function test_console_sso(): void {
-        $this->assertSame('http://127.0.0.1:8765/console/sso?token=v1.abc.def',
-            api::console_sso('http://127.0.0.1:8765/', 'v1.abc.def'));
+        $this->assertSame(
+            'http://127.0.0.1:8765/console/sso?token=v1.abc.def',
+            api::console_sso('http://127.0.0.1:8765/', 'v1.abc.def')
+        );
     }
 }

@@ -34,7 +34,6 @@ require_once($CFG->dirroot . '/mod/quiz/backup/moodle2/backup_mod_quiz_access_su
  * of a Moodle backup, with or without user data.
  */
 class backup_quizaccess_proctorpy_subplugin extends backup_mod_quiz_access_subplugin {
-
     /**
      * The settings of the quiz being backed up, when it has any.
      *
@@ -45,8 +44,11 @@ class backup_quizaccess_proctorpy_subplugin extends backup_mod_quiz_access_subpl
 
         $subplugin = $this->get_subplugin_element();
         $wrapper = new backup_nested_element($this->get_recommended_name());
-        $settings = new backup_nested_element('quizaccess_proctorpy_settings', null,
-            array_keys(\quizaccess_proctorpy\proctoring_settings::FIELDS));
+        $settings = new backup_nested_element(
+            'quizaccess_proctorpy_settings',
+            null,
+            array_keys(\quizaccess_proctorpy\proctoring_settings::FIELDS)
+        );
 
         $subplugin->add_child($wrapper);
         $wrapper->add_child($settings);

@@ -33,7 +33,6 @@ use quizaccess_proctorpy\proctoring_settings;
  * Writes the backed-up proctoring settings to the restored quiz.
  */
 class restore_quizaccess_proctorpy_subplugin extends restore_mod_quiz_access_subplugin {
-
     /**
      * Where the settings are in the quiz's backup.
      *

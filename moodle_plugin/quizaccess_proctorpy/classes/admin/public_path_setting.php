@@ -31,7 +31,6 @@ use quizaccess_proctorpy\direct_upload;
  * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
  */
 class public_path_setting extends \admin_setting_configtext {
-
     /**
      * A text setting for a path on the Moodle host.
      *

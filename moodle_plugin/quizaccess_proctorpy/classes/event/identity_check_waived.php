@@ -32,7 +32,6 @@ namespace quizaccess_proctorpy\event;
  * }
  */
 class identity_check_waived extends \core\event\base {
-
     /**
      * Event data.
      */
@@ -68,8 +67,10 @@ class identity_check_waived extends \core\event\base {
      * @return \moodle_url
      */
     public function get_url() {
-        return new \moodle_url('/mod/quiz/accessrule/proctorpy/report.php',
-            ['cmid' => $this->contextinstanceid, 'attempt' => $this->objectid]);
+        return new \moodle_url(
+            '/mod/quiz/accessrule/proctorpy/report.php',
+            ['cmid' => $this->contextinstanceid, 'attempt' => $this->objectid]
+        );
     }
 
     /**

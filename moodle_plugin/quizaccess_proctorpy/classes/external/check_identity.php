@@ -38,7 +38,6 @@ use quizaccess_proctorpy\local\proctored_attempt;
  * reference at any time.
  */
 class check_identity extends external_api {
-
     /**
      * Parameters.
      *
@@ -63,14 +62,18 @@ class check_identity extends external_api {
      * @return array passed and the sentence to show
      */
     public static function execute(int $attemptid, int $takenat, string $clientshotid, string $image): array {
-        $params = self::validate_parameters(self::execute_parameters(), compact('attemptid', 'takenat', 'clientshotid',
-            'image'));
+        $params = self::validate_parameters(self::execute_parameters(), compact(
+            'attemptid',
+            'takenat',
+            'clientshotid',
+            'image'
+        ));
         $proctored = proctored_attempt::for_current_user($params['attemptid']);
         if (!identity_step::pending($proctored->quizobj->get_quiz(), $params['attemptid'])) {
             throw new \moodle_exception('err_identitystepover', 'quizaccess_proctorpy');
         }
         $checked = forwarding::image($params['image']);
-        $answer = forwarding::run(function() use ($proctored, $checked, $params) {
+        $answer = forwarding::run(function () use ($proctored, $checked, $params) {
             return $proctored->check_identity($checked, $params['takenat'], $params['clientshotid']);
         });
         $passed = !empty($answer['passed']);

@@ -32,7 +32,6 @@ use quizaccess_proctorpy\sidecar_exception;
  * `sidecarunavailable` (try again later) and anything else (do not retry).
  */
 class forwarding {
-
     /**
      * Decode an image or refuse it with a reason.
      *

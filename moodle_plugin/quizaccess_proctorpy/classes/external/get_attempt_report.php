@@ -40,7 +40,6 @@ use quizaccess_proctorpy\sidecar_client;
  * same capabilities as the report: thumbnails for report viewers, full size for those who may download images.
  */
 class get_attempt_report extends external_api {
-
     /**
      * Parameters.
      *
@@ -68,13 +67,15 @@ class get_attempt_report extends external_api {
         require_capability('quizaccess/proctorpy:viewreport', $context);
         $attempt = page_access::attempt_of_quiz($params['attemptid'], $cm);
         $fullsize = has_capability('quizaccess/proctorpy:downloadimages', $context);
-        $detail = forwarding::run(function() use ($attempt) {
+        $detail = forwarding::run(function () use ($attempt) {
             global $USER;
             // The sidecar audits this read as a report view: the answer goes to a person.
-            return sidecar_client::from_config()->json('GET', api::with_query(api::attempt((int) $attempt->id),
-                api::actor((int) $USER->id, fullname($USER)) + ['view' => 'report']));
+            return sidecar_client::from_config()->json('GET', api::with_query(
+                api::attempt((int) $attempt->id),
+                api::actor((int) $USER->id, fullname($USER)) + ['view' => 'report']
+            ));
         });
-        $image = function(string $id) use ($context, $attempt, $fullsize): array {
+        $image = function (string $id) use ($context, $attempt, $fullsize): array {
             return [
                 'thumburl' => image_proxy::webservice_url($context, (int) $attempt->id, $id, true),
                 'imageurl' => $fullsize ? image_proxy::webservice_url($context, (int) $attempt->id, $id, false) : '',
@@ -113,8 +114,10 @@ class get_attempt_report extends external_api {
                 'state' => (string) $attempt->state,
                 'startedat' => (int) ($detail['attempt']['started_at'] ?? 0),
                 'finishedat' => isset($detail['attempt']['finished_at']) ? (int) $detail['attempt']['finished_at'] : null,
-                'reporturl' => (new \moodle_url('/mod/quiz/accessrule/proctorpy/report.php',
-                    ['cmid' => $cm->id, 'attempt' => $attempt->id]))->out(false),
+                'reporturl' => (new \moodle_url(
+                    '/mod/quiz/accessrule/proctorpy/report.php',
+                    ['cmid' => $cm->id, 'attempt' => $attempt->id]
+                ))->out(false),
             ],
             'score' => self::score($detail['score'] ?? null),
             'events' => $events,
@@ -165,7 +168,7 @@ class get_attempt_report extends external_api {
      * @return external_single_structure
      */
     public static function execute_returns(): external_single_structure {
-        $nullable = function(string $type, string $description): external_value {
+        $nullable = function (string $type, string $description): external_value {
             return new external_value($type, $description, VALUE_REQUIRED, null, NULL_ALLOWED);
         };
         $image = [

@@ -39,7 +39,6 @@ use quizaccess_proctorpy\local\page_access;
  * group selector, as the overview lists them; a sidecar that does not answer is the `sidecarunavailable` error.
  */
 class get_live extends external_api {
-
     /**
      * Parameters.
      *
@@ -64,7 +63,7 @@ class get_live extends external_api {
         [, $cm] = get_course_and_cm_from_cmid($params['cmid'], 'quiz');
         self::validate_context(\context_module::instance($cm->id));
         page_access::require_report_viewer($cm);
-        return forwarding::run(function() use ($cm, $params) {
+        return forwarding::run(function () use ($cm, $params) {
             return live_view::for_quiz($cm)->export($params['flaggedonly']);
         });
     }

@@ -38,7 +38,6 @@ use quizaccess_proctorpy\sidecar_client;
  * students the caller may see.
  */
 class get_overview extends external_api {
-
     /**
      * Parameters.
      *
@@ -68,10 +67,18 @@ class get_overview extends external_api {
         $userids = page_access::group_user_ids($cm, $params['groupid']);
         $rows = [];
         if ($userids !== []) {
-            $answer = forwarding::run(function() use ($cm, $userids) {
+            $answer = forwarding::run(function () use ($cm, $userids) {
                 global $USER;
-                return sidecar_client::from_config()->json('GET', api::quiz_attempts((int) $cm->instance, 'json', [],
-                    api::actor((int) $USER->id, fullname($USER)), \core_date::get_user_timezone(), '', '', $userids));
+                return sidecar_client::from_config()->json('GET', api::quiz_attempts(
+                    (int) $cm->instance,
+                    'json',
+                    [],
+                    api::actor((int) $USER->id, fullname($USER)),
+                    \core_date::get_user_timezone(),
+                    '',
+                    '',
+                    $userids
+                ));
             });
             $rows = $answer['attempts'] ?? [];
         }
@@ -110,8 +117,10 @@ class get_overview extends external_api {
             'scorenote' => (string) ($row['score_note'] ?? ''),
             'review' => (string) ($row['review'] ?? ''),
             'reviewer' => (string) ($row['reviewer'] ?? ''),
-            'reporturl' => (new \moodle_url('/mod/quiz/accessrule/proctorpy/report.php',
-                ['cmid' => $cmid, 'attempt' => (int) $row['attempt_id']]))->out(false),
+            'reporturl' => (new \moodle_url(
+                '/mod/quiz/accessrule/proctorpy/report.php',
+                ['cmid' => $cmid, 'attempt' => (int) $row['attempt_id']]
+            ))->out(false),
         ];
     }
 
@@ -140,10 +149,20 @@ class get_overview extends external_api {
             'userid' => new external_value(PARAM_INT, 'The student'),
             'student' => new external_value(PARAM_TEXT, 'The student\'s full name when the attempt started'),
             'startedat' => new external_value(PARAM_INT, 'Start, unix seconds'),
-            'finishedat' => new external_value(PARAM_INT, 'End, unix seconds; null while in progress', VALUE_REQUIRED,
-                null, NULL_ALLOWED),
-            'durationseconds' => new external_value(PARAM_FLOAT, 'Duration scored, seconds; null before the first score',
-                VALUE_REQUIRED, null, NULL_ALLOWED),
+            'finishedat' => new external_value(
+                PARAM_INT,
+                'End, unix seconds; null while in progress',
+                VALUE_REQUIRED,
+                null,
+                NULL_ALLOWED
+            ),
+            'durationseconds' => new external_value(
+                PARAM_FLOAT,
+                'Duration scored, seconds; null before the first score',
+                VALUE_REQUIRED,
+                null,
+                NULL_ALLOWED
+            ),
             'shots' => new external_value(PARAM_INT, 'Camshots taken during the attempt'),
             'events' => new external_value(PARAM_INT, 'Browser events'),
             'metrics' => new external_multiple_structure(new external_single_structure([
@@ -151,8 +170,13 @@ class get_overview extends external_api {
                     . 'camera_off or focus_lost'),
                 'percent' => new external_value(PARAM_FLOAT, 'Share of the attempt\'s time in violation, percent'),
             ]), 'Per metric, the share of time in violation; empty before the first score'),
-            'score' => new external_value(PARAM_FLOAT, 'Credibility score 0 to 100; null when not scored (yet)',
-                VALUE_REQUIRED, null, NULL_ALLOWED),
+            'score' => new external_value(
+                PARAM_FLOAT,
+                'Credibility score 0 to 100; null when not scored (yet)',
+                VALUE_REQUIRED,
+                null,
+                NULL_ALLOWED
+            ),
             'flagged' => new external_value(PARAM_BOOL, 'Whether the score is below the quiz\'s threshold'),
             'scorenote' => new external_value(PARAM_TEXT, 'Why there is no score, if there is none'),
             'review' => new external_value(PARAM_ALPHA, 'Review conclusion: accepted, rejected, or empty for none'),

@@ -35,7 +35,6 @@ use quizaccess_proctorpy\vocabulary;
  * Forwards a focus, tab, camera or upload event of the current user's attempt to the sidecar.
  */
 class send_event extends external_api {
-
     /**
      * Parameters.
      *
@@ -61,12 +60,14 @@ class send_event extends external_api {
      */
     public static function execute(int $attemptid, string $type, int $at, string $clienteventid): array {
         $params = self::validate_parameters(self::execute_parameters(), compact('attemptid', 'type', 'at', 'clienteventid'));
-        if (!in_array($params['type'], vocabulary::EVENT_TYPES, true)
-                || strlen($params['clienteventid']) > vocabulary::CLIENT_KEY_MAX_LENGTH) {
+        if (
+            !in_array($params['type'], vocabulary::EVENT_TYPES, true)
+                || strlen($params['clienteventid']) > vocabulary::CLIENT_KEY_MAX_LENGTH
+        ) {
             throw new \invalid_parameter_exception('Unknown event type or clienteventid longer than 64 characters');
         }
         $proctored = proctored_attempt::for_current_user($params['attemptid']);
-        forwarding::run(function() use ($proctored, $params) {
+        forwarding::run(function () use ($proctored, $params) {
             return $proctored->forward_event($params['type'], $params['at'], $params['clienteventid']);
         });
         return ['accepted' => true];

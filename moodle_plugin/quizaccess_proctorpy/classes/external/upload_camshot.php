@@ -35,7 +35,6 @@ use quizaccess_proctorpy\vocabulary;
  * Forwards a camshot of the current user's attempt, signed, to the sidecar.
  */
 class upload_camshot extends external_api {
-
     /**
      * Parameters.
      *
@@ -63,16 +62,23 @@ class upload_camshot extends external_api {
      * @return array id of the stored camshot
      */
     public static function execute(int $attemptid, int $takenat, string $clientshotid, string $kind, string $image): array {
-        $params = self::validate_parameters(self::execute_parameters(), compact('attemptid', 'takenat', 'clientshotid',
-            'kind', 'image'));
-        if (!in_array($params['kind'], vocabulary::CAMSHOT_KINDS, true)
-                || strlen($params['clientshotid']) > vocabulary::CLIENT_KEY_MAX_LENGTH) {
+        $params = self::validate_parameters(self::execute_parameters(), compact(
+            'attemptid',
+            'takenat',
+            'clientshotid',
+            'kind',
+            'image'
+        ));
+        if (
+            !in_array($params['kind'], vocabulary::CAMSHOT_KINDS, true)
+                || strlen($params['clientshotid']) > vocabulary::CLIENT_KEY_MAX_LENGTH
+        ) {
             throw new \invalid_parameter_exception('kind must be attempt (an identity photo goes through ' .
                 'quizaccess_proctorpy_check_identity); clientshotid at most 64 characters');
         }
         $proctored = proctored_attempt::for_current_user($params['attemptid']);
         $checked = forwarding::image($params['image']);
-        $answer = forwarding::run(function() use ($proctored, $checked, $params) {
+        $answer = forwarding::run(function () use ($proctored, $checked, $params) {
             return $proctored->forward_camshot($checked, $params['takenat'], $params['clientshotid'], $params['kind']);
         });
         return ['id' => (string) ($answer['id'] ?? '')];

@@ -36,7 +36,6 @@ use quizaccess_proctorpy\task\alert_flagged_attempt;
  * path and no retry tells a teacher twice.
  */
 class flag_alert {
-
     /** Table of the alerts sent, one row per attempt. */
     const TABLE = 'quizaccess_proctorpy_alert';
 
@@ -101,8 +100,11 @@ class flag_alert {
      */
     public static function stored_score(int $attemptid, ?array $score): bool {
         if ($score && !empty($score['flagged'])) {
-            self::send($attemptid, self::number($score['value'] ?? null),
-                self::number($score['metrics']['threshold'] ?? null));
+            self::send(
+                $attemptid,
+                self::number($score['value'] ?? null),
+                self::number($score['metrics']['threshold'] ?? null)
+            );
             return true;
         }
         return !empty($score['metrics']['final']);
@@ -124,8 +126,10 @@ class flag_alert {
             return 0;
         }
         try {
-            $alertid = $DB->insert_record(self::TABLE,
-                ['attemptid' => $attemptid, 'score' => $score, 'recipients' => 0, 'timecreated' => time()]);
+            $alertid = $DB->insert_record(
+                self::TABLE,
+                ['attemptid' => $attemptid, 'score' => $score, 'recipients' => 0, 'timecreated' => time()]
+            );
         } catch (\dml_write_exception $e) {
             // Another path recorded it a moment ago, and sends it.
             return 0;
@@ -193,8 +197,19 @@ class flag_alert {
         } else {
             $groups = '';
         }
-        return get_users_by_capability($context, 'quizaccess/proctorpy:viewreport', 'u.*', 'u.id', '', '', $groups,
-            $studentid, false, false, true);
+        return get_users_by_capability(
+            $context,
+            'quizaccess/proctorpy:viewreport',
+            'u.*',
+            'u.id',
+            '',
+            '',
+            $groups,
+            $studentid,
+            false,
+            false,
+            true
+        );
     }
 
     /**

@@ -35,11 +35,12 @@ use quizaccess_proctorpy\event\identity_check_waived;
  * back to it; the browser only takes the photo.
  */
 class identity_step {
-
     /** @var string the sidecar passed a photo */
     const PASSED = 'passed';
     /** @var string a teacher let the attempt go on without a passing photo */
     const WAIVED = 'waived';
+    /** @var string state of an attempt Moodle 5.0+ created ahead of the quiz (quiz_attempt::NOT_STARTED, absent in 4.5) */
+    const NOT_STARTED = 'notstarted';
 
     /**
      * Whether the quiz checks identity at the start of its attempts.
@@ -65,13 +66,31 @@ class identity_step {
     /**
      * Whether the attempt of this quiz still waits at its identity step.
      *
+     * The step begins when the attempt starts. Moodle 5.0+ may create attempts ahead of the quiz (its
+     * precreate setting): such an attempt is not started, the sidecar has not heard of it and no photo could
+     * pass for it, so the student gives consent and shows the camera first, starts it, and meets the step then.
+     *
      * @param \stdClass $quiz quiz with its proctorpy_ settings
      * @param int $attemptid quiz attempt id
      * @return bool
      */
     public static function pending(\stdClass $quiz, int $attemptid): bool {
         global $DB;
-        return self::required($quiz) && !$DB->record_exists('quizaccess_proctorpy_idcheck', ['attemptid' => $attemptid]);
+        if (!self::required($quiz) || self::not_started($attemptid)) {
+            return false;
+        }
+        return !$DB->record_exists('quizaccess_proctorpy_idcheck', ['attemptid' => $attemptid]);
+    }
+
+    /**
+     * Whether the attempt was created ahead of the quiz and has not started yet (Moodle 5.0+).
+     *
+     * @param int $attemptid quiz attempt id
+     * @return bool
+     */
+    public static function not_started(int $attemptid): bool {
+        global $DB;
+        return $DB->get_field('quiz_attempts', 'state', ['id' => $attemptid]) === self::NOT_STARTED;
     }
 
     /**
@@ -118,8 +137,10 @@ class identity_step {
             return false;
         }
         try {
-            $DB->insert_record('quizaccess_proctorpy_idcheck',
-                ['attemptid' => $attemptid, 'outcome' => $outcome, 'waivedby' => $waivedby, 'timecreated' => time()]);
+            $DB->insert_record(
+                'quizaccess_proctorpy_idcheck',
+                ['attemptid' => $attemptid, 'outcome' => $outcome, 'waivedby' => $waivedby, 'timecreated' => time()]
+            );
         } catch (\dml_write_exception $e) {
             return false;
         }
@@ -152,7 +173,9 @@ class identity_step {
                JOIN {user} u ON u.id = qa.userid
           LEFT JOIN {quizaccess_proctorpy_idcheck} ic ON ic.attemptid = qa.id
               WHERE qa.quiz = :quizid AND qa.state = :inprogress AND qa.preview = 0 AND ic.id IS NULL $usersql
-           ORDER BY qa.timestart, qa.id", $params));
+           ORDER BY qa.timestart, qa.id",
+            $params
+        ));
     }
 
     /**
@@ -169,6 +192,9 @@ class identity_step {
             return null;
         }
         $outcome = self::outcome((int) $attempt->id);
+        if ($outcome === null && $attempt->state === self::NOT_STARTED) {
+            return ['message' => get_string('identitystate_notstarted', 'quizaccess_proctorpy'), 'kind' => 'info'];
+        }
         if ($outcome === null) {
             $inprogress = $attempt->state === \mod_quiz\quiz_attempt::IN_PROGRESS;
             return [
@@ -182,7 +208,10 @@ class identity_step {
             return ['message' => get_string('identitystate_passed', 'quizaccess_proctorpy', $time), 'kind' => 'success'];
         }
         $by = $DB->get_record('user', ['id' => $outcome->waivedby]);
-        return ['message' => get_string('identitystate_waived', 'quizaccess_proctorpy',
-            ['by' => $by ? fullname($by) : get_string('unknownuser'), 'time' => $time]), 'kind' => 'info'];
+        return ['message' => get_string(
+            'identitystate_waived',
+            'quizaccess_proctorpy',
+            ['by' => $by ? fullname($by) : get_string('unknownuser'), 'time' => $time]
+        ), 'kind' => 'info'];
     }
 }

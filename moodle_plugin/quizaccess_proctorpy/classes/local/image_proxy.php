@@ -32,7 +32,6 @@ use quizaccess_proctorpy\sidecar_client;
  * The image behind image.php and the plugin's pluginfile areas, once the viewer's capabilities are checked.
  */
 class image_proxy {
-
     /** Pluginfile area of camshots full size: the right to download images is needed. */
     const AREA_IMAGE = 'camshot';
 
@@ -72,8 +71,15 @@ class image_proxy {
 
         $response = $client->call('GET', api::camshot_image($camshotid, $thumb, $actor));
         $mimetype = $response->contenttype === 'image/jpeg' ? 'image/jpeg' : 'image/png';
-        send_file($response->body, $camshotid . ($mimetype === 'image/png' ? '.png' : '.jpg'), 0, 0, true, $forcedownload,
-            $mimetype);
+        send_file(
+            $response->body,
+            $camshotid . ($mimetype === 'image/png' ? '.png' : '.jpg'),
+            0,
+            0,
+            true,
+            $forcedownload,
+            $mimetype
+        );
     }
 
     /**
@@ -86,7 +92,13 @@ class image_proxy {
      * @return string
      */
     public static function webservice_url(\context_module $context, int $attemptid, string $camshotid, bool $thumb): string {
-        return \moodle_url::make_webservice_pluginfile_url($context->id, 'quizaccess_proctorpy',
-            $thumb ? self::AREA_THUMB : self::AREA_IMAGE, $attemptid, '/', $camshotid . '.png')->out(false);
+        return \moodle_url::make_webservice_pluginfile_url(
+            $context->id,
+            'quizaccess_proctorpy',
+            $thumb ? self::AREA_THUMB : self::AREA_IMAGE,
+            $attemptid,
+            '/',
+            $camshotid . '.png'
+        )->out(false);
     }
 }

@@ -39,7 +39,6 @@ use quizaccess_proctorpy\vocabulary;
  * serious problem first. Names are Moodle's; thumbnails go through image.php like the report's.
  */
 class live_view {
-
     /** Seconds between two refreshes of the live view. */
     const REFRESH_SECONDS = 5;
 
@@ -89,8 +88,11 @@ class live_view {
      */
     public static function has_attempts_in_progress(int $quizid): bool {
         global $DB;
-        return $DB->record_exists_select('quiz_attempts', 'quiz = ? AND preview = 0 AND state IN (?, ?)',
-            [$quizid, quiz_attempt::IN_PROGRESS, quiz_attempt::OVERDUE]);
+        return $DB->record_exists_select(
+            'quiz_attempts',
+            'quiz = ? AND preview = 0 AND state IN (?, ?)',
+            [$quizid, quiz_attempt::IN_PROGRESS, quiz_attempt::OVERDUE]
+        );
     }
 
     /**
@@ -126,7 +128,7 @@ class live_view {
         $actor = $opened ? api::actor((int) $USER->id, fullname($USER)) : null;
         $answer = $this->client->json('GET', api::quiz_live((int) $this->cm->instance, $userids, $actor));
         $tiles = $this->tiles($answer, $attempts);
-        $flagged = array_values(array_filter($tiles, function(array $tile): bool {
+        $flagged = array_values(array_filter($tiles, function (array $tile): bool {
             return $tile['problem'];
         }));
         $shown = $flaggedonly ? $flagged : $tiles;
@@ -134,8 +136,11 @@ class live_view {
         $data['total'] = count($tiles);
         $data['shown'] = count($shown);
         $data['flagged'] = count($flagged);
-        $data['summary'] = get_string(count($tiles) === 1 ? 'livesummaryone' : 'livesummary', 'quizaccess_proctorpy',
-            ['total' => count($tiles), 'flagged' => count($flagged)]);
+        $data['summary'] = get_string(
+            count($tiles) === 1 ? 'livesummaryone' : 'livesummary',
+            'quizaccess_proctorpy',
+            ['total' => count($tiles), 'flagged' => count($flagged)]
+        );
         if ($flaggedonly && !$flagged) {
             $data['emptymessage'] = get_string('livenoneflagged', 'quizaccess_proctorpy');
         }
@@ -270,29 +275,44 @@ class live_view {
             'attemptid' => (int) $attempt->id,
             'userid' => (int) $attempt->userid,
             'fullname' => $name,
-            'reporturl' => (new \moodle_url('/mod/quiz/accessrule/proctorpy/report.php',
-                ['cmid' => $this->cm->id, 'attempt' => $attempt->id]))->out(false),
+            'reporturl' => (new \moodle_url(
+                '/mod/quiz/accessrule/proctorpy/report.php',
+                ['cmid' => $this->cm->id, 'attempt' => $attempt->id]
+            ))->out(false),
             'shotid' => $shotid,
-            'thumburl' => $shotid === '' ? '' : image_link::base($this->wwwroot, (int) $this->cm->id, (int) $attempt->id,
-                $this->slasharguments) . $shotid . '?size=thumb',
+            'thumburl' => $shotid === '' ? '' : image_link::base(
+                $this->wwwroot,
+                (int) $this->cm->id,
+                (int) $attempt->id,
+                $this->slasharguments
+            ) . $shotid . '?size=thumb',
             'thumbalt' => get_string('livecamshotalt', $component, $name),
             'verdict' => $verdict,
-            'verdictlabel' => $verdict === '' ? get_string('livenoshot', $component) : get_string('live_verdict_' . $verdict,
-                $component, $matched[(int) ($shot['matched_user_id'] ?? 0)] ?? (string) ($shot['matched_student'] ?? '')),
+            'verdictlabel' => $verdict === '' ? get_string('livenoshot', $component) : get_string(
+                'live_verdict_' . $verdict,
+                $component,
+                $matched[(int) ($shot['matched_user_id'] ?? 0)] ?? (string) ($shot['matched_student'] ?? '')
+            ),
             'verdictproblem' => in_array($verdict, self::PROBLEM_VERDICTS, true),
             'verdictok' => $verdict === 'ok',
             'sinceshot' => $sinceshot,
             'cameraquiet' => $cameraquiet,
             'leftpage' => $leftpage,
-            'leftpagelabel' => $leftpage === 0 ? '' : get_string($leftpage === 1 ? 'liveleftpageonce' : 'liveleftpage',
-                $component, ['count' => $leftpage, 'minutes' => $minutes]),
+            'leftpagelabel' => $leftpage === 0 ? '' : get_string(
+                $leftpage === 1 ? 'liveleftpageonce' : 'liveleftpage',
+                $component,
+                ['count' => $leftpage, 'minutes' => $minutes]
+            ),
             'lastevent' => $lastevent,
-            'scorelabel' => $score === null ? get_string('livenoscore', $component) : get_string('livescore', $component,
-                ['score' => $score, 'threshold' => (int) round((float) ($row['threshold'] ?? 0))]),
+            'scorelabel' => $score === null ? get_string('livenoscore', $component) : get_string(
+                'livescore',
+                $component,
+                ['score' => $score, 'threshold' => (int) round((float) ($row['threshold'] ?? 0))]
+            ),
             'belowthreshold' => $belowthreshold,
             'problem' => (bool) $problems,
             'problemcodes' => implode(' ', $problems),
-            'problems' => array_map(function(string $problem) use ($component): array {
+            'problems' => array_map(function (string $problem) use ($component): array {
                 return ['code' => $problem, 'label' => get_string('live_problem_' . $problem, $component)];
             }, $problems),
         ];

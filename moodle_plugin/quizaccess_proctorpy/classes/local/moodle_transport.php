@@ -41,7 +41,6 @@ require_once($CFG->libdir . '/filelib.php');
  * sidecar's own, admin-configured URL only; when it is off, a blocked URL is reported as such.
  */
 class moodle_transport implements transport {
-
     /** @var bool whether Moodle's curl security is bypassed for the sidecar URL */
     private $bypasssecurity;
 

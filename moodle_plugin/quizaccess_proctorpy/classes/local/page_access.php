@@ -30,7 +30,6 @@ namespace quizaccess_proctorpy\local;
  * Each page logs in first (require_login), then asks here.
  */
 class page_access {
-
     /**
      * Require the right to see a quiz's proctoring reports: the overview, attempt reports and thumbnails.
      *
@@ -89,14 +88,22 @@ class page_access {
      */
     public static function attempt_of_quiz(int $attemptid, \cm_info $cm): \stdClass {
         global $DB;
-        $attempt = $DB->get_record('quiz_attempts', ['id' => $attemptid, 'quiz' => $cm->instance], 'id, quiz, userid, state',
-            MUST_EXIST);
+        $attempt = $DB->get_record(
+            'quiz_attempts',
+            ['id' => $attemptid, 'quiz' => $cm->instance],
+            'id, quiz, userid, state',
+            MUST_EXIST
+        );
         if (self::limited_to_own_groups($cm)) {
             $viewergroups = groups_get_activity_allowed_groups($cm);
             $studentgroups = groups_get_all_groups($cm->course, $attempt->userid, $cm->groupingid);
             if (!array_intersect_key($viewergroups, $studentgroups)) {
-                throw new \required_capability_exception(\context_module::instance($cm->id), 'moodle/site:accessallgroups',
-                    'nopermissions', '');
+                throw new \required_capability_exception(
+                    \context_module::instance($cm->id),
+                    'moodle/site:accessallgroups',
+                    'nopermissions',
+                    ''
+                );
             }
         }
         return $attempt;
@@ -135,8 +142,12 @@ class page_access {
         $allowed = groups_get_activity_allowed_groups($cm);
         if ($groupid) {
             if (!isset($allowed[$groupid])) {
-                throw new \required_capability_exception(\context_module::instance($cm->id), 'moodle/site:accessallgroups',
-                    'nopermissions', '');
+                throw new \required_capability_exception(
+                    \context_module::instance($cm->id),
+                    'moodle/site:accessallgroups',
+                    'nopermissions',
+                    ''
+                );
             }
             return array_map('intval', array_keys(groups_get_members($groupid, 'u.id')));
         }

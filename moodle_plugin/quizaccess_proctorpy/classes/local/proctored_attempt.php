@@ -36,7 +36,6 @@ use quizaccess_proctorpy\sidecar_exception;
  * One attempt with its quiz, course and context, checked for the current user.
  */
 class proctored_attempt {
-
     /** @var \stdClass row of quiz_attempts */
     public $attempt;
     /** @var quiz_settings the quiz, with its proctoring settings */
@@ -67,8 +66,11 @@ class proctored_attempt {
     public static function load(int $attemptid, ?sidecar_client $client = null): self {
         global $DB;
         $attempt = $DB->get_record('quiz_attempts', ['id' => $attemptid], '*', MUST_EXIST);
-        return new self($attempt, quiz_settings::create($attempt->quiz, $attempt->userid),
-            $client ?? sidecar_client::from_config());
+        return new self(
+            $attempt,
+            quiz_settings::create($attempt->quiz, $attempt->userid),
+            $client ?? sidecar_client::from_config()
+        );
     }
 
     /**
@@ -149,8 +151,13 @@ class proctored_attempt {
             $file = $fs->get_file($usercontext->id, 'user', 'icon', 0, '/', $name);
             if ($file) {
                 try {
-                    $this->client->image('PUT', api::reference((int) $user->id), [], $file->get_content(),
-                        $file->get_mimetype());
+                    $this->client->image(
+                        'PUT',
+                        api::reference((int) $user->id),
+                        [],
+                        $file->get_content(),
+                        $file->get_mimetype()
+                    );
                 } catch (sidecar_exception $e) {
                     if ($e->status !== 422) {
                         throw $e;
@@ -173,7 +180,7 @@ class proctored_attempt {
      */
     public function forward_camshot(camshot_image $image, int $takenat, string $clientshotid, string $kind): array {
         $fields = $this->owner_fields() + ['taken_at' => $takenat, 'client_shot_id' => $clientshotid, 'kind' => $kind];
-        return $this->registered(function() use ($image, $fields) {
+        return $this->registered(function () use ($image, $fields) {
             return $this->client->image('POST', api::camshots(), $fields, $image->bytes, $image->mimetype);
         });
     }
@@ -189,7 +196,7 @@ class proctored_attempt {
      */
     public function forward_event(string $type, int $at, string $clienteventid): array {
         $body = $this->owner_fields() + ['type' => $type, 'at' => $at, 'client_event_id' => $clienteventid];
-        return $this->registered(function() use ($body) {
+        return $this->registered(function () use ($body) {
             return $this->client->json('POST', api::events(), $body);
         });
     }
@@ -205,9 +212,14 @@ class proctored_attempt {
      */
     public function check_identity(camshot_image $image, int $takenat, string $clientshotid): array {
         $fields = ['user_id' => (int) $this->attempt->userid, 'taken_at' => $takenat, 'client_shot_id' => $clientshotid];
-        return $this->registered(function() use ($image, $fields) {
-            return $this->client->image('POST', api::identity((int) $this->attempt->id), $fields, $image->bytes,
-                $image->mimetype);
+        return $this->registered(function () use ($image, $fields) {
+            return $this->client->image(
+                'POST',
+                api::identity((int) $this->attempt->id),
+                $fields,
+                $image->bytes,
+                $image->mimetype
+            );
         });
     }
 

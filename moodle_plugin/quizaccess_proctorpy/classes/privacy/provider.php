@@ -44,10 +44,9 @@ use quizaccess_proctorpy\sidecar_exception;
  * so every per-context request translates the context to its quiz id.
  */
 class provider implements
-        \core_privacy\local\metadata\provider,
-        \core_privacy\local\request\core_userlist_provider,
-        \core_privacy\local\request\plugin\provider {
-
+    \core_privacy\local\request\core_userlist_provider,
+    \core_privacy\local\metadata\provider,
+    \core_privacy\local\request\plugin\provider {
     /**
      * What the plugin stores and what it sends to the sidecar.
      *
@@ -109,7 +108,8 @@ class provider implements
                JOIN {modules} m ON m.id = cm.module AND m.name = 'quiz'
                JOIN {context} ctx ON ctx.instanceid = cm.id AND ctx.contextlevel = :contextlevel
               WHERE qa.userid = :userid",
-            ['contextlevel' => CONTEXT_MODULE, 'userid' => $userid]);
+            ['contextlevel' => CONTEXT_MODULE, 'userid' => $userid]
+        );
         // A teacher who let attempts go on without a passing identity check.
         $contextlist->add_from_sql(
             "SELECT DISTINCT ctx.id
@@ -119,7 +119,8 @@ class provider implements
                JOIN {modules} m ON m.id = cm.module AND m.name = 'quiz'
                JOIN {context} ctx ON ctx.instanceid = cm.id AND ctx.contextlevel = :contextlevel
               WHERE ic.waivedby = :userid",
-            ['contextlevel' => CONTEXT_MODULE, 'userid' => $userid]);
+            ['contextlevel' => CONTEXT_MODULE, 'userid' => $userid]
+        );
         if (self::attempted_proctored_quiz($userid)) {
             $contextlist->add_user_context($userid);
         }
@@ -143,16 +144,22 @@ class provider implements
         if ($quizid === null) {
             return;
         }
-        $userlist->add_from_sql('userid',
+        $userlist->add_from_sql(
+            'userid',
             "SELECT qa.userid
                FROM {quiz_attempts} qa
                JOIN {quizaccess_proctorpy} p ON p.quizid = qa.quiz
-              WHERE qa.quiz = :quizid", ['quizid' => $quizid]);
-        $userlist->add_from_sql('waivedby',
+              WHERE qa.quiz = :quizid",
+            ['quizid' => $quizid]
+        );
+        $userlist->add_from_sql(
+            'waivedby',
             "SELECT ic.waivedby
                FROM {quizaccess_proctorpy_idcheck} ic
                JOIN {quiz_attempts} qa ON qa.id = ic.attemptid
-              WHERE qa.quiz = :quizid AND ic.waivedby <> 0", ['quizid' => $quizid]);
+              WHERE qa.quiz = :quizid AND ic.waivedby <> 0",
+            ['quizid' => $quizid]
+        );
     }
 
     /**
@@ -173,14 +180,17 @@ class provider implements
             } else {
                 continue;
             }
-            $zip = self::tolerate_unknown_user(function() use ($userid, $part) {
+            $zip = self::tolerate_unknown_user(function () use ($userid, $part) {
                 return sidecar_client::from_config(120)->call('GET', api::user_data($userid, $part + self::actor()))->body;
             });
             if ($zip === null) {
                 continue;
             }
             writer::with_context($context)->export_custom_file(
-                [get_string('pluginname', 'quizaccess_proctorpy')], 'proctoring-data.zip', $zip);
+                [get_string('pluginname', 'quizaccess_proctorpy')],
+                'proctoring-data.zip',
+                $zip
+            );
         }
     }
 
@@ -258,7 +268,9 @@ class provider implements
                FROM {quizaccess_proctorpy_idcheck} ic
                JOIN {quiz_attempts} qa ON qa.id = ic.attemptid
               WHERE qa.quiz = :quizid AND (qa.userid = :userid OR ic.waivedby = :waivedby)
-           ORDER BY ic.timecreated, ic.id", ['quizid' => $quizid, 'userid' => $userid, 'waivedby' => $userid]);
+           ORDER BY ic.timecreated, ic.id",
+            ['quizid' => $quizid, 'userid' => $userid, 'waivedby' => $userid]
+        );
         if (!$rows) {
             return;
         }
@@ -274,7 +286,8 @@ class provider implements
         }
         writer::with_context($context)->export_data(
             [get_string('pluginname', 'quizaccess_proctorpy'), get_string('identitytitle', 'quizaccess_proctorpy')],
-            (object) ['checks' => $checks]);
+            (object) ['checks' => $checks]
+        );
     }
 
     /**
@@ -291,7 +304,9 @@ class provider implements
                FROM {quizaccess_proctorpy_alert} al
                JOIN {quiz_attempts} qa ON qa.id = al.attemptid
               WHERE qa.quiz = :quizid AND qa.userid = :userid
-           ORDER BY al.timecreated, al.id", ['quizid' => $quizid, 'userid' => $userid]);
+           ORDER BY al.timecreated, al.id",
+            ['quizid' => $quizid, 'userid' => $userid]
+        );
         if (!$rows) {
             return;
         }
@@ -306,7 +321,8 @@ class provider implements
         }
         writer::with_context($context)->export_data(
             [get_string('pluginname', 'quizaccess_proctorpy'), get_string('privacyalerts', 'quizaccess_proctorpy')],
-            (object) ['alerts' => $alerts]);
+            (object) ['alerts' => $alerts]
+        );
     }
 
     /**
@@ -321,8 +337,13 @@ class provider implements
         $attempts = "SELECT id FROM {quiz_attempts} WHERE quiz = :quizid";
         $params = ['quizid' => $quizid];
         if ($userid !== null) {
-            $DB->set_field_select('quizaccess_proctorpy_idcheck', 'waivedby', 0,
-                "waivedby = :waivedby AND attemptid IN ($attempts)", $params + ['waivedby' => $userid]);
+            $DB->set_field_select(
+                'quizaccess_proctorpy_idcheck',
+                'waivedby',
+                0,
+                "waivedby = :waivedby AND attemptid IN ($attempts)",
+                $params + ['waivedby' => $userid]
+            );
             $attempts .= " AND userid = :userid";
             $params['userid'] = $userid;
         }
@@ -342,7 +363,9 @@ class provider implements
             "SELECT 1
                FROM {quiz_attempts} qa
                JOIN {quizaccess_proctorpy} p ON p.quizid = qa.quiz
-              WHERE qa.userid = :userid", ['userid' => $userid]);
+              WHERE qa.userid = :userid",
+            ['userid' => $userid]
+        );
     }
 
     /**
@@ -369,7 +392,7 @@ class provider implements
      * @param int $userid the user
      */
     private static function delete_reference(int $userid): void {
-        self::tolerate_unknown_user(function() use ($userid) {
+        self::tolerate_unknown_user(function () use ($userid) {
             return sidecar_client::from_config(120)->json('DELETE', api::with_query(api::reference($userid), self::actor()));
         });
     }

@@ -38,7 +38,6 @@ use quizaccess_proctorpy\sidecar_exception;
  * so Moodle's task runner retries it.
  */
 class alert_flagged_attempt extends \core\task\adhoc_task {
-
     /**
      * Queue the alert (with its score) or a look at the score (without).
      *
@@ -80,8 +79,11 @@ class alert_flagged_attempt extends \core\task\adhoc_task {
             return;
         }
         if (!empty($data->score)) {
-            $count = flag_alert::send($attemptid, isset($data->score->value) ? (float) $data->score->value : null,
-                isset($data->score->threshold) ? (float) $data->score->threshold : null);
+            $count = flag_alert::send(
+                $attemptid,
+                isset($data->score->value) ? (float) $data->score->value : null,
+                isset($data->score->threshold) ? (float) $data->score->threshold : null
+            );
             mtrace('proctorpy: attempt ' . $attemptid . ' flagged, ' . $count . ' notified');
             return;
         }

@@ -36,7 +36,6 @@ use quizaccess_proctorpy\sidecar_exception;
  * retries with its own backoff; a refusal (4xx) is final and only logged.
  */
 class sidecar_call extends \core\task\adhoc_task {
-
     /**
      * Queue a call.
      *

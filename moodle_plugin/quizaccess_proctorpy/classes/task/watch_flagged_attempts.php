@@ -34,7 +34,6 @@ use quizaccess_proctorpy\sidecar_exception;
  * per quiz, not audited) which attempts are below the threshold, and queues an alert for each one not alerted yet.
  */
 class watch_flagged_attempts extends \core\task\scheduled_task {
-
     /**
      * Name shown in the task list.
      *
@@ -56,7 +55,8 @@ class watch_flagged_attempts extends \core\task\scheduled_task {
             "SELECT DISTINCT qa.quiz
                FROM {quiz_attempts} qa
                JOIN {quizaccess_proctorpy} p ON p.quizid = qa.quiz
-              WHERE p.enabled = 1 AND p.alerts = 1 AND qa.state IN ('inprogress', 'overdue')");
+              WHERE p.enabled = 1 AND p.alerts = 1 AND qa.state IN ('inprogress', 'overdue')"
+        );
         $client = sidecar_client::from_config();
         foreach ($quizids as $quizid) {
             try {

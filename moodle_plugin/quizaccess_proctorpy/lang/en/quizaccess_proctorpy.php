@@ -101,6 +101,7 @@ $string['identitynotice'] = 'At the start of the attempt you will take a photo t
 $string['identitypassed'] = 'You can now start the attempt.';
 $string['identityretry'] = 'Take the photo again. If it keeps failing, ask your teacher: they can let your attempt go on.';
 $string['identitystate_never'] = 'Identity check: no photo passed before the attempt ended.';
+$string['identitystate_notstarted'] = 'Identity check: the attempt has not started yet; the student takes the photo once it starts.';
 $string['identitystate_passed'] = 'Identity check: passed on {$a}.';
 $string['identitystate_pending'] = 'Identity check: no photo has passed yet; the student waits at the identity check and sees no question.';
 $string['identitystate_waived'] = 'Identity check: waived by {$a->by} on {$a->time}.';

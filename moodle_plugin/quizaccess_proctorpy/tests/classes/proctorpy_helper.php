@@ -30,7 +30,6 @@ use quizaccess_proctorpy\sidecar_client;
  * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
  */
 trait proctorpy_helper {
-
     /**
      * A course with an enrolled student and an editing teacher.
      *
@@ -59,7 +58,8 @@ trait proctorpy_helper {
         $generator = $this->getDataGenerator();
         $quiz = $generator->get_plugin_generator('mod_quiz')->create_instance(
             ['course' => $course->id, 'name' => 'Midterm', 'questionsperpage' => 0, 'grade' => 10, 'sumgrades' => 1]
-            + $quizfields);
+            + $quizfields
+        );
         $questions = $generator->get_plugin_generator('core_question');
         $category = $questions->create_question_category();
         $question = $questions->create_question('truefalse', null, ['category' => $category->id]);
@@ -178,8 +178,14 @@ trait proctorpy_helper {
     protected static function image_bytes(int $width = 320, int $height = 240, string $format = 'png'): string {
         $image = imagecreatetruecolor($width, $height);
         imagefill($image, 0, 0, imagecolorallocate($image, 180, 180, 170));
-        imagefilledrectangle($image, intdiv($width, 4), intdiv($height, 4), intdiv($width, 2), intdiv($height, 2),
-            imagecolorallocate($image, 60, 70, 90));
+        imagefilledrectangle(
+            $image,
+            intdiv($width, 4),
+            intdiv($height, 4),
+            intdiv($width, 2),
+            intdiv($height, 2),
+            imagecolorallocate($image, 60, 70, 90)
+        );
         ob_start();
         $format === 'png' ? imagepng($image) : imagejpeg($image, null, 85);
         $bytes = ob_get_clean();

@@ -32,7 +32,6 @@ use quizaccess_proctorpy\proctoring_settings;
  * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
  */
 class quizaccess_proctorpy_generator extends component_generator_base {
-
     /**
      * Proctoring settings of a quiz, as the quiz form saves them.
      *
@@ -50,8 +49,12 @@ class quizaccess_proctorpy_generator extends component_generator_base {
         if ($unknown) {
             throw new coding_exception('Unknown proctoring settings: ' . implode(', ', $unknown));
         }
-        $row = (object) array_merge(proctoring_settings::defaults(get_config('quizaccess_proctorpy')), ['enabled' => 1],
-            $record, ['timemodified' => time()]);
+        $row = (object) array_merge(
+            proctoring_settings::defaults(get_config('quizaccess_proctorpy')),
+            ['enabled' => 1],
+            $record,
+            ['timemodified' => time()]
+        );
         $existing = $DB->get_record('quizaccess_proctorpy', ['quizid' => $row->quizid]);
         if ($existing) {
             $row->id = $existing->id;
