@@ -1,5 +1,6 @@
 """The capture module in headless Chromium with a fake camera, posting through a stand-in of
 Moodle's forwarding external functions (the plugin's own PHP client) to a real sidecar."""
+import contextlib
 import json
 import subprocess
 import threading
@@ -118,21 +119,52 @@ def wait_for(check, timeout, what):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-@pytest.fixture
-def page(live_sidecar, tmp_path):
-    signed(live_sidecar, "PUT", f"/api/v1/attempts/{ATTEMPT_ID}",
+# The student's computer runs an hour fast: every Date in the page says so.
+CLOCK_AN_HOUR_FAST = """
+(() => {
+    const RealDate = Date;
+    const offset = 3600 * 1000;
+    class FastDate extends RealDate {
+        constructor(...args) {
+            if (args.length) {
+                super(...args);
+            } else {
+                super(RealDate.now() + offset);
+            }
+        }
+        static now() {
+            return RealDate.now() + offset;
+        }
+    }
+    window.Date = FastDate;
+})();
+"""
+
+
+@contextlib.contextmanager
+def capture_page(sidecar, tmp_path, init_script=None):
+    """The quiz page with the capture running for a new attempt; the page made by a server whose clock is ours."""
+    signed(sidecar, "PUT", f"/api/v1/attempts/{ATTEMPT_ID}",
            attempt_fields(ATTEMPT_ID, user_id=USER_ID, interval_min=1, interval_max=2, started_at=int(time.time())))
-    site = QuizSite(live_sidecar)
+    site = QuizSite(sidecar)
     with playwright_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
         page = context.new_page()
-        page.goto(f"{site.url}/?attempt={ATTEMPT_ID}&min=1&max=2&width=320")
+        if init_script:
+            page.add_init_script(init_script)
+        page.goto(f"{site.url}/?attempt={ATTEMPT_ID}&min=1&max=2&width=320&servertime={int(time.time() * 1000)}")
         page.wait_for_function("window.captureReady", timeout=20000)
         page.site = site
         yield page
         context.close()
     site.close()
+
+
+@pytest.fixture
+def page(live_sidecar, tmp_path):
+    with capture_page(live_sidecar, tmp_path) as page:
+        yield page
 
 
 def attempt(sidecar):
@@ -192,3 +224,19 @@ def test_capture_cadence_retries_and_events(page, live_sidecar):
     wait_for(lambda: queue_length(page) == 0, 30, "the queue to drain")
     sent = set(page.site.shot_ids_sent())
     assert len(attempt(live_sidecar)["shots"]) == len(sent)
+
+
+def test_a_computer_clock_an_hour_fast_sends_times_by_the_servers_clock(live_sidecar, tmp_path):
+    with capture_page(live_sidecar, tmp_path, CLOCK_AN_HOUR_FAST) as page:
+        assert page.evaluate("Date.now() - performance.timeOrigin - performance.now()") > 3500 * 1000
+        page.evaluate("window.dispatchEvent(new Event('blur')); window.dispatchEvent(new Event('focus'))")
+        shots = wait_for(lambda: len(attempt(live_sidecar)["shots"]) >= 2 and attempt(live_sidecar)["shots"], 20,
+                         "two camshots from the computer whose clock is an hour fast")
+        events = wait_for(lambda: {"focus_lost", "focus_back"} <= {e["type"] for e in attempt(live_sidecar)["events"]}
+                          and attempt(live_sidecar)["events"], 20, "its focus events")
+        now = time.time() * 1000
+        # By the server's clock, not the computer's: none of it is refused, none of it an hour ahead.
+        assert all(abs(item["taken_at"] - now) < 60_000 for item in shots), shots
+        assert all(abs(item["at"] - now) < 60_000 for item in events), events
+        refused = [answer for method, _, answer in page.site.calls if "exception" in json.dumps(answer)]
+        assert refused == [], refused

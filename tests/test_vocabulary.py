@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar import live
+from sidecar import attempts, live
 from sidecar.attempts import EVENT_TYPES
 from sidecar.config import DEFAULTS
 from sidecar.reports.report import EVENT_LABELS, METRIC_LABELS
@@ -38,7 +38,12 @@ def body_schema(document, path, media):
 
 def test_every_plugin_constant_is_compared(plugin_vocabulary):
     assert set(plugin_vocabulary) == {"EVENT_TYPES", "CAMSHOT_KINDS", "CLIENT_KEY_MAX_LENGTH", "LIVE_VERDICTS",
-                                      "LIVE_PROBLEMS"}
+                                      "LIVE_PROBLEMS", "CAPTURE_EARLIEST_BEFORE_START", "CAPTURE_LATEST_AHEAD"}
+
+
+def test_plugin_and_sidecar_take_the_same_capture_times(plugin_vocabulary):
+    assert plugin_vocabulary["CAPTURE_EARLIEST_BEFORE_START"] == attempts.EARLIEST_BEFORE_START
+    assert plugin_vocabulary["CAPTURE_LATEST_AHEAD"] == attempts.LATEST_AHEAD
 
 
 def test_plugin_live_words_are_the_served_ones(plugin_vocabulary, served):
@@ -78,7 +83,7 @@ def test_report_labels_every_event_type_and_metric():
 
 def test_the_score_threshold_has_one_default():
     """An attempt whose quiz names no threshold is flagged where the plugin's quiz form would have flagged it."""
-    site_setting = re.search(r"admin_setting_configtext\('quizaccess_proctorpy/threshold',.*?, (\d+), PARAM_INT\)",
+    site_setting = re.search(r"admin_setting_configtext\(\s*'quizaccess_proctorpy/threshold',.*?,\s*(\d+),\s*PARAM_INT\s*\)",
                              (PLUGIN / "settings.php").read_text(), re.S)
     quiz_default = re.search(r"'threshold' => \(int\) \(\$siteconfig->threshold \?\? (\d+)\)",
                              (PLUGIN / "classes" / "proctoring_settings.php").read_text())

@@ -135,7 +135,7 @@ class quizaccess_proctorpy extends access_rule_base {
         $PAGE->requires->js_call_amd(
             'quizaccess_proctorpy/preflight',
             'init',
-            [$identity ? (int) $attemptid : 0, (int) $this->quiz->proctorpy_imagewidth]
+            [$identity ? (int) $attemptid : 0, (int) $this->quiz->proctorpy_imagewidth, self::server_time()]
         );
     }
 
@@ -230,6 +230,7 @@ class quizaccess_proctorpy extends access_rule_base {
             'intervalmin' => (int) $this->quiz->proctorpy_intervalmin,
             'intervalmax' => (int) $this->quiz->proctorpy_intervalmax,
             'width' => (int) $this->quiz->proctorpy_imagewidth,
+            'servertime' => self::server_time(),
             // Null in forwarded mode; in direct mode the upload token, minted for this page.
             'direct' => direct_upload::capture_config(
                 get_config('quizaccess_proctorpy'),
@@ -345,6 +346,15 @@ class quizaccess_proctorpy extends access_rule_base {
             'NOT EXISTS (SELECT 1 FROM {quiz_attempts} qa WHERE qa.id = attemptid)'
         );
         flag_alert::forget_deleted_attempts();
+    }
+
+    /**
+     * The server's clock for the capture scripts, which send their times by it (Camera.serverClock).
+     *
+     * @return int unix milliseconds
+     */
+    private static function server_time(): int {
+        return (int) round(microtime(true) * 1000);
     }
 
     /**

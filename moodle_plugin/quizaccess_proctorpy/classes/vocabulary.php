@@ -47,4 +47,10 @@ class vocabulary {
     /** What can be wrong with an attempt in progress, most serious first, as the live view orders its tiles. */
     const LIVE_PROBLEMS = ['substitution', 'mismatch', 'multiple_faces', 'no_face', 'camera_quiet', 'below_threshold',
         'left_page'];
+
+    /** Seconds before the attempt's start that a camshot's or event's time may lie (the camera check comes first). */
+    const CAPTURE_EARLIEST_BEFORE_START = 300;
+
+    /** Seconds past the server's clock that a camshot's or event's time may lie. */
+    const CAPTURE_LATEST_AHEAD = 120;
 }

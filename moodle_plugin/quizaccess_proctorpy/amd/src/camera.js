@@ -112,6 +112,19 @@ export const frame = (video, width) => {
 };
 
 /**
+ * A clock that tells the server's time: the browser's own, moved by how far it was from the server's
+ * when the server made the page. The server refuses times far from its own, and a student whose
+ * computer's clock is wrong must not lose camshots for it.
+ *
+ * @param {number} servertime the server's clock when it made the page, unix milliseconds (0: none known)
+ * @returns {Function} a function returning the time now, unix milliseconds by the server's clock
+ */
+export const serverClock = (servertime) => {
+    const offset = servertime ? servertime - Date.now() : 0;
+    return () => Date.now() + offset;
+};
+
+/**
  * A random id of 16 bytes in hex, used as idempotency key of camshots and events.
  *
  * @returns {string}

@@ -39,10 +39,12 @@ class Capture {
      * Capture for one attempt.
      *
      * @param {Object} config attemptid, intervalmin, intervalmax (seconds), width (pixels),
-     *     direct (url, token, userid for direct upload; null to forward through Moodle)
+     *     direct (url, token, userid for direct upload; null to forward through Moodle),
+     *     servertime (the server's clock when it made the page, unix milliseconds)
      */
     constructor(config) {
         this.config = config;
+        this.now = Camera.serverClock(config.servertime);
         this.video = document.createElement('video');
         this.video.setAttribute('playsinline', '');
         this.stream = null;
@@ -118,7 +120,7 @@ class Capture {
     shoot() {
         const image = this.stream ? Camera.frame(this.video, this.config.width) : null;
         if (image) {
-            this.uploader.add('camshot', {attemptid: this.config.attemptid, takenat: Date.now(),
+            this.uploader.add('camshot', {attemptid: this.config.attemptid, takenat: this.now(),
                 clientshotid: Camera.randomId(), kind: 'attempt', image: image});
         }
     }
@@ -129,7 +131,7 @@ class Capture {
      * @param {string} type event type
      */
     event(type) {
-        this.uploader.add('event', {attemptid: this.config.attemptid, type: type, at: Date.now(),
+        this.uploader.add('event', {attemptid: this.config.attemptid, type: type, at: this.now(),
             clienteventid: Camera.randomId()});
     }
 

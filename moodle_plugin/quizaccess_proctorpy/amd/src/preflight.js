@@ -47,8 +47,9 @@ const say = (element, kind, text) => {
  * @param {number} attemptid the attempt
  * @param {number} width photo width in pixels
  * @param {HTMLElement|null} start the form's submit button
+ * @param {Function} now the server's clock (Camera.serverClock)
  */
-const identityStep = (region, video, attemptid, width, start) => {
+const identityStep = (region, video, attemptid, width, start, now) => {
     const button = region.querySelector('[data-action="takephoto"]');
     const message = region.querySelector('[data-region="message"]');
     button.disabled = false;
@@ -62,7 +63,7 @@ const identityStep = (region, video, attemptid, width, start) => {
         say(message, 'info', await getString('identitychecking', 'quizaccess_proctorpy'));
         try {
             const answer = await Ajax.call([{methodname: 'quizaccess_proctorpy_check_identity', args: {
-                attemptid: attemptid, takenat: Date.now(), clientshotid: Camera.randomId(), image: image}}])[0];
+                attemptid: attemptid, takenat: now(), clientshotid: Camera.randomId(), image: image}}])[0];
             if (answer.passed) {
                 say(message, 'success', answer.message + ' ' + await getString('identitypassed', 'quizaccess_proctorpy'));
                 if (start) {
@@ -83,8 +84,9 @@ const identityStep = (region, video, attemptid, width, start) => {
  *
  * @param {number} attemptid the attempt at its identity step, 0 when there is none
  * @param {number} width identity photo width in pixels
+ * @param {number} servertime the server's clock when it made the page, unix milliseconds
  */
-export const init = async(attemptid, width) => {
+export const init = async(attemptid, width, servertime) => {
     const region = document.querySelector('[data-region="quizaccess_proctorpy-preflight"]');
     if (!region) {
         return;
@@ -122,6 +124,6 @@ export const init = async(attemptid, width) => {
         start.disabled = false;
     }
     if (identity) {
-        identityStep(identity, video, attemptid, width, start);
+        identityStep(identity, video, attemptid, width, start, Camera.serverClock(servertime));
     }
 };

@@ -31,6 +31,7 @@ use quizaccess_proctorpy\camshot_image;
 use quizaccess_proctorpy\proctoring_settings;
 use quizaccess_proctorpy\sidecar_client;
 use quizaccess_proctorpy\sidecar_exception;
+use quizaccess_proctorpy\vocabulary;
 
 /**
  * One attempt with its quiz, course and context, checked for the current user.
@@ -179,7 +180,11 @@ class proctored_attempt {
      * @throws sidecar_exception
      */
     public function forward_camshot(camshot_image $image, int $takenat, string $clientshotid, string $kind): array {
-        $fields = $this->owner_fields() + ['taken_at' => $takenat, 'client_shot_id' => $clientshotid, 'kind' => $kind];
+        $fields = $this->owner_fields() + [
+            'taken_at' => $this->checked_time($takenat, 'takenat'),
+            'client_shot_id' => $clientshotid,
+            'kind' => $kind,
+        ];
         return $this->registered(function () use ($image, $fields) {
             return $this->client->image('POST', api::camshots(), $fields, $image->bytes, $image->mimetype);
         });
@@ -195,7 +200,11 @@ class proctored_attempt {
      * @throws sidecar_exception
      */
     public function forward_event(string $type, int $at, string $clienteventid): array {
-        $body = $this->owner_fields() + ['type' => $type, 'at' => $at, 'client_event_id' => $clienteventid];
+        $body = $this->owner_fields() + [
+            'type' => $type,
+            'at' => $this->checked_time($at, 'at'),
+            'client_event_id' => $clienteventid,
+        ];
         return $this->registered(function () use ($body) {
             return $this->client->json('POST', api::events(), $body);
         });
@@ -211,7 +220,11 @@ class proctored_attempt {
      * @throws sidecar_exception
      */
     public function check_identity(camshot_image $image, int $takenat, string $clientshotid): array {
-        $fields = ['user_id' => (int) $this->attempt->userid, 'taken_at' => $takenat, 'client_shot_id' => $clientshotid];
+        $fields = [
+            'user_id' => (int) $this->attempt->userid,
+            'taken_at' => $this->checked_time($takenat, 'takenat'),
+            'client_shot_id' => $clientshotid,
+        ];
         return $this->registered(function () use ($image, $fields) {
             return $this->client->image(
                 'POST',
@@ -221,6 +234,26 @@ class proctored_attempt {
                 $image->mimetype
             );
         });
+    }
+
+    /**
+     * A time the browser sent, refused when it lies outside the attempt's possible span: from
+     * vocabulary::CAPTURE_EARLIEST_BEFORE_START before the attempt started to vocabulary::CAPTURE_LATEST_AHEAD
+     * past the server's clock. The browser chooses it, so no forged time reaches the sidecar's reports.
+     *
+     * @param int $ms unix milliseconds
+     * @param string $name the parameter's name, for the message
+     * @return int the time
+     * @throws \invalid_parameter_exception
+     */
+    public function checked_time(int $ms, string $name): int {
+        $earliest = ((int) $this->attempt->timestart - vocabulary::CAPTURE_EARLIEST_BEFORE_START) * 1000;
+        $latest = (time() + vocabulary::CAPTURE_LATEST_AHEAD) * 1000;
+        if ($ms < $earliest || $ms > $latest) {
+            throw new \invalid_parameter_exception("$name must lie between $earliest and $latest (unix milliseconds: "
+                . "from shortly before the attempt started to the server's clock), got $ms");
+        }
+        return $ms;
     }
 
     /**
