@@ -21,6 +21,7 @@ defined('MOODLE_INTERNAL') || die();
 global $CFG;
 require_once($CFG->libdir . '/adminlib.php');
 
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\admin\public_path_setting::class)]
 /**
  * Tests of the site settings: their defaults after install, and the settings page saving them.
  *

@@ -22,6 +22,10 @@ use quizaccess_proctorpy\task\alert_flagged_attempt;
 use quizaccess_proctorpy\task\watch_flagged_attempts;
 use quizaccess_proctorpy\tests\proctorpy_helper;
 
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\local\flag_alert::class)]
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\task\alert_flagged_attempt::class)]
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\task\watch_flagged_attempts::class)]
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\observer::class)]
 /**
  * Tests of the alerts about flagged attempts, scored by the live sidecar.
  *

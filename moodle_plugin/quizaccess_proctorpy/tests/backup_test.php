@@ -32,6 +32,8 @@ require_once($CFG->dirroot . '/backup/util/includes/backup_includes.php');
 require_once($CFG->dirroot . '/backup/util/includes/restore_includes.php');
 require_once($CFG->dirroot . '/course/lib.php');
 
+#[\PHPUnit\Framework\Attributes\CoversClass(\backup_quizaccess_proctorpy_subplugin::class)]
+#[\PHPUnit\Framework\Attributes\CoversClass(\restore_quizaccess_proctorpy_subplugin::class)]
 /**
  * A quiz's proctoring settings travel with Moodle's course backup, restore and duplicate.
  *

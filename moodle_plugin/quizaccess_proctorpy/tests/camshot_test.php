@@ -24,6 +24,8 @@
 
 namespace quizaccess_proctorpy;
 
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\camshot_image::class)]
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\multipart::class)]
 /**
  * What the capture module posts is checked before it is forwarded, and forwarded intact.
  *
@@ -76,6 +78,7 @@ final class camshot_test extends \basic_testcase {
      * @param string $data posted text
      * @param string $reason expected lang string id
      */
+    #[\PHPUnit\Framework\Attributes\DataProvider('bad_images')]
     public function test_refuses_bad_input(string $data, string $reason): void {
         $this->expectException(\InvalidArgumentException::class);
         $this->expectExceptionMessage($reason);

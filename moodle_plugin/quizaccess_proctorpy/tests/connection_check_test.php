@@ -24,6 +24,7 @@
 
 namespace quizaccess_proctorpy;
 
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\connection_check::class)]
 /**
  * Whatever answers at the sidecar URL cannot put markup on the admin's page.
  *

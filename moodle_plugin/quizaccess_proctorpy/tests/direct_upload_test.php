@@ -24,6 +24,7 @@
 
 namespace quizaccess_proctorpy;
 
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\direct_upload::class)]
 /**
  * Upload tokens match the shared vectors; expiry, public path and the capture module's settings.
  *

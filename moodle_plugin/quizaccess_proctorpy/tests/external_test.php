@@ -19,6 +19,11 @@ namespace quizaccess_proctorpy;
 use core_external\external_api;
 use quizaccess_proctorpy\tests\proctorpy_helper;
 
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\external\upload_camshot::class)]
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\external\send_event::class)]
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\external\check_identity::class)]
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\external\forwarding::class)]
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\local\proctored_attempt::class)]
 /**
  * Tests of the capture module's external functions, against a live sidecar.
  *
@@ -220,6 +225,7 @@ final class external_test extends \advanced_testcase {
      * @param string $image the image field
      * @param string $reason expected string id
      */
+    #[\PHPUnit\Framework\Attributes\DataProvider('bad_image_provider')]
     public function test_bad_image_is_refused(string $image, string $reason): void {
         $attempt = $this->start_attempt($this->quiz, $this->student);
         $answer = self::call('upload_camshot', self::upload_args($attempt->id, $image));

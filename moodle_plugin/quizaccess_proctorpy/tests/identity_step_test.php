@@ -29,6 +29,10 @@ defined('MOODLE_INTERNAL') || die();
 global $CFG;
 require_once($CFG->dirroot . '/mod/quiz/accessrule/proctorpy/rule.php');
 
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\local\identity_step::class)]
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy::class)]
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\event\identity_check_waived::class)]
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\privacy\provider::class)]
 /**
  * Tests of the identity step decided on the server: no question before it ends, the teacher's waiver, privacy.
  *

@@ -33,6 +33,7 @@ defined('MOODLE_INTERNAL') || die();
 global $CFG;
 require_once($CFG->dirroot . '/mod/quiz/locallib.php');
 
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\image_link::class)]
 /**
  * image.php serves an attempt's camshots and reference photos, and nothing of another attempt.
  *

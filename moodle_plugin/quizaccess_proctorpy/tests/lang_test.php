@@ -24,6 +24,7 @@
 
 namespace quizaccess_proctorpy;
 
+#[\PHPUnit\Framework\Attributes\CoversNothing]
 /**
  * Strings are in alphabetical order, and every string the plugin asks for exists.
  *

@@ -21,6 +21,8 @@ use quizaccess_proctorpy\local\live_view;
 use quizaccess_proctorpy\local\proctored_attempt;
 use quizaccess_proctorpy\tests\proctorpy_helper;
 
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\external\get_live::class)]
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\local\live_view::class)]
 /**
  * Tests of the teacher's live view: its external function, its tiles and its page, against a live sidecar.
  *

@@ -36,6 +36,8 @@ global $CFG;
 require_once($CFG->dirroot . '/mod/quiz/locallib.php');
 require_once($CFG->dirroot . '/course/lib.php');
 
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\observer::class)]
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\task\sidecar_call::class)]
 /**
  * Attempts starting, ending and being deleted reach the sidecar: at once when it answers, through
  * an ad-hoc task when it does not, and never at the cost of the Moodle action.
@@ -128,7 +130,7 @@ final class observer_test extends \advanced_testcase {
     private static function end_attempt(quiz_attempt $attemptobj, string $how): int {
         $now = time();
         if ($how === 'submit') {
-            $attemptobj->process_finish($now, false);
+            self::submit_attempt($attemptobj, $now);
         } else {
             $attemptobj->process_abandon($now, false);
         }
@@ -193,6 +195,7 @@ final class observer_test extends \advanced_testcase {
      * @dataProvider endings
      * @param string $how submit or abandon
      */
+    #[\PHPUnit\Framework\Attributes\DataProvider('endings')]
     public function test_ended_attempt_is_finished_at_once(string $how): void {
         global $DB;
         $attemptobj = $this->begin_attempt();
@@ -221,6 +224,7 @@ final class observer_test extends \advanced_testcase {
      * @dataProvider endings
      * @param string $how submit or abandon
      */
+    #[\PHPUnit\Framework\Attributes\DataProvider('endings')]
     public function test_end_is_queued_while_the_sidecar_is_unreachable(string $how): void {
         global $DB;
         $attemptobj = $this->begin_attempt();

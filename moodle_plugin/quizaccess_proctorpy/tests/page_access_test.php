@@ -19,6 +19,7 @@ namespace quizaccess_proctorpy;
 use quizaccess_proctorpy\local\page_access;
 use quizaccess_proctorpy\tests\proctorpy_helper;
 
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\local\page_access::class)]
 /**
  * Tests of who may open the report, image, download and console pages.
  *

@@ -27,6 +27,7 @@ use core_privacy\local\request\writer;
 use quizaccess_proctorpy\privacy\provider;
 use quizaccess_proctorpy\tests\proctorpy_helper;
 
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\privacy\provider::class)]
 /**
  * Tests of the privacy provider, whose data lives in the live sidecar.
  *

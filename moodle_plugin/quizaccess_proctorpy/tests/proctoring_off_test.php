@@ -20,6 +20,8 @@ use mod_quiz\quiz_attempt;
 use quizaccess_proctorpy\local\moodle_transport;
 use quizaccess_proctorpy\tests\proctorpy_helper;
 
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\observer::class)]
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy::class)]
 /**
  * Tests that an attempt's upload token stops working when the attempt ends, however it ends, and
  * when its quiz stops being proctored, against a live sidecar.
@@ -103,11 +105,12 @@ final class proctoring_off_test extends \advanced_testcase {
      * @dataProvider endings
      * @param string $how submit or abandon
      */
+    #[\PHPUnit\Framework\Attributes\DataProvider('endings')]
     public function test_an_ended_attempt_refuses_its_upload_token(string $how): void {
         $attempt = $this->start_attempt($this->create_quiz($this->course), $this->student);
         $this->assertSame(201, $this->post_with_token($attempt, 'before')->status);
         $attemptobj = quiz_attempt::create($attempt->id);
-        $how === 'submit' ? $attemptobj->process_finish(time(), false) : $attemptobj->process_abandon(time(), false);
+        $how === 'submit' ? self::submit_attempt($attemptobj, time()) : $attemptobj->process_abandon(time(), false);
         $this->assert_attempt_finished($this->post_with_token($attempt, 'after'));
     }
 

@@ -24,6 +24,7 @@
 
 namespace quizaccess_proctorpy;
 
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\proctoring_settings::class)]
 /**
  * Validation messages, table rows and the snapshot sent to the sidecar.
  *
@@ -77,6 +78,7 @@ final class proctoring_settings_test extends \basic_testcase {
      * @param string $field field that must carry the error
      * @param string $stringid expected lang string id
      */
+    #[\PHPUnit\Framework\Attributes\DataProvider('bad_values')]
     public function test_bad_value_is_reported_on_its_field(array $changes, string $field, string $stringid): void {
         $errors = proctoring_settings::validate(self::form($changes));
         $this->assertSame([$field], array_keys($errors));

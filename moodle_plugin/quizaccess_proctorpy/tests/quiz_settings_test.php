@@ -26,6 +26,8 @@ require_once($CFG->dirroot . '/mod/quiz/lib.php');
 require_once($CFG->dirroot . '/mod/quiz/mod_form.php');
 require_once($CFG->dirroot . '/mod/quiz/accessrule/proctorpy/rule.php');
 
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy::class)]
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\proctoring_settings::class)]
 /**
  * Tests of a quiz's proctoring settings: the quiz form's fields and validation, saving, loading and deleting them.
  *
@@ -177,6 +179,7 @@ final class quiz_settings_test extends \advanced_testcase {
      * @param string $field field that must carry the error
      * @param string $stringid its message
      */
+    #[\PHPUnit\Framework\Attributes\DataProvider('invalid_settings_provider')]
     public function test_validation_refuses(array $changes, string $field, string $stringid): void {
         $quiz = $this->create_quiz($this->course, null);
         $submitted = array_merge(['proctorpy_enabled' => 1, 'proctorpy_intervalmin' => '30', 'proctorpy_intervalmax' => '90',

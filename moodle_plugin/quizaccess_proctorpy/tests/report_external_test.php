@@ -20,6 +20,10 @@ use core_external\external_api;
 use quizaccess_proctorpy\local\proctored_attempt;
 use quizaccess_proctorpy\tests\proctorpy_helper;
 
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\external\get_overview::class)]
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\external\get_attempt_report::class)]
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\local\image_proxy::class)]
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\local\page_access::class)]
 /**
  * Tests of the reports' web service functions and the pluginfile areas of their images, against a live sidecar.
  *

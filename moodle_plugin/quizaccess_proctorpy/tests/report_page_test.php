@@ -25,6 +25,7 @@
 
 namespace quizaccess_proctorpy;
 
+#[\PHPUnit\Framework\Attributes\CoversNothing]
 /**
  * The attempts overview, wider than Moodle's content column, scrolls sideways inside it.
  *

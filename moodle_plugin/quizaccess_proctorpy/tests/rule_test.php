@@ -23,6 +23,7 @@ defined('MOODLE_INTERNAL') || die();
 global $CFG;
 require_once($CFG->dirroot . '/mod/quiz/accessrule/proctorpy/rule.php');
 
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy::class)]
 /**
  * Tests of the access rule: when it applies, the pre-flight check, the capture module and the description.
  *
@@ -235,6 +236,7 @@ final class rule_test extends \advanced_testcase {
      * @param array $data submitted pre-flight data
      * @param string|null $error expected error string id, null for none
      */
+    #[\PHPUnit\Framework\Attributes\DataProvider('preflight_data_provider')]
     public function test_validate_preflight_check(array $data, ?string $error): void {
         $quiz = $this->create_quiz($this->course);
         $this->setUser($this->student);

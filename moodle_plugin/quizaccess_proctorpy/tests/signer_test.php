@@ -24,6 +24,7 @@
 
 namespace quizaccess_proctorpy;
 
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\signer::class)]
 /**
  * The PHP signer reproduces every signature and token of tests/vectors/signing.json.
  *

@@ -19,6 +19,8 @@ namespace quizaccess_proctorpy;
 use core_external\external_api;
 use quizaccess_proctorpy\tests\proctorpy_helper;
 
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\camshot_image::class)]
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\external\upload_camshot::class)]
 /**
  * Tests of the bounds a camshot's sides and shape must keep before Moodle forwards it, against a live sidecar.
  *
@@ -73,6 +75,7 @@ final class upload_limits_test extends \advanced_testcase {
      * @param int $height pixels
      * @param string $reason expected lang string id
      */
+    #[\PHPUnit\Framework\Attributes\DataProvider('strips')]
     public function test_upload_camshot_refuses_a_strip_before_forwarding(int $width, int $height, string $reason): void {
         $this->resetAfterTest();
         $client = $this->use_live_sidecar();

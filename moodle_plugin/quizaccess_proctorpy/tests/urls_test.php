@@ -24,6 +24,8 @@
 
 namespace quizaccess_proctorpy;
 
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\api::class)]
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\image_link::class)]
 /**
  * Paths of the API, the pass-through of report parameters and image addresses.
  *

@@ -103,7 +103,23 @@ trait proctorpy_helper {
      * @param \stdClass $attempt row of quiz_attempts
      */
     protected function finish_attempt(\stdClass $attempt): void {
-        quiz_attempt::create($attempt->id)->process_finish(time(), false);
+        self::submit_attempt(quiz_attempt::create($attempt->id), time());
+    }
+
+    /**
+     * Submit and grade an attempt as Moodle does when its student submits it: process_submit() then
+     * process_grade_submission() on Moodle 5.0+, where process_finish() is deprecated; process_finish() before.
+     *
+     * @param quiz_attempt $attemptobj the attempt
+     * @param int $timestamp the time it is submitted
+     */
+    protected static function submit_attempt(quiz_attempt $attemptobj, int $timestamp): void {
+        if (method_exists($attemptobj, 'process_submit')) {
+            $attemptobj->process_submit($timestamp, false);
+            $attemptobj->process_grade_submission($timestamp);
+        } else {
+            $attemptobj->process_finish($timestamp, false);
+        }
     }
 
     /**
