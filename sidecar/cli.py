@@ -276,7 +276,7 @@ def check_database(config):
     try:
         if "migrations" not in database.table_names():
             return [f"database: {named} holds no proctorpy tables yet; run `proctorpy init`"]
-        applied = database.execute("SELECT count(*) FROM migrations").fetchone()[0]
+        pending = db.pending_migrations(database)
         integrity = database.integrity_problem()
         queued, oldest = database.execute(
             "SELECT count(*), min(created_at) FROM jobs WHERE state IN ('queued', 'running')"
@@ -285,8 +285,8 @@ def check_database(config):
         database.close()
     if integrity:
         return [f"database: integrity check failed: {integrity}"]
-    if len(db.MIGRATIONS) > applied:
-        return [f"database: {len(db.MIGRATIONS) - applied} migration(s) not applied; `proctorpy init` applies them"]
+    if pending:
+        return [f"database: {len(pending)} migration(s) not applied; `proctorpy init` applies them"]
     age = f", oldest {time.time() - oldest:.0f} s" if oldest else ""
     click.echo(f"database: ok ({database.engine}, {named}); analysis queue: {queued} job(s){age}")
     return []

@@ -1,4 +1,4 @@
-"""The metadata database: connections, write transactions, numbered migrations.
+"""The metadata database: connections, write transactions, named migrations.
 
 It lives in the data dir's SQLite file, or on a PostgreSQL server when database.url is set
 (sidecar/database/ holds what differs between the two). The migrations below are written once
@@ -16,11 +16,12 @@ from .database import (  # noqa: F401  (the domain code's one place to import th
 from .database import postgresql
 from .database.sqlite import BUSY_TIMEOUT_MS  # noqa: F401
 
-MIGRATIONS = []
+MIGRATIONS = []  # in the order they apply; a new one goes at the end (tests/test_database.py pins the order)
+MIGRATIONS_TABLE = "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
 
 
 def migration(function):
-    """Register a migration; its number is its place in this module."""
+    """Register a migration: applied after those above it in this module, recorded by its name."""
     MIGRATIONS.append(function)
     return function
 
@@ -45,23 +46,53 @@ def without_fsync(db):
 
 
 def migrate(db):
-    """Apply the migrations this database has not recorded yet; return their names."""
+    """Apply the migrations this database has not recorded yet, in their order; return their names."""
     with write_transaction(db):
         db.install_functions()
-        db.execute("CREATE TABLE IF NOT EXISTS migrations (number INTEGER PRIMARY KEY, name TEXT, applied_at REAL)")
-    done = {row[0] for row in db.execute("SELECT number FROM migrations").fetchall()}
+        db.execute(MIGRATIONS_TABLE)
+        name_numbered_migrations(db)
+    done = applied_migrations(db)
     applied = []
-    for number, function in enumerate(MIGRATIONS, start=1):
-        if number in done:
+    for function in MIGRATIONS:
+        name = function.__name__
+        if name in done:
             continue
         with write_transaction(db):
             # Another process may have applied it while this one waited for the lock.
-            if db.execute("SELECT 1 FROM migrations WHERE number = ?", [number]).fetchone():
+            if db.execute("SELECT 1 FROM migrations WHERE name = ?", [name]).fetchone():
                 continue
             function(db)
-            db.execute("INSERT INTO migrations VALUES (?, ?, ?)", [number, function.__name__, time.time()])
-        applied.append(function.__name__)
+            db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", [name, time.time()])
+        applied.append(name)
     return applied
+
+
+def name_numbered_migrations(db):
+    """Record by name the migrations a database recorded by number, before migrations were named.
+
+    A number was the migration's place in MIGRATIONS, whose order is pinned, so it still names it.
+    Inside migrate()'s write transaction, which keeps two processes from doing it at once.
+    """
+    columns = [column[0] for column in db.execute("SELECT * FROM migrations LIMIT 0").description]
+    if "number" not in columns:
+        return
+    numbered = db.execute("SELECT number, applied_at FROM migrations ORDER BY number").fetchall()
+    db.execute("DROP TABLE migrations")
+    db.execute(MIGRATIONS_TABLE)
+    db.execute_many("INSERT INTO migrations (name, applied_at) VALUES (?, ?)",
+                    [(MIGRATIONS[number - 1].__name__, applied_at) for number, applied_at in numbered])
+
+
+def applied_migrations(db):
+    """The names of the migrations this database has recorded."""
+    return {row[0] for row in db.execute("SELECT name FROM migrations")}
+
+
+def pending_migrations(db):
+    """The names of the migrations this database has not recorded yet, in their order (read only: a
+    database still numbering its migrations has their names too)."""
+    done = applied_migrations(db)
+    return [function.__name__ for function in MIGRATIONS if function.__name__ not in done]
 
 
 class Connections:

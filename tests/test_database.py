@@ -6,7 +6,15 @@ import pytest
 from conftest import postgresql_database
 from sidecar.analysis import queue
 from sidecar.database.postgresql import psycopg_sql
-from sidecar.db import MIGRATIONS, IntegrityError, connect, migrate, write_transaction
+from sidecar.db import MIGRATIONS, IntegrityError, connect, migrate, pending_migrations, write_transaction
+
+# Every migration by name, in the order they apply: a database records the names it has applied, so a
+# migration is never renamed, removed or put before another; a new one goes at the end of both lists.
+APPLIED_IN_ORDER = [
+    "create_core_tables", "create_purge_runs", "create_console_admins", "create_direct_allowances",
+    "index_identity_camshots", "create_sign_in_failures", "rename_upload_allowances", "record_identity_passes",
+    "repair_capture_times",
+]
 
 
 @pytest.fixture
@@ -51,13 +59,50 @@ def test_timestamps_keep_their_precision_and_sums_are_plain_numbers(db):
     # REAL is a double on both engines (PostgreSQL's own REAL is 32-bit), and a sum of integers an int.
     db.execute("INSERT INTO nonces (nonce, seen_at) VALUES (?, ?)", ["n", 1796160583.156])
     assert db.execute("SELECT seen_at FROM nonces").fetchone()[0] == 1796160583.156
-    (total,) = db.execute("SELECT sum(number) FROM migrations").fetchone()
-    assert total == sum(range(1, len(MIGRATIONS) + 1)) and isinstance(total, int)
+    db.execute_many("INSERT INTO sign_in_failures (key, failures, last_at) VALUES (?, ?, ?)",
+                    [("account:a", 2, 1.0), ("account:b", 3, 1.0)])
+    (total,) = db.execute("SELECT sum(failures) FROM sign_in_failures").fetchone()
+    assert total == 5 and isinstance(total, int)
 
 
 def test_migrations_run_once(db):
     assert migrate(db) == []
     assert db.execute("SELECT count(*) FROM migrations").fetchone()[0] == len(MIGRATIONS)
+    assert pending_migrations(db) == []
+
+
+def test_migrations_keep_their_names_and_their_order(tmp_path):
+    """A migration inserted among the others, renamed or removed fails here; one added at the end is listed."""
+    assert [function.__name__ for function in MIGRATIONS] == APPLIED_IN_ORDER
+    database = connect(tmp_path / "fresh.db")
+    try:
+        assert migrate(database) == APPLIED_IN_ORDER
+    finally:
+        database.close()
+
+
+def test_a_database_that_numbered_its_migrations_is_upgraded_without_running_one_twice(config):
+    """Before migrations were named, each was recorded by its place in the list (number, name, applied_at)."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    database = connect(config["database.url"] or config.data_dir / "proctorpy.db")
+    earlier = MIGRATIONS[:-1]  # what a sidecar of that time had applied
+    try:
+        with write_transaction(database):
+            database.install_functions()
+            database.execute("CREATE TABLE migrations (number INTEGER PRIMARY KEY, name TEXT, applied_at REAL)")
+            for number, function in enumerate(earlier, start=1):
+                function(database)
+                database.execute("INSERT INTO migrations VALUES (?, ?, ?)", [number, function.__name__, 1000.0 + number])
+        assert pending_migrations(database) == [MIGRATIONS[-1].__name__]
+        # Running create_core_tables again would fail on its existing tables: only the last one runs.
+        assert migrate(database) == [MIGRATIONS[-1].__name__]
+        recorded = dict(database.execute("SELECT name, applied_at FROM migrations").fetchall())
+        assert set(recorded) == set(APPLIED_IN_ORDER)
+        assert {name: recorded[name] for name in APPLIED_IN_ORDER[:-1]} == {
+            function.__name__: 1000.0 + number for number, function in enumerate(earlier, start=1)}
+        assert migrate(database) == [] and pending_migrations(database) == []
+    finally:
+        database.close()
 
 
 def test_a_claim_passes_over_the_job_another_claim_holds():
