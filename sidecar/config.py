@@ -52,7 +52,7 @@ SETTINGS = [
     Setting("analysis.lease_seconds", 60, "A claimed job whose worker has not finished it by then is retried"),
     Setting("analysis.max_tries", 3, "Tries before a camshot is marked unreadable"),
     Setting("analysis.poll_seconds", 0.5, "How often an idle worker looks for new jobs"),
-    Setting("scoring.threshold", 70.0, "Attempts whose credibility score is below this are flagged"),
+    Setting("scoring.threshold", 60.0, "Attempts whose credibility score is below this are flagged, when the quiz's settings give no threshold (the plugin's default is the same)"),
     Setting("scoring.min_duration", 60, "Attempts shorter than this many seconds get no score"),
     Setting("scoring.default_interval_max", 90, "Longest capture interval in seconds assumed when an attempt's settings do not say"),
     Setting("scoring.camera_grace", 30, "Seconds past the longest capture interval before a missing camshot counts as camera off"),

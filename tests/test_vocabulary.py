@@ -9,6 +9,7 @@ import pytest
 
 from sidecar import live
 from sidecar.attempts import EVENT_TYPES
+from sidecar.config import DEFAULTS
 from sidecar.reports.report import EVENT_LABELS, METRIC_LABELS
 from sidecar.scoring import METRICS
 
@@ -73,3 +74,13 @@ def test_capture_script_reports_only_served_event_types(served):
 def test_report_labels_every_event_type_and_metric():
     assert set(EVENT_LABELS) == set(EVENT_TYPES)
     assert set(METRIC_LABELS) == set(METRICS)
+
+
+def test_the_score_threshold_has_one_default():
+    """An attempt whose quiz names no threshold is flagged where the plugin's quiz form would have flagged it."""
+    site_setting = re.search(r"admin_setting_configtext\('quizaccess_proctorpy/threshold',.*?, (\d+), PARAM_INT\)",
+                             (PLUGIN / "settings.php").read_text(), re.S)
+    quiz_default = re.search(r"'threshold' => \(int\) \(\$siteconfig->threshold \?\? (\d+)\)",
+                             (PLUGIN / "classes" / "proctoring_settings.php").read_text())
+    assert site_setting and quiz_default, "the plugin's threshold defaults are no longer where this test reads them"
+    assert int(site_setting[1]) == int(quiz_default[1]) == DEFAULTS["scoring.threshold"]
