@@ -12,6 +12,7 @@ from .console import session as console_session  # noqa: F401  (the sign-in rout
 from .console import views as console_views
 from .reports import api as reports_api
 from .retention import api as retention_api
+from .retention.settings import retention_settings
 from .secret import load_secret
 
 
@@ -32,6 +33,7 @@ def create_app(config=None):
     secret, _ = load_secret(config)
     app.config.update(
         PROCTORPY=config,
+        RETENTION=retention_settings(config),
         DATA_DIR=data_dir,
         IMAGES=storage.image_store(config),  # camshots and reference photos: the data dir's folder or a bucket
         DATABASE=db.database_location(config),  # the SQLite file, or the PostgreSQL URL

@@ -61,6 +61,6 @@ def export_response(db, selection, actor, include_reports):
         report_pdf = functools.partial(attempt_pdf, config=config, images=images,
                                        zone=time_zone(None, config["reports.timezone"]))
     _, stream = export.start(db, current_app.config["DATABASE"], images, selection, actor, now,
-                             config["retention.default_days"], report_pdf=report_pdf,
+                             current_app.config["RETENTION"].default_days, report_pdf=report_pdf,
                              detail=", with report PDFs" if include_reports else "")
     return zip_response(stream, f"proctorpy-export-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(now))}.zip")

@@ -12,7 +12,7 @@ RATE_DAYS = 7  # days whose average growth predicts when the disk is full
 CHART = {"width": 600, "height": 120, "gap": 2}
 
 
-def dashboard(db, config, data_dir):
+def dashboard(db, config, retention, data_dir):
     now = time.time()
     disk = shutil.disk_usage(data_dir)
     floor = config["storage.min_free_bytes"]
@@ -42,7 +42,7 @@ def dashboard(db, config, data_dir):
                   "failed": queue.get("failed", 0)},
         "oldest_camshot_at": oldest_shot,
         "oldest_attempt": {"id": oldest_attempt[0], "ended_at": oldest_attempt[1]} if oldest_attempt else None,
-        "expired": plan(db, {"expired": True}, int(now), config["retention.default_days"]),
+        "expired": plan(db, {"expired": True}, int(now), retention.default_days),
         "held": db.execute("SELECT count(*) FROM attempts WHERE legal_hold != 0").fetchone()[0],
         "last_retention_run": (db.execute("SELECT last_run_at FROM leases WHERE name = 'retention'").fetchone()
                                or [None])[0],

@@ -51,9 +51,13 @@ def config():
     return current_app.config["PROCTORPY"]
 
 
+def retention():
+    return current_app.config["RETENTION"]
+
+
 @bp.get("/")
 def dashboard():
-    figures = stats.dashboard(get_db(), config(), current_app.config["DATA_DIR"])
+    figures = stats.dashboard(get_db(), config(), retention(), current_app.config["DATA_DIR"])
     return render_template("dashboard.html", figures=figures, admin=current_admin(), page="dashboard")
 
 
@@ -91,7 +95,7 @@ def quiz(quiz_id):
             "settings", "legal_hold", "quiz_id", "camshots", "bytes", "score", "flagged", "review")
     attempts = [dict(zip(keys, row)) for row in rows[:ATTEMPTS_PAGE]]
     for attempt in attempts:
-        attempt["policy"] = policy.resolve(db, attempt, config()["retention.default_days"])
+        attempt["policy"] = policy.resolve(db, attempt, retention().default_days)
     first = attempts[0]
     return render_template("quiz.html", quiz_id=quiz_id, attempts=attempts, more=len(rows) > ATTEMPTS_PAGE,
                            course_id=first["course_id"], course_name=first["course_name"],
@@ -110,7 +114,7 @@ def attempt(attempt_id):
     if db.execute("SELECT 1 FROM attempts WHERE id = ?", [attempt_id]).fetchone() is None:
         raise NotFound(f"The sidecar holds no attempt {attempt_id}.")
     detail = attempt_detail(db, attempt_id)
-    rule = policy.resolve(db, detail["attempt"], config()["retention.default_days"])
+    rule = policy.resolve(db, detail["attempt"], retention().default_days)
     with write_transaction(db):
         audit.record(db, "attempt_view", current_admin(), {"attempt_id": attempt_id}, count=len(detail["shots"]),
                      detail="console attempt page with thumbnails")
@@ -156,7 +160,7 @@ def image(camshot_id):
 @bp.get("/policies")
 def policies():
     return render_template("policies.html", policies=policy.list_policies(get_db()),
-                           default_days=config()["retention.default_days"], page="policies")
+                           default_days=retention().default_days, page="policies")
 
 
 @bp.post("/policies")
@@ -206,7 +210,7 @@ def purge_form():
     if request.args.get("preview"):
         try:
             selection = form_selection(request.args)
-            figures = run_purge(get_db(), config(), current_app.config["IMAGES"], selection, current_admin(),
+            figures = run_purge(get_db(), retention(), current_app.config["IMAGES"], selection, current_admin(),
                                 dry_run=True, now=int(time.time()))
         except ProctorpyError as refusal:
             error = refusal.message
@@ -217,7 +221,7 @@ def purge_form():
 @bp.post("/purge")
 def purge_confirm():
     selection = form_selection(request.form)
-    result = run_purge(get_db(), config(), current_app.config["IMAGES"], selection, current_admin(), dry_run=False,
+    result = run_purge(get_db(), retention(), current_app.config["IMAGES"], selection, current_admin(), dry_run=False,
                        now=int(time.time()))
     return render_template("purge_done.html", result=result, described=describe(selection), page="purge")
 
@@ -229,7 +233,7 @@ def export_form():
     if request.args.get("preview"):
         try:
             selection = form_selection(request.args)
-            figures = export.figures(get_db(), selection, int(time.time()), config()["retention.default_days"])
+            figures = export.figures(get_db(), selection, int(time.time()), retention().default_days)
         except ProctorpyError as refusal:
             error = refusal.message
     return render_template("export.html", values=values, selection=selection, figures=figures, error=error,

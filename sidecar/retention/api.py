@@ -38,7 +38,7 @@ def post_purge():
     dry_run = body.get("dry_run", True)
     if not isinstance(dry_run, bool):
         raise BadRequest("dry_run must be true or false.", code="invalid_field")
-    figures = purge.run_purge(get_db(), current_app.config["PROCTORPY"], current_app.config["IMAGES"], selection,
+    figures = purge.run_purge(get_db(), current_app.config["RETENTION"], current_app.config["IMAGES"], selection,
                               moodle_actor(body), dry_run, int(time.time()))
     return jsonify(dry_run=dry_run, **figures)
 
@@ -91,7 +91,7 @@ def delete_user(user_id):
     db, user_id = _held_user(user_id)
     actor = moodle_actor()
     images = current_app.config["IMAGES"]
-    result = purge.purge_with_settings(db, current_app.config["PROCTORPY"], images, {"user_id": user_id}, actor,
+    result = purge.purge_with_settings(db, current_app.config["RETENTION"], images, {"user_id": user_id}, actor,
                                        int(time.time()))
     # A user with no attempt yet (a reference photo only) is not reached by the attempt purge.
     purge.delete_users_without_attempts(db, images, [user_id])

@@ -14,6 +14,7 @@ from ..errors import ProctorpyError
 from ..storage import image_store
 from . import export, purge, scheduler
 from .selection import describe, plan, read_selection
+from .settings import retention_settings
 
 
 def selection_options(function):
@@ -55,18 +56,19 @@ def cli_selection(course_id, quiz_id, user_id, attempt_id, before, expired):
 def purge_command(dry_run, yes, as_json, **fields):
     """Delete the attempts of a selection (files, then rows, in batches)."""
     config = load_config()
+    retention = retention_settings(config)
     selection = cli_selection(**fields)
     db = open_database(config)
     try:
         now = int(time.time())
-        figures = plan(db, selection, now, config["retention.default_days"])
+        figures = plan(db, selection, now, retention.default_days)
         if dry_run or not figures["attempts"]:
             show(figures, f"Dry run ({describe(selection)})" if dry_run else "Nothing to delete", as_json, dry_run)
             return
         if not yes:
             click.confirm(f"Delete {figures['attempts']} attempt(s), {figures['camshots']} camshot(s), "
                           f"{figures['bytes'] / 1e6:.1f} MB ({describe(selection)})?", abort=True, err=True)
-        result = purge.purge_with_settings(db, config, image_store(config), selection, cli_actor(), now)
+        result = purge.purge_with_settings(db, retention, image_store(config), selection, cli_actor(), now)
         show(result, f"Purged ({describe(selection)})", as_json, False)
     finally:
         db.close()
@@ -92,7 +94,8 @@ def export_command(output, **fields):
     now = time.time()
     try:
         totals, stream = export.start(db, database_location(config), image_store(config), selection,
-                                      cli_actor(), now, config["retention.default_days"], detail=", command line")
+                                      cli_actor(), now, retention_settings(config).default_days,
+                                      detail=", command line")
     finally:
         db.close()
     target = sys.stdout.buffer if output == "-" else open(output + ".part", "wb")

@@ -293,17 +293,17 @@ def purge(db, images, selection, actor, now, default_days, batch_size, pause_rat
     return run(db, images, run_id, batch_size, holder, pause_ratio)
 
 
-def purge_with_settings(db, config, images, selection, actor, now):
-    """purge() under the retention settings of config."""
-    return purge(db, images, selection, actor, now, config["retention.default_days"],
-                 config["retention.batch_size"], config["retention.pause_ratio"])
+def purge_with_settings(db, retention, images, selection, actor, now):
+    """purge() under the RetentionSettings retention."""
+    return purge(db, images, selection, actor, now, retention.default_days, retention.batch_size,
+                 retention.pause_ratio)
 
 
-def run_purge(db, config, images, selection, actor, dry_run, now):
+def run_purge(db, retention, images, selection, actor, dry_run, now):
     """The dry run's figures, or the purge's totals: what the API and the console answer."""
     if dry_run:
-        return plan(db, selection, now, config["retention.default_days"])
-    result = purge_with_settings(db, config, images, selection, actor, now)
+        return plan(db, selection, now, retention.default_days)
+    result = purge_with_settings(db, retention, images, selection, actor, now)
     return {key: result[key] for key in TOTALS}
 
 

@@ -11,6 +11,7 @@ from .. import audit, storage
 from ..db import connect, database_location, write_transaction
 from . import purge
 from .selection import plan
+from .settings import retention_settings
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ def last_run_at(db):
 def run_daily(config, database, now=None):
     """One run of the daily job; returns what it did, or None when another process holds it."""
     now = time.time() if now is None else now
+    retention = retention_settings(config)
     db = connect(database)
     holder = purge.new_holder()
     try:
@@ -55,15 +57,15 @@ def run_daily(config, database, now=None):
             return None
         try:
             images = storage.image_store(config)
-            batch_size, pause_ratio = config["retention.batch_size"], config["retention.pause_ratio"]
-            result = {"resumed": purge.resume_unfinished(db, images, batch_size, holder, pause_ratio)}
+            result = {"resumed": purge.resume_unfinished(db, images, retention.batch_size, holder,
+                                                         retention.pause_ratio)}
             selection = {"expired": True}
-            due = plan(db, selection, now, config["retention.default_days"])
+            due = plan(db, selection, now, retention.default_days)
             result["expired"] = due
             if due["attempts"]:
-                run_id = purge.start(db, selection, audit.SYSTEM, now, config["retention.default_days"], holder)
-                result["purged"] = purge.run(db, images, run_id, batch_size, holder, pause_ratio)
-            result["audit_rows_removed"] = prune_audit_log(db, now - config["retention.audit_days"] * 86400)
+                run_id = purge.start(db, selection, audit.SYSTEM, now, retention.default_days, holder)
+                result["purged"] = purge.run(db, images, run_id, retention.batch_size, holder, retention.pause_ratio)
+            result["audit_rows_removed"] = prune_audit_log(db, now - retention.audit_days * 86400)
             result["nonces_removed"] = prune_nonces(db, now - 2 * config["security.max_skew"])
             if not images.local:
                 # A folder store is repaired at each start, before uploads; a bucket here, once a day on one node.
@@ -112,7 +114,7 @@ def start_scheduler(config):
     from apscheduler.triggers.cron import CronTrigger
 
     database = database_location(config)
-    hour, minute = (int(part) for part in config["retention.run_at"].split(":"))
+    hour, minute = (int(part) for part in retention_settings(config).run_at.split(":"))
     scheduler = BackgroundScheduler()
     scheduler.add_job(run_daily, CronTrigger(hour=hour, minute=minute), args=[config, database],
                       id="retention", max_instances=1, coalesce=True, misfire_grace_time=3600)
@@ -131,9 +133,10 @@ def start_scheduler(config):
 
 def resume_interrupted(config, database):
     """Finish purges a crash interrupted, without waiting for the next daily run."""
+    retention = retention_settings(config)
     db = connect(database)
     try:
-        return purge.resume_unfinished(db, storage.image_store(config), config["retention.batch_size"],
-                                       purge.new_holder(), config["retention.pause_ratio"])
+        return purge.resume_unfinished(db, storage.image_store(config), retention.batch_size, purge.new_holder(),
+                                       retention.pause_ratio)
     finally:
         db.close()
