@@ -30,10 +30,10 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from conftest import SECRET, LiveSidecar, SignedTestClient  # noqa: E402
 from sidecar import create_app, live, storage  # noqa: E402
+from sidecar.attempts import recompute_score  # noqa: E402
 from sidecar.config import load_config  # noqa: E402
 from sidecar.db import connect, write_transaction  # noqa: E402
 from sidecar.images import encode_png  # noqa: E402
-from sidecar.scoring import recompute_score  # noqa: E402
 
 QUIZ = 11
 FINISHED = 1000  # earlier attempts of the same quiz, finished

@@ -28,13 +28,13 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from conftest import SECRET, SignedTestClient  # noqa: E402
 from sidecar import create_app, storage  # noqa: E402
+from sidecar.attempts import recompute_score  # noqa: E402
 from sidecar.camshots import stored_palette_colors  # noqa: E402
 from sidecar.config import load_config  # noqa: E402
 from sidecar.db import connect, write_transaction  # noqa: E402
 from sidecar.images import encode_png  # noqa: E402
 from sidecar.reports.pdf import pdf_images  # noqa: E402
 from sidecar.reports.report import build_report, time_zone  # noqa: E402
-from sidecar.scoring import recompute_score  # noqa: E402
 
 FACES = REPO.parent / "shared" / "testdata" / "faces"
 SHOTS = 240

@@ -1,11 +1,14 @@
-"""Attempts and their browser events: registration with the quiz's settings, the end, reading them back.
+"""Attempts and their rows: registration with the quiz's settings, the end, browser events, the
+identity step's pass, the stored score, the teacher's review, and reading them back.
 
-Moodle's words for them are here once; the OpenAPI document and the plugin's lists follow these.
+Every read of an attempt's row goes through load_attempt (or the listings below it), so its
+columns are named once. Moodle's words for attempts are here once too; the OpenAPI document and
+the plugin's lists follow these.
 """
 import json
 import time
 
-from . import scoring
+from . import audit, scoring
 from .db import write_transaction
 from .errors import BadRequest, Conflict, NotFound
 from .validation import non_negative_int, number, positive_int, required, text, token
@@ -30,9 +33,21 @@ LATEST_AHEAD = 2 * 60  # seconds ahead of the sidecar's clock
 
 ATTEMPT_COLUMNS = ("id", "user_id", "course_id", "course_name", "quiz_id", "cm_id", "quiz_name", "started_at",
                    "finished_at", "settings", "legal_hold")
+# An attempt's camshots as its JSON shows them; their storage path never leaves the sidecar.
 SHOT_COLUMNS = ("id", "taken_at", "kind", "status", "faces", "boxes", "distance", "matched_user_id", "bytes", "width",
                 "height", "error")
+EVENT_COLUMNS = ("id", "type", "at", "client_event_id")
 REVIEW_COLUMNS = ("conclusion", "comment", "reviewer_id", "reviewer_name", "reviewed_at")
+# An attempt in a list (the console's quiz page, an export's attempts.csv): its row, its student's name,
+# its camshots and their bytes, its score and its review.
+LISTED_COLUMNS = (*ATTEMPT_COLUMNS, "user_fullname", "camshots", "bytes", "score", "flagged", "review")
+LISTED_SQL = (
+    f"SELECT {', '.join('a.' + column for column in ATTEMPT_COLUMNS)}, u.fullname, "
+    "(SELECT count(*) FROM camshots c WHERE c.attempt_id = a.id), "
+    "(SELECT COALESCE(sum(bytes), 0) FROM camshots c WHERE c.attempt_id = a.id), s.value, s.flagged, r.conclusion "
+    "FROM attempts a LEFT JOIN users u ON u.id = a.user_id LEFT JOIN scores s ON s.attempt_id = a.id "
+    "LEFT JOIN reviews r ON r.attempt_id = a.id "
+)
 
 
 def register(db, config, attempt_id, body):
@@ -52,10 +67,11 @@ def register(db, config, attempt_id, body):
     fullname = text(body.get("user_fullname", ""), "user_fullname", NAME_LENGTH)
     now = time.time()
     with write_transaction(db):
-        existing = db.execute("SELECT user_id FROM attempts WHERE id = ?", [attempt_id]).fetchone()
-        if existing and existing[0] != user_id:
+        existing = find_attempt(db, attempt_id)
+        if existing and existing["user_id"] != user_id:
             raise Conflict(
-                f"Attempt {attempt_id} belongs to user {existing[0]}, not {user_id}.", code="attempt_user_mismatch"
+                f"Attempt {attempt_id} belongs to user {existing['user_id']}, not {user_id}.",
+                code="attempt_user_mismatch"
             )
         db.execute(
             "INSERT INTO users (id, fullname, updated_at) VALUES (?, ?, ?) "
@@ -70,7 +86,7 @@ def register(db, config, attempt_id, body):
                 {**row, "now": now, "id": attempt_id},
             )
             # New weights, threshold or interval change the score.
-            scoring.recompute_score(db, config, attempt_id)
+            recompute_score(db, config, attempt_id)
         else:
             db.execute(
                 "INSERT INTO attempts (id, user_id, course_id, course_name, quiz_id, cm_id, quiz_name, "
@@ -126,7 +142,7 @@ def finish(db, config, attempt_id, body):
         db.execute(
             "UPDATE attempts SET finished_at = ?, updated_at = ? WHERE id = ?", [finished_at, time.time(), attempt_id]
         )
-        value, flagged, metrics = scoring.recompute_score(db, config, attempt_id)
+        value, flagged, metrics = recompute_score(db, config, attempt_id)
     return {**attempt_summary(db, attempt_id), "score": {
         "value": value, "flagged": flagged, "threshold": metrics["threshold"], "final": metrics["final"]}}
 
@@ -170,7 +186,7 @@ def record_event(db, config, attempt_id, user_id, event_type, at, client_event_i
             [attempt_id, event_type, at, client_event_id, time.time()],
         ).fetchall()  # all: SQLite finishes an INSERT ... RETURNING only when its rows are read
         if inserted:
-            scoring.recompute_score(db, config, attempt_id)
+            recompute_score(db, config, attempt_id)
     if not inserted:
         row = db.execute(
             "SELECT id FROM events WHERE attempt_id = ? AND client_event_id = ?", [attempt_id, client_event_id]
@@ -185,19 +201,28 @@ def event_was_recorded(db, attempt_id, client_event_id):
                       [attempt_id, client_event_id]).fetchone() is not None
 
 
+def find_attempt(db, attempt_id):
+    """The attempt row as a dict (settings parsed), or None for an unknown attempt."""
+    row = db.execute(f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM attempts WHERE id = ?", [attempt_id]).fetchone()
+    return None if row is None else _attempt(dict(zip(ATTEMPT_COLUMNS, row)))
+
+
+def _attempt(row):
+    row["settings"] = json.loads(row["settings"] or "{}")
+    row["legal_hold"] = bool(row["legal_hold"])
+    return row
+
+
 def load_attempt(db, attempt_id, must_belong_to=None, status=404):
     """The attempt row as a dict; refuse an unknown attempt or another user's."""
-    row = db.execute(f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM attempts WHERE id = ?", [attempt_id]).fetchone()
-    if row is None:
+    attempt = find_attempt(db, attempt_id)
+    if attempt is None:
         error = NotFound if status == 404 else Conflict
         raise error(
             f"Attempt {attempt_id} is not registered with the sidecar; register it with "
             f"PUT /api/v1/attempts/{attempt_id} first.",
             code="unknown_attempt",
         )
-    attempt = dict(zip(ATTEMPT_COLUMNS, row))
-    attempt["settings"] = json.loads(attempt["settings"])
-    attempt["legal_hold"] = bool(attempt["legal_hold"])
     if must_belong_to is not None and attempt["user_id"] != must_belong_to:
         raise Conflict(
             f"Attempt {attempt_id} belongs to another user than {must_belong_to}.", code="attempt_user_mismatch"
@@ -212,32 +237,138 @@ def attempt_summary(db, attempt_id):
     return attempt
 
 
+def quiz_attempts(db, quiz_id, limit):
+    """A quiz's attempts as lists show them (LISTED_COLUMNS), the latest started first, at most limit."""
+    return [_attempt(dict(zip(LISTED_COLUMNS, row))) for row in db.execute(
+        LISTED_SQL + "WHERE a.quiz_id = ? ORDER BY a.started_at DESC, a.id LIMIT ?", [quiz_id, limit])]
+
+
+def listed_attempts(db, attempt_ids):
+    """These attempts as lists show them (LISTED_COLUMNS), by id."""
+    marks = ", ".join("?" * len(attempt_ids))
+    return [_attempt(dict(zip(LISTED_COLUMNS, row))) for row in db.execute(
+        LISTED_SQL + f"WHERE a.id IN ({marks}) ORDER BY a.id", list(attempt_ids))]
+
+
+def knows_user(db, user_id):
+    """Whether the sidecar holds a row of this user (an attempt or a reference photo made it)."""
+    return db.execute("SELECT 1 FROM users WHERE id = ?", [user_id]).fetchone() is not None
+
+
+def camshots_of(db, attempt_id):
+    """Every camshot of an attempt, oldest first: SHOT_COLUMNS (boxes parsed) and its storage path."""
+    return [
+        {**dict(zip((*SHOT_COLUMNS, "path"), row)), "boxes": json.loads(row[5]) if row[5] else []}
+        for row in db.execute(
+            f"SELECT {', '.join(SHOT_COLUMNS)}, path FROM camshots WHERE attempt_id = ? ORDER BY taken_at, id",
+            [attempt_id],
+        )
+    ]
+
+
+def events_of(db, attempt_id):
+    """Every browser event of an attempt, in the order they happened."""
+    return [dict(zip(EVENT_COLUMNS, row)) for row in db.execute(
+        f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE attempt_id = ? ORDER BY at, id", [attempt_id])]
+
+
 def attempt_detail(db, attempt_id):
     """The attempt, its shots, events, score and review: GET /api/v1/attempts/<id>, the console, exports."""
     attempt = attempt_summary(db, attempt_id)
-    shots = [
-        {**dict(zip(SHOT_COLUMNS, row)), "boxes": json.loads(row[5]) if row[5] else []}
-        for row in db.execute(
-            f"SELECT {', '.join(SHOT_COLUMNS)} FROM camshots WHERE attempt_id = ? ORDER BY taken_at, id", [attempt_id]
-        )
-    ]
-    events = [
-        {"id": r[0], "type": r[1], "at": r[2], "client_event_id": r[3]}
-        for r in db.execute(
-            "SELECT id, type, at, client_event_id FROM events WHERE attempt_id = ? ORDER BY at, id", [attempt_id]
-        )
-    ]
     score = db.execute(
         "SELECT value, flagged, metrics, computed_at FROM scores WHERE attempt_id = ?", [attempt_id]
     ).fetchone()
-    review = db.execute(f"SELECT {', '.join(REVIEW_COLUMNS)} FROM reviews WHERE attempt_id = ?", [attempt_id]).fetchone()
     return {
         "attempt": attempt,
-        "shots": shots,
-        "events": events,
+        "shots": [{column: shot[column] for column in SHOT_COLUMNS} for shot in camshots_of(db, attempt_id)],
+        "events": events_of(db, attempt_id),
         "score": (
             {"value": score[0], "flagged": bool(score[1]), "metrics": json.loads(score[2]), "computed_at": score[3]}
             if score else None
         ),
-        "review": dict(zip(REVIEW_COLUMNS, review)) if review else None,
+        "review": review(db, attempt_id),
     }
+
+
+def recompute_score(db, config, attempt_id):
+    """Compute the attempt's score from its rows and upsert its scores row; return (value, flagged, metrics),
+    or None for an attempt gone meanwhile.
+
+    Runs in the caller's transaction if one is open, else in its own write transaction, so two
+    workers finishing shots of one attempt at once cannot leave the older computation on top.
+    """
+    if db.in_transaction:
+        return _recompute(db, config, attempt_id)
+    with write_transaction(db):
+        return _recompute(db, config, attempt_id)
+
+
+def _recompute(db, config, attempt_id):
+    attempt = find_attempt(db, attempt_id)
+    if attempt is None:
+        return None
+    value, flagged, metrics, _ = scoring.score_attempt(
+        attempt, camshots_of(db, attempt_id), events_of(db, attempt_id), config)
+    db.execute(
+        "INSERT INTO scores (attempt_id, value, flagged, metrics, computed_at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT(attempt_id) DO UPDATE SET value = excluded.value, flagged = excluded.flagged, "
+        "metrics = excluded.metrics, computed_at = excluded.computed_at",
+        [attempt_id, value, int(flagged), json.dumps(metrics, sort_keys=True), time.time()],
+    )
+    return value, flagged, metrics
+
+
+def identity_passed_at(db, attempt_id):
+    """When the attempt's identity check first passed; None while its identity step lasts."""
+    return db.execute("SELECT identity_passed_at FROM attempts WHERE id = ?", [attempt_id]).fetchone()[0]
+
+
+def record_identity_pass(db, attempt_id, now):
+    """The identity check passed: the first pass ends the identity step, later ones change nothing."""
+    with write_transaction(db):
+        db.execute("UPDATE attempts SET identity_passed_at = coalesce(identity_passed_at, ?) WHERE id = ?",
+                   [now, attempt_id])
+
+
+def review(db, attempt_id):
+    """The teacher's review of the attempt (REVIEW_COLUMNS), or None before any."""
+    row = db.execute(f"SELECT {', '.join(REVIEW_COLUMNS)} FROM reviews WHERE attempt_id = ?", [attempt_id]).fetchone()
+    return dict(zip(REVIEW_COLUMNS, row)) if row else None
+
+
+def review_fields(body):
+    """A teacher's review from Moodle's body, checked: conclusion, comment, reviewer_id, reviewer_name."""
+    required(body, "conclusion")
+    if body["conclusion"] not in CONCLUSIONS:
+        raise BadRequest("conclusion must be " + " or ".join(CONCLUSIONS) + ".", code="invalid_field")
+    return {
+        "conclusion": body["conclusion"],
+        "comment": text(body.get("comment") or "", "comment", COMMENT_LENGTH),
+        "reviewer_id": (positive_int(body["reviewer_id"], "reviewer_id")
+                        if body.get("reviewer_id") not in (None, "") else None),
+        "reviewer_name": text(body.get("reviewer_name") or "", "reviewer_name", NAME_LENGTH),
+    }
+
+
+def record_review(db, attempt_id, fields, actor):
+    """Record the teacher's conclusion (review_fields); every change goes to the audit log with what it
+    replaced, by the acting Moodle user or else the reviewer. The review with the conclusion it replaced."""
+    now = time.time()
+    with write_transaction(db):
+        attempt = load_attempt(db, attempt_id)
+        before = review(db, attempt_id)
+        db.execute(
+            "INSERT INTO reviews (attempt_id, conclusion, comment, reviewer_id, reviewer_name, reviewed_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(attempt_id) DO UPDATE SET conclusion = excluded.conclusion, "
+            "comment = excluded.comment, reviewer_id = excluded.reviewer_id, "
+            "reviewer_name = excluded.reviewer_name, reviewed_at = excluded.reviewed_at",
+            [attempt_id, fields["conclusion"], fields["comment"], fields["reviewer_id"], fields["reviewer_name"], now],
+        )
+        if actor["actor_id"] is None and fields["reviewer_id"] is not None:
+            actor = {"actor_type": "moodle", "actor_id": str(fields["reviewer_id"]),
+                     "actor_name": fields["reviewer_name"]}
+        was = f"was {before['conclusion']}" if before else "first review"
+        audit.record(db, "review", actor, audit.attempt_selection(attempt), count=1,
+                     detail=f"{fields['conclusion']} ({was}); comment: {fields['comment']}")
+    return {"attempt_id": attempt_id, **fields, "reviewed_at": now,
+            "previous": before["conclusion"] if before else None}

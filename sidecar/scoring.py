@@ -4,12 +4,11 @@ X_k is the percentage of the attempt's duration during which metric k was in vio
 A camshot stands for the time until the next one, but for at most the interval in which
 the next one was due (the quiz's interval_max plus a grace); time beyond that with no
 camshot is camera_off. Focus-lost and tab-hidden intervals come from the browser events.
+
+No database: the attempt's rows come in as arguments (attempts.recompute_score reads and stores them).
 """
-import json
 import time
 from dataclasses import dataclass, field
-
-from .db import write_transaction
 
 METRICS = ("no_face", "multiple_faces", "mismatch", "substitution", "camera_off", "focus_lost")
 
@@ -160,36 +159,6 @@ def _num(weight):
     return f"{weight:g}"
 
 
-def load_shots(db, attempt_id):
-    """Every camshot of an attempt, oldest first, with its verdict columns."""
-    keys = ("id", "taken_at", "kind", "status", "faces", "boxes", "distance", "matched_user_id", "width", "height",
-            "error", "path")
-    return [
-        dict(zip(keys, row))
-        for row in db.execute(
-            "SELECT id, taken_at, kind, status, faces, boxes, distance, matched_user_id, width, height, error, path "
-            "FROM camshots WHERE attempt_id = ? ORDER BY taken_at, id",
-            [attempt_id],
-        )
-    ]
-
-
-def load_events(db, attempt_id):
-    return [
-        {"id": row[0], "type": row[1], "at": row[2]}
-        for row in db.execute("SELECT id, type, at FROM events WHERE attempt_id = ? ORDER BY at, id", [attempt_id])
-    ]
-
-
-def load_attempt_row(db, attempt_id):
-    row = db.execute(
-        "SELECT id, started_at, finished_at, settings FROM attempts WHERE id = ?", [attempt_id]
-    ).fetchone()
-    if row is None:
-        return None
-    return {"id": row[0], "started_at": row[1], "finished_at": row[2], "settings": json.loads(row[3] or "{}")}
-
-
 def score_attempt(attempt, shots, events, config, now=None):
     """(value, flagged, metrics, timeline) of an attempt from its rows; no database. now bounds an unfinished
     attempt (build_timeline)."""
@@ -203,29 +172,3 @@ def score_attempt(attempt, shots, events, config, now=None):
     metrics["events"] = len(events)
     metrics["final"] = attempt["finished_at"] is not None and metrics["pending"] == 0
     return value, flagged, metrics, timeline
-
-
-def recompute_score(db, config, attempt_id):
-    """Compute the attempt's score from its rows and upsert its scores row; return (value, flagged, metrics).
-
-    Runs in the caller's transaction if one is open, else in its own write transaction, so two
-    workers finishing shots of one attempt at once cannot leave the older computation on top.
-    """
-    if db.in_transaction:
-        return _recompute(db, config, attempt_id)
-    with write_transaction(db):
-        return _recompute(db, config, attempt_id)
-
-
-def _recompute(db, config, attempt_id):
-    attempt = load_attempt_row(db, attempt_id)
-    if attempt is None:
-        return None
-    value, flagged, metrics, _ = score_attempt(attempt, load_shots(db, attempt_id), load_events(db, attempt_id), config)
-    db.execute(
-        "INSERT INTO scores (attempt_id, value, flagged, metrics, computed_at) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT(attempt_id) DO UPDATE SET value = excluded.value, flagged = excluded.flagged, "
-        "metrics = excluded.metrics, computed_at = excluded.computed_at",
-        [attempt_id, value, int(flagged), json.dumps(metrics, sort_keys=True), time.time()],
-    )
-    return value, flagged, metrics

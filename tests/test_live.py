@@ -5,9 +5,9 @@ import pytest
 
 from conftest import face_bytes
 from sidecar import live
+from sidecar.attempts import recompute_score
 from sidecar.client import SidecarError
 from sidecar.db import connect
-from sidecar.scoring import recompute_score
 
 # attempt id: (user id, student, verdicts of its camshots every 30 s, oldest first)
 ATTEMPTS = {

@@ -3,10 +3,11 @@ import json
 
 import pytest
 
+from sidecar.attempts import recompute_score
 from sidecar.config import load_config
 from sidecar.db import connect, write_transaction
 from sidecar.scoring import (
-    METRICS, build_timeline, compute_score, focus_intervals, recompute_score, score_attempt, union_length,
+    METRICS, build_timeline, compute_score, focus_intervals, score_attempt, union_length,
 )
 
 ZERO = {m: 0.0 for m in METRICS}

@@ -5,10 +5,9 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
-from .. import allowances, audit, camshots
-from ..attempts import load_attempt
+from .. import allowances, attempts, audit, camshots
 from ..auth import moodle_actor, require_signed_request
-from ..db import get_db, write_transaction
+from ..db import get_db
 from ..errors import Conflict, ImageStoreUnavailable, Unavailable, Unprocessable
 from ..images import decode_upload, encode_png, fit_width
 from ..validation import positive_int, required, token
@@ -86,7 +85,7 @@ def post_identity(attempt_id):
     }
     data = uploaded_image()
     db = get_db()
-    attempt = load_attempt(db, attempt_id, must_belong_to=fields["user_id"], status=409)
+    attempt = attempts.load_attempt(db, attempt_id, must_belong_to=fields["user_id"], status=409)
     existing = camshots.find_by_client_id(db, attempt_id, fields["client_shot_id"])
     if not existing:
         refuse_outside_identity_step(db, attempt)
@@ -97,9 +96,7 @@ def post_identity(attempt_id):
     analyse_now(db, stored["id"])
     answer = identity_answer(db, attempt, stored["id"])
     if answer["passed"]:
-        with write_transaction(db):
-            db.execute("UPDATE attempts SET identity_passed_at = coalesce(identity_passed_at, ?) WHERE id = ?",
-                       [time.time(), attempt_id])
+        attempts.record_identity_pass(db, attempt_id, time.time())
     return jsonify(answer)
 
 
@@ -108,8 +105,7 @@ def refuse_outside_identity_step(db, attempt):
     if attempt["finished_at"] is not None:
         raise Conflict(f"Attempt {attempt['id']} is finished; its identity can no longer be checked.",
                        code="attempt_finished")
-    passed = db.execute("SELECT identity_passed_at FROM attempts WHERE id = ?", [attempt["id"]]).fetchone()[0]
-    if passed is not None:
+    if attempts.identity_passed_at(db, attempt["id"]) is not None:
         raise Conflict(f"The identity check of attempt {attempt['id']} has already passed; camshots of the attempt "
                        "go to POST /api/v1/camshots.", code="identity_already_passed")
 

@@ -6,7 +6,7 @@ import time
 
 from PIL import Image, UnidentifiedImageError
 
-from .. import scoring
+from .. import attempts
 from ..db import write_transaction
 from . import queue, references
 from .faces import Verdict, find_faces, verdict
@@ -115,6 +115,6 @@ def recompute_score(db, config, attempt_id):
     verdict or report to redo, never turned into a failed analysis.
     """
     try:
-        scoring.recompute_score(db, config, attempt_id)
+        attempts.recompute_score(db, config, attempt_id)
     except Exception:
         log.exception("scoring attempt %s failed after its camshot was analysed", attempt_id)

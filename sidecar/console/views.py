@@ -7,8 +7,7 @@ import time
 
 from flask import Response, current_app, g, redirect, render_template, request, stream_with_context, url_for
 
-from .. import audit
-from ..attempts import attempt_detail
+from .. import attempts, audit
 from ..db import get_db, write_transaction
 from ..errors import BadRequest, NotFound, ProctorpyError
 from ..reports.overview import spreadsheet_cell
@@ -81,23 +80,14 @@ def course(course_id):
 def quiz(quiz_id):
     quiz_id = positive_int(quiz_id, "quiz_id")
     db = get_db()
-    rows = db.execute(
-        "SELECT a.id, a.user_id, u.fullname, a.course_id, a.course_name, a.quiz_name, a.started_at, a.finished_at, "
-        "a.settings, a.legal_hold, a.quiz_id, (SELECT count(*) FROM camshots c WHERE c.attempt_id = a.id), "
-        "(SELECT COALESCE(sum(bytes), 0) FROM camshots c WHERE c.attempt_id = a.id), s.value, s.flagged, r.conclusion "
-        "FROM attempts a LEFT JOIN users u ON u.id = a.user_id LEFT JOIN scores s ON s.attempt_id = a.id "
-        "LEFT JOIN reviews r ON r.attempt_id = a.id WHERE a.quiz_id = ? ORDER BY a.started_at DESC, a.id LIMIT ?",
-        [quiz_id, ATTEMPTS_PAGE + 1],
-    ).fetchall()
-    if not rows:
+    listed = attempts.quiz_attempts(db, quiz_id, ATTEMPTS_PAGE + 1)
+    if not listed:
         raise NotFound(f"The sidecar holds no attempt of quiz {quiz_id}.")
-    keys = ("id", "user_id", "fullname", "course_id", "course_name", "quiz_name", "started_at", "finished_at",
-            "settings", "legal_hold", "quiz_id", "camshots", "bytes", "score", "flagged", "review")
-    attempts = [dict(zip(keys, row)) for row in rows[:ATTEMPTS_PAGE]]
-    for attempt in attempts:
+    shown = listed[:ATTEMPTS_PAGE]
+    for attempt in shown:
         attempt["policy"] = policy.resolve(db, attempt, retention().default_days)
-    first = attempts[0]
-    return render_template("quiz.html", quiz_id=quiz_id, attempts=attempts, more=len(rows) > ATTEMPTS_PAGE,
+    first = shown[0]
+    return render_template("quiz.html", quiz_id=quiz_id, attempts=shown, more=len(listed) > ATTEMPTS_PAGE,
                            course_id=first["course_id"], course_name=first["course_name"],
                            quiz_name=first["quiz_name"], policy=find_policy(db, "quiz", quiz_id), page="browse")
 
@@ -107,13 +97,20 @@ def find_policy(db, scope, scope_id):
     return row[0] if row else None
 
 
+def known_attempt(db, attempt_id):
+    """The attempt, or NotFound in the console's words."""
+    attempt = attempts.find_attempt(db, attempt_id)
+    if attempt is None:
+        raise NotFound(f"The sidecar holds no attempt {attempt_id}.")
+    return attempt
+
+
 @bp.get("/attempts/<attempt_id>")
 def attempt(attempt_id):
     attempt_id = positive_int(attempt_id, "attempt_id")
     db = get_db()
-    if db.execute("SELECT 1 FROM attempts WHERE id = ?", [attempt_id]).fetchone() is None:
-        raise NotFound(f"The sidecar holds no attempt {attempt_id}.")
-    detail = attempt_detail(db, attempt_id)
+    known_attempt(db, attempt_id)
+    detail = attempts.attempt_detail(db, attempt_id)
     rule = policy.resolve(db, detail["attempt"], retention().default_days)
     with write_transaction(db):
         audit.record(db, "attempt_view", current_admin(), {"attempt_id": attempt_id}, count=len(detail["shots"]),
@@ -140,8 +137,7 @@ def report(attempt_id):
     """The attempt's report, rendered by sidecar.reports exactly as Moodle shows it."""
     attempt_id = positive_int(attempt_id, "attempt_id")
     db = get_db()
-    if db.execute("SELECT 1 FROM attempts WHERE id = ?", [attempt_id]).fetchone() is None:
-        raise NotFound(f"The sidecar holds no attempt {attempt_id}.")
+    known_attempt(db, attempt_id)
     zone = time_zone(None, config()["reports.timezone"])
     html = render_template("attempt_report.html", r=build_report(db, config(), attempt_id, zone),
                            image_base=url_for("console.dashboard") + "images/")

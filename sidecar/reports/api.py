@@ -4,12 +4,11 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from .. import audit, live
+from .. import attempts, audit, live
 from ..auth import moodle_actor, require_signed_request
-from ..attempts import COMMENT_LENGTH, CONCLUSIONS, NAME_LENGTH, load_attempt
-from ..db import get_db, write_transaction
+from ..db import get_db
 from ..errors import BadRequest
-from ..validation import positive_int, required, text
+from ..validation import positive_int
 from ..web import json_body
 from .overview import SORT_KEYS, display_rows, load_rows, overview_params, select_rows, to_csv
 from .pdf import render_pdf
@@ -107,10 +106,10 @@ def quiz_live(quiz_id):
         raise BadRequest("view must be opened (a teacher opened the live view) or absent.", code="invalid_field")
     now = time.time()
     db = get_db()
-    attempts = live.live_attempts(db, current_app.config["PROCTORPY"], quiz_id, params, now)
+    tiles = live.live_attempts(db, current_app.config["PROCTORPY"], quiz_id, params, now)
     if view == "opened":
-        audit.record(db, "live_view", moodle_actor(), {"quiz_id": quiz_id}, count=len(attempts))
-    return jsonify(quiz_id=quiz_id, now=now, minutes=params["minutes"], count=len(attempts), attempts=attempts)
+        audit.record(db, "live_view", moodle_actor(), {"quiz_id": quiz_id}, count=len(tiles))
+    return jsonify(quiz_id=quiz_id, now=now, minutes=params["minutes"], count=len(tiles), attempts=tiles)
 
 
 def _sort_links(sort_base, params):
@@ -132,29 +131,5 @@ def review_attempt(attempt_id):
     """Record the teacher's conclusion; every change goes to the audit log with what it replaced."""
     attempt_id = positive_int(attempt_id, "attempt_id")
     body = json_body()
-    required(body, "conclusion")
-    if body["conclusion"] not in CONCLUSIONS:
-        raise BadRequest("conclusion must be " + " or ".join(CONCLUSIONS) + ".", code="invalid_field")
-    comment = text(body.get("comment") or "", "comment", COMMENT_LENGTH)
-    reviewer_id = positive_int(body["reviewer_id"], "reviewer_id") if body.get("reviewer_id") not in (None, "") else None
-    reviewer_name = text(body.get("reviewer_name") or "", "reviewer_name", NAME_LENGTH)
-    now = time.time()
-    db = get_db()
-    with write_transaction(db):
-        attempt = load_attempt(db, attempt_id)
-        before = db.execute("SELECT conclusion, comment FROM reviews WHERE attempt_id = ?", [attempt_id]).fetchone()
-        db.execute(
-            "INSERT INTO reviews (attempt_id, conclusion, comment, reviewer_id, reviewer_name, reviewed_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(attempt_id) DO UPDATE SET conclusion = excluded.conclusion, "
-            "comment = excluded.comment, reviewer_id = excluded.reviewer_id, "
-            "reviewer_name = excluded.reviewer_name, reviewed_at = excluded.reviewed_at",
-            [attempt_id, body["conclusion"], comment, reviewer_id, reviewer_name, now],
-        )
-        was = f"was {before[0]}" if before else "first review"
-        actor = moodle_actor(body)
-        if actor["actor_id"] is None and reviewer_id is not None:
-            actor = {"actor_type": "moodle", "actor_id": str(reviewer_id), "actor_name": reviewer_name}
-        audit.record(db, "review", actor, audit.attempt_selection(attempt), count=1,
-                     detail=f"{body['conclusion']} ({was}); comment: {comment}")
-    return jsonify(attempt_id=attempt_id, conclusion=body["conclusion"], comment=comment, reviewer_id=reviewer_id,
-                   reviewer_name=reviewer_name, reviewed_at=now, previous=before[0] if before else None)
+    fields = attempts.review_fields(body)
+    return jsonify(attempts.record_review(get_db(), attempt_id, fields, moodle_actor(body)))

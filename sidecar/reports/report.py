@@ -1,14 +1,13 @@
 """What one attempt's report shows, gathered once for the HTML fragment and the PDF."""
-import json
 import re
 import time
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .. import attempts
 from ..analysis import references
-from ..attempts import attempt_summary
 from ..errors import BadRequest
-from ..scoring import METRICS, load_events, load_shots, score_attempt, union_length
+from ..scoring import METRICS, score_attempt, union_length
 
 METRIC_LABELS = {
     "no_face": "No face", "multiple_faces": "Several faces", "mismatch": "Face mismatch",
@@ -122,7 +121,7 @@ def minutes_of(timeline):
 
 def shot_view(shot, start_ms, zone, names):
     """A camshot as the grid shows it: badge, time, face boxes as percentages of the image."""
-    boxes = json.loads(shot["boxes"]) if shot["boxes"] else []
+    boxes = shot["boxes"]
     width, height = shot["width"] or 1, shot["height"] or 1
     substitution = shot["matched_user_id"] is not None
     flagged = substitution or shot["status"] in ("no_face", "multiple_faces", "mismatch", "unreadable")
@@ -151,22 +150,19 @@ def load_references(db, attempt):
             for r in references.attempt_photo_rows(db, attempt["user_id"], attempt["id"])]
 
 
-def load_review(db, attempt_id, zone):
-    row = db.execute(
-        "SELECT conclusion, comment, reviewer_id, reviewer_name, reviewed_at FROM reviews WHERE attempt_id = ?",
-        [attempt_id],
-    ).fetchone()
-    if row is None:
+def review_view(db, attempt_id, zone):
+    """The teacher's review as the report shows it, or None."""
+    review = attempts.review(db, attempt_id)
+    if review is None:
         return None
-    return {"conclusion": row[0], "comment": row[1], "reviewer_id": row[2], "reviewer_name": row[3],
-            "reviewed_at": clock(row[4], zone)}
+    return {**review, "reviewed_at": clock(review["reviewed_at"], zone)}
 
 
 def build_report(db, config, attempt_id, zone):
     """Everything the attempt report shows, computed from the rows as they are now."""
-    attempt = attempt_summary(db, attempt_id)
-    shots = load_shots(db, attempt_id)
-    events = load_events(db, attempt_id)
+    attempt = attempts.attempt_summary(db, attempt_id)
+    shots = attempts.camshots_of(db, attempt_id)
+    events = attempts.events_of(db, attempt_id)
     value, flagged, metrics, timeline = score_attempt(attempt, shots, events, config, time.time())
     matched = {s["matched_user_id"] for s in shots if s["matched_user_id"] is not None}
     names = dict(db.execute(
@@ -208,6 +204,6 @@ def build_report(db, config, attempt_id, zone):
         "identity_shots": [v for v in views if v["kind"] == "identity"],
         "shots": attempt_views,
         "flagged_count": sum(1 for v in attempt_views if v["flagged"]),
-        "review": load_review(db, attempt_id, zone),
+        "review": review_view(db, attempt_id, zone),
         "metric_labels": METRIC_LABELS,
     }

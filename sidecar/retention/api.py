@@ -3,7 +3,7 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
-from .. import audit
+from .. import attempts, audit
 from ..auth import moodle_actor, require_signed_request
 from ..db import get_db, write_transaction
 from ..errors import BadRequest, NotFound
@@ -18,15 +18,11 @@ bp.before_request(require_signed_request)
 ACTOR_KEYS = ("actor_id", "actor_name")
 
 
-def _holds_user(db, user_id):
-    return db.execute("SELECT 1 FROM users WHERE id = ?", [user_id]).fetchone() is not None
-
-
 def _held_user(user_id):
     """The database and the id of a user the sidecar holds data about; 404 unknown_user for any other."""
     user_id = positive_int(user_id, "user_id")
     db = get_db()
-    if not _holds_user(db, user_id):
+    if not attempts.knows_user(db, user_id):
         raise NotFound(f"The sidecar holds no data about user {user_id}.", code="unknown_user")
     return db, user_id
 
@@ -70,7 +66,7 @@ def get_user_data(user_id):
     references = references == "1"
     now = time.time()
     sql, params = export.user_attempts(user_id, quiz_ids)
-    attempts, camshots, size = db.execute(
+    count, camshots, size = db.execute(
         f"SELECT count(DISTINCT a.id), count(c.id), COALESCE(sum(c.bytes), 0) FROM attempts a "
         f"LEFT JOIN camshots c ON c.attempt_id = a.id WHERE a.id IN ({sql})", params
     ).fetchone()
@@ -79,7 +75,7 @@ def get_user_data(user_id):
         selection.update(quiz_ids=sorted(quiz_ids), references=references)
     with write_transaction(db):
         audit.record(db, "user_export", moodle_actor(), selection, count=camshots, bytes=size,
-                     detail=f"privacy export: {attempts} attempt(s)")
+                     detail=f"privacy export: {count} attempt(s)")
     stream = export.stream_user(current_app.config["DATABASE"], current_app.config["IMAGES"], user_id, now,
                                 quiz_ids, references)
     return zip_response(stream, f"proctorpy-user-{user_id}.zip")
@@ -95,7 +91,7 @@ def delete_user(user_id):
                                        int(time.time()))
     # A user with no attempt yet (a reference photo only) is not reached by the attempt purge.
     purge.delete_users_without_attempts(db, images, [user_id])
-    kept = _holds_user(db, user_id)
+    kept = attempts.knows_user(db, user_id)
     with write_transaction(db):
         audit.record(db, "user_delete", actor, {"user_id": user_id}, count=result["camshots"], bytes=result["bytes"],
                      detail=(f"privacy deletion: {result['attempts']} attempt(s) deleted"
@@ -113,7 +109,7 @@ def delete_reference(user_id):
     """Privacy deletion of the profile reference photos and their face encodings; the attempts stay."""
     db, user_id = _held_user(user_id)
     photos = purge.delete_reference_photos(db, current_app.config["IMAGES"], user_id)
-    kept = _holds_user(db, user_id)
+    kept = attempts.knows_user(db, user_id)
     with write_transaction(db):
         audit.record(db, "user_delete", moodle_actor(), {"user_id": user_id}, count=photos,
                      detail=f"privacy deletion: {photos} profile reference photo(s)")

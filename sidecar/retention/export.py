@@ -16,8 +16,7 @@ import json
 import time
 import zipfile
 
-from .. import audit
-from ..attempts import attempt_detail
+from .. import attempts, audit
 from ..db import connect, write_transaction
 from .selection import where
 
@@ -54,12 +53,12 @@ class _Sink(io.RawIOBase):
 def figures(db, selection, now, default_days):
     """What an export of the selection holds: attempts, camshots, bytes (held ones included)."""
     condition, params = where(selection, now, default_days)
-    attempts = db.execute(f"SELECT count(*) FROM attempts a WHERE {condition}", params).fetchone()[0]
+    count = db.execute(f"SELECT count(*) FROM attempts a WHERE {condition}", params).fetchone()[0]
     camshots, size = db.execute(
         f"SELECT count(*), COALESCE(sum(c.bytes), 0) FROM camshots c JOIN attempts a ON a.id = c.attempt_id "
         f"WHERE {condition}", params
     ).fetchone()
-    return {"attempts": attempts, "camshots": camshots, "bytes": size}
+    return {"attempts": count, "camshots": camshots, "bytes": size}
 
 
 def start(db, database, images, selection, actor, now, default_days, report_pdf=None, detail=""):
@@ -139,7 +138,7 @@ def _stream(database, images, attempts_sql, params, now, report_pdf=None, user_i
                         yield from _write_file(archive, sink, images, entry, problems)
                     if user_id is not None:
                         _write_text(archive, f"{_folder(db, attempt_id)}/attempt.json",
-                                    json.dumps(attempt_detail(db, attempt_id), indent=2), now)
+                                    json.dumps(attempts.attempt_detail(db, attempt_id), indent=2), now)
                     if report_pdf is not None:
                         _write_bytes(archive, f"{_folder(db, attempt_id)}/report.pdf", report_pdf(db, attempt_id), now)
                     yield sink.drain()
@@ -166,8 +165,8 @@ def _pages(db, attempts_sql, params):
 
 
 def _folder(db, attempt_id):
-    course_id, quiz_id = db.execute("SELECT course_id, quiz_id FROM attempts WHERE id = ?", [attempt_id]).fetchone()
-    return f"course-{course_id}/quiz-{quiz_id}/attempt-{attempt_id}"
+    attempt = attempts.load_attempt(db, attempt_id)
+    return f"course-{attempt['course_id']}/quiz-{attempt['quiz_id']}/attempt-{attempt_id}"
 
 
 def _entries(db, images, attempt_ids, now, user_id):
@@ -281,13 +280,11 @@ def _stamp(taken_at):
 
 
 def _attempt_rows(db, attempt_ids):
-    marks = ", ".join("?" * len(attempt_ids))
-    for row in db.execute(
-        "SELECT a.id, a.user_id, u.fullname, a.course_id, a.course_name, a.quiz_id, a.quiz_name, a.started_at, "
-        "a.finished_at, a.legal_hold, s.value, s.flagged, r.conclusion FROM attempts a "
-        "LEFT JOIN users u ON u.id = a.user_id LEFT JOIN scores s ON s.attempt_id = a.id "
-        f"LEFT JOIN reviews r ON r.attempt_id = a.id WHERE a.id IN ({marks}) ORDER BY a.id", attempt_ids
-    ):
+    """The attempts.csv rows (ATTEMPT_FIELDS) of these attempts."""
+    for a in attempts.listed_attempts(db, attempt_ids):
+        row = (a["id"], a["user_id"], a["user_fullname"], a["course_id"], a["course_name"], a["quiz_id"],
+               a["quiz_name"], a["started_at"], a["finished_at"], int(a["legal_hold"]), a["score"], a["flagged"],
+               a["review"])
         yield ["" if value is None else value for value in row]
 
 
