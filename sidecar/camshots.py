@@ -38,6 +38,18 @@ def upload_fields(form):
     return fields
 
 
+def identity_fields(attempt_id, form):
+    """The fields of an identity photo upload (multipart form) to the attempt's identity step, checked."""
+    required(form, "user_id", "taken_at", "client_shot_id")
+    return {
+        "attempt_id": attempt_id,
+        "user_id": positive_int(form["user_id"], "user_id"),
+        "taken_at": positive_int(form["taken_at"], "taken_at"),
+        "client_shot_id": token(form["client_shot_id"], "client_shot_id"),
+        "kind": "identity",
+    }
+
+
 def find_by_client_id(db, attempt_id, client_shot_id):
     """The camshot an earlier upload with this idempotency key stored, or None."""
     row = db.execute(
@@ -45,6 +57,13 @@ def find_by_client_id(db, attempt_id, client_shot_id):
         [attempt_id, client_shot_id],
     ).fetchone()
     return {"id": row[0], "attempt_id": row[1], "bytes": row[2]} if row else None
+
+
+def verdict(db, camshot_id):
+    """The camshot's analysis so far: {status, faces, distance}; status pending until it is analysed."""
+    status, faces, distance = db.execute(
+        "SELECT status, faces, distance FROM camshots WHERE id = ?", [camshot_id]).fetchone()
+    return {"status": status, "faces": faces, "distance": distance}
 
 
 def stored_palette_colors(config):

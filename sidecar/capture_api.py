@@ -3,7 +3,7 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
-from . import allowances, attempts, audit, camshots
+from . import attempts, audit, camshots, ingest
 from .analysis import references
 from .auth import moodle_actor, require_signed_request
 from .db import get_db
@@ -42,28 +42,22 @@ def finish_attempt(attempt_id):
 
 @bp.post("/camshots")
 def post_camshot():
-    db = get_db()
+    """A camshot Moodle forwards: the signature vouches for Moodle, which names the attempt's own user."""
     fields = camshots.upload_fields(request.form)
     data = uploaded_image()
+    db = get_db()
     attempt = attempts.load_attempt(db, fields["attempt_id"], must_belong_to=fields["user_id"], status=409)
-    existing = camshots.find_by_client_id(db, attempt["id"], fields["client_shot_id"])
-    if existing:
-        return jsonify(existing), 200
-    config = current_app.config["PROCTORPY"]
-    allowances.spend(db, config, attempt["id"], "camshots", time.time())
-    stored = camshots.store(db, config, current_app.config["IMAGES"], attempt, fields, data)
-    return jsonify(stored), 201
+    stored, created = ingest.camshot(db, current_app.config["PROCTORPY"], current_app.config["IMAGES"], attempt,
+                                     fields, data)
+    return jsonify(stored), 201 if created else 200
 
 
 @bp.post("/events")
 def post_event():
     event = attempts.event_fields(json_body())
     db = get_db()
-    config = current_app.config["PROCTORPY"]
     attempts.load_attempt(db, event["attempt_id"], must_belong_to=event["user_id"], status=409)
-    if not attempts.event_was_recorded(db, event["attempt_id"], event["client_event_id"]):
-        allowances.spend(db, config, event["attempt_id"], "events", time.time())
-    answer, created = attempts.record_event(db, config, **event)
+    answer, created = ingest.event(db, current_app.config["PROCTORPY"], event)
     return jsonify(answer), 201 if created else 200
 
 

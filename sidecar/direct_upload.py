@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from . import allowances, attempts, camshots
+from . import attempts, camshots, ingest
 from .db import get_db
 from .errors import Conflict, Forbidden, Unauthorized
 from .signing import SignatureError, read_token
@@ -99,16 +99,13 @@ def owned_attempt(db, attempt_id, user_id):
 @bp.post("/camshots")
 def post_camshot():
     """The twin of the signed POST /api/v1/camshots, authorised by the upload token."""
-    db = get_db()
-    config = current_app.config["PROCTORPY"]
     fields = camshots.upload_fields(request.form)
     data = uploaded_image()
+    db = get_db()
     attempt = owned_attempt(db, fields["attempt_id"], fields["user_id"])
-    existing = camshots.find_by_client_id(db, attempt["id"], fields["client_shot_id"])
-    if existing:
-        return jsonify(existing), 200
-    allowances.spend(db, config, attempt["id"], "camshots", time.time())
-    return jsonify(camshots.store(db, config, current_app.config["IMAGES"], attempt, fields, data)), 201
+    stored, created = ingest.camshot(db, current_app.config["PROCTORPY"], current_app.config["IMAGES"], attempt,
+                                     fields, data)
+    return jsonify(stored), 201 if created else 200
 
 
 @bp.post("/events")
@@ -116,9 +113,6 @@ def post_event():
     """The twin of the signed POST /api/v1/events, authorised by the upload token."""
     event = attempts.event_fields(json_body())
     db = get_db()
-    config = current_app.config["PROCTORPY"]
     owned_attempt(db, event["attempt_id"], event["user_id"])
-    if not attempts.event_was_recorded(db, event["attempt_id"], event["client_event_id"]):
-        allowances.spend(db, config, event["attempt_id"], "events", time.time())
-    answer, created = attempts.record_event(db, config, **event)
+    answer, created = ingest.event(db, current_app.config["PROCTORPY"], event)
     return jsonify(answer), 201 if created else 200

@@ -6,9 +6,11 @@ import time
 
 import numpy as np
 
-from .. import storage
+from .. import audit, storage
 from ..db import write_transaction
-from .faces import ENCODING_SIZE, encoding_blob, encoding_from_blob
+from ..errors import Unavailable, Unprocessable
+from ..images import decode_upload, encode_png, fit_width
+from .faces import ENCODING_SIZE, ModelsUnavailable, encoding_blob, encoding_from_blob, find_faces
 
 
 def _matrix(blobs):
@@ -57,6 +59,29 @@ def has_profile_photo(db, user_id):
     return db.execute(
         "SELECT 1 FROM reference_photos WHERE user_id = ? AND source = 'profile'", [user_id]
     ).fetchone() is not None
+
+
+def replace_profile_photo(db, config, images, user_id, data, actor):
+    """Keep an uploaded Moodle profile photo as the user's reference if it shows exactly one face, in place of
+    the earlier one; the answer of PUT /api/v1/users/<id>/reference."""
+    images.check_free_space(config["storage.min_free_bytes"])
+    image = fit_width(decode_upload(data, config), config["storage.max_width"])
+    try:
+        faces = find_faces(image, config)
+    except ModelsUnavailable as error:
+        raise Unavailable(f"Face analysis is not available: {error}.", code="models_unavailable") from None
+    if not faces.boxes:
+        raise Unprocessable("No face was found in the reference photo; upload a photo of the user's face.",
+                            code="no_face")
+    if len(faces.boxes) > 1:
+        raise Unprocessable(f"{len(faces.boxes)} faces were found in the reference photo; it must show the user "
+                            "alone.", code="multiple_faces")
+    png = encode_png(image, config["storage.png_compress_level"])
+    photo_id, replaced, freed = store_profile_photo(db, images, user_id, png, faces.encodings[0])
+    audit.record(db, "reference_upload", actor, {"user_id": user_id}, count=1, bytes=len(png),
+                 detail=f"replaced {replaced} earlier profile photo(s), {freed} bytes" if replaced else "")
+    return {"faces": 1, "id": photo_id, "user_id": user_id, "bytes": len(png), "box": list(faces.boxes[0]),
+            "replaced": replaced}
 
 
 def store_profile_photo(db, images, user_id, png, encoding):

@@ -1,0 +1,67 @@
+"""Ingest, the one sequence every upload route runs once it has authorised the caller: a retry answers
+what is stored, then a new upload is admitted, spends the attempt's allowance, and is stored."""
+import time
+
+import pytest
+
+from conftest import png_bytes
+from sidecar import ingest
+from sidecar.attempts import load_attempt
+from sidecar.db import connect
+from sidecar.errors import Conflict, TooManyRequests
+
+
+@pytest.fixture
+def db(app, api, config):
+    """A connection to the app's database, attempt 1 registered and an allowance of two camshots and events."""
+    config["capture.max_shots_per_minute"] = 2
+    config["capture.max_events_per_minute"] = 2
+    api.put_attempt(1)
+    database = connect(app.config["DATABASE"])
+    yield database
+    database.close()
+
+
+def shot(client_shot_id):
+    return {"attempt_id": 1, "user_id": 7, "taken_at": int(time.time() * 1000), "client_shot_id": client_shot_id,
+            "kind": "attempt"}
+
+
+def refuse(db, attempt):
+    raise Conflict("Not now.", code="not_now")
+
+
+def test_a_retry_is_answered_before_admission_and_allowance(app, db, config):
+    images, attempt = app.config["IMAGES"], load_attempt(db, 1)
+    stored, new = ingest.camshot(db, config, images, attempt, shot("s1"), png_bytes())
+    assert new and stored["attempt_id"] == 1
+    # The same client_shot_id is answered from what is stored, though admission would refuse it now.
+    assert ingest.camshot(db, config, images, attempt, shot("s1"), png_bytes(), admit=refuse) == (
+        {"id": stored["id"], "attempt_id": 1, "bytes": stored["bytes"]}, False)
+    assert db.execute("SELECT count(*) FROM camshots").fetchone()[0] == 1
+
+
+def test_a_refused_upload_spends_none_of_the_allowance(app, db, config):
+    images, attempt = app.config["IMAGES"], load_attempt(db, 1)
+    ingest.camshot(db, config, images, attempt, shot("s1"), png_bytes())
+    with pytest.raises(Conflict):
+        ingest.camshot(db, config, images, attempt, shot("s2"), png_bytes(), admit=refuse)
+    # The allowance of two still holds the second camshot; a third is over it.
+    assert ingest.camshot(db, config, images, attempt, shot("s3"), png_bytes())[1]
+    with pytest.raises(TooManyRequests):
+        ingest.camshot(db, config, images, attempt, shot("s4"), png_bytes())
+    assert [row[0] for row in db.execute("SELECT client_shot_id FROM camshots ORDER BY client_shot_id")] == [
+        "s1", "s3"]
+
+
+def test_an_event_retry_spends_nothing(db, config):
+    event = {"attempt_id": 1, "user_id": 7, "event_type": "tab_hidden", "at": int(time.time() * 1000),
+             "client_event_id": "e1"}
+    first, new = ingest.event(db, config, event)
+    assert new and first["type"] == "tab_hidden"
+    assert ingest.event(db, config, event) == (first, False)
+    assert ingest.event(db, config, {**event, "client_event_id": "e2"})[1]
+    with pytest.raises(TooManyRequests):
+        ingest.event(db, config, {**event, "client_event_id": "e3"})
+    # Retries are answered even with the allowance spent.
+    assert ingest.event(db, config, event) == (first, False)
