@@ -29,7 +29,8 @@ from seaweedfs import SeaweedFS  # noqa: E402
 from sidecar import create_app  # noqa: E402
 from sidecar.client import multipart  # noqa: E402
 from sidecar.config import load_config  # noqa: E402
-from sidecar.db import close_app, connect  # noqa: E402
+from sidecar.db import connect  # noqa: E402
+from sidecar.views.connections import close_app  # noqa: E402
 
 PHOTOS = ["obama/obama1.jpg", "obama/obama2.jpg", "obama/obama3.jpg", "obama/obama-480p.jpg"]
 SETTINGS = [("SQLite + folder", 1), ("PostgreSQL + S3", 1), ("PostgreSQL + S3", 2)]

@@ -5,7 +5,7 @@ import time
 
 from PIL import Image
 
-from . import storage
+from . import audit, storage
 from .attempts import capture_time
 from .db import IntegrityError, write_transaction
 from .errors import BadRequest, NotFound
@@ -135,11 +135,21 @@ def image_file(db, images, camshot_id, size):
     return data, row[1]
 
 
+def viewed_image(db, images, camshot_id, size, thumb_width, actor, detail=""):
+    """The PNG bytes of a camshot's or reference photo's image for a viewer: full size, its viewing audited,
+    or a thumbnail thumb_width wide."""
+    data, attempt_id = image_file(db, images, camshot_id, size)
+    if size == "full":
+        audit.record(db, "image_view", actor, {"camshot_id": camshot_id, "attempt_id": attempt_id}, count=1,
+                     detail=detail)
+        return data
+    return thumbnail(data, thumb_width)
+
+
 def thumbnail(data, width):
-    """A stored image (PNG bytes) scaled down to width, as PNG bytes in a file object."""
+    """A stored image (PNG bytes) scaled down to width, as PNG bytes."""
     with Image.open(io.BytesIO(data)) as image:
         image.thumbnail((width, 10_000))
         out = io.BytesIO()
         image.save(out, format="PNG")
-    out.seek(0)
-    return out
+    return out.getvalue()

@@ -9,6 +9,7 @@ import time
 import click
 
 from . import db, package_version, storage
+from .analysis import queue
 from .config import ConfigError, load_config
 from .errors import ImageStoreUnavailable
 from .secret import create_secret, load_secret
@@ -278,17 +279,17 @@ def check_database(config):
             return [f"database: {named} holds no proctorpy tables yet; run `proctorpy init`"]
         pending = db.pending_migrations(database)
         integrity = database.integrity_problem()
-        queued, oldest = database.execute(
-            "SELECT count(*), min(created_at) FROM jobs WHERE state IN ('queued', 'running')"
-        ).fetchone()
+        backlog = queue.backlog(database)
     finally:
         database.close()
     if integrity:
         return [f"database: integrity check failed: {integrity}"]
     if pending:
         return [f"database: {len(pending)} migration(s) not applied; `proctorpy init` applies them"]
+    oldest = backlog["oldest_created_at"]
     age = f", oldest {time.time() - oldest:.0f} s" if oldest else ""
-    click.echo(f"database: ok ({database.engine}, {named}); analysis queue: {queued} job(s){age}")
+    click.echo(f"database: ok ({database.engine}, {named}); analysis queue: "
+               f"{backlog['queued'] + backlog['running']} job(s){age}")
     return []
 
 

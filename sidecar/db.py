@@ -4,16 +4,11 @@ It lives in the data dir's SQLite file, or on a PostgreSQL server when database.
 (sidecar/database/ holds what differs between the two). The migrations below are written once
 for both: their types are SQLite's names, which the PostgreSQL engine reads as its own.
 """
-import os
-import threading
 import time
-
-from flask import current_app, g
 
 from .database import (  # noqa: F401  (the domain code's one place to import them from)
     DatabaseUnavailable, IntegrityError, connect, database_location, describe, is_postgresql,
 )
-from .database import postgresql
 from .database.sqlite import BUSY_TIMEOUT_MS  # noqa: F401
 
 MIGRATIONS = []  # in the order they apply; a new one goes at the end (tests/test_database.py pins the order)
@@ -93,76 +88,6 @@ def pending_migrations(db):
     database still numbering its migrations has their names too)."""
     done = applied_migrations(db)
     return [function.__name__ for function in MIGRATIONS if function.__name__ not in done]
-
-
-class Connections:
-    """Where request threads get their connection, one per app.
-
-    SQLite: one connection per thread, opened once and kept for the life of the worker thread
-    (opening costs the pragmas, and closing the last connection checkpoints the WAL).
-    PostgreSQL: a pool per process, a connection borrowed for one request and given back.
-    """
-
-    def __init__(self, location, pool_size):
-        self.location = location
-        self.pool_size = pool_size
-        self.threads = threading.local()
-        self.lock = threading.Lock()
-        self.pool = None
-        self.pool_pid = None
-
-    def open(self):
-        if not is_postgresql(self.location):
-            db = getattr(self.threads, "db", None)
-            if db is None:
-                db = self.threads.db = connect(self.location)
-            return db
-        with self.lock:
-            # Opened in the process that serves: gunicorn forks its workers after create_app,
-            # and a pool's connections and threads do not survive a fork.
-            if self.pool is None or self.pool_pid != os.getpid():
-                self.pool = postgresql.open_pool(self.location, self.pool_size)
-                self.pool_pid = os.getpid()
-        return postgresql.borrow(self.pool)
-
-    def done(self, db):
-        """The request is over: never hand its connection on with a transaction open."""
-        if is_postgresql(self.location):
-            db.close()  # back to the pool, rolled back if need be
-        elif db.in_transaction:
-            db.rollback()
-
-    def close(self):
-        with self.lock:
-            if self.pool is not None and self.pool_pid == os.getpid():
-                self.pool.close()
-            self.pool = None
-
-
-def get_db():
-    """This request's connection."""
-    db = g.get("db")
-    if db is None:
-        db = g.db = current_app.extensions["proctorpy_db"].open()
-    return db
-
-
-def end_request(exception=None):
-    db = g.pop("db", None)
-    if db is not None:
-        current_app.extensions["proctorpy_db"].done(db)
-
-
-def init_app(app):
-    config = app.config["PROCTORPY"]
-    # A connection for each request thread, and one for whatever else the process reads.
-    app.extensions["proctorpy_db"] = Connections(app.config["DATABASE"], config["server.threads"] + 1)
-    app.teardown_appcontext(end_request)
-
-
-def close_app(app):
-    """Close the app's pooled connections (tests and tools that make many apps)."""
-    app.extensions["proctorpy_db"].close()
 
 
 @migration

@@ -1,10 +1,7 @@
-"""Errors a caller can see, and the one place that turns them into responses."""
+"""Errors a caller can see: one class per refusal, with the status and the code it is answered with."""
 import errno
 import math
 import sqlite3
-
-from flask import jsonify, request
-from werkzeug.exceptions import HTTPException
 
 
 class ProctorpyError(Exception):
@@ -150,40 +147,3 @@ def storage_refusal(error):
             return Unavailable("The sidecar's disk reported an I/O error; nothing was stored. Check the disk.",
                                code="disk_error")
     return None
-
-
-def error_response(code, message, status):
-    response = jsonify(error=code, message=message)
-    response.status_code = status
-    return response
-
-
-def init_app(app):
-    @app.errorhandler(ProctorpyError)
-    def handle_proctorpy_error(error):
-        response = error_response(error.code, error.message, error.status)
-        response.headers.update(refusal_headers(error))
-        return response
-
-    @app.errorhandler(sqlite3.OperationalError)
-    @app.errorhandler(OSError)
-    def handle_storage_error(error):
-        refusal = storage_refusal(error)
-        if refusal is None:
-            raise error
-        app.logger.warning("refused: %s (%s)", refusal.code, error)
-        return error_response(refusal.code, refusal.message, refusal.status)
-
-    @app.errorhandler(HTTPException)
-    def handle_http_exception(error):
-        # Werkzeug's own refusals (404 routes, 405, 413 bodies) speak JSON too.
-        code = (error.name or "error").lower().replace(" ", "_")
-        message = error.description or error.name
-        if error.code == 413:
-            limit = app.config["PROCTORPY"]["storage.max_upload_bytes"]
-            code, message = "too_large", f"The request body is larger than {limit} bytes."
-        elif error.code == 404:
-            message = f"No such endpoint: {request.method} {request.path}."
-        elif error.code == 405:
-            message = f"{request.method} is not allowed on {request.path}."
-        return error_response(code, message, error.code)

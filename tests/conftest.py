@@ -28,7 +28,7 @@ import pytest
 from PIL import Image
 
 from sidecar import create_app
-from sidecar.db import close_app
+from sidecar.views.connections import close_app
 from sidecar.client import SidecarClient, SidecarError, multipart
 from sidecar.config import load_config
 from sidecar.signing import signed_headers

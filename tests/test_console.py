@@ -17,8 +17,9 @@ from sidecar import audit, create_app
 from sidecar.cli import cli
 from sidecar.config import load_config
 from sidecar.console import admins
-from sidecar.db import close_app, connect, write_transaction
+from sidecar.db import connect, write_transaction
 from sidecar.signing import make_token
+from sidecar.views.connections import close_app
 from test_retention import NOW, image_files, seed
 
 

@@ -24,8 +24,8 @@ from conftest import SECRET, IngestLoad, LiveSidecar, SignedTestClient, attempt_
 from sidecar import create_app, db
 from sidecar.config import load_config
 from sidecar.database import sqlite as sqlite_engine
-from sidecar.db import close_app
 from sidecar.signing import signed_headers
+from sidecar.views.connections import close_app
 
 
 def rows(location, sql):

@@ -1,5 +1,6 @@
-"""The sidecar's layers, read from its imports: routes are reached from the app factory only, the
-domain never touches Flask, and no module imports another inside a function to dodge a cycle."""
+"""The sidecar's floors, read from its imports: routes live in views/ and console/ only and are reached
+from the app factory only, nothing else touches Flask, route and command modules hold no SQL, and no
+module imports another inside a function to dodge a cycle."""
 import ast
 from pathlib import Path
 
@@ -8,14 +9,16 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "sidecar"
 SOURCES = sorted(PACKAGE.rglob("*.py"))
 FACTORY = "sidecar"
-# Attempts, camshots, events, scores and what is done with them: database and configuration come in as arguments.
-DOMAIN = (
-    "sidecar.allowances", "sidecar.attempts", "sidecar.camshots", "sidecar.live", "sidecar.scoring", "sidecar.storage",
-    "sidecar.storage.folder", "sidecar.storage.layout", "sidecar.storage.repair", "sidecar.storage.s3",
-    "sidecar.validation",
-    "sidecar.analysis.camshots", "sidecar.analysis.queue", "sidecar.analysis.references",
-    "sidecar.retention.export", "sidecar.retention.policy", "sidecar.retention.purge", "sidecar.retention.selection",
-)
+# The web's floors: routes, request hooks and pages. Everything else is the domain, which takes the
+# database and the configuration as arguments.
+WEB = ("sidecar.views", "sidecar.console")
+WEB_FRAMEWORKS = ("flask", "werkzeug")
+# Ways a module adds a route: a blueprint's decorator, or a rule added to the app.
+ROUTE_MARKS = ("@bp.", ".add_url_rule(")
+# Ways a module adds a command to the command line.
+COMMAND_MARKS = ("@click.command", "@click.group", ".command(")
+# Modules of the command line that start the app: the demo loads its attempts through the real API.
+APP_STARTERS = ("sidecar.cli", "sidecar.demo")
 # The command line loads the analysis workers, the scheduler, dlib and the demo only for the commands that run them.
 LAZY_LOADERS = ("sidecar.cli",)
 
@@ -26,6 +29,10 @@ def module_name(path):
 
 
 MODULES = {module_name(path): path for path in SOURCES}
+
+
+def in_web(name):
+    return any(name == floor or name.startswith(floor + ".") for floor in WEB)
 
 
 def imports(path):
@@ -48,14 +55,27 @@ def imports(path):
                 yield (submodule if submodule in MODULES else base), id(node) in top_level
 
 
+def holds(name, marks):
+    text = MODULES[name].read_text()
+    return any(mark in text for mark in marks)
+
+
 def route_modules():
-    """Modules that add routes to a blueprint."""
-    return {name for name, path in MODULES.items() if "@bp." in path.read_text()}
+    """Modules that add routes to a blueprint or to the app."""
+    return {name for name in MODULES if holds(name, ROUTE_MARKS)}
 
 
-def test_route_modules_are_found():
-    assert {"sidecar.capture_api", "sidecar.direct_upload", "sidecar.console.views", "sidecar.console.session",
-            "sidecar.analysis.api", "sidecar.retention.api", "sidecar.reports.api"} == route_modules()
+def test_every_route_module_is_found():
+    found = route_modules()
+    assert {"sidecar.views.capture", "sidecar.views.direct", "sidecar.views.identity", "sidecar.views.reports",
+            "sidecar.views.retention", "sidecar.views.metrics", "sidecar.console.views",
+            "sidecar.console.session"} <= found
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=module_name)
+def test_only_views_and_the_console_hold_routes(path):
+    name = module_name(path)
+    assert in_web(name) or name not in route_modules(), f"{name} adds routes; routes live in sidecar/views/"
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=module_name)
@@ -66,10 +86,31 @@ def test_only_the_app_factory_imports_route_modules(path):
     assert not imported, f"{module_name(path)} imports {sorted(imported)}; move what it needs into the domain"
 
 
-@pytest.mark.parametrize("name", DOMAIN)
-def test_domain_modules_do_not_use_flask(name):
-    used = {target for target, _ in imports(MODULES[name]) if target.split(".")[0] in ("flask", "werkzeug")}
+@pytest.mark.parametrize("path", SOURCES, ids=module_name)
+def test_only_views_the_console_and_the_app_factory_use_flask(path):
+    name = module_name(path)
+    if in_web(name) or name == FACTORY:
+        return
+    used = {target for target, _ in imports(path) if target.split(".")[0] in WEB_FRAMEWORKS}
     assert not used, f"{name} imports {sorted(used)}; take the database and configuration as arguments"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=module_name)
+def test_the_domain_does_not_import_the_web(path):
+    """Below views/ and console/, nothing reaches up to them or to the app factory that gathers them."""
+    name = module_name(path)
+    if in_web(name) or name == FACTORY or name in APP_STARTERS:
+        return
+    upward = {target for target, _ in imports(path) if in_web(target) or target == FACTORY}
+    assert not upward, f"{name} imports {sorted(upward)}, which are above it"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=module_name)
+def test_route_and_command_modules_hold_no_sql(path):
+    name = module_name(path)
+    if not holds(name, ROUTE_MARKS + COMMAND_MARKS):
+        return
+    assert ".execute(" not in path.read_text(), f"{name} runs SQL; give the query a name in the domain"
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=module_name)

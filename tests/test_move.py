@@ -20,8 +20,9 @@ from processes import wait_for
 from sidecar import create_app, storage
 from sidecar.cli import cli
 from sidecar.config import load_config
-from sidecar.db import close_app, connect
+from sidecar.db import connect
 from sidecar.demo import load_demo
+from sidecar.views.connections import close_app
 
 QUEUED = 800  # camshots still waiting for analysis at the move: enough to interrupt the copy of images
 

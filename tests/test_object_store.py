@@ -12,10 +12,11 @@ from sidecar.analysis import camshots as camshot_analysis
 from sidecar.analysis import queue
 from sidecar.cli import cli
 from sidecar.config import load_config
-from sidecar.db import close_app, connect
+from sidecar.db import connect
 from sidecar.errors import ImageStoreUnavailable
 from sidecar.storage.repair import remove_orphans
 from sidecar.storage.s3 import DELETE_BATCH, S3Store
+from sidecar.views.connections import close_app
 
 
 @pytest.fixture

@@ -1,1 +1,1 @@
-"""Face analysis: the job queue, reference photos and per-camshot verdicts."""
+"""Face analysis: the job queue, reference photos, per-camshot verdicts and the identity step."""

@@ -1,6 +1,6 @@
 """The durable analysis queue: one `jobs` row per camshot, claimed under a lease.
 
-A job is created with its camshot, in the same transaction (capture_api.store_camshot).
+A job is created with its camshot, in the same transaction (camshots.store).
 A worker claims it for analysis.lease_seconds; if the worker dies, the lease runs out and
 another worker tries again, at most analysis.max_tries times in all. A job is done only in
 the transaction that writes its camshot's verdict, and only by the claim that holds it, so
@@ -120,6 +120,16 @@ def fail_abandoned(db, max_tries, now=None):
                       "each time.")
             attempts.append(_give_up(db, job_id, camshot_id, reason, now))
     return [a for a in attempts if a is not None]
+
+
+def backlog(db):
+    """Jobs waiting for analysis or under it: {queued, running, oldest_created_at (None when there are none)}."""
+    rows = db.execute(
+        "SELECT state, count(*), min(created_at) FROM jobs WHERE state IN ('queued', 'running') GROUP BY state"
+    ).fetchall()
+    counts = {state: count for state, count, _ in rows}
+    return {"queued": counts.get("queued", 0), "running": counts.get("running", 0),
+            "oldest_created_at": min((oldest for _, _, oldest in rows), default=None)}
 
 
 def _holds(db, job):

@@ -8,10 +8,11 @@ import sys
 import threading
 import time
 
+from prometheus_client import Histogram
+
 from .. import storage
 from ..db import connect, database_location
 from ..errors import ImageStoreUnavailable
-from ..metrics import analysis_histogram
 from . import camshots, queue
 from .faces import ModelsUnavailable, load_face_recognition
 
@@ -21,11 +22,18 @@ NICENESS = 10  # uploads (nice 0) get the cores first; analysis takes what is le
 MODELS_MISSING = 3  # exit status of a worker that cannot load the face models: restarting will not help
 RESTART_DELAY = 2.0  # seconds before a crashed worker is replaced, so a crash loop does not spin
 STORE_DOWN_PAUSE = 5.0  # seconds a worker waits after the image store did not answer, before it asks again
+ANALYSIS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0)  # seconds per camshot
 
 
 def worker_count(config):
     """analysis.workers, where 0 means one per core this process may run on."""
     return config["analysis.workers"] or len(os.sched_getaffinity(0))
+
+
+def analysis_histogram():
+    """Seconds per analysed camshot, counted by this worker process (in the folder metrics.py scrapes)."""
+    return Histogram("proctorpy_analysis_seconds", "Time to analyse one camshot", buckets=ANALYSIS_BUCKETS,
+                     registry=None)
 
 
 def work(config, name=None, stop=None, until_idle=False):

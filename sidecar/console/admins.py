@@ -51,6 +51,11 @@ def create(db, name, password):
                [name, hash_password(password), time.time()])
 
 
+def list_admins(db):
+    """(name, created_at, last_sign_in_at or None) of every local admin, by name."""
+    return db.execute("SELECT name, created_at, last_sign_in_at FROM admins ORDER BY name").fetchall()
+
+
 def delete(db, name):
     if db.execute("DELETE FROM admins WHERE name = ?", [name]).rowcount == 0:
         raise AdminError(f"There is no admin named {name}.")

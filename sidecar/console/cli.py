@@ -43,7 +43,7 @@ def list_admins():
     """List local admins and when they last signed in."""
     db = open_database(load_config())
     try:
-        rows = db.execute("SELECT name, created_at, last_sign_in_at FROM admins ORDER BY name").fetchall()
+        rows = admins.list_admins(db)
     finally:
         db.close()
     for name, created, last in rows:

@@ -5,10 +5,12 @@ import time
 
 from flask import current_app, g, make_response, redirect, render_template, request, session, url_for
 
-from .. import audit
-from ..db import IntegrityError, get_db, write_transaction
-from ..errors import Forbidden, ProctorpyError, Unauthorized, error_response, refusal_headers
+from .. import audit, nonces
+from ..db import IntegrityError, write_transaction
+from ..errors import Forbidden, ProctorpyError, Unauthorized, refusal_headers
 from ..signing import SignatureError, constant_time_equal, read_token
+from ..views.connections import get_db
+from ..views.errors import error_response
 from . import admins, throttle
 from .blueprint import bp, current_admin
 
@@ -106,7 +108,7 @@ def sso():
     try:
         with write_transaction(db):
             # Kept with the request nonces, which outlive the link's minute before they are pruned.
-            db.execute("INSERT INTO nonces (nonce, seen_at) VALUES (?, ?)", ["sso:" + nonce.lower(), now])
+            nonces.remember(db, "sso:" + nonce, now)
             actor = {"actor_type": "console", "actor_id": f"moodle:{uid}", "actor_name": name}
             audit.record(db, "console_sign_in", actor, detail="single sign-on from Moodle")
     except IntegrityError:

@@ -8,15 +8,17 @@ import time
 from flask import Response, current_app, g, redirect, render_template, request, stream_with_context, url_for
 
 from .. import attempts, audit
-from ..db import get_db, write_transaction
+from ..db import write_transaction
 from ..errors import BadRequest, NotFound, ProctorpyError
 from ..reports.overview import spreadsheet_cell
+from ..reports.render import attempt_report_html
 from ..reports.report import build_report, time_zone
 from ..retention import export, policy
 from ..retention.purge import run_purge
 from ..retention.selection import SELECTION_KEYS, describe, read_selection
 from ..validation import positive_int
-from ..web import export_response, image_response
+from ..views.connections import get_db
+from ..views.requests import export_response, image_response
 from . import stats
 from .blueprint import bp, current_admin
 
@@ -73,7 +75,7 @@ def course(course_id):
     if not quizzes:
         raise NotFound(f"The sidecar holds no attempt of course {course_id}.")
     return render_template("course.html", course_id=course_id, course_name=quizzes[0]["course_name"],
-                           quizzes=quizzes, policy=find_policy(db, "course", course_id), page="browse")
+                           quizzes=quizzes, policy=policy.days_of(db, "course", course_id), page="browse")
 
 
 @bp.get("/quizzes/<quiz_id>")
@@ -89,12 +91,7 @@ def quiz(quiz_id):
     first = shown[0]
     return render_template("quiz.html", quiz_id=quiz_id, attempts=shown, more=len(listed) > ATTEMPTS_PAGE,
                            course_id=first["course_id"], course_name=first["course_name"],
-                           quiz_name=first["quiz_name"], policy=find_policy(db, "quiz", quiz_id), page="browse")
-
-
-def find_policy(db, scope, scope_id):
-    row = db.execute("SELECT days FROM retention_policies WHERE scope = ? AND scope_id = ?", [scope, scope_id]).fetchone()
-    return row[0] if row else None
+                           quiz_name=first["quiz_name"], policy=policy.days_of(db, "quiz", quiz_id), page="browse")
 
 
 def known_attempt(db, attempt_id):
@@ -139,8 +136,8 @@ def report(attempt_id):
     db = get_db()
     known_attempt(db, attempt_id)
     zone = time_zone(None, config()["reports.timezone"])
-    html = render_template("attempt_report.html", r=build_report(db, config(), attempt_id, zone),
-                           image_base=url_for("console.dashboard") + "images/")
+    html = attempt_report_html(current_app.config["REPORT_TEMPLATES"], build_report(db, config(), attempt_id, zone),
+                               url_for("console.dashboard") + "images/")
     g.report_styles = True  # the fragment carries its own <style>, as it does inside Moodle
     with write_transaction(db):
         audit.record(db, "report_view", current_admin(), {"attempt_id": attempt_id}, count=1, detail="console")
@@ -243,51 +240,30 @@ def export_download():
 
 
 def audit_filters(source):
-    """The audit page's filters as SQL, checked."""
-    clauses, params, values = [], [], {}
-    action = source.get("action", "").strip()
-    if action:
-        clauses.append("action = ?")
-        params.append(action)
-    actor = source.get("actor", "").strip()
-    if actor:
-        # lower() on both sides: SQLite's LIKE ignores case, PostgreSQL's does not.
-        clauses.append("(actor_id = ? OR lower(actor_name) LIKE lower(?) ESCAPE '\\')")
-        escaped = actor.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        params += [actor, f"%{escaped}%"]
-    for key, operator, extra in (("from", ">=", 0), ("to", "<", 86400)):
-        text = source.get(key, "").strip()
+    """The audit page's filters (audit.search's), checked, and their values as the form shows them."""
+    values = {key: source.get(key, "") for key in ("action", "actor", "from", "to")}
+    filters = {"action": values["action"].strip(), "actor": values["actor"].strip()}
+    for key, name, extra in (("from", "since", 0), ("to", "until", 86400)):
+        text = values[key].strip()
         if text:
             try:
                 day = datetime.datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=datetime.timezone.utc)
             except ValueError:
                 raise BadRequest(f"{key} must be a date as YYYY-MM-DD.", code="invalid_field") from None
-            clauses.append(f"at {operator} ?")
-            params.append(day.timestamp() + extra)
-    for key in ("action", "actor", "from", "to"):
-        values[key] = source.get(key, "")
-    return (" AND ".join(clauses) or "TRUE"), params, values
-
-
-AUDIT_COLUMNS = ("id", "at", "actor_type", "actor_id", "actor_name", "action", "selection", "count", "bytes", "detail")
+            filters[name] = day.timestamp() + extra
+    return filters, values
 
 
 @bp.get("/audit")
 def audit_log():
-    condition, params, values = audit_filters(request.args)
+    filters, values = audit_filters(request.args)
     before = request.args.get("before_id", "")
-    if before:
-        condition += " AND id < ?"
-        params.append(positive_int(before, "before_id"))
     db = get_db()
-    rows = [dict(zip(AUDIT_COLUMNS, row)) for row in db.execute(
-        f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit_log WHERE {condition} ORDER BY id DESC LIMIT ?",
-        [*params, AUDIT_PAGE + 1])]
+    rows = audit.search(db, filters, positive_int(before, "before_id") if before else None, AUDIT_PAGE + 1)
     for row in rows:
         row["selection"] = describe_audit_selection(row["selection"])
-    actions = [r[0] for r in db.execute("SELECT DISTINCT action FROM audit_log ORDER BY action")]
     return render_template("audit.html", rows=rows[:AUDIT_PAGE], more=len(rows) > AUDIT_PAGE, values=values,
-                           actions=actions, page="audit")
+                           actions=audit.actions(db), page="audit")
 
 
 def describe_audit_selection(text):
@@ -307,7 +283,7 @@ def audit_cell(column, value):
 
 @bp.get("/audit.csv")
 def audit_csv():
-    condition, params, values = audit_filters(request.args)
+    filters, values = audit_filters(request.args)
     db = get_db()
     with write_transaction(db):
         audit.record(db, "audit_export", current_admin(), {k: v for k, v in values.items() if v},
@@ -316,22 +292,13 @@ def audit_csv():
     def rows():
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(AUDIT_COLUMNS)
-        last = None
-        while True:
-            # Pages by id, each its own short read, so a long log streams in flat memory.
-            page = db.execute(
-                f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit_log WHERE {condition}"
-                + (" AND id < ?" if last else "") + " ORDER BY id DESC LIMIT 1000",
-                [*params, last] if last else params).fetchall()
+        writer.writerow(audit.COLUMNS)
+        for page in audit.pages(db, filters):
             for row in page:
-                writer.writerow([audit_cell(column, value) for column, value in zip(AUDIT_COLUMNS, row)])
+                writer.writerow([audit_cell(column, row[column]) for column in audit.COLUMNS])
             yield out.getvalue()
             out.seek(0)
             out.truncate()
-            if len(page) < 1000:
-                return
-            last = page[-1][0]
 
     response = Response(stream_with_context(rows()), mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="proctorpy-audit.csv"'

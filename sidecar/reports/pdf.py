@@ -4,10 +4,9 @@ import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from flask import render_template
 from PIL import Image, ImageDraw
 
-from .report import build_report
+from .report import build_report, time_zone
 
 PDF_THUMB_WIDTH = 240  # pixels: 43 mm wide prints at about 140 dpi
 JPEG_QUALITY = 80      # embedded as-is (DCT) in the PDF, so no re-compression at render time
@@ -56,19 +55,28 @@ def pdf_images(report, images):
         return {job[0]: uri for job, uri in zip(jobs, uris)}
 
 
-def attempt_pdf(db, attempt_id, config, images, zone):
+def attempt_pdf(db, attempt_id, config, images, templates, zone):
     """The PDF of one attempt's report as its rows are now."""
-    return render_pdf(build_report(db, config, attempt_id, zone), images)
+    return render_pdf(build_report(db, config, attempt_id, zone), images, templates)
 
 
-def render_pdf(report, images):
-    """PDF bytes of a report built by build_report: page 1 summary, then flagged camshots, then the rest."""
+def attempt_pdfs(config, images, templates):
+    """attempt_pdf(db, attempt_id) under these settings, times in the configured zone: an export's report_pdf."""
+    zone = time_zone(None, config["reports.timezone"])
+    return lambda db, attempt_id: attempt_pdf(db, attempt_id, config, images, templates, zone)
+
+
+def render_pdf(report, images, templates):
+    """PDF bytes of a report built by build_report: page 1 summary, then flagged camshots, then the rest.
+
+    templates: the Environment of render.templates().
+    """
     # Imported on use: WeasyPrint loads Pango, which nothing but PDF rendering needs.
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
 
-    html = render_template(
-        "attempt_report_pdf.html", r=report, images=pdf_images(report, images),
+    html = templates.get_template("attempt_report_pdf.html").render(
+        r=report, images=pdf_images(report, images),
         flagged=[s for s in report["shots"] if s["flagged"]],
         others=[s for s in report["shots"] if not s["flagged"]],
     )

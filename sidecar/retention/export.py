@@ -17,7 +17,8 @@ import time
 import zipfile
 
 from .. import attempts, audit
-from ..db import connect, write_transaction
+from ..db import connect, database_location, write_transaction
+from ..reports.pdf import attempt_pdfs
 from .selection import where
 
 CHUNK = 64 * 1024
@@ -73,6 +74,16 @@ def start(db, database, images, selection, actor, now, default_days, report_pdf=
     return totals, stream_selection(database, images, selection, now, default_days, report_pdf=report_pdf)
 
 
+def download(db, config, retention, images, templates, selection, actor, include_reports):
+    """Audit an export of the selection; (the stream of its ZIP, the archive's file name), with each
+    attempt's report PDF in it if include_reports (templates: the reports' Environment)."""
+    now = time.time()
+    report_pdf = attempt_pdfs(config, images, templates) if include_reports else None
+    _, stream = start(db, database_location(config), images, selection, actor, now, retention.default_days,
+                      report_pdf=report_pdf, detail=", with report PDFs" if include_reports else "")
+    return stream, f"proctorpy-export-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(now))}.zip"
+
+
 def stream_selection(database, images, selection, now, default_days, report_pdf=None):
     """Yield the ZIP of a selection's camshots; report_pdf(db, attempt_id) -> bytes adds reports."""
     condition, params = where(selection, now, default_days)
@@ -90,6 +101,22 @@ def user_attempts(user_id, quiz_ids=None):
         sql += (" AND a.quiz_id IN (" + ", ".join(f":quiz{i}" for i in range(len(quiz_ids))) + ")") if quiz_ids \
             else " AND FALSE"
     return sql, params
+
+
+def start_user(db, database, images, user_id, actor, now, quiz_ids=None, references=True):
+    """Audit a privacy export of one user; the stream of its ZIP (stream_user says what it holds)."""
+    sql, params = user_attempts(user_id, quiz_ids)
+    count, camshots, size = db.execute(
+        f"SELECT count(DISTINCT a.id), count(c.id), COALESCE(sum(c.bytes), 0) FROM attempts a "
+        f"LEFT JOIN camshots c ON c.attempt_id = a.id WHERE a.id IN ({sql})", params
+    ).fetchone()
+    selection = {"user_id": user_id}
+    if quiz_ids is not None:
+        selection.update(quiz_ids=sorted(quiz_ids), references=references)
+    with write_transaction(db):
+        audit.record(db, "user_export", actor, selection, count=camshots, bytes=size,
+                     detail=f"privacy export: {count} attempt(s)")
+    return stream_user(database, images, user_id, now, quiz_ids, references)
 
 
 def stream_user(database, images, user_id, now, quiz_ids=None, references=True):

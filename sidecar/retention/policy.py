@@ -53,6 +53,12 @@ def resolve(db, attempt, default_days):
     return {"days": days, "source": source, "held": held, "expires_at": None if held else ended + days * DAY}
 
 
+def days_of(db, scope, scope_id):
+    """The days of the console's policy for this course or quiz, or None when it has none."""
+    row = db.execute("SELECT days FROM retention_policies WHERE scope = ? AND scope_id = ?", [scope, scope_id]).fetchone()
+    return row[0] if row else None
+
+
 def list_policies(db):
     return [
         {"scope": r[0], "scope_id": r[1], "days": r[2], "updated_at": r[3], "name": r[4] or ""}

@@ -7,7 +7,7 @@ images in a bucket it also repairs the bucket (storage/repair.py says why there)
 import logging
 import time
 
-from .. import audit, storage
+from .. import audit, nonces, storage
 from ..db import connect, database_location, write_transaction
 from . import purge
 from .selection import plan
@@ -66,7 +66,9 @@ def run_daily(config, database, now=None):
                 run_id = purge.start(db, selection, audit.SYSTEM, now, retention.default_days, holder)
                 result["purged"] = purge.run(db, images, run_id, retention.batch_size, holder, retention.pause_ratio)
             result["audit_rows_removed"] = prune_audit_log(db, now - retention.audit_days * 86400)
-            result["nonces_removed"] = prune_nonces(db, now - 2 * config["security.max_skew"])
+            # Nonces older than twice the skew window can only come with a refused timestamp.
+            with write_transaction(db):
+                result["nonces_removed"] = nonces.prune(db, now - 2 * config["security.max_skew"])
             if not images.local:
                 # A folder store is repaired at each start, before uploads; a bucket here, once a day on one node.
                 result["repair"] = storage.repair(db, images, storage.ORPHAN_GRACE_SECONDS)
@@ -96,12 +98,6 @@ def prune_audit_log(db, cutoff):
             audit.record(db, "audit_purge", audit.SYSTEM, {"before": int(cutoff)}, count=removed,
                          detail="audit rows past retention.audit_days")
     return removed
-
-
-def prune_nonces(db, cutoff):
-    """Nonces older than twice the skew window can only come with a refused timestamp."""
-    with write_transaction(db):
-        return db.execute("DELETE FROM nonces WHERE seen_at < ?", [cutoff]).rowcount
 
 
 def start_scheduler(config):

@@ -3,14 +3,15 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
-from . import attempts, audit, camshots, ingest
-from .analysis import references
+from .. import attempts, audit
+from ..analysis import references
+from ..errors import BadRequest
+from ..openapi import document
+from ..validation import positive_int
 from .auth import moodle_actor, require_signed_request
-from .db import get_db
-from .errors import BadRequest
-from .openapi import document
-from .validation import positive_int
-from .web import image_response, json_body, uploaded_image
+from .connections import get_db
+from . import uploads
+from .requests import image_response, json_body
 
 bp = Blueprint("capture_api", __name__, url_prefix="/api/v1")
 bp.before_request(require_signed_request)
@@ -40,25 +41,19 @@ def finish_attempt(attempt_id):
     return jsonify(attempts.finish(get_db(), current_app.config["PROCTORPY"], attempt_id, json_body()))
 
 
+def moodle_attempt(db, attempt_id, user_id):
+    """The attempt a signed upload names: the signature vouches for Moodle, which names the attempt's own user."""
+    return attempts.load_attempt(db, attempt_id, must_belong_to=user_id, status=409)
+
+
 @bp.post("/camshots")
 def post_camshot():
-    """A camshot Moodle forwards: the signature vouches for Moodle, which names the attempt's own user."""
-    fields = camshots.upload_fields(request.form)
-    data = uploaded_image()
-    db = get_db()
-    attempt = attempts.load_attempt(db, fields["attempt_id"], must_belong_to=fields["user_id"], status=409)
-    stored, created = ingest.camshot(db, current_app.config["PROCTORPY"], current_app.config["IMAGES"], attempt,
-                                     fields, data)
-    return jsonify(stored), 201 if created else 200
+    return uploads.camshot(moodle_attempt)
 
 
 @bp.post("/events")
 def post_event():
-    event = attempts.event_fields(json_body())
-    db = get_db()
-    attempts.load_attempt(db, event["attempt_id"], must_belong_to=event["user_id"], status=409)
-    answer, created = ingest.event(db, current_app.config["PROCTORPY"], event)
-    return jsonify(answer), 201 if created else 200
+    return uploads.event(moodle_attempt)
 
 
 @bp.get("/attempts/<attempt_id>")

@@ -8,14 +8,13 @@ signed-request hook: the token, bound to one attempt and one user, is the whole 
 import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, request
 
-from . import attempts, camshots, ingest
-from .db import get_db
-from .errors import Conflict, Forbidden, Unauthorized
-from .signing import SignatureError, read_token
-from .validation import MAX_ID
-from .web import json_body, uploaded_image
+from .. import attempts
+from ..errors import Conflict, Forbidden, Unauthorized
+from ..signing import SignatureError, read_token
+from ..validation import MAX_ID
+from . import uploads
 
 bp = Blueprint("direct_upload", __name__, url_prefix="/api/v1/direct")
 
@@ -99,20 +98,10 @@ def owned_attempt(db, attempt_id, user_id):
 @bp.post("/camshots")
 def post_camshot():
     """The twin of the signed POST /api/v1/camshots, authorised by the upload token."""
-    fields = camshots.upload_fields(request.form)
-    data = uploaded_image()
-    db = get_db()
-    attempt = owned_attempt(db, fields["attempt_id"], fields["user_id"])
-    stored, created = ingest.camshot(db, current_app.config["PROCTORPY"], current_app.config["IMAGES"], attempt,
-                                     fields, data)
-    return jsonify(stored), 201 if created else 200
+    return uploads.camshot(owned_attempt)
 
 
 @bp.post("/events")
 def post_event():
     """The twin of the signed POST /api/v1/events, authorised by the upload token."""
-    event = attempts.event_fields(json_body())
-    db = get_db()
-    owned_attempt(db, event["attempt_id"], event["user_id"])
-    answer, created = ingest.event(db, current_app.config["PROCTORPY"], event)
-    return jsonify(answer), 201 if created else 200
+    return uploads.event(owned_attempt)

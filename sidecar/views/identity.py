@@ -2,11 +2,11 @@
 from flask import Blueprint, current_app, jsonify, request
 
 from .. import attempts, camshots
-from ..auth import moodle_actor, require_signed_request
-from ..db import get_db
+from ..analysis import identity, references
 from ..validation import positive_int
-from ..web import uploaded_image
-from . import identity, references
+from .auth import moodle_actor, require_signed_request
+from .connections import get_db
+from .requests import uploaded_image
 
 bp = Blueprint("analysis_api", __name__, url_prefix="/api/v1")
 bp.before_request(require_signed_request)

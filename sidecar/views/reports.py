@@ -2,19 +2,20 @@
 import time
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from .. import attempts, audit, live
-from ..auth import moodle_actor, require_signed_request
-from ..db import get_db
 from ..errors import BadRequest
+from ..reports.overview import SORT_KEYS, display_rows, load_rows, overview_params, select_rows, to_csv
+from ..reports.pdf import render_pdf
+from ..reports.render import attempt_report_html, quiz_overview_html
+from ..reports.report import build_report, time_zone, url_prefix
 from ..validation import positive_int
-from ..web import json_body
-from .overview import SORT_KEYS, display_rows, load_rows, overview_params, select_rows, to_csv
-from .pdf import render_pdf
-from .report import METRIC_LABELS, build_report, time_zone, url_prefix
+from .auth import moodle_actor, require_signed_request
+from .connections import get_db
+from .requests import json_body
 
-bp = Blueprint("reports", __name__, url_prefix="/api/v1", template_folder="templates")
+bp = Blueprint("reports", __name__, url_prefix="/api/v1")
 bp.before_request(require_signed_request)
 
 
@@ -39,7 +40,7 @@ def attempt_report(attempt_id):
     zone = _zone()
     db = get_db()
     report = build_report(db, config, attempt_id, zone)
-    html = render_template("attempt_report.html", r=report, image_base=image_base, full_size_links=full_size == "1")
+    html = attempt_report_html(current_app.config["REPORT_TEMPLATES"], report, image_base, full_size == "1")
     audit.record(db, "report_view", moodle_actor(), audit.attempt_selection(report["attempt"]),
                  count=len(report["shots"]))
     return _html(html)
@@ -51,7 +52,7 @@ def attempt_report_pdf(attempt_id):
     config = current_app.config["PROCTORPY"]
     db = get_db()
     report = build_report(db, config, attempt_id, _zone())
-    pdf = render_pdf(report, current_app.config["IMAGES"])
+    pdf = render_pdf(report, current_app.config["IMAGES"], current_app.config["REPORT_TEMPLATES"])
     audit.record(db, "report_pdf_download", moodle_actor(), audit.attempt_selection(report["attempt"]),
                  count=len(report["shots"]), bytes=len(pdf))
     return Response(pdf, mimetype="application/pdf", headers={
@@ -82,10 +83,8 @@ def quiz_attempts(quiz_id):
         })
     audit.record(db, "overview_view", moodle_actor(), selection, count=len(rows))
     if output == "html":
-        return _html(render_template(
-            "quiz_overview.html", rows=display_rows(rows, zone), total=total, params=params, quiz_id=quiz_id,
-            link_base=link_base, sort_links=_sort_links(sort_base, params), metric_labels=METRIC_LABELS,
-        ))
+        return _html(quiz_overview_html(current_app.config["REPORT_TEMPLATES"], quiz_id, display_rows(rows, zone),
+                                        total, params, link_base, _sort_links(sort_base, params)))
     return jsonify(
         quiz_id=quiz_id, total=total, count=len(rows), page=params["page"], perpage=params["perpage"],
         sort=("-" if params["descending"] else "") + params["sort"], attempts=rows,

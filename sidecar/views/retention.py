@@ -4,13 +4,14 @@ import time
 from flask import Blueprint, current_app, jsonify, request
 
 from .. import attempts, audit
-from ..auth import moodle_actor, require_signed_request
-from ..db import get_db, write_transaction
+from ..db import write_transaction
 from ..errors import BadRequest, NotFound
+from ..retention import export, policy, purge
+from ..retention.selection import read_selection
 from ..validation import id_list, positive_int
-from ..web import export_response, json_body, zip_response
-from . import export, policy, purge
-from .selection import read_selection
+from .auth import moodle_actor, require_signed_request
+from .connections import get_db
+from .requests import export_response, json_body, zip_response
 
 bp = Blueprint("retention_api", __name__, url_prefix="/api/v1")
 bp.before_request(require_signed_request)
@@ -63,21 +64,8 @@ def get_user_data(user_id):
     references = request.args.get("references", "0" if narrowed else "1")
     if references not in ("0", "1"):
         raise BadRequest("references must be 1 (with the profile reference photos) or 0.", code="invalid_field")
-    references = references == "1"
-    now = time.time()
-    sql, params = export.user_attempts(user_id, quiz_ids)
-    count, camshots, size = db.execute(
-        f"SELECT count(DISTINCT a.id), count(c.id), COALESCE(sum(c.bytes), 0) FROM attempts a "
-        f"LEFT JOIN camshots c ON c.attempt_id = a.id WHERE a.id IN ({sql})", params
-    ).fetchone()
-    selection = {"user_id": user_id}
-    if narrowed:
-        selection.update(quiz_ids=sorted(quiz_ids), references=references)
-    with write_transaction(db):
-        audit.record(db, "user_export", moodle_actor(), selection, count=camshots, bytes=size,
-                     detail=f"privacy export: {count} attempt(s)")
-    stream = export.stream_user(current_app.config["DATABASE"], current_app.config["IMAGES"], user_id, now,
-                                quiz_ids, references)
+    stream = export.start_user(db, current_app.config["DATABASE"], current_app.config["IMAGES"], user_id,
+                               moodle_actor(), time.time(), quiz_ids, references == "1")
     return zip_response(stream, f"proctorpy-user-{user_id}.zip")
 
 

@@ -1,14 +1,12 @@
 """Who may call: Moodle by signed request, and who Moodle says is acting."""
-import random
 import time
 
 from flask import current_app, request
 
-from .db import IntegrityError, get_db, without_fsync
-from .errors import Unauthorized
-from .signing import SignatureError, check_signature
-
-NONCE_SWEEP_CHANCE = 0.01  # prune expired nonces on about one request in a hundred
+from .. import nonces
+from ..errors import Unauthorized
+from ..signing import SignatureError, check_signature
+from .connections import get_db
 
 
 def signed_path():
@@ -29,22 +27,7 @@ def require_signed_request():
         )
     except SignatureError as error:
         raise Unauthorized(error.message, code=error.code) from None
-    remember_nonce(get_db(), nonce, now, config["security.max_skew"])
-
-
-def remember_nonce(db, nonce, now, max_skew):
-    """Refuse a nonce seen within the skew window; older ones are pruned."""
-    try:
-        with without_fsync(db):  # a nonce only has to outlive the skew window
-            db.execute("INSERT INTO nonces (nonce, seen_at) VALUES (?, ?)", [nonce.lower(), now])
-    except IntegrityError:
-        raise Unauthorized(
-            "This nonce was already used: the request is a replay. Send a fresh nonce with every request.",
-            code="replayed_nonce",
-        ) from None
-    if random.random() < NONCE_SWEEP_CHANCE:
-        # A nonce older than twice the skew can only come with a timestamp that is refused anyway.
-        db.execute("DELETE FROM nonces WHERE seen_at < ?", [now - 2 * max_skew])
+    nonces.remember_request_nonce(get_db(), nonce, now, config["security.max_skew"])
 
 
 def moodle_actor(body=None):
