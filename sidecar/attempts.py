@@ -1,9 +1,9 @@
 """Attempts and their rows: registration with the quiz's settings, the end, browser events, the
 identity step's pass, the stored score, the teacher's review, and reading them back.
 
-Every read of an attempt's row goes through load_attempt (or the listings below it), so its
-columns are named once. Moodle's words for attempts are here once too; the OpenAPI document and
-the plugin's lists follow these.
+Every read of an attempt's row is made here (find_attempt and load_attempt, the listings,
+identity_passed_at), so its columns are named in one place. Moodle's words for attempts are here
+once too; the OpenAPI document and the plugin's lists follow these.
 """
 import json
 import time
