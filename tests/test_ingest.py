@@ -1,5 +1,7 @@
 """Ingest, the one sequence every upload route runs once it has authorised the caller: a retry answers
 what is stored, then a new upload is admitted, spends the attempt's allowance, and is stored."""
+import time
+
 import pytest
 
 from conftest import png_bytes
@@ -21,7 +23,7 @@ def db(app, api, config):
 
 
 def shot(client_shot_id):
-    return {"attempt_id": 1, "user_id": 7, "taken_at": 1_700_000_000_000, "client_shot_id": client_shot_id,
+    return {"attempt_id": 1, "user_id": 7, "taken_at": int(time.time() * 1000), "client_shot_id": client_shot_id,
             "kind": "attempt"}
 
 
@@ -53,13 +55,13 @@ def test_a_refused_upload_spends_none_of_the_allowance(app, db, config):
 
 
 def test_an_event_retry_spends_nothing(db, config):
-    event = {"attempt_id": 1, "user_id": 7, "event_type": "tab_hidden", "at": 1_700_000_000_000,
+    event = {"attempt_id": 1, "user_id": 7, "event_type": "tab_hidden", "at": int(time.time() * 1000),
              "client_event_id": "e1"}
-    first, new = ingest.event(db, config, event)
+    first, new = ingest.event(db, config, load_attempt(db, 1), event)
     assert new and first["type"] == "tab_hidden"
-    assert ingest.event(db, config, event) == (first, False)
-    assert ingest.event(db, config, {**event, "client_event_id": "e2"})[1]
+    assert ingest.event(db, config, load_attempt(db, 1), event) == (first, False)
+    assert ingest.event(db, config, load_attempt(db, 1), {**event, "client_event_id": "e2"})[1]
     with pytest.raises(TooManyRequests):
-        ingest.event(db, config, {**event, "client_event_id": "e3"})
+        ingest.event(db, config, load_attempt(db, 1), {**event, "client_event_id": "e3"})
     # Retries are answered even with the allowance spent.
-    assert ingest.event(db, config, event) == (first, False)
+    assert ingest.event(db, config, load_attempt(db, 1), event) == (first, False)
