@@ -194,8 +194,9 @@ class Capture {
             return;
         }
         this.indicator.dataset.state = state;
-        this.indicator.className = this.indicator.className.replace(/\bbg-\w+/,
-            {on: 'bg-success', reconnecting: 'bg-warning', off: 'bg-danger'}[state]);
+        // Background and text colours that Bootstrap 4 (Moodle 4.5) and Bootstrap 5 (Moodle 5) both have.
+        this.indicator.className = this.indicator.className.replace(/\bbg-\w+ text-\w+/,
+            {on: 'bg-success text-white', reconnecting: 'bg-warning text-dark', off: 'bg-danger text-white'}[state]);
         this.indicator.querySelector('[data-region="label"]').textContent =
             await getString('indicator_' + state, 'quizaccess_proctorpy');
     }

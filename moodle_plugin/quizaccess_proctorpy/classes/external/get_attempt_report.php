@@ -182,7 +182,7 @@ class get_attempt_report extends external_api {
                 'userid' => new external_value(PARAM_INT, 'The student'),
                 'student' => new external_value(PARAM_TEXT, 'The student\'s full name when the attempt started'),
                 'state' => new external_value(PARAM_ALPHA, 'Moodle\'s state of the attempt: inprogress, overdue, finished, '
-                    . 'abandoned'),
+                    . 'abandoned; on Moodle 5.0+ also submitted, between its submission and its grading'),
                 'startedat' => new external_value(PARAM_INT, 'Start, unix seconds'),
                 'finishedat' => $nullable(PARAM_INT, 'End, unix seconds; null while in progress'),
                 'reporturl' => new external_value(PARAM_URL, 'The attempt\'s proctoring report in Moodle'),
