@@ -163,9 +163,9 @@ final class external_test extends \advanced_testcase {
         $png = base64_encode(self::image_bytes());
         $this->assertSame('err_notyourattempt', self::call('upload_camshot', self::upload_args($attempt->id, $png))['error']);
         $this->assertSame('err_notyourattempt', self::call('send_event', ['attemptid' => $attempt->id,
-            'type' => 'focus_lost', 'at' => 1700000000000, 'clienteventid' => 'ev1'])['error']);
+            'type' => 'focus_lost', 'at' => (int) (microtime(true) * 1000), 'clienteventid' => 'ev1'])['error']);
         $this->assertSame('err_notyourattempt', self::call('check_identity', ['attemptid' => $attempt->id,
-            'takenat' => 1700000000000, 'clientshotid' => 'id1', 'image' => $png])['error']);
+            'takenat' => (int) (microtime(true) * 1000), 'clientshotid' => 'id1', 'image' => $png])['error']);
         $this->assertSame([], $this->sidecar_attempt($this->client, $attempt->id)['shots']);
     }
 
@@ -179,7 +179,7 @@ final class external_test extends \advanced_testcase {
         $this->assertSame('err_attemptnotinprogress', $answer['error']);
         $this->assertSame(get_string('err_attemptnotinprogress', 'quizaccess_proctorpy'), $answer['message']);
         $this->assertSame('err_attemptnotinprogress', self::call('send_event', ['attemptid' => $attempt->id,
-            'type' => 'focus_lost', 'at' => 1700000000000, 'clienteventid' => 'ev1'])['error']);
+            'type' => 'focus_lost', 'at' => (int) (microtime(true) * 1000), 'clienteventid' => 'ev1'])['error']);
     }
 
     /**
@@ -190,7 +190,7 @@ final class external_test extends \advanced_testcase {
         $answer = self::call('upload_camshot', self::upload_args($attempt->id, base64_encode(self::image_bytes())));
         $this->assertSame('err_notproctored', $answer['error']);
         $this->assertSame('err_notproctored', self::call('send_event', ['attemptid' => $attempt->id,
-            'type' => 'focus_lost', 'at' => 1700000000000, 'clienteventid' => 'ev1'])['error']);
+            'type' => 'focus_lost', 'at' => (int) (microtime(true) * 1000), 'clienteventid' => 'ev1'])['error']);
     }
 
     /**
@@ -271,7 +271,7 @@ final class external_test extends \advanced_testcase {
      */
     public function test_send_event_reaches_the_sidecar(): void {
         $attempt = $this->start_attempt($this->quiz, $this->student);
-        $at = 1700000000000;
+        $at = (int) (microtime(true) * 1000);
         foreach (vocabulary::EVENT_TYPES as $i => $type) {
             $answer = self::call('send_event', ['attemptid' => $attempt->id, 'type' => $type, 'at' => $at + $i,
                 'clienteventid' => 'ev' . $i]);
@@ -288,8 +288,8 @@ final class external_test extends \advanced_testcase {
      */
     public function test_unknown_event_type_is_refused(): void {
         $attempt = $this->start_attempt($this->quiz, $this->student);
-        $answer = self::call('send_event', ['attemptid' => $attempt->id, 'type' => 'keystroke', 'at' => 1700000000000,
-            'clienteventid' => 'ev1']);
+        $answer = self::call('send_event', ['attemptid' => $attempt->id, 'type' => 'keystroke',
+            'at' => (int) (microtime(true) * 1000), 'clienteventid' => 'ev1']);
         $this->assertSame('invalidparameter', $answer['error']);
         $this->assertStringContainsString('Unknown event type', $answer['debuginfo']);
         $this->assertSame([], $this->sidecar_attempt($this->client, $attempt->id)['events']);
@@ -300,7 +300,7 @@ final class external_test extends \advanced_testcase {
      */
     public function test_check_identity_without_check_is_refused(): void {
         $attempt = $this->start_attempt($this->quiz, $this->student);
-        $answer = self::call('check_identity', ['attemptid' => $attempt->id, 'takenat' => 1700000000000,
+        $answer = self::call('check_identity', ['attemptid' => $attempt->id, 'takenat' => (int) (microtime(true) * 1000),
             'clientshotid' => 'id1', 'image' => base64_encode(self::image_bytes())]);
         $this->assertSame('err_identitystepover', $answer['error']);
         $this->assertSame([], $this->sidecar_attempt($this->client, $attempt->id)['shots']);
@@ -314,7 +314,7 @@ final class external_test extends \advanced_testcase {
         $quiz = $this->create_quiz($this->course, ['identitycheck' => 'face']);
         $attempt = $this->start_attempt($quiz, $this->student);
         $settings = $this->quiz_settings($quiz)->get_quiz();
-        $answer = self::call('check_identity', ['attemptid' => $attempt->id, 'takenat' => 1700000000000,
+        $answer = self::call('check_identity', ['attemptid' => $attempt->id, 'takenat' => (int) (microtime(true) * 1000),
             'clientshotid' => 'id1', 'image' => base64_encode(self::image_bytes())]);
         $this->assertArrayNotHasKey('error', $answer);
         $this->assertFalse($answer['passed']);
@@ -322,13 +322,13 @@ final class external_test extends \advanced_testcase {
         $this->assertTrue(local\identity_step::pending($settings, $attempt->id));
 
         $face = base64_encode(file_get_contents($this->faces_folder() . '/obama/obama1.jpg'));
-        $answer = self::call('check_identity', ['attemptid' => $attempt->id, 'takenat' => 1700000001000,
+        $answer = self::call('check_identity', ['attemptid' => $attempt->id, 'takenat' => (int) (microtime(true) * 1000) + 1000,
             'clientshotid' => 'id2', 'image' => $face]);
         $this->assertTrue($answer['passed'], $answer['message'] ?? '');
         $this->assertFalse(local\identity_step::pending($settings, $attempt->id));
         $this->assertSame(local\identity_step::PASSED, local\identity_step::outcome($attempt->id)->outcome);
 
-        $late = self::call('check_identity', ['attemptid' => $attempt->id, 'takenat' => 1700000002000,
+        $late = self::call('check_identity', ['attemptid' => $attempt->id, 'takenat' => (int) (microtime(true) * 1000) + 2000,
             'clientshotid' => 'id3', 'image' => $face]);
         $this->assertSame('err_identitystepover', $late['error']);
         $shots = $this->sidecar_attempt($this->client, $attempt->id)['shots'];

@@ -171,7 +171,7 @@ final class identity_step_test extends \core_privacy\tests\provider_testcase {
         $this->assertStringNotContainsString('This quiz is proctored.', $html);
         $code = implode("\n", (new \ReflectionProperty($PAGE->requires, 'amdjscode'))->getValue($PAGE->requires));
         $width = (int) $this->settings()->proctorpy_imagewidth;
-        $this->assertStringContainsString("amd.init({$attempt->id}, {$width})", $code);
+        $this->assertMatchesRegularExpression("~amd\\.init\\({$attempt->id}, {$width}, \\d{13}\\)~", $code);
     }
 
     /**

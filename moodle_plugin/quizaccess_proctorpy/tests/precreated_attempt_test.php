@@ -134,7 +134,7 @@ final class precreated_attempt_test extends \advanced_testcase {
     private static function preflight_module_attempt(): int {
         global $PAGE;
         $code = implode("\n", (new \ReflectionProperty($PAGE->requires, 'amdjscode'))->getValue($PAGE->requires));
-        preg_match_all('~quizaccess_proctorpy/preflight\'\], function\(amd\) \{amd\.init\((\d+), \d+\)~', $code, $m);
+        preg_match_all('~quizaccess_proctorpy/preflight\'\], function\(amd\) \{amd\.init\((\d+), \d+, \d+\)~', $code, $m);
         return (int) end($m[1]);
     }
 

@@ -73,7 +73,7 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
                 $attempt = $this->start_attempt($quiz, $user);
                 $_POST['sesskey'] = sesskey();
                 $answer = external_api::call_external_function('quizaccess_proctorpy_upload_camshot', [
-                    'attemptid' => $attempt->id, 'takenat' => 1700000000000, 'clientshotid' => 'shot1',
+                    'attemptid' => $attempt->id, 'takenat' => (int) (microtime(true) * 1000), 'clientshotid' => 'shot1',
                     'kind' => 'attempt', 'image' => base64_encode(self::image_bytes())], true);
                 $this->assertFalse($answer['error'], json_encode($answer));
                 $this->attempts[$s][$q] = $attempt;

@@ -287,16 +287,22 @@ final class rule_test extends \advanced_testcase {
         $quiz = $this->create_quiz($this->course, ['intervalmin' => 20, 'intervalmax' => 40, 'imagewidth' => 480]);
         $attempt = $this->start_attempt_quietly($quiz, $this->student);
         foreach (['mod-quiz-attempt', 'mod-quiz-summary'] as $pagetype) {
+            $before = (int) floor(microtime(true) * 1000);
             $calls = self::amd_calls(
                 $this->set_up_attempt_page($quiz, $attempt->id, $pagetype),
                 'quizaccess_proctorpy/capture',
                 'init'
             );
+            // The server's clock when it made the page, by which the capture module sends its times.
+            $servertime = $calls[0][0]['servertime'] ?? 0;
+            $this->assertGreaterThanOrEqual($before, $servertime, $pagetype);
+            $this->assertLessThanOrEqual((int) ceil(microtime(true) * 1000), $servertime, $pagetype);
             $this->assertSame([[[
                 'attemptid' => (int) $attempt->id,
                 'intervalmin' => 20,
                 'intervalmax' => 40,
                 'width' => 480,
+                'servertime' => $servertime,
                 'direct' => null,
             ]]], $calls, $pagetype);
         }
