@@ -25,8 +25,8 @@
 defined('MOODLE_INTERNAL') || die();
 
 $plugin->component = 'quizaccess_proctorpy';
-$plugin->version = 2026120301;
+$plugin->version = 2026120600;
 $plugin->requires = 2024100700;
 $plugin->supported = [405, 501];
 $plugin->maturity = MATURITY_BETA;
-$plugin->release = '0.4.0';
+$plugin->release = '0.4.1';
