@@ -16,6 +16,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN = REPO / "moodle_plugin" / "quizaccess_proctorpy"
 SHARED_MOODLE = REPO.parent / "shared" / "moodle"
+# The Moodle release the suite runs in, from ../shared/moodle.
+SUITE_RELEASE = "4.5.6"
 CACHE = REPO / ".cache" / "moodle"
 # The web site's code, where the journeys install (and upgrade) the plugin as an admin would.
 WWW = CACHE / "www"
@@ -42,12 +44,12 @@ def moodle_source():
         if not source.exists():
             raise MoodleUnavailable(f"PROCTORPY_MOODLE_SOURCE={named} does not exist")
         return source
-    tarballs = sorted(SHARED_MOODLE.glob("moodle-*.tar.xz"))
-    if not tarballs:
+    tarball = SHARED_MOODLE / f"moodle-{SUITE_RELEASE}.tar.xz"
+    if not tarball.is_file():
         raise MoodleUnavailable(
-            f"no Moodle to test against: {SHARED_MOODLE} has no moodle-*.tar.xz; set PROCTORPY_MOODLE_SOURCE to a "
-            "Moodle 4.5 checkout or release tarball")
-    return tarballs[-1]
+            f"no Moodle to test against: {SHARED_MOODLE} has no moodle-{SUITE_RELEASE}.tar.xz; set "
+            "PROCTORPY_MOODLE_SOURCE to a Moodle 4.5 checkout or release tarball")
+    return tarball
 
 
 def unpack_moodle(www=WWW):
