@@ -2,11 +2,13 @@
 image store (the data dir's folder, or a bucket of a SeaweedFS the tests start), real images, a real
 gunicorn sidecar.
 
-Every test that builds the app through the `config` fixture runs once per backend: `sqlite`
-(the embedded default: the SQLite file and the image folder in the data dir) and `postgresql-s3`
-(a database on the server at PROCTORPY_TEST_POSTGRESQL, by default postgresql://postgres@127.0.0.1:5432,
-that no other test uses at the same time, and images under a prefix of their own in the bucket of
-the session's SeaweedFS).
+A test that builds the app through the `config` fixture runs on the embedded backend, `sqlite`
+(the SQLite file and the image folder in the data dir), unless it is marked `engines`: then it runs
+on `postgresql-s3` too (a database on the server at PROCTORPY_TEST_POSTGRESQL, by default
+postgresql://postgres@127.0.0.1:5432, that no other test uses at the same time, and images under a
+prefix of their own in the bucket of the session's SeaweedFS). Tests that exercise what differs
+between the engines (the database and storage layers, the queue, purge, export, the reports' SQL...)
+are marked; a refusal answered before the engines are reached is not.
 
 Each test's database starts migrated and empty, so create_app finds no migration left to apply: a
 copy of the SQLite file migrated once per session, or on PostgreSQL a database migrated once per
@@ -198,19 +200,15 @@ def seaweedfs(tmp_path_factory):
 
 
 def pytest_generate_tests(metafunc):
-    """Each test that needs a database runs on every backend; one marked sqlite_only (about the
-    SQLite file itself) or folder_only (about the image folder in the data dir) on the embedded
-    backend alone."""
-    if "backend" in metafunc.fixturenames:
-        embedded_only = (metafunc.definition.get_closest_marker("sqlite_only")
-                         or metafunc.definition.get_closest_marker("folder_only"))
-        metafunc.parametrize("backend", ["sqlite"] if embedded_only else BACKENDS, indirect=True)
+    """A test marked engines runs on every backend; any other test that asks for one gets the embedded one."""
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("engines"):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
 
 
 @pytest.fixture
 def backend(request):
-    """The engines holding the metadata and the images: each test that asks runs on both."""
-    return request.param
+    """The engines holding the metadata and the images: the embedded ones unless the test is marked engines."""
+    return getattr(request, "param", "sqlite")
 
 
 @pytest.fixture

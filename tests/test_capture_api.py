@@ -33,6 +33,7 @@ def count(app, table):
         db.close()
 
 
+@pytest.mark.engines
 def test_healthz_is_unsigned(client):
     response = client.get("/healthz")
     assert response.status_code == 200
@@ -45,6 +46,7 @@ def test_ping_proves_the_secret(api):
     assert response.status_code == 200 and response.json["ok"] is True
 
 
+@pytest.mark.engines
 def test_register_attempt_then_update(api):
     created = api.put_attempt(1)
     assert created.status_code == 201
@@ -55,6 +57,7 @@ def test_register_attempt_then_update(api):
     assert updated.json["quiz_name"] == "Midterm (resit)"
 
 
+@pytest.mark.engines
 def test_camshot_is_stored_re_encoded_and_listed(app, api):
     api.put_attempt(1)
     jpeg = face_bytes("obama/obama-480p.jpg", fmt="JPEG")
@@ -73,6 +76,7 @@ def test_camshot_is_stored_re_encoded_and_listed(app, api):
     assert count(app, "jobs") == 1
 
 
+@pytest.mark.engines
 def test_camshot_retry_is_idempotent(app, api):
     api.put_attempt(1)
     first = api.post_camshot(png_bytes(), client_shot_id="same")
@@ -83,6 +87,7 @@ def test_camshot_retry_is_idempotent(app, api):
     assert count(app, "camshots") == 1
 
 
+@pytest.mark.engines
 def test_image_is_served_full_and_as_thumbnail(api):
     api.put_attempt(1)
     shot_id = api.post_camshot(png_bytes(320, 240)).json["id"]
@@ -95,6 +100,7 @@ def test_image_is_served_full_and_as_thumbnail(api):
         assert image.width == 160
 
 
+@pytest.mark.engines
 def test_events_are_recorded_once(api):
     api.put_attempt(1)
     event = {"attempt_id": 1, "user_id": 7, "type": "tab_hidden", "at": int(time.time() * 1000),
@@ -121,6 +127,7 @@ def test_finish_records_the_end(api):
     assert refused.status_code == 400 and "before" in refused.json["message"]
 
 
+@pytest.mark.engines
 def test_finish_answers_the_stored_score(api):
     # No camshot in 50 minutes: the camera was off nearly all the time, far below the threshold of 70.
     api.put_attempt(1, started_at=1000)
@@ -170,6 +177,7 @@ def test_stale_timestamp_is_refused(client, offset):
     assert "NTP" in response.json["message"]
 
 
+@pytest.mark.engines
 def test_replayed_nonce_is_refused(client):
     headers = signed_headers(SECRET, "GET", "/api/v1/ping")
     assert client.get("/api/v1/ping", headers=headers).status_code == 200
@@ -340,7 +348,7 @@ def test_image_ids_are_checked(api):
     assert api.get("/api/v1/camshots/" + "0" * 20 + "/image").status_code == 404
 
 
-@pytest.mark.folder_only("the free-space floor guards the image folder's disk; test_object_store shows a bucket ignores it")
+# The free-space floor guards the image folder's disk (embedded backend); test_object_store shows a bucket ignores it.
 def test_disk_guard_refuses_camshots(app, api):
     api.put_attempt(1)
     app.config["PROCTORPY"]["storage.min_free_bytes"] = 2**62
@@ -408,6 +416,7 @@ def allowance_of_three(config):
     return config
 
 
+@pytest.mark.engines
 def test_forwarded_camshots_over_the_allowance_are_refused_with_retry_after(app, api, allowance_of_three):
     api.put_attempt(1)
     image = png_bytes(320, 240)
@@ -423,6 +432,7 @@ def test_forwarded_camshots_over_the_allowance_are_refused_with_retry_after(app,
     assert api.post_camshot(image, attempt_id=2, user_id=8).status_code == 201
 
 
+@pytest.mark.engines
 def test_forwarded_and_direct_camshots_spend_one_allowance(app, api, allowance_of_three):
     api.put_attempt(1)
     image = png_bytes(320, 240)
@@ -434,6 +444,7 @@ def test_forwarded_and_direct_camshots_spend_one_allowance(app, api, allowance_o
     assert count(app, "camshots") == 3
 
 
+@pytest.mark.engines
 def test_forwarded_events_over_the_allowance_are_refused(app, api, allowance_of_three):
     api.put_attempt(1)
     answers = [api.json("POST", "/api/v1/events", {"attempt_id": 1, "user_id": 7, "type": "tab_hidden", "at": n + 1,
@@ -455,6 +466,7 @@ def test_the_plugin_checks_images_against_the_sidecar_s_default_bounds():
                                          "MAX_ASPECT_RATIO": DEFAULTS["storage.max_aspect_ratio"]}
 
 
+@pytest.mark.engines
 def test_an_attempt_read_for_a_person_is_audited_as_a_report_view_and_a_lookup_is_not(app, api):
     api.put_attempt(1)
     api.post_camshot(png_bytes(), client_shot_id="seen")

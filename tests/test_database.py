@@ -8,6 +8,9 @@ from sidecar.analysis import queue
 from sidecar.database.postgresql import psycopg_sql
 from sidecar.db import MIGRATIONS, IntegrityError, connect, migrate, write_transaction
 
+# The database layer itself: every test here runs on both engines.
+pytestmark = pytest.mark.engines
+
 
 @pytest.fixture
 def db(config):

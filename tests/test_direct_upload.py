@@ -79,6 +79,7 @@ def attempt(api):
     assert api.put_attempt(2, user_id=8).status_code == 201
 
 
+@pytest.mark.engines
 def test_camshot_and_event_are_stored_with_a_token(app, client, attempt):
     token = upload_token()
     shot = post_camshot(client, bearer(token), client_shot_id="shot-1")
@@ -202,6 +203,7 @@ def test_unknown_attempt_is_refused(app, client, attempt, send):
     assert stored(app) == NOTHING
 
 
+@pytest.mark.engines
 @pytest.mark.parametrize("send", [post_camshot, post_event], ids=["camshot", "event"])
 def test_finished_attempt_is_refused(app, client, api, attempt, send):
     assert api.json("POST", f"/api/v1/attempts/{ATTEMPT}/finish", {"finished_at": int(time.time())}).status_code == 200
@@ -247,6 +249,7 @@ def slow_rate(config):
     return config
 
 
+@pytest.mark.engines
 def test_shots_over_the_rate_are_refused_then_allowed_again(app, client, slow_rate, attempt):
     token = upload_token()
     for n in range(3):
@@ -270,6 +273,7 @@ def test_shots_over_the_rate_are_refused_then_allowed_again(app, client, slow_ra
     assert stored(app)["camshots"] == 5
 
 
+@pytest.mark.engines
 def test_events_over_the_rate_are_refused(app, client, slow_rate, attempt):
     token = upload_token()
     assert post_event(client, bearer(token), client_event_id="e0").status_code == 201

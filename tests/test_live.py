@@ -72,6 +72,7 @@ def seed(app, api, config):
     return start
 
 
+@pytest.mark.engines
 def test_attempts_in_progress_problems_first(app, api, config):
     start = seed(app, api, config)
     answer = live_answer(api)
@@ -107,6 +108,7 @@ def test_attempts_in_progress_problems_first(app, api, config):
     assert wider[8]["left_page"] == 2
 
 
+@pytest.mark.engines
 def test_the_score_is_the_overviews(app, api, config):
     """The live view reads the stored score and flag the overview shows: the domain's one formula."""
     seed(app, api, config)
@@ -135,6 +137,7 @@ def test_only_the_students_named(app, api, config, query, expected):
     assert [t["attempt_id"] for t in live_answer(api, query)["attempts"]] == expected
 
 
+@pytest.mark.engines
 def test_an_unknown_quiz_has_no_attempts_in_progress(app, api):
     response = api.get("/api/v1/quizzes/999/live")
     assert response.status_code == 200 and response.json["attempts"] == [] and response.json["count"] == 0
@@ -154,6 +157,7 @@ def test_malformed_parameters_are_refused(app, api, path, name):
     assert response.json["error"] == "invalid_field" and name in response.json["message"]
 
 
+@pytest.mark.engines
 def test_opening_the_live_view_is_audited_and_its_refreshes_are_not(app, api, config):
     seed(app, api, config)
     assert api.get("/api/v1/quizzes/11/live?view=opened&actor_id=5&actor_name=Grace+Hopper").status_code == 200
@@ -173,7 +177,7 @@ def test_unsigned_is_refused(client):
     assert response.status_code == 401 and response.json["error"] == "unsigned"
 
 
-@pytest.mark.sqlite_only("counts statements with SQLite's trace callback; the query is the same on PostgreSQL")
+# Counts statements with SQLite's trace callback (embedded backend); the query is the same on PostgreSQL.
 def test_one_query_whatever_the_number_of_attempts(app, api, config):
     """Polled by every teacher watching: one statement, for nine attempts as for a hundred."""
     start = seed(app, api, config)
@@ -192,6 +196,7 @@ def test_one_query_whatever_the_number_of_attempts(app, api, config):
         db.close()
 
 
+@pytest.mark.engines
 def test_through_gunicorn(live_sidecar):
     sidecar = live_sidecar.client
     now = int(time.time())

@@ -17,6 +17,9 @@ from sidecar.errors import ImageStoreUnavailable
 from sidecar.storage.repair import remove_orphans
 from sidecar.storage.s3 import DELETE_BATCH, S3Store
 
+# The image stores themselves: every test here runs on both backends.
+pytestmark = pytest.mark.engines
+
 
 @pytest.fixture
 def images(config):

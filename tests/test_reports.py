@@ -108,6 +108,7 @@ def audit_rows(app, action):
 
 # --- the attempt report ---------------------------------------------------------------------------
 
+@pytest.mark.engines
 def test_report_shows_the_attempt(app, api):
     ids = seed_attempt(app, api)
     response = api.get("/api/v1/attempts/1/report?image_base=/mod/quiz/accessrule/proctorpy/image.php/42/1/"
@@ -152,6 +153,7 @@ def test_report_shows_the_attempt(app, api):
     assert "Not reviewed yet." in text
 
 
+@pytest.mark.engines
 def test_report_view_is_audited_with_the_moodle_actor(app, api):
     seed_attempt(app, api)
     api.get("/api/v1/attempts/1/report?actor_id=3&actor_name=Teacher%20T")
@@ -161,6 +163,7 @@ def test_report_view_is_audited_with_the_moodle_actor(app, api):
     assert row["count"] == 21
 
 
+@pytest.mark.engines
 def test_report_references_and_substitute_names(app, api):
     seed_attempt(app, api)
     api.put_attempt(2, user_id=8, user_fullname="Charles Babbage")
@@ -244,6 +247,7 @@ def test_times_follow_the_viewers_time_zone(app, api):
     assert "2023-11-14 23:13:20 CET" in html
 
 
+@pytest.mark.engines
 def test_a_short_attempt_says_why_it_has_no_score(app, api):
     api.put_attempt(1, started_at=START)
     api.post_camshot(face_bytes("obama/obama.jpg", width=320), taken_at=(START + 5) * 1000)
@@ -255,6 +259,7 @@ def test_a_short_attempt_says_why_it_has_no_score(app, api):
     assert overview["score"] is None and "40 s" in overview["score_note"]
 
 
+@pytest.mark.engines
 def test_an_unanalysed_attempt_says_so(app, api):
     api.put_attempt(1, started_at=START)
     for i in range(4):
@@ -278,6 +283,7 @@ def pdf_pages(tmp_path, pdf):
     return pages, text.split("\f")[:len(pages)]
 
 
+@pytest.mark.engines
 def test_pdf_is_a4_with_the_attempt_on_every_page(app, api, tmp_path):
     seed_attempt(app, api)
     response = api.get("/api/v1/attempts/1/report.pdf?actor_id=3&actor_name=Teacher")
@@ -299,6 +305,7 @@ def test_pdf_is_a4_with_the_attempt_on_every_page(app, api, tmp_path):
     assert row["bytes"] == len(pdf) and row["actor_id"] == "3" and row["count"] == 21
 
 
+@pytest.mark.engines
 def test_pdf_embeds_the_images_and_survives_a_missing_file(app, api, tmp_path):
     ids = seed_attempt(app, api)
     db = db_of(app)
@@ -378,6 +385,7 @@ def overview(api, query=""):
     return response.json
 
 
+@pytest.mark.engines
 def test_overview_lists_every_attempt_of_the_quiz(app, api):
     seed_quiz(app, api)
     data = overview(api)
@@ -455,6 +463,7 @@ def test_overview_html_fragment(app, api):
     assert "3 of 3 attempts" in text and "rejected" in text and "not reviewed" in text and "flagged" in text
 
 
+@pytest.mark.engines
 def test_overview_csv(app, api):
     seed_quiz(app, api)
     response = api.get("/api/v1/quizzes/11/attempts?format=csv&sort=attempt&actor_id=5")
@@ -478,6 +487,7 @@ def test_overview_csv_and_html_of_chosen_students(app, api):
     assert "1 of 1 attempt." in " ".join(Elements(html).text) and "Babbage" not in html
 
 
+@pytest.mark.engines
 def test_overview_views_are_audited(app, api):
     seed_quiz(app, api)
     overview(api, "?flagged=1&actor_id=5&actor_name=T")
@@ -489,6 +499,7 @@ def test_overview_views_are_audited(app, api):
 
 # --- the review conclusion -----------------------------------------------------------------------------
 
+@pytest.mark.engines
 def test_review_is_recorded_shown_and_every_change_audited(app, api):
     seed_attempt(app, api)
     first = api.json("POST", "/api/v1/attempts/1/review", {
@@ -567,6 +578,7 @@ def test_user_text_is_escaped_in_every_output(app, api, tmp_path):
 
 # --- against a real gunicorn ---------------------------------------------------------------------------
 
+@pytest.mark.engines
 def test_reports_through_gunicorn(live_sidecar):
     sidecar = live_sidecar.client
     sidecar.put_attempt(1, user_id=7, user_fullname="Ada Lovelace", course_id=3, quiz_id=11, cm_id=42,

@@ -20,7 +20,7 @@ def rows(db_path, sql):
         db.close()
 
 
-@pytest.mark.folder_only("temp files of interrupted writes exist in the image folder only")
+# Temp files of interrupted writes exist in the image folder only (embedded backend).
 def test_repair_removes_temp_and_orphan_files_and_marks_missing(app, api):
     api.put_attempt(1)
     kept = api.post_camshot(png_bytes(), client_shot_id="kept").json["id"]
@@ -45,6 +45,7 @@ def test_write_durably_leaves_no_temp_file(tmp_path):
     assert [p.name for p in (tmp_path / "images/1/2/3").iterdir()] == ["x.png"]
 
 
+@pytest.mark.engines
 def test_sigkilled_workers_lose_no_acknowledged_camshot(live_sidecar):
     """Kill gunicorn workers while clients post; every 201 must be in the image store and in the database."""
     client = live_sidecar.client
