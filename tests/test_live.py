@@ -1,5 +1,6 @@
 """The live view of a quiz: its attempts in progress, problems first, from one query."""
 import time
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -7,6 +8,7 @@ from conftest import face_bytes
 from sidecar import live
 from sidecar.client import SidecarError
 from sidecar.db import connect
+from sidecar.errors import BadRequest
 from sidecar.scoring import recompute_score
 
 # attempt id: (user id, student, verdicts of its camshots every 30 s, oldest first)
@@ -143,13 +145,27 @@ def test_an_unknown_quiz_has_no_attempts_in_progress(app, api):
     assert response.status_code == 200 and response.json["attempts"] == [] and response.json["count"] == 0
 
 
+@pytest.mark.parametrize("query, name", [
+    ("?user_ids=", "user_ids"), ("?user_ids=7,,9", "user_ids"), ("?user_ids=7;9", "user_ids"),
+    ("?user_ids=-7", "user_ids"), ("?user_ids=" + ",".join(["7"] * 901), "user_ids"),
+    ("?minutes=0", "minutes"), ("?minutes=61", "minutes"), ("?minutes=five", "minutes"),
+])
+def test_live_params_refuse_bad_values(query, name):
+    with pytest.raises(BadRequest) as refused:
+        live.live_params(dict(parse_qsl(query[1:], keep_blank_values=True)))
+    assert refused.value.code == "invalid_field" and name in refused.value.message
+
+
+def test_live_params_default_to_everyone_in_the_last_minutes():
+    assert live.live_params({}) == {"user_ids": None, "minutes": live.WINDOW_MINUTES}
+    assert live.live_params({"user_ids": "7,9", "minutes": "15"}) == {"user_ids": {7, 9}, "minutes": 15}
+
+
+# The route's own checks (the quiz id, view), and one refusal of each kind live_params makes (above).
 @pytest.mark.parametrize("path, name", [
     ("/api/v1/quizzes/x/live", "quiz_id"), ("/api/v1/quizzes/0/live", "quiz_id"),
-    ("/api/v1/quizzes/11/live?user_ids=", "user_ids"), ("/api/v1/quizzes/11/live?user_ids=7,,9", "user_ids"),
-    ("/api/v1/quizzes/11/live?user_ids=7;9", "user_ids"), ("/api/v1/quizzes/11/live?user_ids=-7", "user_ids"),
-    ("/api/v1/quizzes/11/live?user_ids=" + ",".join(["7"] * 901), "user_ids"),
-    ("/api/v1/quizzes/11/live?minutes=0", "minutes"), ("/api/v1/quizzes/11/live?minutes=61", "minutes"),
-    ("/api/v1/quizzes/11/live?minutes=five", "minutes"), ("/api/v1/quizzes/11/live?view=closed", "view"),
+    ("/api/v1/quizzes/11/live?user_ids=7;9", "user_ids"), ("/api/v1/quizzes/11/live?minutes=61", "minutes"),
+    ("/api/v1/quizzes/11/live?view=closed", "view"),
 ])
 def test_malformed_parameters_are_refused(app, api, path, name):
     response = api.get(path)
