@@ -287,6 +287,17 @@ def app(config):
     close_app(app)
 
 
+@pytest.fixture(scope="module")
+def shared_app(tmp_path_factory, sqlite_template):
+    """One app on the embedded backend for a whole module, for tests that read what a module fixture seeded once
+    (seeding a realistic attempt takes seconds). A test that writes to it changes what the others see: such
+    tests take their own app."""
+    data_dir = copy_template(sqlite_template, tmp_path_factory.mktemp("shared") / "data")
+    app = create_app(load_config(environ={}, overrides={"storage.data_dir": str(data_dir), "security.secret": SECRET}))
+    yield app
+    close_app(app)
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()
