@@ -1,18 +1,27 @@
-"""Shared fixtures: a real database (a SQLite file in a temp dir, or a fresh PostgreSQL database),
-a real image store (the data dir's folder, or a bucket of a SeaweedFS the tests start), real
-images, a real gunicorn sidecar.
+"""Shared fixtures: a real database (a SQLite file in a temp dir, or a PostgreSQL database), a real
+image store (the data dir's folder, or a bucket of a SeaweedFS the tests start), real images, a real
+gunicorn sidecar.
 
-Every test that builds the app through the `config` fixture runs once per backend: `sqlite`
-(the embedded default: the SQLite file and the image folder in the data dir) and `postgresql-s3`
-(a database of its own on the server at PROCTORPY_TEST_POSTGRESQL, by default
-postgresql://postgres@127.0.0.1:5432, dropped afterwards, and images under a prefix of their
-own in the bucket of the session's SeaweedFS)."""
+A test that builds the app through the `config` fixture runs on the embedded backend, `sqlite`
+(the SQLite file and the image folder in the data dir), unless it is marked `engines`: then it runs
+on `postgresql-s3` too (a database on the server at PROCTORPY_TEST_POSTGRESQL, by default
+postgresql://postgres@127.0.0.1:5432, that no other test uses at the same time, and images under a
+prefix of their own in the bucket of the session's SeaweedFS). Tests that exercise what differs
+between the engines (the database and storage layers, the queue, purge, export, the reports' SQL...)
+are marked; a refusal answered before the engines are reached is not.
+
+Each test's database starts migrated and empty, so create_app finds no migration left to apply: a
+copy of the SQLite file migrated once per session, or on PostgreSQL a database migrated once per
+session and emptied after each test (TRUNCATE) for the next. A test marked `empty_database` starts
+from nothing, to test the migrations themselves."""
 import contextlib
 import http.client
 import io
 import json
 import os
 import secrets
+import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -28,11 +37,12 @@ import pytest
 from PIL import Image
 
 from sidecar import create_app
+from sidecar.db import connect, migrate
 from sidecar.views.connections import close_app
 from sidecar.client import SidecarClient, SidecarError, multipart
 from sidecar.config import load_config
 from sidecar.signing import signed_headers
-from sidecar.storage import image_store
+from sidecar.storage import database_path, image_store
 
 import moodle_site
 from processes import stop_group
@@ -66,17 +76,112 @@ def postgresql_admin():
                     pytrace=False)
 
 
-@contextlib.contextmanager
-def postgresql_database():
-    """The URL of a new, empty, uniquely named database; dropped afterwards with whatever still uses it."""
+def new_postgresql_database():
+    """The URL of a new, empty, uniquely named database."""
     name = "proctorpy_test_" + secrets.token_hex(6)
     with postgresql_admin() as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
+    return f"{POSTGRESQL_SERVER}/{name}"
+
+
+def drop_postgresql_database(url):
+    """Drop a database with whatever still uses it."""
+    with postgresql_admin() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def postgresql_database():
+    """The URL of a new, empty, uniquely named database; dropped afterwards with whatever still uses it."""
+    url = new_postgresql_database()
     try:
-        yield f"{POSTGRESQL_SERVER}/{name}"
+        yield url
     finally:
-        with postgresql_admin() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_postgresql_database(url)
+
+
+def migrated(location):
+    """Apply every migration to the database at location, and say so if one is left over."""
+    database = connect(location)
+    try:
+        migrate(database)
+        assert migrate(database) == [], "a second migrate() found work left: tests would not start migrated"
+    finally:
+        database.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    """A SQLite file migrated once for the session; each test's data dir gets a copy."""
+    path = database_path(tmp_path_factory.mktemp("sqlite-template"))
+    migrated(path)  # the last connection closed: the WAL is checkpointed into the file, which is all to copy
+    return path
+
+
+class MigratedDatabases:
+    """PostgreSQL databases migrated once, each emptied after a test for the next one to take.
+
+    Emptied rather than dropped and created again: on PostgreSQL 15 a DROP DATABASE waits for a
+    checkpoint of the whole server, which takes seconds when other databases on it are busy.
+    """
+
+    def __init__(self):
+        self.free, self.made = [], []
+        self.schema = None
+
+    def take(self):
+        if self.free:
+            return self.free.pop()
+        url = new_postgresql_database()
+        self.made.append(url)
+        migrated(url)
+        if self.schema is None:
+            with psycopg.connect(url, autocommit=True) as conn:
+                self.schema = schema_of(conn)
+        return url
+
+    def give_back(self, url):
+        """Empty the database for the next test: every table but the migrations, their numbering restarted.
+
+        A test's connections left open are ended first (a transaction left open would hold its locks);
+        a database whose tables a test changed (renamed, added) is dropped rather than handed on.
+        """
+        with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            if schema_of(conn) == self.schema:
+                tables = [name for (name,) in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'migrations'")]
+                conn.execute("TRUNCATE " + ", ".join(f'"{name}"' for name in tables) + " RESTART IDENTITY CASCADE")
+                self.free.append(url)
+                return
+        self.made.remove(url)
+        drop_postgresql_database(url)
+
+    def drop_all(self):
+        for url in self.made:
+            drop_postgresql_database(url)
+
+
+def schema_of(conn):
+    """The tables and columns of a database's public schema."""
+    return conn.execute("SELECT table_name, column_name, data_type FROM information_schema.columns "
+                        "WHERE table_schema = 'public' ORDER BY 1, 2").fetchall()
+
+
+@pytest.fixture(scope="session")
+def postgresql_databases():
+    """The session's migrated PostgreSQL databases (each xdist worker has its own); dropped at the end."""
+    databases = MigratedDatabases()
+    yield databases
+    databases.drop_all()
+
+
+def copy_template(template, data_dir):
+    """The data dir with the migrated SQLite file in it, as if a sidecar had run there before."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, database_path(data_dir))
+    return data_dir
 
 
 @pytest.fixture(scope="session")
@@ -89,33 +194,43 @@ def seaweedfs(tmp_path_factory):
         pytest.fail(f"the postgresql-s3 backend's tests need a SeaweedFS, and it could not be started: {error}",
                     pytrace=False)
     yield store
-    store.stop()
+    # Its data goes with the session: no need of weed's clean shutdown, which waits 20 s (its volume server
+    # keeps sending heartbeats for 10 s after SIGTERM).
+    os.killpg(store.process.pid, signal.SIGKILL)
+    store.process.wait()
 
 
 def pytest_generate_tests(metafunc):
-    """Each test that needs a database runs on every backend; one marked sqlite_only (about the
-    SQLite file itself) or folder_only (about the image folder in the data dir) on the embedded
-    backend alone."""
-    if "backend" in metafunc.fixturenames:
-        embedded_only = (metafunc.definition.get_closest_marker("sqlite_only")
-                         or metafunc.definition.get_closest_marker("folder_only"))
-        metafunc.parametrize("backend", ["sqlite"] if embedded_only else BACKENDS, indirect=True)
+    """A test marked engines runs on every backend; any other test that asks for one gets the embedded one."""
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("engines"):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
 
 
 @pytest.fixture
 def backend(request):
-    """The engines holding the metadata and the images: each test that asks runs on both."""
-    return request.param
+    """The engines holding the metadata and the images: the embedded ones unless the test is marked engines."""
+    return getattr(request, "param", "sqlite")
 
 
 @pytest.fixture
-def database_url(backend):
+def empty_database(request):
+    """Whether this test's database starts empty (marked empty_database) instead of migrated."""
+    return request.node.get_closest_marker("empty_database") is not None
+
+
+@pytest.fixture
+def database_url(backend, empty_database, request):
     """database.url for the backend: empty for the data dir's SQLite file."""
     if backend == "sqlite":
         yield ""
-        return
-    with postgresql_database() as url:
+    elif empty_database:
+        with postgresql_database() as url:
+            yield url
+    else:
+        databases = request.getfixturevalue("postgresql_databases")
+        url = databases.take()
         yield url
+        databases.give_back(url)
 
 
 @pytest.fixture
@@ -133,6 +248,16 @@ def backend_env(database_url, image_settings):
     return settings_env({"database.url": database_url, **image_settings})
 
 
+@pytest.fixture
+def migrated_data_dir(database_url, empty_database, request):
+    """Put the session's migrated SQLite file into a data dir, unless the database is elsewhere or starts empty."""
+    def prepare(data_dir):
+        if not database_url and not empty_database:
+            copy_template(request.getfixturevalue("sqlite_template"), data_dir)
+        return data_dir
+    return prepare
+
+
 def settings_env(settings):
     """PROCTORPY_<SECTION>_<KEY> variables of dotted settings, as load_config reads them."""
     return {"PROCTORPY_" + name.replace(".", "_").upper(): str(value) for name, value in settings.items()}
@@ -145,10 +270,10 @@ def config_env(config):
 
 
 @pytest.fixture
-def config(tmp_path, database_url, image_settings):
-    return load_config(environ={}, overrides={"storage.data_dir": str(tmp_path / "data"),
-                                              "security.secret": SECRET, "database.url": database_url,
-                                              **image_settings})
+def config(tmp_path, database_url, image_settings, migrated_data_dir):
+    data_dir = migrated_data_dir(tmp_path / "data")
+    return load_config(environ={}, overrides={"storage.data_dir": str(data_dir), "security.secret": SECRET,
+                                              "database.url": database_url, **image_settings})
 
 
 def stored_keys(images, top="images"):
@@ -159,6 +284,17 @@ def stored_keys(images, top="images"):
 @pytest.fixture
 def app(config):
     app = create_app(config)
+    yield app
+    close_app(app)
+
+
+@pytest.fixture(scope="module")
+def shared_app(tmp_path_factory, sqlite_template):
+    """One app on the embedded backend for a whole module, for tests that read what a module fixture seeded once
+    (seeding a realistic attempt takes seconds). A test that writes to it changes what the others see: such
+    tests take their own app."""
+    data_dir = copy_template(sqlite_template, tmp_path_factory.mktemp("shared") / "data")
+    app = create_app(load_config(environ={}, overrides={"storage.data_dir": str(data_dir), "security.secret": SECRET}))
     yield app
     close_app(app)
 
@@ -358,8 +494,8 @@ class LiveSidecar:
 
 
 @pytest.fixture
-def live_sidecar(tmp_path, backend_env):
-    sidecar = LiveSidecar(tmp_path / "live", env=backend_env).start()
+def live_sidecar(tmp_path, backend_env, migrated_data_dir):
+    sidecar = LiveSidecar(migrated_data_dir(tmp_path / "live"), env=backend_env).start()
     yield sidecar
     sidecar.stop()
 

@@ -154,6 +154,7 @@ def test_boxes_are_in_the_stored_images_pixels(config):
 
 # --- reference photos ---------------------------------------------------------------------
 
+@pytest.mark.engines
 def test_reference_photo_is_stored_with_its_encoding(app, api):
     response = put_reference(api, 7, "obama/obama.jpg")
     assert response.status_code == 200, response.json
@@ -166,6 +167,7 @@ def test_reference_photo_is_stored_with_its_encoding(app, api):
     assert audit == [("reference_upload", '{"user_id": 7}', response.json["bytes"])]
 
 
+@pytest.mark.engines
 def test_a_new_reference_photo_replaces_the_old_one(app, api):
     first = put_reference(api, 7, "obama/obama.jpg").json
     second = put_reference(api, 7, "obama/obama2.jpg").json
@@ -211,6 +213,7 @@ def test_reference_needs_a_signature(client):
 
 # --- verdicts -----------------------------------------------------------------------------
 
+@pytest.mark.engines
 def test_camshots_get_verdicts_against_the_profile_photo(app, api, config):
     api.put_attempt(1)
     put_reference(api, 7, "obama/obama.jpg")
@@ -240,6 +243,7 @@ def test_without_any_reference_one_face_is_ok_with_no_distance(api, config):
     assert shots_by_id(api)[shot]["status"] == "ok" and shots_by_id(api)[shot]["distance"] is None
 
 
+@pytest.mark.engines
 def test_verdict_updates_the_attempts_score(app, api, config):
     api.put_attempt(1)
     put_reference(api, 7, "obama/obama.jpg")
@@ -249,6 +253,7 @@ def test_verdict_updates_the_attempts_score(app, api, config):
     assert score is not None and score["metrics"]["shots"] == 2 and score["metrics"]["pending"] == 0
 
 
+@pytest.mark.engines
 def test_another_student_of_the_quiz_is_recognised(api, config):
     api.put_attempt(1, user_id=7, quiz_id=11)
     api.put_attempt(2, user_id=8, quiz_id=11)
@@ -266,6 +271,7 @@ def test_another_student_of_the_quiz_is_recognised(api, config):
     assert shots_by_id(api, 2)[group]["matched_user_id"] is None
 
 
+@pytest.mark.engines
 def test_a_helper_beside_the_student_is_recognised(api, config):
     api.put_attempt(1, user_id=7, quiz_id=11)
     api.put_attempt(2, user_id=8, quiz_id=11)
@@ -277,6 +283,7 @@ def test_a_helper_beside_the_student_is_recognised(api, config):
     assert shot["status"] == "multiple_faces" and shot["matched_user_id"] == 8
 
 
+@pytest.mark.engines
 def test_a_corrupt_file_is_unreadable_and_the_worker_goes_on(app, api, config):
     api.put_attempt(1)
     broken, good = post_shots(api, "obama/obama2.jpg", "obama/obama1.jpg")
@@ -289,6 +296,7 @@ def test_a_corrupt_file_is_unreadable_and_the_worker_goes_on(app, api, config):
     assert shots[good]["status"] == "ok"
 
 
+@pytest.mark.engines
 def test_a_missing_file_is_unreadable(app, api, config):
     api.put_attempt(1)
     shot, = post_shots(api, "obama/obama2.jpg")
@@ -300,6 +308,7 @@ def test_a_missing_file_is_unreadable(app, api, config):
 
 # --- the queue ----------------------------------------------------------------------------
 
+@pytest.mark.engines
 def test_a_dead_workers_job_is_retried_after_its_lease(app, api, config):
     api.put_attempt(1)
     shot, = post_shots(api, "obama/obama2.jpg")
@@ -322,6 +331,7 @@ def test_a_dead_workers_job_is_retried_after_its_lease(app, api, config):
     assert shots_by_id(api)[shot]["status"] == "ok"
 
 
+@pytest.mark.engines
 def test_a_job_that_keeps_killing_workers_becomes_unreadable(app, api, config):
     api.put_attempt(1)
     shot, = post_shots(api, "obama/obama2.jpg")
@@ -340,6 +350,7 @@ def test_a_job_that_keeps_killing_workers_becomes_unreadable(app, api, config):
     assert rows(app, "SELECT state FROM jobs") == [("failed",)]
 
 
+@pytest.mark.engines
 def test_a_failing_job_is_given_back_then_failed_at_its_last_try(app, api, config):
     api.put_attempt(1)
     shot, = post_shots(api, "obama/obama2.jpg")
@@ -355,6 +366,7 @@ def test_a_failing_job_is_given_back_then_failed_at_its_last_try(app, api, confi
     assert shot_row["status"] == "unreadable" and "disk I/O error" in shot_row["error"]
 
 
+@pytest.mark.engines
 def test_queue_depth_and_age_in_healthz_and_check(app, api, client, config):
     api.put_attempt(1)
     post_shots(api, "obama/obama2.jpg", "noface/coffee.png")
@@ -368,6 +380,7 @@ def test_queue_depth_and_age_in_healthz_and_check(app, api, client, config):
     assert "analysis queue: 0 job(s)" in CliRunner().invoke(cli, ["check"], env=env).output
 
 
+@pytest.mark.engines
 def test_a_killed_worker_process_loses_nothing(app, api, config, tmp_path):
     api.put_attempt(1)
     ids = post_shots(api, *["obama/obama2.jpg", "biden/biden.jpg", "noface/coffee.png", "obama/obama1.jpg"] * 3)
@@ -403,6 +416,7 @@ def test_a_killed_worker_process_loses_nothing(app, api, config, tmp_path):
     assert tries[killed] == 2 and all(t == 1 for c, t in tries.items() if c != killed)
     assert all(s["status"] != "pending" for s in shots_by_id(api).values())
 
+@pytest.mark.engines
 def test_attempt_lists_its_reference_photos_and_no_one_elses(app, api):
     """Moodle's image proxy serves an attempt's report images only if the attempt lists them."""
     api.put_attempt(1, identity_check="match")
@@ -425,6 +439,7 @@ def test_attempt_lists_its_reference_photos_and_no_one_elses(app, api):
 
 # --- the identity check --------------------------------------------------------------------
 
+@pytest.mark.engines
 def test_identity_check_matches_the_profile_photo(app, api):
     api.put_attempt(1, identity_check="match")
     put_reference(api, 7, "obama/obama.jpg")
@@ -465,6 +480,7 @@ def test_identity_check_follows_the_quiz_setting(app, api, check, relative, pass
     assert len(stored_keys(app.config["IMAGES"], "references")) == 1  # the profile photo only
 
 
+@pytest.mark.engines
 def test_identity_without_a_profile_photo_passes_on_one_face_and_says_so(api, config):
     api.put_attempt(1, identity_check="match")
     answer = post_identity(api, "obama/obama1.jpg").json
@@ -478,6 +494,7 @@ def test_identity_without_a_profile_photo_passes_on_one_face_and_says_so(api, co
     assert shots[other]["status"] == "mismatch"
 
 
+@pytest.mark.engines
 def test_identity_photo_sent_twice_is_stored_and_answered_once(app, api):
     api.put_attempt(1)
     first = post_identity(api, "obama/obama1.jpg", client_shot_id="id-1")
@@ -487,6 +504,7 @@ def test_identity_photo_sent_twice_is_stored_and_answered_once(app, api):
     assert rows(app, "SELECT count(*) FROM camshots") == [(1,)]
 
 
+@pytest.mark.engines
 def test_identity_photos_spend_the_attempt_s_camshot_allowance(app, api, config):
     config["capture.max_shots_per_minute"] = 2
     api.put_attempt(1, identity_check="face")  # a photo without a face fails, and the step goes on
@@ -499,6 +517,7 @@ def test_identity_photos_spend_the_attempt_s_camshot_allowance(app, api, config)
     assert rows(app, "SELECT count(*) FROM camshots") == [(2,)]
 
 
+@pytest.mark.engines
 def test_identity_photo_held_by_a_stalled_worker_is_answered_503_then_analysed(app, api, config):
     api.put_attempt(1, identity_check="face")
     db = connect(app.config["DATABASE"])
@@ -540,6 +559,7 @@ def test_bad_identity_uploads_are_refused(app, api, fields, image, status, code)
     assert rows(app, "SELECT count(*) FROM camshots") == [(0,)]
 
 
+@pytest.mark.engines
 def test_identity_photo_after_a_passing_check_is_refused_and_not_stored(app, api):
     api.put_attempt(1, identity_check="face")
     failed = post_identity(api, "noface/coffee.png", client_shot_id="id-1").json
@@ -575,6 +595,7 @@ def test_identity_without_the_image_part_is_refused(api):
 
 # --- the workers beside the server ---------------------------------------------------------
 
+@pytest.mark.engines
 @pytest.mark.slow
 def test_a_burst_of_camshots_drains_each_analysed_once(tmp_path, backend_env):
     from conftest import LiveSidecar

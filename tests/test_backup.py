@@ -6,14 +6,12 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from conftest import IngestLoad, LiveSidecar, png_bytes
 from sidecar import backup as backups
 from sidecar.db import connect
 
-# Backup and restore copy the data dir's SQLite file (PostgreSQL is backed up with pg_dump).
-pytestmark = pytest.mark.sqlite_only("proctorpy backup copies the SQLite file")
+# Backup and restore copy the data dir's SQLite file (PostgreSQL is backed up with pg_dump): these tests
+# run on the embedded backend only, never marked engines.
 
 
 def proctorpy(*args, data_dir):

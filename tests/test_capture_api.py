@@ -10,9 +10,12 @@ import pytest
 from PIL import Image
 
 from conftest import SECRET, attempt_fields, face_bytes, png_bytes, png_declaring, stored_keys
-from sidecar.attempts import EVENT_TYPES
+from sidecar.attempts import EVENT_TYPES, event_fields, settings_snapshot
+from sidecar.camshots import upload_fields
 from sidecar.client import multipart
-from sidecar.config import DEFAULTS
+from sidecar.config import DEFAULTS, load_config
+from sidecar.errors import ProctorpyError
+from sidecar.images import decode_upload
 from sidecar.signing import make_token, signed_headers
 
 PLUGIN = Path(__file__).resolve().parents[1] / "moodle_plugin" / "quizaccess_proctorpy"
@@ -33,6 +36,7 @@ def count(app, table):
         db.close()
 
 
+@pytest.mark.engines
 def test_healthz_is_unsigned(client):
     response = client.get("/healthz")
     assert response.status_code == 200
@@ -45,6 +49,7 @@ def test_ping_proves_the_secret(api):
     assert response.status_code == 200 and response.json["ok"] is True
 
 
+@pytest.mark.engines
 def test_register_attempt_then_update(api):
     created = api.put_attempt(1)
     assert created.status_code == 201
@@ -55,6 +60,7 @@ def test_register_attempt_then_update(api):
     assert updated.json["quiz_name"] == "Midterm (resit)"
 
 
+@pytest.mark.engines
 def test_camshot_is_stored_re_encoded_and_listed(app, api):
     api.put_attempt(1)
     jpeg = face_bytes("obama/obama-480p.jpg", fmt="JPEG")
@@ -73,6 +79,7 @@ def test_camshot_is_stored_re_encoded_and_listed(app, api):
     assert count(app, "jobs") == 1
 
 
+@pytest.mark.engines
 def test_camshot_retry_is_idempotent(app, api):
     api.put_attempt(1)
     first = api.post_camshot(png_bytes(), client_shot_id="same")
@@ -83,6 +90,7 @@ def test_camshot_retry_is_idempotent(app, api):
     assert count(app, "camshots") == 1
 
 
+@pytest.mark.engines
 def test_image_is_served_full_and_as_thumbnail(api):
     api.put_attempt(1)
     shot_id = api.post_camshot(png_bytes(320, 240)).json["id"]
@@ -95,6 +103,7 @@ def test_image_is_served_full_and_as_thumbnail(api):
         assert image.width == 160
 
 
+@pytest.mark.engines
 def test_events_are_recorded_once(api):
     api.put_attempt(1)
     event = {"attempt_id": 1, "user_id": 7, "type": "tab_hidden", "at": int(time.time() * 1000),
@@ -121,6 +130,7 @@ def test_finish_records_the_end(api):
     assert refused.status_code == 400 and "before" in refused.json["message"]
 
 
+@pytest.mark.engines
 def test_finish_answers_the_stored_score(api):
     # No camshot in 50 minutes: the camera was off nearly all the time, far below the threshold of 70.
     api.put_attempt(1, started_at=1000)
@@ -170,6 +180,7 @@ def test_stale_timestamp_is_refused(client, offset):
     assert "NTP" in response.json["message"]
 
 
+@pytest.mark.engines
 def test_replayed_nonce_is_refused(client):
     headers = signed_headers(SECRET, "GET", "/api/v1/ping")
     assert client.get("/api/v1/ping", headers=headers).status_code == 200
@@ -208,14 +219,30 @@ def gif_bytes():
     return out.getvalue()
 
 
-@pytest.mark.parametrize("image, status, code", [
+def refusal(call, *args):
+    """The refusal a validator raises: (status, code, message)."""
+    with pytest.raises(ProctorpyError) as refused:
+        call(*args)
+    return refused.value.status, refused.value.code, refused.value.message
+
+
+BAD_IMAGES = [
     (b"this is not an image", 415, "not_an_image"),
     (b"", 415, "empty_image"),
     (truncated_png(), 415, "corrupt_image"),
     (bomb_png(), 413, "too_many_pixels"),
     (gif_bytes(), 415, "not_an_image"),
     (b"\x89PNG\r\n\x1a\n" + zlib.compress(b"x" * 100), 415, "not_an_image"),
-])
+]
+
+
+@pytest.mark.parametrize("image, status, code", BAD_IMAGES)
+def test_bad_images_are_refused_by_the_decoder(image, status, code):
+    assert refusal(decode_upload, image, load_config(environ={}))[:2] == (status, code)
+
+
+# The decoder's refusals above; here, through the route, that a refused image leaves no file, row or job.
+@pytest.mark.parametrize("image, status, code", [BAD_IMAGES[0], BAD_IMAGES[3]])
 def test_bad_images_are_refused_without_trace(app, api, image, status, code):
     api.put_attempt(1)
     response = api.post_camshot(image)
@@ -247,13 +274,35 @@ def test_camshot_of_another_user_is_refused(app, api):
     assert stored_files(app) == []
 
 
+UPLOAD_FORM = {"attempt_id": "1", "user_id": "7", "taken_at": "1", "client_shot_id": "c1", "kind": "attempt"}
+
+
+@pytest.mark.parametrize("fields, code, message", [
+    ({"attempt_id": ""}, "missing_field", "attempt_id"),
+    ({"client_shot_id": None}, "missing_field", "client_shot_id"),
+    ({"taken_at": "soon"}, "invalid_field", "taken_at"),
+    ({"taken_at": "yesterday"}, "invalid_field", "taken_at"),
+    ({"attempt_id": "1.5"}, "invalid_field", "attempt_id"),
+    ({"user_id": "-3"}, "invalid_field", "user_id"),
+    ({"client_shot_id": "has space"}, "invalid_field", "client_shot_id"),
+    ({"kind": "selfie"}, "invalid_field", "kind"),
+    # An identity photo posted outside the identity step could become the attempt's reference mid-exam.
+    ({"kind": "identity"}, "identity_outside_check", "identity step"),
+])
+def test_upload_fields_are_checked(fields, code, message):
+    form = {k: v for k, v in {**UPLOAD_FORM, **fields}.items() if v is not None}
+    status, refused_code, refused_message = refusal(upload_fields, form)
+    assert (status, refused_code) == (400, code) and message in refused_message
+
+
+def test_upload_fields_are_read_as_typed_values():
+    assert upload_fields({**UPLOAD_FORM, "kind": ""}) == {
+        "attempt_id": 1, "user_id": 7, "taken_at": 1, "client_shot_id": "c1", "kind": "attempt"}
+
+
+# upload_fields' refusals above; here, through the route, that they answer 400 and store nothing.
 @pytest.mark.parametrize("fields, message", [
     ({"attempt_id": ""}, "attempt_id"),
-    ({"taken_at": "soon"}, "taken_at"),
-    ({"attempt_id": "1.5"}, "attempt_id"),
-    ({"user_id": "-3"}, "user_id"),
-    ({"client_shot_id": "has space"}, "client_shot_id"),
-    ({"kind": "selfie"}, "kind"),
     ({"kind": "identity"}, "identity step"),
 ])
 def test_camshot_fields_are_checked(app, api, fields, message):
@@ -287,12 +336,33 @@ def test_ids_that_are_not_integers_are_refused(api, path):
 
 
 @pytest.mark.parametrize("patch, message", [
+    ({"interval_min": 50, "interval_max": 10}, "interval_min must not be greater"),
+    ({"interval_max": 0}, "interval_max must be between 1 and 3600"),
+    ({"interval_min": "20"}, "interval_min must be a number"),
+    ({"identity_check": "retina"}, "identity_check"),
+    ({"threshold": 101}, "threshold"),
+    ({"threshold": True}, "threshold must be a number"),
+    ({"weights": {"no_face": 1, "sneezing": 2}}, "sneezing"),
+    ({"weights": [1, 2]}, "weights must be an object"),
+    ({"weights": {"no_face": 120}}, "weights.no_face"),
+    ({"retention_days": 0}, "retention_days"),
+])
+def test_settings_snapshot_is_checked(patch, message):
+    status, code, refused_message = refusal(settings_snapshot, attempt_fields(**patch))
+    assert (status, code) == (400, "invalid_field") and message in refused_message
+
+
+def test_settings_snapshot_keeps_the_quiz_settings():
+    assert settings_snapshot(attempt_fields(weights={"no_face": 2}, retention_days=30)) == {
+        "interval_min": 20, "interval_max": 40, "identity_check": "match", "threshold": 70,
+        "weights": {"no_face": 2}, "retention_days": 30}
+
+
+# The fields register() reads itself, and one of settings_snapshot's refusals (above) for the wiring.
+@pytest.mark.parametrize("patch, message", [
     ({"user_id": None}, "Missing required field(s): user_id"),
     ({"course_id": "three"}, "course_id"),
     ({"interval_min": 50, "interval_max": 10}, "interval_min must not be greater"),
-    ({"identity_check": "retina"}, "identity_check"),
-    ({"threshold": 101}, "threshold"),
-    ({"weights": {"no_face": 1, "sneezing": 2}}, "sneezing"),
     ({"quiz_name": "x" * 300}, "quiz_name"),
 ])
 def test_attempt_fields_are_checked(api, patch, message):
@@ -314,11 +384,28 @@ def test_non_json_bodies_are_refused(api):
     assert response.status_code == 400 and response.json["error"] == "not_json"
 
 
+EVENT = {"attempt_id": 1, "user_id": 7, "type": "tab_hidden", "at": 1, "client_event_id": "e1"}
+
+
+@pytest.mark.parametrize("patch, code, message", [
+    ({"type": "sneeze"}, "invalid_field", "type must be one of"),
+    ({"type": "screenshot"}, "invalid_field", "type must be one of"),
+    ({"at": "now"}, "invalid_field", "at must be a positive integer"),
+    ({"attempt_id": "one"}, "invalid_field", "attempt_id"),
+    ({"user_id": 0}, "invalid_field", "user_id"),
+    ({"client_event_id": None}, "missing_field", "client_event_id"),
+    ({"client_event_id": "has space"}, "invalid_field", "client_event_id"),
+    ({"type": None, "at": None}, "missing_field", "type, at"),
+])
+def test_event_fields_are_checked(patch, code, message):
+    status, refused_code, refused_message = refusal(event_fields, {**EVENT, **patch})
+    assert (status, refused_code) == (400, code) and message in refused_message
+
+
+# event_fields' refusals above; here, through the route, one of them and the attempt that is not the user's.
 @pytest.mark.parametrize("patch, status", [
     ({"type": "sneeze"}, 400),
-    ({"at": "now"}, 400),
     ({"attempt_id": 5}, 409),
-    ({"client_event_id": None}, 400),
 ])
 def test_bad_events_are_refused(api, patch, status):
     api.put_attempt(1)
@@ -340,7 +427,7 @@ def test_image_ids_are_checked(api):
     assert api.get("/api/v1/camshots/" + "0" * 20 + "/image").status_code == 404
 
 
-@pytest.mark.folder_only("the free-space floor guards the image folder's disk; test_object_store shows a bucket ignores it")
+# The free-space floor guards the image folder's disk (embedded backend); test_object_store shows a bucket ignores it.
 def test_disk_guard_refuses_camshots(app, api):
     api.put_attempt(1)
     app.config["PROCTORPY"]["storage.min_free_bytes"] = 2**62
@@ -365,14 +452,24 @@ def test_truncated_jpeg_is_refused_after_libraries_that_allow_truncation_load(ap
     assert stored_files(app) == []
 
 
-@pytest.mark.parametrize("image, status, code, message", [
+TALL_OR_WIDE = [
     (png_bytes(640, 26000), 413, "image_too_large", "640x26000 pixels; neither side may be longer than 4096"),
     (png_declaring(640, 26000), 413, "image_too_large", "640x26000"),
     (png_declaring(26000, 640), 413, "image_too_large", "26000x640"),
     (png_bytes(2000, 400), 422, "bad_aspect_ratio", "5.0 times as wide as it is tall; at most 4 times"),
     (png_bytes(100, 401), 422, "bad_aspect_ratio", "4.0 times as tall as it is wide"),
     (png_declaring(64, 4000), 422, "bad_aspect_ratio", "62.5 times as tall"),
-])
+]
+
+
+@pytest.mark.parametrize("image, status, code, message", TALL_OR_WIDE)
+def test_tall_or_wide_images_are_refused_by_the_decoder(image, status, code, message):
+    refused_status, refused_code, refused_message = refusal(decode_upload, image, load_config(environ={}))
+    assert (refused_status, refused_code) == (status, code) and message in refused_message
+
+
+# The decoder's refusals above; here, on both routes that take camshots, that they answer and store nothing.
+@pytest.mark.parametrize("image, status, code, message", [TALL_OR_WIDE[1], TALL_OR_WIDE[3]])
 @pytest.mark.parametrize("route", ["signed", "direct"])
 def test_tall_or_wide_images_are_refused_from_their_header(app, api, image, status, code, message, route):
     api.put_attempt(1)
@@ -408,6 +505,7 @@ def allowance_of_three(config):
     return config
 
 
+@pytest.mark.engines
 def test_forwarded_camshots_over_the_allowance_are_refused_with_retry_after(app, api, allowance_of_three):
     api.put_attempt(1)
     image = png_bytes(320, 240)
@@ -423,6 +521,7 @@ def test_forwarded_camshots_over_the_allowance_are_refused_with_retry_after(app,
     assert api.post_camshot(image, attempt_id=2, user_id=8).status_code == 201
 
 
+@pytest.mark.engines
 def test_forwarded_and_direct_camshots_spend_one_allowance(app, api, allowance_of_three):
     api.put_attempt(1)
     image = png_bytes(320, 240)
@@ -434,6 +533,7 @@ def test_forwarded_and_direct_camshots_spend_one_allowance(app, api, allowance_o
     assert count(app, "camshots") == 3
 
 
+@pytest.mark.engines
 def test_forwarded_events_over_the_allowance_are_refused(app, api, allowance_of_three):
     api.put_attempt(1)
     answers = [api.json("POST", "/api/v1/events", {"attempt_id": 1, "user_id": 7, "type": "tab_hidden",
@@ -456,6 +556,7 @@ def test_the_plugin_checks_images_against_the_sidecar_s_default_bounds():
                                          "MAX_ASPECT_RATIO": DEFAULTS["storage.max_aspect_ratio"]}
 
 
+@pytest.mark.engines
 def test_an_attempt_read_for_a_person_is_audited_as_a_report_view_and_a_lookup_is_not(app, api):
     api.put_attempt(1)
     api.post_camshot(png_bytes(), client_shot_id="seen")

@@ -57,6 +57,7 @@ def console(app, client):
 
 # --- sign-in -------------------------------------------------------------------------------------
 
+@pytest.mark.engines
 def test_sso_signs_in_once_with_a_strict_http_only_cookie(app, client):
     token = sso_token()
     response = client.get("/console/sso?token=" + token)
@@ -99,6 +100,7 @@ def test_sso_vector_token_is_read_as_the_shared_vectors_say(tmp_path):
     assert read_token(vector["secret"], vector["token"], vector["payload"]["exp"] - 30) == vector["payload"]
 
 
+@pytest.mark.engines
 def test_local_admin_signs_in_with_scrypt_password(app, client):
     db = connect(app.config["DATABASE"])
     with write_transaction(db):
@@ -146,6 +148,7 @@ def audit_rows(app, action):
         db.close()
 
 
+@pytest.mark.engines
 def test_wrong_passwords_for_a_name_lock_it_with_429_and_retry_after(throttled):
     client = throttled.test_client()
     assert [sign_in_as(client, "alice", f"guess {n}").status_code for n in range(3)] == [401, 401, 401]
@@ -163,6 +166,7 @@ def test_wrong_passwords_for_a_name_lock_it_with_429_and_retry_after(throttled):
     assert sign_in_as(client, "bob", "another guess").status_code == 401  # other names are still heard
 
 
+@pytest.mark.engines
 def test_a_lockout_ends_and_a_right_password_clears_the_count(throttled):
     client = throttled.test_client()
     for n in range(3):
@@ -176,6 +180,7 @@ def test_a_lockout_ends_and_a_right_password_clears_the_count(throttled):
     db.close()
 
 
+@pytest.mark.engines
 def test_wrong_passwords_from_an_address_lock_it(throttled):
     client = throttled.test_client()
     names = ["alice", "bob", "carol", "dave", "erin"]
@@ -186,6 +191,7 @@ def test_wrong_passwords_from_an_address_lock_it(throttled):
     assert [row[1] for row in audit_rows(throttled, "console_sign_in_locked")] == ['{"address": "203.0.113.7"}']
 
 
+@pytest.mark.engines
 def test_guesses_sent_at_once_are_held_to_the_limit(throttled):
     client_for = [throttled.test_client() for _ in range(8)]
     tokens = [csrf_of(c, "/console/login") for c in client_for]
@@ -225,6 +231,7 @@ def test_admin_names_and_passwords_are_checked(app, name, password, message):
         admins.create(db, name, password)
 
 
+@pytest.mark.engines
 def test_admin_create_command(app, config):
     runner = CliRunner()
     env = {"PROCTORPY_SECRET": SECRET, "PROCTORPY_STORAGE_DATA_DIR": str(config.data_dir),
@@ -283,6 +290,7 @@ def test_secure_cookie_when_public_url_is_https(tmp_path):
     assert "Secure" in response.headers["Set-Cookie"]
 
 
+@pytest.mark.engines
 def test_logout_needs_csrf_and_ends_the_session(app, console):
     assert console.post("/console/logout").status_code == 403
     assert console.post("/console/logout", data={"csrf_token": csrf_of(console)}).status_code == 302
@@ -332,6 +340,7 @@ def test_frame_ancestors_allow_only_the_moodle_origin(tmp_path):
 
 # --- pages ---------------------------------------------------------------------------------------
 
+@pytest.mark.engines
 def test_dashboard_shows_disk_usage_growth_and_queue(app, console):
     seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 2, 3, first_attempt=1)
     seed(app.config["DATABASE"], app.config["IMAGES"], 4, 12, 1, 2, first_attempt=10, finished_days_ago=200)
@@ -343,13 +352,14 @@ def test_dashboard_shows_disk_usage_growth_and_queue(app, console):
     assert "Camshots <span class=\"ok\">accepted</span>" in page
 
 
-@pytest.mark.folder_only("the free-space floor guards the image folder's disk; with a bucket camshots stay accepted")
+# The free-space floor guards the image folder's disk (embedded backend); with a bucket camshots stay accepted.
 def test_dashboard_shows_the_disk_guard(app, console):
     app.config["PROCTORPY"]["storage.min_free_bytes"] = 2**62
     page = console.get("/console/").get_data(as_text=True)
     assert "New camshots are refused" in page and '<span class="bad">refused</span>' in page
 
 
+@pytest.mark.engines
 def test_browse_course_quiz_attempt_with_report_and_images(app, console):
     seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 2, 3, first_attempt=1)
     courses = console.get("/console/courses").get_data(as_text=True)
@@ -379,6 +389,7 @@ def test_browse_course_quiz_attempt_with_report_and_images(app, console):
     assert {"attempt_view", "image_view"} <= set(audit_actions(app))
 
 
+@pytest.mark.engines
 def test_hold_toggle_is_audited(app, console):
     seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 1, 1, first_attempt=1)
     token = csrf_of(console)
@@ -391,6 +402,7 @@ def test_hold_toggle_is_audited(app, console):
         ("moodle:2", "hold set")
 
 
+@pytest.mark.engines
 def test_policy_editor_sets_and_removes_policies(app, console):
     token = csrf_of(console)
     saved = console.post("/console/policies", data={"csrf_token": token, "scope": "quiz", "scope_id": "11", "days": "14"})
@@ -410,6 +422,7 @@ def test_policy_editor_sets_and_removes_policies(app, console):
         ["policy_set", "policy_delete"]
 
 
+@pytest.mark.engines
 def test_purge_form_shows_the_dry_run_before_confirming(app, console):
     seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 2, 3, first_attempt=1)
     seed(app.config["DATABASE"], app.config["IMAGES"], 4, 11, 1, 3, first_attempt=10)
@@ -428,6 +441,7 @@ def test_purge_form_shows_the_dry_run_before_confirming(app, console):
         ("console", "moodle:2", 6)
 
 
+@pytest.mark.engines
 def test_purge_form_reads_dates_and_the_expired_box(app, console):
     seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 1, 1, first_attempt=1, finished_days_ago=200)
     seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 1, 1, first_attempt=2, finished_days_ago=1)
@@ -439,6 +453,7 @@ def test_purge_form_reads_dates_and_the_expired_box(app, console):
     assert "YYYY-MM-DD" in console.get("/console/purge?before=yesterday&preview=1").get_data(as_text=True)
 
 
+@pytest.mark.engines
 def test_export_form_shows_the_size_then_streams_the_zip(app, console):
     seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 2, 3, first_attempt=1)
     preview = console.get("/console/export?quiz_id=11&preview=1").get_data(as_text=True)
@@ -452,6 +467,7 @@ def test_export_form_shows_the_size_then_streams_the_zip(app, console):
     assert "export" in audit_actions(app)
 
 
+@pytest.mark.engines
 def test_audit_page_filters_and_exports_csv(app, console):
     seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 1, 1, first_attempt=1)
     token = csrf_of(console)

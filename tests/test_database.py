@@ -16,13 +16,15 @@ APPLIED_IN_ORDER = [
     "repair_capture_times",
 ]
 
+# The database layer itself: every test here runs on both engines.
+pytestmark = pytest.mark.engines
+
 
 @pytest.fixture
 def db(config):
-    """A migrated connection of its own to the backend's database."""
+    """A connection of its own to the backend's database: migrated, or empty for a test marked empty_database."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
     database = connect(config["database.url"] or config.data_dir / "proctorpy.db")
-    migrate(database)
     yield database
     database.close()
 
@@ -65,7 +67,9 @@ def test_timestamps_keep_their_precision_and_sums_are_plain_numbers(db):
     assert total == 5 and isinstance(total, int)
 
 
+@pytest.mark.empty_database
 def test_migrations_run_once(db):
+    assert migrate(db) == [function.__name__ for function in MIGRATIONS]
     assert migrate(db) == []
     assert db.execute("SELECT count(*) FROM migrations").fetchone()[0] == len(MIGRATIONS)
     assert pending_migrations(db) == []
@@ -103,6 +107,19 @@ def test_a_database_that_numbered_its_migrations_is_upgraded_without_running_one
         assert migrate(database) == [] and pending_migrations(database) == []
     finally:
         database.close()
+
+
+@pytest.mark.parametrize("turn", [1, 2])
+def test_each_test_database_starts_migrated_and_empty(db, turn):
+    """What create_app migrates at its start is already done: the suite migrates once per run, not per test.
+    The second turn takes the database the first one wrote to (on PostgreSQL, emptied for it)."""
+    assert migrate(db) == []
+    assert db.execute("SELECT count(*) FROM migrations").fetchone()[0] == len(MIGRATIONS)
+    assert db.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 0
+    with write_transaction(db):
+        row_id = db.execute("INSERT INTO audit_log (at, actor_type, action) VALUES (1.0, 'system', 'turn') "
+                            "RETURNING id").fetchone()[0]
+    assert row_id == 1  # numbering starts again too
 
 
 def test_a_claim_passes_over_the_job_another_claim_holds():

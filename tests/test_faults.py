@@ -55,6 +55,7 @@ def repair_now(sidecar):
                    capture_output=True)
 
 
+@pytest.mark.engines
 def test_sidecar_sigkilled_under_ingest_loses_no_acknowledged_camshot(tmp_path, backend_env):
     kills = int(os.environ.get("PROCTORPY_FAULT_KILLS", "3"))
     sidecar = LiveSidecar(tmp_path / "data", env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
@@ -95,7 +96,7 @@ def test_sidecar_sigkilled_under_ingest_loses_no_acknowledged_camshot(tmp_path, 
     assert all(status < 500 for status in refused), refused
 
 
-@pytest.mark.sqlite_only("another process holds the SQLite file's lock")
+# Another process holds the SQLite file's lock (embedded backend).
 def test_a_locked_database_answers_503_with_a_message_then_recovers(app, api, monkeypatch):
     monkeypatch.setattr(sqlite_engine, "BUSY_TIMEOUT_MS", 300)  # how long a request waits for the lock
     api.put_attempt(1)
@@ -115,7 +116,7 @@ def test_a_locked_database_answers_503_with_a_message_then_recovers(app, api, mo
     assert api.post_camshot(png_bytes(), client_shot_id="during-lock").status_code == 201
 
 
-@pytest.mark.folder_only("the free-space floor guards the disk the image folder is on; a bucket has none here")
+# The free-space floor guards the disk the image folder is on (embedded backend); a bucket has none here.
 def test_below_the_free_space_floor_camshots_get_507_then_are_taken_when_space_is_back(config, tmp_path):
     first_app = create_app(config)
     first = SignedTestClient(first_app.test_client())

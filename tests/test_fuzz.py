@@ -185,6 +185,7 @@ def camshot_bodies(draw):
     return multipart(fields, files)
 
 
+@pytest.mark.engines
 def test_multipart_camshot_uploads_answer_2xx_or_a_clear_4xx_and_store_nothing_half(app):
     app.config["PROCTORPY"]["capture.max_shots_per_minute"] = 10**9  # every input reaches the image's checks
     api = SignedTestClient(app.test_client())
@@ -299,6 +300,7 @@ JSON_VALUES = st.recursive(
 )
 
 
+@pytest.mark.engines
 def test_purge_selections_parse_into_bounded_sql_or_refuse(app):
     db = connect(app.config["DATABASE"])
     tried = []
@@ -346,6 +348,7 @@ def signed_or_token(prepared, sidecar_url):
     return prepared
 
 
+@pytest.mark.engines
 def test_the_api_answers_generated_requests_without_5xx(live_sidecar):
     """Schemathesis generates requests from the OpenAPI document; each one is signed and sent."""
     client = live_sidecar.client

@@ -1,5 +1,6 @@
 """The live view of a quiz: its attempts in progress, problems first, from one query."""
 import time
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -8,6 +9,7 @@ from sidecar import live
 from sidecar.attempts import recompute_score
 from sidecar.client import SidecarError
 from sidecar.db import connect
+from sidecar.errors import BadRequest
 
 # attempt id: (user id, student, verdicts of its camshots every 30 s, oldest first)
 ATTEMPTS = {
@@ -72,6 +74,7 @@ def seed(app, api, config):
     return start
 
 
+@pytest.mark.engines
 def test_attempts_in_progress_problems_first(app, api, config):
     start = seed(app, api, config)
     answer = live_answer(api)
@@ -107,6 +110,7 @@ def test_attempts_in_progress_problems_first(app, api, config):
     assert wider[8]["left_page"] == 2
 
 
+@pytest.mark.engines
 def test_the_score_is_the_overviews(app, api, config):
     """The live view reads the stored score and flag the overview shows: the domain's one formula."""
     seed(app, api, config)
@@ -135,18 +139,33 @@ def test_only_the_students_named(app, api, config, query, expected):
     assert [t["attempt_id"] for t in live_answer(api, query)["attempts"]] == expected
 
 
+@pytest.mark.engines
 def test_an_unknown_quiz_has_no_attempts_in_progress(app, api):
     response = api.get("/api/v1/quizzes/999/live")
     assert response.status_code == 200 and response.json["attempts"] == [] and response.json["count"] == 0
 
 
+@pytest.mark.parametrize("query, name", [
+    ("?user_ids=", "user_ids"), ("?user_ids=7,,9", "user_ids"), ("?user_ids=7;9", "user_ids"),
+    ("?user_ids=-7", "user_ids"), ("?user_ids=" + ",".join(["7"] * 901), "user_ids"),
+    ("?minutes=0", "minutes"), ("?minutes=61", "minutes"), ("?minutes=five", "minutes"),
+])
+def test_live_params_refuse_bad_values(query, name):
+    with pytest.raises(BadRequest) as refused:
+        live.live_params(dict(parse_qsl(query[1:], keep_blank_values=True)))
+    assert refused.value.code == "invalid_field" and name in refused.value.message
+
+
+def test_live_params_default_to_everyone_in_the_last_minutes():
+    assert live.live_params({}) == {"user_ids": None, "minutes": live.WINDOW_MINUTES}
+    assert live.live_params({"user_ids": "7,9", "minutes": "15"}) == {"user_ids": {7, 9}, "minutes": 15}
+
+
+# The route's own checks (the quiz id, view), and one refusal of each kind live_params makes (above).
 @pytest.mark.parametrize("path, name", [
     ("/api/v1/quizzes/x/live", "quiz_id"), ("/api/v1/quizzes/0/live", "quiz_id"),
-    ("/api/v1/quizzes/11/live?user_ids=", "user_ids"), ("/api/v1/quizzes/11/live?user_ids=7,,9", "user_ids"),
-    ("/api/v1/quizzes/11/live?user_ids=7;9", "user_ids"), ("/api/v1/quizzes/11/live?user_ids=-7", "user_ids"),
-    ("/api/v1/quizzes/11/live?user_ids=" + ",".join(["7"] * 901), "user_ids"),
-    ("/api/v1/quizzes/11/live?minutes=0", "minutes"), ("/api/v1/quizzes/11/live?minutes=61", "minutes"),
-    ("/api/v1/quizzes/11/live?minutes=five", "minutes"), ("/api/v1/quizzes/11/live?view=closed", "view"),
+    ("/api/v1/quizzes/11/live?user_ids=7;9", "user_ids"), ("/api/v1/quizzes/11/live?minutes=61", "minutes"),
+    ("/api/v1/quizzes/11/live?view=closed", "view"),
 ])
 def test_malformed_parameters_are_refused(app, api, path, name):
     response = api.get(path)
@@ -154,6 +173,7 @@ def test_malformed_parameters_are_refused(app, api, path, name):
     assert response.json["error"] == "invalid_field" and name in response.json["message"]
 
 
+@pytest.mark.engines
 def test_opening_the_live_view_is_audited_and_its_refreshes_are_not(app, api, config):
     seed(app, api, config)
     assert api.get("/api/v1/quizzes/11/live?view=opened&actor_id=5&actor_name=Grace+Hopper").status_code == 200
@@ -173,7 +193,7 @@ def test_unsigned_is_refused(client):
     assert response.status_code == 401 and response.json["error"] == "unsigned"
 
 
-@pytest.mark.sqlite_only("counts statements with SQLite's trace callback; the query is the same on PostgreSQL")
+# Counts statements with SQLite's trace callback (embedded backend); the query is the same on PostgreSQL.
 def test_one_query_whatever_the_number_of_attempts(app, api, config):
     """Polled by every teacher watching: one statement, for nine attempts as for a hundred."""
     start = seed(app, api, config)
@@ -192,6 +212,7 @@ def test_one_query_whatever_the_number_of_attempts(app, api, config):
         db.close()
 
 
+@pytest.mark.engines
 def test_through_gunicorn(live_sidecar):
     sidecar = live_sidecar.client
     now = int(time.time())

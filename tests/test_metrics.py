@@ -25,6 +25,7 @@ def value(found, name, **labels):
     return found.get((name, frozenset(labels.items())), 0)
 
 
+@pytest.mark.engines
 def test_camshots_received_and_refused_by_reason(client, api):
     api.put_attempt(1)
     assert api.post_camshot(png_bytes(), client_shot_id="a").status_code == 201
@@ -47,6 +48,7 @@ def test_camshots_received_and_refused_by_reason(client, api):
     assert value(found, "proctorpy_purges_total") == 0
 
 
+@pytest.mark.engines
 def test_metrics_count_purges_and_exports_from_the_audit_log(client, api):
     api.put_attempt(1)
     api.post_camshot(png_bytes(), client_shot_id="a")
@@ -89,6 +91,7 @@ def test_request_id_is_echoed_when_plain_else_made(client, given, echoed):
         assert request_id != given and len(request_id) == 16 and int(request_id, 16) >= 0
 
 
+@pytest.mark.engines
 def test_live_metrics_add_up_across_gunicorn_workers_and_logs_hold_no_secrets(live_sidecar):
     client = live_sidecar.client
     client.put_attempt(1, user_id=7, user_fullname="Ada", course_id=3, quiz_id=11, cm_id=42, started_at=1_700_000_000)

@@ -18,6 +18,9 @@ from sidecar.storage.repair import remove_orphans
 from sidecar.storage.s3 import DELETE_BATCH, S3Store
 from sidecar.views.connections import close_app
 
+# The image stores themselves: every test here runs on both backends.
+pytestmark = pytest.mark.engines
+
 
 @pytest.fixture
 def images(config):

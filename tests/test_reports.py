@@ -5,13 +5,18 @@ import json
 import re
 import subprocess
 from html.parser import HTMLParser
+from types import SimpleNamespace
+from urllib.parse import parse_qsl, quote
 
 import pytest
 from PIL import Image
 
-from conftest import SECRET, face_bytes
+from conftest import SECRET, SignedTestClient, face_bytes
 from sidecar.client import SidecarError, multipart
 from sidecar.db import connect
+from sidecar.errors import BadRequest
+from sidecar.reports.overview import overview_params
+from sidecar.reports.report import time_zone, url_prefix
 from sidecar.signing import signed_headers
 
 START = 1_700_000_000  # unix seconds; 2023-11-14 22:13:20 UTC
@@ -108,6 +113,7 @@ def audit_rows(app, action):
 
 # --- the attempt report ---------------------------------------------------------------------------
 
+@pytest.mark.engines
 def test_report_shows_the_attempt(app, api):
     ids = seed_attempt(app, api)
     response = api.get("/api/v1/attempts/1/report?image_base=/mod/quiz/accessrule/proctorpy/image.php/42/1/"
@@ -152,6 +158,7 @@ def test_report_shows_the_attempt(app, api):
     assert "Not reviewed yet." in text
 
 
+@pytest.mark.engines
 def test_report_view_is_audited_with_the_moodle_actor(app, api):
     seed_attempt(app, api)
     api.get("/api/v1/attempts/1/report?actor_id=3&actor_name=Teacher%20T")
@@ -161,6 +168,7 @@ def test_report_view_is_audited_with_the_moodle_actor(app, api):
     assert row["count"] == 21
 
 
+@pytest.mark.engines
 def test_report_references_and_substitute_names(app, api):
     seed_attempt(app, api)
     api.put_attempt(2, user_id=8, user_fullname="Charles Babbage")
@@ -176,34 +184,43 @@ def test_report_references_and_substitute_names(app, api):
     assert "Another student: Charles Babbage" in html
 
 
-@pytest.mark.parametrize("image_base", [
+# Prefixes that could be more than a link: a scheme that runs or embeds, a quote, space or angle bracket that
+# leaves the attribute, a UNC path, more than 500 characters.
+UNSAFE_PREFIXES = [
     "javascript:alert(1)//", "JavaScript:alert(1)", "data:text/html,x", '/a"onerror="x', "/a'b", "/a b",
-    "/a<b", "vbscript:x", "ftp://host/", "x" * 501, "\\\\host\\share",
-])
-def test_unsafe_image_base_is_refused(app, api, image_base):
-    seed_attempt(app, api, finish=False)
-    from urllib.parse import quote
+    "/a<b", "vbscript:x", "ftp://host/", "x" * 501, "\\\\host\\share", '"onclick=',
+]
 
-    response = api.get("/api/v1/attempts/1/report?image_base=" + quote(image_base, safe=""))
+
+@pytest.mark.parametrize("value", UNSAFE_PREFIXES)
+def test_url_prefixes_that_could_be_more_than_a_link_are_refused(value):
+    with pytest.raises(BadRequest) as refused:
+        url_prefix(value, "image_base")
+    assert refused.value.code == "invalid_field" and "image_base" in refused.value.message
+
+
+@pytest.mark.parametrize("image_base", ["javascript:alert(1)//", "x" * 501])
+def test_unsafe_image_base_is_refused(seeded, image_base):
+    """The route refuses through url_prefix before it builds the report, and audits no view."""
+    views = len(audit_rows(seeded.app, "report_view"))
+    response = seeded.api.get("/api/v1/attempts/1/report?image_base=" + quote(image_base, safe=""))
     assert response.status_code == 400
     assert response.json["error"] == "invalid_field" and "image_base" in response.json["message"]
-    assert audit_rows(app, "report_view") == []
+    assert len(audit_rows(seeded.app, "report_view")) == views
 
 
 @pytest.mark.parametrize("image_base", ["", "images/", "../image.php?file=/1/2/", "https://moodle.example.edu/x/",
                                         "http://127.0.0.1:8080/image.php/1/2/"])
-def test_safe_image_bases_are_used_as_given(app, api, image_base):
-    ids = seed_attempt(app, api, finish=False)
-    from urllib.parse import quote
-
-    html = api.get("/api/v1/attempts/1/report?image_base=" + quote(image_base, safe="")).get_data(as_text=True)
-    assert f'src="{image_base}{ids[0]}?size=thumb"'.replace("&", "&amp;") in html
+def test_safe_image_bases_are_used_as_given(seeded, image_base):
+    assert url_prefix(image_base, "image_base") == image_base
+    html = seeded.api.get("/api/v1/attempts/1/report?image_base=" + quote(image_base, safe="")).get_data(as_text=True)
+    assert f'src="{image_base}{seeded.ids[0]}?size=thumb"'.replace("&", "&amp;") in html
 
 
 @pytest.mark.parametrize("full_size, linked", [("", True), ("&full_size=1", True), ("&full_size=0", False)])
-def test_thumbnails_link_to_the_full_size_image_unless_told_not_to(app, api, full_size, linked):
-    ids = seed_attempt(app, api, finish=False)
-    html = api.get("/api/v1/attempts/1/report?image_base=/img/" + full_size).get_data(as_text=True)
+def test_thumbnails_link_to_the_full_size_image_unless_told_not_to(seeded, full_size, linked):
+    ids = seeded.ids
+    html = seeded.api.get("/api/v1/attempts/1/report?image_base=/img/" + full_size).get_data(as_text=True)
     assert f'src="/img/{ids[0]}?size=thumb"' in html
     assert (f'href="/img/{ids[0]}"' in html) == linked
     assert ('<span class="ppr-thumb" style="aspect-ratio:' in html) != linked
@@ -219,17 +236,16 @@ def test_thumbnails_link_to_the_full_size_image_unless_told_not_to(app, api, ful
     ("/api/v1/attempts/1/report?tz=../../etc/passwd", 400, "invalid_field"),
     ("/api/v1/attempts/999/report.pdf", 404, "unknown_attempt"),
 ])
-def test_report_refusals(app, api, path, status, code):
-    api.put_attempt(1)
-    response = api.get(path)
+def test_report_refusals(seeded, path, status, code):
+    response = seeded.api.get(path)
     assert response.status_code == status
     assert response.json["error"] == code and response.json["message"]
 
 
 @pytest.mark.parametrize("path", ["/api/v1/attempts/1/report", "/api/v1/attempts/1/report.pdf",
                                   "/api/v1/quizzes/11/attempts", "/api/v1/quizzes/11/attempts?format=csv"])
-def test_reports_need_a_signed_request(app, api, client, path):
-    api.put_attempt(1)
+def test_reports_need_a_signed_request(seeded, path):
+    client = seeded.app.test_client()
     response = client.get(path)
     assert response.status_code == 401 and response.json["error"]
     headers = signed_headers(SECRET, "GET", path)
@@ -238,12 +254,24 @@ def test_reports_need_a_signed_request(app, api, client, path):
     assert replay.status_code == 401 and replay.json["error"] == "replayed_nonce"
 
 
-def test_times_follow_the_viewers_time_zone(app, api):
-    seed_attempt(app, api, finish=False)
-    html = api.get("/api/v1/attempts/1/report?tz=Europe/Paris").get_data(as_text=True)
+def test_times_follow_the_viewers_time_zone(seeded):
+    html = seeded.api.get("/api/v1/attempts/1/report?tz=Europe/Paris").get_data(as_text=True)
     assert "2023-11-14 23:13:20 CET" in html
 
 
+@pytest.mark.parametrize("name", ["Mars/Olympus", "../../etc/passwd", "Nowhere", "Europe/" + "x" * 64, "UTC; rm"])
+def test_time_zones_that_are_not_iana_names_are_refused(name):
+    with pytest.raises(BadRequest) as refused:
+        time_zone(name, "UTC")
+    assert refused.value.code == "invalid_field" and "tz must be an IANA time zone name" in refused.value.message
+
+
+def test_the_time_zone_is_the_callers_else_the_setting():
+    assert (str(time_zone("Europe/Paris", "UTC")), str(time_zone(None, "UTC")), str(time_zone("", "UTC"))) == (
+        "Europe/Paris", "UTC", "UTC")
+
+
+@pytest.mark.engines
 def test_a_short_attempt_says_why_it_has_no_score(app, api):
     api.put_attempt(1, started_at=START)
     api.post_camshot(face_bytes("obama/obama.jpg", width=320), taken_at=(START + 5) * 1000)
@@ -255,6 +283,7 @@ def test_a_short_attempt_says_why_it_has_no_score(app, api):
     assert overview["score"] is None and "40 s" in overview["score_note"]
 
 
+@pytest.mark.engines
 def test_an_unanalysed_attempt_says_so(app, api):
     api.put_attempt(1, started_at=START)
     for i in range(4):
@@ -278,6 +307,7 @@ def pdf_pages(tmp_path, pdf):
     return pages, text.split("\f")[:len(pages)]
 
 
+@pytest.mark.engines
 def test_pdf_is_a4_with_the_attempt_on_every_page(app, api, tmp_path):
     seed_attempt(app, api)
     response = api.get("/api/v1/attempts/1/report.pdf?actor_id=3&actor_name=Teacher")
@@ -299,6 +329,7 @@ def test_pdf_is_a4_with_the_attempt_on_every_page(app, api, tmp_path):
     assert row["bytes"] == len(pdf) and row["actor_id"] == "3" and row["count"] == 21
 
 
+@pytest.mark.engines
 def test_pdf_embeds_the_images_and_survives_a_missing_file(app, api, tmp_path):
     ids = seed_attempt(app, api)
     db = db_of(app)
@@ -355,8 +386,8 @@ def test_real_analysis_end_to_end(app, api, config, tmp_path):
 # --- the quiz overview ------------------------------------------------------------------------------
 
 def seed_quiz(app, api):
-    """Three attempts at quiz 11 with different scores and reviews, one at another quiz."""
-    seed_attempt(app, api, 1, user_id=7)
+    """Three attempts at quiz 11 with different scores and reviews, one at another quiz; attempt 1's camshot ids."""
+    ids = seed_attempt(app, api, 1, user_id=7)
     api.put_attempt(2, user_id=8, user_fullname="Charles Babbage", started_at=START + 100, interval_max=40)
     api.json("POST", "/api/v1/attempts/2/finish", {"finished_at": START + 400})  # no camshot: camera off
     api.put_attempt(3, user_id=9, user_fullname="Grace Hopper", started_at=START + 50, interval_max=40)
@@ -370,6 +401,15 @@ def seed_quiz(app, api):
     api.put_attempt(4, user_id=10, quiz_id=12, started_at=START)
     api.json("POST", "/api/v1/attempts/1/review", {"conclusion": "rejected", "reviewer_id": 3})
     api.json("POST", "/api/v1/attempts/3/review", {"conclusion": "accepted", "reviewer_id": 3})
+    return ids
+
+
+@pytest.fixture(scope="module")
+def seeded(shared_app):
+    """seed_quiz once, for the tests that only read reports and refusals (they add audit and nonce rows, which
+    none of them counts from zero): the app, a signed client, attempt 1's camshot ids in time order."""
+    api = SignedTestClient(shared_app.test_client())
+    return SimpleNamespace(app=shared_app, api=api, ids=seed_quiz(shared_app, api))
 
 
 def overview(api, query=""):
@@ -378,6 +418,7 @@ def overview(api, query=""):
     return response.json
 
 
+@pytest.mark.engines
 def test_overview_lists_every_attempt_of_the_quiz(app, api):
     seed_quiz(app, api)
     data = overview(api)
@@ -414,22 +455,31 @@ def test_overview_lists_every_attempt_of_the_quiz(app, api):
     ("?user_ids=10", []),  # a student of another quiz
     ("?user_ids=7,9&flagged=1", [1]),
 ])
-def test_overview_sorts_and_filters(app, api, query, expected):
-    seed_quiz(app, api)
-    assert [r["attempt_id"] for r in overview(api, query)["attempts"]] == expected
+def test_overview_sorts_and_filters(seeded, query, expected):
+    assert [r["attempt_id"] for r in overview(seeded.api, query)["attempts"]] == expected
 
 
 @pytest.mark.parametrize("query, name", [
     ("?sort=evil", "sort"), ("?dir=up", "dir"), ("?flagged=yes", "flagged"), ("?review=maybe", "review"),
-    ("?page=0", "page"), ("?perpage=5000", "perpage"), ("?perpage=-1", "perpage"), ("?format=xml", "format"),
-    ("?q=" + "x" * 101, "q"), ("?format=html&link_base=javascript:alert(1)//", "link_base"),
-    ("?format=html&sort_base=%22onclick%3D", "sort_base"), ("?tz=Nowhere", "tz"),
+    ("?page=0", "page"), ("?perpage=5000", "perpage"), ("?perpage=-1", "perpage"), ("?q=" + "x" * 101, "q"),
     ("?user_ids=", "user_ids"), ("?user_ids=7,,9", "user_ids"), ("?user_ids=7;9", "user_ids"),
     ("?user_ids=0", "user_ids"), ("?user_ids=-7", "user_ids"), ("?user_ids=" + ",".join(["7"] * 901), "user_ids"),
 ])
-def test_overview_refuses_bad_parameters(app, api, query, name):
-    api.put_attempt(1)
-    response = api.get("/api/v1/quizzes/11/attempts" + query)
+def test_overview_params_refuse_bad_values(query, name):
+    with pytest.raises(BadRequest) as refused:
+        overview_params(dict(parse_qsl(query[1:], keep_blank_values=True)))
+    assert refused.value.code == "invalid_field" and name in refused.value.message
+
+
+# The route's own checks (format), and one refusal of each validator it calls (overview_params, url_prefix for
+# link_base and sort_base, time_zone), to show the wiring; the validators' other cases are tested above.
+@pytest.mark.parametrize("query, name", [
+    ("?format=xml", "format"), ("?sort=evil", "sort"), ("?user_ids=7;9", "user_ids"),
+    ("?format=html&link_base=javascript:alert(1)//", "link_base"),
+    ("?format=html&sort_base=%22onclick%3D", "sort_base"), ("?tz=Nowhere", "tz"),
+])
+def test_overview_refuses_bad_parameters(seeded, query, name):
+    response = seeded.api.get("/api/v1/quizzes/11/attempts" + query)
     assert response.status_code == 400
     assert response.json["error"] == "invalid_field" and name in response.json["message"]
 
@@ -439,9 +489,8 @@ def test_overview_of_an_unknown_quiz_is_empty_and_a_bad_id_refused(app, api):
     assert api.get("/api/v1/quizzes/x/attempts").status_code == 400
 
 
-def test_overview_html_fragment(app, api):
-    seed_quiz(app, api)
-    html = api.get("/api/v1/quizzes/11/attempts?format=html&link_base=report.php%3Fcmid%3D42%26attempt%3D"
+def test_overview_html_fragment(seeded):
+    html = seeded.api.get("/api/v1/quizzes/11/attempts?format=html&link_base=report.php%3Fcmid%3D42%26attempt%3D"
                    "&sort_base=report.php%3Fcmid%3D42%26&sort=-score").get_data(as_text=True)
     page = Elements(html)
     rows = [a for t, a in page.tags if t == "tr"][1:]
@@ -455,6 +504,7 @@ def test_overview_html_fragment(app, api):
     assert "3 of 3 attempts" in text and "rejected" in text and "not reviewed" in text and "flagged" in text
 
 
+@pytest.mark.engines
 def test_overview_csv(app, api):
     seed_quiz(app, api)
     response = api.get("/api/v1/quizzes/11/attempts?format=csv&sort=attempt&actor_id=5")
@@ -469,15 +519,15 @@ def test_overview_csv(app, api):
     assert row["actor_id"] == "5" and row["count"] == 3 and row["bytes"] == len(response.data)
 
 
-def test_overview_csv_and_html_of_chosen_students(app, api):
-    seed_quiz(app, api)
+def test_overview_csv_and_html_of_chosen_students(seeded):
     rows = list(csv.DictReader(io.StringIO(
-        api.get("/api/v1/quizzes/11/attempts?format=csv&sort=attempt&user_ids=8,9").get_data(as_text=True))))
+        seeded.api.get("/api/v1/quizzes/11/attempts?format=csv&sort=attempt&user_ids=8,9").get_data(as_text=True))))
     assert [r["attempt_id"] for r in rows] == ["2", "3"]
-    html = api.get("/api/v1/quizzes/11/attempts?format=html&user_ids=7").get_data(as_text=True)
+    html = seeded.api.get("/api/v1/quizzes/11/attempts?format=html&user_ids=7").get_data(as_text=True)
     assert "1 of 1 attempt." in " ".join(Elements(html).text) and "Babbage" not in html
 
 
+@pytest.mark.engines
 def test_overview_views_are_audited(app, api):
     seed_quiz(app, api)
     overview(api, "?flagged=1&actor_id=5&actor_name=T")
@@ -489,6 +539,7 @@ def test_overview_views_are_audited(app, api):
 
 # --- the review conclusion -----------------------------------------------------------------------------
 
+@pytest.mark.engines
 def test_review_is_recorded_shown_and_every_change_audited(app, api):
     seed_attempt(app, api)
     first = api.json("POST", "/api/v1/attempts/1/review", {
@@ -567,6 +618,7 @@ def test_user_text_is_escaped_in_every_output(app, api, tmp_path):
 
 # --- against a real gunicorn ---------------------------------------------------------------------------
 
+@pytest.mark.engines
 def test_reports_through_gunicorn(live_sidecar):
     sidecar = live_sidecar.client
     sidecar.put_attempt(1, user_id=7, user_fullname="Ada Lovelace", course_id=3, quiz_id=11, cm_id=42,

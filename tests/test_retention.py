@@ -18,8 +18,9 @@ from conftest import SECRET, config_env, png_bytes, stored_keys
 from sidecar import storage
 from sidecar.cli import cli
 from sidecar.db import connect, migrate, write_transaction
+from sidecar.errors import BadRequest
 from sidecar.retention import policy, purge, scheduler
-from sidecar.retention.selection import plan
+from sidecar.retention.selection import LATEST_BEFORE, plan, read_selection
 
 DAY = 86400
 NOW = int(time.time())
@@ -75,6 +76,7 @@ def image_files(images, course_id=None):
 
 # --- policy resolution ---------------------------------------------------------------------------
 
+@pytest.mark.engines
 @pytest.mark.parametrize("course_days, quiz_days, moodle_days, hold, expected", [
     (None, None, None, False, (90, "site default")),
     (30, None, None, False, (30, "course policy")),
@@ -97,6 +99,7 @@ def test_policy_resolution(app, course_days, quiz_days, moodle_days, hold, expec
     assert rule["expires_at"] == (None if hold else NOW + expected[0] * DAY)
 
 
+@pytest.mark.engines
 def test_expired_selection_follows_each_level_and_hold(app):
     """The SQL that purges agrees with the resolution the console shows, level by level."""
     images, db_path = app.config["IMAGES"], app.config["DATABASE"]
@@ -124,13 +127,31 @@ def test_expired_selection_follows_each_level_and_hold(app):
     ({}, "empty_selection"),
     ({"dry_run": False}, "empty_selection"),
     ({"expired": False}, "empty_selection"),
+    ({"course_id": "", "before": None}, "empty_selection"),
     ({"course": 3}, "invalid_field"),
     ({"course_id": "3; DROP TABLE attempts"}, "invalid_field"),
     ({"course_id": -3}, "invalid_field"),
     ({"course_id": 3.5}, "invalid_field"),
     ({"course_id": True}, "invalid_field"),
     ({"before": "yesterday"}, "invalid_field"),
+    ({"before": LATEST_BEFORE + 1}, "invalid_field"),
     ({"expired": "yes"}, "invalid_field"),
+])
+def test_bad_selections_are_refused(body, code):
+    with pytest.raises(BadRequest) as refused:
+        read_selection(body, allowed=("dry_run",))
+    assert refused.value.code == code and refused.value.message
+
+
+def test_a_selection_keeps_the_keys_given_and_nothing_else():
+    assert read_selection({"course_id": "3", "quiz_id": 11, "before": 0, "expired": True, "dry_run": True},
+                          allowed=("dry_run",)) == {"course_id": 3, "quiz_id": 11, "before": 0, "expired": True}
+
+
+# read_selection's refusals above; through the route, one of each code, dry_run (the route's), and nothing purged.
+@pytest.mark.parametrize("body, code", [
+    ({}, "empty_selection"),
+    ({"course_id": "3; DROP TABLE attempts"}, "invalid_field"),
     ({"course_id": 3, "dry_run": "false"}, "invalid_field"),
 ])
 def test_purge_refuses_bad_selections(app, api, body, code):
@@ -176,6 +197,7 @@ def test_replayed_purge_is_refused(app, api):
 
 # --- purge ---------------------------------------------------------------------------------------
 
+@pytest.mark.engines
 def test_dry_run_equals_real_run_and_never_reaches_another_course(app, api):
     images, db_path = app.config["IMAGES"], app.config["DATABASE"]
     seed(db_path, images, 3, 11, 4, 5, first_attempt=1)
@@ -206,6 +228,7 @@ def test_dry_run_equals_real_run_and_never_reaches_another_course(app, api):
     assert row == ("moodle", "2", "Ada Admin", '{"course_id": 3}', 20, dry.json["bytes"])
 
 
+@pytest.mark.engines
 def test_selection_keys_combine_with_and(app, api):
     images, db_path = app.config["IMAGES"], app.config["DATABASE"]
     seed(db_path, images, 3, 11, 3, 1, first_attempt=1, finished_days_ago=10)
@@ -218,6 +241,7 @@ def test_selection_keys_combine_with_and(app, api):
     assert answer["attempts"] == 0
 
 
+@pytest.mark.engines
 def test_legal_hold_keeps_attempts_and_says_so(app, api):
     images, db_path = app.config["IMAGES"], app.config["DATABASE"]
     seed(db_path, images, 3, 11, 3, 2, first_attempt=1)
@@ -237,6 +261,7 @@ def test_legal_hold_keeps_attempts_and_says_so(app, api):
     assert image_files(images) == []
 
 
+@pytest.mark.engines
 def test_a_hold_set_during_a_run_is_respected(app):
     images, db_path = app.config["IMAGES"], app.config["DATABASE"]
     seed(db_path, images, 3, 11, 2, 3, first_attempt=1)
@@ -250,6 +275,7 @@ def test_a_hold_set_during_a_run_is_respected(app):
     assert count(db, "SELECT count(*) FROM camshots WHERE attempt_id = 2") == 3
 
 
+@pytest.mark.engines
 def test_purge_deletes_rows_of_tables_that_reference_attempts(app):
     """A table another part adds (with a foreign key) is cleared with its attempt."""
     images, db_path = app.config["IMAGES"], app.config["DATABASE"]
@@ -262,6 +288,7 @@ def test_purge_deletes_rows_of_tables_that_reference_attempts(app):
     assert count(db, "SELECT count(*) FROM notes") == 0
 
 
+@pytest.mark.engines
 @pytest.mark.slow
 def test_large_purge_runs_in_batches_while_ingestion_continues(live_sidecar):
     """A purge of thousands of camshots never stops uploads to another course."""
@@ -298,6 +325,7 @@ def test_large_purge_runs_in_batches_while_ingestion_continues(live_sidecar):
     assert image_files(live_sidecar.images, 3) == []
 
 
+@pytest.mark.engines
 @pytest.mark.slow
 def test_purge_killed_halfway_is_resumed_with_the_same_totals(app, tmp_path):
     images, db_path = app.config["IMAGES"], app.config["DATABASE"]
@@ -330,6 +358,7 @@ def test_purge_killed_halfway_is_resumed_with_the_same_totals(app, tmp_path):
     assert "resumed after an interruption" in detail[0] and detail[1] == dry["camshots"]
 
 
+@pytest.mark.engines
 def test_a_live_run_is_not_taken_over(app):
     seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 1, 1, first_attempt=1)
     db = open_db(app)
@@ -349,6 +378,7 @@ def read_zip(data):
     return archive, manifest
 
 
+@pytest.mark.engines
 def test_export_zip_matches_its_manifest(app, api):
     images, db_path = app.config["IMAGES"], app.config["DATABASE"]
     seed(db_path, images, 3, 11, 3, 4, first_attempt=1)
@@ -371,6 +401,7 @@ def test_export_zip_matches_its_manifest(app, api):
     assert row == ("Ada Admin", '{"course_id": 3}', 12)
 
 
+@pytest.mark.engines
 def test_export_lists_a_missing_file_as_a_problem(app, api):
     images, db_path = app.config["IMAGES"], app.config["DATABASE"]
     seed(db_path, images, 3, 11, 1, 3, first_attempt=1)
@@ -384,6 +415,7 @@ def test_export_lists_a_missing_file_as_a_problem(app, api):
     assert os.path.basename(changed) in problems and "differs" in problems
 
 
+@pytest.mark.engines
 def test_export_streams_with_flat_memory(app):
     """The response is a generator of small chunks, never the whole archive at once."""
     from sidecar.retention import export
@@ -397,6 +429,7 @@ def test_export_streams_with_flat_memory(app):
     assert len([n for n in archive.namelist() if n.endswith(".png")]) == 200
 
 
+@pytest.mark.engines
 def test_export_with_reports(app, api):
     seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 1, 2, first_attempt=1)
     response = api.json("POST", "/api/v1/exports", {"attempt_id": 1, "include_reports": True})
@@ -422,6 +455,7 @@ def add_reference_photos(app, user_id, attempt_id):
                                                         len(image), time.time() - 5])
 
 
+@pytest.mark.engines
 def test_user_export_holds_everything_about_the_user(app, api):
     images, db_path = app.config["IMAGES"], app.config["DATABASE"]
     seed(db_path, images, 3, 11, 1, 3, first_attempt=1, user_base=7)
@@ -452,6 +486,7 @@ def seed_two_quizzes_of_user_7(app):
     add_reference_photos(app, 7, 1)
 
 
+@pytest.mark.engines
 @pytest.mark.parametrize("query, attempts, kinds", [
     ("?quiz_ids=12", {"2"}, {"attempt"}),
     ("?quiz_ids=11", {"1"}, {"attempt", "identity_photo"}),
@@ -481,6 +516,7 @@ def test_user_export_refuses_bad_narrowing(app, api, query):
     assert response.status_code == 400 and response.json["error"] == "invalid_field"
 
 
+@pytest.mark.engines
 def test_reference_delete_keeps_the_attempts(app, api):
     seed_two_quizzes_of_user_7(app)
     db = open_db(app)
@@ -496,6 +532,7 @@ def test_reference_delete_keeps_the_attempts(app, api):
     assert api.open("DELETE", "/api/v1/users/999/reference").json["error"] == "unknown_user"
 
 
+@pytest.mark.engines
 def test_user_delete_removes_everything_but_the_audit_row(app, api):
     images, db_path = app.config["IMAGES"], app.config["DATABASE"]
     seed(db_path, images, 3, 11, 1, 3, first_attempt=1, user_base=7)
@@ -518,6 +555,7 @@ def test_user_delete_removes_everything_but_the_audit_row(app, api):
     assert api.open("DELETE", "/api/v1/users/7").status_code == 404
 
 
+@pytest.mark.engines
 def test_user_delete_keeps_attempts_on_hold_and_says_so(app, api):
     seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 1, 1, first_attempt=1, user_base=7)
     seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 1, 1, first_attempt=2, user_base=7)
@@ -529,6 +567,7 @@ def test_user_delete_keeps_attempts_on_hold_and_says_so(app, api):
 
 # --- daily job -----------------------------------------------------------------------------------
 
+@pytest.mark.engines
 def test_daily_job_purges_expired_prunes_audit_and_nonces(app, config):
     images, db_path = app.config["IMAGES"], app.config["DATABASE"]
     seed(db_path, images, 3, 11, 2, 2, first_attempt=1, finished_days_ago=200)
@@ -548,6 +587,7 @@ def test_daily_job_purges_expired_prunes_audit_and_nonces(app, config):
     assert scheduler.last_run_at(db) == NOW
 
 
+@pytest.mark.engines
 def test_daily_job_runs_once_per_lease(app, config):
     db = open_db(app)
     assert scheduler.acquire_lease(db, scheduler.JOB_LEASE, purge.new_holder(), 600, NOW)
@@ -557,6 +597,7 @@ def test_daily_job_runs_once_per_lease(app, config):
     assert scheduler.run_daily(config, app.config["DATABASE"], now=NOW) is not None
 
 
+@pytest.mark.engines
 def test_scheduler_runs_at_the_configured_time_and_catches_up(app, config):
     config["retention.run_at"] = "04:15"
     job_scheduler = scheduler.start_scheduler(config)
@@ -581,6 +622,7 @@ def test_create_app_starts_no_scheduler(config):
 
 # --- command line --------------------------------------------------------------------------------
 
+@pytest.mark.engines
 def test_cli_purge_export_and_retention_run(app, tmp_path):
     images, db_path = app.config["IMAGES"], app.config["DATABASE"]
     seed(db_path, images, 3, 11, 2, 3, first_attempt=1)

@@ -158,6 +158,7 @@ def read_score(app, attempt_id=1):
     return row and (row[0], bool(row[1]), json.loads(row[2]))
 
 
+@pytest.mark.engines
 def test_events_and_finish_recompute_the_stored_score(app, api):
     api.put_attempt(1, started_at=1_000_000, interval_max=30, weights={"focus_lost": 1.0})
     ms = 1_000_000 * 1000
@@ -183,6 +184,7 @@ def test_events_and_finish_recompute_the_stored_score(app, api):
     assert api.get("/api/v1/attempts/1").json["score"]["value"] == 80.0
 
 
+@pytest.mark.engines
 def test_new_settings_recompute_the_score(app, api):
     api.put_attempt(1, started_at=1_000_000, interval_max=30)
     api.json("POST", "/api/v1/attempts/1/finish", {"finished_at": 1_000_300})
@@ -193,6 +195,7 @@ def test_new_settings_recompute_the_score(app, api):
     assert after[2]["weights"]["camera_off"] == 0.5 and after[0] > before[0]
 
 
+@pytest.mark.engines
 def test_recompute_joins_the_callers_transaction(app, api):
     api.put_attempt(1, started_at=1_000_000)
     db = connect(app.config["DATABASE"])

@@ -39,6 +39,7 @@ def stored(api):
     assert api.open("POST", "/api/v1/attempts/1/identity", body, ctype).status_code == 200
 
 
+@pytest.mark.engines
 def test_bytes_per_student_hour_per_quiz_and_site(app, stored):
     db = connect(app.config["DATABASE"])
     try:
@@ -59,6 +60,7 @@ def test_bytes_per_student_hour_per_quiz_and_site(app, stored):
     assert 1_000_000 < quiz11["bytes_per_student_hour"] < 10_000_000
 
 
+@pytest.mark.engines
 def test_attempts_without_an_interval_use_the_default(app, api):
     assert api.put_attempt(1, interval_min=None, interval_max=None).status_code == 201
     assert api.post_camshot(face_bytes("biden/biden.jpg", width=320, fmt="JPEG"), content_type="image/jpeg").status_code == 201
@@ -70,6 +72,7 @@ def test_attempts_without_an_interval_use_the_default(app, api):
     assert quiz["interval"] == (90, 90) and quiz["shots_per_hour"] == pytest.approx(40)
 
 
+@pytest.mark.engines
 def test_nothing_stored_has_no_site_figure(app):
     db = connect(app.config["DATABASE"])
     try:
@@ -78,6 +81,7 @@ def test_nothing_stored_has_no_site_figure(app):
         db.close()
 
 
+@pytest.mark.engines
 def test_dashboard_shows_bytes_per_student_hour(app, console, stored):  # noqa: F811
     db = connect(app.config["DATABASE"])
     try:
