@@ -85,6 +85,7 @@ def test_migrations_keep_their_names_and_their_order(tmp_path):
         database.close()
 
 
+@pytest.mark.empty_database
 def test_a_database_that_numbered_its_migrations_is_upgraded_without_running_one_twice(config):
     """Before migrations were named, each was recorded by its place in the list (number, name, applied_at)."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
