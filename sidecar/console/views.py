@@ -94,19 +94,17 @@ def quiz(quiz_id):
                            quiz_name=first["quiz_name"], policy=policy.days_of(db, "quiz", quiz_id), page="browse")
 
 
-def known_attempt(db, attempt_id):
-    """The attempt, or NotFound in the console's words."""
-    attempt = attempts.find_attempt(db, attempt_id)
-    if attempt is None:
+def refuse_unknown_attempt(db, attempt_id):
+    """NotFound, in the console's words, for an attempt the sidecar does not hold."""
+    if attempts.find_attempt(db, attempt_id) is None:
         raise NotFound(f"The sidecar holds no attempt {attempt_id}.")
-    return attempt
 
 
 @bp.get("/attempts/<attempt_id>")
 def attempt(attempt_id):
     attempt_id = positive_int(attempt_id, "attempt_id")
     db = get_db()
-    known_attempt(db, attempt_id)
+    refuse_unknown_attempt(db, attempt_id)
     detail = attempts.attempt_detail(db, attempt_id)
     rule = policy.resolve(db, detail["attempt"], retention().default_days)
     with write_transaction(db):
@@ -134,7 +132,7 @@ def report(attempt_id):
     """The attempt's report, rendered by sidecar.reports exactly as Moodle shows it."""
     attempt_id = positive_int(attempt_id, "attempt_id")
     db = get_db()
-    known_attempt(db, attempt_id)
+    refuse_unknown_attempt(db, attempt_id)
     zone = time_zone(None, config()["reports.timezone"])
     html = attempt_report_html(current_app.config["REPORT_TEMPLATES"], build_report(db, config(), attempt_id, zone),
                                url_for("console.dashboard") + "images/")
