@@ -302,7 +302,9 @@ def test_shots_over_the_rate_are_refused_then_allowed_again(app, client, slow_ra
     over = post_camshot(client, bearer(token), client_shot_id="s3")
     assert over.status_code == 429
     assert over.json["error"] == "rate_limited" and "3 camshots per minute" in over.json["message"]
-    assert over.headers["Retry-After"] == "20" and "try again in 20 s" in over.json["message"]
+    # The next camshot is due 20 s after the first; a busy machine's slower uploads bring it nearer.
+    wait = over.headers["Retry-After"]
+    assert 1 <= int(wait) <= 20 and f"try again in {wait} s" in over.json["message"]
     assert stored(app)["camshots"] == 3 and stored(app)["files"] == 3
     # A retry of a shot already stored is answered, not counted.
     assert post_camshot(client, bearer(token), client_shot_id="s0").status_code == 200
