@@ -373,16 +373,16 @@ for command in (purge_command, export_command, retention_group, admin_group):
 @config_option
 @data_dir_option
 @click.option("--photos", type=click.Path(file_okay=False), default=None,
-              help="Folder of face photos (default: shared/testdata/faces beside the repository).")
+              help="Folder of face photos (default: the demo's own, installed with proctorpy).")
 def demo(photos):
     """Load a demo course of analysed attempts, for reports and the console without Moodle."""
     from pathlib import Path
 
-    from .demo import COURSE, QUIZ, DemoError, load_demo
+    from .demo import COURSE, PHOTOS, QUIZ, DemoError, load_demo
 
     config = load_config()
     prepare(config)
-    photos = photos or Path(__file__).resolve().parents[2] / "shared" / "testdata" / "faces"
+    photos = Path(photos) if photos else PHOTOS
     click.echo(f"Loading the demo into {config.data_dir} (six attempts, analysed on this machine)...")
     try:
         rows = load_demo(config, photos)

@@ -2,8 +2,8 @@
 
 Six students sit one quiz; each attempt plays a scene a teacher should recognise (an honest
 attempt, a student who leaves the desk, a second person in view, a substitute, a camera
-switched off, a stranger at the keyboard). Camshots are made from the shared face photos and
-go through the real API, the real analysis and the real scoring. Running it again changes
+switched off, a stranger at the keyboard). Camshots are made from the demo's own face photos
+(demo_photos/, installed with the package; PROVENANCE.md there says where each comes from) and go through the real API, the real analysis and the real scoring. Running it again changes
 nothing: every id and idempotency key is fixed.
 """
 import io
@@ -22,6 +22,7 @@ from .client import multipart
 from .db import connect, database_location
 from .signing import signed_headers
 
+PHOTOS = Path(__file__).resolve().parent / "demo_photos"
 COURSE = {"course_id": 9001, "course_name": "Demo: Biology 101"}
 QUIZ = {"quiz_id": 9101, "cm_id": 9201, "quiz_name": "Demo midterm"}
 INTERVAL = 30  # seconds between camshots in the demo attempts
@@ -161,7 +162,7 @@ class DemoLoader:
 def load_demo(config, photos, start=None):
     """Load and analyse the demo; return (attempt id, student, scene, score, flagged) rows."""
     if not (Path(photos) / "obama" / "obama.jpg").is_file():
-        raise DemoError(f"the demo photos are not in {photos}; pass --photos DIR (shared/testdata/faces)")
+        raise DemoError(f"the demo photos are not in {photos}; pass --photos DIR of the same files")
     app = create_app(config)
     # Yesterday at midnight UTC: every camshot keeps its client id when the demo is loaded again the same
     # day, so a second load stores nothing twice and spends none of an attempt's upload allowance.
