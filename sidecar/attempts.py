@@ -242,6 +242,13 @@ def quiz_attempts(db, quiz_id, limit):
         LISTED_SQL + "WHERE a.quiz_id = ? ORDER BY a.started_at DESC, a.id LIMIT ?", [quiz_id, limit])]
 
 
+def known_quizzes(db):
+    """Every quiz the sidecar holds attempts of, as pickers offer them: course module id, quiz and course names."""
+    rows = db.execute("SELECT cm_id, max(quiz_name), max(course_name) FROM attempts GROUP BY cm_id "
+                      "ORDER BY 3, 2, 1").fetchall()
+    return [{"cm_id": row[0], "quiz_name": row[1] or "", "course_name": row[2] or ""} for row in rows]
+
+
 def listed_attempts(db, attempt_ids):
     """These attempts as lists show them (LISTED_COLUMNS), by id."""
     marks = ", ".join("?" * len(attempt_ids))

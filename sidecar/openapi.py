@@ -30,6 +30,7 @@ ACTOR = {
 }
 SELECTION = {
     "course_id": ID, "quiz_id": ID, "user_id": ID, "attempt_id": ID,
+    "cm_id": {**ID, "description": "The quiz's course module id, the id in its Moodle address (view.php?id=N)"},
     "before": {**SECONDS, "description": "Attempts finished before this time"},
     "expired": {"type": "boolean", "description": "What the retention policies say has expired"},
 }

@@ -442,6 +442,29 @@ def test_purge_form_shows_the_dry_run_before_confirming(app, console):
 
 
 @pytest.mark.engines
+def test_purge_form_takes_the_quiz_an_admin_sees_and_names_what_it_deletes(app, console):
+    """The id in a quiz's Moodle address is its course module id; quiz instance ids overlap with them, so a purge
+    "of quiz 30" by that number must reach the quiz at view.php?id=30, and say so by name before deleting."""
+    seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 2, 3, first_attempt=1, cm_id=30)
+    seed(app.config["DATABASE"], app.config["IMAGES"], 4, 30, 1, 3, first_attempt=10, cm_id=45)
+    form = console.get("/console/purge").get_data(as_text=True)
+    assert 'name="cm_id"' in form and 'name="quiz_id"' not in form, "the form asks for the id an admin sees"
+    assert '<option value="30">Course 3 › Quiz 11</option>' in form and '<option value="45">Course 4 › Quiz 30</option>' in form
+    preview = console.get("/console/purge?cm_id=30&preview=1").get_data(as_text=True)
+    assert '<span id="dry-attempts">2</span> attempts' in preview
+    reached = re.search(r'<ul class="reached" id="reached-quizzes">(.*?)</ul>', preview, re.S).group(1)
+    assert "<strong>Quiz 11</strong> in Course 3" in reached and "view.php?id=30" in reached and "Quiz 30" not in reached
+    assert 'type="hidden" name="cm_id" value="30"' in preview
+    done = console.post("/console/purge", data={"csrf_token": csrf_of(console, "/console/purge"), "cm_id": "30"})
+    assert done.status_code == 200 and "Deleted 2 attempts, 6 camshots" in done.get_data(as_text=True)
+    assert image_files(app.config["IMAGES"], 3) == [] and len(image_files(app.config["IMAGES"], 4)) == 3
+    quiz_page = console.get("/console/quizzes/30").get_data(as_text=True)
+    assert "view.php?id=45" in quiz_page and "/console/purge?cm_id=45&amp;preview=1" in quiz_page
+    exported = console.get("/console/export?cm_id=45&preview=1").get_data(as_text=True)
+    assert "<strong>Quiz 30</strong> in Course 4" in exported
+
+
+@pytest.mark.engines
 def test_purge_form_reads_dates_and_the_expired_box(app, console):
     seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 1, 1, first_attempt=1, finished_days_ago=200)
     seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 1, 1, first_attempt=2, finished_days_ago=1)

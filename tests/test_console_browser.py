@@ -46,8 +46,8 @@ def test_sso_dry_run_purge_confirm_and_zip_download(live_sidecar, browser_page, 
     database = connect(db_path)
     migrate(database)
     database.close()
-    seed(db_path, live_sidecar.images, 3, 11, 3, 4, first_attempt=1)
-    seed(db_path, live_sidecar.images, 4, 12, 2, 4, first_attempt=20)
+    seed(db_path, live_sidecar.images, 3, 11, 3, 4, first_attempt=1, cm_id=12)
+    seed(db_path, live_sidecar.images, 4, 12, 2, 4, first_attempt=20, cm_id=31)
     live_sidecar.start()
     page = browser_page
     errors = []
@@ -70,9 +70,12 @@ def test_sso_dry_run_purge_confirm_and_zip_download(live_sidecar, browser_page, 
     assert len(image_files(live_sidecar.images, 4)) == 8
 
     page.click("text=Export")
-    page.fill("input[name=course_id]", "4")
+    # The quiz as its Moodle address names it (view.php?id=31), picked from the quizzes the sidecar holds.
+    assert page.locator("#known-quizzes option[value='31']").get_attribute("value") == "31"
+    page.fill("input[name=cm_id]", "31")
     page.click("text=Show the size")
     assert "2 attempts, 8 camshots" in page.locator("#export-size").inner_text()
+    assert "Quiz 12 in Course 4 (view.php?id=31): 2 attempt(s)" in page.locator("#reached-quizzes").inner_text()
     with page.expect_download() as download_info:
         page.click("#download")
     download = download_info.value
@@ -110,6 +113,6 @@ def screenshot_console(sidecar, page, folder):
                        ("quiz", "/console/quizzes/11"), ("attempt", "/console/attempts/1"),
                        ("report", "/console/attempts/1/report"), ("policies", "/console/policies"),
                        ("purge", "/console/purge?course_id=3&preview=1"),
-                       ("export", "/console/export?quiz_id=11&preview=1"), ("audit", "/console/audit")]:
+                       ("export", "/console/export?cm_id=12&preview=1"), ("audit", "/console/audit")]:
         page.goto(sidecar.url + path)
         page.screenshot(path=str(folder / f"{name}.png"), full_page=True)

@@ -31,7 +31,7 @@ def open_db(app):
 
 
 def seed(db_path, images, course_id, quiz_id, attempts, shots, first_attempt, user_base=100,
-         finished_days_ago=1, settings=None):
+         finished_days_ago=1, settings=None, cm_id=1):
     """Synthetic attempts with tiny real PNG images, written straight into a real database and image store."""
     db = connect(db_path)
     image = png_bytes(8, 8)
@@ -47,8 +47,8 @@ def seed(db_path, images, course_id, quiz_id, attempts, shots, first_attempt, us
                            [user_id, f"Student {user_id}", now])
                 db.execute(
                     "INSERT INTO attempts (id, user_id, course_id, course_name, quiz_id, cm_id, quiz_name, started_at, "
-                    "finished_at, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
-                    [attempt_id, user_id, course_id, f"Course {course_id}", quiz_id, f"Quiz {quiz_id}",
+                    "finished_at, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [attempt_id, user_id, course_id, f"Course {course_id}", quiz_id, cm_id, f"Quiz {quiz_id}",
                      finished - 3600, finished, json.dumps(settings or {}), now, now])
                 for shot in range(shots):
                     camshot_id = storage.new_id()
@@ -646,3 +646,21 @@ def test_cli_purge_export_and_retention_run(app, tmp_path):
     assert open_db(app).execute("SELECT actor_type FROM audit_log WHERE action = 'purge'").fetchone()[0] == "cli"
     ran = runner.invoke(cli, ["retention", "run"], env=env)
     assert ran.exit_code == 0 and '"nonces_removed"' in ran.output
+
+
+def test_cli_purge_takes_the_quiz_by_the_id_in_its_address_and_names_it(app):
+    """Quiz instance ids and course module ids overlap: --cm-id 30 is the quiz at view.php?id=30, not quiz 30."""
+    images, db_path = app.config["IMAGES"], app.config["DATABASE"]
+    seed(db_path, images, 3, 11, 1, 2, first_attempt=1, cm_id=30)
+    seed(db_path, images, 4, 30, 1, 2, first_attempt=2, cm_id=45)
+    runner = CliRunner()
+    env = {"PROCTORPY_SECRET": SECRET, "PROCTORPY_STORAGE_DATA_DIR": str(app.config["DATA_DIR"]),
+           **config_env(app.config["PROCTORPY"])}
+    dry = runner.invoke(cli, ["purge", "--cm-id", "30", "--dry-run"], env=env)
+    assert dry.exit_code == 0, dry.output
+    assert "Quiz 11 in Course 3 (view.php?id=30): 1 attempt(s)" in dry.output and "Quiz 30" not in dry.output
+    assert "quiz module 30" in dry.output
+    done = runner.invoke(cli, ["purge", "--cm-id", "30", "--yes"], env=env)
+    assert done.exit_code == 0, done.output
+    assert image_files(images, 3) == [] and len(image_files(images, 4)) == 2
+    assert "--cm-id" in runner.invoke(cli, ["purge", "--help"]).output

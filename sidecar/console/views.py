@@ -15,7 +15,7 @@ from ..reports.render import attempt_report_html
 from ..reports.report import build_report, time_zone
 from ..retention import export, policy
 from ..retention.purge import run_purge
-from ..retention.selection import SELECTION_KEYS, describe, read_selection
+from ..retention.selection import SELECTION_KEYS, describe, quizzes_of, read_selection
 from ..validation import positive_int
 from ..views.connections import get_db
 from ..views.requests import export_response, image_response
@@ -90,7 +90,7 @@ def quiz(quiz_id):
         attempt["policy"] = policy.resolve(db, attempt, retention().default_days)
     first = shown[0]
     return render_template("quiz.html", quiz_id=quiz_id, attempts=shown, more=len(listed) > ATTEMPTS_PAGE,
-                           course_id=first["course_id"], course_name=first["course_name"],
+                           course_id=first["course_id"], course_name=first["course_name"], cm_id=first["cm_id"],
                            quiz_name=first["quiz_name"], policy=policy.days_of(db, "quiz", quiz_id), page="browse")
 
 
@@ -177,7 +177,7 @@ def save_policy():
 
 def form_selection(source):
     """A selection from form fields: ids as digits, before as a date, expired as a checkbox."""
-    body = {key: source.get(key, "").strip() for key in ("course_id", "quiz_id", "user_id", "attempt_id")}
+    body = {key: source.get(key, "").strip() for key in ("course_id", "quiz_id", "cm_id", "user_id", "attempt_id")}
     before = source.get("before", "").strip()
     if before:
         try:
@@ -194,19 +194,28 @@ def form_values(source):
     return {key: source.get(key, "") for key in (*SELECTION_KEYS, "include_reports")}
 
 
-@bp.get("/purge")
-def purge_form():
-    """The purge form; with a selection, its dry-run figures and the confirm button."""
-    values, selection, figures, error = form_values(request.args), None, None, None
+def selection_page(template, figures_of):
+    """The purge or export form; with a selection, its figures and the quizzes it reaches, named."""
+    values, selection, figures, reached, error = form_values(request.args), None, None, None, None
+    db = get_db()
     if request.args.get("preview"):
         try:
             selection = form_selection(request.args)
-            figures = run_purge(get_db(), retention(), current_app.config["IMAGES"], selection, current_admin(),
-                                dry_run=True, now=int(time.time()))
+            now = int(time.time())
+            figures = figures_of(db, selection, now)
+            reached = quizzes_of(db, selection, now, retention().default_days)
         except ProctorpyError as refusal:
             error = refusal.message
-    return render_template("purge.html", values=values, selection=selection, figures=figures, error=error,
-                           described=describe(selection) if selection else "", page="purge")
+    return render_template(template, values=values, selection=selection, figures=figures, reached=reached,
+                           error=error, described=describe(selection) if selection else "",
+                           known_quizzes=attempts.known_quizzes(db), page=template.removesuffix(".html"))
+
+
+@bp.get("/purge")
+def purge_form():
+    """The purge form; with a selection, its dry-run figures, the quizzes it reaches and the confirm button."""
+    return selection_page("purge.html", lambda db, selection, now: run_purge(
+        db, retention(), current_app.config["IMAGES"], selection, current_admin(), dry_run=True, now=now))
 
 
 @bp.post("/purge")
@@ -219,16 +228,9 @@ def purge_confirm():
 
 @bp.get("/export")
 def export_form():
-    """The export form; with a selection, its size before the download button."""
-    values, selection, figures, error = form_values(request.args), None, None, None
-    if request.args.get("preview"):
-        try:
-            selection = form_selection(request.args)
-            figures = export.figures(get_db(), selection, int(time.time()), retention().default_days)
-        except ProctorpyError as refusal:
-            error = refusal.message
-    return render_template("export.html", values=values, selection=selection, figures=figures, error=error,
-                           described=describe(selection) if selection else "", page="export")
+    """The export form; with a selection, its size and the quizzes it reaches before the download button."""
+    return selection_page("export.html", lambda db, selection, now: export.figures(
+        db, selection, now, retention().default_days))
 
 
 @bp.post("/export")

@@ -13,14 +13,17 @@ from ..config import load_config
 from ..errors import ProctorpyError
 from ..storage import image_store
 from . import export, purge, scheduler
-from .selection import describe, plan, read_selection
+from .selection import describe, plan, quizzes_of, read_selection
 from .settings import retention_settings
 
 
 def selection_options(function):
     for option in reversed([
         click.option("--course-id", type=int, help="Attempts of this Moodle course id."),
-        click.option("--quiz-id", type=int, help="Attempts of this Moodle quiz id."),
+        click.option("--cm-id", type=int,
+                     help="Attempts of the quiz with this course module id, the id= in its Moodle address."),
+        click.option("--quiz-id", type=int, help="Attempts of the quiz with this instance id (Moodle's quiz.id, "
+                     "not the id in its address: use --cm-id for that)."),
         click.option("--user-id", type=int, help="Attempts of this Moodle user id."),
         click.option("--attempt-id", type=int, help="This Moodle attempt id."),
         click.option("--before", help="Attempts that ended before this date (YYYY-MM-DD, UTC) or unix time."),
@@ -30,8 +33,8 @@ def selection_options(function):
     return function
 
 
-def cli_selection(course_id, quiz_id, user_id, attempt_id, before, expired):
-    body = {"course_id": course_id, "quiz_id": quiz_id, "user_id": user_id, "attempt_id": attempt_id,
+def cli_selection(course_id, cm_id, quiz_id, user_id, attempt_id, before, expired):
+    body = {"course_id": course_id, "quiz_id": quiz_id, "cm_id": cm_id, "user_id": user_id, "attempt_id": attempt_id,
             "expired": expired or None}
     if before:
         if before.isdigit():
@@ -62,6 +65,8 @@ def purge_command(dry_run, yes, as_json, **fields):
     try:
         now = int(time.time())
         figures = plan(db, selection, now, retention.default_days)
+        if not as_json:
+            show_quizzes(*quizzes_of(db, selection, now, retention.default_days))
         if dry_run or not figures["attempts"]:
             show(figures, f"Dry run ({describe(selection)})" if dry_run else "Nothing to delete", as_json, dry_run)
             return
@@ -72,6 +77,15 @@ def purge_command(dry_run, yes, as_json, **fields):
         show(result, f"Purged ({describe(selection)})", as_json, False)
     finally:
         db.close()
+
+
+def show_quizzes(shown, total):
+    """Name the quizzes a selection reaches before anything is deleted (on stderr, beside the prompt)."""
+    for quiz in shown:
+        click.echo(f"  {quiz['quiz_name'] or 'Quiz'} in {quiz['course_name'] or 'a course'} "
+                   f"(view.php?id={quiz['cm_id']}): {quiz['attempts']} attempt(s)", err=True)
+    if total > len(shown):
+        click.echo(f"  and {total - len(shown)} more quiz(zes)", err=True)
 
 
 def show(figures, title, as_json, dry_run):

@@ -1,7 +1,9 @@
 """Selections of attempts for purge and export, and the figures of a dry run.
 
 A selection names attempts by exact Moodle ids (course, quiz, user, attempt), by age
-(`before`: ended before a unix time) or by policy (`expired`). Keys combine with AND, so a
+(`before`: ended before a unix time) or by policy (`expired`). A quiz is named by its instance id
+(`quiz_id`, what Moodle's own calls carry) or by its course module id (`cm_id`, the id in the quiz's
+address, view.php?id=N, which is what an admin sees): the two numberings overlap, so each has its key. Keys combine with AND, so a
 course purge can never reach another course. An empty selection is refused: nothing ever
 means "everything".
 """
@@ -11,7 +13,10 @@ from ..errors import BadRequest
 from ..validation import non_negative_int, positive_int
 from .policy import EXPIRES_AT_SQL
 
-ID_KEYS = {"course_id": "a.course_id", "quiz_id": "a.quiz_id", "user_id": "a.user_id", "attempt_id": "a.id"}
+ID_KEYS = {"course_id": "a.course_id", "quiz_id": "a.quiz_id", "cm_id": "a.cm_id", "user_id": "a.user_id",
+           "attempt_id": "a.id"}
+ID_NAMES = {"course_id": "course", "quiz_id": "quiz", "cm_id": "quiz module", "user_id": "user", "attempt_id": "attempt"}
+QUIZZES_SHOWN = 10
 SELECTION_KEYS = (*ID_KEYS, "before", "expired")
 LATEST_BEFORE = 253_402_300_799  # 9999-12-31 23:59:59 UTC: later times cannot be shown as dates
 
@@ -89,9 +94,21 @@ def plan(db, selection, now, default_days):
     return {"attempts": attempts, "camshots": camshots, "bytes": camshot_bytes + photo_bytes, "held": held}
 
 
+def quizzes_of(db, selection, now, default_days):
+    """The quizzes a selection reaches, by name, so that what is deleted is named before it is: at most
+    QUIZZES_SHOWN (course name, quiz name, course module id, attempts), the largest first; and their count."""
+    condition, params = where(selection, now, default_days)
+    rows = db.execute(
+        "SELECT max(a.course_name), max(a.quiz_name), a.cm_id, count(*) FROM attempts a "
+        f"WHERE {condition} GROUP BY a.cm_id ORDER BY 4 DESC, 3", params).fetchall()
+    shown = [{"course_name": row[0] or "", "quiz_name": row[1] or "", "cm_id": row[2], "attempts": row[3]}
+             for row in rows[:QUIZZES_SHOWN]]
+    return shown, len(rows)
+
+
 def describe(selection):
     """A short human phrase for a selection, for pages and messages."""
-    parts = [f"{key.replace('_id', '')} {selection[key]}" for key in ID_KEYS if key in selection]
+    parts = [f"{ID_NAMES[key]} {selection[key]}" for key in ID_KEYS if key in selection]
     if "before" in selection:
         day = datetime.datetime.fromtimestamp(selection["before"], datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         parts.append(f"ended before {day}")
