@@ -68,18 +68,21 @@ def _named_files(database):
     ]
 
 
-def _copy_named_files(database, source_dir, target_dir):
+def _copy_named_files(database, source_dir, target_dir, progress=None):
     counts = {"files": 0, "bytes": 0, "missing": [], "mismatched": []}
-    for relative, sha256 in _named_files(database):
+    named = _named_files(database)
+    for done, (relative, sha256) in enumerate(named, 1):
         source = Path(source_dir) / relative
         if not source.exists():
             counts["missing"].append(relative)  # purged since the snapshot, or lost before it
-            continue
-        size, matches = _copy(source, Path(target_dir) / relative, sha256)
-        counts["files"] += 1
-        counts["bytes"] += size
-        if not matches:
-            counts["mismatched"].append(relative)
+        else:
+            size, matches = _copy(source, Path(target_dir) / relative, sha256)
+            counts["files"] += 1
+            counts["bytes"] += size
+            if not matches:
+                counts["mismatched"].append(relative)
+        if progress:
+            progress(done, len(named))
     return counts
 
 
@@ -113,8 +116,11 @@ def _snapshot(source_path, target_path):
         source.close()
 
 
-def backup(data_dir, dest, version="0.0.0"):
-    """Back up data_dir into dest (new or empty); return the manifest written."""
+def backup(data_dir, dest, version="0.0.0", progress=None):
+    """Back up data_dir into dest (new or empty); return the manifest written.
+
+    progress: called with (files done, files named) as the images are copied.
+    """
     data_dir = Path(data_dir)
     source_db = storage.database_path(data_dir)
     if not source_db.exists():
@@ -125,7 +131,7 @@ def backup(data_dir, dest, version="0.0.0"):
     _snapshot(source_db, partial)
     snapshot = sqlite3.connect(str(partial))
     try:
-        counts = _copy_named_files(snapshot, data_dir, dest)
+        counts = _copy_named_files(snapshot, data_dir, dest, progress)
         camshots = snapshot.execute("SELECT count(*) FROM camshots").fetchone()[0]
     finally:
         snapshot.close()

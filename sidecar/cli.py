@@ -406,11 +406,13 @@ def backup(dest):
     files that snapshot names. DEST holds the shared secret too: keep it private.
     """
     from . import backup as backups
+    from .commands import Progress
 
     config = load_config()
     refuse_unless_embedded(config, "backup")
     try:
-        manifest = backups.backup(config.data_dir, dest, package_version())
+        with Progress("Backing up", "files") as progress:
+            manifest = backups.backup(config.data_dir, dest, package_version(), progress)
     except backups.BackupError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Backed up {manifest['camshots']} camshot(s), {manifest['files']} file(s), "

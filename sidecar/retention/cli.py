@@ -8,7 +8,7 @@ import time
 import click
 
 from ..db import database_location
-from ..commands import cli_actor, open_database
+from ..commands import Progress, cli_actor, open_database
 from ..config import load_config
 from ..errors import ProctorpyError
 from ..storage import image_store
@@ -73,7 +73,9 @@ def purge_command(dry_run, yes, as_json, **fields):
         if not yes:
             click.confirm(f"Delete {figures['attempts']} attempt(s), {figures['camshots']} camshot(s), "
                           f"{figures['bytes'] / 1e6:.1f} MB ({describe(selection)})?", abort=True, err=True)
-        result = purge.purge_with_settings(db, retention, image_store(config), selection, cli_actor(), now)
+        with Progress("Purging", "camshots") as progress:
+            result = purge.purge_with_settings(db, retention, image_store(config), selection, cli_actor(), now,
+                                               progress)
         show(result, f"Purged ({describe(selection)})", as_json, False)
     finally:
         db.close()
@@ -114,8 +116,13 @@ def export_command(output, **fields):
         db.close()
     target = sys.stdout.buffer if output == "-" else open(output + ".part", "wb")
     try:
-        for chunk in stream:
-            target.write(chunk)
+        # The ZIP's size is known only once written: its progress is counted against the images' bytes.
+        with Progress(f"Writing {output}", "bytes") as progress:
+            written = 0
+            for chunk in stream:
+                target.write(chunk)
+                written += len(chunk)
+                progress(written, max(totals["bytes"], written))
     except BaseException:
         if output != "-":
             target.close()

@@ -70,18 +70,26 @@ class LeaseLost(Exception):
     "Another process took over this purge run"
 
 
-def run(db, images, run_id, batch_size, holder, pause_ratio=0.0):
+def run(db, images, run_id, batch_size, holder, pause_ratio=0.0, progress=None):
     """Delete everything the run set out to delete; return its totals.
 
     pause_ratio: after each batch, rest this many times as long as the batch took, so a
     large purge leaves disk and CPU to uploads (and rests longer when the host is busy).
+    progress: called with (camshots deleted, camshots to delete) after each batch.
     """
+    planned = db.execute(
+        "SELECT count(*) FROM camshots WHERE attempt_id IN (SELECT attempt_id FROM purge_run_attempts WHERE run_id = ?)",
+        [run_id]).fetchone()[0] if progress else 0
+    deleted = 0
     while True:
         started = time.perf_counter()
         skip_held(db, run_id, holder)
-        if (delete_camshot_batch(db, images, run_id, batch_size, holder)
-                or delete_attempt_batch(db, images, run_id, max(1, batch_size // ATTEMPTS_PER_BATCH_DIVISOR),
-                                        holder)):
+        batch = delete_camshot_batch(db, images, run_id, batch_size, holder)
+        if batch and progress:
+            deleted += batch
+            progress(deleted, max(planned, deleted))
+        if (batch or delete_attempt_batch(db, images, run_id, max(1, batch_size // ATTEMPTS_PER_BATCH_DIVISOR),
+                                          holder)):
             time.sleep((time.perf_counter() - started) * pause_ratio)
             continue
         if has_pending_attempts(db, run_id):
@@ -285,18 +293,18 @@ def resume_unfinished(db, images, batch_size, holder, pause_ratio=0.0):
     return results
 
 
-def purge(db, images, selection, actor, now, default_days, batch_size, pause_ratio=0.0):
+def purge(db, images, selection, actor, now, default_days, batch_size, pause_ratio=0.0, progress=None):
     """Resume any interrupted run, then purge the selection; return the selection's totals."""
     holder = new_holder()
     resume_unfinished(db, images, batch_size, holder, pause_ratio)
     run_id = start(db, selection, actor, now, default_days, holder)
-    return run(db, images, run_id, batch_size, holder, pause_ratio)
+    return run(db, images, run_id, batch_size, holder, pause_ratio, progress)
 
 
-def purge_with_settings(db, retention, images, selection, actor, now):
+def purge_with_settings(db, retention, images, selection, actor, now, progress=None):
     """purge() under the RetentionSettings retention."""
     return purge(db, images, selection, actor, now, retention.default_days, retention.batch_size,
-                 retention.pause_ratio)
+                 retention.pause_ratio, progress)
 
 
 def run_purge(db, retention, images, selection, actor, dry_run, now):
