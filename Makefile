@@ -16,7 +16,7 @@ DLIB_VERSION := 20.0.0
 # nodejs runs Moodle's grunt (its tooling fetches the node version Moodle asks for); xz-utils unpacks Moodle.
 TEST_PACKAGES := $(RUN_PACKAGES) $(MOODLE_PACKAGES) nodejs xz-utils chromium poppler-utils nginx-light openssl
 
-.PHONY: install run test system-run system-test fuzz clean
+.PHONY: install run test system-run system-test fuzz release clean
 
 install: $(VENV)/.installed
 
@@ -54,6 +54,10 @@ test: install system-test
 # Request log lines (stderr) are dropped; pytest's report is on stdout.
 fuzz: install system-test
 	PROCTORPY_FUZZ_SCALE=20 PROCTORPY_FAULT_KILLS=20 $(BIN)/pytest -q -s tests/test_fuzz.py tests/test_faults.py 2>/dev/null
+
+# The Moodle plugin as a ZIP for Site administration > Plugins > Install plugins: dist/quizaccess_proctorpy-<release>.zip.
+release:
+	@$(PYTHON) packaging/release dist
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -2,7 +2,10 @@
 
 The plugin's PHPUnit tests run inside Moodle: tests/test_moodle_phpunit.py."""
 import json
+import re
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -72,3 +75,24 @@ def test_php_client_registers_attempt_and_uploads_camshot_once(live_sidecar, tmp
     # An event for an attempt the sidecar does not know: the code the plugin's registration fallback relies on.
     assert result["error"]["code"] == "unknown_attempt", result
 
+
+
+def test_release_zip_holds_the_plugin_folder_and_nothing_else(tmp_path):
+    """`make release`'s ZIP, as Moodle's installer reads it: one folder named as the plugin's folder under
+    mod/quiz/accessrule/, holding exactly the plugin's tracked files, its name carrying version.php's release."""
+    root = PLUGIN.parents[1]
+    result = subprocess.run(["make", "--no-print-directory", "release", f"PYTHON={sys.executable}"], cwd=root,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    release = re.search(r"\$plugin->release = '([^']+)';", (PLUGIN / "version.php").read_text()).group(1)
+    target = root / result.stdout.strip().splitlines()[-1]
+    assert target.name == f"quizaccess_proctorpy-{release}.zip"
+    names = zipfile.ZipFile(target).namelist()
+    tracked = subprocess.run(["git", "ls-files", "--", str(PLUGIN.relative_to(root))], cwd=root, check=True,
+                             capture_output=True, text=True).stdout.split()
+    assert sorted(names) == sorted(f"proctorpy/{Path(name).relative_to(PLUGIN.relative_to(root)).as_posix()}"
+                                   for name in tracked)
+    assert {"proctorpy/version.php", "proctorpy/lang/en/quizaccess_proctorpy.php", "proctorpy/amd/build/capture.min.js",
+            "proctorpy/db/install.xml"} <= set(names)
+    for name in names:
+        assert zipfile.ZipFile(target).read(name) == (PLUGIN / name.removeprefix("proctorpy/")).read_bytes(), name
