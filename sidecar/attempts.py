@@ -249,6 +249,13 @@ def known_quizzes(db):
     return [{"cm_id": row[0], "quiz_name": row[1] or "", "course_name": row[2] or ""} for row in rows]
 
 
+def quiz_of_module(db, cm_id):
+    """The quiz instance id of the quiz at view.php?id=cm_id, from its attempts; None for a quiz the sidecar
+    holds no attempt of."""
+    row = db.execute("SELECT quiz_id FROM attempts WHERE cm_id = ? LIMIT 1", [cm_id]).fetchone()
+    return row[0] if row else None
+
+
 def listed_attempts(db, attempt_ids):
     """These attempts as lists show them (LISTED_COLUMNS), by id."""
     marks = ", ".join("?" * len(attempt_ids))

@@ -407,7 +407,7 @@ def test_policy_editor_sets_and_removes_policies(app, console):
     token = csrf_of(console)
     saved = console.post("/console/policies", data={"csrf_token": token, "scope": "quiz", "scope_id": "11", "days": "14"})
     assert saved.status_code == 302
-    assert "quiz #11" in console.get("/console/policies").get_data(as_text=True)
+    assert "quiz #11" in console.get("/console/policies").get_data(as_text=True)  # a quiz it holds no attempt of
     for bad in ({"scope": "site", "scope_id": "1", "days": "3"}, {"scope": "quiz", "scope_id": "x", "days": "3"},
                 {"scope": "quiz", "scope_id": "1", "days": "0"}, {"scope": "quiz", "scope_id": "1", "days": "99999"},
                 {"scope": "quiz", "scope_id": "1"}):
@@ -420,6 +420,24 @@ def test_policy_editor_sets_and_removes_policies(app, console):
     db = connect(app.config["DATABASE"])
     assert [r[0] for r in db.execute("SELECT action FROM audit_log WHERE action LIKE 'policy_%'")] == \
         ["policy_set", "policy_delete"]
+
+
+def test_a_quiz_policy_is_set_by_the_id_in_the_quizs_address(app, console):
+    seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 1, 1, first_attempt=1, cm_id=30)
+    seed(app.config["DATABASE"], app.config["IMAGES"], 4, 30, 1, 1, first_attempt=2, cm_id=45)
+    page = console.get("/console/policies?cm_id=30").get_data(as_text=True)
+    assert 'name="cm_id"' in page and 'value="30"' in page and '<option value="45">Course 4 › Quiz 30</option>' in page
+    token = csrf_of(console)
+    saved = console.post("/console/policies", data={"csrf_token": token, "scope": "quiz", "cm_id": "30", "days": "9"})
+    assert saved.status_code == 302
+    db = connect(app.config["DATABASE"])
+    assert db.execute("SELECT scope, scope_id, days FROM retention_policies").fetchall() == [("quiz", 11, 9)], \
+        "the quiz at view.php?id=30 is quiz 11, not quiz 30"
+    listed = console.get("/console/policies").get_data(as_text=True)
+    assert "quiz view.php?id=30" in listed and "Quiz 11" in listed
+    unknown = console.post("/console/policies", data={"csrf_token": token, "scope": "quiz", "cm_id": "99", "days": "9"})
+    assert unknown.status_code == 404 and "view.php?id=99" in unknown.get_data(as_text=True)
+    assert console.get("/console/quizzes/11").get_data(as_text=True).count("/console/policies?cm_id=30") == 1
 
 
 @pytest.mark.engines

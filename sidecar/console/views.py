@@ -150,7 +150,8 @@ def image(camshot_id):
 
 @bp.get("/policies")
 def policies():
-    return render_template("policies.html", policies=policy.list_policies(get_db()),
+    db = get_db()
+    return render_template("policies.html", policies=policy.list_policies(db), known_quizzes=attempts.known_quizzes(db),
                            default_days=retention().default_days, page="policies")
 
 
@@ -161,8 +162,16 @@ def save_policy():
     action = form.get("action", "set")
     if action not in ("set", "delete"):
         raise BadRequest("action must be set or delete.", code="invalid_field")
+    scope_id = form.get("scope_id", "")
+    if form.get("scope") == "quiz" and form.get("cm_id", "").strip():
+        # The quiz as an admin sees it, by the id in its address; policies keep Moodle's quiz instance id.
+        cm_id = positive_int(form["cm_id"].strip(), "cm_id")
+        scope_id = attempts.quiz_of_module(db, cm_id)
+        if scope_id is None:
+            raise NotFound(f"The sidecar holds no attempt of the quiz at view.php?id={cm_id}: a quiz policy is set for "
+                           "a quiz it holds (before its first attempt, set the days in the quiz's settings in Moodle).")
     scope, scope_id, days = policy.read_policy(
-        form.get("scope"), form.get("scope_id", ""), form.get("days") if action == "set" else None)
+        form.get("scope"), scope_id, form.get("days") if action == "set" else None)
     if action == "set" and days is None:
         raise BadRequest("Missing required field(s): days.", code="missing_field")
     with write_transaction(db):

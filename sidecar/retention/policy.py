@@ -61,11 +61,12 @@ def days_of(db, scope, scope_id):
 
 def list_policies(db):
     return [
-        {"scope": r[0], "scope_id": r[1], "days": r[2], "updated_at": r[3], "name": r[4] or ""}
+        {"scope": r[0], "scope_id": r[1], "days": r[2], "updated_at": r[3], "name": r[4] or "", "cm_id": r[5]}
         for r in db.execute(
             "SELECT p.scope, p.scope_id, p.days, p.updated_at, "
             "CASE p.scope WHEN 'course' THEN (SELECT course_name FROM attempts WHERE course_id = p.scope_id LIMIT 1) "
-            "ELSE (SELECT quiz_name FROM attempts WHERE quiz_id = p.scope_id LIMIT 1) END "
+            "ELSE (SELECT quiz_name FROM attempts WHERE quiz_id = p.scope_id LIMIT 1) END, "
+            "CASE p.scope WHEN 'quiz' THEN (SELECT cm_id FROM attempts WHERE quiz_id = p.scope_id LIMIT 1) END "
             "FROM retention_policies p ORDER BY p.scope, p.scope_id"
         )
     ]
