@@ -2,6 +2,7 @@
 the identity check failing closed without a reference, and the teacher's decision on the identity photo."""
 import io
 import re
+import subprocess
 import time
 import zipfile
 
@@ -58,7 +59,8 @@ def decide(api, decision, camshot_id, attempt_id=1):
 
 # --- the reference frozen with the attempt --------------------------------------------------
 
-def test_profile_photo_swapped_before_the_attempt_and_restored_after_changes_nothing_it_was_judged_by(app, api, config):
+def test_profile_photo_swapped_before_the_attempt_and_restored_after_changes_nothing_it_was_judged_by(app, api, config,
+                                                                                                  tmp_path):
     """The student sets an accomplice's face as profile picture, the accomplice sits the attempt, the student
     restores their own picture: the report still shows the accomplice's face as what the attempt was judged against,
     beside today's picture, and no verdict moves."""
@@ -88,6 +90,12 @@ def test_profile_photo_swapped_before_the_attempt_and_restored_after_changes_not
     html = api.get("/api/v1/attempts/1/report?image_base=/img/").get_data(as_text=True)
     assert re.search(rf'/img/{listed["judged_against"]}\?size=thumb" alt="Judged against', html)
     assert re.search(rf'/img/{restored["id"]}\?size=thumb" alt="Moodle profile photo today, not the one judged', html)
+    (tmp_path / "report.pdf").write_bytes(api.get("/api/v1/attempts/1/report.pdf").data)
+    text = subprocess.run(["pdftotext", str(tmp_path / "report.pdf"), "-"], check=True, capture_output=True,
+                          text=True, timeout=60).stdout
+    text = " ".join(text.split())  # captions wrap in their narrow figures
+    assert "Judged against" in text and "Moodle profile photo today" in text
+    assert "Profile photo changed to another person" in text
 
 
 def test_report_shows_today_s_profile_photo_only_when_it_differs(api, config):
