@@ -19,7 +19,8 @@ LEAVING_EVENTS = tuple(kind for kind, (_, lost) in scoring.FOCUS_PAIRS.items() i
 WINDOW_MINUTES = 5  # how far back "recent" events reach unless the caller says
 MAX_WINDOW_MINUTES = 60
 # What can be wrong with an attempt right now, most serious first: the live view lists attempts in this order.
-PROBLEMS = ("substitution", "reference_changed", "mismatch", "multiple_faces", "no_face", "camera_quiet", "below_threshold", "left_page")
+PROBLEMS = ("substitution", "reference_changed", "mismatch", "multiple_faces", "no_face", "camera_quiet",
+            "below_threshold", "left_page")
 # A camshot's verdict: scoring's violation metric, else its analysis status (ok, pending, unreadable).
 VERDICTS = ("ok", "pending", "unreadable", "no_face", "multiple_faces", "mismatch", "substitution")
 

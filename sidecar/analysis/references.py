@@ -36,7 +36,8 @@ def quiz_references(db, quiz_id, user_id):
     and their attempts' references."""
     rows = db.execute(
         "SELECT user_id, encoding FROM reference_photos WHERE encoding IS NOT NULL AND user_id != :user AND ("
-        "(source = 'profile' AND attempt_id IS NULL AND user_id IN (SELECT user_id FROM attempts WHERE quiz_id = :quiz)) "
+        "(source = 'profile' AND attempt_id IS NULL "
+        "AND user_id IN (SELECT user_id FROM attempts WHERE quiz_id = :quiz)) "
         "OR attempt_id IN (SELECT id FROM attempts WHERE quiz_id = :quiz))",
         {"user": user_id, "quiz": quiz_id},
     ).fetchall()
@@ -100,10 +101,10 @@ def replace_profile_photo(db, config, images, user_id, data, actor, changed_at=N
     now = time.time()
     photo = store_profile_photo(db, images, user_id, png, faces.encodings[0], now if changed_at is None else changed_at,
                                 lambda photo: record_change(db, config, user_id, photo, now))
-    detail = f"replaced {photo['replaced']} earlier profile photo(s), {photo['freed']} bytes" if photo["replaced"] else ""
-    if photo["change_distance"] is not None and photo["changed"]:
-        detail += f"; face distance to the earlier one {photo['change_distance']:.3f}"
-    audit.record(db, "reference_upload", actor, {"user_id": user_id}, count=1, bytes=len(png), detail=detail.lstrip("; "))
+    details = [f"replaced {photo['replaced']} earlier profile photo(s), {photo['freed']} bytes"] if photo["replaced"] else []
+    if photo["changed"]:
+        details.append(f"face distance to the earlier one {photo['change_distance']:.3f}")
+    audit.record(db, "reference_upload", actor, {"user_id": user_id}, count=1, bytes=len(png), detail="; ".join(details))
     return {"faces": 1, "id": photo["id"], "user_id": user_id, "bytes": len(png), "box": list(faces.boxes[0]),
             "replaced": photo["replaced"], "change_distance": photo["change_distance"] if photo["changed"] else None}
 

@@ -147,7 +147,8 @@ def to_csv(rows, zone):
             "" if r["duration_seconds"] is None else round(r["duration_seconds"]), r["shots"],
             *["" if m not in percent else percent[m] for m in METRICS],
             r["events"], "" if r["score"] is None else r["score"], int(r["flagged"]), r["review"] or "",
-            spreadsheet_cell(r["reviewer"] or ""), spreadsheet_cell("; ".join(filter(None, [r["score_note"], *r["reference_changes"]]))),
+            spreadsheet_cell(r["reviewer"] or ""),
+            spreadsheet_cell("; ".join(filter(None, [r["score_note"], *r["reference_changes"]]))),
         ])
     return out.getvalue()
 
