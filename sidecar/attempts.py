@@ -9,6 +9,7 @@ import json
 import time
 
 from . import audit, scoring
+from .analysis import reference_changes
 from .db import write_transaction
 from .errors import BadRequest, Conflict, NotFound
 from .validation import non_negative_int, number, positive_int, required, text, token
@@ -300,6 +301,7 @@ def attempt_detail(db, attempt_id):
             if score else None
         ),
         "review": review(db, attempt_id),
+        "identity": {**identity_state(db, attempt_id), "reference_changes": reference_changes.problems(db, attempt_id)},
     }
 
 
@@ -321,7 +323,8 @@ def _recompute(db, config, attempt_id):
     if attempt is None:
         return None
     value, flagged, metrics, _ = scoring.score_attempt(
-        attempt, camshots_of(db, attempt_id), events_of(db, attempt_id), config, time.time())
+        attempt, camshots_of(db, attempt_id), events_of(db, attempt_id), config, time.time(),
+        reference_changes.problems(db, attempt_id))
     db.execute(
         "INSERT INTO scores (attempt_id, value, flagged, metrics, computed_at) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT(attempt_id) DO UPDATE SET value = excluded.value, flagged = excluded.flagged, "
@@ -341,6 +344,17 @@ def record_identity_pass(db, attempt_id, now):
     with write_transaction(db):
         db.execute("UPDATE attempts SET identity_passed_at = coalesce(identity_passed_at, ?) WHERE id = ?",
                    [now, attempt_id])
+
+
+IDENTITY_COLUMNS = ("identity_passed_at", "reference_frozen_at", "reference_photo_id", "identity_decision",
+                    "identity_decided_at")
+
+
+def identity_state(db, attempt_id):
+    """How the attempt's identity stands (IDENTITY_COLUMNS): its pass, its frozen reference (frozen at, and the
+    reference photo's id, None when it was frozen with no usable photo) and a teacher's decision."""
+    row = db.execute(f"SELECT {', '.join(IDENTITY_COLUMNS)} FROM attempts WHERE id = ?", [attempt_id]).fetchone()
+    return dict(zip(IDENTITY_COLUMNS, row)) if row else None
 
 
 def review(db, attempt_id):

@@ -52,6 +52,7 @@ SETTINGS = [
     Setting("analysis.lease_seconds", 60, "A claimed job whose worker has not finished it by then is retried"),
     Setting("analysis.max_tries", 3, "Tries before a camshot is marked unreadable"),
     Setting("analysis.poll_seconds", 0.5, "How often an idle worker looks for new jobs"),
+    Setting("identity.recent_change_days", 14, "A profile photo that became the student's picture this many days or fewer before an attempt, in place of an earlier one, is a problem of the attempt that flags it"),
     Setting("scoring.threshold", 60.0, "Attempts whose credibility score is below this are flagged, when the quiz's settings give no threshold (the plugin's default is the same)"),
     Setting("scoring.min_duration", 60, "Attempts shorter than this many seconds get no score"),
     Setting("scoring.default_interval_max", 90, "Longest capture interval in seconds assumed when an attempt's settings do not say"),
@@ -191,6 +192,8 @@ def _check_ranges(values):
             raise ConfigError(f"{name} must be greater than 0, got {values[name]!r}")
     if values["storage.max_aspect_ratio"] < 1:
         raise ConfigError("storage.max_aspect_ratio must be at least 1 (a square image)")
+    if values["identity.recent_change_days"] < 0:
+        raise ConfigError("identity.recent_change_days must not be negative (0: no change counts as recent)")
     if values["retention.pause_ratio"] < 0:
         raise ConfigError("retention.pause_ratio must not be negative")
     if not 0 <= values["storage.png_compress_level"] <= 9:

@@ -346,3 +346,31 @@ def repair_capture_times(db):
             f"UPDATE {table} SET {column} = {arrived} WHERE {column} > {arrived} + 120000 OR {column} < "
             f"(SELECT (a.started_at - 300) * 1000 FROM attempts a WHERE a.id = {table}.attempt_id)"
         )
+
+
+@migration
+def freeze_attempt_references(db):
+    # The reference an attempt is judged against is frozen with it: its own copy of the profile photo, a
+    # reference_photos row with source 'profile' and the attempt's id, named here once frozen (frozen with no
+    # usable photo: reference_frozen_at set, reference_photo_id NULL). A profile photo records when it became
+    # the user's picture and its face distance to the one it replaced, so a later attempt sees a recent change
+    # or another person. A teacher's decision on an identity photo with no reference to match closes the step.
+    db.executescript(
+        """
+        ALTER TABLE attempts ADD COLUMN reference_frozen_at REAL;
+        ALTER TABLE attempts ADD COLUMN reference_photo_id TEXT;
+        ALTER TABLE attempts ADD COLUMN identity_decision TEXT CHECK (identity_decision IN ('approved', 'refused'));
+        ALTER TABLE attempts ADD COLUMN identity_decided_at REAL;
+        ALTER TABLE reference_photos ADD COLUMN changed_at REAL;
+        ALTER TABLE reference_photos ADD COLUMN change_distance REAL;
+        CREATE TABLE reference_changes (
+            attempt_id INTEGER NOT NULL REFERENCES attempts(id),
+            photo_id TEXT NOT NULL,              -- the profile photo that changed (its row may be gone since)
+            kind TEXT NOT NULL CHECK (kind IN ('another_person', 'recent_change')),
+            distance REAL NOT NULL,              -- face distance between the new photo and the one it replaced
+            changed_at REAL NOT NULL,            -- when it became the user's picture
+            recorded_at REAL NOT NULL,
+            PRIMARY KEY (attempt_id, photo_id)
+        );
+        """
+    )

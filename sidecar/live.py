@@ -19,7 +19,8 @@ LEAVING_EVENTS = tuple(kind for kind, (_, lost) in scoring.FOCUS_PAIRS.items() i
 WINDOW_MINUTES = 5  # how far back "recent" events reach unless the caller says
 MAX_WINDOW_MINUTES = 60
 # What can be wrong with an attempt right now, most serious first: the live view lists attempts in this order.
-PROBLEMS = ("substitution", "mismatch", "multiple_faces", "no_face", "camera_quiet", "below_threshold", "left_page")
+PROBLEMS = ("substitution", "reference_changed", "mismatch", "multiple_faces", "no_face", "camera_quiet",
+            "below_threshold", "left_page")
 # A camshot's verdict: scoring's violation metric, else its analysis status (ok, pending, unreadable).
 VERDICTS = ("ok", "pending", "unreadable", "no_face", "multiple_faces", "mismatch", "substitution")
 
@@ -43,7 +44,8 @@ SELECT a.id, a.user_id, u.fullname, a.started_at, a.settings,
          WHERE r.attempt_id = a.id AND r.received_at >= :since
            AND r.type IN ({", ".join(f"'{t}'" for t in LEAVING_EVENTS)})),
        e.type, e.received_at,
-       s.value, s.flagged
+       s.value, s.flagged,
+       (SELECT count(*) FROM reference_changes rc WHERE rc.attempt_id = a.id)
 FROM attempts a
 JOIN users u ON u.id = a.user_id
 LEFT JOIN camshots c ON c.id = (
@@ -77,7 +79,7 @@ def live_attempts(db, config, quiz_id, params, now):
 def tile(row, config, now):
     """One attempt's row of the live answer."""
     (attempt_id, user_id, student, started_at, settings, shot_id, taken_at, received_at, status, matched_user_id,
-     matched_student, left_page, event_type, event_received_at, score, flagged) = row
+     matched_student, left_page, event_type, event_received_at, score, flagged, reference_changes) = row
     _, threshold, due_ms = scoring.scoring_settings({"settings": json.loads(settings or "{}")}, config)
     last_shot = None
     if shot_id is not None:
@@ -98,6 +100,8 @@ def tile(row, config, now):
         "score": score,
         "threshold": threshold,
         "below_threshold": bool(flagged),
+        # The student's profile photo changed before or during the attempt (analysis/reference_changes.py).
+        "reference_changed": bool(reference_changes),
     }
     tile["problems"] = problems(tile)
     return tile
@@ -108,6 +112,8 @@ def problems(tile):
     found = set()
     if tile["last_shot"] and tile["last_shot"]["verdict"] in PROBLEMS:
         found.add(tile["last_shot"]["verdict"])
+    if tile["reference_changed"]:
+        found.add("reference_changed")
     if tile["camera_quiet"]:
         found.add("camera_quiet")
     if tile["below_threshold"]:

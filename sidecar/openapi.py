@@ -153,13 +153,29 @@ def document(version):
             "/api/v1/users/{user_id}/reference": {
                 "put": operation(
                     "Store the user's Moodle profile photo as reference", refusals=("413", "415", "422", "503", "507"),
-                    parameters=[path_id("user_id")], body=multipart_body({"image": IMAGE_PART}, ("image",))),
+                    parameters=[path_id("user_id")], body=multipart_body(
+                        {"image": IMAGE_PART, "changed_at": {**SECONDS, "description": (
+                            "When the photo became the user's picture (Moodle's file time), not ahead of the clock; "
+                            "compared with identity.recent_change_days. Default: now")}}, ("image",))),
                 "delete": operation(
                     "Privacy delete of the user's profile reference photos and face encodings; the attempts stay "
                     "(the user goes too when none is left)", refusals=("404",),
                     parameters=[path_id("user_id"), *ACTOR_QUERY]),
             },
-            "/api/v1/attempts/{attempt_id}/identity": {"post": operation(
+            "/api/v1/attempts/{attempt_id}/identity/approve": {"post": operation(
+                "A teacher approves the identity photo of an attempt whose face must match and that had no usable "
+                "reference: it becomes the attempt's reference (and the user's, without a profile photo) and the "
+                "identity step passes; audited. The attempt's identity state", refusals=("404", "409", "503"),
+                parameters=attempt, body=json_body({"camshot_id": CAMSHOT_ID, **ACTOR}, ("camshot_id",)))},
+            "/api/v1/attempts/{attempt_id}/identity/refuse": {"post": operation(
+                "A teacher refuses the identity photo of an attempt whose face must match and that had no usable "
+                "reference: its identity step stays closed and later photos are refused (409); audited. The "
+                "attempt's identity state", refusals=("404", "409"), parameters=attempt,
+                body=json_body({"camshot_id": CAMSHOT_ID, **ACTOR}, ("camshot_id",)))},
+            "/api/v1/attempts/{attempt_id}/identity": {"get": operation(
+                "How the attempt's identity stands: passed, its frozen reference (frozen, none, not_frozen), a "
+                "teacher's decision, its latest identity photo and the profile photo changes recorded for it",
+                refusals=("404",), parameters=attempt), "post": operation(
                 "Identity check at the start: stores the photo and answers at once whether it passes. Only during "
                 "the identity step: a finished attempt, or one whose check has passed, is refused (409)",
                 refusals=("409", "413", "415", "422", "429", "503", "507"), parameters=attempt,

@@ -5,6 +5,9 @@ A camshot stands for the time until the next one, but for at most the interval i
 the next one was due (the quiz's interval_max plus a grace); time beyond that with no
 camshot is camera_off. Focus-lost and tab-hidden intervals come from the browser events.
 
+A change of the student's profile photo recorded for the attempt (analysis/reference_changes.py) flags it
+whatever its score: the reference it was judged against may not be the student's face.
+
 Pure: the attempt's rows come in as arguments (attempts.recompute_score reads and stores them); the
 clock is read only to bound an unfinished attempt when the caller does not say what now is.
 """
@@ -160,12 +163,14 @@ def _num(weight):
     return f"{weight:g}"
 
 
-def score_attempt(attempt, shots, events, config, now=None):
+def score_attempt(attempt, shots, events, config, now=None, reference_changes=()):
     """(value, flagged, metrics, timeline) of an attempt from its rows; no database. now bounds an unfinished
-    attempt (build_timeline)."""
+    attempt (build_timeline); reference_changes are the profile photo changes recorded for it."""
     weights, threshold, due_ms = scoring_settings(attempt, config)
     timeline = build_timeline(attempt, shots, events, due_ms, now)
     value, flagged, metrics = compute_score(timeline, weights, threshold, config["scoring.min_duration"])
+    metrics["reference_changes"] = sorted({change["kind"] for change in reference_changes})
+    flagged = flagged or bool(reference_changes)
     attempt_shots = [s for s in shots if s["kind"] == "attempt"]
     metrics["shots"] = len(attempt_shots)
     metrics["pending"] = sum(1 for s in attempt_shots if s["status"] == "pending")

@@ -426,7 +426,10 @@ def test_attempt_lists_its_reference_photos_and_no_one_elses(app, api):
     identity = post_identity(api, "obama/obama1.jpg").json["id"]
 
     listed = api.get("/api/v1/attempts/1").json["references"]
-    assert [(r["id"], r["source"]) for r in listed] == [(own, "profile"), (identity, "identity")]
+    # The attempt's own copy of the profile photo it was judged against, the profile photo today, its identity photo.
+    frozen, = [r["id"] for r in listed if r["role"] == "judged_against"]
+    assert [(r["id"], r["source"], r["role"]) for r in listed] == [
+        (frozen, "profile", "judged_against"), (own, "profile", "profile_today"), (identity, "identity", "identity")]
     assert [r["id"] for r in api.get("/api/v1/attempts/2").json["references"]] == [other]
     for photo in listed:
         assert api.get(f"/api/v1/camshots/{photo['id']}/image?size=thumb").status_code == 200
@@ -434,7 +437,7 @@ def test_attempt_lists_its_reference_photos_and_no_one_elses(app, api):
     detail = api.get("/api/v1/attempts/1").json
     report = api.get("/api/v1/attempts/1/report?image_base=/img/").get_data(as_text=True)
     linked = set(re.findall(r"/img/([0-9a-f]{20})", report))
-    assert own in linked and linked <= {s["id"] for s in detail["shots"]} | {r["id"] for r in listed}
+    assert frozen in linked and linked <= {s["id"] for s in detail["shots"]} | {r["id"] for r in listed}
 
 
 # --- the identity check --------------------------------------------------------------------
@@ -477,15 +480,15 @@ def test_identity_check_follows_the_quiz_setting(app, api, check, relative, pass
     answer = post_identity(api, relative).json
     assert answer["passed"] is passed and word in answer["message"], answer
     assert rows(app, "SELECT count(*) FROM reference_photos WHERE source = 'identity'") == [(0,)]
-    assert len(stored_keys(app.config["IMAGES"], "references")) == 1  # the profile photo only
+    # The profile photo and the attempt's frozen copy of it only.
+    assert len(stored_keys(app.config["IMAGES"], "references")) == 2
 
 
 @pytest.mark.engines
-def test_identity_without_a_profile_photo_passes_on_one_face_and_says_so(api, config):
-    api.put_attempt(1, identity_check="match")
+def test_identity_photo_without_a_profile_photo_becomes_the_reference_when_a_face_suffices(api, config):
+    api.put_attempt(1, identity_check="face")
     answer = post_identity(api, "obama/obama1.jpg").json
     assert answer["passed"] is True and answer["reference"] == "none" and answer["distance"] is None
-    assert "no profile photo" in answer["message"]
     # The identity photo is now the attempt's reference: later camshots are compared with it.
     same, other = post_shots(api, "obama/obama2.jpg", "biden/biden.jpg")
     work(config, until_idle=True)

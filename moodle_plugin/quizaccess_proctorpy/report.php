@@ -76,7 +76,34 @@ try {
                 \core\output\notification::NOTIFY_SUCCESS
             );
         }
-        $data['identity'] = identity_step::report_state($quiz, $attempt, $context);
+        $decision = optional_param('identitydecision', '', PARAM_ALPHA);
+        if ($decision !== '') {
+            require_sesskey();
+            require_capability('quizaccess/proctorpy:waiveidentitycheck', $context);
+            if (!in_array($decision, ['approve', 'refuse'], true)) {
+                throw new moodle_exception('err_identitydecision', 'quizaccess_proctorpy');
+            }
+            if ($attempt->state !== quiz_attempt::IN_PROGRESS || !identity_step::pending($quiz, $attemptid, $client)) {
+                throw new moodle_exception('err_identitystepover', 'quizaccess_proctorpy', $url);
+            }
+            $photoid = required_param('photoid', PARAM_ALPHANUM);
+            if ($decision === 'approve') {
+                identity_step::approve($attempt, $context, (int) $USER->id, $photoid, $client, $actor);
+            } else {
+                identity_step::refuse($attempt, $context, $photoid, $client, $actor);
+            }
+            redirect(
+                $url,
+                get_string($decision === 'approve' ? 'identityapproved' : 'identityrefused', 'quizaccess_proctorpy'),
+                null,
+                \core\output\notification::NOTIFY_SUCCESS
+            );
+        }
+        $imagebase = image_link::base($CFG->wwwroot, $cmid, $attemptid, !empty($CFG->slasharguments));
+        $data['identity'] = identity_step::report_state($quiz, $attempt, $context, $client);
+        if (!empty($data['identity']['decide'])) {
+            $data['identity']['decide']['photourl'] = $imagebase . $data['identity']['decide']['photoid'] . '?size=thumb';
+        }
         $conclusion = optional_param('conclusion', '', PARAM_ALPHA);
         if ($conclusion !== '') {
             require_sesskey();
@@ -103,7 +130,6 @@ try {
                 \core\output\notification::NOTIFY_SUCCESS
             );
         }
-        $imagebase = image_link::base($CFG->wwwroot, $cmid, $attemptid, !empty($CFG->slasharguments));
         $candownload = has_capability('quizaccess/proctorpy:downloadimages', $context);
         $data['fragment'] = $client->call('GET', api::attempt_report($attemptid, $imagebase, $actor, $candownload))->body;
         $data['attempt'] = true;

@@ -8,7 +8,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .. import attempts
 from ..db import write_transaction
-from . import queue, references
+from . import frozen, queue, references
 from .faces import Verdict, find_faces, verdict
 
 log = logging.getLogger(__name__)
@@ -46,13 +46,10 @@ def read_image(images, relative):
 def judge(db, config, camshot, faces):
     """The verdict of these faces against the references this camshot is compared with.
 
-    An identity camshot is compared with the profile photo only: it is what may become
-    the attempt's own reference.
+    An identity camshot is compared with the reference frozen with the attempt only: it is what may
+    become the attempt's own reference.
     """
-    own = references.own_references(
-        db, camshot["user_id"], camshot["attempt_id"], profile_only=camshot["kind"] == "identity",
-        exclude_id=camshot["id"],
-    )
+    own = references.own_references(db, camshot["attempt_id"], frozen_only=camshot["kind"] == "identity")
     others = references.quiz_references(db, camshot["quiz_id"], camshot["user_id"])
     return verdict(faces, own, others, config["analysis.match_threshold"])
 
@@ -83,18 +80,28 @@ def record(db, job, camshot, result, faces=None, error=None, identity_copy=None,
     return True
 
 
+def becomes_reference(db, camshot, result):
+    """Whether a passing identity camshot becomes a reference of its attempt: not when its identity must match
+    and there was nothing to match it with (then a teacher approves it, or not: analysis/decisions.py)."""
+    if result.status != "ok":
+        return False
+    return result.distance is not None or attempts.find_attempt(
+        db, camshot["attempt_id"])["settings"].get("identity_check") != "match"
+
+
 def process(db, config, images, job):
     """Analyse a claimed job's camshot and record it; the verdict, or None if nothing was recorded."""
     camshot = load_camshot(db, job.camshot_id)
     if camshot is None:
         return None
+    frozen.freeze(db, config, images, camshot["attempt_id"])
     try:
         result, faces = analyse(db, config, images, camshot)
         error = None
     except Unreadable as problem:
         result, faces, error = Verdict("unreadable", None, [], None, None), None, str(problem)
     identity_copy = None
-    if camshot["kind"] == "identity" and result.status == "ok":
+    if camshot["kind"] == "identity" and becomes_reference(db, camshot, result):
         identity_copy = references.copy_identity_photo(images, camshot)
     try:
         recorded = record(db, job, camshot, result, faces, error, identity_copy)

@@ -11,7 +11,7 @@ import time
 
 from .. import attempts, camshots, ingest
 from ..errors import Conflict, ImageStoreUnavailable, Unavailable
-from . import queue, references
+from . import frozen, queue
 from . import camshots as camshot_analysis
 from .faces import ModelsUnavailable
 
@@ -29,7 +29,8 @@ MESSAGES = {
     "unreadable": "The photo could not be read. Please try again.",
     "face": "Your face was found.",
     "match": "Your face matches your profile photo.",
-    "no_profile": "Your face was found. There is no profile photo to compare it with, so it was not matched.",
+    "no_reference": "Your face was found, but there is no usable profile photo to compare it with. Your teacher "
+                    "can confirm your identity from this photo; ask them, then try again.",
 }
 
 
@@ -52,7 +53,11 @@ def refuse_outside_identity_step(db, attempt):
     if attempt["finished_at"] is not None:
         raise Conflict(f"Attempt {attempt['id']} is finished; its identity can no longer be checked.",
                        code="attempt_finished")
-    if attempts.identity_passed_at(db, attempt["id"]) is not None:
+    state = attempts.identity_state(db, attempt["id"])
+    if state["identity_decision"] == "refused":
+        raise Conflict(f"A teacher refused the identity photo of attempt {attempt['id']}; it cannot go on.",
+                       code="identity_refused")
+    if state["identity_passed_at"] is not None:
         raise Conflict(f"The identity check of attempt {attempt['id']} has already passed; camshots of the attempt "
                        "go to POST /api/v1/camshots.", code="identity_already_passed")
 
@@ -95,7 +100,7 @@ def identity_answer(db, attempt, camshot_id):
         raise Unavailable("The identity photo is stored but still being analysed; send it again in a moment.",
                           code="analysis_pending")
     check = attempt["settings"].get("identity_check", "none")
-    profile = references.has_profile_photo(db, attempt["user_id"])
+    profile = frozen.has_reference(db, attempt["id"])
     if check == "none":
         passed, message = True, MESSAGES["none"]
     elif status in ("no_face", "multiple_faces", "unreadable"):
@@ -103,7 +108,8 @@ def identity_answer(db, attempt, camshot_id):
     elif check == "face":
         passed, message = True, MESSAGES["face"]
     elif not profile:
-        passed, message = True, MESSAGES["no_profile"]
+        # No reference to match: the check fails closed until a teacher approves the photo.
+        passed, message = False, MESSAGES["no_reference"]
     else:
         passed = status == "ok"
         message = MESSAGES["match" if passed else "mismatch"]

@@ -3,6 +3,7 @@ import csv
 import io
 import json
 
+from ..analysis import reference_changes
 from ..errors import BadRequest
 from ..validation import id_list, positive_int
 from .report import clock, duration_text
@@ -89,6 +90,7 @@ def load_rows(db, quiz_id):
             "duration_seconds": metrics.get("duration_seconds"), "shots": r[5], "events": r[6],
             "percent": metrics.get("percent"), "score": r[7], "flagged": bool(r[8]),
             "score_note": metrics.get("reason") or ("" if r[9] else "not scored yet"),
+            "reference_changes": [reference_changes.LABELS[kind] for kind in metrics.get("reference_changes", [])],
             "review": r[10], "reviewer": r[11],
         })
     return rows
@@ -145,7 +147,8 @@ def to_csv(rows, zone):
             "" if r["duration_seconds"] is None else round(r["duration_seconds"]), r["shots"],
             *["" if m not in percent else percent[m] for m in METRICS],
             r["events"], "" if r["score"] is None else r["score"], int(r["flagged"]), r["review"] or "",
-            spreadsheet_cell(r["reviewer"] or ""), spreadsheet_cell(r["score_note"]),
+            spreadsheet_cell(r["reviewer"] or ""),
+            spreadsheet_cell("; ".join(filter(None, [r["score_note"], *r["reference_changes"]]))),
         ])
     return out.getvalue()
 

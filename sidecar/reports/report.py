@@ -5,7 +5,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .. import attempts
-from ..analysis import references
+from ..analysis import reference_changes, references
 from ..errors import BadRequest
 from ..scoring import METRICS, score_attempt, union_length
 
@@ -144,10 +144,37 @@ def shot_view(shot, start_ms, zone, names):
 
 
 def load_references(db, attempt):
-    """The student's profile photo and this attempt's identity photo, labelled for the report."""
-    labels = {"profile": "Moodle profile photo", "identity": "Identity photo at the start"}
-    return [{"id": r[0], "source": r[1], "label": labels[r[1]], "path": r[2]}
-            for r in references.attempt_photo_rows(db, attempt["user_id"], attempt["id"])]
+    """The photo the attempt was judged against (frozen with it) and the student's profile photo today when it
+    differs, labelled for the report; the attempt's identity photos are shown as its identity camshots."""
+    state = attempts.identity_state(db, attempt["id"])
+    rows = references.attempt_photo_rows(db, attempt["user_id"], attempt["id"])
+    frozen = next((row for row in rows if row[0] == state["reference_photo_id"]), None)
+    shown = []
+    if frozen is not None:
+        label = ("Judged against: identity photo a teacher approved" if frozen[1] == "identity"
+                 else "Judged against: Moodle profile photo when the attempt began")
+        shown.append({"id": frozen[0], "source": frozen[1], "role": "judged_against", "label": label,
+                      "path": frozen[2]})
+    for row in rows:
+        if row[4] is None and (frozen is None or _encoding(db, row[0]) != _encoding(db, frozen[0])):
+            label = "Moodle profile photo today" + (", not the one judged against" if frozen else "")
+            shown.append({"id": row[0], "source": row[1], "role": "profile_today", "label": label, "path": row[2]})
+    return shown
+
+
+def _encoding(db, photo_id):
+    return db.execute("SELECT encoding FROM reference_photos WHERE id = ?", [photo_id]).fetchone()[0]
+
+
+def reference_view(db, attempt):
+    """How the attempt's reference stands for the report: frozen or not, a decision, the changes recorded."""
+    state = attempts.identity_state(db, attempt["id"])
+    if state["reference_frozen_at"] is None:
+        frozen = "not_frozen"
+    else:
+        frozen = "frozen" if state["reference_photo_id"] else "none"
+    return {"state": frozen, "must_match": attempt["settings"].get("identity_check") == "match",
+            "decision": state["identity_decision"], "changes": reference_changes.problems(db, attempt["id"])}
 
 
 def review_view(db, attempt_id, zone):
@@ -163,7 +190,9 @@ def build_report(db, config, attempt_id, zone):
     attempt = attempts.attempt_summary(db, attempt_id)
     shots = attempts.camshots_of(db, attempt_id)
     events = attempts.events_of(db, attempt_id)
-    value, flagged, metrics, timeline = score_attempt(attempt, shots, events, config, time.time())
+    reference = reference_view(db, attempt)
+    value, flagged, metrics, timeline = score_attempt(attempt, shots, events, config, time.time(),
+                                                      reference["changes"])
     matched = {s["matched_user_id"] for s in shots if s["matched_user_id"] is not None}
     names = dict(db.execute(
         f"SELECT id, fullname FROM users WHERE id IN ({','.join('?' * len(matched))})", list(matched)
@@ -171,7 +200,6 @@ def build_report(db, config, attempt_id, zone):
     start_ms = timeline.start
     views = [shot_view(s, start_ms, zone, names) for s in shots]
     attempt_views = [v for v in views if v["kind"] == "attempt"]
-    identity_ids = {v["id"] for v in views if v["kind"] == "identity"}
     duration_ms = timeline.duration_ms
     return {
         "attempt": attempt,
@@ -199,8 +227,9 @@ def build_report(db, config, attempt_id, zone):
              "elapsed": elapsed((e["at"] - start_ms) / 1000), "clock": clock(e["at"] / 1000, zone, with_date=False)}
             for e in events
         ],
-        # A passing identity camshot is also a reference photo under the same id: shown once, as a camshot.
-        "references": [ref for ref in load_references(db, attempt) if ref["id"] not in identity_ids],
+        "references": load_references(db, attempt),
+        "reference": {**reference, "changes": [
+            {**change, "changed": clock(change["changed_at"], zone)} for change in reference["changes"]]},
         "identity_shots": [v for v in views if v["kind"] == "identity"],
         "shots": attempt_views,
         "flagged_count": sum(1 for v in attempt_views if v["flagged"]),

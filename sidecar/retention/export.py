@@ -197,7 +197,8 @@ def _folder(db, attempt_id):
 
 
 def _entries(db, images, attempt_ids, now, user_id):
-    """Manifest entries of the attempts' camshots (and identity photos, for a user export).
+    """Manifest entries of the attempts' camshots and the references they were judged against (and identity
+    photos, for a user export).
 
     Only camshots received before the export began are listed, so the two passes over
     the rows (manifest, then files) agree while uploads continue.
@@ -216,14 +217,17 @@ def _entries(db, images, attempt_ids, now, user_id):
             "faces": "" if faces is None else faces, "distance": "" if distance is None else round(distance, 4),
             "sha256": sha, "path": path, "date": taken_at / 1000,
         }
-    if user_id is not None:
-        for photo_id, attempt_id, course_id, quiz_id, path, created_at in db.execute(
-            f"SELECT r.id, r.attempt_id, a.course_id, a.quiz_id, r.path, r.created_at FROM reference_photos r "
-            f"JOIN attempts a ON a.id = r.attempt_id WHERE r.attempt_id IN ({marks}) AND r.created_at <= ?",
-            [*attempt_ids, now],
-        ).fetchall():
-            yield _photo_entry(images, f"course-{course_id}/quiz-{quiz_id}/attempt-{attempt_id}/identity_{photo_id}.png",
-                               attempt_id, user_id, "identity_photo", path, created_at)
+    # The reference each attempt was judged against goes with it; a user's export has its identity photos too.
+    only_frozen = "" if user_id is not None else "AND r.id = a.reference_photo_id "
+    for photo_id, attempt_id, owner, course_id, quiz_id, path, created_at, frozen in db.execute(
+        f"SELECT r.id, r.attempt_id, a.user_id, a.course_id, a.quiz_id, r.path, r.created_at, "
+        f"r.id = a.reference_photo_id FROM reference_photos r JOIN attempts a ON a.id = r.attempt_id "
+        f"WHERE r.attempt_id IN ({marks}) AND r.created_at <= ? {only_frozen}ORDER BY r.attempt_id, r.created_at, r.id",
+        [*attempt_ids, now],
+    ).fetchall():
+        name = "judged_against" if frozen else "identity"
+        yield _photo_entry(images, f"course-{course_id}/quiz-{quiz_id}/attempt-{attempt_id}/{name}_{photo_id}.png",
+                           attempt_id, owner, "frozen_reference" if frozen else "identity_photo", path, created_at)
 
 
 def _profile_entries(db, images, user_id, now):
@@ -321,7 +325,8 @@ def _user_record(db, user_id):
         "user": {"id": row[0], "fullname": row[1], "updated_at": row[2]} if row else {"id": user_id},
         "exported_at": time.time(),
         "contents": "attempts.csv lists the attempts; manifest.csv every image with its SHA-256; each attempt "
-                    "folder holds attempt.json (shots, events, score, review) and the camshots; reference/ holds "
-                    "the profile photos used to recognise the user.",
+                    "folder holds attempt.json (shots, events, score, review, identity) and the camshots, with the "
+                    "reference the attempt was judged against (judged_against_*.png) and its identity photos; "
+                    "reference/ holds the profile photos used to recognise the user.",
     }
 

@@ -75,13 +75,24 @@ class api {
     }
 
     /**
-     * Synchronous identity check of an attempt.
+     * Synchronous identity check of an attempt (POST); GET: how its identity stands at the sidecar.
      *
      * @param int $attemptid Moodle's quiz attempt id
      * @return string
      */
     public static function identity(int $attemptid): string {
         return self::attempt($attemptid) . '/identity';
+    }
+
+    /**
+     * A teacher's decision on the identity photo of an attempt with no reference photo to match it with.
+     *
+     * @param int $attemptid Moodle's quiz attempt id
+     * @param string $decision approve or refuse
+     * @return string
+     */
+    public static function identity_decision(int $attemptid, string $decision): string {
+        return self::identity($attemptid) . '/' . $decision;
     }
 
     /**

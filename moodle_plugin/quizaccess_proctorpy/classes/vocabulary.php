@@ -45,8 +45,8 @@ class vocabulary {
     const LIVE_VERDICTS = ['ok', 'pending', 'unreadable', 'no_face', 'multiple_faces', 'mismatch', 'substitution'];
 
     /** What can be wrong with an attempt in progress, most serious first, as the live view orders its tiles. */
-    const LIVE_PROBLEMS = ['substitution', 'mismatch', 'multiple_faces', 'no_face', 'camera_quiet', 'below_threshold',
-        'left_page'];
+    const LIVE_PROBLEMS = ['substitution', 'reference_changed', 'mismatch', 'multiple_faces', 'no_face', 'camera_quiet',
+        'below_threshold', 'left_page'];
 
     /** Seconds before the attempt's start that a camshot's or event's time may lie (the camera check comes first). */
     const CAPTURE_EARLIEST_BEFORE_START = 300;

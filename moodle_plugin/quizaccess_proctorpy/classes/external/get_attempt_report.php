@@ -98,8 +98,11 @@ class get_attempt_report extends external_api {
         }
         $references = [];
         foreach ($detail['references'] ?? [] as $reference) {
-            $references[] = ['id' => (string) $reference['id'], 'source' => (string) ($reference['source'] ?? '')]
-                + $image((string) $reference['id']);
+            $references[] = [
+                'id' => (string) $reference['id'],
+                'source' => (string) ($reference['source'] ?? ''),
+                'role' => (string) ($reference['role'] ?? ''),
+            ] + $image((string) $reference['id']);
         }
         $events = [];
         foreach ($detail['events'] ?? [] as $event) {
@@ -225,6 +228,8 @@ class get_attempt_report extends external_api {
             'references' => new external_multiple_structure(new external_single_structure([
                 'id' => new external_value(PARAM_ALPHANUMEXT, 'Photo id'),
                 'source' => new external_value(PARAM_ALPHANUMEXT, 'profile (the Moodle profile picture) or identity'),
+                'role' => new external_value(PARAM_ALPHANUMEXT, 'judged_against (the photo frozen with the attempt that '
+                    . 'its photos are compared with), profile_today (the profile picture today) or identity'),
             ] + $image)),
             'review' => new external_single_structure([
                 'conclusion' => new external_value(PARAM_ALPHA, 'accepted, rejected, or empty for none'),

@@ -24,13 +24,19 @@
 
 namespace quizaccess_proctorpy\local;
 
+use quizaccess_proctorpy\api;
 use quizaccess_proctorpy\event\identity_check_waived;
+use quizaccess_proctorpy\event\identity_photo_approved;
+use quizaccess_proctorpy\event\identity_photo_refused;
+use quizaccess_proctorpy\sidecar_client;
+use quizaccess_proctorpy\sidecar_exception;
 
 /**
  * Whether an attempt is still at its identity step, and how the step ended.
  *
  * A quiz with an identity check shows no question of an attempt until the step is over: the sidecar
- * passed one of its photos, or a teacher let it go on. The rule asks for the pre-flight check again
+ * passed one of its photos, a teacher approved its photo where there was no reference photo to match,
+ * or a teacher let it go on. The rule asks for the pre-flight check again
  * while the step lasts, so Moodle's attempt and summary pages and its web services send the student
  * back to it; the browser only takes the photo.
  */
@@ -39,6 +45,8 @@ class identity_step {
     const PASSED = 'passed';
     /** @var string a teacher let the attempt go on without a passing photo */
     const WAIVED = 'waived';
+    /** @var string a teacher approved the identity photo of an attempt with no reference photo to match */
+    const APPROVED = 'approved';
     /** @var string state of an attempt Moodle 5.0+ created ahead of the quiz (quiz_attempt::NOT_STARTED, absent in 4.5) */
     const NOT_STARTED = 'notstarted';
 
@@ -70,16 +78,44 @@ class identity_step {
      * precreate setting): such an attempt is not started, the sidecar has not heard of it and no photo could
      * pass for it, so the student gives consent and shows the camera first, starts it, and meets the step then.
      *
+     * With no outcome recorded, the sidecar is asked: a pass it recorded while Moodle's request timed out (a busy
+     * start) is recorded here then, and does not leave the student waiting for a teacher. A sidecar that does not
+     * answer leaves the step pending.
+     *
      * @param \stdClass $quiz quiz with its proctorpy_ settings
      * @param int $attemptid quiz attempt id
+     * @param sidecar_client|null $client the configured client when null
      * @return bool
      */
-    public static function pending(\stdClass $quiz, int $attemptid): bool {
+    public static function pending(\stdClass $quiz, int $attemptid, ?sidecar_client $client = null): bool {
         global $DB;
         if (!self::required($quiz) || self::not_started($attemptid)) {
             return false;
         }
-        return !$DB->record_exists('quizaccess_proctorpy_idcheck', ['attemptid' => $attemptid]);
+        if ($DB->record_exists('quizaccess_proctorpy_idcheck', ['attemptid' => $attemptid])) {
+            return false;
+        }
+        $state = self::sidecar_state($attemptid, $client);
+        if (!empty($state['passed'])) {
+            self::record_pass($attemptid);
+            return false;
+        }
+        return true;
+    }
+
+    /**
+     * How the attempt's identity stands at the sidecar: passed, its reference, a teacher's decision, its latest photo.
+     *
+     * @param int $attemptid quiz attempt id
+     * @param sidecar_client|null $client the configured client when null
+     * @return array|null the sidecar's answer, null when it does not answer or does not know the attempt
+     */
+    public static function sidecar_state(int $attemptid, ?sidecar_client $client = null): ?array {
+        try {
+            return ($client ?? sidecar_client::from_config())->json('GET', api::identity($attemptid));
+        } catch (sidecar_exception $e) {
+            return null;
+        }
     }
 
     /**
@@ -124,11 +160,75 @@ class identity_step {
     }
 
     /**
+     * Approve the identity photo of an attempt that had no reference photo to match: the sidecar makes it the
+     * reference, the step ends, and the decision is logged as an event (the sidecar audits it too).
+     *
+     * @param \stdClass $attempt row of quiz_attempts, in progress and waiting at its identity step
+     * @param \context_module $context the quiz's context
+     * @param int $byuserid the teacher
+     * @param string $photoid the sidecar's id of the identity photo
+     * @param sidecar_client $client the sidecar
+     * @param array $actor the teacher for the sidecar's audit log (api::actor)
+     * @throws sidecar_exception when the sidecar refuses the decision
+     */
+    public static function approve(
+        \stdClass $attempt,
+        \context_module $context,
+        int $byuserid,
+        string $photoid,
+        sidecar_client $client,
+        array $actor
+    ): void {
+        $client->json('POST', api::identity_decision((int) $attempt->id, 'approve'), ['camshot_id' => $photoid] + $actor);
+        self::end((int) $attempt->id, self::APPROVED, $byuserid);
+        identity_photo_approved::create(self::decision_event($attempt, $context, $photoid))->trigger();
+    }
+
+    /**
+     * Refuse the identity photo of an attempt that had no reference photo to match: the step stays closed (a
+     * teacher may still let the attempt go on), and the decision is logged as an event (the sidecar audits it too).
+     *
+     * @param \stdClass $attempt row of quiz_attempts, in progress and waiting at its identity step
+     * @param \context_module $context the quiz's context
+     * @param string $photoid the sidecar's id of the identity photo
+     * @param sidecar_client $client the sidecar
+     * @param array $actor the teacher for the sidecar's audit log (api::actor)
+     * @throws sidecar_exception when the sidecar refuses the decision
+     */
+    public static function refuse(
+        \stdClass $attempt,
+        \context_module $context,
+        string $photoid,
+        sidecar_client $client,
+        array $actor
+    ): void {
+        $client->json('POST', api::identity_decision((int) $attempt->id, 'refuse'), ['camshot_id' => $photoid] + $actor);
+        identity_photo_refused::create(self::decision_event($attempt, $context, $photoid))->trigger();
+    }
+
+    /**
+     * The data of the event of a teacher's decision on an identity photo.
+     *
+     * @param \stdClass $attempt row of quiz_attempts
+     * @param \context_module $context the quiz's context
+     * @param string $photoid the sidecar's id of the identity photo
+     * @return array
+     */
+    private static function decision_event(\stdClass $attempt, \context_module $context, string $photoid): array {
+        return [
+            'context' => $context,
+            'objectid' => (int) $attempt->id,
+            'relateduserid' => (int) $attempt->userid,
+            'other' => ['quizid' => (int) $attempt->quiz, 'photoid' => $photoid],
+        ];
+    }
+
+    /**
      * End the step once: the unique key on the attempt keeps the first outcome when two arrive together.
      *
      * @param int $attemptid quiz attempt id
-     * @param string $outcome passed or waived
-     * @param int $waivedby the teacher, 0 for a pass
+     * @param string $outcome passed, waived or approved
+     * @param int $waivedby the teacher who waived or approved, 0 for a pass
      * @return bool whether this call ended it
      */
     private static function end(int $attemptid, string $outcome, int $waivedby): bool {
@@ -184,9 +284,16 @@ class identity_step {
      * @param \stdClass $quiz the quiz with its proctorpy_ settings
      * @param \stdClass $attempt id, userid and state of the attempt
      * @param \context_module $context the quiz's context
-     * @return array|null the sentence, its alert kind, and whether the viewer may let the attempt go on
+     * @param sidecar_client|null $client the configured client when null
+     * @return array|null the sentence, its alert kind, whether the viewer may let the attempt go on, and the
+     *     identity photo the viewer may approve or refuse (decide) when there was no reference photo to match
      */
-    public static function report_state(\stdClass $quiz, \stdClass $attempt, \context_module $context): ?array {
+    public static function report_state(
+        \stdClass $quiz,
+        \stdClass $attempt,
+        \context_module $context,
+        ?sidecar_client $client = null
+    ): ?array {
         global $DB;
         if (!self::required($quiz)) {
             return null;
@@ -195,23 +302,56 @@ class identity_step {
         if ($outcome === null && $attempt->state === self::NOT_STARTED) {
             return ['message' => get_string('identitystate_notstarted', 'quizaccess_proctorpy'), 'kind' => 'info'];
         }
+        $inprogress = $attempt->state === \mod_quiz\quiz_attempt::IN_PROGRESS;
+        if ($outcome === null && $inprogress && !self::pending($quiz, (int) $attempt->id, $client)) {
+            $outcome = self::outcome((int) $attempt->id);
+        }
         if ($outcome === null) {
-            $inprogress = $attempt->state === \mod_quiz\quiz_attempt::IN_PROGRESS;
-            return [
+            $canwaive = $inprogress && has_capability('quizaccess/proctorpy:waiveidentitycheck', $context);
+            $state = [
                 'message' => get_string($inprogress ? 'identitystate_pending' : 'identitystate_never', 'quizaccess_proctorpy'),
                 'kind' => 'warning',
-                'canwaive' => $inprogress && has_capability('quizaccess/proctorpy:waiveidentitycheck', $context),
+                'canwaive' => $canwaive,
             ];
+            return $inprogress ? self::with_decision($quiz, $attempt, $state, $client) : $state;
         }
         $time = userdate($outcome->timecreated);
         if ($outcome->outcome === self::PASSED) {
             return ['message' => get_string('identitystate_passed', 'quizaccess_proctorpy', $time), 'kind' => 'success'];
         }
         $by = $DB->get_record('user', ['id' => $outcome->waivedby]);
+        $string = $outcome->outcome === self::APPROVED ? 'identitystate_approved' : 'identitystate_waived';
         return ['message' => get_string(
-            'identitystate_waived',
+            $string,
             'quizaccess_proctorpy',
             ['by' => $by ? fullname($by) : get_string('unknownuser'), 'time' => $time]
         ), 'kind' => 'info'];
+    }
+
+    /**
+     * A waiting attempt whose face must match but had no reference photo: the teacher sees its identity photo
+     * and may approve it or refuse it; after a refusal, the state says so.
+     *
+     * @param \stdClass $quiz the quiz with its proctorpy_ settings
+     * @param \stdClass $attempt id of the attempt
+     * @param array $state the pending state report_state made
+     * @param sidecar_client|null $client the configured client when null
+     * @return array the state, with decide (photoid) when the viewer may decide
+     */
+    private static function with_decision(\stdClass $quiz, \stdClass $attempt, array $state, ?sidecar_client $client): array {
+        if (($quiz->proctorpy_identitycheck ?? '') !== 'match') {
+            return $state;
+        }
+        $sidecar = self::sidecar_state((int) $attempt->id, $client);
+        if (!$sidecar || ($sidecar['reference'] ?? '') !== 'none' || empty($sidecar['photo'])) {
+            return $state;
+        }
+        if (($sidecar['decision'] ?? null) === 'refused') {
+            $state['message'] = get_string('identitystate_refused', 'quizaccess_proctorpy');
+        } else if ($sidecar['photo']['status'] === 'ok' && $state['canwaive']) {
+            $state['message'] = get_string('identitystate_noreference', 'quizaccess_proctorpy');
+            $state['decide'] = ['photoid' => (string) $sidecar['photo']['id']];
+        }
+        return $state;
     }
 }

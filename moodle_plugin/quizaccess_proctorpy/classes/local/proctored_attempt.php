@@ -135,7 +135,8 @@ class proctored_attempt {
     }
 
     /**
-     * Send the user's profile picture as reference photo, when there is one.
+     * Send the user's profile picture as reference photo, when there is one, with when it became their picture:
+     * the sidecar tells a recent change, or another face, apart from the picture it had.
      *
      * A photo without exactly one face is refused by the sidecar (422); the attempt goes on and
      * the report says there was no usable reference.
@@ -155,7 +156,7 @@ class proctored_attempt {
                     $this->client->image(
                         'PUT',
                         api::reference((int) $user->id),
-                        [],
+                        ['changed_at' => (int) $file->get_timemodified()],
                         $file->get_content(),
                         $file->get_mimetype()
                     );
