@@ -261,6 +261,29 @@ class api {
     }
 
     /**
+     * What the sidecar holds of a user in other students' attempts (the reviews they wrote, the camshots that
+     * recognised them), for GET (export) or DELETE.
+     *
+     * @param int $userid Moodle user id
+     * @param array $query quiz_ids (ids separated by commas; every quiz when absent); view=export, actor_id and
+     *     actor_name for an export, which the sidecar audits
+     * @return string
+     */
+    public static function user_involvement(int $userid, array $query = []): string {
+        return self::with_query(self::PREFIX . '/users/' . $userid . '/involvement', $query);
+    }
+
+    /**
+     * The users involved in a quiz's attempts without being their students: reviewers, students recognised.
+     *
+     * @param int $quizid Moodle quiz id (not the course module id)
+     * @return string
+     */
+    public static function quiz_involved(int $quizid): string {
+        return self::PREFIX . '/quizzes/' . $quizid . '/involved';
+    }
+
+    /**
      * A user as a whole, for DELETE.
      *
      * @param int $userid Moodle user id
