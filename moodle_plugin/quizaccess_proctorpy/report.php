@@ -105,7 +105,13 @@ try {
         }
         $imagebase = image_link::base($CFG->wwwroot, $cmid, $attemptid, !empty($CFG->slasharguments));
         $candownload = has_capability('quizaccess/proctorpy:downloadimages', $context);
-        $data['fragment'] = $client->call('GET', api::attempt_report($attemptid, $imagebase, $actor, $candownload))->body;
+        $data['fragment'] = $client->call('GET', api::attempt_report(
+            $attemptid,
+            $imagebase,
+            $actor,
+            $candownload,
+            page_access::nameable_user_ids($cm)
+        ))->body;
         $data['attempt'] = true;
         $data['canreview'] = has_capability('quizaccess/proctorpy:reviewattempt', $context);
         $data['candelete'] = has_capability('quizaccess/proctorpy:deleteimages', $context);

@@ -143,6 +143,7 @@ $string['live_verdict_no_face'] = 'No face';
 $string['live_verdict_ok'] = 'Face ok';
 $string['live_verdict_pending'] = 'Not analysed yet';
 $string['live_verdict_substitution'] = 'Another student: {$a}';
+$string['live_verdict_substitution_unnamed'] = 'Another student of this course';
 $string['live_verdict_unreadable'] = 'Photo unreadable';
 $string['livecameraquiet'] = 'Camera quiet: no camshot for {$a}';
 $string['livecamshotalt'] = 'Latest camshot of {$a}';
