@@ -354,10 +354,9 @@ final class alert_test extends \advanced_testcase {
         $this->assertSame('popup', get_config('message', $name), 'A new site sends popups only');
         $this->assertEmpty(get_config('message', 'email_provider_quizaccess_proctorpy_attemptflagged_locked'), 'Not locked');
 
-        foreach (
-            ['email,popup' => 'popup', 'popup,email' => 'popup', 'email' => 'email',
-                'airnotifier,email,popup' => 'airnotifier,email,popup', 'popup' => 'popup'] as $before => $after
-        ) {
+        $upgrades = ['email,popup' => 'popup', 'popup,email' => 'popup', 'email' => 'email',
+            'airnotifier,email,popup' => 'airnotifier,email,popup', 'popup' => 'popup'];
+        foreach ($upgrades as $before => $after) {
             set_config($name, $before, 'message');
             quizaccess_proctorpy_alerts_popup_by_default();
             $this->assertSame($after, get_config('message', $name), $before);
