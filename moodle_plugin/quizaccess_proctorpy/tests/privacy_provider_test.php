@@ -505,7 +505,7 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
             \context_user::instance($this->student->id)->id], $contexts);
         $userlist = new userlist(self::context($this->quiz), 'quizaccess_proctorpy');
         provider::get_users_in_context($userlist);
-        $this->assertContains($this->student->id, $userlist->get_userids());
+        $this->assertContains((int) $this->student->id, array_map('intval', $userlist->get_userids()));
     }
 
     /**
