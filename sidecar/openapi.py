@@ -49,6 +49,13 @@ def query(name, schema, description=""):
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
+NAMED_USERS = query("named_user_ids", {"type": "string", "pattern": "^[0-9]+(,[0-9]+)*$"},
+                    f"Another student recognised in the camshots is named only if listed here (at most {MAX_USER_IDS} "
+                    "ids separated by commas: those the Moodle viewer may see), else shown as another student of the "
+                    "course; every name when absent")
+INVOLVEMENT_QUIZZES = query("quiz_ids", {"type": "string", "pattern": "^[0-9]+(,[0-9]+)*$"},
+                            f"Only in these quizzes, at most {MAX_QUIZ_IDS} ids separated by commas; every quiz "
+                            "when absent")
 ACTOR_QUERY = [query("actor_id", ACTOR["actor_id"], "Moodle user viewing, for the audit log"),
                query("actor_name", ACTOR["actor_name"])]
 
@@ -196,10 +203,10 @@ def document(version):
                             query("full_size", {"type": "string", "enum": ["0", "1"]},
                                   "0: thumbnails without links to the full-size image, for a viewer who may not "
                                   "open it (Moodle's downloadimages capability)"),
-                            *ACTOR_QUERY])},
+                            NAMED_USERS, *ACTOR_QUERY])},
             "/api/v1/attempts/{attempt_id}/report.pdf": {"get": operation(
                 "The same report as an A4 PDF", media="application/pdf", refusals=("404",),
-                parameters=[*attempt, query("tz", {"type": "string", "maxLength": 64}), *ACTOR_QUERY])},
+                parameters=[*attempt, query("tz", {"type": "string", "maxLength": 64}), NAMED_USERS, *ACTOR_QUERY])},
             "/api/v1/quizzes/{quiz_id}/attempts": {"get": operation(
                 "Overview of a quiz's attempts", refusals=("404",),
                 parameters=[
@@ -262,6 +269,24 @@ def document(version):
                             query("references", {"type": "string", "enum": ["0", "1"]},
                                   "1: with the profile reference photos (the default when neither parameter is given)"),
                             *ACTOR_QUERY])},
+            "/api/v1/users/{user_id}/involvement": {
+                "get": operation(
+                    "Privacy export of the user in other students' attempts: the reviews they wrote (quiz_id, "
+                    "attempt_id, conclusion, comment, reviewed_at) and the camshots that recognised their face "
+                    "(quiz_id, attempt_id, camshot_id, taken_at); empty lists for a user found in none",
+                    parameters=[path_id("user_id"), INVOLVEMENT_QUIZZES,
+                                query("view", {"type": "string", "enum": ["export"]},
+                                      "export: a privacy export, audited; absent: finding where a request must look"),
+                                *ACTOR_QUERY]),
+                "delete": operation(
+                    "Privacy delete of the user in other students' attempts: their reviews lose the reviewer's "
+                    "id and name, the camshots no longer name them and those attempts are scored again; counts",
+                    parameters=[path_id("user_id"), INVOLVEMENT_QUIZZES, *ACTOR_QUERY]),
+            },
+            "/api/v1/quizzes/{quiz_id}/involved": {"get": operation(
+                "Who is involved in a quiz's attempts without being their student: reviewer_ids and "
+                "mentioned_user_ids (students whose face a camshot of someone else's attempt recognised)",
+                parameters=[path_id("quiz_id")])},
             "/api/v1/users/{user_id}": {"delete": operation(
                 "Privacy delete: everything held about the user", parameters=[path_id("user_id"), *ACTOR_QUERY])},
             "/api/v1/direct/camshots": {"post": operation(

@@ -184,6 +184,22 @@ def test_report_references_and_substitute_names(app, api):
     assert "Another student: Charles Babbage" in html
 
 
+@pytest.mark.engines
+def test_a_recognised_student_is_named_only_if_the_viewer_may_see_them(app, api, tmp_path):
+    seed_attempt(app, api)
+    api.put_attempt(2, user_id=8, user_fullname="Charles Babbage")
+    for query, named in (("?named_user_ids=7,8", True), ("?named_user_ids=7", False)):
+        html = api.get("/api/v1/attempts/1/report" + query).get_data(as_text=True)
+        assert ("Another student: Charles Babbage" in html) is named
+        assert ("Another student of this course" in html) is not named
+        assert "Babbage" not in html or named
+    pages, texts = pdf_pages(tmp_path, api.get("/api/v1/attempts/1/report.pdf?named_user_ids=7").data)
+    text = " ".join("".join(texts).split())  # a badge may wrap
+    assert "Babbage" not in text and "Another student of this course" in text
+    for path in ("/api/v1/attempts/1/report", "/api/v1/attempts/1/report.pdf"):
+        assert api.get(path + "?named_user_ids=").json["error"] == "invalid_field"
+
+
 # Prefixes that could be more than a link: a scheme that runs or embeds, a quote, space or angle bracket that
 # leaves the attribute, a UNC path, more than 500 characters.
 UNSAFE_PREFIXES = [

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from conftest import SECRET, config_env, png_bytes, stored_keys
 from sidecar import storage
+from sidecar.attempts import recompute_score
 from sidecar.cli import cli
 from sidecar.db import connect, migrate, write_transaction
 from sidecar.errors import BadRequest
@@ -563,6 +564,71 @@ def test_user_delete_keeps_attempts_on_hold_and_says_so(app, api):
     answer = api.open("DELETE", "/api/v1/users/7").json
     assert answer["attempts"] == 1 and answer["held"] == 1 and answer["user_deleted"] is False
     assert "legal hold" in answer["message"]
+
+
+def seed_involvement(app):
+    """Quiz 11: students 100 and 101, reviewed by teacher 50, a camshot of 100's attempt recognising student 7.
+    Quiz 12: student 7's own attempt, reviewed by 50, one of its camshots matching 7 (never a mention)."""
+    images, db_path = app.config["IMAGES"], app.config["DATABASE"]
+    seed(db_path, images, 3, 11, 2, 2, first_attempt=1)
+    seed(db_path, images, 3, 12, 1, 2, first_attempt=3, user_base=7)
+    db = open_db(app)
+    with write_transaction(db):
+        for attempt_id in (1, 3):
+            db.execute("INSERT INTO reviews (attempt_id, conclusion, comment, reviewer_id, reviewer_name, reviewed_at) "
+                       "VALUES (?, 'rejected', 'Someone else sat in', 50, 'Tess Teacher', 1000)", [attempt_id])
+        for attempt_id in (1, 3):
+            db.execute("UPDATE camshots SET status = 'mismatch', faces = 1, matched_user_id = 7 WHERE id = "
+                       "(SELECT min(id) FROM camshots WHERE attempt_id = ?)", [attempt_id])
+    return db
+
+
+@pytest.mark.engines
+def test_involvement_lists_reviews_and_mentions_by_quiz(app, api):
+    seed_involvement(app)
+    answer = api.get("/api/v1/users/50/involvement?view=export&actor_id=2&actor_name=DPO").json
+    assert [(r["quiz_id"], r["attempt_id"], r["comment"]) for r in answer["reviews"]] == [
+        (11, 1, "Someone else sat in"), (12, 3, "Someone else sat in")]
+    assert answer["mentions"] == []
+    answer = api.get("/api/v1/users/7/involvement?quiz_ids=11,12").json
+    assert answer["reviews"] == [] and [(m["quiz_id"], m["attempt_id"]) for m in answer["mentions"]] == [(11, 1)]
+    assert api.get("/api/v1/users/7/involvement?quiz_ids=12").json["mentions"] == []
+    assert api.get("/api/v1/users/999/involvement").json == {"user_id": 999, "reviews": [], "mentions": []}
+    assert api.get("/api/v1/quizzes/11/involved").json == {"quiz_id": 11, "reviewer_ids": [50], "mentioned_user_ids": [7]}
+    assert api.get("/api/v1/quizzes/12/involved").json == {"quiz_id": 12, "reviewer_ids": [50], "mentioned_user_ids": []}
+    for query in ("quiz_ids=0", "view=report"):
+        assert api.get("/api/v1/users/7/involvement?" + query).json["error"] == "invalid_field"
+    rows = open_db(app).execute("SELECT actor_name, selection, count FROM audit_log WHERE action = 'user_export'").fetchall()
+    assert rows == [("DPO", '{"user_id": 50}', 2)], "Only the export is audited, not finding where to look"
+
+
+@pytest.mark.engines
+def test_involvement_delete_forgets_the_user_in_the_quizzes_named(app, api):
+    db = seed_involvement(app)
+    recompute_score(db, app.config["PROCTORPY"], 1)
+    before = json.loads(db.execute("SELECT metrics FROM scores WHERE attempt_id = 1").fetchone()[0])
+    assert before["percent"]["substitution"] > 0
+    assert api.open("DELETE", "/api/v1/users/50/involvement?quiz_ids=11").json == {
+        "user_id": 50, "reviews": 1, "mentions": 0}
+    assert db.execute("SELECT attempt_id, conclusion, comment, reviewer_id, reviewer_name FROM reviews "
+                      "ORDER BY attempt_id").fetchall() == [
+        (1, "rejected", "Someone else sat in", None, ""), (3, "rejected", "Someone else sat in", 50, "Tess Teacher")]
+    assert api.open("DELETE", "/api/v1/users/7/involvement?actor_id=2&actor_name=DPO").json == {
+        "user_id": 7, "reviews": 0, "mentions": 1}
+    assert db.execute("SELECT attempt_id, status FROM camshots WHERE matched_user_id IS NOT NULL").fetchall() == [
+        (3, "mismatch")]
+    metrics = json.loads(db.execute("SELECT metrics FROM scores WHERE attempt_id = 1").fetchone()[0])
+    assert metrics["percent"]["substitution"] == 0 and metrics["percent"]["mismatch"] > 0
+    row = db.execute("SELECT actor_name, detail FROM audit_log WHERE action = 'user_delete' ORDER BY id DESC").fetchone()
+    assert row == ("DPO", "privacy deletion: named in 0 review(s) and 1 camshot(s) of other students' attempts")
+
+
+@pytest.mark.engines
+def test_user_delete_forgets_the_user_in_other_students_attempts(app, api):
+    db = seed_involvement(app)
+    assert api.open("DELETE", "/api/v1/users/7").json["user_deleted"]
+    assert count(db, "SELECT count(*) FROM camshots WHERE matched_user_id IS NOT NULL") == 0
+    assert count(db, "SELECT count(*) FROM camshots WHERE attempt_id = 1") == 2
 
 
 # --- daily job -----------------------------------------------------------------------------------

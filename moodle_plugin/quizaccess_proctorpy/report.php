@@ -131,7 +131,13 @@ try {
             );
         }
         $candownload = has_capability('quizaccess/proctorpy:downloadimages', $context);
-        $data['fragment'] = $client->call('GET', api::attempt_report($attemptid, $imagebase, $actor, $candownload))->body;
+        $data['fragment'] = $client->call('GET', api::attempt_report(
+            $attemptid,
+            $imagebase,
+            $actor,
+            $candownload,
+            page_access::nameable_user_ids($cm)
+        ))->body;
         $data['attempt'] = true;
         $data['canreview'] = has_capability('quizaccess/proctorpy:reviewattempt', $context);
         $data['candelete'] = has_capability('quizaccess/proctorpy:deleteimages', $context);

@@ -22,6 +22,8 @@ EVENT_LABELS = {
     "tab_visible": "Tab visible again", "camera_lost": "Camera lost", "camera_back": "Camera back",
     "fullscreen_exit": "Left full screen", "upload_failed": "Upload failed", "direct_fallback": "Direct upload fell back",
 }
+# The badge of a camshot that recognised a student whom the viewer may not see, or whose name is unknown.
+UNNAMED_STUDENT = "Another student of this course"
 # Events that mark the start of something a teacher should look at.
 ALERT_EVENTS = {"focus_lost", "tab_hidden", "camera_lost", "fullscreen_exit", "upload_failed"}
 
@@ -120,14 +122,16 @@ def minutes_of(timeline):
 
 
 def shot_view(shot, start_ms, zone, names):
-    """A camshot as the grid shows it: badge, time, face boxes as percentages of the image."""
+    """A camshot as the grid shows it: badge, time, face boxes as percentages of the image. Another student
+    recognised is named only when names holds them (the viewer may see them)."""
     boxes = shot["boxes"]
     width, height = shot["width"] or 1, shot["height"] or 1
     substitution = shot["matched_user_id"] is not None
     flagged = substitution or shot["status"] in ("no_face", "multiple_faces", "mismatch", "unreadable")
-    badge = "Another student" if substitution else STATUS_LABELS.get(shot["status"], shot["status"])
-    if substitution and names.get(shot["matched_user_id"]):
-        badge += ": " + names[shot["matched_user_id"]]
+    badge = STATUS_LABELS.get(shot["status"], shot["status"])
+    if substitution:
+        name = names.get(shot["matched_user_id"])
+        badge = f"Another student: {name}" if name else UNNAMED_STUDENT
     return {
         "id": shot["id"], "kind": shot["kind"], "status": shot["status"], "flagged": flagged,
         "badge": badge, "badge_class": "substitution" if substitution else shot["status"], "faces": shot["faces"], "distance": shot["distance"], "error": shot["error"],
@@ -185,8 +189,9 @@ def review_view(db, attempt_id, zone):
     return {**review, "reviewed_at": clock(review["reviewed_at"], zone)}
 
 
-def build_report(db, config, attempt_id, zone):
-    """Everything the attempt report shows, computed from the rows as they are now."""
+def build_report(db, config, attempt_id, zone, named_user_ids=None):
+    """Everything the attempt report shows, computed from the rows as they are now; a student recognised in the
+    camshots is named only if named_user_ids (None: everyone) holds them."""
     attempt = attempts.attempt_summary(db, attempt_id)
     shots = attempts.camshots_of(db, attempt_id)
     events = attempts.events_of(db, attempt_id)
@@ -194,6 +199,8 @@ def build_report(db, config, attempt_id, zone):
     value, flagged, metrics, timeline = score_attempt(attempt, shots, events, config, time.time(),
                                                       reference["changes"])
     matched = {s["matched_user_id"] for s in shots if s["matched_user_id"] is not None}
+    if named_user_ids is not None:
+        matched &= named_user_ids
     names = dict(db.execute(
         f"SELECT id, fullname FROM users WHERE id IN ({','.join('?' * len(matched))})", list(matched)
     ).fetchall()) if matched else {}

@@ -6,11 +6,11 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from .. import attempts, audit, live
 from ..errors import BadRequest
-from ..reports.overview import SORT_KEYS, display_rows, load_rows, overview_params, select_rows, to_csv
+from ..reports.overview import MAX_USER_IDS, SORT_KEYS, display_rows, load_rows, overview_params, select_rows, to_csv
 from ..reports.pdf import render_pdf
 from ..reports.render import attempt_report_html, quiz_overview_html
 from ..reports.report import build_report, time_zone, url_prefix
-from ..validation import positive_int
+from ..validation import id_list, positive_int
 from .auth import moodle_actor, require_signed_request
 from .connections import get_db
 from .requests import json_body
@@ -21,6 +21,14 @@ bp.before_request(require_signed_request)
 
 def _zone():
     return time_zone(request.args.get("tz"), current_app.config["PROCTORPY"]["reports.timezone"])
+
+
+def _named_user_ids():
+    """The students a report may name when it recognises them in the camshots (those the Moodle viewer may see),
+    None for everyone."""
+    if "named_user_ids" not in request.args:
+        return None
+    return id_list(request.args["named_user_ids"], "named_user_ids", MAX_USER_IDS)
 
 
 def _html(body):
@@ -35,11 +43,12 @@ def attempt_report(attempt_id):
     config = current_app.config["PROCTORPY"]
     image_base = url_prefix(request.args.get("image_base", config["reports.image_base"]), "image_base")
     full_size = request.args.get("full_size", "1")
+    named = _named_user_ids()
     if full_size not in ("0", "1"):
         raise BadRequest("full_size must be 1 (thumbnails link to the full-size image) or 0.", code="invalid_field")
     zone = _zone()
     db = get_db()
-    report = build_report(db, config, attempt_id, zone)
+    report = build_report(db, config, attempt_id, zone, named)
     html = attempt_report_html(current_app.config["REPORT_TEMPLATES"], report, image_base, full_size == "1")
     audit.record(db, "report_view", moodle_actor(), audit.attempt_selection(report["attempt"]),
                  count=len(report["shots"]))
@@ -50,8 +59,9 @@ def attempt_report(attempt_id):
 def attempt_report_pdf(attempt_id):
     attempt_id = positive_int(attempt_id, "attempt_id")
     config = current_app.config["PROCTORPY"]
+    named = _named_user_ids()
     db = get_db()
-    report = build_report(db, config, attempt_id, _zone())
+    report = build_report(db, config, attempt_id, _zone(), named)
     pdf = render_pdf(report, current_app.config["IMAGES"], current_app.config["REPORT_TEMPLATES"])
     audit.record(db, "report_pdf_download", moodle_actor(), audit.attempt_selection(report["attempt"]),
                  count=len(report["shots"]), bytes=len(pdf))

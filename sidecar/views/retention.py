@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, jsonify, request
 from .. import attempts, audit
 from ..db import write_transaction
 from ..errors import BadRequest, NotFound
-from ..retention import export, policy, purge
+from ..retention import export, involvement, policy, purge
 from ..retention.selection import read_selection
 from ..validation import id_list, positive_int
 from .auth import moodle_actor, require_signed_request
@@ -71,7 +71,8 @@ def get_user_data(user_id):
 
 @bp.delete("/users/<user_id>")
 def delete_user(user_id):
-    """Privacy deletion: every attempt not on legal hold, then the user and their photos."""
+    """Privacy deletion: every attempt not on legal hold, then the user and their photos, and their name in other
+    students' attempts."""
     db, user_id = _held_user(user_id)
     actor = moodle_actor()
     images = current_app.config["IMAGES"]
@@ -79,6 +80,7 @@ def delete_user(user_id):
                                        int(time.time()))
     # A user with no attempt yet (a reference photo only) is not reached by the attempt purge.
     purge.delete_users_without_attempts(db, images, [user_id])
+    involvement.forget(db, current_app.config["PROCTORPY"], user_id)
     kept = attempts.knows_user(db, user_id)
     with write_transaction(db):
         audit.record(db, "user_delete", actor, {"user_id": user_id}, count=result["camshots"], bytes=result["bytes"],
@@ -102,6 +104,58 @@ def delete_reference(user_id):
         audit.record(db, "user_delete", moodle_actor(), {"user_id": user_id}, count=photos,
                      detail=f"privacy deletion: {photos} profile reference photo(s)")
     return jsonify(user_id=user_id, reference_photos=photos, user_deleted=not kept)
+
+
+def _quiz_ids():
+    """The quizzes a privacy request about someone's involvement names, every quiz when absent."""
+    if "quiz_ids" not in request.args:
+        return None
+    return id_list(request.args["quiz_ids"], "quiz_ids", export.MAX_QUIZ_IDS)
+
+
+@bp.get("/users/<user_id>/involvement")
+def get_involvement(user_id):
+    """The user in other students' attempts: the reviews they wrote, the camshots that recognised them. A user
+    the sidecar knows nothing else about (a teacher) is not refused. Audited as a privacy export with view=export;
+    without, it only finds where a privacy request has to look."""
+    user_id = positive_int(user_id, "user_id")
+    quiz_ids = _quiz_ids()
+    view = request.args.get("view")
+    if view not in (None, "export"):
+        raise BadRequest("view must be export (a privacy export) or absent.", code="invalid_field")
+    db = get_db()
+    found = involvement.involvement(db, user_id, quiz_ids)
+    if view == "export":
+        with write_transaction(db):
+            audit.record(db, "user_export", moodle_actor(), _involvement_selection(user_id, quiz_ids),
+                         count=len(found["reviews"]) + len(found["mentions"]), detail="privacy export: involvement")
+    return jsonify(user_id=user_id, **found)
+
+
+@bp.delete("/users/<user_id>/involvement")
+def delete_involvement(user_id):
+    """Privacy deletion of the user in other students' attempts (involvement.forget)."""
+    user_id = positive_int(user_id, "user_id")
+    quiz_ids = _quiz_ids()
+    db = get_db()
+    counts = involvement.forget(db, current_app.config["PROCTORPY"], user_id, quiz_ids)
+    with write_transaction(db):
+        audit.record(db, "user_delete", moodle_actor(), _involvement_selection(user_id, quiz_ids),
+                     count=counts["reviews"] + counts["mentions"],
+                     detail=(f"privacy deletion: named in {counts['reviews']} review(s) and "
+                             f"{counts['mentions']} camshot(s) of other students' attempts"))
+    return jsonify(user_id=user_id, **counts)
+
+
+def _involvement_selection(user_id, quiz_ids):
+    return {"user_id": user_id, **({"quiz_ids": sorted(quiz_ids)} if quiz_ids is not None else {})}
+
+
+@bp.get("/quizzes/<quiz_id>/involved")
+def get_quiz_involved(quiz_id):
+    """The users involved in a quiz's attempts without being their students: reviewers, students recognised."""
+    quiz_id = positive_int(quiz_id, "quiz_id")
+    return jsonify(quiz_id=quiz_id, **involvement.quiz_people(get_db(), quiz_id))
 
 
 @bp.post("/attempts/<attempt_id>/hold")

@@ -191,12 +191,19 @@ class api {
      * @param string $imagebase URL prefix to which the sidecar appends a camshot id
      * @param array $actor ['actor_id' => int, 'actor_name' => string]
      * @param bool $fullsize whether thumbnails link to the full-size image (the viewer may open it)
+     * @param int[]|null $nameable the students the report may name when it recognises them, null for every student
      * @return string
      */
-    public static function attempt_report(int $attemptid, string $imagebase, array $actor, bool $fullsize = true): string {
+    public static function attempt_report(
+        int $attemptid,
+        string $imagebase,
+        array $actor,
+        bool $fullsize = true,
+        ?array $nameable = null
+    ): string {
         return self::with_query(
             self::attempt($attemptid) . '/report',
-            ['image_base' => $imagebase, 'full_size' => $fullsize ? null : '0'] + $actor
+            ['image_base' => $imagebase, 'full_size' => $fullsize ? null : '0'] + self::named_user_ids($nameable) + $actor
         );
     }
 
@@ -205,10 +212,25 @@ class api {
      *
      * @param int $attemptid Moodle's quiz attempt id
      * @param array $actor ['actor_id' => int, 'actor_name' => string]
+     * @param int[]|null $nameable the students the report may name when it recognises them, null for every student
      * @return string
      */
-    public static function attempt_pdf(int $attemptid, array $actor): string {
-        return self::with_query(self::attempt($attemptid) . '/report.pdf', $actor);
+    public static function attempt_pdf(int $attemptid, array $actor, ?array $nameable = null): string {
+        return self::with_query(self::attempt($attemptid) . '/report.pdf', self::named_user_ids($nameable) + $actor);
+    }
+
+    /**
+     * The query parameter that limits the names a report shows.
+     *
+     * @param int[]|null $nameable user ids, null for every student
+     * @return array
+     * @throws \InvalidArgumentException for an empty list, which would read as every student
+     */
+    private static function named_user_ids(?array $nameable): array {
+        if ($nameable === []) {
+            throw new \InvalidArgumentException('No students to name');
+        }
+        return ['named_user_ids' => $nameable === null ? null : implode(',', array_map('intval', $nameable))];
     }
 
     /**
@@ -269,6 +291,29 @@ class api {
      */
     public static function user_data(int $userid, array $query = []): string {
         return self::with_query(self::PREFIX . '/users/' . $userid . '/data', $query);
+    }
+
+    /**
+     * What the sidecar holds of a user in other students' attempts (the reviews they wrote, the camshots that
+     * recognised them), for GET (export) or DELETE.
+     *
+     * @param int $userid Moodle user id
+     * @param array $query quiz_ids (ids separated by commas; every quiz when absent); view=export, actor_id and
+     *     actor_name for an export, which the sidecar audits
+     * @return string
+     */
+    public static function user_involvement(int $userid, array $query = []): string {
+        return self::with_query(self::PREFIX . '/users/' . $userid . '/involvement', $query);
+    }
+
+    /**
+     * The users involved in a quiz's attempts without being their students: reviewers, students recognised.
+     *
+     * @param int $quizid Moodle quiz id (not the course module id)
+     * @return string
+     */
+    public static function quiz_involved(int $quizid): string {
+        return self::PREFIX . '/quizzes/' . $quizid . '/involved';
     }
 
     /**

@@ -26,11 +26,12 @@ defined('MOODLE_INTERNAL') || die();
 
 $messageproviders = [
     // An attempt's credibility score fell below its quiz's threshold: sent once per attempt to the quiz's report viewers.
+    // A popup by default; email only for those who ask for it, since a busy quiz can flag many attempts.
     'attemptflagged' => [
         'capability' => 'quizaccess/proctorpy:viewreport',
         'defaults' => [
             'popup' => MESSAGE_PERMITTED + MESSAGE_DEFAULT_ENABLED,
-            'email' => MESSAGE_PERMITTED + MESSAGE_DEFAULT_ENABLED,
+            'email' => MESSAGE_PERMITTED,
         ],
     ],
 ];

@@ -22,6 +22,10 @@
  * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
  */
 
+defined('MOODLE_INTERNAL') || die();
+
+require_once(__DIR__ . '/upgradelib.php');
+
 /**
  * Bring the plugin's table up to date from an older version.
  *
@@ -83,6 +87,11 @@ function xmldb_quizaccess_proctorpy_upgrade($oldversion) {
             $dbman->create_table($table);
         }
         upgrade_plugin_savepoint(true, 2026120301, 'quizaccess', 'proctorpy');
+    }
+
+    if ($oldversion < 2026120601) {
+        quizaccess_proctorpy_alerts_popup_by_default();
+        upgrade_plugin_savepoint(true, 2026120601, 'quizaccess', 'proctorpy');
     }
 
     return true;

@@ -306,4 +306,60 @@ final class alert_test extends \advanced_testcase {
         course_delete_module($quiz->cmid);
         $this->assertSame(0, $DB->count_records(flag_alert::TABLE));
     }
+
+    /**
+     * The teachers' popup notifications about flagged attempts, as [recipient id => count].
+     *
+     * @return int[]
+     */
+    private static function popups(): array {
+        global $DB;
+        $rows = $DB->get_records_sql(
+            "SELECT n.useridto, COUNT(1) AS popups
+               FROM {notifications} n
+               JOIN {message_popup_notifications} p ON p.notificationid = n.id
+              WHERE n.component = 'quizaccess_proctorpy' AND n.eventtype = 'attemptflagged'
+           GROUP BY n.useridto"
+        );
+        return array_map('intval', array_column($rows, 'popups', 'useridto'));
+    }
+
+    /**
+     * An alert comes as a popup and no email, until the teacher asks for email in their notification preferences.
+     */
+    public function test_alert_is_a_popup_and_email_is_opt_in(): void {
+        $quiz = $this->create_quiz($this->course);
+        $emails = $this->redirectEmails();
+        $this->finish_attempt($this->hour_old_attempt($quiz, $this->student));
+        $this->run_tasks();
+        $this->assertSame([(int) $this->teacher->id => 1], self::popups());
+        $this->assertSame(0, $emails->count());
+
+        set_user_preference('message_provider_quizaccess_proctorpy_attemptflagged_enabled', 'popup,email', $this->teacher);
+        $this->finish_attempt($this->hour_old_attempt($quiz, $this->student));
+        $this->run_tasks();
+        $this->assertSame([(int) $this->teacher->id => 2], self::popups());
+        $this->assertSame(1, $emails->count());
+        $this->assertSame($this->teacher->email, $emails->get_messages()[0]->to);
+    }
+
+    /**
+     * The upgrade makes the popup the only default output on a site that kept the former default, popup and email,
+     * and leaves an administrator's own choice alone.
+     */
+    public function test_upgrade_makes_email_opt_in(): void {
+        global $CFG;
+        require_once($CFG->dirroot . '/mod/quiz/accessrule/proctorpy/db/upgradelib.php');
+        $name = 'message_provider_quizaccess_proctorpy_attemptflagged_enabled';
+        $this->assertSame('popup', get_config('message', $name), 'A new site sends popups only');
+        $this->assertEmpty(get_config('message', 'email_provider_quizaccess_proctorpy_attemptflagged_locked'), 'Not locked');
+
+        $upgrades = ['email,popup' => 'popup', 'popup,email' => 'popup', 'email' => 'email',
+            'airnotifier,email,popup' => 'airnotifier,email,popup', 'popup' => 'popup'];
+        foreach ($upgrades as $before => $after) {
+            set_config($name, $before, 'message');
+            quizaccess_proctorpy_alerts_popup_by_default();
+            $this->assertSame($after, get_config('message', $name), $before);
+        }
+    }
 }

@@ -16,6 +16,8 @@
 
 namespace quizaccess_proctorpy;
 
+use quizaccess_proctorpy\external\get_attempt_report;
+use quizaccess_proctorpy\local\live_view;
 use quizaccess_proctorpy\local\page_access;
 use quizaccess_proctorpy\tests\proctorpy_helper;
 
@@ -297,5 +299,78 @@ final class groups_test extends \advanced_testcase {
     private function get_teacher_role_id(): int {
         global $DB;
         return (int) $DB->get_field('role', 'id', ['shortname' => 'teacher'], MUST_EXIST);
+    }
+
+    /**
+     * Student A's identity photo shows the face of student B, whose reference photo the sidecar holds.
+     *
+     * @param \stdClass $attempt student A's attempt
+     */
+    private function recognise_b_in(\stdClass $attempt): void {
+        $faces = $this->faces_folder();
+        $this->client->image(
+            'PUT',
+            api::reference((int) $this->students['A']->id),
+            [],
+            file_get_contents($faces . '/biden/biden.jpg'),
+            'image/jpeg'
+        );
+        $this->client->image(
+            'PUT',
+            api::reference((int) $this->students['B']->id),
+            [],
+            file_get_contents($faces . '/obama/obama-480p.jpg'),
+            'image/jpeg'
+        );
+        $this->client->image(
+            'POST',
+            api::identity((int) $attempt->id),
+            ['user_id' => (int) $this->students['A']->id,
+            'taken_at' => (int) (microtime(true) * 1000), 'client_shot_id' => 'identity1'],
+            file_get_contents($faces . '/obama/obama.jpg'),
+            'image/jpeg'
+        );
+    }
+
+    /**
+     * Separate groups: in student A's attempt the sidecar recognised student B. The teacher of group A reads that
+     * another student of the course was on camera, never who, in the report page, the web service and the live view;
+     * the editing teacher, who may see every group, reads B's name.
+     */
+    public function test_recognised_student_of_another_group_is_not_named(): void {
+        global $DB;
+        $DB->update_record('user', ['id' => $this->students['B']->id, 'firstname' => 'Bea', 'lastname' => 'Bystander']);
+        $this->students['B'] = \core_user::get_user($this->students['B']->id);
+        [$quiz, $attempts] = $this->quiz_with_attempts(SEPARATEGROUPS);
+        $this->recognise_b_in($attempts['A']);
+        $bid = (int) $this->students['B']->id;
+        $unnamed = get_string('live_verdict_substitution_unnamed', 'quizaccess_proctorpy');
+        $named = get_string('live_verdict_substitution', 'quizaccess_proctorpy', 'Bea Bystander');
+        $live = ['minutes' => 10, 'attempts' => [['attempt_id' => (int) $attempts['A']->id,
+            'user_id' => (int) $this->students['A']->id, 'problems' => ['substitution'], 'last_shot' => [
+                'id' => 'aaaaaaaaaaaaaaaaaaaa', 'verdict' => 'substitution', 'matched_user_id' => $bid,
+                'matched_student' => 'Bea Bystander']]]];
+        $inprogress = [$attempts['A']->id => (object) (['id' => $attempts['A']->id, 'userid' => $this->students['A']->id]
+            + (array) $this->students['A'])];
+
+        foreach ([[$this->assistant, false], [$this->teacher, true]] as [$viewer, $seesb]) {
+            $html = self::report_page_as($viewer, ['cmid' => $quiz->cmid, 'attempt' => $attempts['A']->id]);
+            $this->assertSame($seesb, str_contains($html, $named), fullname($viewer));
+            $this->assertSame(!$seesb, str_contains($html, $unnamed), fullname($viewer));
+            $this->assertSame($seesb, str_contains($html, 'Bystander'), fullname($viewer));
+
+            $cm = self::cm_as($viewer, $quiz);
+            $report = get_attempt_report::execute((int) $quiz->cmid, (int) $attempts['A']->id);
+            $recognised = array_values(array_filter($report['camshots'], function (array $shot): bool {
+                return $shot['verdict'] === 'substitution';
+            }));
+            $this->assertCount(1, $recognised);
+            $this->assertSame($seesb ? $bid : null, $recognised[0]['matcheduserid']);
+            $this->assertStringNotContainsString('Bystander', json_encode($report));
+
+            $tiles = live_view::for_quiz($cm)->tiles($live, $inprogress);
+            $this->assertSame($seesb ? $named : $unnamed, $tiles[0]['verdictlabel']);
+            $this->assertSame($seesb, str_contains(json_encode($tiles), 'Bystander'));
+        }
     }
 }

@@ -154,8 +154,11 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
         );
         $this->assertInstanceOf(external_location::class, $sidecar);
         $this->assertSame('sidecar', $sidecar->get_name());
-        $this->assertEqualsCanonicalizing(['userid', 'fullname', 'attempt', 'camshots', 'referencephoto', 'faceencodings',
-            'events', 'analysis', 'score', 'review', 'reviewer', 'auditlog'], array_keys($sidecar->get_privacy_fields()));
+        $this->assertEqualsCanonicalizing(
+            ['userid', 'fullname', 'attempt', 'camshots', 'referencephoto', 'faceencodings',
+            'events', 'analysis', 'score', 'review', 'reviewer', 'mentions', 'auditlog'],
+            array_keys($sidecar->get_privacy_fields())
+        );
         foreach ($items as $item) {
             $this->assertTrue(get_string_manager()->string_exists($item->get_summary(), 'quizaccess_proctorpy'));
             foreach ($item->get_privacy_fields() as $stringid) {
@@ -433,5 +436,125 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
         $this->assertSame([[false, true], [true, false]], $this->alerted());
         provider::delete_data_for_all_users_in_context(self::context($this->quiz));
         $this->assertSame([[false, true], [false, false]], $this->alerted());
+    }
+
+    /**
+     * A teacher reviews the student's attempt at the first quiz, and the other student's identity photo at that quiz
+     * shows the student's face, which the sidecar recognises in someone else's attempt.
+     *
+     * @return \stdClass the teacher
+     */
+    private function review_and_mention(): \stdClass {
+        $teacher = $this->getDataGenerator()->create_and_enrol($this->course, 'editingteacher');
+        $this->client->json('POST', api::review((int) $this->attempts[0][0]->id), ['conclusion' => 'rejected',
+            'comment' => 'Someone else sat in', 'reviewer_id' => (int) $teacher->id, 'reviewer_name' => fullname($teacher)]);
+        $faces = $this->faces_folder();
+        $this->client->image(
+            'PUT',
+            api::reference((int) $this->other->id),
+            [],
+            file_get_contents($faces . '/biden/biden.jpg'),
+            'image/jpeg'
+        );
+        $this->client->image(
+            'POST',
+            api::identity((int) $this->attempts[1][0]->id),
+            ['user_id' => (int) $this->other->id,
+            'taken_at' => (int) (microtime(true) * 1000), 'client_shot_id' => 'identity1'],
+            file_get_contents($faces . '/obama/obama.jpg'),
+            'image/jpeg'
+        );
+        $this->assertSame([(int) $this->student->id], $this->recognised($this->attempts[1][0]));
+        return $teacher;
+    }
+
+    /**
+     * The users whose faces the sidecar recognised in an attempt's camshots.
+     *
+     * @param \stdClass $attempt row of quiz_attempts
+     * @return int[]
+     */
+    private function recognised(\stdClass $attempt): array {
+        $ids = [];
+        foreach ($this->sidecar_attempt($this->client, $attempt->id)['shots'] as $shot) {
+            if (isset($shot['matched_user_id'])) {
+                $ids[] = (int) $shot['matched_user_id'];
+            }
+        }
+        return $ids;
+    }
+
+    /**
+     * A reviewer's contexts are the quizzes where they reviewed an attempt, and a student's include a quiz where their
+     * face was recognised in someone else's attempt though they have no attempt of their own left there.
+     */
+    public function test_reviewers_and_recognised_students_are_found(): void {
+        global $DB;
+        $teacher = $this->review_and_mention();
+        $this->assertEquals([self::context($this->quiz)->id], provider::get_contexts_for_userid($teacher->id)->get_contextids());
+        $userlist = new userlist(self::context($this->quiz), 'quizaccess_proctorpy');
+        provider::get_users_in_context($userlist);
+        $this->assertEqualsCanonicalizing([$this->student->id, $this->other->id, $teacher->id], $userlist->get_userids());
+        $userlist = new userlist(self::context($this->quiz2), 'quizaccess_proctorpy');
+        provider::get_users_in_context($userlist);
+        $this->assertEqualsCanonicalizing([$this->student->id, $this->other->id], $userlist->get_userids());
+
+        $DB->delete_records('quiz_attempts', ['id' => $this->attempts[0][0]->id]);
+        $contexts = provider::get_contexts_for_userid($this->student->id)->get_contextids();
+        $this->assertEqualsCanonicalizing([self::context($this->quiz)->id, self::context($this->quiz2)->id,
+            \context_user::instance($this->student->id)->id], $contexts);
+        $userlist = new userlist(self::context($this->quiz), 'quizaccess_proctorpy');
+        provider::get_users_in_context($userlist);
+        $this->assertContains((int) $this->student->id, array_map('intval', $userlist->get_userids()));
+    }
+
+    /**
+     * The reviewer gets the reviews they recorded in the quiz, no archive of attempts; the recognised student gets
+     * when their face was recognised, in that quiz only.
+     */
+    public function test_export_reviews_and_mentions(): void {
+        $teacher = $this->review_and_mention();
+        $plugin = get_string('pluginname', 'quizaccess_proctorpy');
+        $this->export_all_data_for_user($teacher->id, 'quizaccess_proctorpy');
+        $reviews = writer::with_context(self::context($this->quiz))->get_data(
+            [$plugin, get_string('privacyreviews', 'quizaccess_proctorpy')]
+        );
+        $this->assertCount(1, $reviews->reviews);
+        $this->assertSame((int) $this->attempts[0][0]->id, $reviews->reviews[0]['attempt']);
+        $this->assertSame('rejected', $reviews->reviews[0]['conclusion']);
+        $this->assertSame('Someone else sat in', $reviews->reviews[0]['comment']);
+        $this->assertNull(self::exported_zip(self::context($this->quiz)));
+
+        writer::reset();
+        $this->export_all_data_for_user($this->student->id, 'quizaccess_proctorpy');
+        $path = [$plugin, get_string('privacymentions', 'quizaccess_proctorpy')];
+        $mentions = writer::with_context(self::context($this->quiz))->get_data($path);
+        $this->assertCount(1, $mentions->mentions);
+        $this->assertSame([], (array) writer::with_context(self::context($this->quiz2))->get_data($path));
+        $this->assertSame([(int) $this->attempts[0][0]->id], self::attempts_in(self::exported_zip(self::context($this->quiz))));
+    }
+
+    /**
+     * Deleting the reviewer's data leaves the conclusion and comment with the student's attempt without the reviewer's
+     * name; deleting the recognised student's data in the quiz leaves the other student's camshot without naming them.
+     */
+    public function test_delete_reviews_and_mentions(): void {
+        $teacher = $this->review_and_mention();
+        $quizcontext = self::context($this->quiz);
+        provider::delete_data_for_user(new approved_contextlist($teacher, 'quizaccess_proctorpy', [$quizcontext->id]));
+        $review = $this->sidecar_attempt($this->client, $this->attempts[0][0]->id)['review'];
+        $this->assertSame(
+            ['rejected', 'Someone else sat in', null, ''],
+            [$review['conclusion'], $review['comment'], $review['reviewer_id'], $review['reviewer_name']]
+        );
+        $this->assertSame([], provider::get_contexts_for_userid($teacher->id)->get_contextids());
+
+        provider::delete_data_for_users(new approved_userlist(
+            self::context($this->quiz),
+            'quizaccess_proctorpy',
+            [$this->student->id]
+        ));
+        $this->assertSame([[false, true], [true, true]], $this->held());
+        $this->assertSame([], $this->recognised($this->attempts[1][0]), 'The other student\'s camshot no longer names them');
     }
 }

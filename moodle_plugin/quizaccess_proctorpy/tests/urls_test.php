@@ -93,6 +93,17 @@ final class urls_test extends \basic_testcase {
             'Thumbnails without links to the full-size image'
         );
         $this->assertSame('/api/v1/attempts/42/report.pdf?actor_id=3&actor_name=T', api::attempt_pdf(42, api::actor(3, 'T')));
+        $this->assertSame(
+            '/api/v1/attempts/42/report?image_base=%2Fi%2F&named_user_ids=5%2C6&actor_id=3&actor_name=T',
+            api::attempt_report(42, '/i/', api::actor(3, 'T'), true, [5, 6]),
+            'Only the students the viewer may see are named'
+        );
+        $this->assertSame(
+            '/api/v1/attempts/42/report.pdf?named_user_ids=5&actor_id=3&actor_name=T',
+            api::attempt_pdf(42, api::actor(3, 'T'), [5])
+        );
+        $this->expectException(\InvalidArgumentException::class);
+        api::attempt_pdf(42, api::actor(3, 'T'), []);
     }
 
     /**

@@ -81,6 +81,8 @@ class get_attempt_report extends external_api {
                 'imageurl' => $fullsize ? image_proxy::webservice_url($context, (int) $attempt->id, $id, false) : '',
             ];
         };
+        // Another student recognised is given only to a caller who may see them.
+        $nameable = page_access::nameable_user_ids($cm);
         $camshots = [];
         foreach ($detail['shots'] ?? [] as $shot) {
             $matched = isset($shot['matched_user_id']) ? (int) $shot['matched_user_id'] : null;
@@ -93,7 +95,7 @@ class get_attempt_report extends external_api {
                 'verdict' => $matched !== null ? 'substitution' : (string) $shot['status'],
                 'faces' => isset($shot['faces']) ? (int) $shot['faces'] : null,
                 'distance' => isset($shot['distance']) ? (float) $shot['distance'] : null,
-                'matcheduserid' => $matched,
+                'matcheduserid' => $nameable === null || in_array($matched, $nameable, true) ? $matched : null,
             ] + $image((string) $shot['id']);
         }
         $references = [];
@@ -223,7 +225,7 @@ class get_attempt_report extends external_api {
                     . 'the quiz was recognised'),
                 'faces' => $nullable(PARAM_INT, 'Faces found; null before analysis'),
                 'distance' => $nullable(PARAM_FLOAT, 'Face distance to the student\'s reference photos'),
-                'matcheduserid' => $nullable(PARAM_INT, 'The other student recognised, if any'),
+                'matcheduserid' => $nullable(PARAM_INT, 'The other student recognised, if any and the caller may see them'),
             ] + $image)),
             'references' => new external_multiple_structure(new external_single_structure([
                 'id' => new external_value(PARAM_ALPHANUMEXT, 'Photo id'),

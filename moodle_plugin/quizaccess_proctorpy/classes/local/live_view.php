@@ -218,24 +218,28 @@ class live_view {
     }
 
     /**
-     * Moodle's names of the other students whose faces the sidecar recognised, keyed by user id.
+     * Names of the other students whose faces the sidecar recognised, keyed by user id: Moodle's, else the sidecar's,
+     * and only of those the viewer may see.
      *
      * @param array $rows the sidecar's attempts
      * @return string[]
      */
     private function matched_students(array $rows): array {
         global $DB;
-        $ids = [];
+        $nameable = page_access::nameable_user_ids($this->cm);
+        $names = [];
         foreach ($rows as $row) {
-            if (!empty($row['last_shot']['matched_user_id'])) {
-                $ids[] = (int) $row['last_shot']['matched_user_id'];
+            $id = (int) ($row['last_shot']['matched_user_id'] ?? 0);
+            if ($id && ($nameable === null || in_array($id, $nameable, true))) {
+                $names[$id] = (string) ($row['last_shot']['matched_student'] ?? '');
             }
         }
-        if (!$ids) {
+        if (!$names) {
             return [];
         }
         $fields = 'id, ' . implode(', ', \core_user\fields::get_name_fields());
-        return array_map('fullname', $DB->get_records_list('user', 'id', array_unique($ids), '', $fields));
+        $users = $DB->get_records_list('user', 'id', array_keys($names), '', $fields);
+        return array_filter(array_map('fullname', $users) + $names, 'strlen');
     }
 
     /**
@@ -254,6 +258,8 @@ class live_view {
         $shot = is_array($row['last_shot'] ?? null) ? $row['last_shot'] : null;
         $shotid = $shot !== null && api::is_camshot_id((string) ($shot['id'] ?? '')) ? (string) $shot['id'] : '';
         $verdict = $shotid !== '' && in_array($shot['verdict'] ?? '', vocabulary::LIVE_VERDICTS, true) ? $shot['verdict'] : '';
+        // Another student is named only to a viewer who may see them.
+        $matchedname = $matched[(int) ($shot['matched_user_id'] ?? 0)] ?? '';
         $cameraquiet = !empty($row['camera_quiet']);
         $seconds = (int) round((float) ($row['seconds_since_shot'] ?? 0));
         if ($shotid === '') {
@@ -289,9 +295,9 @@ class live_view {
             'thumbalt' => get_string('livecamshotalt', $component, $name),
             'verdict' => $verdict,
             'verdictlabel' => $verdict === '' ? get_string('livenoshot', $component) : get_string(
-                'live_verdict_' . $verdict,
+                'live_verdict_' . $verdict . ($verdict === 'substitution' && $matchedname === '' ? '_unnamed' : ''),
                 $component,
-                $matched[(int) ($shot['matched_user_id'] ?? 0)] ?? (string) ($shot['matched_student'] ?? '')
+                $matchedname
             ),
             'verdictproblem' => in_array($verdict, self::PROBLEM_VERDICTS, true),
             'verdictok' => $verdict === 'ok',

@@ -162,6 +162,18 @@ class page_access {
     }
 
     /**
+     * The students the viewer may see, and so whose names the reports may show when the analysis recognises them in
+     * someone else's camshots: in separate groups mode, for a viewer without moodle/site:accessallgroups, the members
+     * of their own groups; else everyone.
+     *
+     * @param \cm_info $cm the quiz's course module
+     * @return int[]|null user ids, null for every student
+     */
+    public static function nameable_user_ids(\cm_info $cm): ?array {
+        return self::group_user_ids($cm, 0);
+    }
+
+    /**
      * Whether the viewer sees only their own groups: the quiz is in separate groups mode and they may not
      * access all groups.
      *

@@ -82,13 +82,15 @@ class provider implements
             'score' => 'privacy:metadata:sidecar:score',
             'review' => 'privacy:metadata:sidecar:review',
             'reviewer' => 'privacy:metadata:sidecar:reviewer',
+            'mentions' => 'privacy:metadata:sidecar:mentions',
             'auditlog' => 'privacy:metadata:sidecar:auditlog',
         ], 'privacy:metadata:sidecar');
         return $collection;
     }
 
     /**
-     * Quiz contexts where the user attempted a proctored quiz, and then the user's own context.
+     * Quiz contexts where the user attempted a proctored quiz, reviewed an attempt or was recognised in someone else's,
+     * and then the user's own context.
      *
      * The profile photo the sidecar keeps as the user's reference, and the face encoding made from it,
      * serve every proctored quiz the user takes and belong to none of them: they go with the user
@@ -99,6 +101,7 @@ class provider implements
      * @return contextlist
      */
     public static function get_contexts_for_userid(int $userid): contextlist {
+        global $DB;
         $contextlist = new contextlist();
         $contextlist->add_from_sql(
             "SELECT DISTINCT ctx.id
@@ -121,6 +124,23 @@ class provider implements
               WHERE ic.waivedby = :userid",
             ['contextlevel' => CONTEXT_MODULE, 'userid' => $userid]
         );
+        // The sidecar alone knows who recorded a review or whose face a camshot recognised.
+        $involvement = self::involvement($userid, null);
+        $quizids = array_unique(array_merge(
+            array_column($involvement['reviews'], 'quiz_id'),
+            array_column($involvement['mentions'], 'quiz_id')
+        ));
+        if ($quizids) {
+            [$insql, $params] = $DB->get_in_or_equal(array_map('intval', $quizids), SQL_PARAMS_NAMED);
+            $contextlist->add_from_sql(
+                "SELECT ctx.id
+                   FROM {course_modules} cm
+                   JOIN {modules} m ON m.id = cm.module AND m.name = 'quiz'
+                   JOIN {context} ctx ON ctx.instanceid = cm.id AND ctx.contextlevel = :contextlevel
+                  WHERE cm.instance $insql",
+                $params + ['contextlevel' => CONTEXT_MODULE]
+            );
+        }
         if (self::attempted_proctored_quiz($userid)) {
             $contextlist->add_user_context($userid);
         }
@@ -128,7 +148,8 @@ class provider implements
     }
 
     /**
-     * Users who attempted the proctored quiz of a context; in a user context, that user if they attempted any.
+     * Users who attempted the proctored quiz of a context, let an attempt go on without its identity check, reviewed
+     * an attempt or were recognised in someone else's; in a user context, that user if they attempted any.
      *
      * @param userlist $userlist the list to fill
      */
@@ -160,6 +181,10 @@ class provider implements
               WHERE qa.quiz = :quizid AND ic.waivedby <> 0",
             ['quizid' => $quizid]
         );
+        if (self::sidecar_configured()) {
+            $involved = sidecar_client::from_config(120)->json('GET', api::quiz_involved($quizid));
+            $userlist->add_users(array_map('intval', array_merge($involved['reviewer_ids'], $involved['mentioned_user_ids'])));
+        }
     }
 
     /**
@@ -169,6 +194,7 @@ class provider implements
      * @param approved_contextlist $contextlist approved contexts
      */
     public static function export_user_data(approved_contextlist $contextlist) {
+        global $DB;
         $userid = (int) $contextlist->get_user()->id;
         foreach ($contextlist->get_contexts() as $context) {
             if ($context->contextlevel == CONTEXT_USER && $context->instanceid == $userid) {
@@ -177,6 +203,11 @@ class provider implements
                 $part = ['quiz_ids' => $quizid];
                 self::export_identity_checks($context, $quizid, $userid);
                 self::export_alerts($context, $quizid, $userid);
+                self::export_involvement($context, $quizid, $userid);
+                // A reviewer, or a student recognised in someone else's attempt, has no attempt of their own here.
+                if (!$DB->record_exists('quiz_attempts', ['quiz' => $quizid, 'userid' => $userid])) {
+                    continue;
+                }
             } else {
                 continue;
             }
@@ -227,6 +258,7 @@ class provider implements
             } else if (($quizid = self::quiz_id($context)) !== null) {
                 self::delete_identity_checks($quizid, $userid);
                 self::purge(['quiz_id' => $quizid, 'user_id' => $userid]);
+                self::forget_involvement($quizid, $userid);
             }
         }
     }
@@ -251,6 +283,7 @@ class provider implements
         foreach ($userlist->get_userids() as $userid) {
             self::delete_identity_checks($quizid, (int) $userid);
             self::purge(['quiz_id' => $quizid, 'user_id' => (int) $userid]);
+            self::forget_involvement($quizid, (int) $userid);
         }
     }
 
@@ -326,6 +359,44 @@ class provider implements
     }
 
     /**
+     * Export what the sidecar holds of the user in other students' attempts at the quiz: the reviews they recorded,
+     * and when a camshot recognised their face. The camshots themselves belong to the other students' attempts.
+     *
+     * @param \context $context the quiz's context
+     * @param int $quizid the quiz
+     * @param int $userid the user
+     */
+    private static function export_involvement(\context $context, int $quizid, int $userid): void {
+        $involvement = self::involvement($userid, $quizid);
+        $plugin = get_string('pluginname', 'quizaccess_proctorpy');
+        if ($involvement['reviews']) {
+            $reviews = array_map(function (array $review): array {
+                return [
+                    'attempt' => (int) $review['attempt_id'],
+                    'conclusion' => (string) $review['conclusion'],
+                    'comment' => (string) $review['comment'],
+                    'time' => transform::datetime((int) $review['reviewed_at']),
+                ];
+            }, $involvement['reviews']);
+            writer::with_context($context)->export_data(
+                [$plugin, get_string('privacyreviews', 'quizaccess_proctorpy')],
+                (object) ['reviews' => $reviews]
+            );
+        }
+        if ($involvement['mentions']) {
+            $mentions = array_map(function (array $mention): array {
+                return ['camshot' => (string) $mention['camshot_id'], 'time' => transform::datetime(
+                    intdiv((int) $mention['taken_at'], 1000)
+                )];
+            }, $involvement['mentions']);
+            writer::with_context($context)->export_data(
+                [$plugin, get_string('privacymentions', 'quizaccess_proctorpy')],
+                (object) ['mentions' => $mentions]
+            );
+        }
+    }
+
+    /**
      * Delete the identity checks and alerts of a quiz's attempts (of one user's attempts when given), and forget that
      * the user waived any.
      *
@@ -349,6 +420,46 @@ class provider implements
         }
         $DB->delete_records_select('quizaccess_proctorpy_idcheck', "attemptid IN ($attempts)", $params);
         $DB->delete_records_select('quizaccess_proctorpy_alert', "attemptid IN ($attempts)", $params);
+    }
+
+    /**
+     * Whether the site has a sidecar to ask: without one it holds nothing.
+     *
+     * @return bool
+     */
+    private static function sidecar_configured(): bool {
+        return (string) get_config('quizaccess_proctorpy', 'sidecarurl') !== '';
+    }
+
+    /**
+     * The reviews the user recorded and the camshots that recognised them in other students' attempts, as the sidecar
+     * lists them (quiz_id on each), at one quiz or every quiz.
+     *
+     * @param int $userid the user
+     * @param int|null $quizid the quiz whose data is exported (audited by the sidecar), null to find the user's quizzes
+     * @return array reviews and mentions
+     */
+    private static function involvement(int $userid, ?int $quizid): array {
+        if (!self::sidecar_configured()) {
+            return ['reviews' => [], 'mentions' => []];
+        }
+        $query = $quizid === null ? [] : ['quiz_ids' => $quizid, 'view' => 'export'] + self::actor();
+        return sidecar_client::from_config(120)->json('GET', api::user_involvement($userid, $query));
+    }
+
+    /**
+     * Forget the user in other students' attempts at the quiz: the reviews they recorded keep their conclusion and
+     * comment for the student's record without the reviewer's name, and no camshot says any longer that it recognised
+     * them.
+     *
+     * @param int $quizid the quiz
+     * @param int $userid the user
+     */
+    private static function forget_involvement(int $quizid, int $userid): void {
+        sidecar_client::from_config(120)->json(
+            'DELETE',
+            api::user_involvement($userid, ['quiz_ids' => $quizid] + self::actor())
+        );
     }
 
     /**
