@@ -53,6 +53,8 @@ FACES = REPO.parent / "shared" / "testdata" / "faces"
 SECRET = "test-secret-0123456789abcdef"
 POSTGRESQL_SERVER = os.environ.get("PROCTORPY_TEST_POSTGRESQL", "postgresql://postgres@127.0.0.1:5432")
 BACKENDS = ["sqlite", "postgresql-s3"]
+# The Moodle journeys' fixtures (the site, the course, the students' attempts), shared by tests/test_moodle_*.py.
+pytest_plugins = ["moodle_journey"]
 
 
 @pytest.hookimpl(hookwrapper=True)

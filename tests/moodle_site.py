@@ -13,6 +13,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from nginx import Nginx, moodle_server
+
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN = REPO / "moodle_plugin" / "quizaccess_proctorpy"
 SHARED_MOODLE = REPO.parent / "shared" / "moodle"
@@ -129,14 +131,20 @@ def _database_name(kind):
 
 
 class MoodleSite:
-    """One Moodle site on PostgreSQL behind php-fpm and nginx on a loopback port."""
+    """One Moodle site on PostgreSQL behind php-fpm and nginx on a loopback port.
 
-    def __init__(self, www=CODE, port=None):
+    A second site beside the first (the upgrade's) has a `name`: its own database, moodledata and run folder."""
+
+    def __init__(self, www=CODE, port=None, name=""):
         self.www = Path(www)
-        self.dbname = _database_name("moodle")
+        suffix = f"_{name}" if name else ""
+        self.dbname = _database_name("moodle" + suffix)
         self.phpunit_dbname = _database_name("moodle_phpunit")
+        self.dataroot = DATAROOT.with_name(DATAROOT.name + suffix)
+        self.run = RUN.with_name(RUN.name + suffix)
         self.port = port
         self.url = f"http://127.0.0.1:{port}" if port else "http://127.0.0.1"
+        self.nginx = None
 
     # --- commands -------------------------------------------------------------------------
     def php(self, *args, check=True, input=None, timeout=900):
@@ -180,7 +188,7 @@ $CFG->dbpass = '';
 $CFG->prefix = 'mdl_';
 $CFG->dboptions = ['dbpersist' => 0, 'dbport' => 5432, 'dbsocket' => ''];
 $CFG->wwwroot = '{self.url}';
-$CFG->dataroot = '{DATAROOT}';
+$CFG->dataroot = '{self.dataroot}';
 $CFG->admin = 'admin';
 $CFG->directorypermissions = 02777;
 // Every notice shows, so a test sees any debugging output the plugin causes.
@@ -210,22 +218,22 @@ require_once(__DIR__ . '/lib/setup.php');
         dump, files = DUMPS / f"core-{key}.dump", DUMPS / f"core-{key}-moodledata.tar"
         self.psql(f'drop database if exists "{self.dbname}" with (force)')
         self.psql(f"create database \"{self.dbname}\" encoding 'UTF8' template template0")
-        shutil.rmtree(DATAROOT, ignore_errors=True)
-        DATAROOT.mkdir(parents=True)
-        shutil.chown(DATAROOT, WEB_USER, WEB_USER)
+        shutil.rmtree(self.dataroot, ignore_errors=True)
+        self.dataroot.mkdir(parents=True)
+        shutil.chown(self.dataroot, WEB_USER, WEB_USER)
         self.write_config()
         shutil.rmtree(self.www / PLUGIN_PATH, ignore_errors=True)
         if dump.exists() and files.exists():
             _run(["pg_restore", *PG, "-d", self.dbname, "--no-owner", str(dump)], "restoring the Moodle database")
-            _run(["tar", "xf", str(files), "-C", str(DATAROOT)], "restoring moodledata")
-            _run(["chown", "-R", f"{WEB_USER}:{WEB_USER}", str(DATAROOT)], "chown moodledata")
+            _run(["tar", "xf", str(files), "-C", str(self.dataroot)], "restoring moodledata")
+            _run(["chown", "-R", f"{WEB_USER}:{WEB_USER}", str(self.dataroot)], "chown moodledata")
             self.php("admin/cli/purge_caches.php")
             return "restored"
         self.php("admin/cli/install_database.php", "--agree-license", f"--adminpass={ADMIN_PASSWORD}",
                  "--adminemail=admin@example.invalid", "--fullname=proctorpy test site", "--shortname=proctorpy")
         DUMPS.mkdir(parents=True, exist_ok=True)
         _run(["pg_dump", *PG, "-Fc", "-f", str(dump), self.dbname], "dumping the Moodle database")
-        _run(["tar", "cf", str(files), "-C", str(DATAROOT), "filedir"], "saving moodledata")
+        _run(["tar", "cf", str(files), "-C", str(self.dataroot), "filedir"], "saving moodledata")
         return "installed"
 
     def install_plugin(self, source=PLUGIN):
@@ -249,86 +257,65 @@ require_once(__DIR__ . '/lib/setup.php');
         return self.php("admin/cli/cron.php", "--keep-alive=0").stdout
 
     # --- web server -----------------------------------------------------------------------
+    @property
+    def fpm_log(self):
+        return self.run / "logs" / "php-fpm.log"
+
+    @property
+    def php_errors(self):
+        return self.run / "logs" / "php-errors.log"
+
+    @property
+    def access_log(self):
+        return self.run / "logs" / "nginx-access.log"
+
     def start_web(self, extra_locations=""):
         """php-fpm and nginx of our own (own configs, pid files and sockets), serving self.www."""
         self.stop_web()
-        RUN.mkdir(parents=True, exist_ok=True)
-        (RUN / "logs").mkdir(exist_ok=True)
-        fpm_conf = RUN / "php-fpm.conf"
+        (self.run / "logs").mkdir(parents=True, exist_ok=True)
+        fpm_conf = self.run / "php-fpm.conf"
         ini = "\n".join(f"php_admin_value[{k}] = {v}" for k, v in PHP_INI.items())
         fpm_conf.write_text(f"""[global]
-pid = {RUN}/php-fpm.pid
-error_log = {RUN}/logs/php-fpm.log
+pid = {self.run}/php-fpm.pid
+error_log = {self.fpm_log}
 [moodle]
 user = {WEB_USER}
 group = {WEB_USER}
-listen = {RUN}/php-fpm.sock
+listen = {self.run}/php-fpm.sock
 listen.owner = {WEB_USER}
 listen.group = {WEB_USER}
 pm = static
 pm.max_children = 6
 catch_workers_output = yes
 {ini}
-php_admin_value[error_log] = {RUN}/logs/php-errors.log
+php_admin_value[error_log] = {self.php_errors}
 php_admin_flag[log_errors] = on
-""")
-        nginx_conf = RUN / "nginx.conf"
-        nginx_conf.write_text(f"""worker_processes 2;
-pid {RUN}/nginx.pid;
-error_log {RUN}/logs/nginx-error.log;
-user {WEB_USER};
-events {{ worker_connections 256; }}
-http {{
-    include /etc/nginx/mime.types;
-    access_log {RUN}/logs/nginx-access.log;
-    client_body_temp_path {RUN}/client_body;
-    proxy_temp_path {RUN}/proxy;
-    fastcgi_temp_path {RUN}/fastcgi;
-    uwsgi_temp_path {RUN}/uwsgi;
-    scgi_temp_path {RUN}/scgi;
-    client_max_body_size 64m;
-    server {{
-        listen 127.0.0.1:{self.port};
-        server_name 127.0.0.1;
-        root {self.www};
-        index index.php;
-        location ~ /\\. {{ deny all; }}
-        location ~ ^/(vendor|node_modules|config\\.php) {{ deny all; }}
-        location ~ [^/]\\.php(/|$) {{
-            fastcgi_split_path_info ^(.+\\.php)(/.+)$;
-            fastcgi_index index.php;
-            fastcgi_pass unix:{RUN}/php-fpm.sock;
-            include /etc/nginx/fastcgi_params;
-            fastcgi_param PATH_INFO $fastcgi_path_info;
-            fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
-            fastcgi_read_timeout 120s;
-        }}
-{extra_locations}
-    }}
-}}
 """)
         fpm = sorted(Path("/usr/sbin").glob("php-fpm*"))
         if not fpm:
             raise MoodleUnavailable("php-fpm is not installed (Debian: php-fpm); `make test` installs it")
         _run([str(fpm[-1]), "-y", str(fpm_conf)], "starting php-fpm")
-        _run(["nginx", "-c", str(nginx_conf), "-p", str(RUN)], "starting nginx")
+        server = moodle_server(self.port, self.www, self.run / "php-fpm.sock", extra_locations)
+        self.nginx = Nginx(self.run, server, [self.port], user=WEB_USER, workers=2, access_log=True).start()
 
     def reload_php(self):
         # php-fpm caches compiled files (opcache): a reload makes a copied plugin the code that runs.
-        pid = RUN / "php-fpm.pid"
+        pid = self.run / "php-fpm.pid"
         if pid.exists():
             subprocess.run(["kill", "-USR2", pid.read_text().strip()], check=False)
 
     def stop_web(self):
-        for name in ("nginx.pid", "php-fpm.pid"):
-            pid = RUN / name
-            if pid.exists():
-                subprocess.run(["kill", "-QUIT", pid.read_text().strip()], capture_output=True, check=False)
-                for _ in range(100):
-                    if not pid.exists():
-                        break
-                    time.sleep(0.05)
-                pid.unlink(missing_ok=True)
+        if self.nginx:
+            self.nginx.stop()
+        # php-fpm runs as a daemon: its pid file says which (one an earlier run left behind too).
+        pid = self.run / "php-fpm.pid"
+        if pid.exists():
+            subprocess.run(["kill", "-QUIT", pid.read_text().strip()], capture_output=True, check=False)
+            for _ in range(100):
+                if not pid.exists():
+                    break
+                time.sleep(0.05)
+            pid.unlink(missing_ok=True)
 
     # --- Moodle's PHPUnit -------------------------------------------------------------------
     @staticmethod
@@ -350,9 +337,9 @@ http {{
                 self.write_config()
             # Moodle's bootstrap refuses a config whose site dataroot is missing, even for PHPUnit's own site:
             # on a fresh machine no site may have been installed yet.
-            if not DATAROOT.exists():
-                DATAROOT.mkdir(parents=True)
-                shutil.chown(DATAROOT, WEB_USER, WEB_USER)
+            if not self.dataroot.exists():
+                self.dataroot.mkdir(parents=True)
+                shutil.chown(self.dataroot, WEB_USER, WEB_USER)
             if not PHPUNIT_DATAROOT.exists():
                 # A test site's database without its dataroot cannot be reused.
                 self.psql(f'drop database if exists "{self.phpunit_dbname}" with (force)')

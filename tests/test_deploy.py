@@ -15,10 +15,10 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
+import nginx
 from conftest import REPO, free_port
 from sidecar.cli import cli
 from sidecar.client import SidecarClient
@@ -157,18 +157,16 @@ def worker_pids(pid_file):
     return sorted(int(pid) for pid in out.split())
 
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 OPENSSL = shutil.which("openssl")
 
 
-@pytest.mark.skipif(not (Path(NGINX).exists() and OPENSSL), reason="nginx or openssl is not installed")
+@pytest.mark.skipif(not OPENSSL, reason="openssl is not installed")
 def test_the_nginx_snippet_publishes_the_console_and_nothing_else(live_sidecar, tmp_path):
     tls_port, http_port = free_port(), free_port()
     subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
                     "/CN=proctorpy.example.edu", "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
                    check=True, capture_output=True)
-    snippet = (REPO / "deploy" / "nginx-console.conf").read_text()
-    for original, here in {
+    console = nginx.snippet("nginx-console.conf", {
         "listen 443 ssl http2;": f"listen 127.0.0.1:{tls_port} ssl http2;",
         "listen [::]:443 ssl http2;": "",
         "listen 80;": f"listen 127.0.0.1:{http_port};",
@@ -176,28 +174,9 @@ def test_the_nginx_snippet_publishes_the_console_and_nothing_else(live_sidecar, 
         "/etc/ssl/certs/proctorpy.example.edu.pem": str(tmp_path / "cert.pem"),
         "/etc/ssl/private/proctorpy.example.edu.key": str(tmp_path / "key.pem"),
         "127.0.0.1:8765": f"127.0.0.1:{live_sidecar.port}",
-    }.items():
-        assert original in snippet
-        snippet = snippet.replace(original, here)
-    (tmp_path / "console.conf").write_text(snippet)
-    (tmp_path / "nginx.conf").write_text(f"""
-        daemon off;
-        master_process off;
-        pid {tmp_path}/nginx.pid;
-        error_log {tmp_path}/error.log;
-        events {{}}
-        http {{
-            access_log off;
-            client_body_temp_path {tmp_path}/body;
-            proxy_temp_path {tmp_path}/proxy;
-            include {tmp_path}/console.conf;
-        }}
-    """)
-    check = subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
-                           capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
-    nginx = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    })
+    (tmp_path / "console.conf").write_text(console)
+    server = nginx.Nginx(tmp_path, f"include {tmp_path}/console.conf;", [tls_port, http_port]).start()
     unverified = ssl.create_default_context()
     unverified.check_hostname = False
     unverified.verify_mode = ssl.CERT_NONE
@@ -213,13 +192,6 @@ def test_the_nginx_snippet_publishes_the_console_and_nothing_else(live_sidecar, 
                 return error.code, error.read().decode(errors="replace")
 
     try:
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                status("/console/login")
-                break
-            except OSError:
-                time.sleep(0.1)
         code, page = status("/console/login")
         assert code == 200 and "Sign in" in page
         for path in ("/api/v1/ping", "/api/v1/openapi.json", "/metrics", "/healthz", "/",
@@ -235,8 +207,7 @@ def test_the_nginx_snippet_publishes_the_console_and_nothing_else(live_sidecar, 
             assert redirect.value.code == 301
             assert redirect.value.headers["Location"] == "https://proctorpy.example.edu/console/"
     finally:
-        nginx.terminate()
-        nginx.wait(timeout=10)
+        server.stop()
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -6,17 +6,16 @@ reports, images and console see all of them; a web node and a worker SIGKILLed u
 acknowledged camshot, and once `proctorpy repair` has run no object lacks its row or row its object.
 """
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import requests
 
+import nginx
 from conftest import (
-    REPO, SECRET, IngestLoad, LiveSidecar, attempt_fields, face_bytes, free_port, png_bytes, postgresql_database,
+    SECRET, IngestLoad, LiveSidecar, attempt_fields, face_bytes, free_port, png_bytes, postgresql_database,
     settings_env, stored_keys,
 )
 from processes import stop_group, wait_for
@@ -76,47 +75,22 @@ class LoadBalancer:
     """deploy/nginx-nodes.conf in front of the web nodes, on a loopback port."""
 
     def __init__(self, folder, nodes):
-        self.folder = folder
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        snippet = (REPO / "deploy" / "nginx-nodes.conf").read_text()
-        for original, here in {"10.0.0.11:8765": f"127.0.0.1:{nodes[0].port}",
-                               "10.0.0.12:8765": f"127.0.0.1:{nodes[1].port}",
-                               "listen 10.0.0.10:8765;": f"listen 127.0.0.1:{self.port};"}.items():
-            assert original in snippet
-            snippet = snippet.replace(original, here)
+        balancer = nginx.snippet("nginx-nodes.conf", {"10.0.0.11:8765": f"127.0.0.1:{nodes[0].port}",
+                                                      "10.0.0.12:8765": f"127.0.0.1:{nodes[1].port}",
+                                                      "listen 10.0.0.10:8765;": f"listen 127.0.0.1:{self.port};"})
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "nodes.conf").write_text(snippet)
-        (folder / "nginx.conf").write_text(f"""
-            daemon off;
-            master_process off;
-            pid {folder}/nginx.pid;
-            error_log {folder}/error.log;
-            events {{}}
-            http {{
-                access_log off;
-                client_body_temp_path {folder}/body;
-                proxy_temp_path {folder}/proxy;
-                include {folder}/nodes.conf;
-            }}
-        """)
-        self.process = None
+        (folder / "nodes.conf").write_text(balancer)
+        self.server = nginx.Nginx(folder, f"include {folder}/nodes.conf;", [self.port])
 
     def start(self):
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        assert Path(nginx).exists(), "nginx is not installed (Debian: nginx-light); `make test` installs it"
-        check = subprocess.run([nginx, "-t", "-p", str(self.folder), "-c", str(self.folder / "nginx.conf")],
-                               capture_output=True, text=True)
-        assert check.returncode == 0, check.stderr
-        self.process = subprocess.Popen([nginx, "-p", str(self.folder), "-c", str(self.folder / "nginx.conf")],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: requests_ok(self.url + "/healthz"), 30, "nginx in front of the nodes")
+        self.server.start()
+        wait_for(lambda: requests_ok(self.url + "/healthz"), 30, "the nodes' health through nginx")
         return self
 
     def stop(self):
-        if self.process:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+        self.server.stop()
 
 
 def requests_ok(url):

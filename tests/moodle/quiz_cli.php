@@ -11,6 +11,8 @@
 //       as USERNAME: start an attempt (the plugin registers it with the sidecar), send SHOTS camshots
 //       (default 1) of PHOTO through the plugin's forwarding external function, answer every
 //       question and submit. Prints {"attempt": id}.
+//   php quiz_cli.php MOODLEROOT start QUIZID USERNAME PHOTO [SHOTS]
+//       the same, but the attempt is left in progress: a student whose camera then went quiet.
 //   php quiz_cli.php MOODLEROOT privacy USERNAME export|delete
 //       Moodle's privacy manager for the plugin's component: export (prints {"zip": path of a copy
 //       readable by the tests, "files": [...]}) or delete the user's data.
@@ -34,7 +36,7 @@ if ($command === 'proctor') {
     exit(0);
 }
 
-if ($command === 'attempt') {
+if ($command === 'attempt' || $command === 'start') {
     [, , , $quizid, $username, $photo] = $argv;
     $shots = (int) ($argv[6] ?? 1);
     // Minutes the attempt is said to have lasted: its start is moved back, and the sidecar told again.
@@ -54,6 +56,10 @@ if ($command === 'attempt') {
     for ($i = 0; $i < $shots; $i++) {
         \quizaccess_proctorpy\external\upload_camshot::execute((int) $attempt->id, (int) (microtime(true) * 1000),
             'cli' . $attempt->id . 'n' . $i, 'attempt', base64_encode($bytes));
+    }
+    if ($command === 'start') {
+        echo json_encode(['attempt' => (int) $attempt->id]), "\n";
+        exit(0);
     }
     $attemptobj = \mod_quiz\quiz_attempt::create($attempt->id);
     $responses = [];

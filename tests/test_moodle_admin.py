@@ -1,0 +1,228 @@
+"""The admin's journeys (DESIGN.md 1, 5 and 6) in a real Moodle, in headless Chromium: the upgrade from the previous
+release, the plugin's settings, Test connection and the sidecar's console, the privacy API's export and delete, and
+the check that no page showed Moodle's debugging output. tests/moodle_journey.py has the fixtures."""
+import io
+import json
+import subprocess
+import zipfile
+
+import pytest
+
+import moodle_site
+from conftest import REPO
+from moodle_journey import (
+    OBAMA, PLUGIN, ROSE, SECTION, UPGRADE_WWW, debugging_output, plugin_version, start_journey, stop_journey, wait_for,
+)
+from sidecar.client import SidecarError
+
+PREVIOUS_RELEASE = "3dbe533"  # the first commit whose plugin installs
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def upgrade_journey(browsers, tmp_path):
+    """A Moodle site of its own, with its own sidecar, for the upgrade: no other journey sees the previous release."""
+    journey = start_journey(browsers, tmp_path, UPGRADE_WWW, name="upgrade")
+    yield journey
+    stop_journey(journey)
+
+
+def test_upgrade_from_the_previous_release_keeps_settings_and_data(upgrade_journey):
+    journey = upgrade_journey
+    site, sidecar = journey.site, journey.sidecar
+    if subprocess.run(["git", "-C", str(REPO), "cat-file", "-e", PREVIOUS_RELEASE]).returncode != 0:
+        pytest.fail(f"commit {PREVIOUS_RELEASE} (the previous release of the plugin) is not in this repository: "
+                    "the upgrade path cannot be tested", pytrace=False)
+    old = journey.tmp / "previous"
+    old.mkdir()
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", PREVIOUS_RELEASE, "moodle_plugin/quizaccess_proctorpy"],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "x", "-C", str(old)], input=archive, check=True)
+    old_plugin = old / "moodle_plugin" / "quizaccess_proctorpy"
+    site.install_plugin(old_plugin)
+    assert journey.config()["version"] == str(plugin_version(old_plugin))
+
+    site.set_config("sidecarurl", sidecar.url)
+    site.set_config("secret", sidecar.secret)
+    ids = journey.make_course()
+    settings = {"intervalmin": 17, "intervalmax": 43, "imagewidth": 400, "identitycheck": "match", "threshold": 72,
+                "retentiondays": 45}
+    journey.cli("proctor", ids["quiz"], json.dumps(settings))
+    # Rose Leslie's attempt, its camshots forwarded by the old plugin, submitted; cron sends the finish.
+    attempt_id = journey.cli("attempt", ids["quiz"], "student4", ROSE, 2)["attempt"]
+    site.cron()
+    before = wait_for(lambda: (a := journey.attempt_json(attempt_id)) and a["attempt"].get("finished_at")
+                      and all(s["status"] != "pending" for s in a["shots"]) and a,
+                      60, "the old plugin's attempt to be finished and analysed in the sidecar")
+    assert len(before["shots"]) == 2
+    row_before, config_before = journey.quiz_row(ids["quiz"]), journey.config()
+    assert {k: row_before[k] for k in settings} == settings and row_before["enabled"] == 1
+
+    # The upgrade to the working tree, as an admin does it: the new code copied over the old, then
+    # Site administration > Notifications: Moodle's plugins check and "Upgrade Moodle database now".
+    new_version, old_version = plugin_version(PLUGIN), plugin_version(old_plugin)
+    assert new_version > old_version, (
+        f"the plugin's code changed since {PREVIOUS_RELEASE} but version.php still says {new_version}: Moodle would "
+        "not see an upgrade (nor rebuild its class cache on a production site)")
+    moodle_site.copy_plugin(site.www, PLUGIN)
+    site.reload_php()
+    page = journey.login("admin", moodle_site.ADMIN_PASSWORD)
+    page.goto(site.url + "/admin/index.php")
+    # First the release notes and the environment check, then the plugins check.
+    assert "Your server environment meets all minimum requirements" in page.inner_text("#page-content")
+    journey.shot(page, "upgrade-environment")
+    page.click("#page-content button:has-text('Continue'), #page-content input[value='Continue']")
+    page.wait_for_selector("text=Plugins check")
+    journey.shot(page, "upgrade-plugins-check")
+    row = page.locator("tr", has_text="/mod/quiz/accessrule/proctorpy").first.inner_text()
+    assert "Webcam proctoring (proctorpy)" in row and "To be upgraded" in row
+    assert str(old_version) in row and str(new_version) in row
+    page.click("button:has-text('Upgrade Moodle database now'), input[value='Upgrade Moodle database now']")
+    page.wait_for_selector("text=Success", timeout=120000)
+    journey.shot(page, "upgrade-success")
+    page.click("button:has-text('Continue'), a:has-text('Continue'), input[value='Continue']")
+    page.wait_for_load_state()
+    if "upgradesettings.php" in page.url:
+        journey.shot(page, "upgrade-new-settings")
+        page.click("#adminsettings button[type=submit], #adminsettings input[type=submit]")
+        page.wait_for_load_state()
+    page.goto(site.url + "/admin/plugins.php?contribonly=1")
+    row = page.locator("tr", has_text="Webcam proctoring (proctorpy)").first
+    assert str(new_version) in row.inner_text()
+    row.scroll_into_view_if_needed()
+    journey.shot(page, "upgrade-plugins-overview", full_page=False)
+    page.context.close()
+
+    config_after = journey.config()
+    assert config_after.pop("version") == str(plugin_version(PLUGIN))
+    config_before.pop("version")
+    assert {k: v for k, v in config_after.items() if k in config_before} == config_before
+    # The quiz keeps its settings, and gains those of the new release at their defaults: alerts on.
+    assert journey.quiz_row(ids["quiz"]) == {**row_before, "alerts": 1}
+    after = journey.attempt_json(attempt_id)
+    assert [s["id"] for s in after["shots"]] == [s["id"] for s in before["shots"]]
+    assert after["attempt"]["user_id"] == ids["users"]["student4"]
+
+
+def test_admin_saves_settings_tests_connection_and_opens_the_console(journey):
+    site, sidecar = journey.site, journey.sidecar
+    # A wrong secret first: Test connection names the problem.
+    site.set_config("secret", "not-the-sidecars-secret")
+    page = journey.login("admin", moodle_site.ADMIN_PASSWORD)
+    page.goto(f"{site.url}/mod/quiz/accessrule/proctorpy/testconnection.php")
+    problem = page.locator("#page-content .alert-danger").first.inner_text()
+    assert "refuses the signature" in problem and sidecar.url in problem, problem
+    journey.shot(page, "admin-test-connection-wrong-secret")
+
+    page.goto(f"{site.url}/admin/settings.php?section={SECTION}")
+    assert page.locator("h2", has_text="Webcam proctoring (proctorpy)").first.is_visible()
+    page.fill("#id_s_quizaccess_proctorpy_sidecarurl", sidecar.url)
+    # The secret is a password field behind Moodle's "click to edit" unmask widget.
+    secret = page.locator("#id_s_quizaccess_proctorpy_secret")
+    if not secret.is_visible():
+        page.locator("[data-passwordunmask='edit'][data-target='id_s_quizaccess_proctorpy_secret'],"
+                     " #admin-secret [data-passwordunmask='edit']").first.click()
+    secret.fill(sidecar.secret)
+    assert page.is_checked("#id_s_quizaccess_proctorpy_bypasscurlsecurity")
+    journey.shot(page, "admin-settings-filled")
+    page.click("#adminsettings button[type=submit]")
+    page.wait_for_load_state()
+    assert "Changes saved" in page.inner_text("#page-content")
+    journey.shot(page, "admin-settings-saved")
+    config = journey.config()
+    assert config["sidecarurl"] == sidecar.url and config["secret"] == sidecar.secret
+    # Moodle's own HTTP security is left at its defaults: the plugin's bypass is what reaches the sidecar.
+    assert journey.psql("select value from mdl_config where name = 'curlsecurityblockedhosts'") != ""
+
+    page.click("#page-content a:has-text('Test connection')")
+    page.wait_for_url("**/testconnection.php")
+    answer = page.locator("#page-content .alert-success").first.inner_text()
+    assert "Connected to the sidecar at " + sidecar.url in answer, answer
+    assert page.locator("#page-content .alert-danger").count() == 0
+    journey.shot(page, "admin-test-connection-green")
+
+    # The console, from Moodle: a signed single sign-on link that opens in a new tab.
+    page.goto(f"{site.url}/admin/settings.php?section={SECTION}")
+    with page.context.expect_page() as opened:
+        page.click("#page-content a:has-text('Open the sidecar console')")
+    console = opened.value
+    console.wait_for_url(f"{sidecar.url}/console/")
+    assert console.locator("h1").first.inner_text() == "Storage"
+    assert "Admin User" in console.locator("header").inner_text()
+    journey.shot(console, "admin-console-dashboard")
+    page.context.close()
+
+
+def sidecar_user_data(journey, user_id):
+    """The sidecar's privacy export of a user as a ZipFile, or None when it holds nothing about them."""
+    try:
+        status, body = journey.sidecar.client.request("GET", f"/api/v1/users/{user_id}/data")
+    except SidecarError as error:
+        assert error.status == 404, error
+        return None
+    return zipfile.ZipFile(io.BytesIO(body))
+
+
+def test_privacy_export_and_delete_reach_the_sidecar(journey, forwarded_attempt):
+    # Export Barack Obama's data through Moodle's privacy API: the plugin's part holds the sidecar's archive.
+    exported = journey.cli("privacy", "student1", "export")
+    assert exported["contexts"], "the privacy API found no context of the plugin for student1"
+    with zipfile.ZipFile(exported["zip"]) as outer:
+        inner_names = [n for n in outer.namelist() if n.endswith("proctoring-data.zip")]
+        assert inner_names, outer.namelist()
+        inner = zipfile.ZipFile(io.BytesIO(outer.read(inner_names[0])))
+    names = inner.namelist()
+    assert "user.json" in names and "attempts.csv" in names, names
+    assert str(forwarded_attempt.attempt) in inner.read("attempts.csv").decode()
+    assert sum(n.lower().endswith((".png", ".jpg")) for n in names) >= 3, names
+
+    # Delete the data of a student of their own (whose attempt no other journey reads), in a quiz of its own:
+    # afterwards the sidecar holds nothing about them.
+    leaving = journey.make_course("student", "leaving", "Joe", "Robinette", "biden/biden2.jpg")["user"]
+    quiz = journey.proctored_quiz("Privacy (proctored)")
+    attempt_id = journey.cli("attempt", quiz["quiz"], "leaving", ROSE, 2)["attempt"]
+    assert sidecar_user_data(journey, leaving) is not None
+    deleted = journey.cli("privacy", "leaving", "delete")
+    assert deleted["deleted"], deleted
+    with pytest.raises(SidecarError) as gone:
+        journey.attempt_json(attempt_id)
+    assert gone.value.status == 404
+    left = sidecar_user_data(journey, leaving)
+    assert left is None, f"the sidecar still holds data of the deleted user: {left.namelist()}"
+    # The others' data stays.
+    assert journey.attempt_json(forwarded_attempt.attempt)["shots"]
+
+
+def test_privacy_export_and_delete_for_a_user_the_sidecar_never_saw(journey, course):
+    # The teacher previews the quiz: an attempt in Moodle, exempt from proctoring, so unknown to the sidecar.
+    journey.cli("attempt", course["quiz"], "teacher", OBAMA[0], 0)
+    teacher = course["users"]["teacher"]
+    assert sidecar_user_data(journey, teacher) is None
+    exported = journey.cli("privacy", "teacher", "export")
+    assert exported["contexts"], "the privacy API found no context of the plugin for the teacher's preview"
+    assert exported["zip"]
+    journey.cli("privacy", "teacher", "delete")
+
+
+def test_no_page_showed_debugging_output_and_no_log_has_errors(browsers, journey):
+    # The check itself sees what Moodle prints.
+    page = browsers.browser("student1", "staff").new_page()
+    page.set_content('<div class="debuggingmessage">Debug info: x</div><p><b>Notice</b>: Undefined variable $y in</p>')
+    assert len(debugging_output(page)) == 3, debugging_output(page)
+    page.close()
+    # A page of the site, so that the check reads at least one even when it runs alone.
+    admin = journey.login("admin", moodle_site.ADMIN_PASSWORD)
+    admin.goto(f"{journey.site.url}/mod/quiz/accessrule/proctorpy/testconnection.php")
+    journey.shot(admin, "admin-test-connection-at-the-end")
+    admin.context.close()
+    assert browsers.screenshots, "no page was looked at"
+    # What the journeys that ran so far showed: no page with debugging output; nothing in PHP's error log or said on
+    # stderr by php-fpm's workers (what AJAX calls and redirects raise never shows on a page); no failure of the
+    # sidecar, nor a refusal beyond the expected ones. The session's end checks the same for every journey.
+    assert browsers.debugging == [], browsers.debugging
+    php_errors = browsers.php_log_problems()
+    assert php_errors == [], "\n".join(php_errors[:20])
+    assert browsers.sidecar_problems() == []
+    records = [line for line in journey.sidecar.log.read_text().splitlines() if line.startswith('{"at"')]
+    assert records, "the sidecar logged no request"
