@@ -7,7 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from flask import Flask
 
-from . import console, db, storage
+from . import console, db, proxies, storage
 from .config import Config, load_config
 from .console import session as console_session  # noqa: F401  (the sign-in routes join the console's blueprint)
 from .console import views as console_views
@@ -40,6 +40,7 @@ def create_app(config=None):
         DATABASE=db.database_location(config),  # the SQLite file, or the PostgreSQL URL
         REPORT_TEMPLATES=templates(),  # compiled once per process, for every report rendered
         SECRET=secret,
+        TRUSTED_PROXIES=proxies.trusted_networks(config["server.trusted_proxies"]),
         VERSION=package_version(),
         MAX_CONTENT_LENGTH=config["storage.max_upload_bytes"],
         JSON_SORT_KEYS=False,

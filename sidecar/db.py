@@ -346,3 +346,23 @@ def repair_capture_times(db):
             f"UPDATE {table} SET {column} = {arrived} WHERE {column} > {arrived} + 120000 OR {column} < "
             f"(SELECT (a.started_at - 300) * 1000 FROM attempts a WHERE a.id = {table}.attempt_id)"
         )
+
+
+@migration
+def create_console_sessions(db):
+    # Console sessions held by the server, so that signing out, deleting an admin or changing a
+    # password ends them wherever their cookie has been copied to.
+    db.executescript(
+        """
+        CREATE TABLE console_sessions (
+            id_hash TEXT PRIMARY KEY,            -- SHA-256 of the cookie's random id: a copy of this table signs no one in
+            account TEXT NOT NULL,               -- local:<admin name> or moodle:<user id>
+            name TEXT NOT NULL,                  -- the admin's name as audited
+            created_at REAL NOT NULL,
+            last_seen_at REAL NOT NULL,          -- idle past console.session_idle_minutes, the session ends
+            expires_at REAL NOT NULL             -- console.session_hours after sign-in
+        );
+        CREATE INDEX console_sessions_account ON console_sessions(account);
+        """
+    )
+
