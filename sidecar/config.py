@@ -9,6 +9,7 @@ from collections import namedtuple
 from pathlib import Path
 
 from .proxies import ProxySettingError, trusted_networks
+from .redaction import user_part
 
 Setting = namedtuple("Setting", "name default help")
 
@@ -214,6 +215,10 @@ def _check_ranges(values):
         raise ConfigError("analysis.model must be hog or cnn")
     if values["database.url"] and not values["database.url"].startswith(("postgresql://", "postgres://")):
         raise ConfigError("database.url must be a postgresql:// URL, or empty for the SQLite file in the data dir")
+    if any(character in user_part(values["database.url"]) for character in "/?#@"):
+        # PostgreSQL would read the password's first / as the end of the host, and say so with a piece of it.
+        raise ConfigError("database.url: the user name or password holds / ? # or @, which a URL must "
+                          "percent-encode (%2F %3F %23 %40); or give the password as ?password=...")
     try:
         trusted_networks(values["server.trusted_proxies"])
     except ProxySettingError as error:
