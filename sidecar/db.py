@@ -366,3 +366,9 @@ def create_console_sessions(db):
         """
     )
 
+
+@migration
+def create_installation(db):
+    # Who this installation is (a random id, kept by `proctorpy move`) and which Moodle site it
+    # serves (learnt from the site's first signed call), so that another's data never mixes in.
+    db.execute("CREATE TABLE installation (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
