@@ -10,7 +10,7 @@ import click
 
 from . import db, installation, package_version, storage
 from .analysis import queue
-from .config import ConfigError, load_config
+from .config import ConfigError, load_config, plain_http_exposure
 from .errors import ImageStoreUnavailable
 from .secret import create_secret, load_secret
 
@@ -202,6 +202,8 @@ def check():
     problems = []
     config = load_config()
     click.echo(f"config: ok (data dir {config.data_dir})")
+    for exposure in plain_http_exposure(config):
+        click.echo("WARNING plain HTTP: " + exposure, err=True)
     try:
         _, origin = load_secret(config)
         click.echo(f"secret: ok (from {origin})")

@@ -3,10 +3,12 @@
 Every setting is declared once in SETTINGS; config.example.toml documents each of them and a
 test keeps the two in step. Nothing here runs at import time.
 """
+import ipaddress
 import os
 import tomllib
 from collections import namedtuple
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .proxies import ProxySettingError, trusted_networks
 from .redaction import user_part
@@ -226,6 +228,32 @@ def _check_ranges(values):
     hour, _, minute = values["retention.run_at"].partition(":")
     if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
         raise ConfigError("retention.run_at must be a time of day as HH:MM")
+
+
+def is_loopback_host(host):
+    host = (host or "").strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def plain_http_exposure(config):
+    """Sentences naming each address off this host where the sidecar is reached over plain HTTP:
+    camshots, names, reports and sign-on links would cross the network unencrypted."""
+    found = []
+    public = config["server.public_url"]
+    if public:
+        parts = urlsplit(public)
+        if parts.scheme.lower() == "http" and not is_loopback_host(parts.hostname):
+            found.append(f"server.public_url {public} is plain HTTP on another host: serve the console over HTTPS "
+                         "(deploy/nginx-console.conf)")
+    if not is_loopback_host(config["server.host"]):
+        found.append(f"server.host {config['server.host']} listens beyond this host over plain HTTP (gunicorn has no "
+                     "TLS): keep 127.0.0.1 with Moodle on this host, or put a proxy with TLS on the way")
+    return found
 
 
 def example_toml():
