@@ -311,6 +311,8 @@ def test_session_ends_after_idle_timeout(app, console):
     response = console.get("/console/")
     assert response.status_code == 302 and "idle=1" in response.headers["Location"]
     assert "ended after a while" in console.get(response.headers["Location"]).get_data(as_text=True)
+    assert audit_actions(app)[-1] == "console_sign_out"  # ended by time, audited like a sign-out
+    assert console.get("/console/").status_code == 302
 
 
 def test_session_key_is_shared_by_every_worker_and_follows_the_secret(app, console, config):

@@ -46,11 +46,18 @@ def guard():
     now = time.time()
     db = get_db()
     found = sessions.find(db, session.get("sid"), now, config["console.session_idle_minutes"] * 60)
-    if not isinstance(found, tuple):
+    if found is None or not found[0]:
+        if found:
+            # Ended by time rather than by the admin: audited as a sign-out all the same.
+            with write_transaction(db):
+                sessions.end(db, session["sid"])
+                audit.record(db, "console_sign_out", {"actor_type": "console", "actor_id": found[1],
+                                                      "actor_name": found[2]},
+                             {"address": client_address()}, detail="session ended: idle or past its lifetime")
         session.pop("sid", None)
         return redirect(url_for("console.login", next=request.full_path if request.method == "GET" else None,
-                                idle=1 if found == "idle" else None))
-    account, name, last_seen = found
+                                idle=1 if found else None))
+    _, account, name, last_seen = found
     g.admin = {"id": account, "name": name}
     if now - last_seen > sessions.SEEN_EVERY:
         # Like a nonce, the time last seen only has to outlive a process crash.

@@ -22,8 +22,8 @@ def start(db, account, name, now, lifetime):
 
 
 def find(db, session_id, now, idle):
-    """(account, name, last_seen_at) of the live session session_id names; None when there is none,
-    "idle" when it went idle or reached its lifetime (the sweep at the next sign-in removes it)."""
+    """(live, account, name, last_seen_at) of the session session_id names, or None when there is none;
+    live is False when it went idle or reached its lifetime."""
     if not session_id:
         return None
     row = db.execute("SELECT account, name, last_seen_at, expires_at FROM console_sessions WHERE id_hash = ?",
@@ -31,9 +31,7 @@ def find(db, session_id, now, idle):
     if row is None:
         return None
     account, name, last_seen, expires = row
-    if now - last_seen > idle or now >= expires:
-        return "idle"
-    return account, name, last_seen
+    return now - last_seen <= idle and now < expires, account, name, last_seen
 
 
 def touch(db, session_id, now):
