@@ -7,8 +7,9 @@ from importlib.metadata import PackageNotFoundError, version
 
 from flask import Flask
 
-from . import console, db, storage
+from . import console, db, installation, proxies, storage
 from .config import Config, load_config
+from .errors import ImageStoreUnavailable
 from .console import session as console_session  # noqa: F401  (the sign-in routes join the console's blueprint)
 from .console import views as console_views
 from .reports.render import templates
@@ -40,6 +41,7 @@ def create_app(config=None):
         DATABASE=db.database_location(config),  # the SQLite file, or the PostgreSQL URL
         REPORT_TEMPLATES=templates(),  # compiled once per process, for every report rendered
         SECRET=secret,
+        TRUSTED_PROXIES=proxies.trusted_networks(config["server.trusted_proxies"]),
         VERSION=package_version(),
         MAX_CONTENT_LENGTH=config["storage.max_upload_bytes"],
         JSON_SORT_KEYS=False,
@@ -48,8 +50,16 @@ def create_app(config=None):
     database = db.connect(app.config["DATABASE"])
     try:
         db.migrate(database)
+        with db.write_transaction(database):
+            own_id = installation.installation_id(database)
     finally:
         database.close()
+    try:
+        # Refuses to start on a bucket prefix another installation writes to.
+        installation.claim_store(app.config["IMAGES"], own_id)
+    except ImageStoreUnavailable as error:
+        # A store that is down is answered with 503 per request; the claim is made at the next start.
+        app.logger.warning("the image store's installation marker could not be checked: %s", error)
 
     connections.init_app(app)
     errors.init_app(app)

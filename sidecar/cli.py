@@ -8,9 +8,9 @@ import time
 
 import click
 
-from . import db, package_version, storage
+from . import db, installation, package_version, storage
 from .analysis import queue
-from .config import ConfigError, load_config
+from .config import ConfigError, load_config, plain_http_exposure
 from .errors import ImageStoreUnavailable
 from .secret import create_secret, load_secret
 
@@ -46,8 +46,14 @@ def prepare(config):
     database = db.connect(db.database_location(config))
     try:
         db.migrate(database)
+        with db.write_transaction(database):
+            own_id = installation.installation_id(database)
     finally:
         database.close()
+    try:
+        installation.claim_store(storage.image_store(config), own_id)
+    except installation.InstallationConflict as error:
+        raise click.ClickException(f"proctorpy does not start: {error}") from None  # `proctorpy check` says so too
     created = False
     try:
         secret, origin = load_secret(config)
@@ -196,6 +202,8 @@ def check():
     problems = []
     config = load_config()
     click.echo(f"config: ok (data dir {config.data_dir})")
+    for exposure in plain_http_exposure(config):
+        click.echo("WARNING plain HTTP: " + exposure, err=True)
     try:
         _, origin = load_secret(config)
         click.echo(f"secret: ok (from {origin})")
@@ -259,8 +267,14 @@ def check_images(config):
         return [f"images: {images.describe()} does not exist; run `proctorpy init`"]
     try:
         click.echo(f"images: ok ({images.probe()})")
+        owner = installation.store_owner(images)
     except (ImageStoreUnavailable, OSError) as error:
         return [f"images: {images.describe()}: {error}"]
+    own_id = installation.kept_id(db.database_location(config))
+    if owner and own_id and owner != own_id:
+        return [f"images: the {images.describe()} belongs to another installation (id {owner}; this one is {own_id}): "
+                "the sidecar refuses to start on it; give each installation a bucket or prefix of its own "
+                "(storage.s3.prefix)"]
     return []
 
 
@@ -335,7 +349,7 @@ def move(source):
     config = load_config()
     try:
         counts = move_installation(config, source, say=click.echo)
-    except (MoveRefused, ImageStoreUnavailable, db.DatabaseUnavailable) as error:
+    except (MoveRefused, ImageStoreUnavailable, db.DatabaseUnavailable, installation.InstallationConflict) as error:
         raise click.ClickException(str(error)) from None
     rows = sum(counts.get("rows", {}).values())
     click.echo(f"Moved: {counts.get('images_copied', 0)} image(s) copied, {rows} row(s) copied; every row and image "
@@ -363,9 +377,10 @@ def secret(rotate):
 
 
 from .console.cli import admin_group  # noqa: E402  (each area registers its commands here)
+from .site_command import site_command  # noqa: E402
 from .retention.cli import export_command, purge_command, retention_group  # noqa: E402
 
-for command in (purge_command, export_command, retention_group, admin_group):
+for command in (purge_command, export_command, retention_group, admin_group, site_command):
     cli.add_command(config_option(data_dir_option(command)))
 
 

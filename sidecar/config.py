@@ -3,10 +3,15 @@
 Every setting is declared once in SETTINGS; config.example.toml documents each of them and a
 test keeps the two in step. Nothing here runs at import time.
 """
+import ipaddress
 import os
 import tomllib
 from collections import namedtuple
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from .proxies import ProxySettingError, trusted_networks
+from .redaction import user_part
 
 Setting = namedtuple("Setting", "name default help")
 
@@ -18,6 +23,7 @@ SETTINGS = [
     Setting("server.threads", 4, "Threads per gunicorn worker; uploads wait on fsync, so a few help"),
     Setting("server.timeout", 30, "Seconds before gunicorn restarts a stuck worker"),
     Setting("server.public_url", "", "URL browsers use to reach the console; empty means http://host:port"),
+    Setting("server.trusted_proxies", "127.0.0.1/8, ::1", "Comma-separated addresses or networks of the reverse proxies in front of the sidecar (loopback: the shipped nginx snippets); only their X-Forwarded-For is read for the client's address"),
     Setting("security.secret", "", "Shared secret with Moodle; empty means the one `proctorpy init` stored in the data dir (PROCTORPY_SECRET wins over both)"),
     Setting("security.max_skew", 300, "Seconds a signed request's timestamp may differ from the sidecar's clock"),
     Setting("database.url", "", "PostgreSQL URL of the metadata (postgresql://user:password@host:5432/proctorpy), shared by several sidecars and workers; empty means the SQLite file proctorpy.db in the data dir"),
@@ -71,9 +77,10 @@ SETTINGS = [
     Setting("retention.audit_days", 730, "Days the audit log is kept"),
     Setting("retention.pause_ratio", 1.0, "After each purge batch the purge rests this many times as long as the batch took, leaving disk and CPU to uploads; 0 purges flat out"),
     Setting("console.session_idle_minutes", 30, "Console sessions end after this many idle minutes"),
+    Setting("console.session_hours", 12, "Console sessions end this many hours after sign-in, however busy"),
     Setting("console.moodle_origin", "", "Origin of the Moodle site (https://moodle.example.edu), allowed to frame the console"),
-    Setting("console.sign_in_failures_per_account", 5, "Wrong passwords for one local admin name before its sign-in is refused (429) for console.sign_in_lockout_seconds"),
-    Setting("console.sign_in_failures_per_address", 20, "Wrong passwords from one client address (behind a proxy, the proxy's) before its sign-ins are refused (429) for console.sign_in_lockout_seconds"),
+    Setting("console.sign_in_failures_per_account", 5, "Wrong passwords for one local admin name from one client address before that name's sign-in from that address is refused (429) for console.sign_in_lockout_seconds; other addresses are still heard"),
+    Setting("console.sign_in_failures_per_address", 20, "Wrong passwords from one client address, whatever the names, before its sign-ins are refused (429) for console.sign_in_lockout_seconds; the address is the client's own behind server.trusted_proxies"),
     Setting("console.sign_in_lockout_seconds", 300, "Seconds sign-in stays refused past a limit; wrong passwords older than this are forgotten"),
 ]
 
@@ -183,7 +190,7 @@ def _check_ranges(values):
                 "storage.max_upload_bytes", "storage.max_pixels", "storage.max_width",
                 "storage.thumb_width", "analysis.width", "analysis.lease_seconds",
                 "analysis.max_tries", "retention.default_days", "retention.batch_size",
-                "retention.audit_days", "console.session_idle_minutes",
+                "retention.audit_days", "console.session_idle_minutes", "console.session_hours",
                 "capture.max_shots_per_minute", "capture.max_events_per_minute", "storage.max_image_side",
                 "console.sign_in_failures_per_account", "console.sign_in_failures_per_address",
                 "console.sign_in_lockout_seconds", "storage.s3.timeout"]
@@ -213,9 +220,43 @@ def _check_ranges(values):
         raise ConfigError("analysis.model must be hog or cnn")
     if values["database.url"] and not values["database.url"].startswith(("postgresql://", "postgres://")):
         raise ConfigError("database.url must be a postgresql:// URL, or empty for the SQLite file in the data dir")
+    if any(character in user_part(values["database.url"]) for character in "/?#@"):
+        # PostgreSQL would read the password's first / as the end of the host, and say so with a piece of it.
+        raise ConfigError("database.url: the user name or password holds / ? # or @, which a URL must "
+                          "percent-encode (%2F %3F %23 %40); or give the password as ?password=...")
+    try:
+        trusted_networks(values["server.trusted_proxies"])
+    except ProxySettingError as error:
+        raise ConfigError(str(error)) from None
     hour, _, minute = values["retention.run_at"].partition(":")
     if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
         raise ConfigError("retention.run_at must be a time of day as HH:MM")
+
+
+def is_loopback_host(host):
+    host = (host or "").strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def plain_http_exposure(config):
+    """Sentences naming each address off this host where the sidecar is reached over plain HTTP:
+    camshots, names, reports and sign-on links would cross the network unencrypted."""
+    found = []
+    public = config["server.public_url"]
+    if public:
+        parts = urlsplit(public)
+        if parts.scheme.lower() == "http" and not is_loopback_host(parts.hostname):
+            found.append(f"server.public_url {public} is plain HTTP on another host: serve the console over HTTPS "
+                         "(deploy/nginx-console.conf)")
+    if not is_loopback_host(config["server.host"]):
+        found.append(f"server.host {config['server.host']} listens beyond this host over plain HTTP (gunicorn has no "
+                     "TLS): keep 127.0.0.1 with Moodle on this host, or put a proxy with TLS on the way")
+    return found
 
 
 def example_toml():

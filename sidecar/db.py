@@ -374,3 +374,29 @@ def freeze_attempt_references(db):
         );
         """
     )
+
+
+@migration
+def create_console_sessions(db):
+    # Console sessions held by the server, so that signing out, deleting an admin or changing a
+    # password ends them wherever their cookie has been copied to.
+    db.executescript(
+        """
+        CREATE TABLE console_sessions (
+            id_hash TEXT PRIMARY KEY,            -- SHA-256 of the cookie's random id: a copy of this table signs no one in
+            account TEXT NOT NULL,               -- local:<admin name> or moodle:<user id>
+            name TEXT NOT NULL,                  -- the admin's name as audited
+            created_at REAL NOT NULL,
+            last_seen_at REAL NOT NULL,          -- idle past console.session_idle_minutes, the session ends
+            expires_at REAL NOT NULL             -- console.session_hours after sign-in
+        );
+        CREATE INDEX console_sessions_account ON console_sessions(account);
+        """
+    )
+
+
+@migration
+def create_installation(db):
+    # Who this installation is (a random id, kept by `proctorpy move`) and which Moodle site it
+    # serves (learnt from the site's first signed call), so that another's data never mixes in.
+    db.execute("CREATE TABLE installation (key TEXT PRIMARY KEY, value TEXT NOT NULL)")

@@ -11,7 +11,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import audit, db, storage
+from . import audit, db, installation, storage
 
 BATCH = 1000  # rows per insert batch and per transaction
 PARALLEL_PUTS = 8  # images in flight at once: an object store answers each put after a round trip
@@ -64,6 +64,12 @@ def move(config, source_dir, say=print):
             db.migrate(target)
             refuse_another_installation(source, target)
         if target_store is not None:
+            with db.write_transaction(source):
+                installation.claim_store(target_store, installation.installation_id(source))
+        if moves_rows:
+            with db.write_transaction(target):
+                installation.adopt(target, source)
+        if target_store is not None:
             counts.update(copy_images(source, storage.FolderStore(source_dir, fsync=False), target_store, say))
         if moves_rows:
             counts["rows"] = copy_rows(source, target, say)
@@ -79,12 +85,24 @@ def move(config, source_dir, say=print):
 
 
 def refuse_another_installation(source, target):
-    """A target that already holds attempts this installation does not know is someone else's."""
-    known = {row[0] for row in source.execute("SELECT id FROM attempts")}
-    foreign = [row[0] for row in target.execute("SELECT id FROM attempts") if row[0] not in known]
-    if foreign:
-        raise MoveRefused(f"the target database already holds {len(foreign)} attempt(s) this installation does "
-                          "not have: it belongs to another installation; give the move an empty database")
+    """A target that holds another installation's data is refused, whatever its ids: two Moodle sites'
+    attempt and user ids overlap, and merging them would hand one site's camshots to the other's students."""
+    with db.write_transaction(source):
+        source_id = installation.installation_id(source)
+    with db.write_transaction(target):
+        target_id = installation.installation_id(target)
+    source_site, target_site = installation.moodle_site(source), installation.moodle_site(target)
+    if source_site and target_site and source_site != target_site:
+        raise MoveRefused(f"the target database serves the Moodle site {target_site!r}, this installation "
+                          f"{source_site!r}: it belongs to another installation; give the move an empty database")
+    if target_id == source_id:
+        return  # an interrupted move of this same installation, run again
+    held = {table: target.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("attempts", "reference_photos")}
+    if any(held.values()):
+        counts = ", ".join(f"{count} {table.replace('_', ' ')} row(s)" for table, count in held.items() if count)
+        raise MoveRefused(f"the target database belongs to another installation (id {target_id}, this one is "
+                          f"{source_id}) and already holds {counts}: give the move an empty database")
 
 
 def image_keys(database):

@@ -106,8 +106,10 @@ def document(version):
             "description": (
                 "Every /api/v1 call but the direct-upload ones is signed with the shared secret: "
                 "X-Proctorpy-Signature = hex(HMAC-SHA256(secret, METHOD \\n PATH?QUERY \\n TIMESTAMP \\n "
-                "NONCE \\n hex(SHA256(body)))). Refusals are JSON {error, message} with a 4xx status "
-                "(503/507 when the sidecar cannot store)."
+                "NONCE \\n hex(SHA256(body)) [\\n SITE])), the sixth line when X-Proctorpy-Site names the "
+                "calling Moodle site (its site identifier): a sidecar serves the first site that names itself "
+                "and refuses others with 409 site_mismatch. Refusals are JSON {error, message} with a 4xx "
+                "status (503/507 when the sidecar cannot store)."
             ),
         },
         "servers": [{"url": "/"}],
@@ -317,7 +319,7 @@ def document(version):
                     ("401", "Not signed, bad signature, clock skew or replayed nonce"),
                     ("403", "Not allowed (bad or expired upload token)"),
                     ("404", "No such attempt, camshot or user"),
-                    ("409", "Does not fit the current state (unknown attempt, another user's attempt)"),
+                    ("409", "Does not fit the current state (unknown attempt, another user's attempt, another Moodle site)"),
                     ("413", "Body or image too large (bytes, pixels or a side)"),
                     ("415", "Not a readable PNG or JPEG"),
                     ("422", "Readable, but unusable (no face or several on a reference photo, a strip no camera takes)"),

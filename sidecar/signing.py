@@ -1,7 +1,9 @@
 """Request signing and signed tokens shared with the Moodle plugin.
 
 Every call from Moodle carries an HMAC-SHA256 signature over the method, the path with
-its query, a timestamp, a nonce and the SHA-256 of the body (DESIGN.md, "Protocol").
+its query, a timestamp, a nonce and the SHA-256 of the body (DESIGN.md, "Protocol"). A plugin
+that names its Moodle site (X-Proctorpy-Site: Moodle's siteidentifier) signs the site as a sixth
+line, so that the name cannot be changed on the way; one that does not signs five lines.
 Tokens (direct upload, console single sign-on) are ``v1.<base64url(json)>.<hex hmac>``.
 """
 import base64
@@ -10,6 +12,8 @@ import hmac
 import json
 
 TOKEN_VERSION = "v1"
+SITE_HEADER = "X-Proctorpy-Site"
+MAX_SITE = 255  # Moodle's siteidentifier: 32 random characters and the site's host name
 
 
 class SignatureError(Exception):
@@ -21,30 +25,34 @@ class SignatureError(Exception):
         self.message = message
 
 
-def canonical_request(method, path_and_query, timestamp, nonce, body):
-    """The exact text both halves sign: five lines joined by newlines."""
+def canonical_request(method, path_and_query, timestamp, nonce, body, site=""):
+    """The exact text both halves sign: five lines joined by newlines, and the site as a sixth when
+    the request names one."""
     body_hash = hashlib.sha256(body).hexdigest()
-    return "\n".join([method.upper(), path_and_query, str(timestamp), nonce, body_hash])
+    return "\n".join([method.upper(), path_and_query, str(timestamp), nonce, body_hash] + ([site] if site else []))
 
 
-def sign(secret, method, path_and_query, timestamp, nonce, body=b""):
+def sign(secret, method, path_and_query, timestamp, nonce, body=b"", site=""):
     """Hex HMAC-SHA256 of the canonical request under the shared secret."""
-    message = canonical_request(method, path_and_query, timestamp, nonce, body)
+    message = canonical_request(method, path_and_query, timestamp, nonce, body, site)
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
-def signed_headers(secret, method, path_and_query, body=b"", timestamp=None, nonce=None):
+def signed_headers(secret, method, path_and_query, body=b"", timestamp=None, nonce=None, site=""):
     """Headers for one signed call; what a Python client (tests, bench, CLI) sends."""
     import secrets
     import time
 
     timestamp = int(time.time()) if timestamp is None else timestamp
     nonce = nonce or secrets.token_hex(16)
-    return {
+    headers = {
         "X-Proctorpy-Timestamp": str(timestamp),
         "X-Proctorpy-Nonce": nonce,
-        "X-Proctorpy-Signature": sign(secret, method, path_and_query, timestamp, nonce, body),
+        "X-Proctorpy-Signature": sign(secret, method, path_and_query, timestamp, nonce, body, site),
     }
+    if site:
+        headers[SITE_HEADER] = site
+    return headers
 
 
 def check_signature(secret, method, path_and_query, headers, body, now, max_skew):
@@ -72,7 +80,11 @@ def check_signature(secret, method, path_and_query, headers, body, now, max_skew
             f"The request's timestamp is {skew:+d} s from the sidecar's clock; at most "
             f"{max_skew} s is accepted. Check that both hosts keep time with NTP.",
         )
-    expected = sign(secret, method, path_and_query, int(timestamp), nonce, body)
+    site = headers.get(SITE_HEADER) or ""
+    if len(site) > MAX_SITE or not site.isprintable():
+        raise SignatureError("bad_site", f"{SITE_HEADER} must be Moodle's site identifier, printable and at most "
+                                         f"{MAX_SITE} characters.")
+    expected = sign(secret, method, path_and_query, int(timestamp), nonce, body, site)
     if not constant_time_equal(expected, signature.lower()):
         raise SignatureError(
             "bad_signature",

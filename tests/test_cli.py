@@ -2,6 +2,7 @@
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from sidecar.cli import cli
@@ -68,3 +69,22 @@ def test_serve_prints_the_console_address_and_how_to_sign_in(live_sidecar):
     assert f"Admin console: {live_sidecar.url}/console/" in log
     assert "proctorpy admin create" in log
     assert "proctorpy demo" in log
+
+
+@pytest.mark.parametrize("settings, warned", [
+    ({}, []),
+    ({"PROCTORPY_SERVER_PUBLIC_URL": "https://proctorpy.example.edu"}, []),
+    ({"PROCTORPY_SERVER_PUBLIC_URL": "http://127.0.0.1:8765"}, []),
+    ({"PROCTORPY_SERVER_HOST": "::1"}, []),
+    ({"PROCTORPY_SERVER_PUBLIC_URL": "http://proctorpy.example.edu"}, ["server.public_url http://proctorpy.example.edu"]),
+    ({"PROCTORPY_SERVER_HOST": "0.0.0.0"}, ["server.host 0.0.0.0"]),
+    ({"PROCTORPY_SERVER_HOST": "10.0.0.5", "PROCTORPY_SERVER_PUBLIC_URL": "http://10.0.0.5:8765"},
+     ["server.public_url http://10.0.0.5:8765", "server.host 10.0.0.5"]),
+])
+def test_check_warns_of_plain_http_beyond_this_host(tmp_path, settings, warned):
+    data = str(tmp_path / "data")
+    run("init", "--data-dir", data, env={"PROCTORPY_SECRET": ""})
+    result = run("check", "--data-dir", data, env={"PROCTORPY_SECRET": "", **settings})
+    warnings = [line for line in result.output.splitlines() if line.startswith("WARNING plain HTTP: ")]
+    assert [line.split(": ", 1)[1].split(" is plain")[0].split(" listens")[0] for line in warnings] == warned
+    assert result.exit_code == 0, result.output  # a warning, not a problem

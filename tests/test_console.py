@@ -157,13 +157,56 @@ def test_wrong_passwords_for_a_name_lock_it_with_429_and_retry_after(throttled):
     assert 595 <= int(locked.headers["Retry-After"]) <= 600
     assert f"{locked.headers['Retry-After']} s" in locked.json["message"]
     assert audit_rows(throttled, "console_sign_in_locked") == [
-        ("local:alice", '{"account": "alice"}', "3 wrong passwords; sign-in refused for 600 s")]
+        ("local:alice", '{"account": "alice", "address": "127.0.0.1"}', "3 wrong passwords; sign-in refused for 600 s")]
+    assert [row[:2] for row in audit_rows(throttled, "console_sign_in_refused")] == [
+        ("local:alice", '{"address": "127.0.0.1"}')]
     assert client.get("/console/").status_code == 302  # the right password did not sign in
     page = client.post(  # a browser is shown the refusal as a page, with the same header
         "/console/login", data={"csrf_token": csrf_of(client, "/console/login"), "name": "alice", "password": "x"})
     assert page.status_code == 429 and page.mimetype == "text/html" and "Retry-After" in page.headers
     assert "Too many wrong passwords" in page.get_data(as_text=True)
+    assert len(audit_rows(throttled, "console_sign_in_refused")) == 2  # every refusal is audited
     assert sign_in_as(client, "bob", "another guess").status_code == 401  # other names are still heard
+
+
+@pytest.mark.engines
+def test_wrong_passwords_from_one_address_do_not_lock_the_admin_out_from_another(throttled):
+    client = throttled.test_client()
+    assert [sign_in_as(client, "alice", f"guess {n}", "203.0.113.7").status_code for n in range(3)] == [401] * 3
+    assert sign_in_as(client, "alice", "correct horse battery", "203.0.113.7").status_code == 429
+    assert sign_in_as(throttled.test_client(), "alice", "correct horse battery", "198.51.100.2").status_code == 302
+
+
+def sign_in_through_proxy(client, name, password, forwarded_for, peer="127.0.0.1"):
+    token = csrf_of(client, "/console/login")
+    return client.post("/console/login", data={"csrf_token": token, "name": name, "password": password},
+                       headers={"Accept": "application/json", "X-Forwarded-For": forwarded_for},
+                       environ_base={"REMOTE_ADDR": peer})
+
+
+@pytest.mark.engines
+def test_made_up_names_behind_the_proxy_lock_only_the_address_that_sent_them(throttled):
+    # Behind the shipped nginx every request comes from loopback; its X-Forwarded-For names the client.
+    client = throttled.test_client()
+    guesses = [sign_in_through_proxy(client, f"made-up-{n}", "guess", "203.0.113.7").status_code for n in range(5)]
+    assert guesses == [401] * 5
+    assert sign_in_through_proxy(client, "made-up-5", "guess", "203.0.113.7").status_code == 429
+    # A spoofed hop left of the client's own address changes nothing: the proxy appended the real one.
+    assert sign_in_through_proxy(client, "alice", "guess", "198.51.100.9, 203.0.113.7").status_code == 429
+    admin = throttled.test_client()
+    assert sign_in_through_proxy(admin, "alice", "correct horse battery", "198.51.100.2").status_code == 302
+    assert admin.get("/console/").status_code == 200
+    assert [row[1] for row in audit_rows(throttled, "console_sign_in_locked")] == ['{"address": "203.0.113.7"}']
+    assert '{"address": "198.51.100.2"}' in [row[1] for row in audit_rows(throttled, "console_sign_in")]
+
+
+@pytest.mark.engines
+def test_x_forwarded_for_from_an_untrusted_peer_is_ignored(throttled):
+    client = throttled.test_client()
+    statuses = [sign_in_through_proxy(client, f"name-{n}", "guess", f"198.51.100.{n}", peer="203.0.113.7").status_code
+                for n in range(6)]
+    assert statuses == [401] * 5 + [429]
+    assert [row[1] for row in audit_rows(throttled, "console_sign_in_locked")] == ['{"address": "203.0.113.7"}']
 
 
 @pytest.mark.engines
@@ -261,11 +304,15 @@ def test_pages_need_a_session(client):
 
 
 def test_session_ends_after_idle_timeout(app, console):
-    with console.session_transaction("/console/") as session:
-        session["seen"] = time.time() - 31 * 60
+    db = connect(app.config["DATABASE"])
+    with write_transaction(db):
+        db.execute("UPDATE console_sessions SET last_seen_at = last_seen_at - 31 * 60")
+    db.close()
     response = console.get("/console/")
     assert response.status_code == 302 and "idle=1" in response.headers["Location"]
     assert "ended after a while" in console.get(response.headers["Location"]).get_data(as_text=True)
+    assert audit_actions(app)[-1] == "console_sign_out"  # ended by time, audited like a sign-out
+    assert console.get("/console/").status_code == 302
 
 
 def test_session_key_is_shared_by_every_worker_and_follows_the_secret(app, console, config):
@@ -296,6 +343,74 @@ def test_logout_needs_csrf_and_ends_the_session(app, console):
     assert console.post("/console/logout", data={"csrf_token": csrf_of(console)}).status_code == 302
     assert console.get("/console/").status_code == 302
     assert audit_actions(app)[-1] == "console_sign_out"
+
+
+def copied_cookie(app, client):
+    """Another browser holding a copy of client's session cookie."""
+    thief = app.test_client()
+    thief.set_cookie("proctorpy_console", client.get_cookie("proctorpy_console", path="/console").value,
+                     path="/console")
+    return thief
+
+
+def sign_in_locally(app, client, name="alice", password="correct horse battery"):
+    response = client.post("/console/login", data={"csrf_token": csrf_of(client, "/console/login"), "name": name,
+                                                   "password": password})
+    assert response.status_code == 302, response.data
+
+
+@pytest.mark.engines
+def test_a_copied_cookie_stops_working_after_sign_out(app, console):
+    thief = copied_cookie(app, console)
+    assert thief.get("/console/").status_code == 200
+    console.post("/console/logout", data={"csrf_token": csrf_of(console)})
+    assert thief.get("/console/").status_code == 302
+    db = connect(app.config["DATABASE"])
+    assert db.execute("SELECT count(*) FROM console_sessions").fetchone()[0] == 0
+    db.close()
+
+
+@pytest.mark.engines
+@pytest.mark.parametrize("command, stdin", [
+    (["admin", "delete", "alice"], ""),
+    (["admin", "password", "alice", "--password-stdin"], "a brand new password\n"),
+])
+def test_deleting_an_admin_or_changing_the_password_ends_their_sessions(app, config, client, command, stdin):
+    db = connect(app.config["DATABASE"])
+    with write_transaction(db):
+        admins.create(db, "alice", "correct horse battery")
+        admins.create(db, "bob", "another good password")
+    sign_in_locally(app, client)
+    thief = copied_cookie(app, client)
+    other = app.test_client()
+    sign_in_locally(app, other, "bob", "another good password")
+    env = {"PROCTORPY_SECRET": SECRET, "PROCTORPY_STORAGE_DATA_DIR": str(config.data_dir),
+           "PROCTORPY_DATABASE_URL": config["database.url"]}
+    done = CliRunner().invoke(cli, command, input=stdin, env=env)
+    assert done.exit_code == 0 and "1 console session(s) ended" in done.output, done.output
+    assert client.get("/console/").status_code == 302 and thief.get("/console/").status_code == 302
+    assert other.get("/console/").status_code == 200  # bob's session is his own
+    if command[1] == "password":
+        assert admins.authenticate(db, "alice", "a brand new password") == "alice"
+    assert db.execute("SELECT action, count FROM audit_log WHERE action LIKE 'admin_%' ORDER BY id DESC").fetchone() \
+        == ("admin_" + command[1], 1)
+    db.close()
+
+
+def test_each_sign_in_gets_a_new_session_id(app, client):
+    db = connect(app.config["DATABASE"])
+    with write_transaction(db):
+        admins.create(db, "alice", "correct horse battery")
+    sign_in_locally(app, client)
+    planted = client.get_cookie("proctorpy_console", path="/console").value
+    sign_in_locally(app, client)
+    assert client.get_cookie("proctorpy_console", path="/console").value != planted
+    fixed = app.test_client()
+    fixed.set_cookie("proctorpy_console", planted, path="/console")
+    assert fixed.get("/console/").status_code == 302  # the first sign-in's id was replaced, not reused
+    ids = [row[0] for row in db.execute("SELECT id_hash FROM console_sessions")]
+    assert len(ids) == 1 and planted not in ids[0]
+    db.close()
 
 
 # --- CSRF and headers ----------------------------------------------------------------------------

@@ -4,6 +4,8 @@ The unit file's Environment, ExecStart, ExecReload, KillSignal and TimeoutStopSe
 written; only the install paths (/opt/proctorpy, /etc/proctorpy, /run/proctorpy) are mapped into
 a temporary folder, as the guide's commands are.
 """
+import contextlib
+import http.client
 import json
 import os
 import re
@@ -14,14 +16,17 @@ import ssl
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
 
 import nginx
-from conftest import REPO, free_port
+from conftest import REPO, LiveSidecar, free_port
 from sidecar.cli import cli
 from sidecar.client import SidecarClient
+from sidecar.console import admins
+from sidecar.db import connect, write_transaction
 
 UNIT = REPO / "deploy" / "proctorpy.service"
 GUIDE = REPO / "docs" / "admin-guide.md"
@@ -160,8 +165,10 @@ def worker_pids(pid_file):
 OPENSSL = shutil.which("openssl")
 
 
-@pytest.mark.skipif(not OPENSSL, reason="openssl is not installed")
-def test_the_nginx_snippet_publishes_the_console_and_nothing_else(live_sidecar, tmp_path):
+@contextlib.contextmanager
+def console_behind_nginx(sidecar, tmp_path):
+    """nginx running deploy/nginx-console.conf as shipped (only ports and certificate mapped) in front of
+    sidecar; yields its HTTPS and plain HTTP ports once it answers."""
     tls_port, http_port = free_port(), free_port()
     subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
                     "/CN=proctorpy.example.edu", "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
@@ -173,25 +180,39 @@ def test_the_nginx_snippet_publishes_the_console_and_nothing_else(live_sidecar, 
         "listen [::]:80;": "",
         "/etc/ssl/certs/proctorpy.example.edu.pem": str(tmp_path / "cert.pem"),
         "/etc/ssl/private/proctorpy.example.edu.key": str(tmp_path / "key.pem"),
-        "127.0.0.1:8765": f"127.0.0.1:{live_sidecar.port}",
+        "127.0.0.1:8765": f"127.0.0.1:{sidecar.port}",
     })
     (tmp_path / "console.conf").write_text(console)
     server = nginx.Nginx(tmp_path, f"include {tmp_path}/console.conf;", [tls_port, http_port]).start()
-    unverified = ssl.create_default_context()
-    unverified.check_hostname = False
-    unverified.verify_mode = ssl.CERT_NONE
-    url = f"https://127.0.0.1:{tls_port}"
-
-    def status(path):
-        request = urllib.request.Request(url + path, headers={"Host": "proctorpy.example.edu"})
-        try:
-            with urllib.request.urlopen(request, timeout=5, context=unverified) as response:
-                return response.status, response.read().decode(errors="replace")
-        except urllib.error.HTTPError as error:
-            with error:
-                return error.code, error.read().decode(errors="replace")
-
     try:
+        yield tls_port, http_port
+    finally:
+        server.stop()
+
+
+def unverified_tls():
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+@pytest.mark.skipif(not OPENSSL, reason="openssl is not installed")
+def test_the_nginx_snippet_publishes_the_console_and_nothing_else(live_sidecar, tmp_path):
+    unverified = unverified_tls()
+
+    with console_behind_nginx(live_sidecar, tmp_path) as (tls_port, http_port):
+        url = f"https://127.0.0.1:{tls_port}"
+
+        def status(path):
+            request = urllib.request.Request(url + path, headers={"Host": "proctorpy.example.edu"})
+            try:
+                with urllib.request.urlopen(request, timeout=5, context=unverified) as response:
+                    return response.status, response.read().decode(errors="replace")
+            except urllib.error.HTTPError as error:
+                with error:
+                    return error.code, error.read().decode(errors="replace")
+
         code, page = status("/console/login")
         assert code == 200 and "Sign in" in page
         for path in ("/api/v1/ping", "/api/v1/openapi.json", "/metrics", "/healthz", "/",
@@ -206,8 +227,59 @@ def test_the_nginx_snippet_publishes_the_console_and_nothing_else(live_sidecar, 
         with redirect.value:
             assert redirect.value.code == 301
             assert redirect.value.headers["Location"] == "https://proctorpy.example.edu/console/"
+
+
+def sign_in_from(address, tls_port, name, password, forwarded_for=None):
+    """A browser at address (a loopback alias) signs in through nginx; the status of its sign-in."""
+    def connection():
+        return http.client.HTTPSConnection("127.0.0.1", tls_port, timeout=10, context=unverified_tls(),
+                                           source_address=(address, 0))
+
+    page = connection()
+    page.request("GET", "/console/login", headers={"Host": "proctorpy.example.edu"})
+    answer = page.getresponse()
+    cookie = answer.getheader("Set-Cookie").split(";")[0]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', answer.read().decode()).group(1)
+    page.close()
+    form = urllib.parse.urlencode({"csrf_token": token, "name": name, "password": password})
+    headers = {"Host": "proctorpy.example.edu", "Cookie": cookie, "Accept": "application/json",
+               "Content-Type": "application/x-www-form-urlencoded"}
+    if forwarded_for:
+        headers["X-Forwarded-For"] = forwarded_for
+    post = connection()
+    post.request("POST", "/console/login", body=form, headers=headers)
+    status = post.getresponse().status
+    post.close()
+    return status
+
+
+@pytest.mark.skipif(not OPENSSL, reason="openssl is not installed")
+def test_guesses_under_made_up_names_behind_nginx_lock_out_only_their_sender(tmp_path, backend_env, migrated_data_dir):
+    # Behind the shipped nginx every request reaches the sidecar from 127.0.0.1; the browsers here come
+    # from other loopback addresses, as clients come from their own.
+    sidecar = LiveSidecar(migrated_data_dir(tmp_path / "live"),
+                          env={**backend_env, "PROCTORPY_SERVER_TRUSTED_PROXIES": "127.0.0.1"}).start()
+    database = connect(sidecar.database)
+    with write_transaction(database):
+        admins.create(database, "alice", "correct horse battery")
+    try:
+        with console_behind_nginx(sidecar, tmp_path) as (tls_port, _):
+            guesses = [sign_in_from("127.0.0.2", tls_port, f"made-up-{n}", "guess") for n in range(20)]
+            assert guesses == [401] * 20
+            # Locked, even claiming to forward for someone else: nginx appends the address it saw.
+            assert sign_in_from("127.0.0.2", tls_port, "alice", "correct horse battery", "198.51.100.7") == 429
+            assert sign_in_from("127.0.0.3", tls_port, "alice", "correct horse battery") == 302
+            # Five wrong passwords for alice from one address lock her out from there, not from elsewhere.
+            assert [sign_in_from("127.0.0.4", tls_port, "alice", "guess") for _ in range(5)] == [401] * 5
+            assert sign_in_from("127.0.0.4", tls_port, "alice", "correct horse battery") == 429
+            assert sign_in_from("127.0.0.3", tls_port, "alice", "correct horse battery") == 302
+        locked = database.execute("SELECT selection FROM audit_log WHERE action = 'console_sign_in_locked' "
+                                  "ORDER BY id").fetchall()
+        assert [row[0] for row in locked] == ['{"address": "127.0.0.2"}',
+                                              '{"account": "alice", "address": "127.0.0.4"}']
     finally:
-        server.stop()
+        database.close()
+        sidecar.stop()
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

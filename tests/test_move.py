@@ -164,3 +164,34 @@ def test_move_refuses_what_it_cannot_do_and_says_why(tmp_path, seaweedfs, old_in
         foreign = run_move(old, target)
         assert foreign.exit_code == 1 and "another installation" in foreign.output
         assert tables(url)["camshots"] == 0
+
+
+def test_a_move_between_two_sites_with_overlapping_ids_is_refused_and_changes_nothing(tmp_path, seaweedfs,
+                                                                                       old_installation):
+    old, _ = old_installation
+    prefix = f"other-site-{time.time_ns()}/"
+    with postgresql_database() as url, postgresql_database() as empty_url:
+        other_site = load_config(environ={}, overrides={
+            "storage.data_dir": str(tmp_path / "other"), "security.secret": SECRET, "database.url": url,
+            **seaweedfs.settings(prefix)})
+        app = create_app(other_site)
+        images = app.config["IMAGES"]
+        api = SignedTestClient(app.test_client())
+        # Another Moodle site's attempt 1 of its user 7: the very ids the old installation holds for its own.
+        assert api.put_attempt(1, **attempt_fields(1, user_fullname="Someone Else")).status_code == 201
+        assert api.post_camshot(png_bytes(), attempt_id=1, user_id=7, client_shot_id="other").status_code == 201
+        close_app(app)
+        before, keys = tables(url), stored_keys(images)
+        target = {**settings_env({"database.url": url, **seaweedfs.settings(prefix)}), "PROCTORPY_SECRET": SECRET,
+                  "PROCTORPY_STORAGE_DATA_DIR": str(tmp_path / "new")}
+        refused = run_move(old, target)
+        assert refused.exit_code == 1 and "belongs to another installation" in refused.output, refused.output
+        assert "1 attempts row(s)" in refused.output
+        assert tables(url) == before and stored_keys(images) == keys
+        assert rows(url, "SELECT fullname FROM users") == [("Someone Else",)]
+        # An empty database, but the bucket prefix is the other installation's: refused before any image is copied.
+        onto_its_images = {**target, "PROCTORPY_DATABASE_URL": empty_url}
+        refused = run_move(old, onto_its_images)
+        assert refused.exit_code == 1 and "belongs to another installation" in refused.output, refused.output
+        assert "storage.s3.prefix" in refused.output
+        assert stored_keys(images) == keys and tables(empty_url)["attempts"] == 0

@@ -6,6 +6,7 @@ reports, images and console see all of them; a web node and a worker SIGKILLed u
 acknowledged camshot, and once `proctorpy repair` has run no object lacks its row or row its object.
 """
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -108,7 +109,9 @@ def uploads_logged(node):
 class Cluster:
     def __init__(self, tmp_path, seaweedfs, database_url):
         self.database_url = database_url
-        self.env = settings_env({"database.url": database_url, **seaweedfs.settings("nodes/")})
+        # A prefix of the cluster's own: another cluster's database is another installation, which a node
+        # refuses to share a prefix with.
+        self.env = settings_env({"database.url": database_url, **seaweedfs.settings(f"nodes-{secrets.token_hex(6)}/")})
         self.nodes = [LiveSidecar(tmp_path / f"web{i}", env=self.env) for i in (1, 2)]
         self.workers = [Worker(tmp_path / f"worker{i}", self.env) for i in (1, 2)]
 

@@ -37,7 +37,8 @@ $PAGE->set_url(new moodle_url('/mod/quiz/accessrule/proctorpy/testconnection.php
 $PAGE->set_pagelayout('admin');
 $PAGE->set_title(get_string('testconnection', 'quizaccess_proctorpy'));
 
-$result = (new connection_check(sidecar_client::from_config()))->run();
+$client = sidecar_client::from_config();
+$result = (new connection_check($client))->run();
 $ok = $result['problem'] === 'ok';
 
 echo $OUTPUT->header();
@@ -46,6 +47,12 @@ echo $OUTPUT->notification(
     connection_check::message('connection_', $result),
     $ok ? \core\output\notification::NOTIFY_SUCCESS : \core\output\notification::NOTIFY_ERROR
 );
+if (connection_check::plain_http_off_host($client->base_url())) {
+    echo $OUTPUT->notification(
+        get_string('connection_plainhttp', 'quizaccess_proctorpy', s($client->base_url())),
+        \core\output\notification::NOTIFY_WARNING
+    );
+}
 $config = get_config('quizaccess_proctorpy');
 if (($config->uploadmode ?? '') === direct_upload::MODE_DIRECT) {
     $publicurl = direct_upload::public_url($CFG->wwwroot, (string) ($config->publicpath ?? direct_upload::DEFAULT_PATH));

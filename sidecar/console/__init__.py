@@ -1,8 +1,9 @@
 """The admin console: server-rendered pages under /console/ for storage, retention and audit.
 
-Admins arrive by a one-time signed link from Moodle or sign in with a local account; the
-session lives in a signed cookie whose key is derived from the shared secret, so every
-gunicorn worker reads the same sessions.
+Admins arrive by a one-time signed link from Moodle or sign in with a local account. Sessions are
+held by the server (console/sessions.py); the cookie, signed with a key derived from the shared
+secret, carries the session's random id and the CSRF token, so every gunicorn worker reads the
+same sessions and a new secret ends them all.
 """
 import hashlib
 import hmac

@@ -4,6 +4,8 @@ import hmac
 import os
 import time
 
+from . import sessions
+
 # scrypt cost: 32 MiB and some tens of milliseconds per guess, on the sidecar and an attacker alike.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 SCRYPT_MAXMEM = 64 * 1024 * 1024
@@ -41,10 +43,14 @@ def check_name(name):
     return name
 
 
-def create(db, name, password):
-    check_name(name)
+def check_password_length(password):
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise AdminError(f"The password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters long.")
+
+
+def create(db, name, password):
+    check_name(name)
+    check_password_length(password)
     if db.execute("SELECT 1 FROM admins WHERE name = ?", [name]).fetchone():
         raise AdminError(f"An admin named {name} exists already; delete it first to replace it.")
     db.execute("INSERT INTO admins (name, password_hash, created_at) VALUES (?, ?, ?)",
@@ -57,8 +63,19 @@ def list_admins(db):
 
 
 def delete(db, name):
+    """Delete the admin and end their sessions; returns how many sessions ended."""
     if db.execute("DELETE FROM admins WHERE name = ?", [name]).rowcount == 0:
         raise AdminError(f"There is no admin named {name}.")
+    return sessions.end_all_of(db, f"local:{name}")
+
+
+def set_password(db, name, password):
+    """Give the admin a new password and end their sessions: whoever held the old one is out too.
+    Returns how many sessions ended."""
+    check_password_length(password)
+    if db.execute("UPDATE admins SET password_hash = ? WHERE name = ?", [hash_password(password), name]).rowcount == 0:
+        raise AdminError(f"There is no admin named {name}.")
+    return sessions.end_all_of(db, f"local:{name}")
 
 
 def authenticate(db, name, password):

@@ -1,4 +1,4 @@
-"""Commands: proctorpy admin create | list | delete (local console admins)."""
+"""Commands: proctorpy admin create | password | list | delete (local console admins)."""
 import sys
 import time
 
@@ -21,10 +21,7 @@ def admin_group():
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of a prompt.")
 def create(name, password_stdin):
     """Create a local admin NAME; the password is asked for (or read from stdin)."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = read_password(password_stdin)
     db = open_database(load_config())
     try:
         with database.write_transaction(db):
@@ -36,6 +33,31 @@ def create(name, password_stdin):
     finally:
         db.close()
     click.echo(f"Admin {name} created; sign in at /console/login.")
+
+
+def read_password(from_stdin):
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@admin_group.command("password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of a prompt.")
+def password(name, password_stdin):
+    """Give the local admin NAME a new password; their console sessions end."""
+    new_password = read_password(password_stdin)
+    db = open_database(load_config())
+    try:
+        with database.write_transaction(db):
+            ended = admins.set_password(db, name, new_password)
+            audit.record(db, "admin_password", cli_actor(), {"admin": name}, count=ended,
+                         detail="password changed; console sessions ended")
+    except admins.AdminError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        db.close()
+    click.echo(f"Password of {name} changed; {ended} console session(s) ended.")
 
 
 @admin_group.command("list")
@@ -63,11 +85,11 @@ def delete(name):
     db = open_database(load_config())
     try:
         with database.write_transaction(db):
-            admins.delete(db, name)
-            audit.record(db, "admin_delete", cli_actor(),
-                         {"admin": name})
+            ended = admins.delete(db, name)
+            audit.record(db, "admin_delete", cli_actor(), {"admin": name}, count=ended,
+                         detail="console sessions ended")
     except admins.AdminError as error:
         raise click.ClickException(str(error)) from None
     finally:
         db.close()
-    click.echo(f"Admin {name} deleted.")
+    click.echo(f"Admin {name} deleted; {ended} console session(s) ended.")

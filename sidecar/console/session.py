@@ -6,12 +6,13 @@ import time
 from flask import current_app, g, make_response, redirect, render_template, request, session, url_for
 
 from .. import audit, nonces
-from ..db import IntegrityError, write_transaction
-from ..errors import Forbidden, ProctorpyError, Unauthorized, refusal_headers
+from ..db import IntegrityError, without_fsync, write_transaction
+from ..errors import Forbidden, ProctorpyError, TooManyRequests, Unauthorized, refusal_headers
 from ..signing import SignatureError, constant_time_equal, read_token
 from ..views.connections import get_db
 from ..views.errors import error_response
-from . import admins, throttle
+from ..views.requests import client_address
+from . import admins, sessions, throttle
 from .blueprint import bp, current_admin
 
 SSO_LIFETIME = 60  # seconds; Moodle mints the link the moment the admin clicks it
@@ -32,13 +33,8 @@ def csrf_token_global():
 
 @bp.before_request
 def guard():
-    """Idle timeout, CSRF on every form, and sign-in before anything but the sign-in pages."""
+    """CSRF on every form, and a live session before anything but the sign-in pages."""
     g.csp_nonce = secrets.token_urlsafe(16)
-    config = current_app.config["PROCTORPY"]
-    now = time.time()
-    if session.get("admin") and now - session.get("seen", 0) > config["console.session_idle_minutes"] * 60:
-        session.clear()
-        g.signed_out_idle = True
     if request.method not in ("GET", "HEAD"):
         sent = request.form.get("csrf_token", "")
         if not (session.get("csrf") and constant_time_equal(session["csrf"], sent)):
@@ -46,10 +42,27 @@ def guard():
                             code="csrf")
     if request.endpoint in OPEN_ENDPOINTS:
         return None
-    if not session.get("admin"):
+    config = current_app.config["PROCTORPY"]
+    now = time.time()
+    db = get_db()
+    found = sessions.find(db, session.get("sid"), now, config["console.session_idle_minutes"] * 60)
+    if found is None or not found[0]:
+        if found:
+            # Ended by time rather than by the admin: audited as a sign-out all the same.
+            with write_transaction(db):
+                sessions.end(db, session["sid"])
+                audit.record(db, "console_sign_out", {"actor_type": "console", "actor_id": found[1],
+                                                      "actor_name": found[2]},
+                             {"address": client_address()}, detail="session ended: idle or past its lifetime")
+        session.pop("sid", None)
         return redirect(url_for("console.login", next=request.full_path if request.method == "GET" else None,
-                                idle=1 if g.get("signed_out_idle") else None))
-    session["seen"] = now
+                                idle=1 if found else None))
+    _, account, name, last_seen = found
+    g.admin = {"id": account, "name": name}
+    if now - last_seen > sessions.SEEN_EVERY:
+        # Like a nonce, the time last seen only has to outlive a process crash.
+        with without_fsync(db), write_transaction(db):
+            sessions.touch(db, session["sid"], now)
     return None
 
 
@@ -110,21 +123,27 @@ def sso():
             # Kept with the request nonces, which outlive the link's minute before they are pruned.
             nonces.remember(db, "sso:" + nonce, now)
             actor = {"actor_type": "console", "actor_id": f"moodle:{uid}", "actor_name": name}
-            audit.record(db, "console_sign_in", actor, detail="single sign-on from Moodle")
+            audit.record(db, "console_sign_in", actor, {"address": client_address()},
+                         detail="single sign-on from Moodle")
+            start_session(db, actor, now)
     except IntegrityError:
         raise Unauthorized("This sign-in link was used already; open the console from Moodle again.",
                            code="replayed_token") from None
-    start_session(actor)
     # A page rather than a redirect: a SameSite=Strict cookie set on a navigation that began on
     # Moodle's site is not sent on that navigation's redirects, but is on this page's own.
     return render_template("signed_in.html", target=url_for("console.dashboard"), name=name)
 
 
-def start_session(actor):
+def start_session(db, actor, now):
+    """A new session, with a new id and CSRF token whatever the cookie held before (no fixation).
+    Inside the caller's transaction."""
+    config = current_app.config["PROCTORPY"]
+    sessions.sweep(db, now, config["console.session_idle_minutes"] * 60)
+    sessions.end(db, session.get("sid"))
     session.clear()
-    session["admin"] = {"id": actor["actor_id"], "name": actor["actor_name"]}
+    session["sid"] = sessions.start(db, actor["actor_id"], actor["actor_name"], now,
+                                    config["console.session_hours"] * 3600)
     session["csrf"] = secrets.token_urlsafe(32)
-    session["seen"] = time.time()
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -136,22 +155,28 @@ def login():
         password = request.form.get("password", "")
         config = current_app.config["PROCTORPY"]
         lockout = config["console.sign_in_lockout_seconds"]
-        guarded = throttle.guards(config, name, request.remote_addr or "")
+        address = client_address()
+        guarded = throttle.guards(config, name, address)
         now = time.time()
         db = get_db()
-        locking = throttle.count_sign_in(db, guarded, now, lockout)
-        signed_in = admins.authenticate(db, name, password)
         actor = {"actor_type": "console", "actor_id": f"local:{name}", "actor_name": name}
+        try:
+            locking = throttle.count_sign_in(db, guarded, now, lockout)
+        except TooManyRequests as refusal:
+            with write_transaction(db):
+                audit.record(db, "console_sign_in_refused", actor, {"address": address}, detail=refusal.message)
+            raise
+        signed_in = admins.authenticate(db, name, password)
         with write_transaction(db):
             if signed_in:
                 admins.record_sign_in(db, name, now)
                 throttle.forget(db, guarded)
-                audit.record(db, "console_sign_in", actor, detail="local admin")
+                audit.record(db, "console_sign_in", actor, {"address": address}, detail="local admin")
+                start_session(db, actor, now)
             else:
-                audit.record(db, "console_sign_in_failed", actor, detail="local admin")
+                audit.record(db, "console_sign_in_failed", actor, {"address": address}, detail="local admin")
                 throttle.audit_lockouts(db, actor, locking, lockout)
         if signed_in:
-            start_session(actor)
             target = request.args.get("next", "")
             # Only a path inside the console, never another site.
             if not (target.startswith("/console/") and not target.startswith("//")):
@@ -167,6 +192,7 @@ def logout():
     actor = current_admin()
     db = get_db()
     with write_transaction(db):
-        audit.record(db, "console_sign_out", actor)
+        sessions.end(db, session.get("sid"))
+        audit.record(db, "console_sign_out", actor, {"address": client_address()})
     session.clear()
     return redirect(url_for("console.login"))

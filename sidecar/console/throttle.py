@@ -1,4 +1,10 @@
-"""The console sign-in throttle: wrong passwords counted per local admin name and per client address.
+"""The console sign-in throttle: wrong passwords counted per local admin name and client address
+together, and per client address whatever the names.
+
+The address is the client's own (behind server.trusted_proxies, read from X-Forwarded-For), so
+one client's guesses never lock another out: a name guessed at from one address is still heard
+from every other, made-up names lock nothing shared, and an address that guesses across many
+names is throttled itself.
 
 The counts live in the database, so every gunicorn worker sees the same ones. A sign-in is
 counted before its password is hashed and the count is taken back when it succeeds, so guesses
@@ -16,9 +22,10 @@ SWEEP_CHANCE = 0.01  # forget stale counts on about one sign-in in a hundred
 
 
 def guards(config, name, address):
-    """(key, limit) of each count a sign-in spends from: its admin name's and its client address's."""
+    """(key, limit) of each count a sign-in spends from: its admin name's at its client address, and
+    its client address's."""
     return [
-        (f"account:{name}", config["console.sign_in_failures_per_account"]),
+        (f"account:{name}@{address}", config["console.sign_in_failures_per_account"]),
         (f"address:{address}", config["console.sign_in_failures_per_address"]),
     ]
 
@@ -65,5 +72,7 @@ def audit_lockouts(db, actor, locking, lockout):
     """One audit row per guard a failed sign-in locked. Inside the caller's transaction."""
     for key, limit in locking:
         kind, _, value = key.partition(":")
-        audit.record(db, "console_sign_in_locked", actor, {kind: value},
+        name, _, address = value.rpartition("@") if kind == "account" else ("", "", value)
+        selection = {"account": name, "address": address} if kind == "account" else {"address": address}
+        audit.record(db, "console_sign_in_locked", actor, selection,
                      detail=f"{limit} wrong passwords; sign-in refused for {lockout} s")

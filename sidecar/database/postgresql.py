@@ -10,6 +10,7 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import DatabaseUnavailable
+from ..redaction import redact_text, redact_url
 from .errors import IntegrityError
 
 CONNECT_TIMEOUT = 10  # seconds before an unreachable server is reported, not waited on
@@ -56,7 +57,7 @@ def psycopg_sql(sql):
 
 def redact(url):
     """The URL without its password, for logs and messages."""
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", str(url))
+    return redact_url(url)
 
 
 class NumberLoader(Loader):
@@ -81,7 +82,10 @@ def connect(url):
     try:
         conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
     except psycopg.OperationalError as error:
-        raise DatabaseUnavailable(f"PostgreSQL at {redact(url)} cannot be reached: {error}") from None
+        raise DatabaseUnavailable(f"PostgreSQL at {redact(url)} cannot be reached: {redact_text(error, url)}") from None
+    except psycopg.ProgrammingError as error:
+        raise DatabaseUnavailable(f"PostgreSQL cannot read database.url {redact(url)}: "
+                                  f"{redact_text(str(error).strip(), url)}") from None
     configure(conn)
     return PostgreSQLDatabase(conn)
 

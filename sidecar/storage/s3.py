@@ -17,6 +17,7 @@ import botocore.config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import ImageStoreUnavailable
+from ..redaction import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +52,10 @@ class S3Store:
                    config["storage.s3.timeout"])
 
     def __repr__(self):
-        return f"S3Store({self.bucket!r}, {self.endpoint!r}, prefix={self.prefix!r})"
+        return f"S3Store({self.bucket!r}, {redact_url(self.endpoint)!r}, prefix={self.prefix!r})"
 
     def describe(self):
-        return f"s3 bucket {self.bucket} at {self.endpoint or 'AWS ' + str(self.region)}" + \
+        return f"s3 bucket {self.bucket} at {redact_url(self.endpoint) if self.endpoint else 'AWS ' + str(self.region)}" + \
             (f", prefix {self.prefix}" if self.prefix else "")
 
     @property

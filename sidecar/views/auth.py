@@ -3,9 +3,10 @@ import time
 
 from flask import current_app, request
 
-from .. import nonces
+from .. import installation, nonces
+from ..db import write_transaction
 from ..errors import Unauthorized
-from ..signing import SignatureError, check_signature
+from ..signing import SITE_HEADER, SignatureError, check_signature
 from .connections import get_db
 
 
@@ -16,7 +17,8 @@ def signed_path():
 
 
 def require_signed_request():
-    """before_request hook of every /api/v1 blueprint but the direct-upload one."""
+    """before_request hook of every /api/v1 blueprint but the direct-upload one: a genuine signature,
+    a fresh nonce, and the Moodle site this sidecar serves (learnt from the first call naming one)."""
     config = current_app.config["PROCTORPY"]
     body = request.get_data(cache=True)
     now = int(time.time())
@@ -27,7 +29,14 @@ def require_signed_request():
         )
     except SignatureError as error:
         raise Unauthorized(error.message, code=error.code) from None
-    nonces.remember_request_nonce(get_db(), nonce, now, config["security.max_skew"])
+    db = get_db()
+    nonces.remember_request_nonce(db, nonce, now, config["security.max_skew"])
+    site = request.headers.get(SITE_HEADER, "")
+    served = installation.moodle_site(db)
+    if served is None and site:
+        with write_transaction(db):
+            served = installation.learn_site(db, site)
+    installation.refuse_other_site(served, site)
 
 
 def moodle_actor(body=None):

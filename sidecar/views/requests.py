@@ -1,12 +1,18 @@
-"""What more than one route needs of a request or a response: JSON bodies, uploaded images, stored
-images, ZIP archives."""
+"""What more than one route needs of a request or a response: the client's address, JSON bodies,
+uploaded images, stored images, ZIP archives."""
 import io
 
 from flask import Response, current_app, request, send_file, stream_with_context
 
-from .. import camshots
+from .. import camshots, proxies
 from ..errors import BadRequest
 from ..retention import export
+
+
+def client_address():
+    """The client's own address, behind the proxies of server.trusted_proxies."""
+    return proxies.client_address(request.remote_addr, request.headers.getlist("X-Forwarded-For"),
+                                  current_app.config["TRUSTED_PROXIES"])
 
 
 def json_body():

@@ -114,6 +114,33 @@ class connection_check {
     }
 
     /**
+     * Whether Moodle reaches the sidecar at $url over plain HTTP on another host.
+     *
+     * Every call carries students' camshots, names and reports, and the signed calls and single
+     * sign-on links let whoever reads them on the network see what the sidecar holds: off this
+     * host the sidecar is to be reached over HTTPS.
+     *
+     * @param string $url the sidecar URL
+     * @return bool true when the URL is http:// to a host that is not loopback
+     */
+    public static function plain_http_off_host(string $url): bool {
+        $parts = parse_url($url);
+        if (!is_array($parts) || strtolower($parts['scheme'] ?? '') !== 'http') {
+            return false;
+        }
+        $host = strtolower(trim($parts['host'] ?? '', '[]'));
+        if ($host === 'localhost' || str_ends_with($host, '.localhost')) {
+            return false;
+        }
+        if (filter_var($host, FILTER_VALIDATE_IP) === false) {
+            return true;
+        }
+        $address = inet_pton($host);
+        // IPv4 127.0.0.0/8, or IPv6 ::1.
+        return !(strlen($address) === 4 ? ord($address[0]) === 127 : $address === inet_pton('::1'));
+    }
+
+    /**
      * Check the public path of direct upload as a browser would: through the Moodle host.
      *
      * `<public url>/healthz` must be the sidecar's health answer, and an upload without a token

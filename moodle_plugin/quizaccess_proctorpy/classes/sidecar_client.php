@@ -62,7 +62,8 @@ class sidecar_client {
         $config = get_config('quizaccess_proctorpy');
         return new self(
             (string) ($config->sidecarurl ?? ''),
-            new signer((string) ($config->secret ?? '')),
+            // Naming the site lets a sidecar refuse another Moodle site's calls (one sidecar, one site).
+            new signer((string) ($config->secret ?? ''), get_site_identifier()),
             new local\moodle_transport(!empty($config->bypasscurlsecurity)),
             $timeout ?? max(1, (int) ($config->requesttimeout ?? 10))
         );

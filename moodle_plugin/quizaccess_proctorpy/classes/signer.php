@@ -28,8 +28,10 @@ namespace quizaccess_proctorpy;
  * Signs calls to the sidecar and mints `v1.<payload>.<mac>` tokens.
  *
  * The canonical text is five lines: METHOD, PATH?QUERY, timestamp, nonce and the hex SHA-256
- * of the body; the signature is its hex HMAC-SHA256 under the shared secret. The sidecar and
- * this class are both tested against tests/vectors/signing.json.
+ * of the body, and a sixth, the Moodle site's identifier, when the signer names the site (sent
+ * as X-Proctorpy-Site, so a sidecar serves one Moodle site only); the signature is its hex
+ * HMAC-SHA256 under the shared secret. The sidecar and this class are both tested against
+ * tests/vectors/signing.json.
  */
 class signer {
     /** Header names the sidecar reads. */
@@ -38,19 +40,25 @@ class signer {
     const HEADER_NONCE = 'X-Proctorpy-Nonce';
     /** Header carrying the hex signature. */
     const HEADER_SIGNATURE = 'X-Proctorpy-Signature';
+    /** Header naming the Moodle site (its site identifier), signed as the sixth line. */
+    const HEADER_SITE = 'X-Proctorpy-Site';
     /** Version prefix of tokens. */
     const TOKEN_VERSION = 'v1';
 
     /** @var string the shared secret */
     private $secret;
+    /** @var string the Moodle site's identifier, '' to name none */
+    private $site;
 
     /**
      * Signer for one shared secret.
      *
      * @param string $secret the secret configured in both Moodle and the sidecar
+     * @param string $site the site identifier (get_site_identifier()) to name on every call, '' for none
      */
-    public function __construct(string $secret) {
+    public function __construct(string $secret, string $site = '') {
         $this->secret = $secret;
+        $this->site = $site;
     }
 
     /**
@@ -61,16 +69,22 @@ class signer {
      * @param int $timestamp unix seconds
      * @param string $nonce random hex
      * @param string $body raw body bytes
-     * @return string five lines joined by newlines
+     * @param string $site the Moodle site's identifier, '' for none
+     * @return string five lines joined by newlines, six with a site
      */
     public static function canonical(
         string $method,
         string $pathandquery,
         int $timestamp,
         string $nonce,
-        string $body
+        string $body,
+        string $site = ''
     ): string {
-        return implode("\n", [strtoupper($method), $pathandquery, (string) $timestamp, $nonce, hash('sha256', $body)]);
+        $lines = [strtoupper($method), $pathandquery, (string) $timestamp, $nonce, hash('sha256', $body)];
+        if ($site !== '') {
+            $lines[] = $site;
+        }
+        return implode("\n", $lines);
     }
 
     /**
@@ -84,7 +98,8 @@ class signer {
      * @return string 64 hex characters
      */
     public function sign(string $method, string $pathandquery, int $timestamp, string $nonce, string $body = ''): string {
-        return hash_hmac('sha256', self::canonical($method, $pathandquery, $timestamp, $nonce, $body), $this->secret);
+        $canonical = self::canonical($method, $pathandquery, $timestamp, $nonce, $body, $this->site);
+        return hash_hmac('sha256', $canonical, $this->secret);
     }
 
     /**
@@ -97,7 +112,7 @@ class signer {
     }
 
     /**
-     * The three signature headers for one call, as `Name: value` lines.
+     * The signature headers for one call, as `Name: value` lines: three, and the site's when named.
      *
      * @param string $method HTTP method
      * @param string $pathandquery path with its query string
@@ -115,11 +130,15 @@ class signer {
     ): array {
         $timestamp = $timestamp ?? time();
         $nonce = $nonce ?? self::nonce();
-        return [
+        $headers = [
             self::HEADER_TIMESTAMP . ': ' . $timestamp,
             self::HEADER_NONCE . ': ' . $nonce,
             self::HEADER_SIGNATURE . ': ' . $this->sign($method, $pathandquery, $timestamp, $nonce, $body),
         ];
+        if ($this->site !== '') {
+            $headers[] = self::HEADER_SITE . ': ' . $this->site;
+        }
+        return $headers;
     }
 
     /**

@@ -24,6 +24,9 @@
 
 namespace quizaccess_proctorpy;
 
+use quizaccess_proctorpy\local\moodle_transport;
+use quizaccess_proctorpy\tests\proctorpy_helper;
+
 #[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\connection_check::class)]
 /**
  * Whatever answers at the sidecar URL cannot put markup on the admin's page.
@@ -31,6 +34,8 @@ namespace quizaccess_proctorpy;
  * @covers \quizaccess_proctorpy\connection_check
  */
 final class connection_check_test extends \advanced_testcase {
+    use proctorpy_helper;
+
     /**
      * A client of a "sidecar" that answers /healthz with $health and everything else with $other.
      *
@@ -103,5 +108,52 @@ final class connection_check_test extends \advanced_testcase {
         $message = connection_check::message('connection_', $result);
         $this->assertStringNotContainsString('<script>', $message);
         $this->assertStringContainsString('&lt;script&gt;alert(1)&lt;/script&gt;', $message);
+    }
+
+    /**
+     * Plain HTTP is warned of when it leaves this host, never for loopback or HTTPS.
+     */
+    public function test_plain_http_off_host_is_warned_of(): void {
+        $cases = [
+            'http://127.0.0.1:8765' => false,
+            'http://127.0.0.2:8765' => false,
+            'http://localhost:8765' => false,
+            'http://[::1]:8765' => false,
+            'https://sidecar.example.edu' => false,
+            'https://10.0.0.5:8765' => false,
+            'http://sidecar.example.edu:8765' => true,
+            'HTTP://10.0.0.5:8765' => true,
+            'http://[2001:db8::1]:8765' => true,
+        ];
+        foreach ($cases as $url => $warned) {
+            $this->assertSame($warned, connection_check::plain_http_off_host($url), $url);
+        }
+        $this->assertStringContainsString(
+            'http://sidecar.example.edu:8765 over plain HTTP',
+            get_string('connection_plainhttp', 'quizaccess_proctorpy', 'http://sidecar.example.edu:8765')
+        );
+    }
+
+    /**
+     * Test connection teaches the live sidecar this Moodle site; another site's signed call is refused, naming both.
+     */
+    public function test_the_sidecar_serves_this_site_and_refuses_another(): void {
+        $this->resetAfterTest();
+        $client = $this->use_live_sidecar();
+        $this->assertSame('ok', (new connection_check($client))->run()['problem']);
+        $othersite = 'another' . get_site_identifier();
+        $other = new sidecar_client(
+            $client->base_url(),
+            new signer((string) getenv('PROCTORPY_TEST_SIDECAR_SECRET'), $othersite),
+            new moodle_transport(true),
+            10
+        );
+        $refused = (new connection_check($other))->run();
+        $this->assertSame('refused', $refused['problem']);
+        $message = connection_check::message('connection_', $refused);
+        $this->assertStringContainsString('serves the Moodle site', $message);
+        $this->assertStringContainsString(get_site_identifier(), $message);
+        $this->assertStringContainsString($othersite, $message);
+        $this->assertSame('ok', (new connection_check($client))->run()['problem']);
     }
 }

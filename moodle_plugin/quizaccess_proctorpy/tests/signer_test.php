@@ -46,25 +46,32 @@ final class signer_test extends \basic_testcase {
     public function test_signatures_match_vectors(): void {
         $vectors = $this->vectors()['signing'];
         $this->assertNotEmpty($vectors);
+        $this->assertNotEmpty(array_filter($vectors, fn($v) => isset($v['site'])));
         foreach ($vectors as $v) {
+            $site = $v['site'] ?? '';
             $body = base64_decode($v['body_base64'], true);
             $this->assertSame($v['body_sha256'], hash('sha256', $body), $v['name']);
             $this->assertSame(
                 $v['canonical'],
-                signer::canonical($v['method'], $v['path'], $v['timestamp'], $v['nonce'], $body),
+                signer::canonical($v['method'], $v['path'], $v['timestamp'], $v['nonce'], $body, $site),
                 $v['name']
             );
-            $signer = new signer($v['secret']);
+            $signer = new signer($v['secret'], $site);
             $this->assertSame(
                 $v['signature'],
                 $signer->sign($v['method'], $v['path'], $v['timestamp'], $v['nonce'], $body),
                 $v['name']
             );
-            $this->assertSame([
+            $expected = [
                 'X-Proctorpy-Timestamp: ' . $v['timestamp'],
                 'X-Proctorpy-Nonce: ' . $v['nonce'],
                 'X-Proctorpy-Signature: ' . $v['signature'],
-            ], $signer->headers($v['method'], $v['path'], $body, $v['timestamp'], $v['nonce']), $v['name']);
+            ];
+            if ($site !== '') {
+                $expected[] = 'X-Proctorpy-Site: ' . $site;
+            }
+            $headers = $signer->headers($v['method'], $v['path'], $body, $v['timestamp'], $v['nonce']);
+            $this->assertSame($expected, $headers, $v['name']);
         }
     }
 

@@ -51,6 +51,7 @@ $string['connection_blocked'] = 'Moodle\'s HTTP security blocks {$a->url}. Turn 
 $string['connection_clockskew'] = 'The clocks of Moodle and the sidecar differ by more than the 300 s the sidecar accepts: {$a->message} Keep both hosts in time with NTP.';
 $string['connection_notsidecar'] = 'Something answers at {$a->url} (HTTP {$a->status}), but it is not a proctorpy sidecar.';
 $string['connection_ok'] = 'Connected to the sidecar at {$a->url} (version {$a->version}, API {$a->api}); signatures are accepted and the clocks agree ({$a->skew} s).';
+$string['connection_plainhttp'] = 'Moodle reaches the sidecar at {$a} over plain HTTP on another host: camshots, students\' names and reports cross the network unencrypted. Serve the sidecar over HTTPS (a proxy with TLS in front of it) or keep it on this host at 127.0.0.1.';
 $string['connection_refused'] = 'The sidecar at {$a->url} refused the signed test call: {$a->message}';
 $string['connection_unreachable'] = 'No answer from the sidecar at {$a->url}: {$a->message} Check that it is running and that the URL is right.';
 $string['connection_versionmismatch'] = 'The sidecar at {$a->url} speaks API {$a->api}, this plugin speaks {$a->expected}. Install matching versions.';
