@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar import attempts, live
+from sidecar import attempts, live, package_version
 from sidecar.attempts import EVENT_TYPES
 from sidecar.config import DEFAULTS
 from sidecar.reports.report import EVENT_LABELS, METRIC_LABELS
@@ -89,3 +89,11 @@ def test_the_score_threshold_has_one_default():
                              (PLUGIN / "classes" / "proctoring_settings.php").read_text())
     assert site_setting and quiz_default, "the plugin's threshold defaults are no longer where this test reads them"
     assert int(site_setting[1]) == int(quiz_default[1]) == DEFAULTS["scoring.threshold"]
+
+
+def test_both_halves_are_one_release():
+    """The sidecar and the plugin are released and tested together: Test connection compares their releases."""
+    plugin_release = re.search(r"\$plugin->release = '([^']+)';", (PLUGIN / "version.php").read_text())[1]
+    sidecar_release = re.search(r"^version = (\S+)$", (PLUGIN.parents[1] / "setup.cfg").read_text(), re.M)[1]
+    assert sidecar_release == plugin_release
+    assert package_version() == sidecar_release, "the installed sidecar is this release: run make install again"

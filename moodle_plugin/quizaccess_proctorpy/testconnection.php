@@ -47,6 +47,12 @@ echo $OUTPUT->notification(
     connection_check::message('connection_', $result),
     $ok ? \core\output\notification::NOTIFY_SUCCESS : \core\output\notification::NOTIFY_ERROR
 );
+if ($ok && !connection_check::releases_match($result['details']['version'], $result['details']['release'])) {
+    echo $OUTPUT->notification(
+        connection_check::message('connection_', ['problem' => 'releasemismatch', 'details' => $result['details']]),
+        \core\output\notification::NOTIFY_WARNING
+    );
+}
 if (connection_check::plain_http_off_host($client->base_url())) {
     echo $OUTPUT->notification(
         get_string('connection_plainhttp', 'quizaccess_proctorpy', s($client->base_url())),

@@ -87,6 +87,7 @@ class connection_check {
             return ['problem' => 'notsidecar', 'details' => $details + ['status' => $health->status]];
         }
         $details['version'] = (string) ($status['version'] ?? '?');
+        $details['release'] = self::plugin_release();
         $details['api'] = (string) ($status['api'] ?? '?');
         if ($details['api'] !== self::API_VERSION) {
             return ['problem' => 'versionmismatch', 'details' => $details + ['expected' => self::API_VERSION]];
@@ -111,6 +112,30 @@ class connection_check {
             'clock_skew' => 'clockskew',
         ][$answer['error'] ?? ''] ?? ($ping->status === 404 ? 'versionmismatch' : 'refused');
         return ['problem' => $problem, 'details' => $details + ['message' => $message, 'expected' => self::API_VERSION]];
+    }
+
+    /**
+     * This plugin's release, as version.php names it.
+     *
+     * @return string
+     */
+    public static function plugin_release(): string {
+        return (string) \core_plugin_manager::instance()->get_plugin_info('quizaccess_proctorpy')->release;
+    }
+
+    /**
+     * Whether a sidecar's release and this plugin's belong together.
+     *
+     * The two halves are released together and tested together: a release line is its major and
+     * minor number (0.5 for 0.5.0 and 0.5.3), and only halves of one line are known to work as one.
+     *
+     * @param string $sidecar the sidecar's release
+     * @param string $plugin this plugin's release
+     * @return bool
+     */
+    public static function releases_match(string $sidecar, string $plugin): bool {
+        $line = fn(string $release): array => array_slice(explode('.', $release), 0, 2);
+        return $line($sidecar) === $line($plugin);
     }
 
     /**

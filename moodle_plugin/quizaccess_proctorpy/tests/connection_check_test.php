@@ -156,4 +156,26 @@ final class connection_check_test extends \advanced_testcase {
         $this->assertStringContainsString($othersite, $message);
         $this->assertSame('ok', (new connection_check($client))->run()['problem']);
     }
+
+    /**
+     * Test connection names both halves' releases, and tells whether they belong together.
+     */
+    public function test_both_releases_are_named_and_compared(): void {
+        $this->resetAfterTest();
+        $result = (new connection_check($this->use_live_sidecar()))->run();
+        $this->assertSame('ok', $result['problem']);
+        $release = \core_plugin_manager::instance()->get_plugin_info('quizaccess_proctorpy')->release;
+        $this->assertSame($release, $result['details']['release']);
+        $this->assertSame($release, $result['details']['version'], 'the sidecar under test is this release');
+        $message = connection_check::message('connection_', $result);
+        $this->assertStringContainsString('sidecar ' . $release . ', this plugin ' . $release, $message);
+        $this->assertTrue(connection_check::releases_match('0.5.3', '0.5.0'));
+        $this->assertFalse(connection_check::releases_match('0.4.1', '0.5.0'));
+        $this->assertFalse(connection_check::releases_match('1.5.0', '0.5.0'));
+        $mismatch = connection_check::message(
+            'connection_',
+            ['problem' => 'releasemismatch', 'details' => ['version' => '0.1.0', 'release' => '0.5.0']]
+        );
+        $this->assertStringContainsString('release 0.1.0 and this plugin release 0.5.0', $mismatch);
+    }
 }
