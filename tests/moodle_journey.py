@@ -473,17 +473,21 @@ def journey(browsers, tmp_path_factory):
         stop_journey(journey)
 
 
+WARM_UP_USER = 999_999  # a Moodle user id the journeys' sites never reach
+
+
 @pytest.fixture(scope="session")
 def course(journey):
     """The course of tests/moodle/make_course.php, its quiz proctored with the quiz form's settings: its ids."""
     ids = journey.make_course()
     journey.cli("proctor", ids["quiz"], json.dumps(QUIZ_FORM))
-    # The students' profile photos as their references, which the plugin sends again when an attempt starts: the
-    # first also loads the sidecar's face models, which the start of an attempt would wait for longer than the
-    # plugin's 3 seconds on a busy machine (and then show its debugging output).
-    for username, photo in PROFILE_PHOTOS.items():
-        body, content_type = multipart({}, {"image": (photo.name, photo.read_bytes(), "image/jpeg")})
-        journey.sidecar.client.request("PUT", f"/api/v1/users/{ids['users'][username]}/reference", body, content_type)
+    # A reference photo of a user no test signs in as, of a face no student has, loads the sidecar's face models, which the start of the first
+    # attempt would otherwise wait for longer than the plugin's 3 seconds on a busy machine (and then show its
+    # debugging output). The students' own pictures are left for the plugin to send, as a site sends them: an
+    # earlier copy of another size would be a change of their profile photo.
+    photo = FACES / "lin_manuel_miranda" / "lin-manuel-miranda.png"  # no student's face
+    body, content_type = multipart({}, {"image": (photo.name, photo.read_bytes(), "image/png")})
+    journey.sidecar.client.request("PUT", f"/api/v1/users/{WARM_UP_USER}/reference", body, content_type)
     return ids
 
 
