@@ -346,3 +346,21 @@ def repair_capture_times(db):
             f"UPDATE {table} SET {column} = {arrived} WHERE {column} > {arrived} + 120000 OR {column} < "
             f"(SELECT (a.started_at - 300) * 1000 FROM attempts a WHERE a.id = {table}.attempt_id)"
         )
+
+
+@migration
+def create_identity_challenges(db):
+    # The identity step's liveness challenges: drawn per attempt, used once, each check's outcome kept so
+    # that past identity.max_refusals the student waits for the teacher. Purged with their attempt.
+    db.execute("""
+        CREATE TABLE identity_challenges (
+            id TEXT PRIMARY KEY,
+            attempt_id INTEGER NOT NULL REFERENCES attempts(id),
+            kind TEXT NOT NULL,
+            issued_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            used_at REAL,
+            outcome TEXT CHECK (outcome IN ('passed', 'refused')),
+            reason TEXT
+        )""")
+    db.execute("CREATE INDEX identity_challenges_attempt ON identity_challenges(attempt_id)")
