@@ -14,7 +14,7 @@ import time
 from .. import attempts, audit, camshots, ingest
 from ..db import write_transaction
 from ..errors import Conflict, ImageStoreUnavailable, Unavailable
-from ..images import decode_upload
+from ..images import decode_upload, fit_width
 from . import liveness, queue, references
 from . import camshots as camshot_analysis
 from .faces import ModelsUnavailable
@@ -52,7 +52,8 @@ def check_live(db, config, images, attempt, fields, frames, actor):
     refuse_outside_identity_step(db, attempt)
     attempts.capture_time(attempt, fields["taken_at"], "taken_at", time.time())  # before the challenge is spent
     liveness.frame_count(len(frames))
-    pictures = [decode_upload(data, config) for data in frames]
+    # Scaled down one by one as they are decoded: eight frames at the largest size accepted would hold 400 MB.
+    pictures = [fit_width(decode_upload(data, config), config["storage.max_width"]) for data in frames]
     kind = liveness.take(db, config, attempt["id"], fields["challenge_id"], time.time())
     outcome = liveness.check(pictures, kind, liveness.reference_hashes(db, images, attempt["user_id"], config), config)
     if outcome.passed:
