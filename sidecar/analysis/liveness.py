@@ -6,8 +6,9 @@ A challenge is issued for one attempt, used once, and expires soon. What the fra
 - closer: the face grows (its eyes move apart) from one frame to a later one;
 - left, right: a frame faces the camera and another turns the head to that side, measured from dlib's
   68 landmarks as where the nose tip lies along the line through the eyes.
-Refused before any of that: a frame that is a near-duplicate of the user's profile photo (difference
-hash), and frames that are all alike (a still image).
+Refused before any of that: a frame whose face is a near-duplicate of one of the user's reference
+photos, the Moodle profile photo above all (a difference hash of the face alone, whatever the framing),
+and frames that are all alike (a still image).
 """
 import io
 import secrets
@@ -34,10 +35,10 @@ CAPTURE_SECONDS = 4  # the browser spreads its frames over this long: time for a
 HASH_SIZE = 8  # a difference hash of 8 x 8 bits
 # Bits of 64 in which the faces of two pictures may differ and still be one photo: measured on the shared
 # test photos, a webcam's framing of a photo (zoomed up to 1.6 times) differs from it in 0 to 11 bits, another
-# photo of the same person in 22 or more (tests/test_liveness.py).
+# photo of the same person in 24 or more; obama.jpg and obama-480p.jpg, one shot at two sizes, in 13.
 NEAR_DUPLICATE_BITS = 14
 STILL_BITS = 3  # of 64: whole frames of a camera that films a still picture differ by sensor noise only
-CLOSER_GROWTH = 1.2  # the eyes must end at least this much further apart than they began
+CLOSER_GROWTH = 1.2  # a later frame must show the eyes at least this much further apart than an earlier one
 FRONTAL_POSE = 0.25  # |pose| at most this in one frame: the face looks at the camera (photos facing it read 0 to 0.22)
 TURN_CHANGE = 0.12  # the pose must move at least this toward the side asked from the first frame (noise: 0.03)
 
