@@ -57,6 +57,10 @@ def journey(tmp_path_factory):
         journey.site.set_config("secret", journey.sidecar.secret)
         journey.ids = json.loads(journey.php(MAKE_COURSE, journey.site.www, FACES).strip().splitlines()[-1])
         journey.cli("proctor", journey.ids["quiz"], json.dumps(QUIZ))
+        # The course index and block drawers closed, as in the journeys, so that full-page screenshots show the form.
+        journey.psql("insert into mdl_user_preferences (userid, name, value) "
+                     "select u.id, d.name, '0' from mdl_user u, (values ('drawer-open-index'), ('drawer-open-block')) "
+                     "d(name) where u.deleted = 0 on conflict (userid, name) do update set value = '0'")
         journey.site.start_web()
         journey.playwright = sync_playwright().start()
         yield journey
