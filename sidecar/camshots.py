@@ -39,8 +39,9 @@ def upload_fields(form):
 
 def identity_fields(attempt_id, form):
     """The fields of an identity photo upload (multipart form) to the attempt's identity step, checked."""
-    required(form, "user_id", "taken_at", "client_shot_id")
+    required(form, "user_id", "taken_at", "client_shot_id", "challenge_id")
     return {
+        "challenge_id": token(form["challenge_id"], "challenge_id"),
         "attempt_id": attempt_id,
         "user_id": positive_int(form["user_id"], "user_id"),
         "taken_at": positive_int(form["taken_at"], "taken_at"),

@@ -11,12 +11,14 @@ from .signing import signed_headers
 
 
 def multipart(fields, files):
-    """Encode form fields and files ({name: (filename, bytes, content_type)}) as multipart."""
+    """Encode form fields and files ({name: (filename, bytes, content_type)}, or a list of such for several
+    parts of one name) as multipart."""
     boundary = "proctorpy" + secrets.token_hex(12)
     lines = []
     for name, value in fields.items():
         lines.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
-    for name, (filename, data, content_type) in files.items():
+    parts = [(name, part) for name, value in files.items() for part in (value if isinstance(value, list) else [value])]
+    for name, (filename, data, content_type) in parts:
         lines.append(
             f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
             f"Content-Type: {content_type}\r\n\r\n".encode() + data + b"\r\n"

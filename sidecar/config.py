@@ -59,6 +59,9 @@ SETTINGS = [
     Setting("analysis.max_tries", 3, "Tries before a camshot is marked unreadable"),
     Setting("analysis.poll_seconds", 0.5, "How often an idle worker looks for new jobs"),
     Setting("identity.recent_change_days", 14, "A profile photo that became the student's picture this many days or fewer before an attempt, in place of an earlier one, is a problem of the attempt that flags it"),
+    Setting("identity.challenges", "closer,left,right", "Challenges the identity step draws from at random, comma-separated: closer (move closer to the camera), left, right (turn the head to that side)"),
+    Setting("identity.challenge_seconds", 60, "Seconds an identity challenge may be answered after it is issued; it is used once"),
+    Setting("identity.max_refusals", 3, "Refused identity checks of an attempt after which the student waits for the teacher, who can let the attempt go on"),
     Setting("scoring.threshold", 60.0, "Attempts whose credibility score is below this are flagged, when the quiz's settings give no threshold (the plugin's default is the same)"),
     Setting("scoring.min_duration", 60, "Attempts shorter than this many seconds get no score"),
     Setting("scoring.default_interval_max", 90, "Longest capture interval in seconds assumed when an attempt's settings do not say"),
@@ -193,7 +196,8 @@ def _check_ranges(values):
                 "retention.audit_days", "console.session_idle_minutes", "console.session_hours",
                 "capture.max_shots_per_minute", "capture.max_events_per_minute", "storage.max_image_side",
                 "console.sign_in_failures_per_account", "console.sign_in_failures_per_address",
-                "console.sign_in_lockout_seconds", "storage.s3.timeout"]
+                "console.sign_in_lockout_seconds", "storage.s3.timeout", "identity.challenge_seconds",
+                "identity.max_refusals"]
     for name in positive:
         if values[name] <= 0:
             raise ConfigError(f"{name} must be greater than 0, got {values[name]!r}")
@@ -218,6 +222,9 @@ def _check_ranges(values):
         raise ConfigError("storage.s3.endpoint must be an http:// or https:// URL, or empty for AWS")
     if values["analysis.model"] not in ("hog", "cnn"):
         raise ConfigError("analysis.model must be hog or cnn")
+    challenges = [name.strip() for name in values["identity.challenges"].split(",") if name.strip()]
+    if not challenges or any(name not in ("closer", "left", "right") for name in challenges):
+        raise ConfigError("identity.challenges must name one or more of closer, left, right, separated by commas")
     if values["database.url"] and not values["database.url"].startswith(("postgresql://", "postgres://")):
         raise ConfigError("database.url must be a postgresql:// URL, or empty for the SQLite file in the data dir")
     if any(character in user_part(values["database.url"]) for character in "/?#@"):

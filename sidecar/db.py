@@ -400,3 +400,21 @@ def create_installation(db):
     # Who this installation is (a random id, kept by `proctorpy move`) and which Moodle site it
     # serves (learnt from the site's first signed call), so that another's data never mixes in.
     db.execute("CREATE TABLE installation (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+@migration
+def create_identity_challenges(db):
+    # The identity step's liveness challenges: drawn per attempt, used once, each check's outcome kept so
+    # that past identity.max_refusals the student waits for the teacher. Purged with their attempt.
+    db.execute("""
+        CREATE TABLE identity_challenges (
+            id TEXT PRIMARY KEY,
+            attempt_id INTEGER NOT NULL REFERENCES attempts(id),
+            kind TEXT NOT NULL,
+            issued_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            used_at REAL,
+            outcome TEXT CHECK (outcome IN ('passed', 'refused')),
+            reason TEXT
+        )""")
+    db.execute("CREATE INDEX identity_challenges_attempt ON identity_challenges(attempt_id)")

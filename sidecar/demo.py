@@ -77,21 +77,53 @@ def framing(photo, face_recognition):
     return (left + right) / 2, (top + bottom) / 2, min(crop_w, width, height * 4 / 3)
 
 
-def webcam_frame(path, rng, face_recognition):
-    """A 320x240 frame cut from a photo, with the small shifts and light changes of a live camera."""
+def webcam_picture(path, rng, face_recognition, zoom=1.0, turn=0.0):
+    """A 320x240 picture cut from a photo, with the small shifts and light changes of a live camera.
+
+    zoom > 1 frames the face closer, as if the student leant in. turn shears the picture horizontally
+    about its middle row, so the nose, below the eyes, moves sideways along the eyes' line as in a head
+    turn: positive toward the student's left (the picture's right). It is a stand-in for a photo of a
+    turned head; tests/test_liveness.py measures that dlib's landmarks read it as one."""
     with Image.open(path) as photo:
         photo = photo.convert("RGB")
     width, height = photo.size
     centre_x, centre_y, crop_w = framing(photo, face_recognition)
+    crop_w /= zoom
     crop_h = crop_w * 3 / 4
     jitter = crop_w / 40
     left = max(0, min(width - crop_w, centre_x - crop_w / 2 + rng.uniform(-jitter, jitter)))
     top = max(0, min(height - crop_h, centre_y - crop_h / 2 + rng.uniform(-jitter, jitter)))
     frame = photo.crop((round(left), round(top), round(left + crop_w), round(top + crop_h))).resize((320, 240))
-    frame = ImageEnhance.Brightness(frame).enhance(rng.uniform(0.9, 1.1))
+    if turn:
+        # Output (x, y) shows input (x - turn * (y - 120), y): a row d pixels below the middle moves turn * d
+        # pixels right, a row above it moves left.
+        frame = frame.transform(frame.size, Image.Transform.AFFINE, (1, -turn, 120 * turn, 0, 1, 0),
+                                Image.Resampling.BILINEAR)
+    return ImageEnhance.Brightness(frame).enhance(rng.uniform(0.9, 1.1))
+
+
+def jpeg(picture):
     out = io.BytesIO()
-    frame.save(out, format="JPEG", quality=85)
+    picture.save(out, format="JPEG", quality=85)
     return out.getvalue()
+
+
+def webcam_frame(path, rng, face_recognition):
+    """A webcam picture of the photo as JPEG bytes."""
+    return jpeg(webcam_picture(path, rng, face_recognition))
+
+
+# How a face moves over the frames of each identity challenge: (zoom, turn) per frame.
+CHALLENGE_MOVES = {
+    "closer": [(1.0, 0.0), (1.0, 0.0), (1.15, 0.0), (1.3, 0.0), (1.45, 0.0), (1.6, 0.0)],
+    "left": [(1.0, 0.0), (1.0, 0.0), (1.0, 0.25), (1.0, 0.5), (1.0, 0.25), (1.0, 0.0)],
+    "right": [(1.0, 0.0), (1.0, 0.0), (1.0, -0.25), (1.0, -0.5), (1.0, -0.25), (1.0, 0.0)],
+}
+
+
+def challenge_pictures(path, challenge, rng, face_recognition):
+    """The pictures a camera takes of this face while its student follows the identity challenge."""
+    return [webcam_picture(path, rng, face_recognition, zoom, turn) for zoom, turn in CHALLENGE_MOVES[challenge]]
 
 
 def photo_bytes(path):
@@ -121,6 +153,25 @@ class DemoLoader:
         body, ctype = multipart(fields, {"image": ("frame.jpg", data, "image/jpeg")})
         return self.call(method, path, body, ctype)
 
+    def identity_step(self, attempt_id, user_id, start, photo, rng):
+        """Follow the challenge the sidecar draws with frames of the photo; a second load finds the step over."""
+        client_shot_id = f"demo-{attempt_id}-id"
+        fields = {"user_id": user_id, "taken_at": start * 1000, "client_shot_id": client_shot_id}
+        path = f"/api/v1/attempts/{attempt_id}/identity"
+        body = json.dumps({"user_id": user_id}).encode()
+        headers = signed_headers(self.secret, "POST", path + "/challenge", body)
+        drawn = self.client.open(path + "/challenge", method="POST", data=body, content_type="application/json",
+                                 headers=headers)
+        if drawn.status_code == 409:  # loaded before: the step is over
+            return
+        if drawn.status_code >= 400:
+            raise DemoError(f"POST {path}/challenge was refused: {drawn.get_data(as_text=True)}")
+        challenge = drawn.get_json()
+        frames = [("frame.jpg", jpeg(picture), "image/jpeg")
+                  for picture in challenge_pictures(photo, challenge["kind"], rng, self.face_recognition)]
+        body, ctype = multipart({**fields, "challenge_id": challenge["id"]}, {"frame": frames})
+        self.call("POST", path, body, ctype)
+
     def load(self, start):
         """Register, capture and finish every demo attempt; return the attempt ids."""
         rng = random.Random(2026)
@@ -131,10 +182,7 @@ class DemoLoader:
             body = {"user_id": user_id, "user_fullname": name, **COURSE, **QUIZ, "started_at": start,
                     "interval_min": INTERVAL, "interval_max": INTERVAL, "identity_check": "match", "threshold": 70}
             self.call("PUT", f"/api/v1/attempts/{attempt_id}", json.dumps(body).encode(), "application/json")
-            first = scene[0][1][0]
-            self.image("POST", f"/api/v1/attempts/{attempt_id}/identity",
-                       {"user_id": user_id, "taken_at": start * 1000, "client_shot_id": f"demo-{attempt_id}-id"},
-                       webcam_frame(self.photos / first, rng, self.face_recognition))
+            self.identity_step(attempt_id, user_id, start, self.photos / scene[0][1][0], rng)
             minute = 0.0
             for length, frames in scene:
                 shots = round(length * 60 / INTERVAL)

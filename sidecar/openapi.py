@@ -5,6 +5,7 @@ sidecar accepts; tests/test_vocabulary.py holds the Moodle plugin's lists to it.
 tests/test_openapi.py holds it to the URL map: every route is documented with its methods,
 and nothing documented is missing.
 """
+from .analysis.liveness import MAX_FRAMES, MIN_FRAMES
 from .attempts import (
     COMMENT_LENGTH, CONCLUSIONS, EVENT_TYPES, IDENTITY_CHECKS, INTERVAL_SECONDS, NAME_LENGTH, PERCENT, RETENTION_DAYS,
 )
@@ -181,16 +182,28 @@ def document(version):
                 "reference: its identity step stays closed and later photos are refused (409); audited. The "
                 "attempt's identity state", refusals=("404", "409"), parameters=attempt,
                 body=json_body({"camshot_id": CAMSHOT_ID, **ACTOR}, ("camshot_id",)))},
+            "/api/v1/attempts/{attempt_id}/identity/challenge": {"post": operation(
+                "Draw the liveness challenge of the attempt's next identity check, at random among "
+                "identity.challenges: {id, kind (closer, left, right), instruction, frames (how many to take), "
+                "seconds (over how long), expires_at}. Only during the identity step (409), and not past "
+                "identity.max_refusals refused checks (409 identity_refusals_exhausted: the teacher lets the "
+                "attempt go on)", ok=201, refusals=("409",), parameters=attempt,
+                body=json_body({"user_id": ID}, ("user_id",)))},
             "/api/v1/attempts/{attempt_id}/identity": {"get": operation(
                 "How the attempt's identity stands: passed, its frozen reference (frozen, none, not_frozen), a "
                 "teacher's decision, its latest identity photo and the profile photo changes recorded for it",
                 refusals=("404",), parameters=attempt), "post": operation(
-                "Identity check at the start: stores the photo and answers at once whether it passes. Only during "
-                "the identity step: a finished attempt, or one whose check has passed, is refused (409)",
-                refusals=("409", "413", "415", "422", "429", "503", "507"), parameters=attempt,
-                body=multipart_body({"image": IMAGE_PART, "user_id": ID, "taken_at": MS,
-                                     "client_shot_id": CLIENT_KEY},
-                                    ("image", "user_id", "taken_at", "client_shot_id")))},
+                "Identity check at the start: the frames taken while the student followed the challenge must show a "
+                "live face doing it (not the profile photo, not a still picture); the frame facing the camera is "
+                "stored as the identity photo and answers at once whether it passes, with refusals_left. The "
+                "challenge is used once: unknown (404), used or expired (409). Only during the identity step: a "
+                "finished attempt, or one whose check has passed, is refused (409)",
+                refusals=("400", "404", "409", "413", "415", "422", "429", "503", "507"), parameters=attempt,
+                body=multipart_body({"frame": {"type": "array", "items": IMAGE_PART, "minItems": MIN_FRAMES,
+                                               "maxItems": MAX_FRAMES},
+                                     "user_id": ID, "taken_at": MS, "client_shot_id": CLIENT_KEY,
+                                     "challenge_id": CLIENT_KEY},
+                                    ("frame", "user_id", "taken_at", "client_shot_id", "challenge_id")))},
             "/api/v1/attempts/{attempt_id}/report": {"get": operation(
                 "Per-attempt report as an HTML fragment. Images are referenced as <image_base><camshot id> "
                 "and <image_base><camshot id>?size=thumb", media="text/html", refusals=("404",),

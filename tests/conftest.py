@@ -19,6 +19,7 @@ import http.client
 import io
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -41,6 +42,8 @@ from sidecar.db import connect, migrate
 from sidecar.views.connections import close_app
 from sidecar.client import SidecarClient, SidecarError, multipart
 from sidecar.config import load_config
+from sidecar.analysis.faces import load_face_recognition
+from sidecar.demo import challenge_pictures, jpeg
 from sidecar.signing import signed_headers
 from sidecar.storage import database_path, image_store
 
@@ -520,3 +523,34 @@ def moodle_phpunit(moodle_code):
     except moodle_site.MoodleUnavailable as error:
         pytest.fail(str(error), pytrace=False)
     return site
+
+
+def identity_challenge(api, attempt_id=1, user_id=7):
+    """POST .../identity/challenge: the liveness challenge of the attempt's next identity check (the response)."""
+    return api.json("POST", f"/api/v1/attempts/{attempt_id}/identity/challenge", {"user_id": user_id})
+
+
+def challenge_frames(relative, challenge, seed=0):
+    """JPEG frames a webcam takes of the face in this shared photo while its student follows the challenge."""
+    rng = random.Random(seed)
+    return [jpeg(picture) for picture in challenge_pictures(FACES / relative, challenge, rng, load_face_recognition())]
+
+
+def post_frames(api, frames, challenge_id, attempt_id=1, user_id=7, client_shot_id=None, taken_at=None):
+    """POST .../identity with these frames (bytes) as the answer to the challenge."""
+    body, ctype = multipart(
+        {"user_id": user_id, "taken_at": taken_at or int(time.time() * 1000),
+         "client_shot_id": client_shot_id or secrets.token_hex(8), "challenge_id": challenge_id},
+        {"frame": [(f"frame{n}.jpg", frame, "image/jpeg") for n, frame in enumerate(frames)]},
+    )
+    return api.open("POST", f"/api/v1/attempts/{attempt_id}/identity", body, ctype)
+
+
+def post_identity(api, relative, attempt_id=1, user_id=7, client_shot_id=None, taken_at=None):
+    """The identity check of a student filmed from this photo, who follows the challenge the sidecar draws; the
+    challenge's refusal when it draws none."""
+    drawn = identity_challenge(api, attempt_id, user_id)
+    if drawn.status_code != 201:
+        return drawn
+    return post_frames(api, challenge_frames(relative, drawn.json["kind"]), drawn.json["id"], attempt_id, user_id,
+                       client_shot_id, taken_at)

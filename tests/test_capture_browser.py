@@ -54,6 +54,8 @@ class QuizSite:
                 path = self.path.split("?")[0]
                 if path == "/":
                     site.send(self, BROWSER / "index.html", "text/html")
+                elif path.endswith(".html"):
+                    site.send(self, BROWSER / Path(path).name, "text/html")
                 elif path == "/strings.json":
                     reply(self, 200, site.strings, "application/json")
                 elif path.startswith("/amd/"):
@@ -80,7 +82,7 @@ class QuizSite:
             ["php", str(PLUGIN / "tests" / "fixtures" / "client_cli.php"), self.sidecar.url, self.sidecar.secret,
              "forward", str(USER_ID)], input=body, capture_output=True, check=True)
         answer = json.loads(result.stdout)
-        args = {k: v for k, v in request["args"].items() if k != "image"}
+        args = {k: v for k, v in request["args"].items() if k not in ("image", "frames")}
         self.calls.append((request["methodname"], args, answer))
         return result.stdout
 

@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from conftest import SECRET, face_bytes, png_bytes
+from conftest import SECRET, png_bytes, post_identity
 from sidecar.attempts import EARLIEST_BEFORE_START, LATEST_AHEAD
 from sidecar.client import multipart
 from sidecar.db import connect, migrate, write_transaction
@@ -69,9 +69,7 @@ def send_event(api, route, at, client_event_id):
 
 
 def send_identity(api, taken_at, client_shot_id):
-    body, ctype = multipart({"user_id": 7, "taken_at": taken_at, "client_shot_id": client_shot_id},
-                            {"image": ("identity.png", face_bytes("obama/obama1.jpg", width=320), "image/png")})
-    return api.open("POST", "/api/v1/attempts/1/identity", body, ctype)
+    return post_identity(api, "obama/obama1.jpg", client_shot_id=client_shot_id, taken_at=taken_at)
 
 
 def out_of_range(started):

@@ -1,10 +1,8 @@
 """Bytes per student-hour: from stored camshots and each quiz's capture interval, on the dashboard."""
-import time
 
 import pytest
 
-from conftest import face_bytes
-from sidecar.client import multipart
+from conftest import face_bytes, post_identity
 from sidecar.console.views import size_filter
 from sidecar.db import connect
 from sidecar.sizing import shots_per_hour, student_hour
@@ -34,9 +32,7 @@ def stored(api):
         assert api.put_attempt(attempt_id, quiz_id=quiz_id, interval_min=low, interval_max=high).status_code == 201
         for frame in frames[:attempt_id]:
             assert api.post_camshot(frame, attempt_id=attempt_id, content_type="image/jpeg").status_code == 201
-    body, ctype = multipart({"user_id": 7, "taken_at": int(time.time() * 1000), "client_shot_id": "identity"},
-                            {"image": ("identity.jpg", frames[0], "image/jpeg")})
-    assert api.open("POST", "/api/v1/attempts/1/identity", body, ctype).status_code == 200
+    assert post_identity(api, "obama/obama1.jpg", client_shot_id="identity").status_code == 200
 
 
 @pytest.mark.engines

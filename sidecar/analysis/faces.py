@@ -56,7 +56,7 @@ def find_faces(image, config):
     works on a fixed 150-pixel chip and is sharper taken from the full frame.
     """
     face_recognition = load_face_recognition()
-    small = _analysis_size(image, config["analysis.width"])
+    small = analysis_size(image, config["analysis.width"])
     found = face_recognition.face_locations(np.asarray(small), config["analysis.upsample"], config["analysis.model"])
     x_scale, y_scale = image.width / small.width, image.height / small.height
     boxes = [_scale_box(box, x_scale, y_scale, image.width, image.height) for box in found]
@@ -65,7 +65,7 @@ def find_faces(image, config):
     return Faces(boxes, [np.asarray(e, dtype=np.float64) for e in encodings])
 
 
-def _analysis_size(image, width):
+def analysis_size(image, width):
     """The image at most width wide; a whole-number reduction (640 to 320) averages pixel blocks,
     which is several times faster than resampling."""
     if image.width <= width:

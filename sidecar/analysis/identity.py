@@ -1,17 +1,21 @@
 """The identity step of an attempt: the student's photo before the quiz opens, analysed at once,
 and whether they may start.
 
-The step lasts from the start of the attempt until its first passing check; the photo is a
-camshot of kind identity, ingested as every camshot is, then analysed in the request unless a
-worker holds it already (its verdict is then awaited a moment).
+The step lasts from the start of the attempt until its first passing check. Each check answers a
+liveness challenge (liveness.py): the frames the browser took while the student followed it are
+checked in memory, and only the frame facing the camera is kept, as the identity photo: a camshot of
+kind identity, ingested as every camshot is, then analysed in the request unless a worker holds it
+already (its verdict is then awaited a moment). The other frames are never stored.
 """
 import logging
 import os
 import time
 
-from .. import attempts, camshots, ingest
+from .. import attempts, audit, camshots, ingest
+from ..db import write_transaction
 from ..errors import Conflict, ImageStoreUnavailable, Unavailable
-from . import frozen, queue
+from ..images import decode_upload, fit_width
+from . import frozen, liveness, queue
 from . import camshots as camshot_analysis
 from .faces import ModelsUnavailable
 
@@ -34,11 +38,53 @@ MESSAGES = {
 }
 
 
+def challenge(db, config, attempt):
+    """A liveness challenge for the attempt's next identity check, while its identity step lasts."""
+    refuse_outside_identity_step(db, attempt)
+    return liveness.issue(db, config, attempt["id"], time.time())
+
+
+def check_live(db, config, images, attempt, fields, frames, actor):
+    """Check that the frames follow the attempt's challenge, then the face of the frame facing the camera;
+    the answer, with how many refusals the student has left before the teacher must let them go on."""
+    stored = camshots.find_by_client_id(db, attempt["id"], fields["client_shot_id"])
+    if stored:  # a retry of a check whose photo was stored: answered again, its challenge is spent
+        return with_refusals_left(db, config, attempt, conclude(db, config, images, attempt, stored["id"]))
+    refuse_outside_identity_step(db, attempt)
+    attempts.capture_time(attempt, fields["taken_at"], "taken_at", time.time())  # before the challenge is spent
+    liveness.frame_count(len(frames))
+    # Scaled down one by one as they are decoded: eight frames at the largest size accepted would hold 400 MB.
+    pictures = [fit_width(decode_upload(data, config), config["storage.max_width"]) for data in frames]
+    kind = liveness.take(db, config, attempt["id"], fields["challenge_id"], time.time())
+    outcome = liveness.check(pictures, kind, liveness.reference_hashes(db, images, attempt["user_id"], config), config)
+    if outcome.passed:
+        answer = check(db, config, images, attempt, fields, frames[outcome.photo])
+        reason = None if answer["passed"] else answer["status"]
+    else:
+        answer = {"id": None, "passed": False, "status": outcome.reason, "message": liveness.MESSAGES[outcome.reason]}
+        reason = outcome.reason
+    with write_transaction(db):
+        liveness.record_outcome(db, fields["challenge_id"], answer["passed"], reason)
+        audit.record(db, "identity_check", actor, audit.attempt_selection(attempt), count=len(frames),
+                     detail=f"challenge {kind}: " + ("passed" if answer["passed"] else f"refused ({reason})"))
+    return with_refusals_left(db, config, attempt, answer)
+
+
+def with_refusals_left(db, config, attempt, answer):
+    left = max(0, config["identity.max_refusals"] - liveness.refusals(db, attempt["id"]))
+    return {**answer, "refusals_left": left}
+
+
 def check(db, config, images, attempt, fields, data):
     """Store the identity photo, analyse it now and say whether the student may start; the first pass is recorded."""
     stored, _ = ingest.camshot(db, config, images, attempt, fields, data, admit=refuse_outside_identity_step)
-    analyse_now(db, config, images, stored["id"])
-    answer = identity_answer(db, attempt, stored["id"])
+    return conclude(db, config, images, attempt, stored["id"])
+
+
+def conclude(db, config, images, attempt, camshot_id):
+    """Analyse the stored identity photo now unless a worker holds it; its answer. The first pass is recorded."""
+    analyse_now(db, config, images, camshot_id)
+    answer = identity_answer(db, attempt, camshot_id)
     if answer["passed"]:
         attempts.record_identity_pass(db, attempt["id"], time.time())
     return answer

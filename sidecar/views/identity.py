@@ -39,15 +39,32 @@ def _changed_at(value):
     return changed_at
 
 
+@bp.post("/attempts/<attempt_id>/identity/challenge")
+def post_identity_challenge(attempt_id):
+    """Draw the liveness challenge the student follows at the attempt's next identity check."""
+    attempt_id = positive_int(attempt_id, "attempt_id")
+    body = json_body()
+    required(body, "user_id")
+    db = get_db()
+    attempt = attempts.load_attempt(db, attempt_id, must_belong_to=positive_int(body["user_id"], "user_id"), status=409)
+    return jsonify(identity.challenge(db, current_app.config["PROCTORPY"], attempt)), 201
+
+
 @bp.post("/attempts/<attempt_id>/identity")
 def post_identity(attempt_id):
-    """Store an identity photo as a camshot, analyse it now, and say whether the student may start."""
+    """Check the frames taken while the student followed the challenge; keep the one facing the camera as the
+    identity photo, analyse it now, and say whether the student may start."""
     fields = camshots.identity_fields(positive_int(attempt_id, "attempt_id"), request.form)
-    data = uploaded_image()
+    frames = [upload.read() for upload in request.files.getlist("frame")]
     db = get_db()
     attempt = attempts.load_attempt(db, fields["attempt_id"], must_belong_to=fields["user_id"], status=409)
-    return jsonify(identity.check(db, current_app.config["PROCTORPY"], current_app.config["IMAGES"], attempt, fields,
-                                  data))
+    return jsonify(identity.check_live(db, current_app.config["PROCTORPY"], current_app.config["IMAGES"], attempt,
+                                       fields, frames, student(fields["user_id"])))
+
+
+def student(user_id):
+    """The audit log's actor of an identity check: the student, through Moodle."""
+    return {"actor_type": "moodle", "actor_id": str(user_id), "actor_name": ""}
 
 
 @bp.get("/attempts/<attempt_id>/identity")

@@ -96,6 +96,16 @@ class api {
     }
 
     /**
+     * The liveness challenge of an attempt's next identity check.
+     *
+     * @param int $attemptid Moodle's quiz attempt id
+     * @return string
+     */
+    public static function identity_challenge(int $attemptid): string {
+        return self::identity($attemptid) . '/challenge';
+    }
+
+    /**
      * Camshot upload.
      *
      * @return string

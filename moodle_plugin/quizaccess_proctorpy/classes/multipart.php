@@ -25,7 +25,7 @@
 namespace quizaccess_proctorpy;
 
 /**
- * A multipart/form-data body with text fields and one file.
+ * A multipart/form-data body with text fields and files.
  *
  * The signature covers the body's SHA-256, so the body is built here rather than by curl.
  */
@@ -39,20 +39,10 @@ class multipart {
      * Build a body.
      *
      * @param array $fields text fields name => value
-     * @param string $filefield name of the file field
-     * @param string $filename file name sent with it
-     * @param string $filebytes file content
-     * @param string $filetype MIME type of the file
+     * @param array $files the file parts, each [field name, file name, content, MIME type]; a name may repeat
      * @param string|null $boundary fixed boundary (tests), random when null
      */
-    public function __construct(
-        array $fields,
-        string $filefield,
-        string $filename,
-        string $filebytes,
-        string $filetype,
-        ?string $boundary = null
-    ) {
+    public function __construct(array $fields, array $files, ?string $boundary = null) {
         $boundary = $boundary ?? 'proctorpy' . bin2hex(random_bytes(12));
         $parts = '';
         foreach ($fields as $name => $value) {
@@ -60,13 +50,14 @@ class multipart {
                 . 'Content-Disposition: form-data; name="' . self::quote($name) . "\"\r\n\r\n"
                 . $value . "\r\n";
         }
-        $parts .= '--' . $boundary . "\r\n"
-            . 'Content-Disposition: form-data; name="' . self::quote($filefield) . '"; filename="'
-            . self::quote($filename) . "\"\r\n"
-            . 'Content-Type: ' . $filetype . "\r\n\r\n"
-            . $filebytes . "\r\n"
-            . '--' . $boundary . "--\r\n";
-        $this->body = $parts;
+        foreach ($files as [$filefield, $filename, $filebytes, $filetype]) {
+            $parts .= '--' . $boundary . "\r\n"
+                . 'Content-Disposition: form-data; name="' . self::quote($filefield) . '"; filename="'
+                . self::quote($filename) . "\"\r\n"
+                . 'Content-Type: ' . $filetype . "\r\n\r\n"
+                . $filebytes . "\r\n";
+        }
+        $this->body = $parts . '--' . $boundary . "--\r\n";
         $this->contenttype = 'multipart/form-data; boundary=' . $boundary;
     }
 

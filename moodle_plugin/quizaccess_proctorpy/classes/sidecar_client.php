@@ -128,7 +128,28 @@ class sidecar_client {
      */
     public function image(string $method, string $path, array $fields, string $imagebytes, string $mimetype): array {
         $filename = $mimetype === 'image/png' ? 'camshot.png' : 'camshot.jpg';
-        $form = new multipart($fields, 'image', $filename, $imagebytes, $mimetype);
+        $form = new multipart($fields, [['image', $filename, $imagebytes, $mimetype]]);
+        return self::decode($this->call($method, $path, $form->body, $form->contenttype));
+    }
+
+    /**
+     * A signed multipart call carrying several images under one part name.
+     *
+     * @param string $method POST or PUT
+     * @param string $path path
+     * @param array $fields text fields
+     * @param string $partname the name of every image part
+     * @param camshot_image[] $images checked images
+     * @return array the decoded answer
+     * @throws sidecar_exception
+     */
+    public function images(string $method, string $path, array $fields, string $partname, array $images): array {
+        $files = [];
+        foreach ($images as $image) {
+            $files[] = [$partname, $image->mimetype === 'image/png' ? 'camshot.png' : 'camshot.jpg', $image->bytes,
+                $image->mimetype];
+        }
+        $form = new multipart($fields, $files);
         return self::decode($this->call($method, $path, $form->body, $form->contenttype));
     }
 

@@ -41,7 +41,14 @@ $functions = [
     ],
     'quizaccess_proctorpy_check_identity' => [
         'classname' => 'quizaccess_proctorpy\external\check_identity',
-        'description' => 'Check the identity photo taken at the start of the current user\'s attempt.',
+        'description' => 'Check the frames taken while the current user followed the identity challenge of their attempt.',
+        'type' => 'write',
+        'ajax' => true,
+        'loginrequired' => true,
+    ],
+    'quizaccess_proctorpy_get_identity_challenge' => [
+        'classname' => 'quizaccess_proctorpy\external\get_identity_challenge',
+        'description' => 'Draw the liveness challenge the current user follows at the identity check of their attempt.',
         'type' => 'write',
         'ajax' => true,
         'loginrequired' => true,

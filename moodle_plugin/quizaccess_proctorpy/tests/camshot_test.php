@@ -90,13 +90,19 @@ final class camshot_test extends \basic_testcase {
      */
     public function test_multipart_body(): void {
         $png = self::png();
-        $form = new multipart(['attempt_id' => '42', 'kind' => 'attempt'], 'image', 'camshot.png', $png, 'image/png', 'BOUND');
+        $form = new multipart(
+            ['attempt_id' => '42', 'kind' => 'attempt'],
+            [['image', 'camshot.png', $png, 'image/png'], ['frame', 'b.jpg', 'JPEG', 'image/jpeg']],
+            'BOUND'
+        );
         $this->assertSame('multipart/form-data; boundary=BOUND', $form->contenttype);
         $this->assertSame("--BOUND\r\nContent-Disposition: form-data; name=\"attempt_id\"\r\n\r\n42\r\n"
             . "--BOUND\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\nattempt\r\n"
             . "--BOUND\r\nContent-Disposition: form-data; name=\"image\"; filename=\"camshot.png\"\r\n"
-            . "Content-Type: image/png\r\n\r\n" . $png . "\r\n--BOUND--\r\n", $form->body);
-        $random = new multipart([], 'image', 'a.png', $png, 'image/png');
+            . "Content-Type: image/png\r\n\r\n" . $png . "\r\n"
+            . "--BOUND\r\nContent-Disposition: form-data; name=\"frame\"; filename=\"b.jpg\"\r\n"
+            . "Content-Type: image/jpeg\r\n\r\nJPEG\r\n--BOUND--\r\n", $form->body);
+        $random = new multipart([], [['image', 'a.png', $png, 'image/png']]);
         $this->assertMatchesRegularExpression('/^multipart\/form-data; boundary=proctorpy[0-9a-f]{24}$/', $random->contenttype);
     }
 }

@@ -22,6 +22,7 @@ use quizaccess_proctorpy\tests\proctorpy_helper;
 #[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\external\upload_camshot::class)]
 #[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\external\send_event::class)]
 #[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\external\check_identity::class)]
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\external\get_identity_challenge::class)]
 #[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\external\forwarding::class)]
 #[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\local\proctored_attempt::class)]
 /**
@@ -36,6 +37,7 @@ use quizaccess_proctorpy\tests\proctorpy_helper;
  * @covers     \quizaccess_proctorpy\external\upload_camshot
  * @covers     \quizaccess_proctorpy\external\send_event
  * @covers     \quizaccess_proctorpy\external\check_identity
+ * @covers     \quizaccess_proctorpy\external\get_identity_challenge
  * @covers     \quizaccess_proctorpy\external\forwarding
  * @covers     \quizaccess_proctorpy\local\proctored_attempt
  */
@@ -103,7 +105,7 @@ final class external_test extends \advanced_testcase {
      * The functions are declared for AJAX, with a login required.
      */
     public function test_functions_are_declared(): void {
-        foreach (['upload_camshot', 'send_event', 'check_identity'] as $name) {
+        foreach (['upload_camshot', 'send_event', 'check_identity', 'get_identity_challenge'] as $name) {
             $info = external_api::external_function_info('quizaccess_proctorpy_' . $name);
             $this->assertSame('quizaccess_proctorpy\\external\\' . $name, $info->classname);
             $this->assertTrue((bool) $info->allowed_from_ajax, $name);
@@ -165,7 +167,9 @@ final class external_test extends \advanced_testcase {
         $this->assertSame('err_notyourattempt', self::call('send_event', ['attemptid' => $attempt->id,
             'type' => 'focus_lost', 'at' => (int) (microtime(true) * 1000), 'clienteventid' => 'ev1'])['error']);
         $this->assertSame('err_notyourattempt', self::call('check_identity', ['attemptid' => $attempt->id,
-            'takenat' => (int) (microtime(true) * 1000), 'clientshotid' => 'id1', 'image' => $png])['error']);
+            'takenat' => (int) (microtime(true) * 1000), 'clientshotid' => 'id1', 'challengeid' => 'c1',
+            'frames' => array_fill(0, 6, $png)])['error']);
+        $this->assertSame('err_notyourattempt', self::call('get_identity_challenge', ['attemptid' => $attempt->id])['error']);
         $this->assertSame([], $this->sidecar_attempt($this->client, $attempt->id)['shots']);
     }
 
@@ -296,43 +300,87 @@ final class external_test extends \advanced_testcase {
     }
 
     /**
-     * Without an identity check there is no identity step: a photo is refused and nothing reaches the sidecar.
+     * Without an identity check there is no identity step: no challenge is drawn, frames are refused, and nothing
+     * reaches the sidecar.
      */
     public function test_check_identity_without_check_is_refused(): void {
         $attempt = $this->start_attempt($this->quiz, $this->student);
-        $answer = self::call('check_identity', ['attemptid' => $attempt->id, 'takenat' => (int) (microtime(true) * 1000),
-            'clientshotid' => 'id1', 'image' => base64_encode(self::image_bytes())]);
+        $this->assertSame('err_identitystepover', self::call('get_identity_challenge', ['attemptid' => $attempt->id])['error']);
+        $answer = self::call('check_identity', self::identity_args($attempt->id, 'c1', array_fill(0, 6, base64_encode(
+            self::image_bytes()
+        ))));
         $this->assertSame('err_identitystepover', $answer['error']);
         $this->assertSame([], $this->sidecar_attempt($this->client, $attempt->id)['shots']);
     }
 
     /**
-     * When a face must be seen, a photo without one fails with the sidecar's sentence and the step goes on; a photo
-     * with a face ends it on the server, and no identity photo is taken after that.
+     * Arguments of an identity check.
+     *
+     * @param int $attemptid the attempt
+     * @param string $challengeid the challenge followed
+     * @param string[] $frames base64 images
+     * @param int $later milliseconds after now the frames were taken
+     * @return array
+     */
+    private static function identity_args(int $attemptid, string $challengeid, array $frames, int $later = 0): array {
+        return ['attemptid' => $attemptid, 'takenat' => (int) (microtime(true) * 1000) + $later,
+            'clientshotid' => 'id' . $later, 'challengeid' => $challengeid, 'frames' => $frames];
+    }
+
+    /**
+     * A still picture fails the sidecar's liveness check with its sentence and the step goes on; frames that follow
+     * the challenge the sidecar drew end it on the server, and no challenge is drawn after that.
      */
     public function test_check_identity_ends_the_step_on_the_server(): void {
         $quiz = $this->create_quiz($this->course, ['identitycheck' => 'face']);
         $attempt = $this->start_attempt($quiz, $this->student);
         $settings = $this->quiz_settings($quiz)->get_quiz();
-        $answer = self::call('check_identity', ['attemptid' => $attempt->id, 'takenat' => (int) (microtime(true) * 1000),
-            'clientshotid' => 'id1', 'image' => base64_encode(self::image_bytes())]);
+        $challenge = self::call('get_identity_challenge', ['attemptid' => $attempt->id]);
+        $this->assertFalse($challenge['waiting']);
+        $this->assertSame(6, $challenge['frames']);
+        $still = array_fill(0, 6, base64_encode(self::image_bytes()));
+        $answer = self::call('check_identity', self::identity_args($attempt->id, $challenge['challengeid'], $still));
         $this->assertArrayNotHasKey('error', $answer);
         $this->assertFalse($answer['passed']);
-        $this->assertStringContainsString('No face', $answer['message']);
+        $this->assertStringContainsString('still picture', $answer['message']);
+        $this->assertSame(2, $answer['refusalsleft']);
         $this->assertTrue(local\identity_step::pending($settings, $attempt->id));
 
-        $face = base64_encode(file_get_contents($this->faces_folder() . '/obama/obama1.jpg'));
-        $answer = self::call('check_identity', ['attemptid' => $attempt->id, 'takenat' => (int) (microtime(true) * 1000) + 1000,
-            'clientshotid' => 'id2', 'image' => $face]);
+        $challenge = self::call('get_identity_challenge', ['attemptid' => $attempt->id]);
+        // The instruction tells which challenge the sidecar drew.
+        $drawn = array_filter(external\get_identity_challenge::CHALLENGES, fn($kind) =>
+            get_string('challenge_' . $kind, 'quizaccess_proctorpy') === $challenge['instruction']);
+        $this->assertCount(1, $drawn, $challenge['instruction']);
+        $kind = reset($drawn);
+        $frames = $this->challenge_frames($kind);
+        $answer = self::call('check_identity', self::identity_args($attempt->id, $challenge['challengeid'], $frames, 1000));
         $this->assertTrue($answer['passed'], $answer['message'] ?? '');
         $this->assertFalse(local\identity_step::pending($settings, $attempt->id));
         $this->assertSame(local\identity_step::PASSED, local\identity_step::outcome($attempt->id)->outcome);
 
-        $late = self::call('check_identity', ['attemptid' => $attempt->id, 'takenat' => (int) (microtime(true) * 1000) + 2000,
-            'clientshotid' => 'id3', 'image' => $face]);
+        $this->assertSame('err_identitystepover', self::call('get_identity_challenge', ['attemptid' => $attempt->id])['error']);
+        $late = self::call('check_identity', self::identity_args($attempt->id, $challenge['challengeid'], $frames, 2000));
         $this->assertSame('err_identitystepover', $late['error']);
         $shots = $this->sidecar_attempt($this->client, $attempt->id)['shots'];
-        $this->assertSame(['identity', 'identity'], array_column($shots, 'kind'));
+        $this->assertSame(['identity'], array_column($shots, 'kind'));
+    }
+
+    /**
+     * After three refused checks no challenge is drawn: the student is told to wait for the teacher.
+     */
+    public function test_after_three_refusals_the_student_waits_for_the_teacher(): void {
+        $quiz = $this->create_quiz($this->course, ['identitycheck' => 'face']);
+        $attempt = $this->start_attempt($quiz, $this->student);
+        $still = array_fill(0, 6, base64_encode(self::image_bytes()));
+        for ($n = 1; $n <= 3; $n++) {
+            $challenge = self::call('get_identity_challenge', ['attemptid' => $attempt->id]);
+            $answer = self::call('check_identity', self::identity_args($attempt->id, $challenge['challengeid'], $still, $n));
+            $this->assertSame(3 - $n, $answer['refusalsleft']);
+        }
+        $waiting = self::call('get_identity_challenge', ['attemptid' => $attempt->id]);
+        $this->assertTrue($waiting['waiting']);
+        $this->assertSame(get_string('identitywaitteacher', 'quizaccess_proctorpy'), $waiting['message']);
+        $this->assertSame('', $waiting['challengeid']);
     }
 
     /**

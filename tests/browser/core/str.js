@@ -8,9 +8,15 @@ define([], function() {
         return strings;
     };
     return {
-        getString: function(key) {
+        // As Moodle's: {$a} takes a plain parameter, {$a->name} a field of an object.
+        getString: function(key, component, param) {
             return load().then(function(all) {
-                return all[key] === undefined ? '[[' + key + ']]' : all[key];
+                if (all[key] === undefined) {
+                    return '[[' + key + ']]';
+                }
+                return all[key].replace(/\{\$a(?:->(\w+))?\}/g, function(whole, field) {
+                    return field ? param[field] : param;
+                });
             });
         }
     };

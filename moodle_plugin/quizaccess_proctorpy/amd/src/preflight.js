@@ -15,8 +15,9 @@
 
 /**
  * Pre-flight check of a proctored quiz: live camera preview; the start button stays disabled
- * until the camera delivers a frame. At an attempt's identity step, the photo for the sidecar's
- * check: the server ends the step, this module only takes the photo and shows the answer.
+ * until the camera delivers a frame. At an attempt's identity step, the frames for the sidecar's
+ * liveness and identity check: the server draws the challenge and ends the step, this module only shows
+ * the challenge, takes the frames and shows the answer.
  *
  * @module     quizaccess_proctorpy/preflight
  * @copyright  2026 The proctorpy authors
@@ -40,40 +41,87 @@ const say = (element, kind, text) => {
 };
 
 /**
- * The identity step: each photo is checked by the sidecar at once; a refused one can be taken again.
+ * Frames of the camera spread evenly over some seconds, the first at once.
+ *
+ * @param {HTMLVideoElement} video the playing preview
+ * @param {number} width frame width in pixels
+ * @param {number} count how many frames
+ * @param {number} seconds over how long
+ * @returns {Promise<string[]|null>} JPEG data URLs, null when the camera gave no frame
+ */
+const takeFrames = async(video, width, count, seconds) => {
+    const frames = [];
+    for (let n = 0; n < count; n++) {
+        if (n > 0) {
+            await new Promise((resolve) => setTimeout(resolve, seconds * 1000 / (count - 1)));
+        }
+        const image = Camera.frame(video, width);
+        if (!image) {
+            return null;
+        }
+        frames.push(image);
+    }
+    return frames;
+};
+
+/**
+ * The identity step: the sidecar draws a challenge (move closer, turn the head to one side) that the student
+ * follows while the camera takes a few frames, then checks them at once. A photo held up to the camera cannot
+ * follow it. A refused check starts again with a new challenge, until the sidecar's limit: then the student
+ * waits for the teacher.
  *
  * @param {HTMLElement} region the identity region
  * @param {HTMLVideoElement} video the playing preview
  * @param {number} attemptid the attempt
- * @param {number} width photo width in pixels
+ * @param {number} width frame width in pixels
  * @param {HTMLElement|null} start the form's submit button
  * @param {Function} now the server's clock (Camera.serverClock)
  */
 const identityStep = (region, video, attemptid, width, start, now) => {
     const button = region.querySelector('[data-action="takephoto"]');
+    const instruction = region.querySelector('[data-region="instruction"]');
     const message = region.querySelector('[data-region="message"]');
+    const component = 'quizaccess_proctorpy';
     button.disabled = false;
     button.addEventListener('click', async() => {
-        const image = Camera.frame(video, width);
-        if (!image) {
-            say(message, 'danger', await getString('camera_failed', 'quizaccess_proctorpy'));
-            return;
-        }
         button.disabled = true;
-        say(message, 'info', await getString('identitychecking', 'quizaccess_proctorpy'));
+        message.className = '';
+        message.textContent = '';
         try {
+            const challenge = await Ajax.call([{methodname: 'quizaccess_proctorpy_get_identity_challenge',
+                args: {attemptid: attemptid}}])[0];
+            if (challenge.waiting) {
+                say(message, 'danger', challenge.message);
+                return;
+            }
+            instruction.textContent = await getString('identityfollow', component, challenge.instruction);
+            instruction.hidden = false;
+            const frames = await takeFrames(video, width, challenge.frames, challenge.seconds);
+            instruction.hidden = true;
+            if (!frames) {
+                say(message, 'danger', await getString('camera_failed', component));
+                button.disabled = false;
+                return;
+            }
+            say(message, 'info', await getString('identitychecking', component));
             const answer = await Ajax.call([{methodname: 'quizaccess_proctorpy_check_identity', args: {
-                attemptid: attemptid, takenat: now(), clientshotid: Camera.randomId(), image: image}}])[0];
+                attemptid: attemptid, takenat: now(), clientshotid: Camera.randomId(),
+                challengeid: challenge.challengeid, frames: frames}}])[0];
             if (answer.passed) {
-                say(message, 'success', answer.message + ' ' + await getString('identitypassed', 'quizaccess_proctorpy'));
+                say(message, 'success', answer.message + ' ' + await getString('identitypassed', component));
                 if (start) {
                     start.focus();
                 }
                 return;
             }
-            say(message, 'warning', answer.message + ' ' + await getString('identityretry', 'quizaccess_proctorpy'));
+            if (answer.refusalsleft === 0) {
+                say(message, 'danger', answer.message + ' ' + await getString('identitywaitteacher', component));
+                return;
+            }
+            say(message, 'warning', answer.message + ' ' + await getString('identityretry', component));
         } catch (error) {
-            say(message, 'danger', await getString('identityunavailable', 'quizaccess_proctorpy', error.message));
+            instruction.hidden = true;
+            say(message, 'danger', await getString('identityunavailable', component, error.message));
         }
         button.disabled = false;
     });
@@ -83,7 +131,7 @@ const identityStep = (region, video, attemptid, width, start, now) => {
  * Set up the preview in the pre-flight form.
  *
  * @param {number} attemptid the attempt at its identity step, 0 when there is none
- * @param {number} width identity photo width in pixels
+ * @param {number} width identity frame width in pixels
  * @param {number} servertime the server's clock when it made the page, unix milliseconds
  */
 export const init = async(attemptid, width, servertime) => {

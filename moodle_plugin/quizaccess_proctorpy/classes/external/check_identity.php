@@ -26,15 +26,17 @@ namespace quizaccess_proctorpy\external;
 
 use core_external\external_api;
 use core_external\external_function_parameters;
+use core_external\external_multiple_structure;
 use core_external\external_single_structure;
 use core_external\external_value;
 use quizaccess_proctorpy\local\identity_step;
 use quizaccess_proctorpy\local\proctored_attempt;
 
 /**
- * Sends the identity photo for the sidecar's synchronous check; a pass ends the attempt's identity step.
+ * Sends the frames taken while the student followed the liveness challenge for the sidecar's synchronous
+ * check; a pass ends the attempt's identity step.
  *
- * Photos are taken only while the step lasts: once it is over, a photo could become the attempt's
+ * Frames are taken only while the step lasts: once it is over, a photo could become the attempt's
  * reference at any time.
  */
 class check_identity extends external_api {
@@ -48,39 +50,50 @@ class check_identity extends external_api {
             'attemptid' => new external_value(PARAM_INT, 'Quiz attempt id'),
             'takenat' => new external_value(PARAM_INT, 'When the photo was taken, unix milliseconds'),
             'clientshotid' => new external_value(PARAM_ALPHANUM, 'Idempotency key chosen by the browser'),
-            'image' => new external_value(PARAM_RAW, 'JPEG or PNG, base64 or data URL'),
+            'challengeid' => new external_value(PARAM_ALPHANUM, 'The challenge the student followed'),
+            'frames' => new external_multiple_structure(
+                new external_value(PARAM_RAW, 'JPEG or PNG, base64 or data URL'),
+                'The frames taken while the student followed the challenge, in order'
+            ),
         ]);
     }
 
     /**
-     * Check the photo.
+     * Check the frames.
      *
      * @param int $attemptid quiz attempt id
      * @param int $takenat unix milliseconds
      * @param string $clientshotid idempotency key
-     * @param string $image base64 image
-     * @return array passed and the sentence to show
+     * @param string $challengeid the challenge's id
+     * @param string[] $frames base64 images
+     * @return array passed, the sentence to show, and the refusals left before the teacher must decide
      */
-    public static function execute(int $attemptid, int $takenat, string $clientshotid, string $image): array {
+    public static function execute(int $attemptid, int $takenat, string $clientshotid, string $challengeid,
+            array $frames): array {
         $params = self::validate_parameters(self::execute_parameters(), compact(
             'attemptid',
             'takenat',
             'clientshotid',
-            'image'
+            'challengeid',
+            'frames'
         ));
         $proctored = proctored_attempt::for_current_user($params['attemptid']);
         if (!identity_step::pending($proctored->quizobj->get_quiz(), $params['attemptid'])) {
             throw new \moodle_exception('err_identitystepover', 'quizaccess_proctorpy');
         }
-        $checked = forwarding::image($params['image']);
+        $checked = array_map([forwarding::class, 'image'], $params['frames']);
         $answer = forwarding::run(function () use ($proctored, $checked, $params) {
-            return $proctored->check_identity($checked, $params['takenat'], $params['clientshotid']);
+            return $proctored->check_identity($checked, $params['takenat'], $params['clientshotid'], $params['challengeid']);
         });
         $passed = !empty($answer['passed']);
         if ($passed) {
             identity_step::record_pass($params['attemptid']);
         }
-        return ['passed' => $passed, 'message' => (string) ($answer['message'] ?? '')];
+        return [
+            'passed' => $passed,
+            'message' => (string) ($answer['message'] ?? ''),
+            'refusalsleft' => (int) ($answer['refusals_left'] ?? 0),
+        ];
     }
 
     /**
@@ -92,6 +105,7 @@ class check_identity extends external_api {
         return new external_single_structure([
             'passed' => new external_value(PARAM_BOOL, 'Whether the check passed'),
             'message' => new external_value(PARAM_TEXT, 'Sentence from the sidecar to show the student'),
+            'refusalsleft' => new external_value(PARAM_INT, 'Refused checks left before the student waits for the teacher'),
         ]);
     }
 }

@@ -212,28 +212,40 @@ class proctored_attempt {
     }
 
     /**
-     * Have the sidecar check the identity photo.
+     * Have the sidecar draw the liveness challenge the student follows at the next identity check.
      *
-     * @param camshot_image $image checked image
-     * @param int $takenat unix milliseconds
-     * @param string $clientshotid idempotency key from the browser
-     * @return array passed, faces, distance, reference, message
+     * @return array id, kind, instruction, frames, seconds, expires_at
      * @throws sidecar_exception
      */
-    public function check_identity(camshot_image $image, int $takenat, string $clientshotid): array {
+    public function identity_challenge(): array {
+        return $this->registered(function () {
+            return $this->client->json(
+                'POST',
+                api::identity_challenge((int) $this->attempt->id),
+                ['user_id' => (int) $this->attempt->userid]
+            );
+        });
+    }
+
+    /**
+     * Have the sidecar check the frames taken while the student followed the challenge.
+     *
+     * @param camshot_image[] $frames checked images
+     * @param int $takenat unix milliseconds
+     * @param string $clientshotid idempotency key from the browser
+     * @param string $challengeid the challenge the student followed
+     * @return array passed, message, refusals_left and the verdict of the photo kept
+     * @throws sidecar_exception
+     */
+    public function check_identity(array $frames, int $takenat, string $clientshotid, string $challengeid): array {
         $fields = [
             'user_id' => (int) $this->attempt->userid,
             'taken_at' => $this->checked_time($takenat, 'takenat'),
             'client_shot_id' => $clientshotid,
+            'challenge_id' => $challengeid,
         ];
-        return $this->registered(function () use ($image, $fields) {
-            return $this->client->image(
-                'POST',
-                api::identity((int) $this->attempt->id),
-                $fields,
-                $image->bytes,
-                $image->mimetype
-            );
+        return $this->registered(function () use ($frames, $fields) {
+            return $this->client->images('POST', api::identity((int) $this->attempt->id), $fields, 'frame', $frames);
         });
     }
 

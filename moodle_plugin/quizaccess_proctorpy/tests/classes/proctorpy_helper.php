@@ -184,6 +184,23 @@ trait proctorpy_helper {
     }
 
     /**
+     * Frames of a student following an identity challenge, made by the pytest suite from a shared face photo.
+     *
+     * @param string $challenge closer, left or right
+     * @return string[] base64 JPEGs, in the order they were taken
+     */
+    protected function challenge_frames(string $challenge): array {
+        $folder = getenv('PROCTORPY_TEST_FRAMES') ?: '';
+        $files = $folder === '' ? [] : glob($folder . '/' . $challenge . '/*.jpg');
+        if (!$files) {
+            $this->fail('This test needs frames that follow the identity challenges: set PROCTORPY_TEST_FRAMES to the '
+                . 'folder tests/test_moodle_phpunit.py writes them to.');
+        }
+        natsort($files);
+        return array_values(array_map(fn($file) => base64_encode(file_get_contents($file)), $files));
+    }
+
+    /**
      * An image drawn with GD: a grey background and a darker rectangle, no face.
      *
      * @param int $width pixels
