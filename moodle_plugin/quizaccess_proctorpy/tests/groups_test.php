@@ -322,14 +322,7 @@ final class groups_test extends \advanced_testcase {
             file_get_contents($faces . '/obama/obama-480p.jpg'),
             'image/jpeg'
         );
-        $this->client->image(
-            'POST',
-            api::identity((int) $attempt->id),
-            ['user_id' => (int) $this->students['A']->id,
-            'taken_at' => (int) (microtime(true) * 1000), 'client_shot_id' => 'identity1'],
-            file_get_contents($faces . '/obama/obama.jpg'),
-            'image/jpeg'
-        );
+        $this->follow_identity_challenge($this->client, (int) $attempt->id, (int) $this->students['A']->id, 'identity1');
     }
 
     /**

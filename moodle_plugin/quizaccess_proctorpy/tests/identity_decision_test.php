@@ -58,20 +58,18 @@ final class identity_decision_test extends \advanced_testcase {
     }
 
     /**
-     * Send an identity photo of the shared test faces to the sidecar for the attempt, as the check does.
+     * Have the student follow the identity challenge the sidecar draws, as the check does: the frames of the
+     * pytest suite's photo, obama/obama1.jpg, following that challenge.
      *
      * @param \stdClass $attempt row of quiz_attempts
-     * @param string $relative photo under the faces folder
      * @param string $clientshotid idempotency key
      * @return array the sidecar's answer
      */
-    private function send_identity_photo(\stdClass $attempt, string $relative, string $clientshotid): array {
-        $image = camshot_image::from_base64(base64_encode(file_get_contents($this->faces_folder() . '/' . $relative)));
-        return proctored_attempt::load($attempt->id, $this->client)->check_identity(
-            $image,
-            (int) (microtime(true) * 1000),
-            $clientshotid
-        );
+    private function send_identity_photo(\stdClass $attempt, string $clientshotid): array {
+        $proctored = proctored_attempt::load($attempt->id, $this->client);
+        $challenge = $proctored->identity_challenge();
+        $frames = array_map(fn($frame) => camshot_image::from_base64($frame), $this->challenge_frames($challenge['kind']));
+        return $proctored->check_identity($frames, (int) (microtime(true) * 1000), $clientshotid, $challenge['id']);
     }
 
     /**
@@ -85,7 +83,7 @@ final class identity_decision_test extends \advanced_testcase {
         $this->assertTrue(identity_step::pending($settings, $attempt->id, $this->client), 'No photo yet');
 
         // The sidecar passes the photo, but Moodle never hears the answer.
-        $this->assertTrue($this->send_identity_photo($attempt, 'obama/obama1.jpg', 'id1')['passed']);
+        $this->assertTrue($this->send_identity_photo($attempt, 'id1')['passed']);
         $this->assertNull(identity_step::outcome($attempt->id));
 
         $this->assertFalse(identity_step::pending($settings, $attempt->id, $this->client));
@@ -98,7 +96,7 @@ final class identity_decision_test extends \advanced_testcase {
     public function test_pending_stays_when_the_sidecar_does_not_answer(): void {
         $quiz = $this->create_quiz($this->course, ['identitycheck' => 'face']);
         $attempt = $this->start_attempt($quiz, $this->student);
-        $this->send_identity_photo($attempt, 'obama/obama1.jpg', 'id1');
+        $this->send_identity_photo($attempt, 'id1');
         set_config('sidecarurl', 'http://127.0.0.1:9', 'quizaccess_proctorpy');
         $this->assertTrue(identity_step::pending($this->quiz_settings($quiz)->get_quiz(), $attempt->id));
         $this->assertNull(identity_step::outcome($attempt->id));
@@ -111,7 +109,7 @@ final class identity_decision_test extends \advanced_testcase {
     public function test_teacher_approves_the_photo_of_a_student_without_reference(): void {
         $quiz = $this->create_quiz($this->course, ['identitycheck' => 'match']);
         $attempt = $this->start_attempt($quiz, $this->student);
-        $answer = $this->send_identity_photo($attempt, 'obama/obama1.jpg', 'id1');
+        $answer = $this->send_identity_photo($attempt, 'id1');
         $this->assertFalse($answer['passed']);
         $this->assertSame('none', $answer['reference']);
         $settings = $this->quiz_settings($quiz)->get_quiz();
@@ -155,7 +153,7 @@ final class identity_decision_test extends \advanced_testcase {
     public function test_teacher_refuses_the_photo_of_a_student_without_reference(): void {
         $quiz = $this->create_quiz($this->course, ['identitycheck' => 'match']);
         $attempt = $this->start_attempt($quiz, $this->student);
-        $photoid = $this->send_identity_photo($attempt, 'obama/obama1.jpg', 'id1')['id'];
+        $photoid = $this->send_identity_photo($attempt, 'id1')['id'];
         $settings = $this->quiz_settings($quiz)->get_quiz();
         $context = \context_module::instance($quiz->cmid);
 
@@ -175,7 +173,7 @@ final class identity_decision_test extends \advanced_testcase {
 
         $this->setUser($this->student);
         try {
-            $this->send_identity_photo($attempt, 'obama/obama2.jpg', 'id2');
+            $this->send_identity_photo($attempt, 'id2');
             $this->fail('A photo after the refusal is refused');
         } catch (sidecar_exception $e) {
             $this->assertSame([409, 'identity_refused'], [$e->status, $e->errorcode]);

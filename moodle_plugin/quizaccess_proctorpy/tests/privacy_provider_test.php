@@ -456,14 +456,7 @@ final class privacy_provider_test extends \core_privacy\tests\provider_testcase 
             file_get_contents($faces . '/biden/biden.jpg'),
             'image/jpeg'
         );
-        $this->client->image(
-            'POST',
-            api::identity((int) $this->attempts[1][0]->id),
-            ['user_id' => (int) $this->other->id,
-            'taken_at' => (int) (microtime(true) * 1000), 'client_shot_id' => 'identity1'],
-            file_get_contents($faces . '/obama/obama.jpg'),
-            'image/jpeg'
-        );
+        $this->follow_identity_challenge($this->client, (int) $this->attempts[1][0]->id, (int) $this->other->id, 'identity1');
         $this->assertSame([(int) $this->student->id], $this->recognised($this->attempts[1][0]));
         return $teacher;
     }

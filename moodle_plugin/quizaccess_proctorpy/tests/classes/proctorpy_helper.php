@@ -19,6 +19,7 @@ namespace quizaccess_proctorpy\tests;
 use mod_quiz\quiz_attempt;
 use mod_quiz\quiz_settings;
 use quizaccess_proctorpy\api;
+use quizaccess_proctorpy\camshot_image;
 use quizaccess_proctorpy\sidecar_client;
 
 /**
@@ -198,6 +199,25 @@ trait proctorpy_helper {
         }
         natsort($files);
         return array_values(array_map(fn($file) => base64_encode(file_get_contents($file)), $files));
+    }
+
+    /**
+     * An identity check through the sidecar's API, as the plugin makes one: the challenge drawn, then the frames of
+     * the pytest suite's photo (obama/obama1.jpg) following it. The sidecar analyses its photo at once.
+     *
+     * @param sidecar_client $client the live sidecar's client
+     * @param int $attemptid Moodle's quiz attempt id
+     * @param int $userid the attempt's owner
+     * @param string $clientshotid idempotency key
+     * @return array the sidecar's answer
+     */
+    protected function follow_identity_challenge(sidecar_client $client, int $attemptid, int $userid,
+            string $clientshotid): array {
+        $challenge = $client->json('POST', api::identity_challenge($attemptid), ['user_id' => $userid]);
+        $frames = array_map(fn($frame) => camshot_image::from_base64($frame), $this->challenge_frames($challenge['kind']));
+        return $client->images('POST', api::identity($attemptid), ['user_id' => $userid,
+            'taken_at' => (int) (microtime(true) * 1000), 'client_shot_id' => $clientshotid,
+            'challenge_id' => $challenge['id']], 'frame', $frames);
     }
 
     /**
