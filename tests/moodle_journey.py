@@ -50,8 +50,9 @@ PROFILE_PHOTOS = {"student1": FACES / "obama" / "obama.jpg", "student2": FACES /
 # Another photo of Rose Leslie than her profile picture, for the attempts sent without a browser.
 ROSE = FACES / "rose_leslie" / "img2.jpg"
 SECTION = "modsettingsquizcatproctorpy"
-# The teacher's settings in the quiz form: a short interval so that a few camshots arrive quickly.
-QUIZ_FORM = {"intervalmin": "5", "intervalmax": "6", "imagewidth": "320", "identitycheck": "face", "threshold": "70",
+# The teacher's settings in the quiz form: a short interval so that a few camshots arrive quickly. No identity step:
+# the journeys of the identity step (test_moodle_liveness.py, the substitute's) set it on quizzes of their own.
+QUIZ_FORM = {"intervalmin": "5", "intervalmax": "6", "imagewidth": "320", "identitycheck": "none", "threshold": "70",
              "retentiondays": "30"}
 STUDENTS = {"student1": "Barack Obama", "student2": "Joe Biden", "student3": "Kit Harington", "student4": "Rose Leslie"}
 # What Moodle prints when debugging output reaches a page.
@@ -311,7 +312,9 @@ def start_journey(browsers, tmp, tree, name=""):
     # threads are plenty for a few browsers: the course fixture loads its face models before any attempt starts.
     sidecar = LiveSidecar(tmp / "sidecar", env={
         "PROCTORPY_ANALYSIS_WITH_SERVER": "true", "PROCTORPY_SCORING_MIN_DURATION": "15",
-        "PROCTORPY_SERVER_WORKERS": "1"}).start(60)
+        "PROCTORPY_SERVER_WORKERS": "1",
+        # The identity step's challenge is the one the face videos perform: coming closer to the camera.
+        "PROCTORPY_IDENTITY_CHALLENGES": "closer"}).start(60)
     journey = Journey(browsers, moodle_site.MoodleSite(www, free_port(), name), sidecar, tmp)
     try:
         journey.site.install()
@@ -335,8 +338,9 @@ def stop_journey(journey):
 
 # --- A student's attempt in the browser ---------------------------------------------------------------------
 
-def start_attempt(journey, cmid, username, video, name, computer=None):
-    """Log in, pass the consent and camera check and the identity check; returns (page, attempt id)."""
+def start_attempt(journey, cmid, username, video, name, computer=None, identity_step=False):
+    """Log in, pass the consent and camera check, and the identity check where the quiz has one (its challenge
+    followed by the video); returns (page, attempt id)."""
     page = journey.login(username, video=video, computer=computer or username)
     page.add_init_script(HOLD_CAMERA)
     page.goto(f"{journey.site.url}/mod/quiz/view.php?id={cmid}")
@@ -359,6 +363,9 @@ def start_attempt(journey, cmid, username, video, name, computer=None):
     dialog.locator("[name=proctorpy_consent]").check()
     journey.shot(page, f"{name}-consent-camera-ready", full_page=False)
     start.click()
+    if not identity_step:
+        page.wait_for_url("**/mod/quiz/attempt.php*")
+        return page, int(re.search(r"[?&]attempt=(\d+)", page.url).group(1))
     # The attempt exists now, but Moodle's attempt page sends the student back to the pre-flight check until the
     # identity step has ended on the server (a face must be seen): take photos until one passes.
     page.wait_for_url("**/mod/quiz/startattempt.php*")
@@ -435,8 +442,13 @@ def face_videos(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("face-videos")
     return {"student1": face_video.face_video(tmp / "obama.y4m", OBAMA[0], face_seconds=4, empty_seconds=3,
                                               last_face_seconds=10, centre=OBAMA[1]),
-            # Another photo of Kit Harington than his profile picture (john1.jpeg).
-            "kit": face_video.write_y4m(tmp / "kit.y4m", [(face_video.picture(*KIT), 2)])}
+            # Another photo of Kit Harington than his profile picture (john1.jpeg), coming closer to the camera as
+            # the identity step's challenge asks.
+            "kit": face_video.coming_closer_video(tmp / "kit.y4m", KIT[0]),
+            # Barack Obama in another photo than his profile picture (obama.jpg), coming closer.
+            "obama-closer": face_video.coming_closer_video(tmp / "obama-closer.y4m", FACES / "obama/obama1.jpg"),
+            # Joe Biden's profile picture (biden2.jpg) held up to the camera.
+            "biden-profile": face_video.still_photo_video(tmp / "biden-profile.y4m", FACES / "biden/biden2.jpg")}
 
 
 @pytest.fixture(scope="session")
@@ -498,6 +510,9 @@ def forwarded_attempt(journey, course):
     log_start = len(journey.nginx_log())
     page, taken.attempt = start_attempt(journey, course["cmid"], "student1", "student1", "student1")
     answer(page, 1)
+    # The camera starts as the page opens: its indicator says "starting" until the first frame, then "on".
+    page.wait_for_function("document.querySelector('[data-region=quizaccess_proctorpy-indicator]').dataset.state "
+                           "!== 'starting'")
     taken.indicator = page.locator("[data-region=quizaccess_proctorpy-indicator]").get_attribute("data-state")
     journey.shot(page, "student1-question-1", full_page=False)
     next_page(page)

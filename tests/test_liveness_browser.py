@@ -1,7 +1,6 @@
 """The identity step in headless Chromium: the plugin's pre-flight template and module, a fake camera playing a
 face video, the plugin's PHP client forwarding to a real sidecar that draws the challenge and checks the frames."""
 import contextlib
-import random
 import time
 
 import pytest
@@ -9,8 +8,7 @@ import pytest
 from conftest import FACES, REPO, LiveSidecar, attempt_fields
 from moodle import face_video
 from sidecar.analysis import liveness
-from sidecar.analysis.faces import load_face_recognition
-from sidecar.demo import webcam_picture
+from moodle.face_video import coming_closer_video, still_photo_video
 from test_capture_browser import (
     ATTEMPT_ID, CHROMIUM, CHROMIUM_FLAGS, USER_ID, QuizSite, attempt, playwright_api, signed, wait_for,
 )
@@ -18,23 +16,6 @@ from test_capture_browser import (
 pytestmark = pytest.mark.slow
 
 FPS = face_video.FPS
-
-
-def coming_closer_video(path, relative):
-    """A student who sits back, leans in and stays close, then sits back again: a cycle of 3.6 s, shorter than
-    the 4 s over which the page takes its frames, so that wherever they begin in the loop, a frame of the
-    face far comes before one of the face close."""
-    rng = random.Random(0)
-    face_recognition = load_face_recognition()
-    zooms = [1.0] * 8 + [1.15, 1.3, 1.45] + [1.6] * 7
-    return face_video.write_y4m(path, [(webcam_picture(FACES / relative, rng, face_recognition, zoom), 1 / FPS)
-                                       for zoom in zooms])
-
-
-def still_photo_video(path, relative):
-    """A photo held before the camera, that does not move."""
-    picture = webcam_picture(FACES / relative, random.Random(0), load_face_recognition())
-    return face_video.write_y4m(path, [(picture, 10)])
 
 
 @pytest.fixture
@@ -84,7 +65,7 @@ def take_check(page, screenshot=None):
 
 
 def test_a_student_who_comes_closer_passes(sidecar, tmp_path):
-    video = coming_closer_video(tmp_path / "closer.y4m", "obama/obama1.jpg")
+    video = coming_closer_video(tmp_path / "closer.y4m", FACES / "obama/obama1.jpg")
     with identity_page(sidecar, tmp_path, video) as page:
         shown, kind, text = take_check(page, REPO / "build" / "liveness" / "identity-challenge.png")
         page.screenshot(path=str(REPO / "build" / "liveness" / "identity-passed.png"))
@@ -98,7 +79,7 @@ def test_a_student_who_comes_closer_passes(sidecar, tmp_path):
 
 
 def test_a_still_photo_is_refused_and_the_student_may_try_again(sidecar, tmp_path):
-    video = still_photo_video(tmp_path / "still.y4m", "obama/obama1.jpg")
+    video = still_photo_video(tmp_path / "still.y4m", FACES / "obama/obama1.jpg")
     with identity_page(sidecar, tmp_path, video) as page:
         _, kind, text = take_check(page)
         page.screenshot(path=str(REPO / "build" / "liveness" / "identity-still-refused.png"))

@@ -4,10 +4,14 @@ Chromium plays a YUV4MPEG2 file (`--use-file-for-fake-video-capture=<file>.y4m`)
 loop. Each video here is a few stretches of still pictures: a face, then an empty room (no face),
 then the face again, so an attempt's camshots show both.
 """
+import random
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from sidecar.analysis.faces import load_face_recognition
+from sidecar.demo import webcam_picture
 
 WIDTH, HEIGHT, FPS = 320, 240, 5
 
@@ -92,3 +96,19 @@ def face_video(path, face_photo, face_seconds=8, empty_seconds=4, last_face_seco
     face = picture(face_photo, centre)
     last = face_seconds if last_face_seconds is None else last_face_seconds
     return write_y4m(path, [(face, face_seconds), (empty_room(), empty_seconds), (face, last)])
+
+
+def coming_closer_video(path, photo):
+    """A student who sits back, leans in and stays close, then sits back again: a cycle of 3.6 s, shorter than
+    the 4 s over which the page takes its frames, so that wherever they begin in the loop, a frame of the
+    face far comes before one of the face close."""
+    rng = random.Random(0)
+    face_recognition = load_face_recognition()
+    zooms = [1.0] * 8 + [1.15, 1.3, 1.45] + [1.6] * 7
+    return write_y4m(path, [(webcam_picture(photo, rng, face_recognition, zoom), 1 / FPS) for zoom in zooms])
+
+
+def still_photo_video(path, photo):
+    """A photo held before the camera, that does not move."""
+    picture = webcam_picture(photo, random.Random(0), load_face_recognition())
+    return write_y4m(path, [(picture, 10)])

@@ -9,6 +9,7 @@
 // Usage: php make_course.php MOODLEROOT FACESDIR
 //        php make_course.php MOODLEROOT FACESDIR quiz NAME                          prints {"quiz", "cmid"}
 //        php make_course.php MOODLEROOT FACESDIR student USERNAME FIRST LAST PHOTO  prints {"user"}
+//        php make_course.php MOODLEROOT FACESDIR picture USERNAME PHOTO             a new profile picture; {"user"}
 
 define('CLI_SCRIPT', true);
 require($argv[1] . '/config.php');
@@ -85,6 +86,12 @@ $what = $argv[3] ?? 'course';
 if ($what === 'quiz') {
     $course = $DB->get_record('course', ['shortname' => 'AE101'], '*', MUST_EXIST);
     echo json_encode(proctorpy_make_quiz($generator, $course, $argv[4])), "\n";
+    exit(0);
+}
+if ($what === 'picture') {
+    $user = $DB->get_record('user', ['username' => $argv[4]], '*', MUST_EXIST);
+    proctorpy_set_picture($user, $facesdir . '/' . $argv[5]);
+    echo json_encode(['user' => (int) $user->id]), "\n";
     exit(0);
 }
 if ($what === 'student') {
