@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from moodle_journey import KIT, QUIZ_FORM, ROSE, wait_for_identity_step
+from moodle_journey import KIT, QUIZ_FORM, ROSE, images_loaded, wait_for, wait_for_identity_step
 from sidecar.analysis import liveness
 
 pytestmark = pytest.mark.slow
@@ -50,12 +50,12 @@ def follow_challenge(journey, page, name):
     instruction = page.locator("[data-region=instruction]")
     instruction.wait_for(state="visible")
     shown = instruction.inner_text()
-    journey.shot(page, f"{name}-challenge", full_page=False)
+    journey.shot(page, f"{name}-challenge")
     page.wait_for_function("""() => {
         const message = document.querySelector('[data-region=quizaccess_proctorpy-identity] [data-region=message]');
         return /alert-(success|warning|danger)/.test(message.className);
     }""", timeout=60000)
-    journey.shot(page, f"{name}-answer", full_page=False)
+    journey.shot(page, f"{name}-answer")
     message = page.locator("[data-region=quizaccess_proctorpy-identity] [data-region=message]")
     return shown, message.get_attribute("class"), message.inner_text()
 
@@ -99,6 +99,7 @@ def test_the_report_shows_the_photo_judged_against_and_a_profile_picture_changed
     report = teacher.locator("#page-content").inner_text()
     assert "Judged against" in report, report[:2000]
     assert "Profile photo changed to another person" in report, report[:2000]
+    wait_for(lambda: images_loaded(teacher) == [], 30, "the report's photos to load")
     journey.shot(teacher, "teacher-report-profile-picture-changed")
     teacher.goto(journey.report_url(quiz["cmid"]))
     overview = teacher.locator("#page-content").inner_text()
