@@ -8,8 +8,7 @@ once too; the OpenAPI document and the plugin's lists follow these.
 import json
 import time
 
-from . import audit, scoring
-from .analysis import reference_changes
+from . import audit, reference_changes, scoring
 from .db import write_transaction
 from .errors import BadRequest, Conflict, NotFound
 from .validation import non_negative_int, number, positive_int, required, text, token

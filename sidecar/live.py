@@ -100,7 +100,7 @@ def tile(row, config, now):
         "score": score,
         "threshold": threshold,
         "below_threshold": bool(flagged),
-        # The student's profile photo changed before or during the attempt (analysis/reference_changes.py).
+        # The student's profile photo changed before or during the attempt (reference_changes.py).
         "reference_changed": bool(reference_changes),
     }
     tile["problems"] = problems(tile)

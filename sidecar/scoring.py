@@ -5,7 +5,7 @@ A camshot stands for the time until the next one, but for at most the interval i
 the next one was due (the quiz's interval_max plus a grace); time beyond that with no
 camshot is camera_off. Focus-lost and tab-hidden intervals come from the browser events.
 
-A change of the student's profile photo recorded for the attempt (analysis/reference_changes.py) flags it
+A change of the student's profile photo recorded for the attempt (reference_changes.py) flags it
 whatever its score: the reference it was judged against may not be the student's face.
 
 Pure: the attempt's rows come in as arguments (attempts.recompute_score reads and stores them); the

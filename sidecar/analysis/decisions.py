@@ -7,10 +7,10 @@ passes) or refuses it (the step stays closed). Both decisions are audited.
 """
 import time
 
-from .. import attempts, audit, storage
+from .. import attempts, audit, reference_changes, storage
 from ..db import write_transaction
 from ..errors import BadRequest, Conflict, NotFound, Unavailable
-from . import reference_changes, references
+from . import references
 from .camshots import Unreadable, read_image
 from .faces import ModelsUnavailable, encoding_blob, find_faces
 

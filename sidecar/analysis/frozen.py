@@ -7,9 +7,9 @@ uploaded later never changes what the attempt is judged against.
 """
 import time
 
-from .. import attempts, storage
+from .. import attempts, reference_changes, storage
 from ..db import write_transaction
-from . import reference_changes, references
+from . import references
 
 FREEZE_TRIES = 3  # a profile photo replaced while it is copied is copied again
 

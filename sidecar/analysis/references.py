@@ -6,11 +6,10 @@ import time
 
 import numpy as np
 
-from .. import attempts, audit, storage
+from .. import attempts, audit, reference_changes, storage
 from ..db import write_transaction
 from ..errors import Unavailable, Unprocessable
 from ..images import decode_upload, encode_png, fit_width
-from . import reference_changes
 from .faces import ENCODING_SIZE, ModelsUnavailable, encoding_blob, encoding_from_blob, find_faces
 
 

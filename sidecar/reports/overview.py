@@ -3,7 +3,7 @@ import csv
 import io
 import json
 
-from ..analysis import reference_changes
+from .. import reference_changes
 from ..errors import BadRequest
 from ..validation import id_list, positive_int
 from .report import clock, duration_text

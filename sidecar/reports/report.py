@@ -4,8 +4,8 @@ import time
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .. import attempts
-from ..analysis import reference_changes, references
+from .. import attempts, reference_changes
+from ..analysis import references
 from ..errors import BadRequest
 from ..scoring import METRICS, score_attempt, union_length
 
