@@ -120,7 +120,10 @@ class connection_check {
      * @return string
      */
     public static function plugin_release(): string {
-        return (string) \core_plugin_manager::instance()->get_plugin_info('quizaccess_proctorpy')->release;
+        // Read as Moodle reads it, from the file itself: the check also runs from the command line, outside Moodle.
+        $plugin = new \stdClass();
+        require(__DIR__ . '/../version.php');
+        return (string) $plugin->release;
     }
 
     /**

@@ -110,32 +110,42 @@ const sidecarError = async(response) => {
  * Rejects with DirectUnavailable when the path is broken (no answer, or an answer that is not
  * the sidecar's) or the sidecar refuses what forwarding may still deliver (expired token, an
  * attempt it does not know yet); rejects with a plain Error, retried on this path, when the
- * sidecar asks to slow down or is briefly unable to store.
+ * sidecar asks to slow down or is briefly unable to store, and when the student leaves the page:
+ * the browser then cuts its requests short, which says nothing of the path.
  *
  * @param {Object} config url (public URL of the sidecar), token, userid
  * @returns {Object} transport with send(item)
  */
-export const transport = (config) => ({
-    send: async(item) => {
-        const [path, body, headers] = request(item, config.userid);
-        let response;
-        try {
-            // No cookies: the sidecar needs the token only, and never sees the Moodle session.
-            response = await fetch(config.url + path, {method: 'POST', body: body, credentials: 'omit',
-                headers: Object.assign({Authorization: 'Bearer ' + config.token}, headers)});
-        } catch (error) {
-            throw new DirectUnavailable('no answer: ' + error.message);
-        }
-        if (response.ok) {
-            return response.json();
-        }
-        const error = await sidecarError(response);
-        if (error && TRANSIENT.includes(response.status)) {
-            throw new Error(error.error + ': ' + error.message);
-        }
-        throw new DirectUnavailable(error ? error.error + ': ' + error.message : 'HTTP ' + response.status);
-    },
-});
+export const transport = (config) => {
+    let leaving = false;
+    window.addEventListener('pagehide', () => {
+        leaving = true;
+    });
+    return {
+        send: async(item) => {
+            const [path, body, headers] = request(item, config.userid);
+            let response;
+            try {
+                // No cookies: the sidecar needs the token only, and never sees the Moodle session.
+                response = await fetch(config.url + path, {method: 'POST', body: body, credentials: 'omit',
+                    headers: Object.assign({Authorization: 'Bearer ' + config.token}, headers)});
+            } catch (error) {
+                if (leaving) {
+                    throw new Error('the page was left: ' + error.message);
+                }
+                throw new DirectUnavailable('no answer: ' + error.message);
+            }
+            if (response.ok) {
+                return response.json();
+            }
+            const error = await sidecarError(response);
+            if (error && TRANSIENT.includes(response.status)) {
+                throw new Error(error.error + ': ' + error.message);
+            }
+            throw new DirectUnavailable(error ? error.error + ': ' + error.message : 'HTTP ' + response.status);
+        },
+    };
+};
 
 /**
  * Transport that sends directly until that fails, then through Moodle for the rest of the page.
