@@ -9,19 +9,11 @@ import zipfile
 import pytest
 
 from conftest import face_bytes, post_identity, stored_keys
+from test_analysis import rows
 from sidecar.analysis.worker import work
 from sidecar.client import multipart
-from sidecar.db import connect
 
 DAY = 86400
-
-
-def rows(app, sql, params=()):
-    db = connect(app.config["DATABASE"])
-    try:
-        return db.execute(sql, params).fetchall()
-    finally:
-        db.close()
 
 
 def put_reference(api, user_id, relative, changed_at=None):
