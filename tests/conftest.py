@@ -71,6 +71,17 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"skipped, and this suite never skips: {reason}"
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Moodle's tests share one site, its PHPUnit site and its browsers for the session: under `pytest -n`
+    (--dist loadgroup) they run together on one worker, and first, as they are the longest chain of the run and
+    the other workers share out the rest meanwhile."""
+    moodle = [item for item in items if item.path.name.startswith("test_moodle_")]
+    for item in moodle:
+        item.add_marker(pytest.mark.xdist_group("moodle"))
+    items[:] = moodle + [item for item in items if item not in moodle]
+
+
 def postgresql_admin():
     """A connection to the server's maintenance database, or a failure that says what is missing."""
     try:
@@ -503,6 +514,18 @@ def live_sidecar(tmp_path, backend_env, migrated_data_dir):
     sidecar = LiveSidecar(migrated_data_dir(tmp_path / "live"), env=backend_env).start()
     yield sidecar
     sidecar.stop()
+
+
+@pytest.fixture(scope="session")
+def playwright():
+    """Playwright's driver, one for the session and every test that opens Chromium: its sync API runs an event loop
+    in this thread, and a second driver started beside it in the same process would refuse to start."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("the python package playwright is missing from the venv", pytrace=False)
+    with sync_playwright() as driver:
+        yield driver
 
 
 @pytest.fixture(scope="session")

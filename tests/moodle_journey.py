@@ -211,7 +211,6 @@ class Browsers:
                 closable.close()
             except Exception:  # noqa: BLE001 (teardown goes on)
                 pass
-        self.playwright.stop()
 
 
 class Journey:
@@ -452,18 +451,14 @@ def face_videos(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def browsers(face_videos):
+def browsers(playwright, face_videos):
     """Headless Chromium; at the session's end, the check that no page showed debugging output and no log errors."""
     require(os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: the journeys need Debian's chromium")
     for tool in ("php", "php-fpm8.2", "nginx", "psql", "pg_restore", "pdftoppm"):
         require(shutil.which(tool), f"{tool} is missing: the journeys need it")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the python package playwright is missing from the venv", pytrace=False)
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     SCREENSHOTS.mkdir(parents=True)
-    browsers = Browsers(sync_playwright().start(), face_videos)
+    browsers = Browsers(playwright, face_videos)
     try:
         yield browsers
         problems = browsers.problems()

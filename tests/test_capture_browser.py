@@ -25,7 +25,6 @@ ATTEMPT_ID = 101
 USER_ID = 7
 QUEUE_KEY = f"quizaccess_proctorpy_queue_{ATTEMPT_ID}"
 
-playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.slow
 
 
@@ -144,28 +143,27 @@ CLOCK_AN_HOUR_FAST = """
 
 
 @contextlib.contextmanager
-def capture_page(sidecar, tmp_path, init_script=None):
+def capture_page(playwright, sidecar, tmp_path, init_script=None):
     """The quiz page with the capture running for a new attempt; the page made by a server whose clock is ours."""
     signed(sidecar, "PUT", f"/api/v1/attempts/{ATTEMPT_ID}",
            attempt_fields(ATTEMPT_ID, user_id=USER_ID, interval_min=1, interval_max=2, started_at=int(time.time())))
     site = QuizSite(sidecar)
-    with playwright_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        page = context.new_page()
-        if init_script:
-            page.add_init_script(init_script)
-        page.goto(f"{site.url}/?attempt={ATTEMPT_ID}&min=1&max=2&width=320&servertime={int(time.time() * 1000)}")
-        page.wait_for_function("window.captureReady", timeout=20000)
-        page.site = site
-        yield page
-        context.close()
+    context = playwright.chromium.launch_persistent_context(
+        str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+    page = context.new_page()
+    if init_script:
+        page.add_init_script(init_script)
+    page.goto(f"{site.url}/?attempt={ATTEMPT_ID}&min=1&max=2&width=320&servertime={int(time.time() * 1000)}")
+    page.wait_for_function("window.captureReady", timeout=20000)
+    page.site = site
+    yield page
+    context.close()
     site.close()
 
 
 @pytest.fixture
-def page(live_sidecar, tmp_path):
-    with capture_page(live_sidecar, tmp_path) as page:
+def page(playwright, live_sidecar, tmp_path):
+    with capture_page(playwright, live_sidecar, tmp_path) as page:
         yield page
 
 
@@ -228,8 +226,8 @@ def test_capture_cadence_retries_and_events(page, live_sidecar):
     assert len(attempt(live_sidecar)["shots"]) == len(sent)
 
 
-def test_a_computer_clock_an_hour_fast_sends_times_by_the_servers_clock(live_sidecar, tmp_path):
-    with capture_page(live_sidecar, tmp_path, CLOCK_AN_HOUR_FAST) as page:
+def test_a_computer_clock_an_hour_fast_sends_times_by_the_servers_clock(playwright, live_sidecar, tmp_path):
+    with capture_page(playwright, live_sidecar, tmp_path, CLOCK_AN_HOUR_FAST) as page:
         assert page.evaluate("Date.now() - performance.timeOrigin - performance.now()") > 3500 * 1000
         page.evaluate("window.dispatchEvent(new Event('blur')); window.dispatchEvent(new Event('focus'))")
         shots = wait_for(lambda: len(attempt(live_sidecar)["shots"]) >= 2 and attempt(live_sidecar)["shots"], 20,

@@ -21,17 +21,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not os.path.exists(CHROMIUM),
 
 
 @pytest.fixture
-def browser_page(tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            accept_downloads=True, viewport={"width": 1200, "height": 900})
-        try:
-            yield context.pages[0] if context.pages else context.new_page()
-        finally:
-            context.close()
+def browser_page(playwright, tmp_path):
+    context = playwright.chromium.launch_persistent_context(
+        str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+        accept_downloads=True, viewport={"width": 1200, "height": 900})
+    try:
+        yield context.pages[0] if context.pages else context.new_page()
+    finally:
+        context.close()
 
 
 def sso_link(sidecar):

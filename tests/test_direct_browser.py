@@ -12,7 +12,7 @@ import pytest
 from conftest import LiveSidecar, attempt_fields
 from front_server import FrontServer
 from test_capture_browser import (
-    ATTEMPT_ID, CHROMIUM, CHROMIUM_FLAGS, PLUGIN, USER_ID, QuizSite, attempt, indicator_state, playwright_api,
+    ATTEMPT_ID, CHROMIUM, CHROMIUM_FLAGS, PLUGIN, USER_ID, QuizSite, attempt, indicator_state,
     queue_length, signed, wait_for,
 )
 
@@ -38,27 +38,26 @@ def sidecar(tmp_path):
 
 
 @pytest.fixture
-def open_quiz(sidecar, tmp_path):
+def open_quiz(playwright, sidecar, tmp_path):
     """Open the attempt page through the front server, with a given direct upload config."""
     signed(sidecar, "PUT", f"/api/v1/attempts/{ATTEMPT_ID}",
            attempt_fields(ATTEMPT_ID, user_id=USER_ID, interval_min=1, interval_max=2, started_at=int(time.time())))
     site = QuizSite(sidecar)
     front = FrontServer(sidecar.url, moodle_url=site.url)
-    with playwright_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+    context = playwright.chromium.launch_persistent_context(
+        str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
 
-        def open_page(config):
-            page = context.new_page()
-            query = urllib.parse.urlencode({"attempt": ATTEMPT_ID, "min": 1, "max": 2, "width": 320,
-                                            "direct": json.dumps(config)})
-            page.goto(f"{front.url}/?{query}")
-            page.wait_for_function("window.captureReady", timeout=20000)
-            page.site, page.front = site, front
-            return page
+    def open_page(config):
+        page = context.new_page()
+        query = urllib.parse.urlencode({"attempt": ATTEMPT_ID, "min": 1, "max": 2, "width": 320,
+                                        "direct": json.dumps(config)})
+        page.goto(f"{front.url}/?{query}")
+        page.wait_for_function("window.captureReady", timeout=20000)
+        page.site, page.front = site, front
+        return page
 
-        yield open_page, front
-        context.close()
+    yield open_page, front
+    context.close()
     front.close()
     site.close()
 

@@ -10,7 +10,7 @@ from moodle import face_video
 from sidecar.analysis import liveness
 from moodle.face_video import coming_closer_video, still_photo_video
 from test_capture_browser import (
-    ATTEMPT_ID, CHROMIUM, CHROMIUM_FLAGS, USER_ID, QuizSite, attempt, playwright_api, signed, wait_for,
+    ATTEMPT_ID, CHROMIUM, CHROMIUM_FLAGS, USER_ID, QuizSite, attempt, signed, wait_for,
 )
 
 pytestmark = pytest.mark.slow
@@ -28,22 +28,21 @@ def sidecar(tmp_path, backend_env, migrated_data_dir):
 
 
 @contextlib.contextmanager
-def identity_page(sidecar, tmp_path, video):
+def identity_page(playwright, sidecar, tmp_path, video):
     """The pre-flight form at the identity step of a new attempt, its camera playing the video."""
     signed(sidecar, "PUT", f"/api/v1/attempts/{ATTEMPT_ID}",
            attempt_fields(ATTEMPT_ID, user_id=USER_ID, identity_check="face", started_at=int(time.time())))
     site = QuizSite(sidecar)
-    with playwright_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_FLAGS + [f"--use-file-for-fake-video-capture={video}"])
-        page = context.new_page()
-        page.goto(f"{site.url}/preflight.html?attempt={ATTEMPT_ID}&width=320&servertime={int(time.time() * 1000)}")
-        page.wait_for_function("window.preflightReady", timeout=20000)
-        page.wait_for_function("!document.querySelector('[data-action=takephoto]').disabled", timeout=20000)
-        page.site = site
-        yield page
-        context.close()
+    context = playwright.chromium.launch_persistent_context(
+        str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True,
+        args=CHROMIUM_FLAGS + [f"--use-file-for-fake-video-capture={video}"])
+    page = context.new_page()
+    page.goto(f"{site.url}/preflight.html?attempt={ATTEMPT_ID}&width=320&servertime={int(time.time() * 1000)}")
+    page.wait_for_function("window.preflightReady", timeout=20000)
+    page.wait_for_function("!document.querySelector('[data-action=takephoto]').disabled", timeout=20000)
+    page.site = site
+    yield page
+    context.close()
     site.close()
 
 
@@ -64,9 +63,9 @@ def take_check(page, screenshot=None):
     return shown, message.get_attribute("class"), message.inner_text()
 
 
-def test_a_student_who_comes_closer_passes(sidecar, tmp_path):
+def test_a_student_who_comes_closer_passes(playwright, sidecar, tmp_path):
     video = coming_closer_video(tmp_path / "closer.y4m", FACES / "obama/obama1.jpg")
-    with identity_page(sidecar, tmp_path, video) as page:
+    with identity_page(playwright, sidecar, tmp_path, video) as page:
         shown, kind, text = take_check(page, REPO / "build" / "liveness" / "identity-challenge.png")
         page.screenshot(path=str(REPO / "build" / "liveness" / "identity-passed.png"))
         calls = [(method, args) for method, args, _ in page.site.calls]
@@ -78,9 +77,9 @@ def test_a_student_who_comes_closer_passes(sidecar, tmp_path):
     assert [(shot["kind"], shot["status"]) for shot in shots] == [("identity", "ok")]
 
 
-def test_a_still_photo_is_refused_and_the_student_may_try_again(sidecar, tmp_path):
+def test_a_still_photo_is_refused_and_the_student_may_try_again(playwright, sidecar, tmp_path):
     video = still_photo_video(tmp_path / "still.y4m", FACES / "obama/obama1.jpg")
-    with identity_page(sidecar, tmp_path, video) as page:
+    with identity_page(playwright, sidecar, tmp_path, video) as page:
         _, kind, text = take_check(page)
         page.screenshot(path=str(REPO / "build" / "liveness" / "identity-still-refused.png"))
         assert "alert-warning" in kind, text

@@ -1,4 +1,6 @@
-"""Moodle's code checker (phpcs with the moodle-cs `moodle` standard) finds nothing in the plugin.
+"""Moodle's code checker (phpcs with the moodle-cs `moodle` standard) finds nothing in the plugin, with the
+moodle-cs release Moodle 4.5's code checker was built on (3.4.11) and the one it ships today (3.5.2, which adds
+PSR-12's layout to the `moodle` standard).
 
 The plugin is copied from the working tree into an unpacked Moodle, where moodle-cs can tell its
 component from where it sits, and checked with Moodle's own tooling from ../shared/moodle/tooling.
@@ -13,17 +15,18 @@ import pytest
 import moodle_site
 
 RUN_PHPCS = moodle_site.TOOLING / "codechecker" / "run_phpcs.sh"
-STANDARDS = moodle_site.TOOLING / "codechecker" / "moodle-cs-standards.tar.gz"
+STANDARDS = {"3.4.11": moodle_site.TOOLING / "codechecker" / "moodle-cs-standards.tar.gz",
+             "3.5.2": moodle_site.TOOLING / "codechecker" / "moodle-cs-standards-3.5.2.tar.gz"}
 # What phpcs itself needs from PHP (run_phpcs.sh says so).
 PHP_EXTENSIONS = ("tokenizer", "xmlwriter", "simplexml")
 
 
-def require_tooling():
-    """Fail, saying what is missing, unless PHP and the code checker are there."""
+def require_tooling(moodle_cs):
+    """Fail, saying what is missing, unless PHP and this release of the code checker are there."""
     php = shutil.which("php")
     if php is None:
         pytest.fail("php is not on PATH: Moodle's code checker runs on php-cli (>= 7.4)", pytrace=False)
-    for path in (RUN_PHPCS, STANDARDS):
+    for path in (RUN_PHPCS, STANDARDS[moodle_cs]):
         if not path.is_file():
             pytest.fail(f"Moodle's code checker is missing: no {path}", pytrace=False)
     check = "foreach ($argv as $i => $e) { if ($i && !extension_loaded($e)) { echo $e, ' '; } }"
@@ -33,13 +36,14 @@ def require_tooling():
         pytest.fail(f"PHP lacks the extensions phpcs needs: {', '.join(missing)}", pytrace=False)
 
 
-def test_plugin_is_clean_under_moodle_codechecker(moodle_code, tmp_path):
-    require_tooling()
+@pytest.mark.parametrize("moodle_cs", sorted(STANDARDS))
+def test_plugin_is_clean_under_moodle_codechecker(moodle_cs, moodle_code, tmp_path):
+    require_tooling(moodle_cs)
     plugin = moodle_site.copy_plugin(moodle_code)
     report_file = tmp_path / "phpcs.json"
     result = subprocess.run(
         ["bash", str(RUN_PHPCS), "--moodle", str(moodle_code), moodle_site.PLUGIN_PATH, "--standard", "moodle",
-         "--report=json", f"--report-file={report_file}"],
+         "--moodle-cs", moodle_cs, "-q", "--report=json", f"--report-file={report_file}"],
         capture_output=True, text=True, timeout=600, env=moodle_site.tooling_env())
     ran = f"run_phpcs.sh exited {result.returncode}\n{result.stdout}\n{result.stderr}"
     # phpcs exits 0 when clean, 1 or 2 when it found something; anything else means it did not check.

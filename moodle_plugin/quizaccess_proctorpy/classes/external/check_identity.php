@@ -68,8 +68,13 @@ class check_identity extends external_api {
      * @param string[] $frames base64 images
      * @return array passed, the sentence to show, and the refusals left before the teacher must decide
      */
-    public static function execute(int $attemptid, int $takenat, string $clientshotid, string $challengeid,
-            array $frames): array {
+    public static function execute(
+        int $attemptid,
+        int $takenat,
+        string $clientshotid,
+        string $challengeid,
+        array $frames
+    ): array {
         $params = self::validate_parameters(self::execute_parameters(), compact(
             'attemptid',
             'takenat',

@@ -211,8 +211,12 @@ trait proctorpy_helper {
      * @param string $clientshotid idempotency key
      * @return array the sidecar's answer
      */
-    protected function follow_identity_challenge(sidecar_client $client, int $attemptid, int $userid,
-            string $clientshotid): array {
+    protected function follow_identity_challenge(
+        sidecar_client $client,
+        int $attemptid,
+        int $userid,
+        string $clientshotid
+    ): array {
         $challenge = $client->json('POST', api::identity_challenge($attemptid), ['user_id' => $userid]);
         $frames = array_map(fn($frame) => camshot_image::from_base64($frame), $this->challenge_frames($challenge['kind']));
         return $client->images('POST', api::identity($attemptid), ['user_id' => $userid,
