@@ -145,8 +145,10 @@ def test_first_profile_photo_is_no_change(api):
     assert api.get("/api/v1/attempts/1/identity").json["problems"] == []
 
 
-@pytest.mark.parametrize("changed_at", ["soon", "-5", str(int(time.time()) + 3600)])
+@pytest.mark.parametrize("changed_at", ["soon", "-5", "in an hour"])
 def test_a_profile_photo_change_time_must_be_a_past_unix_time(api, changed_at):
+    if changed_at == "in an hour":
+        changed_at = str(int(time.time()) + 3600)
     body, ctype = multipart({"changed_at": changed_at},
                             {"image": ("profile.jpg", face_bytes("obama/obama.jpg", fmt="JPEG"), "image/jpeg")})
     response = api.open("PUT", "/api/v1/users/7/reference", body, ctype)
