@@ -49,7 +49,7 @@ test: install system-test
 	@if [ -f tests/browser/package.json ]; then npm install --silent --no-audit --no-fund --prefix tests/browser; fi
 	@# One worker per core (tests/conftest.py keeps Moodle's tests together on one, first); the 25 slowest
 	@# tests close the report: where the time goes.
-	$(BIN)/pytest -q --numprocesses=auto --dist=loadgroup --durations=25
+	$(BIN)/pytest -q --numprocesses=auto --durations=25
 
 # The full fuzz and fault runs, minutes long: their FUZZ and FAULTS lines go to bench/RESULTS.md.
 # Request log lines (stderr) are dropped; pytest's report is on stdout.

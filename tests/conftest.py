@@ -71,15 +71,28 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"skipped, and this suite never skips: {reason}"
 
 
-@pytest.hookimpl(tryfirst=True)
+def moodle_test(nodeid):
+    """Whether a test is one of Moodle's: they share one site, its PHPUnit site and its browsers for the session."""
+    return nodeid.startswith("tests/test_moodle_")
+
+
 def pytest_collection_modifyitems(items):
-    """Moodle's tests share one site, its PHPUnit site and its browsers for the session: under `pytest -n`
-    (--dist loadgroup) they run together on one worker, and first, as they are the longest chain of the run and
-    the other workers share out the rest meanwhile."""
-    moodle = [item for item in items if item.path.name.startswith("test_moodle_")]
-    for item in moodle:
-        item.add_marker(pytest.mark.xdist_group("moodle"))
-    items[:] = moodle + [item for item in items if item not in moodle]
+    """Moodle's tests first: under `pytest -n` they are the longest chain of the run, and the other workers share
+    out the rest meanwhile."""
+    items.sort(key=lambda item: not moodle_test(item.nodeid))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Under `pytest -n`, Moodle's tests go to one worker together (a second would build a second site in the same
+    folders); every other test goes to whichever worker is free."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class MoodleTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return "moodle" if moodle_test(nodeid) else nodeid
+
+    return MoodleTogether(config, log)
 
 
 def postgresql_admin():
