@@ -61,6 +61,8 @@ def unpack_moodle(www=WWW):
     wanted = f"{source} {source.stat().st_mtime_ns}"
     if (www / "version.php").exists() and stamp.exists() and stamp.read_text() == wanted:
         return www
+    # The stamp goes first: a run stopped while the old tree is removed must not find it whole next time.
+    stamp.unlink(missing_ok=True)
     shutil.rmtree(www, ignore_errors=True)
     CACHE.mkdir(parents=True, exist_ok=True)
     if source.is_dir():
