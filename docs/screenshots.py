@@ -1,9 +1,9 @@
-"""Take the guides' screenshots from a real sidecar holding the demo data set.
+"""Take the admin guide's screenshots of the sidecar console from a real sidecar holding the demo data set.
 
 Loads `proctorpy demo` into a fresh data dir, creates a local console admin, starts
-`proctorpy serve` on a loopback port, and photographs the pages the admin and teacher
-guides show with headless Chromium (Debian's /usr/bin/chromium through Playwright).
-Writes docs/screenshots/*.png.
+`proctorpy serve` on a loopback port, and photographs the console pages the admin guide
+shows with headless Chromium (Debian's /usr/bin/chromium through Playwright).
+Writes docs/screenshots/console-*.png; the teacher guide's, of Moodle's pages, come from docs/moodle_screenshots.py.
 
     .venv/bin/python docs/screenshots.py
 """
@@ -27,9 +27,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"
                  "--disable-component-update", "--disable-sync"]
 ADMIN, PASSWORD = "admin", "demo-password-for-screenshots"
 COURSE_ID, QUIZ_ID = 9001, 9101
-# Attempt ids of the demo are its students' user ids.
-HONEST_ATTEMPT = 90001  # sits the quiz alone, in view
-FLAGGED_ATTEMPT = 90004  # another student of the quiz sits in: the attempt a teacher should open
 PAGES = [
     # (file, path, what the guides say about it)
     ("console-dashboard.png", "/console/", "disk usage, growth, queue"),
@@ -82,11 +79,6 @@ def photograph(url, user_data_dir):
         page.wait_for_load_state()
         for name, path, _ in PAGES:
             page.goto(url + path)
-            page.screenshot(path=OUT / name, full_page=True)
-        for name, attempt_id in (("report-flagged-attempt.png", FLAGGED_ATTEMPT),
-                                 ("report-honest-attempt.png", HONEST_ATTEMPT)):
-            page.goto(url + f"/console/attempts/{attempt_id}/report")
-            page.wait_for_load_state("networkidle")
             page.screenshot(path=OUT / name, full_page=True)
         browser.close()
 

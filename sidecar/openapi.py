@@ -218,6 +218,9 @@ def document(version):
                             query("full_size", {"type": "string", "enum": ["0", "1"]},
                                   "0: thumbnails without links to the full-size image, for a viewer who may not "
                                   "open it (Moodle's downloadimages capability)"),
+                            query("link_base", {"type": "string", "maxLength": 500},
+                                  "Prefix to which the report appends an attempt id of this quiz to link another "
+                                  "student recognised and named (named_user_ids) to their attempt; no link without it"),
                             NAMED_USERS, *ACTOR_QUERY])},
             "/api/v1/attempts/{attempt_id}/report.pdf": {"get": operation(
                 "The same report as an A4 PDF", media="application/pdf", refusals=("404",),

@@ -5,7 +5,7 @@ from conftest import challenge_frames
 from sidecar.analysis.liveness import CHALLENGES
 
 # Tests of the suite when it was last counted: fewer means a test file stopped being found or run.
-MIN_TESTS = 217
+MIN_TESTS = 220
 
 SUMMARY = re.compile(r"^OK \((\d+) tests?, (\d+) assertions?\)$", re.M)
 

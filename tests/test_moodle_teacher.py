@@ -78,11 +78,54 @@ def check_overview_layout(journey, page, name):
         journey.shot(page, f"{name}-scrolled-right")
 
 
+# What the teacher decides on, right after the student's name: these columns must show without scrolling.
+DECISION_COLUMNS = ["Student", "Score", "Flagged", "Review"]
+
+
+def decision_columns_in_view(page):
+    """The overview's first headers, and whether each ends inside the content column and the window."""
+    return page.evaluate("""() => {
+        const main = document.querySelector('#region-main').getBoundingClientRect();
+        return Array.from(document.querySelectorAll('.quizaccess_proctorpy-fragment thead th')).slice(0, 4).map((th) =>
+            [th.innerText.replace(/[▲▼]/g, '').trim(),
+             th.getBoundingClientRect().right <= Math.min(main.right, window.innerWidth) + 1]);
+    }""")
+
+
+def set_teacher(journey, **fields):
+    """Set fields of the teacher's Moodle account, or a drawer's preference (drawer_open_index), before they sign in."""
+    for name, value in fields.items():
+        if name.startswith("drawer"):
+            preference = name.replace("_", "-")
+            journey.psql(f"update mdl_user_preferences set value = '{value}' where name = '{preference}' "
+                         "and userid = (select id from mdl_user where username = 'teacher')")
+        else:
+            journey.psql(f"update mdl_user set {name} = '{value}' where username = 'teacher'")
+
+
 def test_teacher_reads_the_overview_and_every_attempt_report(journey, course, finished_attempts):
+    # The teacher's Moodle time zone is Tokyo's: the overview and the reports show their times in it.
+    set_teacher(journey, timezone="Asia/Tokyo", drawer_open_index=1)
+    try:
+        read_the_overview_and_every_attempt_report(journey, course, finished_attempts)
+    finally:
+        set_teacher(journey, timezone="99", drawer_open_index=0)
+
+
+def read_the_overview_and_every_attempt_report(journey, course, finished_attempts):
     page = journey.login("teacher")
     page.goto(f"{journey.site.url}/mod/quiz/view.php?id={course['cmid']}")
     page.click("a:has-text('View Proctoring Report')")
     page.wait_for_url("**/accessrule/proctorpy/report.php?cmid=*")
+    # 1280 px wide with the course index open, as a teacher's laptop shows it: score, flag and review in view.
+    assert page.viewport_size["width"] == 1280 and page.locator("#theme_boost-drawers-courseindex.show").count() == 1
+    page.locator("#theme_boost-drawers-courseindex .courseindex-item").first.wait_for()
+    assert decision_columns_in_view(page) == [[name, True] for name in DECISION_COLUMNS]
+    journey.shot(page, "teacher-overview-1280-course-index", full_page=False)
+    assert "Times are in Asia/Tokyo." in page.inner_text(".quizaccess_proctorpy-fragment")
+    # The rest of the journey with the course index closed, as its own button does (Moodle keeps the choice).
+    page.evaluate("document.querySelector('#theme_boost-drawers-courseindex [data-action=closedrawer]').click()")
+    wait_for(lambda: page.locator("#theme_boost-drawers-courseindex.show").count() == 0, 10, "the course index to close")
     journey.shot(page, "teacher-overview")
     assert debugging_output(page) == []
     table = page.locator(".quizaccess_proctorpy-fragment table")
@@ -95,6 +138,21 @@ def test_teacher_reads_the_overview_and_every_attempt_report(journey, course, fi
     assert scores["Joe Biden"] == "0" and scores["Kit Harington"] == "100", scores
     check_overview_layout(journey, page, "teacher-overview")
 
+    # The filters the guide promises: the flagged attempts, then those not reviewed yet.
+    page.select_option("#quizaccess_proctorpy-filterflagged", "1")
+    page.click("[data-region=overviewfilters] button[type=submit]")
+    page.wait_for_url("**flagged=1**")
+    flagged_rows = [row.inner_text() for row in table.locator("tbody tr").all()]
+    assert flagged_rows and all("flagged" in row for row in flagged_rows), flagged_rows
+    assert not any("Kit Harington" in row for row in flagged_rows), flagged_rows
+    assert page.locator("#quizaccess_proctorpy-filterflagged option:checked").inner_text() == "Flagged"
+    journey.shot(page, "teacher-overview-flagged")
+    page.select_option("#quizaccess_proctorpy-filterflagged", "")
+    page.select_option("#quizaccess_proctorpy-filterreview", "none")
+    page.click("[data-region=overviewfilters] button[type=submit]")
+    page.wait_for_url("**review=none**")
+    assert table.locator("tbody tr").count() == 4  # none reviewed yet: the next journey reviews two
+
     # The CSV: one row per attempt.
     with page.expect_download() as download:
         page.click("a:has-text('Download CSV')")
@@ -106,6 +164,7 @@ def test_teacher_reads_the_overview_and_every_attempt_report(journey, course, fi
     for username, attempt_id in finished_attempts.items():
         page.goto(journey.report_url(course["cmid"], attempt_id))
         assert STUDENTS[username] in page.inner_text("#region-main")
+        assert "Times are in Asia/Tokyo (UTC+09:00)" in page.inner_text("#region-main")
         assert debugging_output(page) == [], debugging_output(page)
         broken = images_loaded(page)
         journey.shot(page, f"teacher-report-{username}")
@@ -114,6 +173,14 @@ def test_teacher_reads_the_overview_and_every_attempt_report(journey, course, fi
         assert page.locator(".quizaccess_proctorpy-fragment .ppr-refs img").count() >= 1, \
             f"no reference photo on {username}'s report"
     assert broken_by_attempt == {}, f"images that did not load on the attempt reports: {broken_by_attempt}"
+
+    # Kit Harington sat Joe Biden's attempt: his name on its camshots opens his own attempt at the quiz.
+    page.goto(journey.report_url(course["cmid"], finished_attempts["student2"]))
+    another = page.locator(".quizaccess_proctorpy-fragment .ppr-grid a.ppr-st-substitution").first
+    assert another.inner_text() == "Another student: Kit Harington"
+    another.click()
+    page.wait_for_url(f"**attempt={finished_attempts['student3']}")
+    assert "Kit Harington" in page.inner_text(".quizaccess_proctorpy-fragment h2")
     page.context.close()
 
 
@@ -227,11 +294,12 @@ def test_teacher_watches_the_exam_live(journey, course):
     assert "ppl-problem" in teacher.locator(f"[data-region=tile][data-attemptid='{waiting}']").get_attribute("class")
     journey.shot(teacher, "teacher-live-view")
 
-    # Flagged only: the tiles with a problem, and back.
+    # Only the attempts that need attention now, and back.
     teacher.check("[data-action=flaggedonly]")
     wait_for(lambda: [t["attempt"] for t in live_tiles(teacher)] == [waiting], 30, "only Rose Leslie's tile")
     assert "flagged=1" in teacher.url
-    journey.shot(teacher, "teacher-live-view-flagged-only")
+    assert "needing attention now: 1." in teacher.inner_text("[data-region=summary]")
+    journey.shot(teacher, "teacher-live-view-attention-now")
     teacher.uncheck("[data-action=flaggedonly]")
     wait_for(lambda: {waiting, attempt_id} <= {t["attempt"] for t in live_tiles(teacher)}, 30, "every tile again")
 
@@ -287,6 +355,31 @@ def rest(journey, token, function, **params):
     return response.json()
 
 
+def test_teacher_lets_a_student_waiting_at_the_identity_step_go_on_from_the_live_view(journey, course):
+    # Barack Obama's attempt has begun on a quiz with an identity step, and no photo has passed.
+    quiz = journey.proctored_quiz("Identity watched live (proctored)", identitycheck="face")
+    waiting = journey.cli("start", quiz["quiz"], "student1", OBAMA[0], 0)["attempt"]
+    teacher = journey.login("teacher")
+    teacher.goto(f"{journey.site.url}/mod/quiz/accessrule/proctorpy/live.php?cmid={quiz['cmid']}")
+    tile = teacher.locator(f"[data-region=tile][data-attemptid='{waiting}']")
+    tile.wait_for()
+    # Said to wait at the identity check, not to have a quiet camera: no camshot is due before a photo passes.
+    assert "Waiting at the identity check" in tile.locator("[data-region=identitywaiting]").inner_text()
+    assert "camera_quiet" not in tile.get_attribute("data-problems")
+    assert "ppl-problem" in tile.get_attribute("class")
+    assert debugging_output(teacher) == []
+    journey.shot(teacher, "teacher-live-view-identity-waiting")
+    teacher.once("dialog", lambda dialog: dialog.accept())
+    tile.locator("button:has-text('Let the attempt go on')").click()
+    teacher.wait_for_url(f"**/report.php?cmid={quiz['cmid']}&attempt={waiting}")
+    assert "The attempt goes on" in teacher.inner_text("#page-content")
+    outcome = journey.psql(f"select outcome from mdl_quizaccess_proctorpy_idcheck where attemptid = {waiting}")
+    assert outcome == "waived", outcome
+    teacher.goto(f"{journey.site.url}/mod/quiz/accessrule/proctorpy/live.php?cmid={quiz['cmid']}")
+    assert tile.locator("[data-region=identitywaiting]").count() == 0
+    teacher.context.close()
+
+
 def test_flagged_attempt_notifies_the_teacher_and_web_services_answer_with_a_token(journey, course, forwarded_attempt):
     # Barack Obama's attempt in a quiz of its own: an hour with no camshot is far below the threshold when he submits
     # it; the alert goes at the next run of Moodle's cron.
@@ -322,7 +415,7 @@ def test_flagged_attempt_notifies_the_teacher_and_web_services_answer_with_a_tok
     area = page.locator("[data-region=notification-area]")
     area.locator("[data-region=notification-content-item-container]", has_text=subject).first.click()
     content = area.locator("[data-region=content-area]")
-    wait_for(lambda: "below the quiz's threshold of 70" in content.inner_text(), 30,
+    wait_for(lambda: "the quiz's threshold is 70. The attempt is flagged" in content.inner_text(), 30,
              "the flagged attempt's notification on the notifications page")
     journey.shot(page, "teacher-notification-page")
     content.locator("a", has_text="Open the attempt's proctoring report").first.click()

@@ -132,8 +132,17 @@ def test_report_shows_the_attempt(app, api):
     metrics = score["metrics"]
     assert metrics["seconds"] == {"no_face": 60, "multiple_faces": 30, "mismatch": 30, "substitution": 30,
                                   "camera_off": 50, "focus_lost": 75}
-    assert metrics["formula"] in text
+    # The formula names the metrics as the table does, with this attempt's weights and shares.
+    assert ("Score = max(0, 100 − (1 × 8.3 % No face + 1.5 × 4.2 % Several faces + 2 × 4.2 % Face mismatch + "
+            "3 × 4.2 % Another student + 1 × 6.9 % Camera off + 0.5 × 10.4 % Focus lost / tab hidden)) "
+            f"= max(0, 100 − 47.6) = {score['value']:.1f}") in text
+    assert "% substitution" not in text and "E = " not in text
     assert f"Credibility score {score['value']:.1f}" in text
+    # Every number is explained: the zone of the times, the table's columns, the face distance under a camshot.
+    assert "Times are in UTC (UTC+00:00)" in text
+    assert "Time: how long the metric was in violation. Share: that time as a percentage" in text
+    distances = [a for a in page.find("span", class_="ppr-note") if a.get("title", "").startswith("Face distance")]
+    assert distances and all("over 0.60 the face is taken for another person" in a["title"] for a in distances)
     # Timeline: one rect per minute (12) plus the background, colours from green to red.
     svg = page.find("svg", class_="ppr-timeline")
     assert len(svg) == 1
@@ -146,7 +155,8 @@ def test_report_shows_the_attempt(app, api):
     # Camshot grid: one figure per camshot, thumbnails and full images under image_base, boxes drawn.
     shots = page.find("figure", class_="ppr-shot")
     assert len(shots) == sum(1 for i in ids if i)
-    assert len(page.find("figure", class_="ppr-flagged")) == 5
+    assert len(page.find("figure", class_="ppr-counted")) == 5  # no face 2, several faces, mismatch, another student
+    assert "Only those counted against the score (5 of 21)" in text
     base = "/mod/quiz/accessrule/proctorpy/image.php/42/1/"
     assert [a["src"] for a in page.find("img") if "size=thumb" in a["src"]] == [f"{base}{i}?size=thumb" for i in ids if i]
     assert f'href="{base}{ids[0]}"' in html
@@ -198,6 +208,23 @@ def test_a_recognised_student_is_named_only_if_the_viewer_may_see_them(app, api,
     assert "Babbage" not in text and "Another student of this course" in text
     for path in ("/api/v1/attempts/1/report", "/api/v1/attempts/1/report.pdf"):
         assert api.get(path + "?named_user_ids=").json["error"] == "invalid_field"
+
+
+@pytest.mark.engines
+def test_a_recognised_student_links_to_their_attempt_where_the_viewer_may_see_them(app, api):
+    """Another student named in a camshot's badge links to their attempt at the same quiz, under link_base."""
+    seed_attempt(app, api)
+    api.put_attempt(2, user_id=8, user_fullname="Charles Babbage", quiz_id=11)
+    base = "/api/v1/attempts/1/report?link_base=report.php%3Fcmid%3D42%26attempt%3D"
+    page = Elements(api.get(base + "&named_user_ids=7,8").get_data(as_text=True))
+    assert [(a["href"], a["class"]) for a in page.find("a", class_="ppr-st-substitution")] == [
+        ("report.php?cmid=42&attempt=2", "ppr-badge ppr-st-substitution")]
+    # Not named, not linked; without link_base, named but not linked.
+    assert not Elements(api.get(base + "&named_user_ids=7").get_data(as_text=True)).find("a", class_="ppr-badge")
+    unlinked = api.get("/api/v1/attempts/1/report?named_user_ids=7,8").get_data(as_text=True)
+    assert "Another student: Charles Babbage" in unlinked and not Elements(unlinked).find("a", class_="ppr-badge")
+    refused = api.get("/api/v1/attempts/1/report?link_base=javascript:alert(1)//")
+    assert refused.status_code == 400 and "link_base" in refused.json["message"]
 
 
 # Prefixes that could be more than a link: a scheme that runs or embeds, a quote, space or angle bracket that
@@ -270,9 +297,17 @@ def test_reports_need_a_signed_request(seeded, path):
     assert replay.status_code == 401 and replay.json["error"] == "replayed_nonce"
 
 
-def test_times_follow_the_viewers_time_zone(seeded):
+def test_times_follow_the_viewers_time_zone(seeded, tmp_path):
+    """The report, its PDF and the overview show times in the zone Moodle names, and say which."""
     html = seeded.api.get("/api/v1/attempts/1/report?tz=Europe/Paris").get_data(as_text=True)
-    assert "2023-11-14 23:13:20 CET" in html
+    assert "2023-11-14 23:13:20 CET" in html and "Times are in Europe/Paris (UTC+01:00)" in html
+    _, texts = pdf_pages(tmp_path, seeded.api.get("/api/v1/attempts/1/report.pdf?tz=Asia/Tokyo").data)
+    assert "2023-11-15 07:13:20 JST" in texts[0] and "Times are in Asia/Tokyo (UTC+09:00)" in texts[0]
+    overview = seeded.api.get("/api/v1/quizzes/11/attempts?format=html&tz=America/New_York").get_data(as_text=True)
+    assert "2023-11-14 17:13:20 EST" in overview and "Times are in America/New_York." in overview
+    for path in ("/api/v1/attempts/1/report", "/api/v1/attempts/1/report.pdf", "/api/v1/quizzes/11/attempts"):
+        refused = seeded.api.get(path + "?tz=Europe/Atlantis")
+        assert refused.status_code == 400 and "tz must be an IANA time zone name" in refused.json["message"]
 
 
 @pytest.mark.parametrize("name", ["Mars/Olympus", "../../etc/passwd", "Nowhere", "Europe/" + "x" * 64, "UTC; rm"])
@@ -332,15 +367,15 @@ def test_pdf_is_a4_with_the_attempt_on_every_page(app, api, tmp_path):
     pdf = response.data
     assert pdf.startswith(b"%PDF-")
     pages, texts = pdf_pages(tmp_path, pdf)
-    assert len(pages) == 2  # summary; the 5 flagged camshots, then the 16 others
+    assert len(pages) == 2, texts  # summary; the 5 camshots counted against the score, then the 16 others
     for png in pages:
         with Image.open(png) as page:
             # A4 is 210 x 297 mm: at 40 dpi, 331 x 468 pixels.
             assert page.size == (331, 468)
     for number, text in enumerate(texts, start=1):
         assert "attempt 1" in text and f"Page {number} of 2" in text and "Ada Lovelace" in text
-    assert "Credibility score" in texts[0] and "Timeline" in texts[0]
-    assert "Flagged camshots (5)" in texts[1] and "Other camshots (16)" in texts[1]
+    assert "Credibility score" in texts[0] and "Timeline" in texts[0] and "dist.: the face distance" in texts[0]
+    assert "Camshots counted against the score (5)" in texts[1] and "Other camshots (16)" in texts[1]
     [row] = audit_rows(app, "report_pdf_download")
     assert row["bytes"] == len(pdf) and row["actor_id"] == "3" and row["count"] == 21
 
@@ -396,7 +431,7 @@ def test_real_analysis_end_to_end(app, api, config, tmp_path):
     assert "Another student: Joe Biden" in html and "Moodle profile photo" in html
     assert html.count('class="ppr-box"') >= 5  # faces found are boxed
     pages, texts = pdf_pages(tmp_path, api.get("/api/v1/attempts/1/report.pdf").data)
-    assert len(pages) == 2 and "Flagged camshots (4)" in texts[1] and "Other camshots (2)" in texts[1]
+    assert len(pages) == 2 and "Camshots counted against the score (4)" in texts[1] and "Other camshots (2)" in texts[1]
 
 
 # --- the quiz overview ------------------------------------------------------------------------------
@@ -518,6 +553,10 @@ def test_overview_html_fragment(seeded):
     assert "report.php?cmid=42&sort=student&dir=asc" in links
     text = " ".join(page.text)
     assert "3 of 3 attempts" in text and "rejected" in text and "not reviewed" in text and "flagged" in text
+    # What the teacher decides on comes right after the name; every column says what it counts.
+    heads = re.findall(r"<th[^>]*>(?:<a [^>]*>)?([^<▲▼]+)", html)
+    assert [h.strip() for h in heads[:5]] == ["Student", "Score", "Flagged", "Review", "Started"]
+    assert all(a.get("title") for a in page.find("th", class_="ppo-num"))
 
 
 @pytest.mark.engines

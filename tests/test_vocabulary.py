@@ -97,3 +97,66 @@ def test_both_halves_are_one_release():
     sidecar_release = re.search(r"^version = (\S+)$", (PLUGIN.parents[1] / "setup.cfg").read_text(), re.M)[1]
     assert sidecar_release == plugin_release
     assert package_version() == sidecar_release, "the installed sidecar is this release: run make install again"
+
+
+# The teacher's words, one meaning each: "flagged" is an attempt whose score is under the quiz's threshold (or whose
+# profile photo changed); a camshot is "counted against the score"; the live view's attempts "need attention now".
+# Each pattern is a use of the old, ambiguous words, with the words that replace it.
+OLD_USES = {
+    r"\bflagged (camshots?|photos?|images?)\b": "a camshot is counted against the score, not flagged",
+    r"\(\d+ flagged\)|flagged_count": "camshots are counted against the score, not flagged",
+    r"\bflagged only\s*[(:]": "only the attempts are flagged; camshots are counted against the score",
+    r"\b(with )?a problem now\b": "an attempt in progress needs attention now",
+    r"\bE = |\bsubstitution\b": "the formula is written with the table's labels (Score, Another student)",
+    r"\bd \d\.\d\d\b|\bd {{": "a face distance is named as such",
+}
+TEACHER_TEXTS = [*sorted((PLUGIN.parents[1] / "sidecar" / "reports" / "templates").glob("*.html")),
+                 PLUGIN.parents[1] / "docs" / "teacher-guide.md"]
+
+
+@pytest.fixture(scope="module")
+def plugin_strings():
+    """The plugin's language strings, read by PHP itself."""
+    script = (f"define('MOODLE_INTERNAL', 1); $string = []; require {json.dumps(str(PLUGIN / 'lang' / 'en' / 'quizaccess_proctorpy.php'))};"
+              "echo json_encode($string);")
+    result = subprocess.run(["php", "-r", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout)
+
+
+def old_uses(text):
+    return [(found.group(0), instead) for pattern, instead in OLD_USES.items()
+            for found in re.finditer(pattern, text, re.I)]
+
+
+def test_language_strings_speak_the_teachers_vocabulary(plugin_strings):
+    wrong = {key: old_uses(value) for key, value in plugin_strings.items() if old_uses(value)}
+    assert wrong == {}
+    # The live view flags nothing of its own: only the score under the threshold is "flagged" there too.
+    live = {key: value for key, value in plugin_strings.items() if key.startswith("live")}
+    assert [key for key, value in live.items() if re.search(r"\bflag", value, re.I)] == ["live_problem_below_threshold"]
+    assert "score below the threshold" in live["live_problem_below_threshold"]
+    assert all(re.search(r"\bneed(s|ing)? attention now\b", live[key])
+               for key in ("liveflaggedonly", "livesummary", "livesummaryone", "livenoneflagged"))
+    # What Accept or Reject does, on the page where the teacher chooses.
+    assert "does not change the attempt's grade" in plugin_strings["reviewexplained"]
+
+
+@pytest.mark.parametrize("path", TEACHER_TEXTS, ids=lambda path: path.name)
+def test_reports_and_guide_speak_the_teachers_vocabulary(path):
+    text = path.read_text()
+    if path.suffix == ".html":
+        text = re.sub(r"<style>.*?</style>|\{%-? *macro report_css.*?endmacro *-?%\}", "", text, flags=re.S)
+    assert old_uses(text) == []
+
+
+def test_the_old_uses_are_refused():
+    """The patterns catch what the pages said before one vocabulary."""
+    for old in ("Flagged only (5 of 21)", "Flagged camshots (5)", "21 (5 flagged)", "d 0.87",
+                "Flagged only: attempts with a problem now", "2 attempts in progress, 1 with a problem now.",
+                "E = max(0, 100 − (3 × 4.2 % substitution))"):
+        assert old_uses(old), old
+    for new in ("Only those counted against the score (5 of 21)", "Camshots counted against the score (5)",
+                "distance 0.87", "Only the attempts that need attention now", "Flagged: score below the threshold",
+                "Score = max(0, 100 − (3 × 4.2 % Another student))"):
+        assert old_uses(new) == [], new

@@ -42,7 +42,12 @@ $actor = api::actor((int) $USER->id, fullname($USER));
 if ($what === 'pdf') {
     $attemptid = required_param('attempt', PARAM_INT);
     page_access::attempt_of_quiz($attemptid, $cm);
-    $response = $client->call('GET', api::attempt_pdf($attemptid, $actor, page_access::nameable_user_ids($cm)));
+    $response = $client->call('GET', api::attempt_pdf(
+        $attemptid,
+        $actor,
+        page_access::nameable_user_ids($cm),
+        core_date::get_user_timezone()
+    ));
     send_file($response->body, 'proctoring-attempt-' . $attemptid . '.pdf', 0, 0, true, true, 'application/pdf');
 } else {
     $params = [];

@@ -30,6 +30,7 @@ use mod_quiz\quiz_settings;
 use quizaccess_proctorpy\image_link;
 use quizaccess_proctorpy\local\identity_step;
 use quizaccess_proctorpy\local\live_view;
+use quizaccess_proctorpy\local\overview_filters;
 use quizaccess_proctorpy\local\page_access;
 use quizaccess_proctorpy\sidecar_client;
 use quizaccess_proctorpy\sidecar_exception;
@@ -131,12 +132,15 @@ try {
             );
         }
         $candownload = has_capability('quizaccess/proctorpy:downloadimages', $context);
+        // A student recognised in a camshot links to their attempt at this quiz only when the report names them.
         $data['fragment'] = $client->call('GET', api::attempt_report(
             $attemptid,
             $imagebase,
             $actor,
             $candownload,
-            page_access::nameable_user_ids($cm)
+            page_access::nameable_user_ids($cm),
+            core_date::get_user_timezone(),
+            $baseurl->out(false) . '&attempt='
         ))->body;
         $data['attempt'] = true;
         $data['canreview'] = has_capability('quizaccess/proctorpy:reviewattempt', $context);
@@ -161,6 +165,7 @@ try {
         foreach (api::OVERVIEW_PARAMS as $name) {
             $params[$name] = optional_param($name, '', PARAM_TEXT);
         }
+        $data['filters'] = overview_filters::context($cmid, $params);
         if ($userids === []) {
             $data['fragment'] = '';
             $abovereport .= $OUTPUT->notification(

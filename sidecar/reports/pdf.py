@@ -17,7 +17,7 @@ MISSING_IMAGE = "data:image/svg+xml;base64," + base64.b64encode(
 ).decode()
 
 
-def thumbnail_uri(images, key, boxes=(), flagged=False):
+def thumbnail_uri(images, key, boxes=(), counted=False):
     """A JPEG data URI of the stored image scaled to PDF_THUMB_WIDTH, face boxes drawn in; a placeholder if
     it is gone or unreadable. A store that does not answer raises: a report without its images is no report."""
     try:
@@ -36,7 +36,7 @@ def thumbnail_uri(images, key, boxes=(), flagged=False):
     scale = image.width / original_width
     if boxes:
         draw = ImageDraw.Draw(image)
-        colour = (239, 68, 68) if flagged else (34, 197, 94)
+        colour = (239, 68, 68) if counted else (34, 197, 94)
         for top, right, bottom, left in boxes:
             draw.rectangle([left * scale, top * scale, right * scale, bottom * scale], outline=colour, width=2)
     out = io.BytesIO()
@@ -47,7 +47,7 @@ def thumbnail_uri(images, key, boxes=(), flagged=False):
 def pdf_images(report, images):
     """{id: data URI} of every reference photo and camshot of a report, boxes drawn in."""
     jobs = [(ref["id"], ref["path"], [], False) for ref in report["references"]]
-    jobs += [(shot["id"], shot["path"], [b["pixels"] for b in shot["boxes"]], shot["flagged"])
+    jobs += [(shot["id"], shot["path"], [b["pixels"] for b in shot["boxes"]], shot["counted"])
              for shot in report["identity_shots"] + report["shots"]]
     # PNG decoding is most of the cost and Pillow releases the GIL while it decodes: one thread per core.
     with ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0))) as pool:
@@ -67,7 +67,8 @@ def attempt_pdfs(config, images, templates):
 
 
 def render_pdf(report, images, templates):
-    """PDF bytes of a report built by build_report: page 1 summary, then flagged camshots, then the rest.
+    """PDF bytes of a report built by build_report: page 1 summary, then the camshots counted against the
+    score, then the rest.
 
     templates: the Environment of render.templates().
     """
@@ -77,8 +78,8 @@ def render_pdf(report, images, templates):
 
     html = templates.get_template("attempt_report_pdf.html").render(
         r=report, images=pdf_images(report, images),
-        flagged=[s for s in report["shots"] if s["flagged"]],
-        others=[s for s in report["shots"] if not s["flagged"]],
+        counted=[s for s in report["shots"] if s["counted"]],
+        others=[s for s in report["shots"] if not s["counted"]],
     )
     # No base_url, and data: the only protocol: the PDF holds nothing but what is inlined here.
     return HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=("data",))).write_pdf()

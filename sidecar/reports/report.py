@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .. import attempts, reference_changes
 from ..analysis import references
 from ..errors import BadRequest
-from ..scoring import METRICS, score_attempt, union_length
+from ..scoring import METRICS, score_attempt, shot_metric, union_length
 
 METRIC_LABELS = {
     "no_face": "No face", "multiple_faces": "Several faces", "mismatch": "Face mismatch",
@@ -121,20 +121,27 @@ def minutes_of(timeline):
     return minutes
 
 
-def shot_view(shot, start_ms, zone, names):
+def shot_view(shot, start_ms, zone, names, matched_attempts):
     """A camshot as the grid shows it: badge, time, face boxes as percentages of the image. Another student
-    recognised is named only when names holds them (the viewer may see them)."""
+    recognised is named only when names holds them (the viewer may see them), with their attempt at the quiz
+    when matched_attempts holds one."""
     boxes = shot["boxes"]
     width, height = shot["width"] or 1, shot["height"] or 1
     substitution = shot["matched_user_id"] is not None
-    flagged = substitution or shot["status"] in ("no_face", "multiple_faces", "mismatch", "unreadable")
     badge = STATUS_LABELS.get(shot["status"], shot["status"])
+    matched_attempt = None
     if substitution:
         name = names.get(shot["matched_user_id"])
         badge = f"Another student: {name}" if name else UNNAMED_STUDENT
+        if name:
+            matched_attempt = matched_attempts.get(shot["matched_user_id"])
     return {
-        "id": shot["id"], "kind": shot["kind"], "status": shot["status"], "flagged": flagged,
-        "badge": badge, "badge_class": "substitution" if substitution else shot["status"], "faces": shot["faces"], "distance": shot["distance"], "error": shot["error"],
+        "id": shot["id"], "kind": shot["kind"], "status": shot["status"],
+        # The camshot puts a metric of the score in violation (scoring's reading of its verdict).
+        "counted": shot_metric(shot) is not None,
+        "badge": badge, "badge_class": "substitution" if substitution else shot["status"],
+        "matched_attempt": matched_attempt,
+        "faces": shot["faces"], "distance": shot["distance"], "error": shot["error"],
         "elapsed": elapsed((shot["taken_at"] - start_ms) / 1000),
         "clock": clock(shot["taken_at"] / 1000, zone, with_date=False),
         "width": shot["width"], "height": shot["height"], "path": shot["path"],
@@ -181,6 +188,32 @@ def reference_view(db, attempt):
             "decision": state["identity_decision"], "changes": reference_changes.problems(db, attempt["id"])}
 
 
+def matched_attempts(db, quiz_id, names):
+    """{user id: their latest attempt at the quiz} of the students recognised and named in a report."""
+    if not names:
+        return {}
+    return dict(db.execute(
+        f"SELECT user_id, max(id) FROM attempts WHERE quiz_id = ? AND user_id IN ({','.join('?' * len(names))}) "
+        "GROUP BY user_id", [quiz_id, *names]).fetchall())
+
+
+def labelled_formula(metrics, value):
+    """The score's sum with the metrics named as the report's table names them: Weight × Share of each."""
+    terms = " + ".join(f"{metrics['weights'][m]:g} × {metrics['percent'][m]:.1f} % {METRIC_LABELS[m]}"
+                       for m in METRICS)
+    penalty = sum(metrics["weights"][m] * metrics["percent"][m] for m in METRICS)
+    return f"Score = max(0, 100 − ({terms})) = max(0, 100 − {penalty:.1f}) = {value:.1f}"
+
+
+def zone_text(zone, at):
+    """The zone the report's times are in, as its page says it: its name and offset from UTC at the attempt."""
+    try:
+        offset = datetime.fromtimestamp(at, zone).strftime("%z")
+    except (OverflowError, OSError, ValueError):
+        return zone.key
+    return f"{zone.key} (UTC{offset[:3]}:{offset[3:]})"
+
+
 def review_view(db, attempt_id, zone):
     """The teacher's review as the report shows it, or None."""
     review = attempts.review(db, attempt_id)
@@ -205,16 +238,18 @@ def build_report(db, config, attempt_id, zone, named_user_ids=None):
         f"SELECT id, fullname FROM users WHERE id IN ({','.join('?' * len(matched))})", list(matched)
     ).fetchall()) if matched else {}
     start_ms = timeline.start
-    views = [shot_view(s, start_ms, zone, names) for s in shots]
+    views = [shot_view(s, start_ms, zone, names, matched_attempts(db, attempt["quiz_id"], names)) for s in shots]
     attempt_views = [v for v in views if v["kind"] == "attempt"]
     duration_ms = timeline.duration_ms
     return {
         "attempt": attempt,
+        "zone": zone_text(zone, attempt["started_at"]),
         "started": clock(attempt["started_at"], zone),
         "finished": clock(attempt["finished_at"], zone) if attempt["finished_at"] is not None else None,
         "duration": duration_text(duration_ms / 1000),
         "score": {
-            "value": value, "flagged": flagged, "threshold": metrics["threshold"], "formula": metrics["formula"],
+            "value": value, "flagged": flagged, "threshold": metrics["threshold"],
+            "formula": None if value is None else labelled_formula(metrics, value),
             "reason": metrics["reason"], "final": metrics["final"], "pending": metrics["pending"],
             "rows": [
                 {"key": m, "label": METRIC_LABELS[m], "seconds": metrics["seconds"][m],
@@ -223,6 +258,7 @@ def build_report(db, config, attempt_id, zone, named_user_ids=None):
                 for m in METRICS
             ],
         },
+        "match_threshold": config["analysis.match_threshold"],
         "minutes": minutes_of(timeline),
         "markers": [
             {"x": (e["at"] - start_ms) / duration_ms if duration_ms else 0, "type": e["type"],
@@ -239,7 +275,7 @@ def build_report(db, config, attempt_id, zone, named_user_ids=None):
             {**change, "changed": clock(change["changed_at"], zone)} for change in reference["changes"]]},
         "identity_shots": [v for v in views if v["kind"] == "identity"],
         "shots": attempt_views,
-        "flagged_count": sum(1 for v in attempt_views if v["flagged"]),
+        "counted_count": sum(1 for v in attempt_views if v["counted"]),
         "review": review_view(db, attempt_id, zone),
         "metric_labels": METRIC_LABELS,
     }

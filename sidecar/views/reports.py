@@ -38,10 +38,12 @@ def _html(body):
 @bp.get("/attempts/<attempt_id>/report")
 def attempt_report(attempt_id):
     """The HTML fragment; images are <image_base><camshot id> and <image_base><camshot id>?size=thumb, the
-    full-size ones linked only without full_size=0."""
+    full-size ones linked only without full_size=0; another student recognised links to <link_base><attempt id>
+    with link_base (the report page of an attempt of this quiz, which the viewer may open)."""
     attempt_id = positive_int(attempt_id, "attempt_id")
     config = current_app.config["PROCTORPY"]
     image_base = url_prefix(request.args.get("image_base", config["reports.image_base"]), "image_base")
+    link_base = url_prefix(request.args.get("link_base", ""), "link_base")
     full_size = request.args.get("full_size", "1")
     named = _named_user_ids()
     if full_size not in ("0", "1"):
@@ -49,7 +51,7 @@ def attempt_report(attempt_id):
     zone = _zone()
     db = get_db()
     report = build_report(db, config, attempt_id, zone, named)
-    html = attempt_report_html(current_app.config["REPORT_TEMPLATES"], report, image_base, full_size == "1")
+    html = attempt_report_html(current_app.config["REPORT_TEMPLATES"], report, image_base, full_size == "1", link_base)
     audit.record(db, "report_view", moodle_actor(), audit.attempt_selection(report["attempt"]),
                  count=len(report["shots"]))
     return _html(html)
@@ -94,7 +96,7 @@ def quiz_attempts(quiz_id):
     audit.record(db, "overview_view", moodle_actor(), selection, count=len(rows))
     if output == "html":
         return _html(quiz_overview_html(current_app.config["REPORT_TEMPLATES"], quiz_id, display_rows(rows, zone),
-                                        total, params, link_base, _sort_links(sort_base, params)))
+                                        total, params, link_base, _sort_links(sort_base, params), zone))
     return jsonify(
         quiz_id=quiz_id, total=total, count=len(rows), page=params["page"], perpage=params["perpage"],
         sort=("-" if params["descending"] else "") + params["sort"], attempts=rows,

@@ -202,6 +202,9 @@ class api {
      * @param array $actor ['actor_id' => int, 'actor_name' => string]
      * @param bool $fullsize whether thumbnails link to the full-size image (the viewer may open it)
      * @param int[]|null $nameable the students the report may name when it recognises them, null for every student
+     * @param string $timezone the viewer's time zone (IANA name), in which the report shows times
+     * @param string $linkbase URL prefix to which the report appends the attempt id of a student it names, to link
+     *     their attempt at this quiz
      * @return string
      */
     public static function attempt_report(
@@ -209,11 +212,14 @@ class api {
         string $imagebase,
         array $actor,
         bool $fullsize = true,
-        ?array $nameable = null
+        ?array $nameable = null,
+        string $timezone = '',
+        string $linkbase = ''
     ): string {
         return self::with_query(
             self::attempt($attemptid) . '/report',
-            ['image_base' => $imagebase, 'full_size' => $fullsize ? null : '0'] + self::named_user_ids($nameable) + $actor
+            ['image_base' => $imagebase, 'full_size' => $fullsize ? null : '0', 'tz' => $timezone, 'link_base' => $linkbase]
+                + self::named_user_ids($nameable) + $actor
         );
     }
 
@@ -223,10 +229,14 @@ class api {
      * @param int $attemptid Moodle's quiz attempt id
      * @param array $actor ['actor_id' => int, 'actor_name' => string]
      * @param int[]|null $nameable the students the report may name when it recognises them, null for every student
+     * @param string $timezone the viewer's time zone (IANA name), in which the report shows times
      * @return string
      */
-    public static function attempt_pdf(int $attemptid, array $actor, ?array $nameable = null): string {
-        return self::with_query(self::attempt($attemptid) . '/report.pdf', self::named_user_ids($nameable) + $actor);
+    public static function attempt_pdf(int $attemptid, array $actor, ?array $nameable = null, string $timezone = ''): string {
+        return self::with_query(
+            self::attempt($attemptid) . '/report.pdf',
+            ['tz' => $timezone] + self::named_user_ids($nameable) + $actor
+        );
     }
 
     /**

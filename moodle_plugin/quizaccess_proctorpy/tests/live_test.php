@@ -68,7 +68,7 @@ final class live_test extends \advanced_testcase {
      * Call get_live as the browser's AJAX request does.
      *
      * @param int $cmid the quiz's course module id
-     * @param bool $flaggedonly only the attempts with a problem now
+     * @param bool $flaggedonly only the attempts that need attention now
      * @return array data, or the exception's errorcode and message
      */
     private static function get_live(int $cmid, bool $flaggedonly = false): array {
@@ -237,7 +237,7 @@ final class live_test extends \advanced_testcase {
         unset($SESSION->activegroup);
         $answer = self::get_live((int) $quiz->cmid);
         $this->assertSame(['Quiet Student'], self::names($answer));
-        $this->assertSame(get_string('livesummaryone', 'quizaccess_proctorpy', ['flagged' => 1]), $answer['summary']);
+        $this->assertSame(get_string('livesummaryone', 'quizaccess_proctorpy', ['attention' => 1]), $answer['summary']);
 
         $this->setUser($this->teacher);
         unset($SESSION->activegroup);
@@ -298,6 +298,56 @@ final class live_test extends \advanced_testcase {
         $flagged = self::render(live_view::for_quiz($this->cm($quiz))->page_context(true));
         $this->assertSame(2, $flagged->query("//li[@data-region='tile']")->length);
         $this->assertTrue($flagged->query("//input[@data-action='flaggedonly']")->item(0)->hasAttribute('checked'));
+    }
+
+    /**
+     * A student waiting at the identity step comes first, said to wait there rather than to have a quiet camera,
+     * with the button that lets the attempt go on for a viewer who may waive the check, and without it otherwise.
+     */
+    public function test_students_waiting_at_the_identity_step_come_first_with_the_waiver(): void {
+        [$quiz] = $this->quiz_with_attempts();
+        $identityquiz = $this->create_quiz($this->course, ['identitycheck' => 'face']);
+        $waiting = $this->start_attempt($identityquiz, $this->students['shooting']);
+        $passed = $this->start_attempt($identityquiz, $this->students['away']);
+        local\identity_step::record_pass((int) $passed->id);
+        foreach ([$waiting, $passed] as $attempt) {
+            proctored_attempt::load((int) $attempt->id)->register();
+        }
+
+        $this->setUser($this->teacher);
+        $answer = self::get_live((int) $identityquiz->cmid);
+        $this->assertSame(['Shooting Student', 'Away Student'], self::names($answer));
+        [$first, $second] = $answer['tiles'];
+        $this->assertTrue($first['identitywaiting'] && $first['problem']);
+        $this->assertFalse($first['cameraquiet']);
+        $this->assertNotContains('camera_quiet', array_column($first['problems'], 'code'));
+        $this->assertStringContainsString('attempt=' . $waiting->id, $first['waiveurl']);
+        $this->assertSame(sesskey(), $first['sesskey']);
+        $this->assertFalse($second['identitywaiting']);
+        $this->assertSame('', $second['waiveurl']);
+        $xpath = self::render(live_view::for_quiz($this->cm($identityquiz))->page_context(false));
+        $tile = "//li[@data-attemptid='{$waiting->id}']";
+        $this->assertSame(
+            get_string('liveidentitywaiting', 'quizaccess_proctorpy'),
+            trim($xpath->query("$tile//p[@data-region='identitywaiting']")->item(0)->textContent)
+        );
+        $this->assertSame(1, $xpath->query("$tile//form[contains(@action, 'attempt={$waiting->id}')]"
+            . "[input[@name='waiveidentity']][input[@name='sesskey'][@value='" . sesskey() . "']]//button")->length);
+        $this->assertSame(0, $xpath->query("//li[@data-attemptid='{$passed->id}']//form")->length);
+
+        // A viewer who may not waive the check sees the student wait, without the button.
+        $assistant = $this->getDataGenerator()->create_and_enrol($this->course, 'teacher');
+        $role = $this->getDataGenerator()->create_role();
+        $coursecontext = \context_course::instance($this->course->id);
+        assign_capability('quizaccess/proctorpy:waiveidentitycheck', CAP_PROHIBIT, $role, $coursecontext);
+        role_assign($role, $assistant->id, $coursecontext);
+        $this->setUser($assistant);
+        $tiles = self::get_live((int) $identityquiz->cmid)['tiles'];
+        $this->assertTrue($tiles[0]['identitywaiting']);
+        $this->assertSame(['', ''], [$tiles[0]['waiveurl'], $tiles[0]['sesskey']]);
+        // A quiz without an identity step has no one waiting.
+        $this->setUser($this->teacher);
+        $this->assertSame([false, false, false], array_column(self::get_live((int) $quiz->cmid)['tiles'], 'identitywaiting'));
     }
 
     /**

@@ -25,11 +25,12 @@
 
 namespace quizaccess_proctorpy;
 
-#[\PHPUnit\Framework\Attributes\CoversNothing]
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\local\overview_filters::class)]
 /**
- * The attempts overview, wider than Moodle's content column, scrolls sideways inside it.
+ * The report page: the attempts overview, wider than Moodle's content column, scrolls sideways inside it, under its
+ * filters; an attempt's review form says what a conclusion does.
  *
- * @coversNothing
+ * @covers \quizaccess_proctorpy\local\overview_filters
  */
 final class report_page_test extends \advanced_testcase {
     /** A fragment as wide as the sidecar's overview: one row, many columns. */
@@ -72,6 +73,49 @@ final class report_page_test extends \advanced_testcase {
         $this->assertSame(1, $xpath->query(self::div_with('table-responsive') . "//table[@id='overview']")->length);
         $this->assertSame(1, $xpath->query(self::div_with('quizaccess_proctorpy-overview')
             . "//table[@id='overview']")->length);
+    }
+
+    /**
+     * The overview's filters by flag and review state keep the sort and the search, and show the chosen ones.
+     */
+    public function test_overview_filters_by_flag_and_review_state(): void {
+        $filters = local\overview_filters::context(5, ['sort' => 'score', 'dir' => 'desc', 'flagged' => '1', 'review' => 'none',
+            'q' => 'Ada', 'page' => '', 'perpage' => '']);
+        $xpath = self::render(['filters' => $filters]);
+
+        $form = "//form[@data-region='overviewfilters'][@method='get'][contains(@action, '/proctorpy/report.php')]";
+        $hidden = [];
+        foreach ($xpath->query("$form/input[@type='hidden']") as $input) {
+            $hidden[$input->getAttribute('name')] = $input->getAttribute('value');
+        }
+        $this->assertSame(['cmid' => '5', 'sort' => 'score', 'dir' => 'desc', 'q' => 'Ada'], $hidden);
+        $options = function (string $name) use ($xpath, $form): array {
+            $found = [];
+            foreach ($xpath->query("$form//select[@name='$name']/option") as $option) {
+                $found[$option->getAttribute('value')] = [trim($option->textContent), $option->hasAttribute('selected')];
+            }
+            return $found;
+        };
+        $this->assertSame([
+            '' => [get_string('filterflagged_all', 'quizaccess_proctorpy'), false],
+            '1' => [get_string('filterflagged_1', 'quizaccess_proctorpy'), true],
+            '0' => [get_string('filterflagged_0', 'quizaccess_proctorpy'), false],
+        ], $options('flagged'));
+        $this->assertSame(['', 'none', 'accepted', 'rejected'], array_map('strval', array_keys($options('review'))));
+        $this->assertSame([false, true, false, false], array_column($options('review'), 1));
+        $this->assertSame(1, $xpath->query("$form//label[@for='quizaccess_proctorpy-filterreview']")->length);
+    }
+
+    /**
+     * The review form says that a conclusion is the teacher's record, not a change of the grade.
+     */
+    public function test_review_form_says_what_a_conclusion_does(): void {
+        $xpath = self::render(['attempt' => true, 'canreview' => true]);
+
+        $said = $xpath->query("//form//p[@data-region='reviewexplained']");
+        $this->assertSame(1, $said->length);
+        $this->assertSame(get_string('reviewexplained', 'quizaccess_proctorpy'), trim($said->item(0)->textContent));
+        $this->assertSame(0, self::render(['attempt' => true])->query("//p[@data-region='reviewexplained']")->length);
     }
 
     /**

@@ -102,6 +102,16 @@ final class urls_test extends \basic_testcase {
             '/api/v1/attempts/42/report.pdf?named_user_ids=5&actor_id=3&actor_name=T',
             api::attempt_pdf(42, api::actor(3, 'T'), [5])
         );
+        $this->assertSame(
+            '/api/v1/attempts/42/report?image_base=%2Fi%2F&tz=Europe%2FParis&link_base=%2Fr%3Fattempt%3D'
+                . '&named_user_ids=5&actor_id=3&actor_name=T',
+            api::attempt_report(42, '/i/', api::actor(3, 'T'), true, [5], 'Europe/Paris', '/r?attempt='),
+            'Times in the viewer\'s zone, and another student linked to their attempt'
+        );
+        $this->assertSame(
+            '/api/v1/attempts/42/report.pdf?tz=Asia%2FTokyo&actor_id=3&actor_name=T',
+            api::attempt_pdf(42, api::actor(3, 'T'), null, 'Asia/Tokyo')
+        );
         $this->expectException(\InvalidArgumentException::class);
         api::attempt_pdf(42, api::actor(3, 'T'), []);
     }

@@ -47,7 +47,7 @@ class get_live extends external_api {
     public static function execute_parameters(): external_function_parameters {
         return new external_function_parameters([
             'cmid' => new external_value(PARAM_INT, 'Course module id of the quiz'),
-            'flaggedonly' => new external_value(PARAM_BOOL, 'Only the attempts with a problem now', VALUE_DEFAULT, false),
+            'flaggedonly' => new external_value(PARAM_BOOL, 'Only the attempts that need attention now', VALUE_DEFAULT, false),
         ]);
     }
 
@@ -80,6 +80,9 @@ class get_live extends external_api {
                 'userid' => new external_value(PARAM_INT, 'Student\'s user id'),
                 'fullname' => new external_value(PARAM_TEXT, 'Student\'s full name'),
                 'reporturl' => new external_value(PARAM_URL, 'The attempt\'s proctoring report'),
+                'identitywaiting' => new external_value(PARAM_BOOL, 'Whether the student waits at the identity step'),
+                'waiveurl' => new external_value(PARAM_URL, 'Where the viewer lets the attempt go on, empty if they may not'),
+                'sesskey' => new external_value(PARAM_ALPHANUM, 'The viewer\'s session key for that form, empty without it'),
                 'shotid' => new external_value(PARAM_ALPHANUMEXT, 'Latest camshot\'s id, empty when none'),
                 'thumburl' => new external_value(PARAM_URL, 'Latest camshot\'s thumbnail, empty when none'),
                 'thumbalt' => new external_value(PARAM_TEXT, 'Text alternative of the thumbnail'),
@@ -94,7 +97,7 @@ class get_live extends external_api {
                 'lastevent' => new external_value(PARAM_TEXT, 'Latest focus or tab event, in words, empty when none'),
                 'scorelabel' => new external_value(PARAM_TEXT, 'Score so far and threshold, in words'),
                 'belowthreshold' => new external_value(PARAM_BOOL, 'Whether the score is below the quiz\'s threshold'),
-                'problem' => new external_value(PARAM_BOOL, 'Whether anything is wrong now'),
+                'problem' => new external_value(PARAM_BOOL, 'Whether the attempt needs attention now'),
                 'problemcodes' => new external_value(PARAM_TEXT, 'Problems, most serious first, separated by spaces'),
                 'problems' => new external_multiple_structure(new external_single_structure([
                     'code' => new external_value(PARAM_ALPHAEXT, 'Problem'),
@@ -103,7 +106,7 @@ class get_live extends external_api {
             ]), 'One tile per attempt in progress, problems first'),
             'total' => new external_value(PARAM_INT, 'Attempts in progress the viewer may see'),
             'shown' => new external_value(PARAM_INT, 'Tiles returned'),
-            'flagged' => new external_value(PARAM_INT, 'Attempts with a problem now'),
+            'flagged' => new external_value(PARAM_INT, 'Attempts that need attention now'),
             'flaggedonly' => new external_value(PARAM_BOOL, 'Whether only those were asked for'),
             'summary' => new external_value(PARAM_TEXT, 'Counts in words'),
             'emptymessage' => new external_value(PARAM_TEXT, 'What to say when there is no tile'),

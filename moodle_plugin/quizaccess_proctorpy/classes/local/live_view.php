@@ -25,6 +25,7 @@
 namespace quizaccess_proctorpy\local;
 
 use mod_quiz\quiz_attempt;
+use mod_quiz\quiz_settings;
 use quizaccess_proctorpy\api;
 use quizaccess_proctorpy\image_link;
 use quizaccess_proctorpy\sidecar_client;
@@ -36,7 +37,9 @@ use quizaccess_proctorpy\vocabulary;
  *
  * The attempts come from Moodle (in progress, students the viewer may see, as the overview lists them), their
  * camshots, verdicts, events and scores from the sidecar (GET /api/v1/quizzes/<id>/live), in its order: the most
- * serious problem first. Names are Moodle's; thumbnails go through image.php like the report's.
+ * serious problem first. Names are Moodle's; thumbnails go through image.php like the report's. Students still at
+ * the identity step are Moodle's to know (identity_step::waiting): their tiles say so and come first, with the
+ * button that lets the attempt go on for a viewer who may waive the check.
  */
 class live_view {
     /** Seconds between two refreshes of the live view. */
@@ -98,9 +101,10 @@ class live_view {
     /**
      * The tiles the viewer may see, with a summary: what the live_tiles template and get_live return.
      *
-     * @param bool $flaggedonly only the attempts with a problem now
+     * @param bool $flaggedonly only the attempts that need attention now
      * @param bool $opened the page is being opened (audited by the sidecar), not refreshed
-     * @return array tiles, total, shown, flagged, flaggedonly, summary, emptymessage, updated
+     * @return array tiles, total, shown, flagged (how many need attention now), flaggedonly, summary, emptymessage,
+     *     updated
      * @throws sidecar_exception when the sidecar does not answer or refuses
      */
     public function export(bool $flaggedonly, bool $opened = false): array {
@@ -127,7 +131,11 @@ class live_view {
         }
         $actor = $opened ? api::actor((int) $USER->id, fullname($USER)) : null;
         $answer = $this->client->json('GET', api::quiz_live((int) $this->cm->instance, $userids, $actor));
-        $tiles = $this->tiles($answer, $attempts);
+        $waiting = array_column(
+            identity_step::waiting(quiz_settings::create((int) $this->cm->instance)->get_quiz(), $userids),
+            'id'
+        );
+        $tiles = $this->tiles($answer, $attempts, array_map('intval', $waiting));
         $flagged = array_values(array_filter($tiles, function (array $tile): bool {
             return $tile['problem'];
         }));
@@ -139,7 +147,7 @@ class live_view {
         $data['summary'] = get_string(
             count($tiles) === 1 ? 'livesummaryone' : 'livesummary',
             'quizaccess_proctorpy',
-            ['total' => count($tiles), 'flagged' => count($flagged)]
+            ['total' => count($tiles), 'attention' => count($flagged)]
         );
         if ($flaggedonly && !$flagged) {
             $data['emptymessage'] = get_string('livenoneflagged', 'quizaccess_proctorpy');
@@ -150,7 +158,7 @@ class live_view {
     /**
      * The whole page's context for the live template: the tiles, or the sidecar's failure said plainly.
      *
-     * @param bool $flaggedonly only the attempts with a problem now
+     * @param bool $flaggedonly only the attempts that need attention now
      * @return array
      */
     public function page_context(bool $flaggedonly): array {
@@ -197,13 +205,15 @@ class live_view {
     /**
      * The sidecar's answer as tiles, in its order, for the attempts that Moodle has in progress.
      *
-     * An attempt the sidecar lists but Moodle has finished (its notice still queued) or never had is left out.
+     * An attempt the sidecar lists but Moodle has finished (its notice still queued) or never had is left out. Those
+     * waiting at the identity step come first, oldest first, as they wait for the teacher.
      *
      * @param array $answer the sidecar's answer to GET /api/v1/quizzes/<id>/live
      * @param \stdClass[] $attempts Moodle's attempts in progress, keyed by id, with the students' names
+     * @param int[] $waiting ids of the attempts still at the identity step, oldest first
      * @return array[] tiles
      */
-    public function tiles(array $answer, array $attempts): array {
+    public function tiles(array $answer, array $attempts, array $waiting = []): array {
         $matched = $this->matched_students($answer['attempts'] ?? []);
         $minutes = (int) ($answer['minutes'] ?? 0);
         $tiles = [];
@@ -212,8 +222,17 @@ class live_view {
             if (!isset($attempts[$attemptid]) || (int) ($row['user_id'] ?? 0) !== (int) $attempts[$attemptid]->userid) {
                 continue;
             }
-            $tiles[] = $this->tile($row, $attempts[$attemptid], $matched, $minutes);
+            $tiles[] = $this->tile($row, $attempts[$attemptid], $matched, $minutes, in_array($attemptid, $waiting, true));
         }
+        $order = array_flip($waiting);
+        $rank = function (array $tile) use ($order): int {
+            return $order[$tile['attemptid']] ?? count($order);
+        };
+        // A stable sort: the sidecar's order stays among the attempts that are not waiting.
+        $positions = array_flip(array_column($tiles, 'attemptid'));
+        usort($tiles, function (array $a, array $b) use ($rank, $positions): int {
+            return [$rank($a), $positions[$a['attemptid']]] <=> [$rank($b), $positions[$b['attemptid']]];
+        });
         return $tiles;
     }
 
@@ -249,18 +268,29 @@ class live_view {
      * @param \stdClass $attempt Moodle's attempt with the student's names
      * @param string[] $matched names of recognised students by user id
      * @param int $minutes how far back the sidecar counted the times the student left the page
+     * @param bool $identitywaiting whether the attempt is still at its identity step
      * @return array
      */
-    private function tile(array $row, \stdClass $attempt, array $matched, int $minutes): array {
+    private function tile(array $row, \stdClass $attempt, array $matched, int $minutes, bool $identitywaiting): array {
         $component = 'quizaccess_proctorpy';
         $name = fullname($attempt);
         $problems = array_values(array_intersect(vocabulary::LIVE_PROBLEMS, (array) ($row['problems'] ?? [])));
+        if ($identitywaiting) {
+            // No camshot is taken before the identity check passes: a quiet camera is no problem of its own then.
+            $problems = array_values(array_diff($problems, ['camera_quiet']));
+        }
+        $reporturl = new \moodle_url(
+            '/mod/quiz/accessrule/proctorpy/report.php',
+            ['cmid' => $this->cm->id, 'attempt' => $attempt->id]
+        );
+        $canwaive = $identitywaiting
+            && has_capability('quizaccess/proctorpy:waiveidentitycheck', \context_module::instance($this->cm->id));
         $shot = is_array($row['last_shot'] ?? null) ? $row['last_shot'] : null;
         $shotid = $shot !== null && api::is_camshot_id((string) ($shot['id'] ?? '')) ? (string) $shot['id'] : '';
         $verdict = $shotid !== '' && in_array($shot['verdict'] ?? '', vocabulary::LIVE_VERDICTS, true) ? $shot['verdict'] : '';
         // Another student is named only to a viewer who may see them.
         $matchedname = $matched[(int) ($shot['matched_user_id'] ?? 0)] ?? '';
-        $cameraquiet = !empty($row['camera_quiet']);
+        $cameraquiet = !$identitywaiting && !empty($row['camera_quiet']);
         $seconds = (int) round((float) ($row['seconds_since_shot'] ?? 0));
         if ($shotid === '') {
             $sinceshot = $cameraquiet ? get_string('livenoshotfor', $component, format_time($seconds))
@@ -281,10 +311,11 @@ class live_view {
             'attemptid' => (int) $attempt->id,
             'userid' => (int) $attempt->userid,
             'fullname' => $name,
-            'reporturl' => (new \moodle_url(
-                '/mod/quiz/accessrule/proctorpy/report.php',
-                ['cmid' => $this->cm->id, 'attempt' => $attempt->id]
-            ))->out(false),
+            'reporturl' => $reporturl->out(false),
+            'identitywaiting' => $identitywaiting,
+            // The waiver posts to the attempt's report page, which checks the capability and the step again.
+            'waiveurl' => $canwaive ? $reporturl->out(false) : '',
+            'sesskey' => $canwaive ? sesskey() : '',
             'shotid' => $shotid,
             'thumburl' => $shotid === '' ? '' : image_link::base(
                 $this->wwwroot,
@@ -316,7 +347,7 @@ class live_view {
                 ['score' => $score, 'threshold' => (int) round((float) ($row['threshold'] ?? 0))]
             ),
             'belowthreshold' => $belowthreshold,
-            'problem' => (bool) $problems,
+            'problem' => $identitywaiting || $problems,
             'problemcodes' => implode(' ', $problems),
             'problems' => array_map(function (string $problem) use ($component): array {
                 return ['code' => $problem, 'label' => get_string('live_problem_' . $problem, $component)];
