@@ -1,4 +1,5 @@
 """Durable storage: crash repair at startup, and SIGKILL during ingestion loses nothing."""
+import importlib
 import os
 import signal
 import subprocess
@@ -39,6 +40,37 @@ def test_repair_removes_temp_and_orphan_files_and_marks_missing(app, api):
     assert sorted(p.name for p in folder.iterdir()) == [f"{kept}.png"]
     statuses = dict(rows(app.config["DATABASE"], "SELECT id, status FROM camshots"))
     assert statuses == {kept: "pending", lost: "unreadable"}
+
+
+@pytest.mark.engines
+def test_repair_reads_rows_and_images_side_by_side_a_page_at_a_time(app, api, monkeypatch):
+    """Attempts 1, 2 and 10, whose folders sort one way as numbers and another as keys, their rows read three at a
+    time: every named image stays, the unnamed ones go, the lost one is marked, and nothing else is touched."""
+    monkeypatch.setattr(importlib.import_module("sidecar.storage.repair"), "ROWS_PAGE", 3)
+    images = app.config["IMAGES"]
+    ids = {}
+    for attempt_id in (1, 2, 10):
+        api.put_attempt(attempt_id)
+        ids[attempt_id] = [api.post_camshot(png_bytes(), attempt_id=attempt_id).json["id"] for _ in range(3)]
+    keys = [key for key, _ in images.scan(["images"])]
+    assert keys == sorted(keys) and len(keys) == 9  # the store lists its keys in order, as repair walks them
+    lost = f"images/3/11/10/{ids[10][1]}.png"
+    images.delete(lost)
+    orphans = [f"images/3/11/1/{storage.new_id()}.png", f"images/3/11/2/{storage.new_id()}.png"]
+    for orphan in orphans:
+        images.put(orphan, png_bytes())
+    named = stored_keys(images)
+
+    db = connect(app.config["DATABASE"])
+    try:
+        counts = storage.repair(db, images, now=time.time() + 1)
+        statuses = dict(db.execute("SELECT id, status FROM camshots").fetchall())
+    finally:
+        db.close()
+    assert counts == {"temp_removed": 0, "orphan_files_removed": 2, "missing_files": 1}
+    assert stored_keys(images) == sorted(set(named) - set(orphans))
+    assert statuses == {camshot: "unreadable" if camshot == ids[10][1] else "pending"
+                        for camshots in ids.values() for camshot in camshots}
 
 
 def test_write_durably_leaves_no_temp_file(tmp_path):

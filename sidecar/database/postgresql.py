@@ -189,6 +189,11 @@ class PostgreSQLDatabase:
         """The SQL of an expression's integer part (a cast to BIGINT rounds in PostgreSQL; trunc first)."""
         return f"CAST(trunc({expression}) AS BIGINT)"
 
+    def byte_order(self, expression):
+        """The SQL of a text expression that sorts by its bytes, as Python sorts str: the "C" collation (the
+        database's own collation may sort "images/1/" after "images/10/")."""
+        return f'{expression} COLLATE "C"'
+
     def install_functions(self):
         """SQLite's functions that the sidecar's SQL uses and PostgreSQL lacks, defined alike.
 

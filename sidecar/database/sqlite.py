@@ -86,6 +86,10 @@ class SQLiteDatabase:
         """The SQL of an expression's integer part (CAST truncates in SQLite)."""
         return f"CAST({expression} AS INTEGER)"
 
+    def byte_order(self, expression):
+        """The SQL of a text expression that sorts by its bytes, as Python sorts str (SQLite's BINARY default)."""
+        return expression
+
     def install_functions(self):
         """Nothing to add: the sidecar's SQL uses SQLite's own functions."""
 

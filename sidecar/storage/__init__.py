@@ -17,7 +17,9 @@ The image store is one of two, chosen by storage.backend, with the same methods:
     delete(key)           an image already gone is not an error
     delete_many(keys)     the same, for a purge batch
     discard(key)          delete after a failed row commit: logs instead of raising if the store fails
-    scan(tops)            (key, modified unix time) of every stored image under these top folders
+    exists(key)           whether the image is there
+    scan(tops)            (key, modified unix time) of every stored image under these top folders, in the
+                          order of the keys (as Python sorts str), streamed: repair() walks it beside the rows
     sweep_temporary(tops, before)  remove what writes interrupted before then left (folder only); a count
     tidy(folder)          remove a folder left empty (folder only)
     check_free_space(n)   refuse new images below n free bytes (folder only: a bucket has no disk)

@@ -114,17 +114,28 @@ class FolderStore:
         remove_quietly(self.root, key)
 
     def scan(self, tops):
-        for top in tops:
-            for folder, _, files in os.walk(self.root / top):
-                for name in files:
-                    if name.endswith(TEMP_SUFFIX):
-                        continue
-                    path = Path(folder) / name
-                    try:
-                        modified = path.stat().st_mtime
-                    except FileNotFoundError:
-                        continue
-                    yield path.relative_to(self.root).as_posix(), modified
+        for top in sorted(tops):
+            yield from self._scan_folder(self.root / top)
+
+    def _scan_folder(self, folder):
+        """The files under folder in the order of their keys: a folder's entries sorted with a folder's name
+        followed by "/", which is how its files' keys compare with its neighbours'."""
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            return
+        for entry in sorted(entries, key=lambda e: e.name + "/" if e.is_dir(follow_symlinks=False) else e.name):
+            if entry.is_dir(follow_symlinks=False):
+                yield from self._scan_folder(entry.path)
+            elif not entry.name.endswith(TEMP_SUFFIX):
+                try:
+                    modified = entry.stat().st_mtime
+                except FileNotFoundError:
+                    continue
+                yield Path(entry.path).relative_to(self.root).as_posix(), modified
+
+    def exists(self, key):
+        return self.path(key).is_file()
 
     def sweep_temporary(self, tops, before):
         removed = 0

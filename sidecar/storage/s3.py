@@ -137,12 +137,21 @@ class S3Store:
             log.warning("could not delete the uncommitted object %s%s: %s", self.prefix, key, error)
 
     def scan(self, tops):
+        # A listing comes in the order of the keys' bytes: the order of their str.
         paginator = self.client.get_paginator("list_objects_v2")
-        for top in tops:
+        for top in sorted(tops):
             with self.answering("list images"):
                 for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}{top}/"):
                     for item in page.get("Contents", []):
                         yield item["Key"][len(self.prefix):], item["LastModified"].timestamp()
+
+    def exists(self, key):
+        try:
+            with self.answering("look for an image", key):
+                self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
+        except FileNotFoundError:
+            return False
+        return True
 
     def sweep_temporary(self, tops, before):
         return 0
