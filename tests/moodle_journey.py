@@ -337,10 +337,13 @@ def stop_journey(journey):
 
 # --- A student's attempt in the browser ---------------------------------------------------------------------
 
-def start_attempt(journey, cmid, username, video, name, computer=None, identity_step=False):
+def start_attempt(journey, cmid, username, video, name, computer=None, identity_step=False, browser=None):
     """Log in, pass the consent and camera check, and the identity check where the quiz has one (its challenge
-    followed by the video); returns (page, attempt id)."""
+    followed by the video); returns (page, attempt id). `browser`, if given, is called with the browser's context
+    once logged in: what the browser does besides (sends Safe Exam Browser's headers, say)."""
     page = journey.login(username, video=video, computer=computer or username)
+    if browser:
+        browser(page.context)
     page.add_init_script(HOLD_CAMERA)
     page.goto(f"{journey.site.url}/mod/quiz/view.php?id={cmid}")
     # Moodle's preflight module has moved the form into its (hidden) dialogue and handles the button.

@@ -7,6 +7,9 @@
 //       store the quiz's proctoring settings (the quizaccess_proctorpy row) from JSON
 //       {"intervalmin": .., "intervalmax": .., "imagewidth": .., "identitycheck": .., "threshold": ..,
 //        "retentiondays": ..}, as the quiz form does, through the rule's save_settings().
+//   php quiz_cli.php MOODLEROOT seb QUIZID
+//       require Safe Exam Browser for the quiz, configured manually as the quiz form's "Yes – Configure
+//       manually" does, with the camera let through. Prints {"configkey": the config key SEB's requests hash}.
 //   php quiz_cli.php MOODLEROOT attempt QUIZID USERNAME PHOTO [SHOTS]
 //       as USERNAME: start an attempt (the plugin registers it with the sidecar), send SHOTS camshots
 //       (default 1) of PHOTO through the plugin's forwarding external function, answer every
@@ -33,6 +36,17 @@ if ($command === 'proctor') {
     }
     quizaccess_proctorpy::save_settings($quiz);
     echo json_encode($DB->get_record('quizaccess_proctorpy', ['quizid' => $quizid])), "\n";
+    exit(0);
+}
+
+if ($command === 'seb') {
+    $quizid = (int) $argv[3];
+    $cm = get_coursemodule_from_instance('quiz', $quizid, 0, false, MUST_EXIST);
+    $settings = new \quizaccess_seb\seb_quiz_settings(0, (object) ['quizid' => $quizid, 'cmid' => $cm->id,
+        'requiresafeexambrowser' => \quizaccess_seb\settings_provider::USE_SEB_CONFIG_MANUALLY,
+        'allowcapturecamera' => 1]);
+    $settings->create();
+    echo json_encode(['configkey' => $settings->get_config_key()]), "\n";
     exit(0);
 }
 

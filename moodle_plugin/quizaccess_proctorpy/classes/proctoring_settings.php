@@ -119,6 +119,15 @@ class proctoring_settings {
         if ($retention !== '' && !self::is_int_between($retention, 1, self::MAX_RETENTION_DAYS)) {
             $errors[self::PREFIX . 'retentiondays'] = ['err_retentiondays', self::MAX_RETENTION_DAYS];
         }
+        // Safe Exam Browser configured in the quiz form keeps the camera from pages unless it is let through:
+        // every attempt would stop at the camera check. (A template, an uploaded or a client configuration is
+        // outside this form: the teacher guide says which key it needs.)
+        if (
+            (int) ($data['seb_requiresafeexambrowser'] ?? 0) === \quizaccess_seb\settings_provider::USE_SEB_CONFIG_MANUALLY
+            && empty($data['seb_allowcapturecamera'])
+        ) {
+            $errors['seb_allowcapturecamera'] = ['err_sebcamera', null];
+        }
         return $errors;
     }
 

@@ -104,6 +104,25 @@ final class proctoring_settings_test extends \basic_testcase {
     }
 
     /**
+     * Safe Exam Browser configured manually must let the camera through to a proctored quiz's pages.
+     */
+    public function test_safe_exam_browser_configured_manually_must_allow_the_camera(): void {
+        $manual = \quizaccess_seb\settings_provider::USE_SEB_CONFIG_MANUALLY;
+        $errors = proctoring_settings::validate(self::form() + ['seb_requiresafeexambrowser' => (string) $manual,
+            'seb_allowcapturecamera' => '0']);
+        $this->assertSame(['seb_allowcapturecamera'], array_keys($errors));
+        $this->assertSame('err_sebcamera', $errors['seb_allowcapturecamera'][0]);
+        $this->assertSame([], proctoring_settings::validate(self::form() + [
+            'seb_requiresafeexambrowser' => (string) $manual, 'seb_allowcapturecamera' => '1']));
+        // Without Safe Exam Browser, or without proctoring, the camera setting is not the plugin's concern.
+        $this->assertSame([], proctoring_settings::validate(self::form() + [
+            'seb_requiresafeexambrowser' => (string) \quizaccess_seb\settings_provider::USE_SEB_NO,
+            'seb_allowcapturecamera' => '0']));
+        $this->assertSame([], proctoring_settings::validate(self::form(['enabled' => 0]) + [
+            'seb_requiresafeexambrowser' => (string) $manual, 'seb_allowcapturecamera' => '0']));
+    }
+
+    /**
      * With proctoring off nothing is checked, so other quiz settings can be saved.
      */
     public function test_disabled_is_not_validated(): void {

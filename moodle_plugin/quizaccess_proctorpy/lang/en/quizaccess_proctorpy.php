@@ -94,6 +94,7 @@ $string['err_nocamera'] = 'The camera has not delivered an image yet. Allow came
 $string['err_notproctored'] = 'This quiz is not proctored.';
 $string['err_notyourattempt'] = 'This is not your attempt.';
 $string['err_retentiondays'] = 'Enter a whole number of days from 1 to {$a}, or leave empty for the site\'s retention.';
+$string['err_sebcamera'] = 'This quiz is proctored: its camshots need the camera. Set "Allow browser access to camera" to Yes, or turn proctoring off.';
 $string['err_threshold'] = 'Enter a whole number from 0 to 100.';
 $string['eventidentitycheckwaived'] = 'Identity check waived';
 $string['eventidentityphotoapproved'] = 'Identity photo approved';
