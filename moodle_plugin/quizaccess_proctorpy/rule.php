@@ -227,6 +227,8 @@ class quizaccess_proctorpy extends access_rule_base {
         }
         $page->requires->js_call_amd('quizaccess_proctorpy/capture', 'init', [[
             'attemptid' => (int) $attempt->id,
+            // The last page before submitting: camshots still queued are told there.
+            'summary' => $page->pagetype === 'mod-quiz-summary',
             'intervalmin' => (int) $this->quiz->proctorpy_intervalmin,
             'intervalmax' => (int) $this->quiz->proctorpy_intervalmax,
             'width' => (int) $this->quiz->proctorpy_imagewidth,

@@ -281,7 +281,8 @@ final class rule_test extends \advanced_testcase {
     }
 
     /**
-     * In forwarded mode (the default) the attempt page starts the capture module with the quiz's settings and no token.
+     * In forwarded mode (the default) the attempt page starts the capture module with the quiz's settings and no token;
+     * the summary page tells it that it is the last page before submitting.
      */
     public function test_setup_attempt_page_forwarded(): void {
         $quiz = $this->create_quiz($this->course, ['intervalmin' => 20, 'intervalmax' => 40, 'imagewidth' => 480]);
@@ -299,6 +300,7 @@ final class rule_test extends \advanced_testcase {
             $this->assertLessThanOrEqual((int) ceil(microtime(true) * 1000), $servertime, $pagetype);
             $this->assertSame([[[
                 'attemptid' => (int) $attempt->id,
+                'summary' => $pagetype === 'mod-quiz-summary',
                 'intervalmin' => 20,
                 'intervalmax' => 40,
                 'width' => 480,
