@@ -189,6 +189,8 @@ final class rule_test extends \advanced_testcase {
 
         $html = $form->render();
         $this->assertStringContainsString('This quiz is proctored.', $html, 'The standard consent text');
+        $this->assertStringContainsString('against the photos of the other students of this quiz', $html);
+        $this->assertStringContainsString('biometric data', $html);
         $this->assertStringContainsString(get_string('identitynotice', 'quizaccess_proctorpy'), $html);
         $this->assertStringContainsString('data-region="preview"', $html);
         $this->assertStringContainsString(get_string('consentagree', 'quizaccess_proctorpy'), $html);

@@ -73,8 +73,13 @@ $string['connection_releasemismatch'] = 'The sidecar is release {$a->version} an
 $string['connection_unreachable'] = 'No answer from the sidecar at {$a->url}: {$a->message} Check that it is running and that the URL is right.';
 $string['connection_versionmismatch'] = 'The sidecar at {$a->url} speaks API {$a->api}, this plugin speaks {$a->expected}. Install matching versions.';
 $string['consentagree'] = 'I agree to be photographed by my webcam during this attempt.';
+$string['consentcontact_dpo'] = 'To exercise them, <a href="{$a}">make a request to the data protection officer</a>.';
+$string['consentcontact_none'] = 'To exercise them, ask your teacher or the site administrator.';
+$string['consentcontact_notice'] = 'The <a href="{$a}">site\'s privacy notice</a> says more and whom to ask.';
+$string['consentretentiondays'] = 'for {$a} days after the attempt';
+$string['consentretentionsite'] = 'for the period the site\'s retention policy sets';
 $string['consenttext'] = 'Consent text';
-$string['consenttext_default'] = '<p>This quiz is proctored. While you take it, your webcam takes photos at random moments, and the quiz records when you leave its tab or window. The photos are analysed on this institution\'s own server to check that you are the one taking the quiz, alone. Your teachers can see the photos and the analysis. They are deleted after the retention period.</p>';
+$string['consenttext_default'] = '<p>This quiz is proctored. While you take it, your webcam takes photos at random moments, and the quiz records when you leave its tab or window and when your camera stops.</p><p>The photos are analysed on this institution\'s own server: the faces in them are matched against your Moodle profile photo and against the photos of the other students of this quiz, to check that you are the one taking the quiz, alone. Matching faces processes biometric data.</p><p>The photos, their analysis and the records are kept {$a->retention}, then deleted. They can be seen by the teachers of this course who may view proctoring reports, and by the site administrators.</p><p>You have the right to access this data, to have it erased and to object to its processing. {$a->contact}</p><p>If you do not consent, do not start the quiz: speak to your teacher, who can arrange an alternative.</p>';
 $string['consenttext_desc'] = 'Shown to students before a proctored attempt. Leave empty for the standard text.';
 $string['consoleurl'] = 'Console public URL';
 $string['consoleurl_desc'] = 'Address of the sidecar console as administrators\' browsers reach it (often through the web server). Leave empty to use the sidecar URL.';
