@@ -208,13 +208,14 @@ class Capture {
      * then uploads that fail (the student need only wait). Null when all is well.
      *
      * @returns {Object|null} level (Bootstrap alert colour); the string ids of its title, of what happened
-     *     and what to do (message, given the count of camshots waiting), and of how the time counts
+     *     and what to do (message), and of how the time counts; count, the camshots waiting where the message
+     *     says how many (each new count is read out again, so only the summary page's warning gives one)
      */
     trouble() {
         const camshots = this.uploader.items.filter((item) => item.kind === 'camshot').length;
         if (this.cameraDown) {
             return {level: 'danger', title: 'banner_camera', message: 'banner_camera_' + this.cameraProblem,
-                counts: 'banner_camera_counts', count: camshots};
+                counts: 'banner_camera_counts', count: null};
         }
         // One camshot on its way is the normal state; two or more mean sending lags behind taking.
         if (this.config.summary && camshots > 1) {
@@ -223,7 +224,7 @@ class Capture {
         }
         if (this.uploader.outageSince !== null) {
             return {level: 'warning', title: 'banner_upload', message: 'banner_upload_delayed',
-                counts: 'banner_upload_counts', count: camshots};
+                counts: 'banner_upload_counts', count: null};
         }
         return null;
     }
