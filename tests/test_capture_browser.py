@@ -248,6 +248,25 @@ def test_the_banner_tells_delayed_uploads_apart_and_the_outage_is_reported(page,
     assert failed < back <= time.time() * 1000
 
 
+def test_an_outage_that_outlasts_its_page_is_told_from_its_first_failure(page, live_sidecar):
+    wait_for(lambda: indicator_state(page) == "on", 20, "the camera on")
+    live_sidecar.stop()
+    wait_for(lambda: (banner(page) or {}).get("trouble") == "banner_upload", 20, "the banner")
+    outage_key = f"quizaccess_proctorpy_outage_{ATTEMPT_ID}"
+    first_failure = page.evaluate(f"Number(sessionStorage.getItem('{outage_key}'))")
+    assert first_failure > 0
+    # The student goes on to the next page of the attempt while the sidecar is still down.
+    page.reload()
+    page.wait_for_function("window.captureReady", timeout=20000)
+    wait_for(lambda: (banner(page) or {}).get("trouble") == "banner_upload", 20, "the banner on the next page")
+    live_sidecar.start()
+    events = wait_for(lambda: {"upload_failed", "upload_back"} <= {e["type"] for e in attempt(live_sidecar)["events"]}
+                      and attempt(live_sidecar)["events"], 90, "the outage's events")
+    assert [e["at"] for e in events if e["type"] == "upload_failed"] == [first_failure]
+    assert page.evaluate(f"sessionStorage.getItem('{outage_key}')") is None
+    wait_for(lambda: banner(page) is None, 30, "the banner to go")
+
+
 def test_the_summary_page_warns_of_camshots_still_queued(playwright, live_sidecar, tmp_path):
     with capture_page(playwright, live_sidecar, tmp_path, summary=True) as page:
         wait_for(lambda: indicator_state(page) == "on", 20, "the camera on")

@@ -81,7 +81,9 @@ export class Uploader {
         this.delay = 0;
         this.timer = null;
         this.sending = false;
-        this.outageSince = null;
+        // When uploads began to fail, kept across the attempt's pages: an outage may outlast a page.
+        this.outageKey = 'quizaccess_proctorpy_outage_' + attemptid;
+        this.outageSince = Number(window.sessionStorage.getItem(this.outageKey)) || null;
     }
 
     /**
@@ -168,6 +170,7 @@ export class Uploader {
         this.sending = false;
         if (this.outageSince === null) {
             this.outageSince = this.now();
+            window.sessionStorage.setItem(this.outageKey, String(this.outageSince));
         }
         this.delay = Math.min(BACKOFF_MAX, this.delay ? this.delay * 2 : BACKOFF_START);
         this.timer = setTimeout(() => this.flush(), this.delay * (0.8 + Math.random() * 0.4));
@@ -183,6 +186,7 @@ export class Uploader {
         if (this.outageSince !== null) {
             const since = this.outageSince;
             this.outageSince = null;
+            window.sessionStorage.removeItem(this.outageKey);
             this.items.push({kind: 'event', args: {attemptid: this.attemptid, type: 'upload_failed', at: since,
                 clienteventid: 'outage' + since}});
             this.items.push({kind: 'event', args: {attemptid: this.attemptid, type: 'upload_back', at: this.now(),
