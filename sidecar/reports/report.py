@@ -20,8 +20,8 @@ STATUS_LABELS = {
 EVENT_LABELS = {
     "focus_lost": "Window lost focus", "focus_back": "Window focused again", "tab_hidden": "Tab hidden",
     "tab_visible": "Tab visible again", "camera_lost": "Camera lost", "camera_back": "Camera back",
-    "fullscreen_exit": "Left full screen", "upload_failed": "Uploads failed",
-    "upload_back": "Uploads back", "direct_fallback": "Direct upload fell back",
+    "fullscreen_exit": "Left full screen", "upload_failed": "Upload failed", "direct_fallback": "Direct upload fell back",
+    "upload_back": "Uploads back",
 }
 # The badge of a camshot that recognised a student whom the viewer may not see, or whose name is unknown.
 UNNAMED_STUDENT = "Another student of this course"
