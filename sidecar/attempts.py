@@ -8,7 +8,7 @@ once too; the OpenAPI document and the plugin's lists follow these.
 import json
 import time
 
-from . import audit, reference_changes, scoring
+from . import audit, outages, reference_changes, scoring
 from .db import write_transaction
 from .errors import BadRequest, Conflict, NotFound
 from .validation import non_negative_int, number, positive_int, required, text, token
@@ -16,7 +16,7 @@ from .validation import non_negative_int, number, positive_int, required, text, 
 # Browser events the capture script reports; the plugin forwards exactly these.
 EVENT_TYPES = (
     "focus_lost", "focus_back", "tab_hidden", "tab_visible", "camera_lost", "camera_back",
-    "fullscreen_exit", "upload_failed", "direct_fallback",
+    "fullscreen_exit", "upload_failed", "upload_back", "direct_fallback",
 )
 IDENTITY_CHECKS = ("none", "face", "match")
 CONCLUSIONS = ("accepted", "rejected")  # a teacher's review of an attempt
@@ -321,9 +321,10 @@ def _recompute(db, config, attempt_id):
     attempt = find_attempt(db, attempt_id)
     if attempt is None:
         return None
+    shots, events, now = camshots_of(db, attempt_id), events_of(db, attempt_id), time.time()
     value, flagged, metrics, _ = scoring.score_attempt(
-        attempt, camshots_of(db, attempt_id), events_of(db, attempt_id), config, time.time(),
-        reference_changes.problems(db, attempt_id))
+        attempt, shots, events, config, now, reference_changes.problems(db, attempt_id),
+        outages.of_attempt(db, config, attempt, shots, events, now))
     db.execute(
         "INSERT INTO scores (attempt_id, value, flagged, metrics, computed_at) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT(attempt_id) DO UPDATE SET value = excluded.value, flagged = excluded.flagged, "

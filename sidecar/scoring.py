@@ -5,6 +5,9 @@ A camshot stands for the time until the next one, but for at most the interval i
 the next one was due (the quiz's interval_max plus a grace); time beyond that with no
 camshot is camera_off. Focus-lost and tab-hidden intervals come from the browser events.
 
+Time the sidecar could not take camshots (outages.py says which, from its own records) is not the
+student's doing: it is never camera_off.
+
 A change of the student's profile photo recorded for the attempt (reference_changes.py) flags it
 whatever its score: the reference it was judged against may not be the student's face.
 
@@ -55,9 +58,9 @@ def shot_metric(shot):
     return {"no_face": "no_face", "multiple_faces": "multiple_faces", "mismatch": "mismatch"}.get(shot["status"])
 
 
-def build_timeline(attempt, shots, events, due_ms, now=None):
+def build_timeline(attempt, shots, events, due_ms, now=None, outages=()):
     """Violation intervals of one attempt; shots and events sorted by time; now (unix seconds) bounds an
-    unfinished attempt, the sidecar's clock unless given.
+    unfinished attempt, the sidecar's clock unless given; outages (unix ms spans) are excused from camera_off.
 
     Only camshots of kind attempt cover time: the identity photo is taken before the quiz opens.
     """
@@ -75,6 +78,7 @@ def build_timeline(attempt, shots, events, due_ms, now=None):
             _add(timeline, metric, taken, stands_until)
         covered = stands_until
     _add(timeline, "camera_off", covered, end)
+    timeline.intervals["camera_off"] = subtract(timeline.intervals["camera_off"], outages)
     timeline.intervals["focus_lost"] = focus_intervals(events, start, end)
     return timeline
 
@@ -106,6 +110,22 @@ def focus_intervals(events, start, end):
             opened = None
     if opened is not None and end > opened:
         intervals.append((opened, end))
+    return intervals
+
+
+def subtract(intervals, holes):
+    """The parts of intervals outside every hole."""
+    for ha, hb in holes:
+        kept = []
+        for a, b in intervals:
+            if hb <= a or ha >= b:
+                kept.append((a, b))
+                continue
+            if a < ha:
+                kept.append((a, ha))
+            if hb < b:
+                kept.append((hb, b))
+        intervals = kept
     return intervals
 
 
@@ -163,12 +183,14 @@ def _num(weight):
     return f"{weight:g}"
 
 
-def score_attempt(attempt, shots, events, config, now=None, reference_changes=()):
+def score_attempt(attempt, shots, events, config, now=None, reference_changes=(), outages=()):
     """(value, flagged, metrics, timeline) of an attempt from its rows; no database. now bounds an unfinished
-    attempt (build_timeline); reference_changes are the profile photo changes recorded for it."""
+    attempt (build_timeline); reference_changes are the profile photo changes recorded for it; outages the
+    spans in which the sidecar could not take its camshots (outages.excused)."""
     weights, threshold, due_ms = scoring_settings(attempt, config)
-    timeline = build_timeline(attempt, shots, events, due_ms, now)
+    timeline = build_timeline(attempt, shots, events, due_ms, now, outages)
     value, flagged, metrics = compute_score(timeline, weights, threshold, config["scoring.min_duration"])
+    metrics["outages"] = [list(span) for span in outages]
     metrics["reference_changes"] = sorted({change["kind"] for change in reference_changes})
     flagged = flagged or bool(reference_changes)
     attempt_shots = [s for s in shots if s["kind"] == "attempt"]

@@ -143,8 +143,9 @@ CLOCK_AN_HOUR_FAST = """
 
 
 @contextlib.contextmanager
-def capture_page(playwright, sidecar, tmp_path, init_script=None):
-    """The quiz page with the capture running for a new attempt; the page made by a server whose clock is ours."""
+def capture_page(playwright, sidecar, tmp_path, init_script=None, summary=False):
+    """The quiz page with the capture running for a new attempt, or its summary page; the page made by a server
+    whose clock is ours."""
     signed(sidecar, "PUT", f"/api/v1/attempts/{ATTEMPT_ID}",
            attempt_fields(ATTEMPT_ID, user_id=USER_ID, interval_min=1, interval_max=2, started_at=int(time.time())))
     site = QuizSite(sidecar)
@@ -153,7 +154,8 @@ def capture_page(playwright, sidecar, tmp_path, init_script=None):
     page = context.new_page()
     if init_script:
         page.add_init_script(init_script)
-    page.goto(f"{site.url}/?attempt={ATTEMPT_ID}&min=1&max=2&width=320&servertime={int(time.time() * 1000)}")
+    page.goto(f"{site.url}/?attempt={ATTEMPT_ID}&min=1&max=2&width=320&servertime={int(time.time() * 1000)}"
+              f"&summary={int(summary)}")
     page.wait_for_function("window.captureReady", timeout=20000)
     page.site = site
     yield page
@@ -177,6 +179,111 @@ def queue_length(page):
 
 def indicator_state(page):
     return page.get_attribute('[data-region="quizaccess_proctorpy-indicator"]', "data-state")
+
+
+BANNER = '[data-region="quizaccess_proctorpy-banner"]'
+SCREENSHOTS = REPO / "build" / "capture-banner"
+
+
+def banner(page):
+    """What the banner tells (its title's string id, '' when all is well) and its text, or None while hidden."""
+    return page.evaluate(f"""() => {{
+        const banner = document.querySelector('{BANNER}');
+        return banner.hidden ? null : {{trouble: banner.dataset.trouble, text: banner.innerText,
+            role: banner.getAttribute('role'), alert: banner.className}};
+    }}""")
+
+
+def screenshot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def test_the_banner_tells_a_stopped_camera_and_goes_when_it_is_back(page, live_sidecar):
+    wait_for(lambda: indicator_state(page) == "on", 20, "the camera on")
+    assert banner(page) is None
+    page.evaluate("window.capture.stream.getVideoTracks()[0].dispatchEvent(new Event('ended'))")
+    told = wait_for(lambda: banner(page), 5, "the banner")
+    screenshot(page, "camera-stopped")
+    assert told["trouble"] == "banner_camera" and told["role"] == "alert" and "alert-danger" in told["alert"]
+    assert "Your camera is off" in told["text"]
+    assert "The camera stopped. Turn it back on" in told["text"]
+    assert "this time counts as camera off" in told["text"]
+    # The capture opens the camera again by itself: the banner goes.
+    wait_for(lambda: banner(page) is None and indicator_state(page) == "on", 15, "the banner to go")
+
+
+def test_the_banner_tells_a_camera_taken_by_another_program(page, live_sidecar):
+    wait_for(lambda: indicator_state(page) == "on", 20, "the camera on")
+    # The next time the camera is opened, another program holds it.
+    page.evaluate("""() => {
+        navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('in use', 'NotReadableError'));
+        window.capture.stream.getVideoTracks()[0].dispatchEvent(new Event('ended'));
+    }""")
+    told = wait_for(lambda: (banner(page) or {}).get("text", "").find("Another program") >= 0 and banner(page), 15,
+                    "the banner to name the other program")
+    assert "Close it; the quiz takes the camera back by itself." in told["text"]
+    assert "this time counts as camera off" in told["text"]
+
+
+def test_the_banner_tells_delayed_uploads_apart_and_the_outage_is_reported(page, live_sidecar):
+    wait_for(lambda: indicator_state(page) == "on" and len(attempt(live_sidecar)["shots"]) >= 1, 20, "a camshot")
+    live_sidecar.stop()
+    told = wait_for(lambda: banner(page), 20, "the banner")
+    wait_for(lambda: queue_length(page) >= 2, 20, "camshots queued")
+    screenshot(page, "upload-delayed")
+    assert told["trouble"] == "banner_upload" and "alert-warning" in told["alert"]
+    assert "Upload delayed" in told["text"]
+    assert "Keep this tab open: your camshots are kept in this browser and sent when the connection returns." \
+        in told["text"]
+    assert "This does not count against you." in told["text"]
+    assert "camera off" not in told["text"]
+    live_sidecar.start()
+    wait_for(lambda: banner(page) is None and queue_length(page) == 0, 90, "the banner to go and the queue to drain")
+    # The browser told the sidecar when uploads failed and when they came back, by the server's clock.
+    events = wait_for(lambda: {"upload_failed", "upload_back"} <= {e["type"] for e in attempt(live_sidecar)["events"]}
+                      and attempt(live_sidecar)["events"], 30, "the outage's events")
+    failed = next(e["at"] for e in events if e["type"] == "upload_failed")
+    back = next(e["at"] for e in events if e["type"] == "upload_back")
+    assert failed < back <= time.time() * 1000
+
+
+def test_an_outage_that_outlasts_its_page_is_told_from_its_first_failure(page, live_sidecar):
+    wait_for(lambda: indicator_state(page) == "on", 20, "the camera on")
+    live_sidecar.stop()
+    wait_for(lambda: (banner(page) or {}).get("trouble") == "banner_upload", 20, "the banner")
+    outage_key = f"quizaccess_proctorpy_outage_{ATTEMPT_ID}"
+    first_failure = page.evaluate(f"Number(sessionStorage.getItem('{outage_key}'))")
+    assert first_failure > 0
+    # The student goes on to the next page of the attempt while the sidecar is still down.
+    page.reload()
+    page.wait_for_function("window.captureReady", timeout=20000)
+    wait_for(lambda: (banner(page) or {}).get("trouble") == "banner_upload", 20, "the banner on the next page")
+    live_sidecar.start()
+    events = wait_for(lambda: {"upload_failed", "upload_back"} <= {e["type"] for e in attempt(live_sidecar)["events"]}
+                      and attempt(live_sidecar)["events"], 90, "the outage's events")
+    assert [e["at"] for e in events if e["type"] == "upload_failed"] == [first_failure]
+    assert page.evaluate(f"sessionStorage.getItem('{outage_key}')") is None
+    wait_for(lambda: banner(page) is None, 30, "the banner to go")
+
+
+def test_the_summary_page_warns_of_camshots_still_queued(playwright, live_sidecar, tmp_path):
+    with capture_page(playwright, live_sidecar, tmp_path, summary=True) as page:
+        wait_for(lambda: indicator_state(page) == "on", 20, "the camera on")
+        assert banner(page) is None
+        live_sidecar.stop()
+        wait_for(lambda: queue_length(page) >= 3, 20, "camshots queued")
+        told = wait_for(lambda: banner(page) if (banner(page) or {}).get("trouble") == "banner_queued" else None, 10,
+                        "the warning")
+        screenshot(page, "summary-queued")
+        camshots = page.evaluate(f"JSON.parse(sessionStorage.getItem('{QUEUE_KEY}')).filter(i => i.kind === 'camshot')"
+                                 ".length")
+        assert "Camshots still waiting to be sent" in told["text"]
+        assert "have not reached the proctoring server yet. Keep this tab open a moment before you submit" \
+            in told["text"]
+        assert any(f"{n} camshots of this attempt" in told["text"] for n in range(camshots - 1, camshots + 2))
+        live_sidecar.start()
+        wait_for(lambda: banner(page) is None and queue_length(page) == 0, 90, "the warning to go")
 
 
 def test_capture_cadence_retries_and_events(page, live_sidecar):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from moodle_journey import (
-    KIT, OBAMA, QUIZ_FORM, STUDENTS, face_video, images_loaded, take_identity_photo, wait_for, wait_for_identity_step,
+    KIT, OBAMA, QUIZ_FORM, STUDENTS, face_video, images_loaded, next_page, start_attempt, take_identity_photo,
+    wait_for, wait_for_identity_step,
 )
 
 pytestmark = pytest.mark.slow
@@ -162,4 +163,80 @@ def test_identity_match_stops_a_substitute_until_a_teacher_lets_the_attempt_go_o
     page.wait_for_selector(".que")
     assert "/mod/quiz/attempt.php" in page.url
     journey.shot(page, "student4-attempt-after-waiver", full_page=False)
+    page.context.close()
+
+
+
+BANNER = "[data-region=quizaccess_proctorpy-banner]"
+# Keeps the camera streams the page opens, so that a test can end their tracks as an unplugged camera would.
+KEEP_STREAMS = """
+window.proctorpyStreams = [];
+const openCamera = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+navigator.mediaDevices.getUserMedia = async (constraints) => {
+    const stream = await openCamera(constraints);
+    window.proctorpyStreams.push(stream);
+    return stream;
+};
+"""
+# The capture module has started on the page (its indicator is there) and the camera is on.
+INDICATOR_ON = "document.querySelector('[data-region=quizaccess_proctorpy-indicator]')?.dataset.state === 'on'"
+
+
+def test_the_banner_tells_a_student_whose_camera_stops_or_whose_camshots_cannot_be_sent(journey, course):
+    """On a quiz of its own: the camera stops mid-attempt, then the sidecar stops mid-attempt; each time the banner
+    above the questions says what happened, what to do and how it counts, and goes when things recover."""
+    quiz = journey.proctored_quiz("Quiz whose capture goes wrong")
+    page, attempt = start_attempt(journey, quiz["cmid"], "student4", "student1", "banner")
+    page.add_init_script(KEEP_STREAMS)
+    page.reload()
+    page.wait_for_function(INDICATOR_ON)
+    banner = page.locator(BANNER)
+    assert banner.is_hidden()
+    assert banner.get_attribute("role") == "alert"
+
+    # The camera's track ends, as when it is unplugged; the capture module opens it again a few seconds later.
+    page.evaluate("window.proctorpyStreams.at(-1).getVideoTracks()[0].dispatchEvent(new Event('ended'))")
+    banner.wait_for(state="visible")
+    text = banner.inner_text()
+    assert "Your camera is off" in text and "The camera stopped. Turn it back on" in text, text
+    assert "this time counts as camera off" in text, text
+    assert "alert-danger" in banner.get_attribute("class")
+    journey.shot(page, "banner-camera-stopped", full_page=False)
+    banner.wait_for(state="hidden", timeout=30000)
+    page.wait_for_function(INDICATOR_ON)
+
+    journey.sidecar.stop()
+    try:
+        wait_for(lambda: banner.is_visible() and "Upload delayed" in banner.inner_text(), 60,
+                 "the banner to tell delayed uploads")
+        text = banner.inner_text()
+        assert "Keep this tab open: your camshots are kept in this browser" in text, text
+        assert "This does not count against you." in text, text
+        assert "alert-warning" in banner.get_attribute("class")
+        journey.shot(page, "banner-upload-delayed", full_page=False)
+    finally:
+        journey.sidecar.start(60)
+    banner.wait_for(state="hidden", timeout=120000)
+    wanted = {"camera_lost", "camera_back", "upload_failed", "upload_back"}
+    wait_for(lambda: wanted <= {e["type"] for e in journey.attempt_json(attempt)["events"]}, 60, "the attempt's events")
+
+    # On the summary page, before submitting, camshots that cannot be sent yet are counted.
+    next_page(page)
+    next_page(page)
+    page.wait_for_url("**/mod/quiz/summary.php*")
+    page.wait_for_function(INDICATOR_ON)
+    journey.sidecar.stop()
+    try:
+        wait_for(lambda: banner.is_visible() and "Camshots still waiting to be sent" in banner.inner_text(), 60,
+                 "the warning before submitting")
+        text = banner.inner_text()
+        assert "camshots of this attempt have not reached the proctoring server yet" in text, text
+        assert "Keep this tab open a moment before you submit" in text, text
+        journey.shot(page, "banner-summary-queued", full_page=False)
+    finally:
+        journey.sidecar.start(60)
+    banner.wait_for(state="hidden", timeout=120000)
+    page.click("#page-content button:has-text('Submit all and finish')")
+    page.locator(".modal-dialog .modal-footer button:has-text('Submit all and finish')").click()
+    page.wait_for_url("**/mod/quiz/review.php*")
     page.context.close()

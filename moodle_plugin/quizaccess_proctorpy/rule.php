@@ -26,6 +26,7 @@ use mod_quiz\form\preflight_check_form;
 use mod_quiz\local\access_rule_base;
 use mod_quiz\quiz_settings;
 use quizaccess_proctorpy\direct_upload;
+use quizaccess_proctorpy\local\consent_text;
 use quizaccess_proctorpy\local\flag_alert;
 use quizaccess_proctorpy\local\identity_step;
 use quizaccess_proctorpy\local\live_view;
@@ -114,11 +115,11 @@ class quizaccess_proctorpy extends access_rule_base {
             'identity' => $identity,
         ];
         if ($consent) {
-            $text = get_config('quizaccess_proctorpy', 'consenttext');
-            if (trim(strip_tags((string) $text)) === '') {
-                $text = get_string('consenttext_default', 'quizaccess_proctorpy');
-            }
-            $context['consent'] = format_text($text, FORMAT_HTML, ['context' => $this->quizobj->get_context()]);
+            $context['consent'] = format_text(
+                consent_text::for_quiz($this->quiz),
+                FORMAT_HTML,
+                ['context' => $this->quizobj->get_context()]
+            );
         }
         $header = $consent ? 'preflightheader' : 'identitytitle';
         $mform->addElement('header', 'proctorpyheader', get_string($header, 'quizaccess_proctorpy'));
@@ -227,6 +228,8 @@ class quizaccess_proctorpy extends access_rule_base {
         }
         $page->requires->js_call_amd('quizaccess_proctorpy/capture', 'init', [[
             'attemptid' => (int) $attempt->id,
+            // The last page before submitting: camshots still queued are told there.
+            'summary' => $page->pagetype === 'mod-quiz-summary',
             'intervalmin' => (int) $this->quiz->proctorpy_intervalmin,
             'intervalmax' => (int) $this->quiz->proctorpy_intervalmax,
             'width' => (int) $this->quiz->proctorpy_imagewidth,

@@ -4,7 +4,7 @@ import time
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .. import attempts, reference_changes
+from .. import attempts, outages, reference_changes
 from ..analysis import references
 from ..errors import BadRequest
 from ..scoring import METRICS, score_attempt, shot_metric, union_length
@@ -21,6 +21,7 @@ EVENT_LABELS = {
     "focus_lost": "Window lost focus", "focus_back": "Window focused again", "tab_hidden": "Tab hidden",
     "tab_visible": "Tab visible again", "camera_lost": "Camera lost", "camera_back": "Camera back",
     "fullscreen_exit": "Left full screen", "upload_failed": "Upload failed", "direct_fallback": "Direct upload fell back",
+    "upload_back": "Uploads back",
 }
 # The badge of a camshot that recognised a student whom the viewer may not see, or whose name is unknown.
 UNNAMED_STUDENT = "Another student of this course"
@@ -229,8 +230,9 @@ def build_report(db, config, attempt_id, zone, named_user_ids=None):
     shots = attempts.camshots_of(db, attempt_id)
     events = attempts.events_of(db, attempt_id)
     reference = reference_view(db, attempt)
-    value, flagged, metrics, timeline = score_attempt(attempt, shots, events, config, time.time(),
-                                                      reference["changes"])
+    now = time.time()
+    value, flagged, metrics, timeline = score_attempt(attempt, shots, events, config, now, reference["changes"],
+                                                      outages.of_attempt(db, config, attempt, shots, events, now))
     matched = {s["matched_user_id"] for s in shots if s["matched_user_id"] is not None}
     if named_user_ids is not None:
         matched &= named_user_ids
@@ -251,6 +253,8 @@ def build_report(db, config, attempt_id, zone, named_user_ids=None):
             "value": value, "flagged": flagged, "threshold": metrics["threshold"],
             "formula": None if value is None else labelled_formula(metrics, value),
             "reason": metrics["reason"], "final": metrics["final"], "pending": metrics["pending"],
+            "outages": [{"start": clock(a / 1000, zone, with_date=False), "end": clock(b / 1000, zone, with_date=False),
+                         "duration": duration_text((b - a) / 1000)} for a, b in metrics["outages"]],
             "rows": [
                 {"key": m, "label": METRIC_LABELS[m], "seconds": metrics["seconds"][m],
                  "percent": metrics["percent"][m], "weight": metrics["weights"][m],

@@ -33,7 +33,7 @@ namespace quizaccess_proctorpy;
 class vocabulary {
     /** Browser events the capture script reports and the sidecar records. */
     const EVENT_TYPES = ['focus_lost', 'focus_back', 'tab_hidden', 'tab_visible', 'camera_lost', 'camera_back',
-        'fullscreen_exit', 'upload_failed', 'direct_fallback'];
+        'fullscreen_exit', 'upload_failed', 'upload_back', 'direct_fallback'];
 
     /** Camshots the capture routes take: those of the attempt. The identity photo has its own call. */
     const CAMSHOT_KINDS = ['attempt'];

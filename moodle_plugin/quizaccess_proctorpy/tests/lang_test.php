@@ -89,6 +89,13 @@ final class lang_test extends \basic_testcase {
         foreach (['on', 'reconnecting', 'off'] as $state) {
             $used[] = 'indicator_' . $state;
         }
+        // The banner's strings, which the capture module names from the state it tells.
+        foreach (['stopped', 'blocked', 'absent', 'busy', 'failed', 'counts'] as $problem) {
+            $used[] = 'banner_camera_' . $problem;
+        }
+        $banners = ['banner_camera', 'banner_upload', 'banner_upload_delayed', 'banner_upload_counts', 'banner_queued',
+            'banner_queued_submit', 'banner_queued_counts'];
+        $used = array_merge($used, $banners);
         foreach (['ok', 'unreachable', 'blocked', 'notsidecar', 'versionmismatch', 'badsecret', 'clockskew', 'refused'] as $c) {
             $used[] = 'connection_' . $c;
         }

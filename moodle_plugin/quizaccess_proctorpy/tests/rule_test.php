@@ -189,6 +189,8 @@ final class rule_test extends \advanced_testcase {
 
         $html = $form->render();
         $this->assertStringContainsString('This quiz is proctored.', $html, 'The standard consent text');
+        $this->assertStringContainsString('against the photos of the other students of this quiz', $html);
+        $this->assertStringContainsString('biometric data', $html);
         $this->assertStringContainsString(get_string('identitynotice', 'quizaccess_proctorpy'), $html);
         $this->assertStringContainsString('data-region="preview"', $html);
         $this->assertStringContainsString(get_string('consentagree', 'quizaccess_proctorpy'), $html);
@@ -281,7 +283,8 @@ final class rule_test extends \advanced_testcase {
     }
 
     /**
-     * In forwarded mode (the default) the attempt page starts the capture module with the quiz's settings and no token.
+     * In forwarded mode (the default) the attempt page starts the capture module with the quiz's settings and no token;
+     * the summary page tells it that it is the last page before submitting.
      */
     public function test_setup_attempt_page_forwarded(): void {
         $quiz = $this->create_quiz($this->course, ['intervalmin' => 20, 'intervalmax' => 40, 'imagewidth' => 480]);
@@ -299,6 +302,7 @@ final class rule_test extends \advanced_testcase {
             $this->assertLessThanOrEqual((int) ceil(microtime(true) * 1000), $servertime, $pagetype);
             $this->assertSame([[[
                 'attemptid' => (int) $attempt->id,
+                'summary' => $pagetype === 'mod-quiz-summary',
                 'intervalmin' => 20,
                 'intervalmax' => 40,
                 'width' => 480,

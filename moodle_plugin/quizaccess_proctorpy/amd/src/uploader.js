@@ -69,17 +69,21 @@ export class Uploader {
      * @param {number} attemptid quiz attempt id
      * @param {Object} transport object with send(item) returning a promise
      * @param {Function} onchange called with (pending count, whether the last send failed)
+     * @param {Function} now the server's clock (Camera.serverClock), by which event times are sent
      */
-    constructor(attemptid, transport, onchange) {
+    constructor(attemptid, transport, onchange, now) {
         this.key = 'quizaccess_proctorpy_queue_' + attemptid;
         this.attemptid = attemptid;
         this.transport = transport;
         this.onchange = onchange;
+        this.now = now;
         this.items = this.load();
         this.delay = 0;
         this.timer = null;
         this.sending = false;
-        this.outageSince = null;
+        // When uploads began to fail, kept across the attempt's pages: an outage may outlast a page.
+        this.outageKey = 'quizaccess_proctorpy_outage_' + attemptid;
+        this.outageSince = Number(window.sessionStorage.getItem(this.outageKey)) || null;
     }
 
     /**
@@ -165,7 +169,8 @@ export class Uploader {
     retryLater() {
         this.sending = false;
         if (this.outageSince === null) {
-            this.outageSince = Date.now();
+            this.outageSince = this.now();
+            window.sessionStorage.setItem(this.outageKey, String(this.outageSince));
         }
         this.delay = Math.min(BACKOFF_MAX, this.delay ? this.delay * 2 : BACKOFF_START);
         this.timer = setTimeout(() => this.flush(), this.delay * (0.8 + Math.random() * 0.4));
@@ -173,15 +178,19 @@ export class Uploader {
     }
 
     /**
-     * After an outage, tell the sidecar uploads failed for a while (they all arrive late).
+     * After an outage, tell the sidecar when uploads failed and when they came back (both arrive late): the
+     * sidecar's scoring checks this span against its own records before it excuses any of it.
      */
     recovered() {
         this.delay = 0;
         if (this.outageSince !== null) {
             const since = this.outageSince;
             this.outageSince = null;
+            window.sessionStorage.removeItem(this.outageKey);
             this.items.push({kind: 'event', args: {attemptid: this.attemptid, type: 'upload_failed', at: since,
                 clienteventid: 'outage' + since}});
+            this.items.push({kind: 'event', args: {attemptid: this.attemptid, type: 'upload_back', at: this.now(),
+                clienteventid: 'outageend' + since}});
             this.save();
         }
     }

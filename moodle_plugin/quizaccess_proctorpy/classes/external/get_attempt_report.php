@@ -212,7 +212,7 @@ class get_attempt_report extends external_api {
             'events' => new external_multiple_structure(new external_single_structure([
                 'id' => new external_value(PARAM_INT, 'Event id'),
                 'type' => new external_value(PARAM_ALPHANUMEXT, 'focus_lost, focus_back, tab_hidden, tab_visible, '
-                    . 'camera_lost, camera_back, fullscreen_exit, upload_failed or direct_fallback'),
+                    . 'camera_lost, camera_back, fullscreen_exit, upload_failed, upload_back or direct_fallback'),
                 'at' => new external_value(PARAM_INT, 'When, unix milliseconds (the browser\'s clock)'),
             ])),
             'camshots' => new external_multiple_structure(new external_single_structure([
