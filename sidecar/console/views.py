@@ -243,8 +243,9 @@ def purge_confirm():
 def purge_in_background(run_id, holder):
     """Run a recorded purge in a thread of this worker, through a connection of its own.
 
-    Should the worker stop first, the run's lease lapses and the scheduler finishes it, as it
-    finishes any interrupted run; the audit row is written when the run ends, whoever ends it.
+    Should the worker stop first, the run's lease lapses and it is finished as any interrupted run
+    is (at the sidecar's next start, its daily retention run, or the next `proctorpy purge`); the
+    audit row is written when the run ends, whoever ends it.
     """
     database, images, settings = database_location(config()), current_app.config["IMAGES"], retention()
 
@@ -253,7 +254,7 @@ def purge_in_background(run_id, holder):
         try:
             purge.run(db, images, run_id, settings.batch_size, holder, settings.pause_ratio)
         except Exception:
-            log.exception("console purge run %s stopped; the scheduler finishes it", run_id)
+            log.exception("console purge run %s stopped; it is finished as an interrupted run", run_id)
         finally:
             db.close()
 
