@@ -418,3 +418,23 @@ def create_identity_challenges(db):
             reason TEXT
         )""")
     db.execute("CREATE INDEX identity_challenges_attempt ON identity_challenges(attempt_id)")
+
+
+@migration
+def record_console_run_progress(db):
+    # How far a purge or an export started from the console has got, for the page that follows it:
+    # a purge's plan beside its counters, and an export's bytes sent against the images' bytes.
+    db.execute("ALTER TABLE purge_runs ADD COLUMN planned_attempts INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE purge_runs ADD COLUMN planned_camshots INTEGER NOT NULL DEFAULT 0")
+    db.execute("""
+        CREATE TABLE export_runs (
+            key TEXT PRIMARY KEY,                -- random, named by the export page before the download starts
+            actor_id TEXT NOT NULL,              -- only the admin who started it reads it
+            attempts INTEGER NOT NULL,
+            camshots INTEGER NOT NULL,
+            bytes INTEGER NOT NULL,              -- the images' bytes, about the ZIP's size
+            sent INTEGER NOT NULL DEFAULT 0,     -- bytes of the ZIP sent so far
+            state TEXT NOT NULL DEFAULT 'running' CHECK (state IN ('running', 'done')),
+            started_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )""")

@@ -1,5 +1,6 @@
 """The admin console: sign-in (SSO, local), sessions, CSRF, headers, pages and their audit rows."""
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -13,11 +14,13 @@ import requests
 from click.testing import CliRunner
 
 from conftest import SECRET, LiveSidecar, attempt_fields, png_bytes
+from processes import wait_for
 from sidecar import audit, create_app
 from sidecar.cli import cli
 from sidecar.config import load_config
 from sidecar.console import admins
 from sidecar.db import connect, write_transaction
+from sidecar.retention import purge
 from sidecar.signing import make_token
 from sidecar.views.connections import close_app
 from test_retention import NOW, image_files, seed
@@ -47,6 +50,16 @@ def audit_actions(app):
         return [r[0] for r in db.execute("SELECT action FROM audit_log ORDER BY id")]
     finally:
         db.close()
+
+
+def purge_and_follow(console, form):
+    """Confirm a purge as the page does, follow its progress until it is done; the run's page once done."""
+    started = console.post("/console/purge", data={"csrf_token": csrf_of(console, "/console/purge"), **form})
+    assert started.status_code == 303, started.data
+    run = started.headers["Location"]
+    assert re.fullmatch(r"/console/purge/runs/\d+", run), run
+    wait_for(lambda: console.get(run + "/progress").get_json()["state"] == "done", 30, "the purge to finish")
+    return console.get(run).get_data(as_text=True)
 
 
 @pytest.fixture
@@ -564,11 +577,9 @@ def test_purge_form_shows_the_dry_run_before_confirming(app, console):
     assert len(image_files(app.config["IMAGES"])) == 9
     empty = console.get("/console/purge?preview=1").get_data(as_text=True)
     assert "selection is empty" in empty and 'id="confirm"' not in empty
-    token = csrf_of(console, "/console/purge")
-    done = console.post("/console/purge", data={"csrf_token": token, "course_id": "3"})
-    assert done.status_code == 200 and "Deleted 2 attempts, 6 camshots" in done.get_data(as_text=True)
+    assert "Deleted 2 attempts, 6 camshots" in purge_and_follow(console, {"course_id": "3"})
     assert len(image_files(app.config["IMAGES"])) == 3
-    assert console.post("/console/purge", data={"csrf_token": token}).status_code == 400
+    assert console.post("/console/purge", data={"csrf_token": csrf_of(console, "/console/purge")}).status_code == 400
     db = connect(app.config["DATABASE"])
     assert db.execute("SELECT actor_type, actor_id, count FROM audit_log WHERE action = 'purge'").fetchone() == \
         ("console", "moodle:2", 6)
@@ -588,8 +599,7 @@ def test_purge_form_takes_the_quiz_an_admin_sees_and_names_what_it_deletes(app, 
     reached = re.search(r'<ul class="reached" id="reached-quizzes">(.*?)</ul>', preview, re.S).group(1)
     assert "<strong>Quiz 11</strong> in Course 3" in reached and "view.php?id=30" in reached and "Quiz 30" not in reached
     assert 'type="hidden" name="cm_id" value="30"' in preview
-    done = console.post("/console/purge", data={"csrf_token": csrf_of(console, "/console/purge"), "cm_id": "30"})
-    assert done.status_code == 200 and "Deleted 2 attempts, 6 camshots" in done.get_data(as_text=True)
+    assert "Deleted 2 attempts, 6 camshots" in purge_and_follow(console, {"cm_id": "30"})
     assert image_files(app.config["IMAGES"], 3) == [] and len(image_files(app.config["IMAGES"], 4)) == 3
     quiz_page = console.get("/console/quizzes/30").get_data(as_text=True)
     assert "view.php?id=45" in quiz_page and "/console/purge?cm_id=45&amp;preview=1" in quiz_page
@@ -607,6 +617,79 @@ def test_purge_form_reads_dates_and_the_expired_box(app, console):
     before = console.get(f"/console/purge?before={day}&preview=1").get_data(as_text=True)
     assert '<span id="dry-attempts">1</span>' in before
     assert "YYYY-MM-DD" in console.get("/console/purge?before=yesterday&preview=1").get_data(as_text=True)
+
+
+@pytest.mark.engines
+def test_a_purge_runs_on_after_the_confirm_and_its_page_says_how_far_it_has_got(app, console):
+    """The confirm answers at once with the run's page; the run goes on in the background in batches, and its
+    progress (done beside planned) is read as JSON while it runs; the audit row is written when it ends."""
+    app.config["RETENTION"] = dataclasses.replace(app.config["RETENTION"], batch_size=2)  # several batches
+    seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 3, 4, first_attempt=1)
+    started = console.post("/console/purge", data={"csrf_token": csrf_of(console, "/console/purge"), "course_id": "3"})
+    run = started.headers["Location"]
+    seen = []
+
+    def done():
+        progress = console.get(run + "/progress").get_json()
+        seen.append(progress)
+        return progress["state"] == "done"
+    wait_for(done, 30, "the purge to finish")
+    first, last = seen[0], seen[-1]
+    assert (first["planned_attempts"], first["planned_camshots"]) == (3, 12)
+    assert (last["attempts"], last["camshots"], last["held"], last["stalled"]) == (3, 12, 0, False)
+    assert all(p["camshots"] <= p["planned_camshots"] for p in seen)
+    page = console.get(run).get_data(as_text=True)
+    assert "Purged: course 3" in page and "Deleted 3 attempts, 12 camshots" in page
+    assert audit_actions(app).count("purge") == 1
+    assert image_files(app.config["IMAGES"]) == []
+
+
+@pytest.mark.engines
+def test_a_running_purge_page_shows_its_counts_and_follows_them(app, console):
+    """The page of a run still going (here one whose process stopped) shows the counts and the script that polls."""
+    seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 2, 3, first_attempt=1)
+    db = connect(app.config["DATABASE"])
+    try:
+        run_id = purge.start(db, {"course_id": 3}, {"actor_type": "console", "actor_id": "moodle:2"}, NOW, 365,
+                             "another-host:1:gone")
+        with write_transaction(db):
+            db.execute("UPDATE purge_runs SET lease_until = ? WHERE id = ?", [time.time() - 1, run_id])
+    finally:
+        db.close()
+    page = console.get(f"/console/purge/runs/{run_id}").get_data(as_text=True)
+    assert f'data-progress-url="/console/purge/runs/{run_id}/progress"' in page and "progress.js" in page
+    assert '<progress id="purge-bar" max="6" value="0">' in page
+    assert '<span data-field="planned_attempts">2</span>' in page and 'id="stalled"' in page
+    assert console.get(f"/console/purge/runs/{run_id}/progress").get_json()["stalled"] is True
+    assert console.get("/console/purge/runs/999999/progress").status_code == 404
+    assert console.get("/console/purge/runs/0").status_code == 400
+    assert console.get("/console/purge/runs/1e9").status_code == 400
+    assert console.get("/console/purge/runs/99999999999999999999").status_code == 400
+
+
+@pytest.mark.engines
+def test_an_export_writes_down_how_much_it_has_sent_for_the_admin_who_started_it(app, client):
+    seed(app.config["DATABASE"], app.config["IMAGES"], 3, 11, 2, 3, first_attempt=1)
+    sign_in(client)
+    preview = client.get("/console/export?quiz_id=11&preview=1").get_data(as_text=True)
+    key = re.search(r'name="run" value="([0-9a-f]{32})"', preview).group(1)
+    assert f'data-progress-url="/console/export/runs/{key}/progress"' in preview
+    progress_url = f"/console/export/runs/{key}/progress"
+    assert client.get(progress_url).get_json() == {"state": "waiting"}, "nothing is sent before the download starts"
+    response = client.post("/console/export", data={"csrf_token": csrf_of(client, "/console/export"), "quiz_id": "11",
+                                                    "run": key})
+    body = response.data
+    progress = client.get(progress_url).get_json()
+    assert progress["state"] == "done" and progress["sent"] == len(body)
+    assert (progress["attempts"], progress["camshots"]) == (2, 6) and progress["bytes"] > 0
+    # Another admin does not read it; a key the page did not make is refused.
+    client.post("/console/logout", data={"csrf_token": csrf_of(client)})
+    client.get("/console/sso?token=" + sso_token(uid=3, name="Other Admin"))
+    assert client.get(progress_url).get_json() == {"state": "waiting"}
+    assert client.get("/console/export/runs/not-a-key/progress").status_code == 400
+    refused = client.post("/console/export", data={"csrf_token": csrf_of(client, "/console/export"), "quiz_id": "11",
+                                                   "run": "../../etc"})
+    assert refused.status_code == 400
 
 
 @pytest.mark.engines

@@ -117,6 +117,21 @@ def test_admin_saves_settings_tests_connection_and_opens_the_console(journey):
 
     page.goto(f"{site.url}/admin/settings.php?section={SECTION}")
     assert page.locator("h2", has_text="Webcam proctoring (proctorpy)").first.is_visible()
+    # The page in the order an admin works: the sidecar and its secret, the note to save before testing, the
+    # console's address, then what quizzes default to.
+    def top(selector):
+        return page.locator(selector).first.bounding_box()["y"]
+    save_first = "#proctorpy-savefirst"
+    assert "Save changes first" in page.inner_text(save_first)
+    test_link = "#page-content a:has-text('Test connection')"
+    assert page.get_attribute(test_link, "aria-describedby") == "proctorpy-savefirst"
+    order = ["#id_s_quizaccess_proctorpy_sidecarurl", "#admin-secret", save_first, test_link,
+             "#id_s_quizaccess_proctorpy_consoleurl", "#id_s_quizaccess_proctorpy_uploadmode",
+             "#id_s_quizaccess_proctorpy_intervalmin", "#admin-consenttext"]
+    tops = [top(selector) for selector in order]
+    assert tops == sorted(tops), dict(zip(order, tops))
+    assert "127.0.0.1" in page.inner_text("#admin-consoleurl"), "the console URL's description says why to set it"
+    journey.shot(page, "admin-settings-page")
     page.fill("#id_s_quizaccess_proctorpy_sidecarurl", sidecar.url)
     # The secret is a password field behind Moodle's "click to edit" unmask widget.
     secret = page.locator("#id_s_quizaccess_proctorpy_secret")

@@ -150,6 +150,10 @@ def test_report_shows_the_attempt(app, api):
     assert len(minute_rects) == 12
     assert "hsl(120, 70%, 38%)" in [a["fill"] for a in minute_rects]  # a clean minute
     assert any(a["fill"] != "hsl(120, 70%, 38%)" for a in minute_rects)
+    # Its text alternative names the minutes in violation, one per minute not green.
+    label = svg[0]["aria-label"]
+    assert label.startswith("Per-minute timeline of 12 minutes") and " In violation: minute " in label, label
+    assert len(re.findall(r"minute \d+ \d+ %", label)) == sum(a["fill"] != "hsl(120, 70%, 38%)" for a in minute_rects)
     # Events.
     assert "Tab hidden" in text and "Window focused again" in text and "+06:40" in text
     # Camshot grid: one figure per camshot, thumbnails and full images under image_base, boxes drawn.

@@ -30,22 +30,9 @@ if ($hassiteconfig) {
         return get_string($id, $component);
     };
 
-    // Moodle includes this file only for the full admin tree, so the two admin pages are reached
-    // from links here rather than registered as external pages.
-    $settings->add(new admin_setting_heading(
-        'quizaccess_proctorpy/sidecarheading',
-        $str('sidecarheading'),
-        html_writer::link(
-            new moodle_url('/mod/quiz/accessrule/proctorpy/testconnection.php'),
-            $str('testconnection'),
-            ['class' => 'btn btn-secondary me-2']
-        )
-        . html_writer::link(
-            new moodle_url('/mod/quiz/accessrule/proctorpy/console.php'),
-            $str('openconsole'),
-            ['class' => 'btn btn-secondary', 'target' => '_blank']
-        )
-    ));
+    // In the order an admin works: where the sidecar is and its secret, saved; then the test of
+    // those saved values; then the console's address; then what quizzes default to.
+    $settings->add(new admin_setting_heading('quizaccess_proctorpy/sidecarheading', $str('sidecarheading'), ''));
     $settings->add(new admin_setting_configtext(
         'quizaccess_proctorpy/sidecarurl',
         $str('sidecarurl'),
@@ -59,13 +46,6 @@ if ($hassiteconfig) {
         $str('secret_desc'),
         ''
     ));
-    $settings->add(new admin_setting_configtext(
-        'quizaccess_proctorpy/consoleurl',
-        $str('consoleurl'),
-        $str('consoleurl_desc'),
-        '',
-        PARAM_URL
-    ));
     $settings->add(new admin_setting_configcheckbox(
         'quizaccess_proctorpy/bypasscurlsecurity',
         $str('bypasscurlsecurity'),
@@ -78,6 +58,37 @@ if ($hassiteconfig) {
         $str('requesttimeout_desc'),
         10,
         PARAM_INT
+    ));
+
+    // Moodle includes this file only for the full admin tree, so the two admin pages are reached
+    // from links here rather than registered as external pages. Test connection reads the saved
+    // configuration: a secret pasted above and not saved yet would be lost on the way.
+    $settings->add(new admin_setting_heading(
+        'quizaccess_proctorpy/testconnectionheading',
+        $str('testconnection'),
+        html_writer::tag('p', $str('testconnection_savefirst'), ['id' => 'proctorpy-savefirst'])
+        . html_writer::link(
+            new moodle_url('/mod/quiz/accessrule/proctorpy/testconnection.php'),
+            $str('testconnection'),
+            ['class' => 'btn btn-secondary', 'aria-describedby' => 'proctorpy-savefirst']
+        )
+    ));
+
+    $settings->add(new admin_setting_heading(
+        'quizaccess_proctorpy/consoleheading',
+        $str('consoleheading'),
+        html_writer::link(
+            new moodle_url('/mod/quiz/accessrule/proctorpy/console.php'),
+            $str('openconsole'),
+            ['class' => 'btn btn-secondary', 'target' => '_blank']
+        )
+    ));
+    $settings->add(new admin_setting_configtext(
+        'quizaccess_proctorpy/consoleurl',
+        $str('consoleurl'),
+        $str('consoleurl_desc'),
+        '',
+        PARAM_URL
     ));
 
     $settings->add(new admin_setting_heading('quizaccess_proctorpy/uploadheading', $str('uploadheading'), ''));
@@ -135,6 +146,7 @@ if ($hassiteconfig) {
         60,
         PARAM_INT
     ));
+    $settings->add(new admin_setting_heading('quizaccess_proctorpy/consentheading', $str('consentheading'), ''));
     $settings->add(new admin_setting_confightmleditor(
         'quizaccess_proctorpy/consenttext',
         $str('consenttext'),

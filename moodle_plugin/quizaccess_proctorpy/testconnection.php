@@ -60,6 +60,16 @@ if (connection_check::plain_http_off_host($client->base_url())) {
     );
 }
 $config = get_config('quizaccess_proctorpy');
+$consoleurl = (string) ($config->consoleurl ?? '');
+if (connection_check::console_link_stays_local($consoleurl, $client->base_url(), $CFG->wwwroot)) {
+    echo $OUTPUT->notification(
+        get_string('connection_consoleurl', 'quizaccess_proctorpy', (object) [
+            'console' => s($consoleurl !== '' ? $consoleurl : $client->base_url()),
+            'site' => s($CFG->wwwroot),
+        ]),
+        \core\output\notification::NOTIFY_WARNING
+    );
+}
 if (($config->uploadmode ?? '') === direct_upload::MODE_DIRECT) {
     $publicurl = direct_upload::public_url($CFG->wwwroot, (string) ($config->publicpath ?? direct_upload::DEFAULT_PATH));
     $direct = connection_check::check_public_path(

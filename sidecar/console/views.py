@@ -3,24 +3,27 @@ import csv
 import datetime
 import io
 import json
+import logging
+import threading
 import time
 
 from flask import Response, current_app, g, redirect, render_template, request, stream_with_context, url_for
 
 from .. import attempts, audit
-from ..db import write_transaction
+from ..db import connect, database_location, write_transaction
 from ..errors import BadRequest, NotFound, ProctorpyError
 from ..reports.overview import spreadsheet_cell
 from ..reports.render import attempt_report_html
 from ..reports.report import build_report, time_zone
-from ..retention import export, policy
-from ..retention.purge import run_purge
+from ..retention import export, export_runs, policy, purge
 from ..retention.selection import SELECTION_KEYS, describe, quizzes_of, read_selection
 from ..validation import positive_int
 from ..views.connections import get_db
-from ..views.requests import export_response, image_response
+from ..views.requests import image_response, zip_response
 from . import stats
 from .blueprint import bp, current_admin
+
+log = logging.getLogger(__name__)
 
 AUDIT_PAGE = 100
 ATTEMPTS_PAGE = 500
@@ -203,7 +206,7 @@ def form_values(source):
     return {key: source.get(key, "") for key in (*SELECTION_KEYS, "include_reports")}
 
 
-def selection_page(template, figures_of):
+def selection_page(template, figures_of, **shown):
     """The purge or export form; with a selection, its figures and the quizzes it reaches, named."""
     values, selection, figures, reached, error = form_values(request.args), None, None, None, None
     db = get_db()
@@ -217,35 +220,97 @@ def selection_page(template, figures_of):
             error = refusal.message
     return render_template(template, values=values, selection=selection, figures=figures, reached=reached,
                            error=error, described=describe(selection) if selection else "",
-                           known_quizzes=attempts.known_quizzes(db), page=template.removesuffix(".html"))
+                           known_quizzes=attempts.known_quizzes(db), page=template.removesuffix(".html"), **shown)
 
 
 @bp.get("/purge")
 def purge_form():
     """The purge form; with a selection, its dry-run figures, the quizzes it reaches and the confirm button."""
-    return selection_page("purge.html", lambda db, selection, now: run_purge(
+    return selection_page("purge.html", lambda db, selection, now: purge.run_purge(
         db, retention(), current_app.config["IMAGES"], selection, current_admin(), dry_run=True, now=now))
 
 
 @bp.post("/purge")
 def purge_confirm():
+    """Start the purge and show how far it has got: a large one runs for minutes."""
     selection = form_selection(request.form)
-    result = run_purge(get_db(), retention(), current_app.config["IMAGES"], selection, current_admin(), dry_run=False,
-                       now=int(time.time()))
-    return render_template("purge_done.html", result=result, described=describe(selection), page="purge")
+    holder = purge.new_holder()
+    run_id = purge.start(get_db(), selection, current_admin(), time.time(), retention().default_days, holder)
+    purge_in_background(run_id, holder)
+    return redirect(url_for("console.purge_run", run_id=run_id), code=303)
+
+
+def purge_in_background(run_id, holder):
+    """Run a recorded purge in a thread of this worker, through a connection of its own.
+
+    Should the worker stop first, the run's lease lapses and it is finished as any interrupted run
+    is (at the sidecar's next start, its daily retention run, or the next `proctorpy purge`); the
+    audit row is written when the run ends, whoever ends it.
+    """
+    database, images, settings = database_location(config()), current_app.config["IMAGES"], retention()
+
+    def work():
+        db = connect(database)
+        try:
+            purge.run(db, images, run_id, settings.batch_size, holder, settings.pause_ratio)
+        except Exception:
+            log.exception("console purge run %s stopped; it is finished as an interrupted run", run_id)
+        finally:
+            db.close()
+
+    threading.Thread(target=work, name=f"purge-run-{run_id}", daemon=True).start()
+
+
+def purge_progress(run_id):
+    progress = purge.progress_of(get_db(), positive_int(run_id, "run_id"), time.time())
+    if progress is None:
+        raise NotFound(f"There is no purge run {run_id}.")
+    return progress
+
+
+@bp.get("/purge/runs/<run_id>")
+def purge_run(run_id):
+    """A purge run: its progress while it runs (the page follows it), its totals once done."""
+    progress = purge_progress(run_id)
+    return render_template("purge_run.html", run_id=int(run_id), progress=progress,
+                           described=describe(progress["selection"]), page="purge")
+
+
+@bp.get("/purge/runs/<run_id>/progress")
+def purge_run_progress(run_id):
+    progress = purge_progress(run_id)
+    return {key: value for key, value in progress.items() if key != "selection"}
 
 
 @bp.get("/export")
 def export_form():
-    """The export form; with a selection, its size and the quizzes it reaches before the download button."""
+    """The export form; with a selection, its size and the quizzes it reaches before the download button,
+    and the key under which the download's progress is shown."""
     return selection_page("export.html", lambda db, selection, now: export.figures(
-        db, selection, now, retention().default_days))
+        db, selection, now, retention().default_days), run_key=export_runs.new_key())
 
 
 @bp.post("/export")
 def export_download():
+    """The ZIP, audited; with the page's key, its progress written down as it is sent."""
     selection = form_selection(request.form)
-    return export_response(get_db(), selection, current_admin(), request.form.get("include_reports") == "1")
+    key = export_runs.checked_key(request.form["run"]) if request.form.get("run") else None
+    db, app = get_db(), current_app.config
+    stream, filename = export.download(db, app["PROCTORPY"], app["RETENTION"], app["IMAGES"], app["REPORT_TEMPLATES"],
+                                       selection, current_admin(), request.form.get("include_reports") == "1")
+    if key:
+        now = time.time()
+        export_runs.begin(db, key, current_admin()["actor_id"],
+                          export.figures(db, selection, now, retention().default_days), now)
+        stream = export_runs.tracked(stream, database_location(config()), key)
+    return zip_response(stream, filename)
+
+
+@bp.get("/export/runs/<key>/progress")
+def export_run_progress(key):
+    """The download's progress; until it reaches the sidecar (or for another admin's key), waiting."""
+    progress = export_runs.progress_of(get_db(), export_runs.checked_key(key), current_admin()["actor_id"])
+    return progress or {"state": "waiting"}
 
 
 def audit_filters(source):

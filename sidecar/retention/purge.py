@@ -62,8 +62,26 @@ def start(db, selection, actor, now, default_days, holder):
         held = db.execute(
             f"SELECT count(*) FROM attempts a WHERE {condition} AND a.legal_hold != 0", params
         ).fetchone()[0]
-        db.execute("UPDATE purge_runs SET held = ? WHERE id = ?", [held, run_id])
+        planned_attempts, planned_camshots = db.execute(
+            "SELECT count(*), (SELECT count(*) FROM camshots c JOIN purge_run_attempts r ON r.attempt_id = c.attempt_id "
+            "AND r.run_id = :run) FROM purge_run_attempts WHERE run_id = :run", {"run": run_id}).fetchone()
+        db.execute("UPDATE purge_runs SET held = ?, planned_attempts = ?, planned_camshots = ? WHERE id = ?",
+                   [held, planned_attempts, planned_camshots, run_id])
     return run_id
+
+
+def progress_of(db, run_id, now):
+    """How far a run has got, or None when there is no such run: its counters beside its plan, its
+    selection, and whether it is stalled (its process gone; the scheduler's next start finishes it)."""
+    row = db.execute(
+        "SELECT state, selection, attempts, planned_attempts, camshots, planned_camshots, bytes, held, lease_until "
+        "FROM purge_runs WHERE id = ?", [run_id]).fetchone()
+    if row is None:
+        return None
+    state, selection, *counts, lease_until = row
+    progress = dict(zip(("attempts", "planned_attempts", "camshots", "planned_camshots", "bytes", "held"), counts))
+    return {**progress, "state": state, "selection": json.loads(selection),
+            "stalled": state == "running" and (lease_until is None or lease_until < now)}
 
 
 class LeaseLost(Exception):

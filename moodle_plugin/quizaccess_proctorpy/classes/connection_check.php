@@ -156,16 +156,41 @@ class connection_check {
         if (!is_array($parts) || strtolower($parts['scheme'] ?? '') !== 'http') {
             return false;
         }
-        $host = strtolower(trim($parts['host'] ?? '', '[]'));
+        return !self::is_loopback($url);
+    }
+
+    /**
+     * Whether the administrators' browsers are sent to their own computer by the console link.
+     *
+     * The link goes to the console's public URL, or to the sidecar URL when that is unset; an
+     * address on the loopback only reaches the console from a browser on the sidecar's own host,
+     * which is no site's case unless Moodle itself is served there.
+     *
+     * @param string $consoleurl the console's public URL setting, '' when unset
+     * @param string $sidecarurl the sidecar URL
+     * @param string $wwwroot this site's address
+     * @return bool true when the link points at loopback and the site does not
+     */
+    public static function console_link_stays_local(string $consoleurl, string $sidecarurl, string $wwwroot): bool {
+        return self::is_loopback($consoleurl !== '' ? $consoleurl : $sidecarurl) && !self::is_loopback($wwwroot);
+    }
+
+    /**
+     * Whether a URL's host is this computer: localhost, 127.0.0.0/8 or ::1.
+     *
+     * @param string $url an absolute URL
+     * @return bool
+     */
+    public static function is_loopback(string $url): bool {
+        $host = strtolower(trim((string) parse_url($url, PHP_URL_HOST), '[]'));
         if ($host === 'localhost' || str_ends_with($host, '.localhost')) {
-            return false;
-        }
-        if (filter_var($host, FILTER_VALIDATE_IP) === false) {
             return true;
         }
+        if (filter_var($host, FILTER_VALIDATE_IP) === false) {
+            return false;
+        }
         $address = inet_pton($host);
-        // IPv4 127.0.0.0/8, or IPv6 ::1.
-        return !(strlen($address) === 4 ? ord($address[0]) === 127 : $address === inet_pton('::1'));
+        return strlen($address) === 4 ? ord($address[0]) === 127 : $address === inet_pton('::1');
     }
 
     /**

@@ -115,6 +115,28 @@ final class admin_settings_test extends \advanced_testcase {
     }
 
     /**
+     * The page follows the admin's work: the sidecar and its secret, the note to save before testing them, the
+     * console's address, then what quizzes default to.
+     */
+    public function test_settings_come_in_the_order_an_admin_works(): void {
+        $names = [];
+        foreach (self::settings_page()->settings as $setting) {
+            $names[] = $setting->name;
+        }
+        $order = ['sidecarurl', 'secret', 'testconnectionheading', 'consoleurl', 'uploadmode', 'intervalmin', 'consenttext'];
+        $positions = array_map(fn($name) => array_search($name, $names, true), $order);
+        $this->assertNotContains(false, $positions, implode(', ', $names));
+        $sorted = $positions;
+        sort($sorted);
+        $this->assertSame($sorted, $positions, implode(', ', $names));
+
+        $html = self::settings_page()->output_html();
+        $note = strpos($html, get_string('testconnection_savefirst', 'quizaccess_proctorpy'));
+        $this->assertNotFalse($note);
+        $this->assertLessThan(strpos($html, '/mod/quiz/accessrule/proctorpy/testconnection.php'), $note);
+    }
+
+    /**
      * Saving the page with valid values stores them all, the secret and the public path included.
      */
     public function test_saving_valid_values(): void {

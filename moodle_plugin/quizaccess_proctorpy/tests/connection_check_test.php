@@ -135,6 +135,33 @@ final class connection_check_test extends \advanced_testcase {
     }
 
     /**
+     * The console link is warned of when it would send a browser to its own computer while the site is elsewhere.
+     */
+    public function test_console_link_on_loopback_is_warned_of(): void {
+        $site = 'https://moodle.example.edu';
+        $cases = [
+            ['', 'http://127.0.0.1:8765', $site, true],
+            ['http://localhost:8765', 'http://127.0.0.1:8765', $site, true],
+            ['http://[::1]:8765', 'https://sidecar.example.edu', $site, true],
+            ['https://moodle.example.edu/proctorpy', 'http://127.0.0.1:8765', $site, false],
+            ['', 'https://sidecar.example.edu', $site, false],
+            // A site served on loopback itself, as on a laptop: its admin's browser is on that host.
+            ['', 'http://127.0.0.1:8765', 'http://localhost:8080', false],
+        ];
+        foreach ($cases as [$console, $sidecar, $wwwroot, $warned]) {
+            $this->assertSame(
+                $warned,
+                connection_check::console_link_stays_local($console, $sidecar, $wwwroot),
+                "console '$console', sidecar $sidecar, site $wwwroot"
+            );
+        }
+        $message = get_string('connection_consoleurl', 'quizaccess_proctorpy', (object) [
+            'console' => 'http://127.0.0.1:8765', 'site' => $site]);
+        $this->assertStringContainsString('http://127.0.0.1:8765', $message);
+        $this->assertStringContainsString('/console/', $message);
+    }
+
+    /**
      * Test connection teaches the live sidecar this Moodle site; another site's signed call is refused, naming both.
      */
     public function test_the_sidecar_serves_this_site_and_refuses_another(): void {
