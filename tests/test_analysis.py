@@ -441,14 +441,12 @@ def test_attempt_lists_its_reference_photos_and_no_one_elses(app, api):
 def test_identity_check_matches_the_profile_photo(app, api):
     api.put_attempt(1, identity_check="match")
     put_reference(api, 7, "obama/obama.jpg")
-    started = time.perf_counter()
     response = post_identity(api, "obama/obama1.jpg")
-    elapsed = time.perf_counter() - started
     assert response.status_code == 200, response.json
     answer = response.json
     assert answer["passed"] is True and answer["faces"] == 1 and answer["reference"] == "profile"
+    # Synchronous: the verdict is in the answer itself, no worker had to run (its speed is measured in bench/).
     assert answer["distance"] < THRESHOLD and "matches" in answer["message"]
-    assert elapsed < 10  # synchronous: the verdict is in the answer (speed is measured in bench/)
     (photo_id, attempt_id, path), = rows(
         app, "SELECT id, attempt_id, path FROM reference_photos WHERE source = 'identity'")
     (shot_path,), = rows(app, "SELECT path FROM camshots WHERE id = ?", [answer["id"]])
