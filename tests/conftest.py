@@ -71,14 +71,23 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"skipped, and this suite never skips: {reason}"
 
 
-@pytest.hookimpl(tryfirst=True)
+# After pytest's own ordering by fixtures, which keeps each release's items together but not ahead of the rest.
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items):
-    """Moodle's tests share one site, its PHPUnit site and its browsers for the session: under `pytest -n`
-    (--dist loadgroup) they run together on one worker, and first, as they are the longest chain of the run and
-    the other workers share out the rest meanwhile."""
-    moodle = [item for item in items if item.path.name.startswith("test_moodle_")]
-    for item in moodle:
-        item.add_marker(pytest.mark.xdist_group("moodle"))
+    """Moodle's tests share, for each release, one site, its PHPUnit site and its browsers for the session: under
+    `pytest -n` (--dist loadgroup) a release's tests run together on one worker, "moodle-<release>", the releases' chains
+    side by side and first, the longest (the first release's, with every journey) ahead, as the other workers share
+    out the rest meanwhile."""
+    groups = {name: [] for name in moodle_site.RELEASES}
+    for item in items:
+        if item.path.name.startswith("test_moodle_"):
+            release = getattr(item, "callspec", None) and item.callspec.params.get("moodle_release")
+            groups[release or moodle_site.FIRST_RELEASE.name].append(item)
+    moodle = []
+    for name, group in groups.items():
+        for item in group:
+            item.add_marker(pytest.mark.xdist_group(f"moodle-{name}"))
+        moodle += group
     items[:] = moodle + [item for item in items if item not in moodle]
 
 
@@ -217,9 +226,15 @@ def seaweedfs(tmp_path_factory):
 
 
 def pytest_generate_tests(metafunc):
-    """A test marked engines runs on every backend; any other test that asks for one gets the embedded one."""
+    """A test marked engines runs on every backend; any other test that asks for one gets the embedded one. A test in
+    Moodle runs in its first release, or in every release when marked every_moodle (unless it names its own)."""
     if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("engines"):
         metafunc.parametrize("backend", BACKENDS, indirect=True)
+    named = any("moodle_release" in mark.args[0] for mark in metafunc.definition.iter_markers("parametrize"))
+    if "moodle_release" in metafunc.fixturenames and not named:
+        every = metafunc.definition.get_closest_marker("every_moodle")
+        releases = list(moodle_site.RELEASES) if every else [moodle_site.FIRST_RELEASE.name]
+        metafunc.parametrize("moodle_release", releases, indirect=True, scope="session")
 
 
 @pytest.fixture
@@ -529,18 +544,24 @@ def playwright():
 
 
 @pytest.fixture(scope="session")
-def moodle_code():
-    """Moodle's code with nothing installed: a folder the code checker and grunt read from."""
+def moodle_release(request):
+    """The Moodle release (moodle_site.Release) a test runs in: its item id names it, e.g. [5.1.3]."""
+    return moodle_site.RELEASES[request.param]
+
+
+@pytest.fixture(scope="session")
+def moodle_code(moodle_release):
+    """The release's code with nothing installed: a folder the code checker and grunt read from."""
     try:
-        return moodle_site.unpack_moodle(moodle_site.CODE)
+        return moodle_site.unpack_moodle(moodle_release, moodle_release.code)
     except moodle_site.MoodleUnavailable as error:
         pytest.fail(str(error), pytrace=False)
 
 
 @pytest.fixture(scope="session")
-def moodle_phpunit(moodle_code):
+def moodle_phpunit(moodle_release, moodle_code):
     """Moodle's own PHPUnit, its test site installed with the working tree's plugin."""
-    site = moodle_site.MoodleSite(moodle_code)
+    site = moodle_site.MoodleSite(moodle_code, moodle_release)
     try:
         site.setup_phpunit()
     except moodle_site.MoodleUnavailable as error:
