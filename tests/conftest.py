@@ -75,9 +75,9 @@ def pytest_runtest_makereport(item, call):
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items):
     """Moodle's tests share, for each release, one site, its PHPUnit site and its browsers for the session: under
-    `pytest -n` (--dist loadgroup) a release's tests run together on one worker, "moodle-<release>", the releases' chains
-    side by side and first, the longest (the first release's, with every journey) ahead, as the other workers share
-    out the rest meanwhile."""
+    `pytest -n` (--dist loadgroup) a release's tests run together on one worker, in the xdist group
+    "moodle-<release>"; the releases' chains go side by side and first, the longest (the first release's, with every
+    journey) ahead, as the other workers share out the rest meanwhile."""
     groups = {name: [] for name in moodle_site.RELEASES}
     for item in items:
         if item.path.name.startswith("test_moodle_"):

@@ -1,13 +1,13 @@
 """What the users' journeys in a real Moodle share (tests/test_moodle_admin.py, _student.py, _teacher.py): a Moodle
-(4.5.6, and 5.1.3 for the journeys marked every_moodle) on PostgreSQL behind php-fpm and nginx with the working tree's plugin, a real sidecar analysing faces, headless
-Chromium whose webcam plays videos made from face photos, and the steps the journeys take in it.
+(4.5.6, and 5.1.3 for the journeys marked every_moodle) on PostgreSQL behind php-fpm and nginx with the working
+tree's plugin, a real sidecar analysing faces, headless Chromium whose webcam plays videos made from face photos, and
+the steps the journeys take in it.
 
-The fixtures (registered for the whole suite by tests/conftest.py) build what a test needs, once a session: the
-site, the course, the students' finished attempts. So each test runs alone, and in any order: a test that changes
-what others read (a quiz's settings, a student's data, the plugin's version) has a quiz, a student or a site of its
-own. Every step leaves a screenshot in build/moodle-journeys/ (those of 5.1.3 in build/moodle-journeys/5.1.3/);
-the session's end fails if any page showed Moodle's
-debugging output or a log has errors.
+The fixtures (registered for the whole suite by tests/conftest.py) build what a test needs, once a session: the site,
+the course, the students' finished attempts. So each test runs alone, and in any order: a test that changes what
+others read (a quiz's settings, a student's data, the plugin's version) has a quiz, a student or a site of its own.
+Every step leaves a screenshot in build/moodle-journeys/ (those of 5.1.3 in build/moodle-journeys/5.1.3/); the
+session's end fails if any page showed Moodle's debugging output or a log has errors.
 """
 import json
 import os

@@ -54,13 +54,11 @@ class Release:
         self.phpunit_dataroot = self.cache / "phpunit_dataroot"
         self.tooling_cache = TOOLING_CACHE / name
 
-    def __repr__(self):
-        return f"Release({self.name!r})"
-
     def database_name(self, kind=""):
         # One database per checkout and release, so a fresh clone beside this one never shares a site with it.
         suffix = f"_{kind}" if kind else ""
-        return f"proctorpy_moodle{self.name.replace('.', '')}{suffix}_{hashlib.sha256(str(REPO).encode()).hexdigest()[:8]}"
+        checkout = hashlib.sha256(str(REPO).encode()).hexdigest()[:8]
+        return f"proctorpy_moodle{self.name.replace('.', '')}{suffix}_{checkout}"
 
     def source(self):
         """The code of this release: PROCTORPY_MOODLE_SOURCE when it is of this branch, else the team's tarball."""

@@ -1,9 +1,9 @@
-"""The plugin's JavaScript through Moodle's own grunt, run by ../shared/moodle/tooling/grunt/build_amd.sh in the
-tests' Moodle code (4.5.6 and 5.1.3): the committed amd/build is exactly what `grunt amd` makes from amd/src, and Moodle's eslint
-rules find neither errors nor warnings in amd/src.
+"""The plugin's JavaScript through Moodle's own grunt, run by ../shared/moodle/tooling/grunt/build_amd.sh in the tests'
+Moodle code (4.5.6 and 5.1.3): the committed amd/build is exactly what `grunt amd` makes from amd/src, and Moodle's
+eslint rules find neither errors nor warnings in amd/src.
 
 build_amd.sh fetches the Node that Moodle asks for (22.x) and Moodle's devDependencies from the npm registry the
-first time, into .cache/moodle-tooling; it needs a working node and npm to do so.
+first time, into .cache/moodle-tooling/<release>; it needs a working node and npm to do so.
 """
 import re
 import shutil
