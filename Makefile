@@ -5,7 +5,7 @@ PYTHON ?= python3
 # Debian packages: WeasyPrint's Pango and fonts to run; PHP, Chromium, poppler, and nginx with
 # openssl (the deploy/ snippets in front of a live sidecar) to test.
 RUN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
-# The real Moodle of the tests (tests/moodle_site.py): PHP with the extensions Moodle 4.5 needs
+# The real Moodles of the tests (tests/moodle_site.py): PHP with the extensions Moodle 4.5 and 5.1 need
 # behind php-fpm (with its opcache) and nginx, PostgreSQL's client for its dumps, Debian's PHPUnit for Moodle's
 # own, and the en_AU.UTF-8 locale Moodle's PHPUnit site asks for.
 MOODLE_PACKAGES := php-fpm php-cli php-pgsql php-xml php-mbstring php-curl php-zip php-gd php-intl \

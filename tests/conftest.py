@@ -71,26 +71,34 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"skipped, and this suite never skips: {reason}"
 
 
-def moodle_test(nodeid):
-    """Whether a test is one of Moodle's: they share one site, its PHPUnit site and its browsers for the session."""
-    return nodeid.startswith("tests/test_moodle_")
+def moodle_group(nodeid):
+    """The Moodle release whose site, PHPUnit site and browsers a test of Moodle's shares for the session (its id
+    names the release, else it runs on the first); None for every other test."""
+    if not nodeid.startswith("tests/test_moodle_"):
+        return None
+    params = nodeid.partition("[")[2]
+    return next((name for name in moodle_site.RELEASES if name in params), moodle_site.FIRST_RELEASE.name)
 
 
+# After pytest's own ordering by fixtures, which keeps each release's items together but not ahead of the rest.
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items):
-    """Moodle's tests first: under `pytest -n` they are the longest chain of the run, and the other workers share
-    out the rest meanwhile."""
-    items.sort(key=lambda item: not moodle_test(item.nodeid))
+    """Moodle's tests first, release by release, the first release's (with every journey) ahead: under `pytest -n`
+    they are the longest chains of the run, and the other workers share out the rest meanwhile."""
+    order = list(moodle_site.RELEASES)
+    items.sort(key=lambda item: order.index(group) if (group := moodle_group(item.nodeid)) else len(order))
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """Under `pytest -n`, Moodle's tests go to one worker together (a second would build a second site in the same
-    folders); every other test goes to whichever worker is free."""
+    """Under `pytest -n`, each release's Moodle tests go to one worker together (a second would build a second site
+    in the same folders); every other test goes to whichever worker is free."""
     from xdist.scheduler import LoadScopeScheduling
 
     class MoodleTogether(LoadScopeScheduling):
         def _split_scope(self, nodeid):
-            return "moodle" if moodle_test(nodeid) else nodeid
+            group = moodle_group(nodeid)
+            return f"moodle-{group}" if group else nodeid
 
     return MoodleTogether(config, log)
 
@@ -230,9 +238,15 @@ def seaweedfs(tmp_path_factory):
 
 
 def pytest_generate_tests(metafunc):
-    """A test marked engines runs on every backend; any other test that asks for one gets the embedded one."""
+    """A test marked engines runs on every backend; any other test that asks for one gets the embedded one. A test in
+    Moodle runs in its first release, or in every release when marked every_moodle (unless it names its own)."""
     if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("engines"):
         metafunc.parametrize("backend", BACKENDS, indirect=True)
+    named = any("moodle_release" in mark.args[0] for mark in metafunc.definition.iter_markers("parametrize"))
+    if "moodle_release" in metafunc.fixturenames and not named:
+        every = metafunc.definition.get_closest_marker("every_moodle")
+        releases = list(moodle_site.RELEASES) if every else [moodle_site.FIRST_RELEASE.name]
+        metafunc.parametrize("moodle_release", releases, indirect=True, scope="session")
 
 
 @pytest.fixture
@@ -542,18 +556,24 @@ def playwright():
 
 
 @pytest.fixture(scope="session")
-def moodle_code():
-    """Moodle's code with nothing installed: a folder the code checker and grunt read from."""
+def moodle_release(request):
+    """The Moodle release (moodle_site.Release) a test runs in: its item id names it, e.g. [5.1.3]."""
+    return moodle_site.RELEASES[request.param]
+
+
+@pytest.fixture(scope="session")
+def moodle_code(moodle_release):
+    """The release's code with nothing installed: a folder the code checker and grunt read from."""
     try:
-        return moodle_site.unpack_moodle(moodle_site.CODE)
+        return moodle_site.unpack_moodle(moodle_release, moodle_release.code)
     except moodle_site.MoodleUnavailable as error:
         pytest.fail(str(error), pytrace=False)
 
 
 @pytest.fixture(scope="session")
-def moodle_phpunit(moodle_code):
+def moodle_phpunit(moodle_release, moodle_code):
     """Moodle's own PHPUnit, its test site installed with the working tree's plugin."""
-    site = moodle_site.MoodleSite(moodle_code)
+    site = moodle_site.MoodleSite(moodle_code, moodle_release)
     try:
         site.setup_phpunit()
     except moodle_site.MoodleUnavailable as error:

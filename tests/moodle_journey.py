@@ -1,12 +1,13 @@
 """What the users' journeys in a real Moodle share (tests/test_moodle_admin.py, _student.py, _teacher.py): a Moodle
-4.5 on PostgreSQL behind php-fpm and nginx with the working tree's plugin, a real sidecar analysing faces, headless
-Chromium whose webcam plays videos made from face photos, and the steps the journeys take in it.
+(4.5.6, and 5.1.3 for the journeys marked every_moodle) on PostgreSQL behind php-fpm and nginx with the working
+tree's plugin, a real sidecar analysing faces, headless Chromium whose webcam plays videos made from face photos, and
+the steps the journeys take in it.
 
-The fixtures (registered for the whole suite by tests/conftest.py) build what a test needs, once a session: the
-site, the course, the students' finished attempts. So each test runs alone, and in any order: a test that changes
-what others read (a quiz's settings, a student's data, the plugin's version) has a quiz, a student or a site of its
-own. Every step leaves a screenshot in build/moodle-journeys/; the session's end fails if any page showed Moodle's
-debugging output or a log has errors.
+The fixtures (registered for the whole suite by tests/conftest.py) build what a test needs, once a session: the site,
+the course, the students' finished attempts. So each test runs alone, and in any order: a test that changes what
+others read (a quiz's settings, a student's data, the plugin's version) has a quiz, a student or a site of its own.
+Every step leaves a screenshot in build/moodle-journeys/ (those of 5.1.3 in build/moodle-journeys/5.1.3/); the
+session's end fails if any page showed Moodle's debugging output or a log has errors.
 """
 import json
 import os
@@ -31,11 +32,6 @@ PLUGIN = moodle_site.PLUGIN
 MAKE_COURSE = REPO / "tests" / "moodle" / "make_course.php"
 QUIZ_CLI = REPO / "tests" / "moodle" / "quiz_cli.php"
 SCREENSHOTS = REPO / "build" / "moodle-journeys"
-# The journeys' own Moodle trees: hard links to the unpacked code (made in a second, no space taken), so that
-# another test copying the plugin into the shared tree meanwhile (Moodle's PHPUnit, grunt) cannot change the
-# plugin a site runs, in the middle of its upgrade say. The upgrade has a site of its own.
-JOURNEY_WWW = REPO / ".cache" / "moodle-journeys" / "www"
-UPGRADE_WWW = REPO / ".cache" / "moodle-upgrade" / "www"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run", "--use-fake-device-for-media-stream",
@@ -127,9 +123,10 @@ class Browsers:
     """Chromium with a fake webcam, and what the journeys' pages and servers showed: the screenshots, any debugging
     output, and the logs to read at the end."""
 
-    def __init__(self, playwright, videos):
+    def __init__(self, playwright, videos, folder):
         self.playwright = playwright
         self.videos = videos
+        self.folder = folder  # where the screenshots go
         self.browsers = {}
         self.contexts = []
         self.step = 0
@@ -159,7 +156,7 @@ class Browsers:
     def shot(self, page, name, full_page=True):
         """Screenshot NN-name.png, and note any Moodle debugging output on the page."""
         self.step += 1
-        path = SCREENSHOTS / f"{self.step:02d}-{name}.png"
+        path = self.folder / f"{self.step:02d}-{name}.png"
         if full_page:
             # Moodle's fixed navbar and drawers are drawn where the page is scrolled to.
             page.evaluate("window.scrollTo(0, 0)")
@@ -216,17 +213,18 @@ class Browsers:
 class Journey:
     """One Moodle site with its sidecar, seen through the browsers."""
 
-    def __init__(self, browsers, site, sidecar, tmp):
+    def __init__(self, browsers, site, sidecar, tmp, phpunit_autoload):
         self.browsers = browsers
         self.site = site
         self.sidecar = sidecar
         self.tmp = tmp
+        self.phpunit_autoload = phpunit_autoload  # what make_course.php loads PHPUnit with
 
     def psql(self, sql):
         return self.site.psql(sql, self.site.dbname).strip()
 
-    def php(self, *args):
-        return self.site.php(*args).stdout
+    def php(self, *args, env=None):
+        return self.site.php(*args, env=env).stdout
 
     def cli(self, *args):
         out = self.php(QUIZ_CLI, self.site.www, *args)
@@ -234,7 +232,9 @@ class Journey:
 
     def make_course(self, *args):
         """tests/moodle/make_course.php: the course, or (with args) a quiz or a student of its own; its ids."""
-        made = json.loads(self.php(MAKE_COURSE, self.site.www, FACES, *args).strip().splitlines()[-1])
+        made = self.php(MAKE_COURSE, self.site.www, FACES, *args,
+                        env={"PROCTORPY_PHPUNIT_AUTOLOAD": self.phpunit_autoload})
+        made = json.loads(made.strip().splitlines()[-1])
         # The course index and block drawers closed, so that full-page screenshots show the content.
         self.psql("insert into mdl_user_preferences (userid, name, value) select u.id, d.name, '0' from mdl_user u, "
                   "(values ('drawer-open-index'), ('drawer-open-block')) d(name) where u.deleted = 0 "
@@ -289,22 +289,33 @@ class Journey:
         return url + (f"&attempt={attempt_id}" if attempt_id else "")
 
 
+def screenshots_folder(release):
+    """Where a release's journeys leave their screenshots: the first release's in build/moodle-journeys/, the others' in
+    a folder of their own below it."""
+    if release is moodle_site.FIRST_RELEASE:
+        return SCREENSHOTS
+    return SCREENSHOTS / release.name
+
+
 def private_moodle(www, tree):
-    """A hard-linked copy of Moodle's code for one site; the files the site writes are its own."""
+    """A hard-linked copy of Moodle's code for one site (made in a second, no space taken), so that another test
+    copying the plugin into the shared tree meanwhile (Moodle's PHPUnit, grunt) cannot change the plugin a site runs,
+    in the middle of its upgrade say; the files the site writes are its own."""
     shutil.rmtree(tree, ignore_errors=True)
     tree.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["cp", "-al", str(www), str(tree)], check=True)
     # write_config() rewrites config.php in place: through a link it would change the shared tree's.
     (tree / "config.php").unlink(missing_ok=True)
-    shutil.rmtree(tree / moodle_site.PLUGIN_PATH, ignore_errors=True)
+    shutil.rmtree(tree / moodle_site.plugin_path(tree), ignore_errors=True)
     return tree
 
 
-def start_journey(browsers, tmp, tree, name=""):
-    """A Moodle site with no plugin yet, on its own code tree, database and port, with a sidecar of its own (Moodle's
-    attempt ids start at 1 on every site) behind the site's nginx as deploy/nginx-direct-upload.conf puts it."""
+def start_journey(browsers, tmp, release, phpunit_autoload, name=""):
+    """A Moodle site of the release with no plugin yet, on its own code tree, database and port (the journeys' site,
+    or one `name`d: the upgrade's), with a sidecar of its own (Moodle's attempt ids start at 1 on every site) behind
+    the site's nginx as deploy/nginx-direct-upload.conf puts it."""
     try:
-        www = private_moodle(moodle_site.unpack_moodle(), tree)
+        www = private_moodle(moodle_site.unpack_moodle(release), release.cache / f"{name or 'journeys'}-www")
     except moodle_site.MoodleUnavailable as error:
         pytest.fail(str(error), pytrace=False)
     # Attempts here last half a minute: score them from 15 s on (the default asks for 60 s). One web worker, whose
@@ -314,7 +325,7 @@ def start_journey(browsers, tmp, tree, name=""):
         "PROCTORPY_SERVER_WORKERS": "1",
         # The identity step's challenge is the one the face videos perform: coming closer to the camera.
         "PROCTORPY_IDENTITY_CHALLENGES": "closer"}).start(60)
-    journey = Journey(browsers, moodle_site.MoodleSite(www, free_port(), name), sidecar, tmp)
+    journey = Journey(browsers, moodle_site.MoodleSite(www, release, free_port(), name), sidecar, tmp, phpunit_autoload)
     try:
         journey.site.install()
         # Moodle's user tours would cover the pages the journeys look at.
@@ -454,14 +465,19 @@ def face_videos(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def browsers(playwright, face_videos):
-    """Headless Chromium; at the session's end, the check that no page showed debugging output and no log errors."""
+def browsers(playwright, face_videos, moodle_release):
+    """Headless Chromium for a release's journeys; at the end of them, the check that no page showed debugging output
+    and no log errors."""
     require(os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: the journeys need Debian's chromium")
     for tool in ("php", "php-fpm8.2", "nginx", "psql", "pg_restore", "pdftoppm"):
         require(shutil.which(tool), f"{tool} is missing: the journeys need it")
-    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-    SCREENSHOTS.mkdir(parents=True)
-    browsers = Browsers(playwright, face_videos)
+    # This release's screenshots only: another release's, in a folder below, may be in the making on another worker.
+    folder = screenshots_folder(moodle_release)
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        if old.is_file():
+            old.unlink()
+    browsers = Browsers(playwright, face_videos, folder)
     try:
         yield browsers
         problems = browsers.problems()
@@ -471,9 +487,19 @@ def browsers(playwright, face_videos):
 
 
 @pytest.fixture(scope="session")
-def journey(browsers, tmp_path_factory):
+def phpunit_autoload(moodle_release, request):
+    """PHPUnit's autoloader for Moodle's question generator (tests/moodle/make_course.php): Debian's PHPUnit 9.6 for
+    Moodle 4.x; for 5.x, which asks for PHPUnit 11, the vendor/ shim that Moodle's tooling puts, as it sets up
+    PHPUnit's test site, into the tools' copy of Moodle's code, and which loads the PHPUnit 11 it unpacked."""
+    if int(moodle_release.branch) < 500:
+        return "/usr/share/php/PHPUnit/Autoload.php"
+    return str(request.getfixturevalue("moodle_phpunit").www / "vendor" / "autoload.php")
+
+
+@pytest.fixture(scope="session")
+def journey(browsers, tmp_path_factory, moodle_release, phpunit_autoload):
     """The journeys' Moodle with the working tree's plugin installed and set up as the admin leaves it."""
-    journey = start_journey(browsers, tmp_path_factory.mktemp("journeys"), JOURNEY_WWW)
+    journey = start_journey(browsers, tmp_path_factory.mktemp("journeys"), moodle_release, phpunit_autoload)
     try:
         journey.site.install_plugin()
         journey.site.set_config("sidecarurl", journey.sidecar.url)

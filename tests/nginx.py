@@ -26,8 +26,12 @@ def snippet(name, replacements=None):
     return text
 
 
-def moodle_server(port, root, fastcgi_socket, extra=""):
-    """The server block of a Moodle site: its PHP through php-fpm's socket, its dot files and vendor code hidden."""
+def moodle_server(port, root, fastcgi_socket, extra="", router=False):
+    """The server block of a Moodle site: its PHP through php-fpm's socket, its dot files and vendor code hidden.
+
+    root is the folder of Moodle's code: on 5.1+ its public/, where config.php's and vendor/'s real files are out of
+    reach, and where what is not a file goes to Moodle's router (`router`, r.php)."""
+    routed = "location / { try_files $uri $uri/ /r.php; }" if router else ""
     return f"""
     server {{
         listen 127.0.0.1:{port};
@@ -36,6 +40,7 @@ def moodle_server(port, root, fastcgi_socket, extra=""):
         index index.php;
         location ~ /\\. {{ deny all; }}
         location ~ ^/(vendor|node_modules|config\\.php) {{ deny all; }}
+        {routed}
         location ~ [^/]\\.php(/|$) {{
             fastcgi_split_path_info ^(.+\\.php)(/.+)$;
             fastcgi_index index.php;

@@ -11,7 +11,7 @@ import pytest
 import moodle_site
 from conftest import REPO
 from moodle_journey import (
-    OBAMA, PLUGIN, ROSE, SECTION, UPGRADE_WWW, debugging_output, plugin_version, start_journey, stop_journey, wait_for,
+    OBAMA, PLUGIN, ROSE, SECTION, debugging_output, plugin_version, start_journey, stop_journey, wait_for,
 )
 from sidecar.client import SidecarError
 
@@ -21,13 +21,14 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def upgrade_journey(browsers, tmp_path):
+def upgrade_journey(browsers, tmp_path, moodle_release, phpunit_autoload):
     """A Moodle site of its own, with its own sidecar, for the upgrade: no other journey sees the previous release."""
-    journey = start_journey(browsers, tmp_path, UPGRADE_WWW, name="upgrade")
+    journey = start_journey(browsers, tmp_path, moodle_release, phpunit_autoload, name="upgrade")
     yield journey
     stop_journey(journey)
 
 
+@pytest.mark.every_moodle
 def test_upgrade_from_the_previous_release_keeps_settings_and_data(upgrade_journey):
     journey = upgrade_journey
     site, sidecar = journey.site, journey.sidecar
@@ -105,6 +106,7 @@ def test_upgrade_from_the_previous_release_keeps_settings_and_data(upgrade_journ
     assert after["attempt"]["user_id"] == ids["users"]["student4"]
 
 
+@pytest.mark.every_moodle
 def test_admin_saves_settings_tests_connection_and_opens_the_console(journey):
     site, sidecar = journey.site, journey.sidecar
     # A wrong secret first: Test connection names the problem.
@@ -220,6 +222,7 @@ def test_privacy_export_and_delete_for_a_user_the_sidecar_never_saw(journey, cou
     journey.cli("privacy", "teacher", "delete")
 
 
+@pytest.mark.every_moodle
 def test_no_page_showed_debugging_output_and_no_log_has_errors(browsers, journey):
     # The check itself sees what Moodle prints.
     page = browsers.browser("student1", "staff").new_page()

@@ -1,6 +1,7 @@
 """Moodle's code checker (phpcs with the moodle-cs `moodle` standard) finds nothing in the plugin, with the
 moodle-cs release Moodle 4.5's code checker was built on (3.4.11) and the one it ships today (3.5.2, which adds
-PSR-12's layout to the `moodle` standard).
+PSR-12's layout to the `moodle` standard), in Moodle 4.5.6; and with 3.5.2 in Moodle 5.1.3, as 3.4.11 refuses a
+5.1 tree ("not a valid moodle root").
 
 The plugin is copied from the working tree into an unpacked Moodle, where moodle-cs can tell its
 component from where it sits, and checked with Moodle's own tooling from ../shared/moodle/tooling.
@@ -36,15 +37,17 @@ def require_tooling(moodle_cs):
         pytest.fail(f"PHP lacks the extensions phpcs needs: {', '.join(missing)}", pytrace=False)
 
 
-@pytest.mark.parametrize("moodle_cs", sorted(STANDARDS))
-def test_plugin_is_clean_under_moodle_codechecker(moodle_cs, moodle_code, tmp_path):
+@pytest.mark.parametrize("moodle_release, moodle_cs", [("4.5.6", "3.4.11"), ("4.5.6", "3.5.2"), ("5.1.3", "3.5.2")],
+                         indirect=["moodle_release"], scope="session")
+def test_plugin_is_clean_under_moodle_codechecker(moodle_cs, moodle_release, moodle_code, tmp_path):
     require_tooling(moodle_cs)
     plugin = moodle_site.copy_plugin(moodle_code)
     report_file = tmp_path / "phpcs.json"
     result = subprocess.run(
-        ["bash", str(RUN_PHPCS), "--moodle", str(moodle_code), moodle_site.PLUGIN_PATH, "--standard", "moodle",
+        ["bash", str(RUN_PHPCS), "--moodle", str(moodle_code), moodle_site.plugin_path(moodle_code), "--standard",
+         "moodle",
          "--moodle-cs", moodle_cs, "-q", "--report=json", f"--report-file={report_file}"],
-        capture_output=True, text=True, timeout=600, env=moodle_site.tooling_env())
+        capture_output=True, text=True, timeout=600, env=moodle_site.tooling_env(moodle_release))
     ran = f"run_phpcs.sh exited {result.returncode}\n{result.stdout}\n{result.stderr}"
     # phpcs exits 0 when clean, 1 or 2 when it found something; anything else means it did not check.
     assert result.returncode in (0, 1, 2) and report_file.is_file(), ran

@@ -1,9 +1,9 @@
-"""The plugin's JavaScript through Moodle's own grunt, run by ../shared/moodle/tooling/grunt/build_amd.sh in the
-tests' Moodle code: the committed amd/build is exactly what `grunt amd` makes from amd/src, and Moodle's eslint
-rules find neither errors nor warnings in amd/src.
+"""The plugin's JavaScript through Moodle's own grunt, run by ../shared/moodle/tooling/grunt/build_amd.sh in the tests'
+Moodle code (4.5.6 and 5.1.3): the committed amd/build is exactly what `grunt amd` makes from amd/src, and Moodle's
+eslint rules find neither errors nor warnings in amd/src.
 
 build_amd.sh fetches the Node that Moodle asks for (22.x) and Moodle's devDependencies from the npm registry the
-first time, into .cache/moodle-tooling; it needs a working node and npm to do so.
+first time, into .cache/moodle-tooling/<release>; it needs a working node and npm to do so.
 """
 import re
 import shutil
@@ -18,10 +18,10 @@ SOURCES = sorted((moodle_site.PLUGIN / "amd" / "src").glob("*.js"))
 # What grunt's eslint task prints for each problem: "  83:34  warning  Identifier ... camelcase".
 PROBLEM = re.compile(r"^\s*\d+:\d+\s+(error|warning)\s+.*$|^\S.*/amd/src/\S+\.js$", re.M)
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.every_moodle]
 
 
-def build_amd(moodle_code, *args):
+def build_amd(moodle_release, moodle_code, *args):
     """Copy the working tree's plugin into Moodle's code and run build_amd.sh on it; fail if it cannot run."""
     if not BUILD_AMD.is_file():
         pytest.fail(f"Moodle's grunt tooling is missing: no {BUILD_AMD} (the team's shared/moodle/tooling beside "
@@ -32,19 +32,20 @@ def build_amd(moodle_code, *args):
                     "the Node 22 that Moodle 4.5 asks for from the npm registry) and python3. On Debian: "
                     "apt-get install nodejs npm", pytrace=False)
     moodle_site.copy_plugin(moodle_code)
-    command = ["bash", str(BUILD_AMD), "--moodle", str(moodle_code), moodle_site.PLUGIN_PATH, *args]
-    result = subprocess.run(command, env=moodle_site.tooling_env(), capture_output=True, text=True, timeout=1200)
+    command = ["bash", str(BUILD_AMD), "--moodle", str(moodle_code), moodle_site.plugin_path(moodle_code), *args]
+    result = subprocess.run(command, env=moodle_site.tooling_env(moodle_release), capture_output=True, text=True,
+                            timeout=1200)
     return result, f"$ {' '.join(command)}\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
 
 
-def test_committed_build_is_what_moodles_grunt_makes(moodle_code):
-    result, output = build_amd(moodle_code, "--check")
+def test_committed_build_is_what_moodles_grunt_makes(moodle_release, moodle_code):
+    result, output = build_amd(moodle_release, moodle_code, "--check")
     differ = re.findall(r"^DIFF (\S+)$", result.stdout, re.M)
     same = set(re.findall(r"^SAME (\S+)$", result.stdout, re.M))
     assert not differ, (
         f"amd/build is not what Moodle's grunt makes from amd/src: {', '.join(differ)} differ. Rebuild with "
         "`npx grunt amd --root=mod/quiz/accessrule/proctorpy` in a Moodle root (or copy grunt's output from "
-        f"{moodle_site.TOOLING_CACHE / 'last-build' / 'proctorpy'}) and commit it.\n{output}")
+        f"{moodle_release.tooling_cache / 'last-build' / 'proctorpy'}) and commit it.\n{output}")
     assert result.returncode == 0, f"build_amd.sh --check failed (exit {result.returncode}):\n{output}"
     expected = {f"{source.stem}.min.js{ext}" for source in SOURCES for ext in ("", ".map")}
     assert SOURCES and same == expected, (
@@ -52,9 +53,9 @@ def test_committed_build_is_what_moodles_grunt_makes(moodle_code):
         f"{sorted(same)}\n{output}")
 
 
-def test_eslint_with_moodles_rules_finds_nothing(moodle_code):
+def test_eslint_with_moodles_rules_finds_nothing(moodle_release, moodle_code):
     # grunt hides eslint's warnings unless asked; --max-lint-warnings=0 shows them and fails on any.
-    result, output = build_amd(moodle_code, "--task", "eslint", "--", "--max-lint-warnings=0")
+    result, output = build_amd(moodle_release, moodle_code, "--task", "eslint", "--", "--max-lint-warnings=0")
     problems = [match.group(0).strip() for match in PROBLEM.finditer(result.stdout)]
     assert result.returncode == 0 and not problems, (
         f"Moodle's eslint on amd/src (exit {result.returncode}):\n" + "\n".join(problems) + f"\n\n{output}")

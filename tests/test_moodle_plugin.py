@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import moodle_site
 from conftest import FACES, face_bytes, free_port
 
 PLUGIN = Path(__file__).resolve().parents[1] / "moodle_plugin" / "quizaccess_proctorpy"
@@ -28,6 +29,13 @@ def test_plugin_has_php_files():
 def test_php_file_parses(path):
     result = subprocess.run(["php", "-l", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_version_php_claims_exactly_the_moodle_releases_the_suite_runs():
+    supported = re.search(r"\$plugin->supported = \[(\d+), (\d+)\];", (PLUGIN / "version.php").read_text())
+    assert supported, "version.php has no $plugin->supported range"
+    branches = sorted(int(release.branch) for release in moodle_site.RELEASES.values())
+    assert [int(supported.group(1)), int(supported.group(2))] == [branches[0], branches[-1]]
 
 
 def test_plugin_tests_use_the_shared_signing_vectors():

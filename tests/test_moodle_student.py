@@ -33,6 +33,7 @@ def test_face_videos_are_y4m_with_a_face_and_an_empty_room(face_videos):
         assert path.stat().st_size < 10_000_000
 
 
+@pytest.mark.every_moodle
 def test_student_takes_the_quiz_forwarded_through_moodle(journey, forwarded_attempt):
     taken = forwarded_attempt
     assert taken.mode == "forwarded"
@@ -50,6 +51,7 @@ def test_student_takes_the_quiz_forwarded_through_moodle(journey, forwarded_atte
     assert any(s["status"] == "no_face" for s in shots), shots
 
 
+@pytest.mark.every_moodle
 def test_students_take_the_quiz_direct_one_in_anothers_place(journey, course, direct_attempts, finished_attempts):
     taken = direct_attempts
     # The admin's Test connection checked the public path too.
@@ -87,6 +89,7 @@ def test_students_take_the_quiz_direct_one_in_anothers_place(journey, course, di
     assert honest["score"]["value"] is not None and not honest["score"]["flagged"], honest["score"]
 
 
+@pytest.mark.every_moodle
 def test_identity_match_stops_a_substitute_until_a_teacher_lets_the_attempt_go_on(journey, course):
     # A quiz of its own where the face must match the profile photo. Kit Harington has sat it: the sidecar compares
     # a face with those of the quiz's students.

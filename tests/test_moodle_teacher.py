@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from moodle_journey import (
-    OBAMA, QUIZ_FORM, ROSE, SCREENSHOTS, STUDENTS, answer, debugging_output, images_loaded, log_size, log_text,
+    OBAMA, QUIZ_FORM, ROSE, STUDENTS, answer, debugging_output, images_loaded, log_size, log_text,
     next_page, start_attempt, submit_attempt, wait_for,
 )
 from sidecar.db import connect
@@ -103,6 +103,7 @@ def set_teacher(journey, **fields):
             journey.psql(f"update mdl_user set {name} = '{value}' where username = 'teacher'")
 
 
+@pytest.mark.every_moodle
 def test_teacher_reads_the_overview_and_every_attempt_report(journey, course, finished_attempts):
     # The teacher's Moodle time zone is Tokyo's: the overview and the reports show their times in it.
     set_teacher(journey, timezone="Asia/Tokyo", drawer_open_index=1)
@@ -243,6 +244,7 @@ def live_tiles(page):
     return page.evaluate(LIVE_TILES)
 
 
+@pytest.mark.every_moodle
 def test_teacher_watches_the_exam_live(journey, course):
     # A quiz of its own, in progress: Rose Leslie's camera sent two camshots, then went quiet.
     quiz = journey.proctored_quiz("Watched live (proctored)")
@@ -458,8 +460,8 @@ def test_flagged_attempt_notifies_the_teacher_and_web_services_answer_with_a_tok
     assert thumb.content.startswith(b"\x89PNG")
     full = requests.get(shots[0]["imageurl"], params={"token": token}, timeout=60)
     assert full.status_code == 200 and len(full.content) > len(thumb.content), full.text[:300]
-    (SCREENSHOTS / "web-service-overview.json").write_text(json.dumps(overview, indent=1))
-    (SCREENSHOTS / "web-service-thumbnail.png").write_bytes(thumb.content)
+    (journey.browsers.folder / "web-service-overview.json").write_text(json.dumps(overview, indent=1))
+    (journey.browsers.folder / "web-service-thumbnail.png").write_bytes(thumb.content)
 
     # A student's token: refused by both functions, and the image is not served. Moodle's exception handlers write
     # each refusal to PHP's error log (debugging is on), which php-fpm passes on as its workers' output: these four

@@ -13,8 +13,9 @@
 
 define('CLI_SCRIPT', true);
 require($argv[1] . '/config.php');
-// The question generator builds on Moodle's PHPUnit helpers: Debian's PHPUnit provides their base classes.
-require_once('/usr/share/php/PHPUnit/Autoload.php');
+// The question generator builds on Moodle's PHPUnit helpers: PHPUnit provides their base classes, Debian's 9.6 for
+// Moodle 4.x, or the autoloader PROCTORPY_PHPUNIT_AUTOLOAD names (PHPUnit 11 for Moodle 5.x).
+require_once(getenv('PROCTORPY_PHPUNIT_AUTOLOAD') ?: '/usr/share/php/PHPUnit/Autoload.php');
 require_once($CFG->libdir . '/testing/classes/util.php');
 require_once($CFG->libdir . '/testing/generator/lib.php');
 require_once($CFG->dirroot . '/user/lib.php');
