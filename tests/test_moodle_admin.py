@@ -1,10 +1,14 @@
-"""The admin's journeys (DESIGN.md 1, 5 and 6) in a real Moodle, in headless Chromium: the upgrade from the previous
-release, the plugin's settings, Test connection and the sidecar's console, the privacy API's export and delete, and
+"""The admin's journeys (DESIGN.md 1, 5 and 6) in a real Moodle, in headless Chromium: the install of the previous
+release and the upgrade from it, both from the release's ZIP through Site administration > Plugins > Install plugins,
+the plugin's settings, Test connection and the sidecar's console, the privacy API's export and delete, and
 the check that no page showed Moodle's debugging output. tests/moodle_journey.py has the fixtures."""
 import io
 import json
+import shutil
 import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +32,56 @@ def upgrade_journey(browsers, tmp_path, moodle_release, phpunit_autoload):
     stop_journey(journey)
 
 
+def release_zip(folder, target):
+    """A ZIP of a plugin folder as the Moodle plugins directory serves one: the folder as proctorpy/."""
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, f"proctorpy/{path.relative_to(folder).as_posix()}")
+    return target
+
+
+def install_zip(journey, zip_path, name, expected):
+    """Site administration > Plugins > Install plugins, as an admin installs or upgrades a plugin: the ZIP through
+    Moodle's file picker, its validation, then the plugins check (where the plugin is `expected`, "To be installed"
+    or "To be upgraded") and "Upgrade Moodle database now"; returns the plugins check's row of the plugin."""
+    site = journey.site
+    page = journey.login("admin", moodle_site.ADMIN_PASSWORD)
+    page.goto(site.url + "/admin/tool/installaddon/index.php")
+    page.click("#page-content [name=zipfilechoose]")
+    page.locator(".file-picker .fp-repo-name", has_text="Upload a file").click()
+    page.locator(".file-picker input[type=file][name=repo_upload_file]").set_input_files(str(zip_path))
+    page.click(".file-picker .fp-upload-btn")
+    page.locator(".filepicker-filename", has_text=zip_path.name).wait_for()
+    journey.shot(page, f"{name}-install-plugins")
+    page.click("#id_submitbutton")
+    page.wait_for_load_state()
+    journey.shot(page, f"{name}-validation")
+    assert "Validation successful, installation can continue" in page.inner_text("body"), page.inner_text("body")
+    page.get_by_role("button", name="Continue").click()
+    # Moodle has put the code in place; Site administration's upgrade begins: the release notes and the
+    # environment check, then the plugins check.
+    page.wait_for_selector("text=Your server environment meets all minimum requirements", timeout=120000)
+    journey.shot(page, f"{name}-environment")
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_selector("text=Plugins check", timeout=120000)
+    journey.shot(page, f"{name}-plugins-check")
+    row = page.locator("tr", has_text="/mod/quiz/accessrule/proctorpy").first.inner_text()
+    assert "Webcam proctoring (proctorpy)" in row and expected in row, row
+    page.click("button:has-text('Upgrade Moodle database now'), input[value='Upgrade Moodle database now']")
+    page.wait_for_selector("text=Success", timeout=120000)
+    journey.shot(page, f"{name}-success")
+    page.click("button:has-text('Continue'), a:has-text('Continue'), input[value='Continue']")
+    page.wait_for_load_state()
+    if "upgradesettings.php" in page.url:
+        journey.shot(page, f"{name}-new-settings")
+        page.click("#adminsettings button[type=submit], #adminsettings input[type=submit]")
+        page.wait_for_load_state()
+    page.context.close()
+    site.reload_php()
+    return row
+
+
 @pytest.mark.every_moodle
 def test_upgrade_from_the_previous_release_keeps_settings_and_data(upgrade_journey):
     journey = upgrade_journey
@@ -41,7 +95,12 @@ def test_upgrade_from_the_previous_release_keeps_settings_and_data(upgrade_journ
                              capture_output=True, check=True).stdout
     subprocess.run(["tar", "x", "-C", str(old)], input=archive, check=True)
     old_plugin = old / "moodle_plugin" / "quizaccess_proctorpy"
-    site.install_plugin(old_plugin)
+    # Moodle's installer writes the plugin where its type lives: that folder is the web server's, as on a site
+    # whose admins install plugins from Site administration.
+    installed = site.www / moodle_site.plugin_path(site.www)
+    shutil.chown(installed.parent, moodle_site.WEB_USER, moodle_site.WEB_USER)
+    install_zip(journey, release_zip(old_plugin, journey.tmp / "quizaccess_proctorpy-previous.zip"),
+                "install-previous", "To be installed")
     assert journey.config()["version"] == str(plugin_version(old_plugin))
 
     site.set_config("sidecarurl", sidecar.url)
@@ -60,40 +119,27 @@ def test_upgrade_from_the_previous_release_keeps_settings_and_data(upgrade_journ
     row_before, config_before = journey.quiz_row(ids["quiz"]), journey.config()
     assert {k: row_before[k] for k in settings} == settings and row_before["enabled"] == 1
 
-    # The upgrade to the working tree, as an admin does it: the new code copied over the old, then
-    # Site administration > Notifications: Moodle's plugins check and "Upgrade Moodle database now".
+    # The upgrade to the working tree's release, as an admin does it: `make release`'s ZIP through Install plugins,
+    # which replaces the old code, then the plugins check and "Upgrade Moodle database now".
     new_version, old_version = plugin_version(PLUGIN), plugin_version(old_plugin)
     assert new_version > old_version, (
         f"the plugin's code changed since {PREVIOUS_RELEASE} but version.php still says {new_version}: Moodle would "
         "not see an upgrade (nor rebuild its class cache on a production site)")
-    moodle_site.copy_plugin(site.www, PLUGIN)
-    site.reload_php()
-    page = journey.login("admin", moodle_site.ADMIN_PASSWORD)
-    page.goto(site.url + "/admin/index.php")
-    # First the release notes and the environment check, then the plugins check.
-    assert "Your server environment meets all minimum requirements" in page.inner_text("#page-content")
-    journey.shot(page, "upgrade-environment")
-    page.click("#page-content button:has-text('Continue'), #page-content input[value='Continue']")
-    page.wait_for_selector("text=Plugins check")
-    journey.shot(page, "upgrade-plugins-check")
-    row = page.locator("tr", has_text="/mod/quiz/accessrule/proctorpy").first.inner_text()
-    assert "Webcam proctoring (proctorpy)" in row and "To be upgraded" in row
+    built = subprocess.run([sys.executable, str(REPO / "packaging" / "release"), str(journey.tmp / "dist")],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    row = install_zip(journey, Path(built), "upgrade", "To be upgraded")
     assert str(old_version) in row and str(new_version) in row
-    page.click("button:has-text('Upgrade Moodle database now'), input[value='Upgrade Moodle database now']")
-    page.wait_for_selector("text=Success", timeout=120000)
-    journey.shot(page, "upgrade-success")
-    page.click("button:has-text('Continue'), a:has-text('Continue'), input[value='Continue']")
-    page.wait_for_load_state()
-    if "upgradesettings.php" in page.url:
-        journey.shot(page, "upgrade-new-settings")
-        page.click("#adminsettings button[type=submit], #adminsettings input[type=submit]")
-        page.wait_for_load_state()
+    page = journey.login("admin", moodle_site.ADMIN_PASSWORD)
     page.goto(site.url + "/admin/plugins.php?contribonly=1")
     row = page.locator("tr", has_text="Webcam proctoring (proctorpy)").first
     assert str(new_version) in row.inner_text()
     row.scroll_into_view_if_needed()
     journey.shot(page, "upgrade-plugins-overview", full_page=False)
     page.context.close()
+    # What Moodle installed is the release's code, file for file.
+    with zipfile.ZipFile(built) as release:
+        for name in release.namelist():
+            assert (installed / name.removeprefix("proctorpy/")).read_bytes() == release.read(name), name
 
     config_after = journey.config()
     assert config_after.pop("version") == str(plugin_version(PLUGIN))
