@@ -47,9 +47,10 @@ test: install system-test
 	@# npm comes with some builds of nodejs and conflicts with them: install it only where it is missing.
 	@command -v npm >/dev/null || ./packaging/apt-ensure npm
 	@if [ -f tests/browser/package.json ]; then npm install --silent --no-audit --no-fund --prefix tests/browser; fi
-	@# One worker per core (tests/conftest.py keeps Moodle's tests together on one, first); the 25 slowest
-	@# tests close the report: where the time goes.
-	$(BIN)/pytest -q --numprocesses=auto --durations=25
+	@# Parallel workers (tests/conftest.py gives each Moodle release's tests one of them, first): one more than
+	@# the cores, as the Moodle chains spend much of their time waiting on browsers, PHP and camshot intervals.
+	@# The 25 slowest tests close the report: where the time goes.
+	$(BIN)/pytest -q --numprocesses=$$(( $$(nproc) + 1 )) --durations=25
 
 # The full fuzz and fault runs, minutes long: their FUZZ and FAULTS lines go to bench/RESULTS.md.
 # Request log lines (stderr) are dropped; pytest's report is on stdout.
