@@ -15,6 +15,8 @@ import re
 import shutil
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from nginx import Nginx, moodle_server
@@ -358,6 +360,21 @@ php_admin_flag[log_errors] = on
         pid = self.run / "php-fpm.pid"
         if pid.exists():
             subprocess.run(["kill", "-USR2", pid.read_text().strip()], check=False)
+            if self.nginx:
+                self.wait_for_php()
+
+    def wait_for_php(self, timeout=60):
+        """Wait until the site serves a page again: nginx answers 502 while php-fpm's workers restart."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "/login/index.php", timeout=10) as answer:
+                    if answer.status == 200:
+                        return
+            except (urllib.error.URLError, OSError) as error:
+                if time.monotonic() > deadline:
+                    raise MoodleUnavailable(f"the site at {self.url} serves no page since php-fpm's reload: {error}")
+            time.sleep(0.2)
 
     def stop_web(self):
         if self.nginx:
