@@ -369,11 +369,13 @@ php_admin_flag[log_errors] = on
         while True:
             try:
                 with urllib.request.urlopen(self.url + "/login/index.php", timeout=10) as answer:
+                    last = f"HTTP {answer.status}"
                     if answer.status == 200:
                         return
             except (urllib.error.URLError, OSError) as error:
-                if time.monotonic() > deadline:
-                    raise MoodleUnavailable(f"the site at {self.url} serves no page since php-fpm's reload: {error}")
+                last = error
+            if time.monotonic() > deadline:
+                raise MoodleUnavailable(f"the site at {self.url} serves no page since php-fpm's reload: {last}")
             time.sleep(0.2)
 
     def stop_web(self):
