@@ -23,7 +23,8 @@ PUBLIC_ENDPOINTS = {
 REMOTE = {"REMOTE_ADDR": "203.0.113.9"}
 # Plausible values for URL parts, so the request reaches the route and not a 404 of the map.
 SAMPLE_ARGUMENTS = {"attempt_id": "1", "user_id": "7", "quiz_id": "11", "course_id": "3",
-                    "camshot_id": "0123456789abcdef0123", "filename": "console.css"}
+                    "camshot_id": "0123456789abcdef0123", "filename": "console.css", "run_id": "1",
+                    "key": "0123456789abcdef0123456789abcdef"}
 CONSOLE_HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy")
 
 
