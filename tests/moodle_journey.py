@@ -55,6 +55,11 @@ STUDENTS = {"student1": "Barack Obama", "student2": "Joe Biden", "student3": "Ki
 DEBUGGING = re.compile(r"(Notice|Warning|Deprecated|Fatal error|Parse error|Debug info|Stack trace|Coding error)"
                        r"( detected)?:", re.I)
 PHP_PROBLEM = re.compile(r"PHP (Warning|Notice|Deprecated|Fatal|Parse)")
+# Moodle's file cache store writes a file by renaming a temporary one into a folder that a purge may have removed
+# meanwhile (the installer purges every cache while the browser still loads the last page's stylesheet): core's
+# race, which loses nothing but that cache entry, not the plugin's doing.
+CORE_CACHE_RACE = re.compile(r"PHP Warning: +rename\(\S+/cache/cachestore_file/\S+\): No such file or directory "
+                             r"in \S+/cache/stores/file/lib\.php")
 # What the sidecar may refuse in these journeys: the wrong secret, Test connection's upload without a token,
 # and the look-ups of what the privacy requests deleted.
 EXPECTED_REFUSALS = {"bad_signature", "missing_token", "unknown_attempt", "unknown_user"}
@@ -181,7 +186,7 @@ class Browsers:
             for line in log_text(log, start).splitlines():
                 if log.name == "php-errors.log" and line.strip() or "said into std" in line or PHP_PROBLEM.search(line):
                     lines.append(line)
-        return [line for line in lines if line not in self.expected_log_lines]
+        return [line for line in lines if line not in self.expected_log_lines and not CORE_CACHE_RACE.search(line)]
 
     def skip_php_logs(self):
         """What PHP logged so far is read: the final check starts after it."""
@@ -274,10 +279,15 @@ class Journey:
     def login(self, username, password=PASSWORD, video="student1", computer="staff"):
         page = self.browsers.new_context(video, computer).new_page()
         page.goto(self.site.url + "/login/index.php")
-        page.fill("#username", username)
-        page.fill("#password", password)
-        page.click("#loginbtn")
-        page.wait_for_load_state()
+        for _ in range(2):
+            page.fill("#username", username)
+            page.fill("#password", password)
+            page.click("#loginbtn")
+            page.wait_for_load_state()
+            # Moodle sometimes answers a first sign-in with "Your session has timed out", its login session lost;
+            # a user signs in again, and so does the journey, once.
+            if "/login/" not in page.url or "session has timed out" not in page.inner_text("body"):
+                break
         assert "/login/" not in page.url, f"{username} could not log in: {page.url}\n{page.inner_text('body')[:500]}"
         return page
 
