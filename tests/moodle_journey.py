@@ -358,6 +358,22 @@ def stop_journey(journey):
 
 # --- A student's attempt in the browser ---------------------------------------------------------------------
 
+# True once the pre-flight dialogue's start button takes a click: the camera check has seen a frame.
+START_ENABLED = "document.querySelector('.mod_quiz_preflight_popup [name=submitbutton]').disabled === false"
+
+
+def open_preflight(journey, page, cmid):
+    """Open the quiz and its pre-flight dialogue (consent and camera check) as a signed-in student; the dialogue,
+    its start button shown."""
+    page.goto(f"{journey.site.url}/mod/quiz/view.php?id={cmid}")
+    # Moodle's preflight module has moved the form into its (hidden) dialogue and handles the button.
+    page.wait_for_selector(".mod_quiz_preflight_popup [name=submitbutton]", state="attached")
+    page.click("#page-content button:has-text('Attempt quiz')")
+    dialog = page.locator(".mod_quiz_preflight_popup")
+    dialog.locator("[name=submitbutton]").wait_for(state="visible")
+    return dialog
+
+
 def start_attempt(journey, cmid, username, video, name, computer=None, identity_step=False, browser=None):
     """Log in, pass the consent and camera check, and the identity check where the quiz has one (its challenge
     followed by the video); returns (page, attempt id). `browser`, if given, is called with the browser's context
@@ -366,20 +382,15 @@ def start_attempt(journey, cmid, username, video, name, computer=None, identity_
     if browser:
         browser(page.context)
     page.add_init_script(HOLD_CAMERA)
-    page.goto(f"{journey.site.url}/mod/quiz/view.php?id={cmid}")
-    # Moodle's preflight module has moved the form into its (hidden) dialogue and handles the button.
-    page.wait_for_selector(".mod_quiz_preflight_popup [name=submitbutton]", state="attached")
-    page.click("#page-content button:has-text('Attempt quiz')")
-    dialog = page.locator(".mod_quiz_preflight_popup")
+    dialog = open_preflight(journey, page, cmid)
     start = dialog.locator("[name=submitbutton]")
-    start.wait_for(state="visible")
     status = dialog.locator("[data-region=camerastatus]")
     # No frame yet: the start button waits.
     assert start.is_disabled()
     assert "alert-success" not in status.get_attribute("class")
     journey.shot(page, f"{name}-consent-camera-waiting", full_page=False)
     page.evaluate("window.proctorpyHold = false")
-    page.wait_for_function("document.querySelector('.mod_quiz_preflight_popup [name=submitbutton]').disabled === false")
+    page.wait_for_function(START_ENABLED)
     assert "alert-success" in status.get_attribute("class")
     wait_for(lambda: page.evaluate("document.querySelector('[data-region=preview]').videoWidth") > 0, 10,
              "the preview to show the camera")

@@ -11,7 +11,8 @@ import pytest
 
 from axe import violations
 from moodle_journey import (
-    QUIZ_FORM, answer, debugging_output, next_page, submit_attempt, wait_for, wait_for_identity_step,
+    QUIZ_FORM, START_ENABLED, answer, debugging_output, next_page, open_preflight, submit_attempt, wait_for,
+    wait_for_identity_step,
 )
 
 pytestmark = pytest.mark.slow
@@ -56,12 +57,8 @@ def test_the_plugins_pages_pass_axe_and_work_from_the_keyboard(journey, course, 
 
     # The consent and camera check: the consent box and the start button from the keyboard.
     student = journey.login("axeobama", video="obama-closer", computer="axeobama")
-    student.goto(f"{journey.site.url}/mod/quiz/view.php?id={quiz['cmid']}")
-    student.wait_for_selector(".mod_quiz_preflight_popup [name=submitbutton]", state="attached")
-    student.click("#page-content button:has-text('Attempt quiz')")
-    dialog = student.locator(".mod_quiz_preflight_popup")
-    dialog.locator("[name=submitbutton]").wait_for(state="visible")
-    student.wait_for_function("document.querySelector('.mod_quiz_preflight_popup [name=submitbutton]').disabled === false")
+    dialog = open_preflight(journey, student, quiz["cmid"])
+    student.wait_for_function(START_ENABLED)
     measured(found, "consent and camera", student, f".mod_quiz_preflight_popup {PREFLIGHT}")
     journey.shot(student, "a11y-consent-camera", full_page=False)
     press_until_focused(student, ".mod_quiz_preflight_popup [name=proctorpy_consent]")

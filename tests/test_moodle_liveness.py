@@ -11,7 +11,9 @@ import re
 
 import pytest
 
-from moodle_journey import KIT, QUIZ_FORM, ROSE, images_loaded, wait_for, wait_for_identity_step
+from moodle_journey import (
+    KIT, QUIZ_FORM, ROSE, START_ENABLED, images_loaded, open_preflight, wait_for, wait_for_identity_step,
+)
 from sidecar.analysis import liveness
 
 pytestmark = pytest.mark.slow
@@ -31,12 +33,8 @@ def reach_identity_step(journey, quiz, username, video):
     """Log in, give consent with the camera working, start the attempt: the page at its identity step."""
     # A computer of its own: a browser's camera plays the video it was started with.
     page = journey.login(username, video=video, computer=f"{username}-{video}")
-    page.goto(f"{journey.site.url}/mod/quiz/view.php?id={quiz['cmid']}")
-    page.wait_for_selector(".mod_quiz_preflight_popup [name=submitbutton]", state="attached")
-    page.click("#page-content button:has-text('Attempt quiz')")
-    dialog = page.locator(".mod_quiz_preflight_popup")
-    dialog.locator("[name=submitbutton]").wait_for(state="visible")
-    page.wait_for_function("document.querySelector('.mod_quiz_preflight_popup [name=submitbutton]').disabled === false")
+    dialog = open_preflight(journey, page, quiz["cmid"])
+    page.wait_for_function(START_ENABLED)
     dialog.locator("[name=proctorpy_consent]").check()
     dialog.locator("[name=submitbutton]").click()
     page.wait_for_url("**/mod/quiz/startattempt.php*")

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from moodle_journey import (
-    KIT, OBAMA, QUIZ_FORM, STUDENTS, face_video, images_loaded, next_page, start_attempt, take_identity_photo,
-    wait_for, wait_for_identity_step,
+    KIT, OBAMA, QUIZ_FORM, START_ENABLED, STUDENTS, face_video, images_loaded, next_page, open_preflight,
+    start_attempt, take_identity_photo, wait_for, wait_for_identity_step,
 )
 
 pytestmark = pytest.mark.slow
@@ -98,12 +98,9 @@ def test_identity_match_stops_a_substitute_until_a_teacher_lets_the_attempt_go_o
     journey.cli("proctor", quiz["quiz"], json.dumps({**QUIZ_FORM, "identitycheck": "match"}))
     # Kit Harington sits down at Rose Leslie's computer.
     page = journey.login("student4", video="kit", computer="student4")
-    page.goto(f"{journey.site.url}/mod/quiz/view.php?id={quiz['cmid']}")
-    page.wait_for_selector(".mod_quiz_preflight_popup [name=submitbutton]", state="attached")
-    page.click("#page-content button:has-text('Attempt quiz')")
-    dialog = page.locator(".mod_quiz_preflight_popup")
+    dialog = open_preflight(journey, page, quiz["cmid"])
     dialog.locator("[name=proctorpy_consent]").check()
-    page.wait_for_function("document.querySelector('.mod_quiz_preflight_popup [name=submitbutton]').disabled === false")
+    page.wait_for_function(START_ENABLED)
     dialog.locator("[name=submitbutton]").click()
     page.wait_for_url("**/mod/quiz/startattempt.php*")
     attempt_id = int(journey.psql(f"select id from mdl_quiz_attempts where quiz = {quiz['quiz']} and userid = "
@@ -208,8 +205,7 @@ def test_the_banner_tells_a_student_whose_camera_stops_or_whose_camshots_cannot_
     banner.wait_for(state="hidden", timeout=30000)
     page.wait_for_function(INDICATOR_ON)
 
-    journey.sidecar.stop()
-    try:
+    with journey.sidecar.stopped(60):
         wait_for(lambda: banner.is_visible() and "Upload delayed" in banner.inner_text(), 60,
                  "the banner to tell delayed uploads")
         text = banner.inner_text()
@@ -217,8 +213,6 @@ def test_the_banner_tells_a_student_whose_camera_stops_or_whose_camshots_cannot_
         assert "This does not count against you." in text, text
         assert "alert-warning" in banner.get_attribute("class")
         journey.shot(page, "banner-upload-delayed", full_page=False)
-    finally:
-        journey.sidecar.start(60)
     banner.wait_for(state="hidden", timeout=120000)
     wanted = {"camera_lost", "camera_back", "upload_failed", "upload_back"}
     wait_for(lambda: wanted <= {e["type"] for e in journey.attempt_json(attempt)["events"]}, 60, "the attempt's events")
@@ -228,16 +222,13 @@ def test_the_banner_tells_a_student_whose_camera_stops_or_whose_camshots_cannot_
     next_page(page)
     page.wait_for_url("**/mod/quiz/summary.php*")
     page.wait_for_function(INDICATOR_ON)
-    journey.sidecar.stop()
-    try:
+    with journey.sidecar.stopped(60):
         wait_for(lambda: banner.is_visible() and "Camshots still waiting to be sent" in banner.inner_text(), 60,
                  "the warning before submitting")
         text = banner.inner_text()
         assert "camshots of this attempt have not reached the proctoring server yet" in text, text
         assert "Keep this tab open a moment before you submit" in text, text
         journey.shot(page, "banner-summary-queued", full_page=False)
-    finally:
-        journey.sidecar.start(60)
     banner.wait_for(state="hidden", timeout=120000)
     page.click("#page-content button:has-text('Submit all and finish')")
     page.locator(".modal-dialog .modal-footer button:has-text('Submit all and finish')").click()
