@@ -527,6 +527,15 @@ class LiveSidecar:
         stop_group(self.process)
         self.process = None
 
+    @contextlib.contextmanager
+    def stopped(self, timeout=30):
+        """The sidecar down for the block, as when its server is; started again after it, whatever the block did."""
+        self.stop()
+        try:
+            yield
+        finally:
+            self.start(timeout)
+
     def gunicorn_worker_pids(self):
         master = int((self.data_dir / "gunicorn.pid").read_text())
         out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(master)], capture_output=True, text=True).stdout

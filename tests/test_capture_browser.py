@@ -228,17 +228,16 @@ def test_the_banner_tells_a_camera_taken_by_another_program(page, live_sidecar):
 
 def test_the_banner_tells_delayed_uploads_apart_and_the_outage_is_reported(page, live_sidecar):
     wait_for(lambda: indicator_state(page) == "on" and len(attempt(live_sidecar)["shots"]) >= 1, 20, "a camshot")
-    live_sidecar.stop()
-    told = wait_for(lambda: banner(page), 20, "the banner")
-    wait_for(lambda: queue_length(page) >= 2, 20, "camshots queued")
-    screenshot(page, "upload-delayed")
-    assert told["trouble"] == "banner_upload" and "alert-warning" in told["alert"]
-    assert "Upload delayed" in told["text"]
-    assert "Keep this tab open: your camshots are kept in this browser and sent when the connection returns." \
-        in told["text"]
-    assert "This does not count against you." in told["text"]
-    assert "camera off" not in told["text"]
-    live_sidecar.start()
+    with live_sidecar.stopped():
+        told = wait_for(lambda: banner(page), 20, "the banner")
+        wait_for(lambda: queue_length(page) >= 2, 20, "camshots queued")
+        screenshot(page, "upload-delayed")
+        assert told["trouble"] == "banner_upload" and "alert-warning" in told["alert"]
+        assert "Upload delayed" in told["text"]
+        assert "Keep this tab open: your camshots are kept in this browser and sent when the connection returns." \
+            in told["text"]
+        assert "This does not count against you." in told["text"]
+        assert "camera off" not in told["text"]
     wait_for(lambda: banner(page) is None and queue_length(page) == 0, 90, "the banner to go and the queue to drain")
     # The browser told the sidecar when uploads failed and when they came back, by the server's clock.
     events = wait_for(lambda: {"upload_failed", "upload_back"} <= {e["type"] for e in attempt(live_sidecar)["events"]}
@@ -250,16 +249,15 @@ def test_the_banner_tells_delayed_uploads_apart_and_the_outage_is_reported(page,
 
 def test_an_outage_that_outlasts_its_page_is_told_from_its_first_failure(page, live_sidecar):
     wait_for(lambda: indicator_state(page) == "on", 20, "the camera on")
-    live_sidecar.stop()
-    wait_for(lambda: (banner(page) or {}).get("trouble") == "banner_upload", 20, "the banner")
     outage_key = f"quizaccess_proctorpy_outage_{ATTEMPT_ID}"
-    first_failure = page.evaluate(f"Number(sessionStorage.getItem('{outage_key}'))")
-    assert first_failure > 0
-    # The student goes on to the next page of the attempt while the sidecar is still down.
-    page.reload()
-    page.wait_for_function("window.captureReady", timeout=20000)
-    wait_for(lambda: (banner(page) or {}).get("trouble") == "banner_upload", 20, "the banner on the next page")
-    live_sidecar.start()
+    with live_sidecar.stopped():
+        wait_for(lambda: (banner(page) or {}).get("trouble") == "banner_upload", 20, "the banner")
+        first_failure = page.evaluate(f"Number(sessionStorage.getItem('{outage_key}'))")
+        assert first_failure > 0
+        # The student goes on to the next page of the attempt while the sidecar is still down.
+        page.reload()
+        page.wait_for_function("window.captureReady", timeout=20000)
+        wait_for(lambda: (banner(page) or {}).get("trouble") == "banner_upload", 20, "the banner on the next page")
     events = wait_for(lambda: {"upload_failed", "upload_back"} <= {e["type"] for e in attempt(live_sidecar)["events"]}
                       and attempt(live_sidecar)["events"], 90, "the outage's events")
     assert [e["at"] for e in events if e["type"] == "upload_failed"] == [first_failure]
@@ -271,18 +269,17 @@ def test_the_summary_page_warns_of_camshots_still_queued(playwright, live_sideca
     with capture_page(playwright, live_sidecar, tmp_path, summary=True) as page:
         wait_for(lambda: indicator_state(page) == "on", 20, "the camera on")
         assert banner(page) is None
-        live_sidecar.stop()
-        wait_for(lambda: queue_length(page) >= 3, 20, "camshots queued")
-        told = wait_for(lambda: banner(page) if (banner(page) or {}).get("trouble") == "banner_queued" else None, 10,
-                        "the warning")
-        screenshot(page, "summary-queued")
-        camshots = page.evaluate(f"JSON.parse(sessionStorage.getItem('{QUEUE_KEY}')).filter(i => i.kind === 'camshot')"
-                                 ".length")
-        assert "Camshots still waiting to be sent" in told["text"]
-        assert "have not reached the proctoring server yet. Keep this tab open a moment before you submit" \
-            in told["text"]
-        assert any(f"{n} camshots of this attempt" in told["text"] for n in range(camshots - 1, camshots + 2))
-        live_sidecar.start()
+        with live_sidecar.stopped():
+            wait_for(lambda: queue_length(page) >= 3, 20, "camshots queued")
+            told = wait_for(lambda: banner(page) if (banner(page) or {}).get("trouble") == "banner_queued" else None,
+                            10, "the warning")
+            screenshot(page, "summary-queued")
+            camshots = page.evaluate(f"JSON.parse(sessionStorage.getItem('{QUEUE_KEY}'))"
+                                     ".filter(i => i.kind === 'camshot').length")
+            assert "Camshots still waiting to be sent" in told["text"]
+            assert "have not reached the proctoring server yet. Keep this tab open a moment before you submit" \
+                in told["text"]
+            assert any(f"{n} camshots of this attempt" in told["text"] for n in range(camshots - 1, camshots + 2))
         wait_for(lambda: banner(page) is None and queue_length(page) == 0, 90, "the warning to go")
 
 
