@@ -20,8 +20,12 @@ CAPTURE_SCRIPTS = sorted((PLUGIN / "amd" / "src").glob("*.js"))
 @pytest.fixture(scope="module")
 def plugin_vocabulary():
     """The constants of the plugin's vocabulary class, read by PHP itself."""
-    script = (f"require {json.dumps(str(PLUGIN / 'classes' / 'vocabulary.php'))};"
-              "echo json_encode((new ReflectionClass('quizaccess_proctorpy\\vocabulary'))->getConstants());")
+    return php_json(f"require {json.dumps(str(PLUGIN / 'classes' / 'vocabulary.php'))};"
+                    "echo json_encode((new ReflectionClass('quizaccess_proctorpy\\vocabulary'))->getConstants());")
+
+
+def php_json(script):
+    """What a PHP script echoes as JSON, decoded."""
     result = subprocess.run(["php", "-r", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout)
@@ -117,11 +121,9 @@ TEACHER_TEXTS = [*sorted((PLUGIN.parents[1] / "sidecar" / "reports" / "templates
 @pytest.fixture(scope="module")
 def plugin_strings():
     """The plugin's language strings, read by PHP itself."""
-    script = (f"define('MOODLE_INTERNAL', 1); $string = []; require {json.dumps(str(PLUGIN / 'lang' / 'en' / 'quizaccess_proctorpy.php'))};"
-              "echo json_encode($string);")
-    result = subprocess.run(["php", "-r", script], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return json.loads(result.stdout)
+    return php_json(f"define('MOODLE_INTERNAL', 1); $string = []; "
+                    f"require {json.dumps(str(PLUGIN / 'lang' / 'en' / 'quizaccess_proctorpy.php'))};"
+                    "echo json_encode($string);")
 
 
 def old_uses(text):
