@@ -1,4 +1,5 @@
 """Commands: proctorpy admin create | password | list | delete (local console admins)."""
+import contextlib
 import sys
 import time
 
@@ -22,17 +23,24 @@ def admin_group():
 def create(name, password_stdin):
     """Create a local admin NAME; the password is asked for (or read from stdin)."""
     password = read_password(password_stdin)
+    with admin_change() as db:
+        admins.create(db, name, password)
+        audit.record(db, "admin_create", cli_actor(), {"admin": name})
+    click.echo(f"Admin {name} created; sign in at /console/login.")
+
+
+@contextlib.contextmanager
+def admin_change():
+    """A write transaction on the configured database for one change to the local admins, audited inside it;
+    a refusal of the change (admins.AdminError) is the command's error message."""
     db = open_database(load_config())
     try:
         with database.write_transaction(db):
-            admins.create(db, name, password)
-            audit.record(db, "admin_create", cli_actor(),
-                         {"admin": name})
+            yield db
     except admins.AdminError as error:
         raise click.ClickException(str(error)) from None
     finally:
         db.close()
-    click.echo(f"Admin {name} created; sign in at /console/login.")
 
 
 def read_password(from_stdin):
@@ -47,16 +55,10 @@ def read_password(from_stdin):
 def password(name, password_stdin):
     """Give the local admin NAME a new password; their console sessions end."""
     new_password = read_password(password_stdin)
-    db = open_database(load_config())
-    try:
-        with database.write_transaction(db):
-            ended = admins.set_password(db, name, new_password)
-            audit.record(db, "admin_password", cli_actor(), {"admin": name}, count=ended,
-                         detail="password changed; console sessions ended")
-    except admins.AdminError as error:
-        raise click.ClickException(str(error)) from None
-    finally:
-        db.close()
+    with admin_change() as db:
+        ended = admins.set_password(db, name, new_password)
+        audit.record(db, "admin_password", cli_actor(), {"admin": name}, count=ended,
+                     detail="password changed; console sessions ended")
     click.echo(f"Password of {name} changed; {ended} console session(s) ended.")
 
 
@@ -82,14 +84,7 @@ def stamp(seconds):
 @click.argument("name")
 def delete(name):
     """Delete the local admin NAME."""
-    db = open_database(load_config())
-    try:
-        with database.write_transaction(db):
-            ended = admins.delete(db, name)
-            audit.record(db, "admin_delete", cli_actor(), {"admin": name}, count=ended,
-                         detail="console sessions ended")
-    except admins.AdminError as error:
-        raise click.ClickException(str(error)) from None
-    finally:
-        db.close()
+    with admin_change() as db:
+        ended = admins.delete(db, name)
+        audit.record(db, "admin_delete", cli_actor(), {"admin": name}, count=ended, detail="console sessions ended")
     click.echo(f"Admin {name} deleted; {ended} console session(s) ended.")
