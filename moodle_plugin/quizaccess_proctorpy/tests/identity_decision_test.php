@@ -23,6 +23,8 @@ use quizaccess_proctorpy\tests\proctorpy_helper;
 #[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\local\identity_step::class)]
 #[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\event\identity_photo_approved::class)]
 #[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\event\identity_photo_refused::class)]
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\event\identity_check_waived::class)]
+#[\PHPUnit\Framework\Attributes\CoversClass(\quizaccess_proctorpy\event\identity_decision::class)]
 /**
  * Tests of the identity step against a live sidecar: a pass Moodle missed, and the teacher's decision on the photo of
  * a student with no reference photo to match.
@@ -34,6 +36,8 @@ use quizaccess_proctorpy\tests\proctorpy_helper;
  * @covers     \quizaccess_proctorpy\local\identity_step
  * @covers     \quizaccess_proctorpy\event\identity_photo_approved
  * @covers     \quizaccess_proctorpy\event\identity_photo_refused
+ * @covers     \quizaccess_proctorpy\event\identity_check_waived
+ * @covers     \quizaccess_proctorpy\event\identity_decision
  */
 final class identity_decision_test extends \advanced_testcase {
     use proctorpy_helper;
@@ -190,5 +194,46 @@ final class identity_decision_test extends \advanced_testcase {
         $this->assertCount(0, $sink->get_events());
         $sink->close();
         $this->assertNull(identity_step::outcome($attempt->id));
+    }
+
+    /**
+     * Every decision's event names the attempt's student and its quiz, a decision on a photo the photo too: a log row
+     * without them could not be traced back to what the teacher decided on.
+     */
+    public function test_a_decision_event_without_what_it_decided_on_is_refused(): void {
+        $quiz = $this->create_quiz($this->course, ['identitycheck' => 'match']);
+        $attempt = $this->start_attempt($quiz, $this->student);
+        $context = \context_module::instance($quiz->cmid);
+        $complete = [
+            'context' => $context,
+            'objectid' => (int) $attempt->id,
+            'relateduserid' => (int) $attempt->userid,
+            'other' => ['quizid' => (int) $attempt->quiz, 'photoid' => 'p1'],
+        ];
+        $waived = \quizaccess_proctorpy\event\identity_check_waived::create(
+            ['other' => ['quizid' => (int) $attempt->quiz]] + $complete
+        );
+        $this->assertSame('quiz_attempts', $waived->objecttable);
+        $this->assertStringContainsString('/mod/quiz/accessrule/proctorpy/report.php', $waived->get_url()->out(false));
+        $approved = \quizaccess_proctorpy\event\identity_photo_approved::create($complete);
+        $this->assertSame(['quizid', 'photoid'], array_keys($approved::get_other_mapping()));
+        $refusals = [
+            'no photo' => [\quizaccess_proctorpy\event\identity_photo_refused::class, ['quizid' => 1], 'photoid'],
+            'no quiz' => [\quizaccess_proctorpy\event\identity_check_waived::class, [], 'quizid'],
+        ];
+        foreach ($refusals as $case => [$class, $other, $missing]) {
+            try {
+                $class::create(['other' => $other] + $complete);
+                $this->fail("$case: created");
+            } catch (\coding_exception $error) {
+                $this->assertStringContainsString("'$missing'", $error->getMessage(), $case);
+            }
+        }
+        try {
+            \quizaccess_proctorpy\event\identity_photo_approved::create(array_diff_key($complete, ['relateduserid' => 0]));
+            $this->fail('created without the student');
+        } catch (\coding_exception $error) {
+            $this->assertStringContainsString('relateduserid', $error->getMessage());
+        }
     }
 }

@@ -31,16 +31,7 @@ namespace quizaccess_proctorpy\event;
  *      - int quizid: the quiz
  * }
  */
-class identity_check_waived extends \core\event\base {
-    /**
-     * Event data.
-     */
-    protected function init() {
-        $this->data['objecttable'] = 'quiz_attempts';
-        $this->data['crud'] = 'u';
-        $this->data['edulevel'] = self::LEVEL_TEACHING;
-    }
-
+class identity_check_waived extends identity_decision {
     /**
      * Event name.
      *
@@ -59,50 +50,5 @@ class identity_check_waived extends \core\event\base {
         return "The user with id '$this->userid' let the attempt with id '$this->objectid' of the user with id " .
             "'$this->relateduserid' go on without a passing identity check, in the quiz with course module id " .
             "'$this->contextinstanceid'.";
-    }
-
-    /**
-     * The attempt's proctoring report.
-     *
-     * @return \moodle_url
-     */
-    public function get_url() {
-        return new \moodle_url(
-            '/mod/quiz/accessrule/proctorpy/report.php',
-            ['cmid' => $this->contextinstanceid, 'attempt' => $this->objectid]
-        );
-    }
-
-    /**
-     * Required data.
-     *
-     * @throws \coding_exception
-     */
-    protected function validate_data() {
-        parent::validate_data();
-        if (!isset($this->relateduserid)) {
-            throw new \coding_exception('The \'relateduserid\' must be set.');
-        }
-        if (!isset($this->other['quizid'])) {
-            throw new \coding_exception('The \'quizid\' value must be set in other.');
-        }
-    }
-
-    /**
-     * How backup and restore map the object.
-     *
-     * @return array
-     */
-    public static function get_objectid_mapping() {
-        return ['db' => 'quiz_attempts', 'restore' => 'quiz_attempt'];
-    }
-
-    /**
-     * How backup and restore map the other fields.
-     *
-     * @return array
-     */
-    public static function get_other_mapping() {
-        return ['quizid' => ['db' => 'quiz', 'restore' => 'quiz']];
     }
 }

@@ -33,16 +33,7 @@ namespace quizaccess_proctorpy\event;
  *      - string photoid: the sidecar's id of the identity photo
  * }
  */
-class identity_photo_refused extends \core\event\base {
-    /**
-     * Event data.
-     */
-    protected function init() {
-        $this->data['objecttable'] = 'quiz_attempts';
-        $this->data['crud'] = 'u';
-        $this->data['edulevel'] = self::LEVEL_TEACHING;
-    }
-
+class identity_photo_refused extends identity_decision {
     /**
      * Event name.
      *
@@ -64,50 +55,11 @@ class identity_photo_refused extends \core\event\base {
     }
 
     /**
-     * The attempt's proctoring report.
-     *
-     * @return \moodle_url
-     */
-    public function get_url() {
-        return new \moodle_url(
-            '/mod/quiz/accessrule/proctorpy/report.php',
-            ['cmid' => $this->contextinstanceid, 'attempt' => $this->objectid]
-        );
-    }
-
-    /**
-     * Required data.
-     *
-     * @throws \coding_exception
-     */
-    protected function validate_data() {
-        parent::validate_data();
-        if (!isset($this->relateduserid)) {
-            throw new \coding_exception('The \'relateduserid\' must be set.');
-        }
-        if (!isset($this->other['quizid'])) {
-            throw new \coding_exception('The \'quizid\' value must be set in other.');
-        }
-        if (!isset($this->other['photoid'])) {
-            throw new \coding_exception('The \'photoid\' value must be set in other.');
-        }
-    }
-
-    /**
-     * How backup and restore map the object.
-     *
-     * @return array
-     */
-    public static function get_objectid_mapping() {
-        return ['db' => 'quiz_attempts', 'restore' => 'quiz_attempt'];
-    }
-
-    /**
      * How backup and restore map the other fields.
      *
      * @return array
      */
     public static function get_other_mapping() {
-        return ['quizid' => ['db' => 'quiz', 'restore' => 'quiz'], 'photoid' => self::NOT_MAPPED];
+        return parent::get_other_mapping() + ['photoid' => self::NOT_MAPPED];
     }
 }
