@@ -178,7 +178,10 @@ def capture_time(attempt, value_ms, name, now):
 def record_event(db, config, attempt_id, user_id, event_type, at, client_event_id):
     """Store one browser event once; (the event, whether it is new). A retry is not new."""
     load_attempt(db, attempt_id, must_belong_to=user_id, status=409)
-    with write_transaction(db):
+    # Without the database-wide lock: the unique client_event_id settles a race (the second insert
+    # waits for the first's commit and inserts nothing), and the score is recomputed under the
+    # attempt's row lock (recompute_score).
+    with write_transaction(db, exclusive=False):
         inserted = db.execute(
             "INSERT INTO events (attempt_id, type, at, client_event_id, received_at) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (attempt_id, client_event_id) DO NOTHING RETURNING id",
@@ -200,9 +203,14 @@ def event_was_recorded(db, attempt_id, client_event_id):
                       [attempt_id, client_event_id]).fetchone() is not None
 
 
-def find_attempt(db, attempt_id):
-    """The attempt row as a dict (settings parsed), or None for an unknown attempt."""
-    row = db.execute(f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM attempts WHERE id = ?", [attempt_id]).fetchone()
+def find_attempt(db, attempt_id, lock=False):
+    """The attempt row as a dict (settings parsed), or None for an unknown attempt.
+
+    lock: hold the row's lock to the commit (inside a write transaction), so that writers of what is
+    derived from the attempt (its score, its frozen reference) take turns, each seeing the one before.
+    """
+    row = db.execute(f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM attempts WHERE id = ?" + (db.lock_rows if lock else ""),
+                     [attempt_id]).fetchone()
     return None if row is None else _attempt(dict(zip(ATTEMPT_COLUMNS, row)))
 
 
@@ -310,15 +318,20 @@ def recompute_score(db, config, attempt_id):
 
     Runs in the caller's transaction if one is open, else in its own write transaction, so two
     workers finishing shots of one attempt at once cannot leave the older computation on top.
+
+    Without the database-wide lock: the computation holds the attempt's row lock from before it
+    reads the attempt's rows to its commit, so computations of one attempt take turns, and each
+    reads every change committed before its turn. A change (a verdict, an event) is followed by a
+    computation, in its transaction or after its commit, so the last one to write has seen them all.
     """
     if db.in_transaction:
         return _recompute(db, config, attempt_id)
-    with write_transaction(db):
+    with write_transaction(db, exclusive=False):
         return _recompute(db, config, attempt_id)
 
 
 def _recompute(db, config, attempt_id):
-    attempt = find_attempt(db, attempt_id)
+    attempt = find_attempt(db, attempt_id, lock=True)
     if attempt is None:
         return None
     shots, events, now = camshots_of(db, attempt_id), events_of(db, attempt_id), time.time()
@@ -341,7 +354,8 @@ def identity_passed_at(db, attempt_id):
 
 def record_identity_pass(db, attempt_id, now):
     """The identity check passed: the first pass ends the identity step, later ones change nothing."""
-    with write_transaction(db):
+    # One UPDATE under its row lock: the first pass's time stays, whichever of two passes commits first.
+    with write_transaction(db, exclusive=False):
         db.execute("UPDATE attempts SET identity_passed_at = coalesce(identity_passed_at, ?) WHERE id = ?",
                    [now, attempt_id])
 

@@ -25,8 +25,10 @@ def write_transaction(db, exclusive=True):
     """A write transaction that takes the write lock up front, so a read-then-write never races.
 
     On SQLite that is BEGIN IMMEDIATE. On PostgreSQL it is a database-wide advisory lock, held to
-    the commit; exclusive=False leaves it out for statements safe side by side (see
-    analysis/queue.py), so that they run in parallel on several nodes.
+    the commit; exclusive=False leaves it out for statements safe side by side (a row lock through
+    db.lock_rows, a SKIP LOCKED claim, a unique key, a guarded UPDATE: see allowances.py,
+    analysis/queue.py), so that they run in parallel on several nodes. docs/admin-guide.md lists
+    what still takes it.
     """
     return db.transaction(exclusive)
 

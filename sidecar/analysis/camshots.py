@@ -66,7 +66,9 @@ def record(db, job, camshot, result, faces=None, error=None, identity_copy=None,
     identity_copy: the file a passing identity camshot's reference is to own.
     """
     now = time.time() if now is None else now
-    with write_transaction(db):
+    # Without the database-wide lock: the job's guarded UPDATE (queue.complete) lets one claim through, and
+    # only that one writes the camshot's verdict; its identity reference's key is the camshot's id.
+    with write_transaction(db, exclusive=False):
         if not queue.complete(db, job, now):
             return False
         db.execute(

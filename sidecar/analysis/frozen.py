@@ -31,11 +31,15 @@ def _freeze_once(db, config, images, attempt_id):
     copy = references.copy_image(images, attempt["user_id"], profile["path"]) if profile else None
     now = time.time()
     try:
-        with write_transaction(db):
-            # Checked again under the write lock: another worker may have frozen it, or the photo changed.
+        # Without the database-wide lock: the profile photo's row, then the attempt's, are locked before they
+        # are checked again (another worker may have frozen it, or the photo changed), so two freezes of one
+        # attempt take turns, and a new profile photo (which deletes the row) waits for the freeze to commit,
+        # then sees the attempt frozen. Both lock the photo before the attempt: neither waits for the other.
+        with write_transaction(db, exclusive=False):
+            current = references.profile_photo(db, attempt["user_id"], lock=True)
+            attempts.find_attempt(db, attempt_id, lock=True)
             if attempts.identity_state(db, attempt_id)["reference_frozen_at"] is not None:
                 return True
-            current = references.profile_photo(db, attempt["user_id"])
             if (current and current["id"]) != (profile and profile["id"]):
                 return False
             photo_id = storage.new_id() if current else None

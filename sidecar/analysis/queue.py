@@ -8,7 +8,9 @@ a job whose lease was taken over cannot be recorded twice.
 
 Claims take no database-wide write lock: on PostgreSQL, workers on any number of hosts claim
 side by side, each passing over the rows another one's claim has locked (FOR UPDATE SKIP
-LOCKED); on SQLite the one writer at a time keeps them apart.
+LOCKED); on SQLite the one writer at a time keeps them apart. Nor do completing, failing and
+giving back a job: each changes the job's row only while the claim holds it, in one guarded
+UPDATE or under the row's lock, so two claims of one job never both record it.
 """
 import time
 from collections import namedtuple
@@ -60,7 +62,11 @@ def _lease(db, job_id, worker, until, now):
 
 
 def complete(db, job, now=None):
-    """Mark the job done if this claim still holds it; call inside the verdict's transaction."""
+    """Mark the job done if this claim still holds it; call inside the verdict's transaction.
+
+    One UPDATE guarded by the claim (worker and try): a second one waits for the row's lock, reads the
+    row as the first left it, and changes nothing, so a job is done once and its verdict written once.
+    """
     now = time.time() if now is None else now
     cursor = db.execute(
         "UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = ? "
@@ -76,7 +82,8 @@ def release(db, job, error, max_tries, now=None):
     Returns the attempt id whose camshot became unreadable, or None.
     """
     now = time.time() if now is None else now
-    with write_transaction(db):
+    # Without the database-wide lock: a guarded UPDATE, or the claim's check under the row's lock (_holds).
+    with write_transaction(db, exclusive=False):
         if job.tries < max_tries:
             db.execute(
                 "UPDATE jobs SET state = 'queued', lease_until = NULL, last_error = ?, updated_at = ? "
@@ -93,7 +100,7 @@ def put_back(db, job, error, now=None):
     """Give a job back without counting its try: the image store did not answer, which says nothing
     about the camshot, so an outage of the store never marks camshots unreadable."""
     now = time.time() if now is None else now
-    with write_transaction(db):
+    with write_transaction(db, exclusive=False):  # one UPDATE guarded by the claim, as complete()'s
         db.execute(
             "UPDATE jobs SET state = 'queued', tries = tries - 1, lease_until = NULL, last_error = ?, updated_at = ? "
             "WHERE id = ? AND state = 'running' AND worker = ? AND tries = ?",
@@ -113,8 +120,11 @@ def fail_abandoned(db, max_tries, now=None):
     if db.execute(f"SELECT 1 FROM jobs WHERE {abandoned} LIMIT 1", [now, max_tries]).fetchone() is None:
         return []
     attempts = []
-    with write_transaction(db):
-        rows = db.execute(f"SELECT id, camshot_id, tries, worker FROM jobs WHERE {abandoned}", [now, max_tries]).fetchall()
+    # Without the database-wide lock: the abandoned jobs are locked as they are read, passing over those
+    # a claim holds; a job claimed again meanwhile no longer matches once locked, and is left alone.
+    with write_transaction(db, exclusive=False):
+        rows = db.execute(f"SELECT id, camshot_id, tries, worker FROM jobs WHERE {abandoned}" + db.skip_locked,
+                          [now, max_tries]).fetchall()
         for job_id, camshot_id, tries, worker in rows:
             reason = (f"Analysis did not finish in {tries} tries: the worker ({worker}) stopped or crashed "
                       "each time.")
@@ -133,9 +143,10 @@ def backlog(db):
 
 
 def _holds(db, job):
-    """Whether this claim still holds the job (its lease was not taken over)."""
+    """Whether this claim still holds the job (its lease was not taken over); if so the job's row stays locked
+    to the commit, so no other claim takes it over meanwhile."""
     return db.execute(
-        "SELECT 1 FROM jobs WHERE id = ? AND state = 'running' AND worker = ? AND tries = ?",
+        "SELECT 1 FROM jobs WHERE id = ? AND state = 'running' AND worker = ? AND tries = ?" + db.lock_rows,
         [job.id, job.worker, job.tries],
     ).fetchone() is not None
 

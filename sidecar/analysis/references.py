@@ -69,11 +69,15 @@ def photo_role(row, frozen_id):
     return "profile_today" if row[4] is None else "identity"
 
 
-def profile_photo(db, user_id):
-    """The user's profile photo today (id, path, bytes, encoding, changed_at, change_distance), or None."""
+def profile_photo(db, user_id, lock=False):
+    """The user's profile photo today (id, path, bytes, encoding, changed_at, change_distance), or None.
+
+    lock: hold its row's lock to the commit (inside a write transaction), so it is not replaced meanwhile.
+    """
     row = db.execute(
         "SELECT id, path, bytes, encoding, changed_at, change_distance FROM reference_photos "
-        "WHERE user_id = ? AND source = 'profile' AND attempt_id IS NULL", [user_id]).fetchone()
+        "WHERE user_id = ? AND source = 'profile' AND attempt_id IS NULL" + (db.lock_rows if lock else ""),
+        [user_id]).fetchone()
     return dict(zip(("id", "path", "bytes", "encoding", "changed_at", "change_distance"), row)) if row else None
 
 

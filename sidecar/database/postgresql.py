@@ -116,6 +116,14 @@ class PostgreSQLDatabase:
     # Workers claim side by side: a job row another worker's transaction holds is passed over,
     # not waited for, so no two workers take the same job and none queues behind another.
     skip_locked = " FOR UPDATE SKIP LOCKED"
+    # A read-modify-write locks the rows it reads until its commit, so two writers of one row (an
+    # allowance, an attempt's score, a job) take turns without the database-wide lock. NO KEY: it
+    # does not wait for, nor block, the inserts of rows that reference the row (their foreign key
+    # takes a KEY SHARE lock), so storing an event and then locking its attempt cannot deadlock.
+    lock_rows = " FOR NO KEY UPDATE"
+    # A delete locks the rows it deletes first: it waits for the inserts in flight of rows that
+    # reference them (an event, a camshot), which a check made after the lock then sees.
+    lock_rows_to_delete = " FOR UPDATE"
 
     def __init__(self, conn, release=None):
         self.conn = conn
@@ -162,10 +170,11 @@ class PostgreSQLDatabase:
     def transaction(self, exclusive=True):
         """A transaction; exclusive ones also take the one write lock, as SQLite's BEGIN IMMEDIATE does.
 
-        Exclusive is the default: every read-then-write of the domain code was written for one
-        writer at a time, and stays correct so without a row lock of its own. Only statements
-        that are safe side by side (a SKIP LOCKED claim, an insert guarded by a unique key, an
-        update guarded by its WHERE) run without it, so that they scale with the nodes.
+        Exclusive is the default: a read-then-write written for one writer at a time stays correct
+        so without a row lock of its own. The hot paths (camshots, events, allowances, scores, the
+        analysis queue) run without it, so that they scale with the nodes: each is safe side by
+        side through a row lock (lock_rows), a SKIP LOCKED claim, an insert guarded by a unique key
+        or an update guarded by its WHERE, as its comment says.
         """
         with self.conn.transaction():
             if exclusive:

@@ -29,6 +29,9 @@ class SQLiteDatabase:
     engine = "sqlite"
     # BEGIN IMMEDIATE already keeps every other writer out, so a claim never meets a locked row.
     skip_locked = ""
+    # Nor does a read-modify-write need a row lock: its transaction is the one writer until it commits.
+    lock_rows = ""
+    lock_rows_to_delete = ""
 
     def __init__(self, conn, path):
         self.conn = conn

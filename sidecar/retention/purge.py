@@ -177,7 +177,10 @@ def delete_attempt_batch(db, images, run_id, limit, holder):
     images.delete_many([path for (path,) in db.execute(
         f"SELECT path FROM reference_photos WHERE attempt_id IN ({marks(ids)})", ids)])
     with write_transaction(db):
-        # Checked again under the write lock: a camshot or a hold may have arrived meanwhile.
+        # Checked again under the write lock and the attempts' row locks: a camshot, an event or a hold may
+        # have arrived meanwhile. Those are stored without the write lock; the row locks wait for the ones in
+        # flight, which the check then sees, and keep out the ones after.
+        db.execute(f"SELECT id FROM attempts WHERE id IN ({marks(ids)})" + db.lock_rows_to_delete, ids)
         rows = db.execute(
             f"SELECT id, course_id, quiz_id FROM attempts a WHERE id IN ({marks(ids)}) AND legal_hold = 0 "
             "AND NOT EXISTS (SELECT 1 FROM camshots c WHERE c.attempt_id = a.id)", ids).fetchall()
