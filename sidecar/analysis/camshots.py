@@ -13,7 +13,7 @@ from .faces import Verdict, changed_outside, find_faces, verdict
 
 log = logging.getLogger(__name__)
 
-FULL_FRAME_EVERY = 10  # every tenth camshot of an attempt is searched whole, tracked or not
+FULL_FRAME_EVERY = 20  # every twentieth camshot of an attempt is searched whole, tracked or not
 
 
 class Burst:

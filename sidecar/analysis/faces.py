@@ -10,8 +10,8 @@ from .models import check_models
 
 ENCODING_SIZE = 128  # floats in a dlib face encoding
 MAX_ENCODED_FACES = 4  # a crowd costs one encoding (~0.1 s) per face; four are enough to find a substitute
-TRACK_MARGIN = 0.5  # the region a tracked face is looked for in: its previous box widened by half its size each side
-TRACK_FACE_WIDTH = 100  # pixels a tracked face is scaled to: the HOG detector's 80-pixel window finds it unupsampled
+TRACK_MARGIN = 0.35  # the region a tracked face is looked for in: its previous box widened by 0.35 of its size a side
+TRACK_FACE_WIDTH = 90  # pixels a tracked face is scaled to: the HOG detector's 80-pixel window finds it unupsampled
 CHANGE_CELLS = 160  # cells across which frames are compared (averages of 2x2 pixels of a 320-pixel frame)
 CHANGE_REACH = 4  # cells the picture may move as a whole from one camshot to the next and still be compared
 CHANGE_LEVEL = 24  # a block of 4x4 cells changed when its mean difference is above this (of 255)
@@ -103,29 +103,38 @@ def tracked_region(box, width, height):
 def changed_outside(before, after, box):
     """Whether a face-sized part of the frame outside the tracked region of box changed from before to after.
 
-    The frames are compared CHANGE_CELLS cells across once the picture as a whole is moved back where it was (a
-    webcam nudged, a student leaning: the move is found coarse, then fine), so neither a webcam's noise nor a small
-    move counts. A block of 4x4 cells counts as changed only with its eight neighbours changed too: a face coming
-    in is several blocks wide, the thin lines along edges that a move leaves are not.
+    The frames are compared CHANGE_CELLS cells across, as they are and, if that shows a change, once the picture
+    as a whole is moved back where it was (a webcam nudged, a student's laptop moved: the move is found coarse,
+    then fine), so neither a webcam's noise nor a small move counts. A block of 4x4 cells counts as changed only
+    with its eight neighbours changed too: a face coming in is several blocks wide, the thin lines along edges
+    that a move leaves are not.
     """
     if before.size != after.size:
         return True
     cell = max(1, after.width // CHANGE_CELLS)
     a, b = (np.asarray(image.reduce(cell), dtype=np.int16) for image in (before, after))
+    left, top, right, bottom = (round(side / cell) for side in tracked_region(box, after.width, after.height))
+    region = (slice(top, bottom), slice(left, right))
+    if not _changed_blocks(a, b, (0, 0), region):
+        return False
     grey_a, grey_b = (image.convert("L").reduce(cell) for image in (before, after))  # enough to find the move
     coarse = _best_shift(*(np.asarray(grey.reduce(2), dtype=np.int16) for grey in (grey_a, grey_b)),
                          (0, 0), CHANGE_REACH // 2)
-    fine = _best_shift(np.asarray(grey_a, dtype=np.int16), np.asarray(grey_b, dtype=np.int16),
+    move = _best_shift(np.asarray(grey_a, dtype=np.int16), np.asarray(grey_b, dtype=np.int16),
                        (2 * coarse[0], 2 * coarse[1]), 1)
-    after_part, before_part = _overlap(a.shape, *fine)
-    difference = np.zeros(a.shape[:2], dtype=np.int32)
-    difference[after_part] = np.abs(b[after_part] - a[before_part]).max(axis=2)
-    rows, columns = a.shape[0] // 4, a.shape[1] // 4
-    sums = difference[:rows * 4, :columns * 4].reshape(rows, 4, columns, 4).sum(axis=3).sum(axis=1)
+    return move == (0, 0) or _changed_blocks(a, b, move, region)
+
+
+def _changed_blocks(before, after, move, region):
+    """Whether, once before is moved by move, a solid part of after outside region (in cells) differs from it."""
+    after_part, before_part = _overlap(before.shape, *move)
+    channels = np.abs(after[after_part] - before[before_part])
+    difference = np.zeros(before.shape[:2], dtype=np.int16)
+    difference[after_part] = np.maximum(np.maximum(channels[..., 0], channels[..., 1]), channels[..., 2])
+    difference[region] = 0
+    rows, columns = before.shape[0] // 4, before.shape[1] // 4
+    sums = difference[:rows * 4, :columns * 4].reshape(rows, 4, columns, 4).sum(axis=3, dtype=np.int32).sum(axis=1)
     changed = sums > 16 * CHANGE_LEVEL
-    block = 4 * cell
-    left, top, right, bottom = tracked_region(box, after.width, after.height)
-    changed[top // block:-(-bottom // block), left // block:-(-right // block)] = False
     solid = np.ones((rows - 2, columns - 2), dtype=bool)
     for dy in range(3):
         for dx in range(3):
