@@ -86,10 +86,10 @@ def tracked_face(db, images, camshot, image, burst):
     """The box of the face this camshot's attempt showed in the camshot analysed last before it, to be looked for
     there first; None when the whole frame is to be searched.
 
-    A second face is never missed for it: tracking goes on only while the camshot before showed exactly one
-    face, nothing face-sized changed elsewhere in the frame since (faces.changed_outside), and the region
+    A second face coming in is not hidden by it: tracking goes on only while the camshot before showed exactly
+    one face, nothing face-sized changed elsewhere in the frame since (faces.changed_outside), and the region
     shows exactly one face (faces.locate_faces); each FULL_FRAME_EVERY-th camshot is searched whole anyway,
-    which bounds what a change too slow to see from one camshot to the next can hide.
+    which bounds what a change too slow to see from one camshot to the next could hide.
     The camshot before is the one this burst analysed last, or the database's: workers on any host agree.
     """
     if camshot["kind"] != "attempt":
