@@ -312,7 +312,7 @@ def accuracy(workdir):
           f"width {config['analysis.width']}, upsample {config['analysis.upsample']}, storage {config['storage.format']})")
     encodings, failures = [], []
     for identity, path in photos():
-        image = fit_width(decode_upload(path.read_bytes(), config["storage.max_pixels"]), config["storage.max_width"])
+        image = fit_width(decode_upload(path.read_bytes(), config), config["storage.max_width"])
         with Image.open(io.BytesIO(stored(image, config))) as again:
             faces = find_faces(again.convert("RGB"), config)
         if len(faces.encodings) == 1:
