@@ -9,9 +9,22 @@ from PIL import Image, UnidentifiedImageError
 from .. import attempts
 from ..db import write_transaction
 from . import frozen, queue, references
-from .faces import Verdict, find_faces, verdict
+from .faces import Verdict, changed_outside, find_faces, verdict
 
 log = logging.getLogger(__name__)
+
+FULL_FRAME_EVERY = 20  # every twentieth camshot of an attempt is searched whole, tracked or not
+
+
+class Burst:
+    """What the camshots of one attempt claimed together share, so each does not look it up again: the
+    references they are compared with, the camshot analysed last (its taken_at, image and face boxes), and the
+    attempts whose score is to be brought up to date once the burst is done."""
+
+    def __init__(self):
+        self.references = {}
+        self.latest = {}
+        self.to_score = set()
 
 
 class Unreadable(Exception):
@@ -21,11 +34,11 @@ class Unreadable(Exception):
 def load_camshot(db, camshot_id):
     """What analysis needs of a camshot and its attempt, or None once it is purged."""
     row = db.execute(
-        "SELECT c.id, c.attempt_id, c.kind, c.path, c.bytes, a.user_id, a.quiz_id "
+        "SELECT c.id, c.attempt_id, c.kind, c.path, c.bytes, c.taken_at, a.user_id, a.quiz_id "
         "FROM camshots c JOIN attempts a ON a.id = c.attempt_id WHERE c.id = ?",
         [camshot_id],
     ).fetchone()
-    keys = ("id", "attempt_id", "kind", "path", "bytes", "user_id", "quiz_id")
+    keys = ("id", "attempt_id", "kind", "path", "bytes", "taken_at", "user_id", "quiz_id")
     return dict(zip(keys, row)) if row else None
 
 
@@ -43,21 +56,69 @@ def read_image(images, relative):
         raise Unreadable(f"The stored image cannot be decoded ({error}).") from None
 
 
-def judge(db, config, camshot, faces):
+def judge(db, config, camshot, faces, burst=None):
     """The verdict of these faces against the references this camshot is compared with.
 
     An identity camshot is compared with the reference frozen with the attempt only: it is what may
     become the attempt's own reference.
     """
-    own = references.own_references(db, camshot["attempt_id"], frozen_only=camshot["kind"] == "identity")
-    others = references.quiz_references(db, camshot["quiz_id"], camshot["user_id"])
+    burst = burst or Burst()
+    key = (camshot["attempt_id"], camshot["kind"])
+    if key not in burst.references:
+        burst.references[key] = (
+            references.own_references(db, camshot["attempt_id"], frozen_only=camshot["kind"] == "identity"),
+            references.quiz_references(db, camshot["quiz_id"], camshot["user_id"]))
+    own, others = burst.references[key]
     return verdict(faces, own, others, config["analysis.match_threshold"])
 
 
-def analyse(db, config, images, camshot):
+def analyse(db, config, images, camshot, burst=None):
     """(verdict, faces) of a camshot; Unreadable when its image cannot be read."""
-    faces = find_faces(read_image(images, camshot["path"]), config)
-    return judge(db, config, camshot, faces), faces
+    burst = burst or Burst()
+    image = read_image(images, camshot["path"])
+    faces = find_faces(image, config, tracked_face(db, images, camshot, image, burst))
+    if camshot["kind"] == "attempt":
+        burst.latest[camshot["attempt_id"]] = (camshot["taken_at"], image, faces.boxes)
+    return judge(db, config, camshot, faces, burst), faces
+
+
+def tracked_face(db, images, camshot, image, burst):
+    """The box of the face this camshot's attempt showed in the camshot analysed last before it, to be looked for
+    there first; None when the whole frame is to be searched.
+
+    A second face coming in is not hidden by it: tracking goes on only while the camshot before showed exactly
+    one face, nothing face-sized changed elsewhere in the frame since (faces.changed_outside), and the region
+    shows exactly one face (faces.locate_faces); each FULL_FRAME_EVERY-th camshot is searched whole anyway,
+    which bounds what a change too slow to see from one camshot to the next could hide.
+    The camshot before is the one this burst analysed last, or the database's: workers on any host agree.
+    """
+    if camshot["kind"] != "attempt":
+        return None  # an identity photo decides the attempt's reference: always searched whole
+    ordinal = db.execute("SELECT count(*) FROM camshots WHERE attempt_id = ? AND taken_at < ?",
+                         [camshot["attempt_id"], camshot["taken_at"]]).fetchone()[0]
+    if ordinal % FULL_FRAME_EVERY == 0:
+        return None
+    before = burst.latest.get(camshot["attempt_id"])
+    if before is None or before[0] >= camshot["taken_at"]:
+        before = _analysed_before(db, images, camshot)
+    if before is None or len(before[2]) != 1 or changed_outside(before[1], image, before[2][0]):
+        return None
+    return tuple(before[2][0])
+
+
+def _analysed_before(db, images, camshot):
+    """(taken_at, image, boxes) of the attempt's camshot analysed last before this one, or None."""
+    row = db.execute(
+        "SELECT taken_at, path, boxes FROM camshots WHERE attempt_id = ? AND taken_at < ? AND analysed_at IS NOT NULL "
+        "ORDER BY taken_at DESC LIMIT 1",
+        [camshot["attempt_id"], camshot["taken_at"]],
+    ).fetchone()
+    if row is None or row[2] is None or len(json.loads(row[2])) != 1:
+        return None
+    try:
+        return row[0], read_image(images, row[1]), json.loads(row[2])
+    except Unreadable:
+        return None
 
 
 def record(db, job, camshot, result, faces=None, error=None, identity_copy=None, now=None):
@@ -91,14 +152,18 @@ def becomes_reference(db, camshot, result):
         db, camshot["attempt_id"])["settings"].get("identity_check") != "match"
 
 
-def process(db, config, images, job):
-    """Analyse a claimed job's camshot and record it; the verdict, or None if nothing was recorded."""
+def process(db, config, images, job, burst=None):
+    """Analyse a claimed job's camshot and record it; the verdict, or None if nothing was recorded.
+
+    burst: what this job shares with the other jobs of its attempt claimed with it. Then the attempt's score is
+    left for the burst's end (see Burst.to_score); without, it is brought up to date at once.
+    """
     camshot = load_camshot(db, job.camshot_id)
     if camshot is None:
         return None
     frozen.freeze(db, config, images, camshot["attempt_id"])
     try:
-        result, faces = analyse(db, config, images, camshot)
+        result, faces = analyse(db, config, images, camshot, burst)
         error = None
     except Unreadable as problem:
         result, faces, error = Verdict("unreadable", None, [], None, None), None, str(problem)
@@ -113,7 +178,12 @@ def process(db, config, images, job):
     if not recorded:
         log.warning("job %s: lease lost before the verdict was written; another worker has it", job.id)
         return None
-    recompute_score(db, config, camshot["attempt_id"])
+    if burst is None:
+        recompute_score(db, config, camshot["attempt_id"])
+    else:
+        burst.to_score.add(camshot["attempt_id"])
+        if identity_copy is not None:
+            burst.references.clear()  # the attempt has a new reference
     return result
 
 

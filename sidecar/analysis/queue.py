@@ -38,6 +38,28 @@ def claim(db, worker, lease_seconds, now=None):
     return Job(row[0], row[1], row[2] + 1, worker)
 
 
+def claim_burst(db, worker, lease_seconds, size, now=None):
+    """The oldest claimable job (as claim) and up to size - 1 more queued jobs of its camshot's attempt, oldest
+    first, all leased to worker; [] if there is none.
+
+    Camshots of one attempt analysed together share their references, their score and the face each tracks.
+    """
+    now = time.time() if now is None else now
+    first = claim(db, worker, lease_seconds, now)
+    if first is None or size <= 1:
+        return [first] if first else []
+    with write_transaction(db, exclusive=False):
+        rows = db.execute(
+            "SELECT id, camshot_id, tries FROM jobs WHERE state = 'queued' AND camshot_id IN "
+            "(SELECT id FROM camshots WHERE attempt_id = (SELECT attempt_id FROM camshots WHERE id = ?)) "
+            "ORDER BY id LIMIT ?" + db.skip_locked,
+            [first.camshot_id, size - 1],
+        ).fetchall()
+        for row in rows:
+            _lease(db, row[0], worker, now + lease_seconds, now)
+    return [first] + [Job(row[0], row[1], row[2] + 1, worker) for row in rows]
+
+
 def claim_camshot(db, camshot_id, worker, lease_seconds, now=None):
     """Lease the job of one camshot (the identity check analyses it at once); None if taken."""
     now = time.time() if now is None else now

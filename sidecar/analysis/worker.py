@@ -23,6 +23,8 @@ MODELS_MISSING = 3  # exit status of a worker that cannot load the face models: 
 RESTART_DELAY = 2.0  # seconds before a crashed worker is replaced, so a crash loop does not spin
 STORE_DOWN_PAUSE = 5.0  # seconds a worker waits after the image store did not answer, before it asks again
 ANALYSIS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0)  # seconds per camshot
+BURST = 8  # jobs of one attempt claimed at once: they share references and a score, while other workers still
+           # get their share of a burst and a job's lease (analysis.lease_seconds) covers the ones before it
 
 
 def worker_count(config):
@@ -39,8 +41,9 @@ def analysis_histogram():
 def work(config, name=None, stop=None, until_idle=False):
     """Claim and analyse jobs until stop() is true, or with until_idle until none is left.
 
-    Returns the number of camshots analysed. A job that raises is given back to the queue
-    (or, at its last try, marked unreadable) and the worker goes on with the next one.
+    Jobs are claimed up to BURST at a time, of one attempt (queue.claim_burst). Returns the number of camshots
+    analysed. A job that raises is given back to the queue (or, at its last try, marked unreadable) and the
+    worker goes on with the next one; the jobs of a burst not begun when the worker stops are given back.
     """
     load_face_recognition()  # fail before claiming anything, not once per job
     name = name or f"{socket.gethostname()}:{os.getpid()}"
@@ -53,29 +56,51 @@ def work(config, name=None, stop=None, until_idle=False):
         while not stop():
             for attempt_id in queue.fail_abandoned(db, config["analysis.max_tries"]):
                 camshots.recompute_score(db, config, attempt_id)
-            job = queue.claim(db, name, config["analysis.lease_seconds"])
-            if job is None:
+            jobs = queue.claim_burst(db, name, config["analysis.lease_seconds"], BURST)
+            if not jobs:
                 if until_idle:
                     break
                 _pause(stop, config["analysis.poll_seconds"])
                 continue
+            analysed += _analyse_burst(db, config, images, jobs, stop, analysis_seconds)
+    finally:
+        db.close()
+    return analysed
+
+
+def _analyse_burst(db, config, images, jobs, stop, analysis_seconds):
+    """Analyse claimed jobs in turn, then score their attempts; the number analysed."""
+    burst = camshots.Burst()
+    analysed = 0
+    try:
+        for index, job in enumerate(jobs):
+            if index and stop():
+                _put_back(db, jobs[index:], "the worker stopped before it began this job")
+                break
             started = time.monotonic()
             try:
-                if camshots.process(db, config, images, job) is not None:
+                if camshots.process(db, config, images, job, burst) is not None:
                     analysed += 1
                     analysis_seconds.observe(time.monotonic() - started)
             except ImageStoreUnavailable as error:
                 log.warning("job %s (camshot %s) put back: %s", job.id, job.camshot_id, error)
-                queue.put_back(db, job, str(error))
+                _put_back(db, jobs[index:], str(error))
                 _pause(stop, STORE_DOWN_PAUSE)
+                break
             except Exception as error:
                 log.exception("job %s (camshot %s) failed on try %s", job.id, job.camshot_id, job.tries)
                 attempt_id = queue.release(db, job, f"{type(error).__name__}: {error}", config["analysis.max_tries"])
                 if attempt_id is not None:
-                    camshots.recompute_score(db, config, attempt_id)
+                    burst.to_score.add(attempt_id)
     finally:
-        db.close()
+        for attempt_id in burst.to_score:
+            camshots.recompute_score(db, config, attempt_id)
     return analysed
+
+
+def _put_back(db, jobs, reason):
+    for job in jobs:
+        queue.put_back(db, job, reason)
 
 
 def _pause(stop, seconds):
