@@ -187,7 +187,7 @@ def test_a_backup_restores_a_camshot_kept_as_received(app, api, tmp_path):
     (face_bytes("obama/obama-480p.jpg", fmt="JPEG")[:-4000], 415),  # cut short
     (png_declaring(5000, 5000), 413),
     (b"GIF89a" + bytes(64), 415),
-])
+], ids=["cut-short", "5000x5000", "gif"])
 def test_a_bad_image_is_refused_and_nothing_is_kept(app, api, image, status):
     api.put_attempt(1)
     response = api.post_camshot(image, content_type="image/jpeg")
