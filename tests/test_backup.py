@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from conftest import IngestLoad, LiveSidecar, png_bytes
+from conftest import IngestLoad, LiveSidecar, convert_originals, png_bytes
 from sidecar import backup as backups
 from sidecar.db import connect
 
@@ -77,6 +77,7 @@ def test_backup_under_load_restores_every_acknowledged_camshot(tmp_path, live_si
 def test_backup_copies_only_files_rows_name_and_the_secret(app, api, tmp_path):
     api.put_attempt(1)
     kept = api.post_camshot(png_bytes(), client_shot_id="a").json["id"]
+    convert_originals(app.config["DATABASE"], app.config["IMAGES"])
     data_dir = app.config["DATA_DIR"]
     (data_dir / "images" / "3" / "11" / "1" / "0123456789abcdef0123.png").write_bytes(png_bytes())
     (data_dir / "secret").write_text("stored-secret-0123456789\n")
@@ -90,6 +91,7 @@ def test_backup_copies_only_files_rows_name_and_the_secret(app, api, tmp_path):
 def test_backup_reports_a_file_whose_content_changed(app, api, tmp_path):
     api.put_attempt(1)
     camshot_id = api.post_camshot(png_bytes(), client_shot_id="a").json["id"]
+    convert_originals(app.config["DATABASE"], app.config["IMAGES"])
     (app.config["DATA_DIR"] / "images" / "3" / "11" / "1" / f"{camshot_id}.png").write_bytes(b"tampered")
     manifest = backups.backup(app.config["DATA_DIR"], tmp_path / "b")
     assert manifest["mismatched_files"] == [f"images/3/11/1/{camshot_id}.png"]

@@ -20,7 +20,9 @@ import urllib.request
 import pytest
 from PIL import Image
 
-from conftest import SECRET, IngestLoad, LiveSidecar, SignedTestClient, attempt_fields, png_bytes, stored_keys
+from conftest import (
+    SECRET, IngestLoad, LiveSidecar, SignedTestClient, attempt_fields, convert_originals, png_bytes, stored_keys,
+)
 from sidecar import create_app, db
 from sidecar.analysis.worker import work
 from sidecar.config import load_config
@@ -223,6 +225,7 @@ def test_a_read_only_data_dir_answers_503_with_a_message_then_recovers(small_dis
     finally:
         remount(small_disk, "rw")
     assert api.post_camshot(png_bytes(), client_shot_id="while-read-only").status_code == 201
+    convert_originals(api.client.application.config["DATABASE"], api.client.application.config["IMAGES"])
     on_disk, named = files_and_rows(small_disk / "data")
     assert on_disk == named and len(named) == 2
 
