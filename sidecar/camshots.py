@@ -87,11 +87,10 @@ def store(db, config, images, attempt, fields, data):
     width, height = fitted_size(image.width, image.height, config["storage.max_width"])
     camshot_id = storage.new_id()
     relative = storage.camshot_path(attempt["course_id"], attempt["quiz_id"], attempt["id"], camshot_id).as_posix()
-    if fields["kind"] == "identity":
-        stored = converted(original, image)
+    kept_as_received = fields["kind"] != "identity"
+    stored = data if kept_as_received else converted(original, image)
+    if not kept_as_received:
         images.put(relative, stored)
-    else:
-        stored = data
     now = time.time()
     try:
         # Safe beside other uploads without the database-wide write lock: the unique client_shot_id
@@ -103,7 +102,7 @@ def store(db, config, images, attempt, fields, data):
                 [camshot_id, attempt["id"], fields["client_shot_id"], fields["kind"], fields["taken_at"], now,
                  relative, len(stored), width, height, hashlib.sha256(stored).hexdigest()],
             )
-            if stored is data:
+            if kept_as_received:
                 db.execute("INSERT INTO camshot_originals (camshot_id, data, max_width, compress_level, "
                            "palette_colors) VALUES (?, ?, ?, ?, ?)", [camshot_id, *original])
             db.execute(

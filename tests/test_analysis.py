@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from conftest import (
-    FACES, REPO, SECRET, challenge_frames, config_env, convert_originals, face_bytes, identity_challenge, png_bytes, post_frames,
-    post_identity, stored_keys,
+    FACES, REPO, SECRET, challenge_frames, config_env, convert_originals, face_bytes, identity_challenge, png_bytes,
+    post_frames, post_identity, stored_keys,
 )
 from sidecar import camshots
 from sidecar.analysis import queue
