@@ -180,7 +180,7 @@ def main():
             report = build_report(db, config, 1, time_zone("UTC", "UTC"))
             figures["report model alone"] = timed(lambda: build_report(db, config, 1, time_zone("UTC", "UTC")),
                                                   args.rounds)
-            figures["pdf thumbnails alone"] = timed(lambda: pdf_images(report, app.config["IMAGES"]),
+            figures["pdf thumbnails alone"] = timed(lambda: pdf_images(db, report, app.config["IMAGES"]),
                                                     args.pdf_rounds)
             db.close()
         print(f"attempt report: {SHOTS} camshots, HTML {len(html) // 1024} KiB, PDF {len(pdf) // 1024} KiB; "

@@ -61,9 +61,11 @@ def _copy(source, target, expected_sha256=None):
 
 
 def _named_files(database):
-    """(relative path, sha256 or None) of every file the database's rows name."""
+    """(relative path, sha256 or None) of every file the database's rows name. A camshot kept as received has
+    no file yet: its original is in the database, and so in the backup."""
     return [
-        *database.execute("SELECT path, sha256 FROM camshots ORDER BY path").fetchall(),
+        *database.execute("SELECT path, sha256 FROM camshots WHERE id NOT IN (SELECT camshot_id FROM "
+                          "camshot_originals) ORDER BY path").fetchall(),
         *database.execute("SELECT path, NULL FROM reference_photos ORDER BY path").fetchall(),
     ]
 

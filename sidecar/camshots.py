@@ -1,4 +1,5 @@
-"""Camshots: the fields of an upload, durable storage of the image and its row, reading images back."""
+"""Camshots: the fields of an upload, durable storage of the image and its row, its conversion to PNG, reading
+images back."""
 import hashlib
 import io
 import time
@@ -8,7 +9,7 @@ from PIL import Image
 from . import audit, storage
 from .db import IntegrityError, write_transaction
 from .errors import BadRequest, NotFound
-from .images import decode_upload, encode_png, fit_width
+from .images import decode_original, decode_upload, encode_png, fit_width, fitted_size
 from .validation import positive_int, required, token
 
 # What the capture routes take: camshots of kind "attempt", taken during the quiz. The other kind
@@ -71,18 +72,25 @@ def stored_palette_colors(config):
 
 
 def store(db, config, images, attempt, fields, data):
-    """Re-encode, store the image (a durable file, or an object in the bucket), then commit the row
-    and its analysis job.
+    """Store a checked upload and commit its row and its analysis job.
 
-    Only after both are durable does the caller acknowledge. If the row cannot be
-    committed the image is removed again, so nothing is left half-stored.
+    A camshot of the quiz is kept as it was received, in its row's transaction (camshot_originals):
+    the analysis worker, which decodes it anyway, writes its PNG (convert_original). An identity photo
+    is judged while the student waits, so its PNG is written to the image store at once. Only after
+    everything is durable does the caller acknowledge; if the row cannot be committed, a PNG already
+    written is removed again, so nothing is left half-stored.
     """
     images.check_free_space(config["storage.min_free_bytes"])
-    image = fit_width(decode_upload(data, config), config["storage.max_width"])
-    png = encode_png(image, config["storage.png_compress_level"], stored_palette_colors(config))
+    # Decoded in full even when it is kept as received: a damaged, oversized or foreign image is refused now.
+    image = decode_upload(data, config)
+    original = (data, config["storage.max_width"], config["storage.png_compress_level"], stored_palette_colors(config))
+    width, height = fitted_size(image.width, image.height, config["storage.max_width"])
     camshot_id = storage.new_id()
-    relative = storage.camshot_path(attempt["course_id"], attempt["quiz_id"], attempt["id"], camshot_id)
-    images.put(relative.as_posix(), png)
+    relative = storage.camshot_path(attempt["course_id"], attempt["quiz_id"], attempt["id"], camshot_id).as_posix()
+    kept_as_received = fields["kind"] != "identity"
+    stored = data if kept_as_received else converted(original, image)
+    if not kept_as_received:
+        images.put(relative, stored)
     now = time.time()
     try:
         # Safe beside other uploads without the database-wide write lock: the unique client_shot_id
@@ -92,23 +100,74 @@ def store(db, config, images, attempt, fields, data):
                 "INSERT INTO camshots (id, attempt_id, client_shot_id, kind, taken_at, received_at, path, bytes, "
                 "width, height, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [camshot_id, attempt["id"], fields["client_shot_id"], fields["kind"], fields["taken_at"], now,
-                 relative.as_posix(), len(png), image.width, image.height, hashlib.sha256(png).hexdigest()],
+                 relative, len(stored), width, height, hashlib.sha256(stored).hexdigest()],
             )
+            if kept_as_received:
+                db.execute("INSERT INTO camshot_originals (camshot_id, data, max_width, compress_level, "
+                           "palette_colors) VALUES (?, ?, ?, ?, ?)", [camshot_id, *original])
             db.execute(
                 "INSERT INTO jobs (camshot_id, created_at, updated_at) VALUES (?, ?, ?)", [camshot_id, now, now]
             )
     except IntegrityError:
         # The same client_shot_id raced in through another worker: keep its copy, not ours.
-        images.discard(relative.as_posix())
+        images.discard(relative)
         existing = find_by_client_id(db, attempt["id"], fields["client_shot_id"])
         if existing is None:
             raise
         return existing
     except BaseException:
-        images.discard(relative.as_posix())
+        images.discard(relative)
         raise
-    return {"id": camshot_id, "attempt_id": attempt["id"], "bytes": len(png), "width": image.width,
-            "height": image.height}
+    return {"id": camshot_id, "attempt_id": attempt["id"], "bytes": len(stored), "width": width, "height": height}
+
+
+def converted(original, image=None):
+    """The PNG bytes of a camshot's original (data, max_width, compress_level, palette_colors), the same whoever
+    makes them and whenever: the worker that stores them, or a reader before it has. image: its data decoded."""
+    data, max_width, compress_level, palette_colors = original
+    image = decode_original(data) if image is None else image
+    return encode_png(fit_width(image, max_width), compress_level, palette_colors)
+
+
+def originals(db, camshot_ids):
+    """{camshot id: original} of those of these camshots still kept as received; see converted()."""
+    if not camshot_ids:
+        return {}
+    marks = ", ".join("?" * len(camshot_ids))
+    return {row[0]: (bytes(row[1]), *row[2:]) for row in db.execute(
+        "SELECT camshot_id, data, max_width, compress_level, palette_colors FROM camshot_originals "
+        f"WHERE camshot_id IN ({marks})", list(camshot_ids))}
+
+
+def png_bytes(images, path, original=None):
+    """The PNG of a camshot or reference photo: made from its original if it has one still, else read from the
+    image store (FileNotFoundError if it is gone)."""
+    return converted(original) if original is not None else images.get(path)
+
+
+def read_png(db, images, camshot_id, path):
+    """The PNG bytes of a camshot or reference photo, whether or not the worker has converted it yet."""
+    return png_bytes(images, path, originals(db, [camshot_id]).get(camshot_id))
+
+
+def convert_original(db, images, camshot_id, path):
+    """Write a camshot's PNG to the image store from its original and drop the original; nothing if it has none.
+
+    The PNG is durable before the original goes, so a crash between the two makes the next try write the
+    same bytes again. bytes and sha256 then describe the PNG, as they described the original before.
+    A camshot purged while its PNG was being written leaves no PNG behind.
+    """
+    original = originals(db, [camshot_id]).get(camshot_id)
+    if original is None:
+        return
+    png = converted(original)
+    images.put(path, png)
+    with write_transaction(db, exclusive=False):
+        db.execute("UPDATE camshots SET bytes = ?, sha256 = ? WHERE id = ?",
+                   [len(png), hashlib.sha256(png).hexdigest(), camshot_id])
+        db.execute("DELETE FROM camshot_originals WHERE camshot_id = ?", [camshot_id])
+    if db.execute("SELECT 1 FROM camshots WHERE id = ?", [camshot_id]).fetchone() is None:
+        images.discard(path)
 
 
 def image_file(db, images, camshot_id, size):
@@ -127,7 +186,7 @@ def image_file(db, images, camshot_id, size):
     if row is None:
         raise NotFound(f"No camshot or reference photo {camshot_id}.")
     try:
-        data = images.get(row[0])
+        data = read_png(db, images, camshot_id, row[0])
     except FileNotFoundError:
         raise NotFound(f"The image file of {camshot_id} is missing; it may have been purged.",
                        code="image_missing") from None

@@ -440,3 +440,19 @@ def record_console_run_progress(db):
             started_at REAL NOT NULL,
             updated_at REAL NOT NULL
         )""")
+
+
+@migration
+def create_camshot_originals(db):
+    # A camshot as its upload was received (PNG or JPEG bytes, already checked), kept until the analysis worker
+    # writes its PNG to the image store: acknowledging does not wait for the PNG encode. The settings its PNG is
+    # to be made with are kept beside it, so that a reader converting it before the worker sees the same pixels
+    # the worker will store. Deleted with its camshot.
+    db.execute("""
+        CREATE TABLE camshot_originals (
+            camshot_id TEXT PRIMARY KEY REFERENCES camshots(id) ON DELETE CASCADE,
+            data BLOB NOT NULL,
+            max_width INTEGER NOT NULL,
+            compress_level INTEGER NOT NULL,
+            palette_colors INTEGER                -- NULL: a full-colour PNG
+        )""")

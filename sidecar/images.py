@@ -41,6 +41,15 @@ def decode_upload(data, config):
     return image
 
 
+def decode_original(data):
+    """The RGB image of a camshot's original, which decode_upload accepted when it was received: decoded the
+    same way, so its PNG has the pixels a PNG made in the request would have had."""
+    image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    image.load()
+    return image if image.mode == "RGB" else _to_rgb(image)
+
+
 def check_size(width, height, config):
     """Refuse an image whose header declares a side, a shape or a pixel count past the configured bounds."""
     max_side, max_ratio, max_pixels = (config["storage.max_image_side"], config["storage.max_aspect_ratio"],
@@ -72,10 +81,15 @@ def _to_rgb(image):
 
 def fit_width(image, max_width):
     """Scale down (never up) so the image is at most max_width wide."""
-    if image.width <= max_width:
-        return image
-    height = max(1, round(image.height * max_width / image.width))
-    return image.resize((max_width, height), Image.Resampling.LANCZOS)
+    size = fitted_size(image.width, image.height, max_width)
+    return image if size == image.size else image.resize(size, Image.Resampling.LANCZOS)
+
+
+def fitted_size(width, height, max_width):
+    """(width, height) of an image of this size once fit_width has scaled it."""
+    if width <= max_width:
+        return width, height
+    return max_width, max(1, round(height * max_width / width))
 
 
 def encode_png(image, compress_level, palette_colors=None):

@@ -106,8 +106,11 @@ def refuse_another_installation(source, target):
 
 
 def image_keys(database):
-    """The key of every image a row names: what was acknowledged, and nothing else."""
-    return [row[0] for row in database.execute("SELECT path FROM camshots UNION SELECT path FROM reference_photos")]
+    """The key of every image a row names: what was acknowledged, and nothing else. A camshot kept as received
+    has no image yet: its original moves with the rows."""
+    return [row[0] for row in database.execute(
+        "SELECT path FROM camshots WHERE id NOT IN (SELECT camshot_id FROM camshot_originals) "
+        "UNION SELECT path FROM reference_photos")]
 
 
 def copy_images(source_db, source_store, target_store, say):

@@ -37,7 +37,7 @@ import psycopg
 import pytest
 from PIL import Image
 
-from sidecar import create_app
+from sidecar import camshots, create_app
 from sidecar.db import connect, migrate
 from sidecar.views.connections import close_app
 from sidecar.client import SidecarClient, SidecarError, multipart
@@ -322,6 +322,18 @@ def config(tmp_path, database_url, image_settings, migrated_data_dir):
 def stored_keys(images, top="images"):
     """The sorted keys of every image stored under a top folder (images or references), whichever the store."""
     return sorted(key for key, _ in images.scan([top]))
+
+
+def convert_originals(database, images):
+    """Write the PNG of every camshot still kept as received, as the analysis worker does before it analyses
+    one (camshots.convert_original), without the analysis."""
+    db = connect(database)
+    try:
+        for camshot_id, path in db.execute(
+                "SELECT c.id, c.path FROM camshots c JOIN camshot_originals o ON o.camshot_id = c.id").fetchall():
+            camshots.convert_original(db, images, camshot_id, path)
+    finally:
+        db.close()
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from conftest import (
-    FACES, REPO, SECRET, challenge_frames, config_env, face_bytes, identity_challenge, png_bytes, post_frames,
-    post_identity, stored_keys,
+    FACES, REPO, SECRET, challenge_frames, config_env, convert_originals, face_bytes, identity_challenge, png_bytes,
+    post_frames, post_identity, stored_keys,
 )
 from sidecar import camshots
 from sidecar.analysis import queue
@@ -282,9 +282,10 @@ def test_a_helper_beside_the_student_is_recognised(api, config):
 def test_a_corrupt_file_is_unreadable_and_the_worker_goes_on(app, api, config):
     api.put_attempt(1)
     broken, good = post_shots(api, "obama/obama2.jpg", "obama/obama1.jpg")
+    convert_originals(app.config["DATABASE"], app.config["IMAGES"])
     (path,), = rows(app, "SELECT path FROM camshots WHERE id = ?", [broken])
     images = app.config["IMAGES"]
-    images.put(path, images.get(path)[:200])  # truncated in the store after it was acknowledged
+    images.put(path, images.get(path)[:200])  # truncated in the store after its PNG was written
     assert work(config, until_idle=True) == 2
     shots = shots_by_id(api)
     assert shots[broken]["status"] == "unreadable" and "cannot be decoded" in shots[broken]["error"]
@@ -295,6 +296,7 @@ def test_a_corrupt_file_is_unreadable_and_the_worker_goes_on(app, api, config):
 def test_a_missing_file_is_unreadable(app, api, config):
     api.put_attempt(1)
     shot, = post_shots(api, "obama/obama2.jpg")
+    convert_originals(app.config["DATABASE"], app.config["IMAGES"])
     (path,), = rows(app, "SELECT path FROM camshots WHERE id = ?", [shot])
     app.config["IMAGES"].delete(path)
     work(config, until_idle=True)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from conftest import IngestLoad, LiveSidecar, png_bytes
+from conftest import IngestLoad, LiveSidecar, convert_originals, png_bytes
 from sidecar import backup as backups
 from sidecar.db import connect
 
@@ -51,10 +51,15 @@ def test_backup_under_load_restores_every_acknowledged_camshot(tmp_path, live_si
     stored = {r[0]: r[1:] for r in rows(restored_dir / "proctorpy.db", "SELECT client_shot_id, id, path, sha256 FROM camshots")}
     for client_shot_id, camshot_id in before_backup.items():
         assert stored[client_shot_id][0] == camshot_id
+    # A camshot the worker had not converted yet travels in the database, as received.
+    held = dict(rows(restored_dir / "proctorpy.db", "SELECT camshot_id, data FROM camshot_originals"))
     for camshot_id, path, sha256 in stored.values():
-        assert hashlib.sha256((restored_dir / path).read_bytes()).hexdigest() == sha256
-    on_disk = {p.relative_to(restored_dir).as_posix() for p in (restored_dir / "images").rglob("*") if p.is_file()}
-    assert on_disk == {path for _, path, _ in stored.values()}, "exactly the files the rows name"
+        kept = held[camshot_id] if camshot_id in held else (restored_dir / path).read_bytes()
+        assert hashlib.sha256(kept).hexdigest() == sha256
+    on_disk = {p.relative_to(restored_dir).as_posix() for p in (restored_dir / "images").rglob("*") if p.is_file()} \
+        if (restored_dir / "images").exists() else set()
+    assert on_disk == {path for camshot_id, path, _ in stored.values() if camshot_id not in held}, \
+        "exactly the files the converted camshots' rows name"
 
     # A sidecar on the restored data dir serves the camshots.
     sidecar = LiveSidecar(restored_dir).start()
@@ -72,6 +77,7 @@ def test_backup_under_load_restores_every_acknowledged_camshot(tmp_path, live_si
 def test_backup_copies_only_files_rows_name_and_the_secret(app, api, tmp_path):
     api.put_attempt(1)
     kept = api.post_camshot(png_bytes(), client_shot_id="a").json["id"]
+    convert_originals(app.config["DATABASE"], app.config["IMAGES"])
     data_dir = app.config["DATA_DIR"]
     (data_dir / "images" / "3" / "11" / "1" / "0123456789abcdef0123.png").write_bytes(png_bytes())
     (data_dir / "secret").write_text("stored-secret-0123456789\n")
@@ -85,6 +91,7 @@ def test_backup_copies_only_files_rows_name_and_the_secret(app, api, tmp_path):
 def test_backup_reports_a_file_whose_content_changed(app, api, tmp_path):
     api.put_attempt(1)
     camshot_id = api.post_camshot(png_bytes(), client_shot_id="a").json["id"]
+    convert_originals(app.config["DATABASE"], app.config["IMAGES"])
     (app.config["DATA_DIR"] / "images" / "3" / "11" / "1" / f"{camshot_id}.png").write_bytes(b"tampered")
     manifest = backups.backup(app.config["DATA_DIR"], tmp_path / "b")
     assert manifest["mismatched_files"] == [f"images/3/11/1/{camshot_id}.png"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import SECRET, attempt_fields, face_bytes, png_bytes, png_declaring, stored_keys
+from conftest import SECRET, attempt_fields, convert_originals, face_bytes, png_bytes, png_declaring, stored_keys
 from sidecar.attempts import EVENT_TYPES, event_fields, settings_snapshot
 from sidecar.camshots import upload_fields
 from sidecar.client import multipart
@@ -67,6 +67,8 @@ def test_camshot_is_stored_re_encoded_and_listed(app, api):
     response = api.post_camshot(jpeg, content_type="image/jpeg", client_shot_id="shot-1")
     assert response.status_code == 201, response.json
     shot_id = response.json["id"]
+    assert stored_files(app) == [] and count(app, "camshot_originals") == 1  # its PNG is the worker's to write
+    convert_originals(app.config["DATABASE"], app.config["IMAGES"])
     files = stored_files(app)
     assert files == [f"images/3/11/1/{shot_id}.png"]
     with Image.open(io.BytesIO(app.config["IMAGES"].get(files[0]))) as stored:
@@ -86,7 +88,7 @@ def test_camshot_retry_is_idempotent(app, api):
     again = api.post_camshot(png_bytes(), client_shot_id="same")
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json["id"] == again.json["id"]
-    assert len(stored_files(app)) == 1
+    assert count(app, "camshot_originals") == 1
     assert count(app, "camshots") == 1
 
 
@@ -513,7 +515,7 @@ def test_forwarded_camshots_over_the_allowance_are_refused_with_retry_after(app,
     over = api.post_camshot(image, client_shot_id="s3")
     assert over.status_code == 429 and over.json["error"] == "rate_limited"
     assert over.headers["Retry-After"] == "20" and "More than 3 camshots per minute for attempt 1" in over.json["message"]
-    assert count(app, "camshots") == 3 and len(stored_files(app)) == 3 and count(app, "jobs") == 3
+    assert count(app, "camshots") == 3 and count(app, "camshot_originals") == 3 and count(app, "jobs") == 3
     # A retry of a stored shot is answered from what is stored and spends nothing.
     assert api.post_camshot(image, client_shot_id="s0").status_code == 200
     # Another attempt has its own allowance.

@@ -14,7 +14,7 @@ APPLIED_IN_ORDER = [
     "create_core_tables", "create_purge_runs", "create_console_admins", "create_direct_allowances",
     "index_identity_camshots", "create_sign_in_failures", "rename_upload_allowances", "record_identity_passes",
     "repair_capture_times", "freeze_attempt_references", "create_console_sessions", "create_installation",
-    "create_identity_challenges", "record_console_run_progress",
+    "create_identity_challenges", "record_console_run_progress", "create_camshot_originals",
 ]
 
 # The database layer itself: every test here runs on both engines.

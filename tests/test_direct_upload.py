@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SECRET, LiveSidecar, face_bytes, free_port, png_bytes, stored_keys
+from conftest import SECRET, LiveSidecar, convert_originals, face_bytes, free_port, png_bytes, stored_keys
 from front_server import FrontServer
 from sidecar.client import multipart
 from sidecar.db import connect
@@ -60,18 +60,19 @@ def post_event(client, headers, **fields):
 
 
 def stored(app):
-    """Camshot rows, analysis jobs, events and image files: what a refusal must not add to."""
+    """Camshot rows, analysis jobs, events and images (PNG files, or originals kept until the worker writes them):
+    what a refusal must not add to."""
     db = connect(app.config["DATABASE"])
     try:
         counts = {table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                  for table in ("camshots", "jobs", "events")}
+                  for table in ("camshots", "jobs", "events", "camshot_originals")}
     finally:
         db.close()
-    counts["files"] = len(stored_keys(app.config["IMAGES"]))
+    counts["images"] = len(stored_keys(app.config["IMAGES"])) + counts.pop("camshot_originals")
     return counts
 
 
-NOTHING = {"camshots": 0, "jobs": 0, "events": 0, "files": 0}
+NOTHING = {"camshots": 0, "jobs": 0, "events": 0, "images": 0}
 
 
 @pytest.fixture
@@ -91,7 +92,7 @@ def test_camshot_and_event_are_stored_with_a_token(app, client, attempt):
     event = post_event(client, bearer(token), client_event_id="ev-1", event_type="focus_lost")
     assert event.status_code == 201, event.json
     assert post_event(client, bearer(token), client_event_id="ev-1", event_type="focus_lost").status_code == 200
-    assert stored(app) == {"camshots": 1, "jobs": 1, "events": 1, "files": 1}
+    assert stored(app) == {"camshots": 1, "jobs": 1, "events": 1, "images": 1}
 
 
 def test_same_origin_browser_request_is_accepted(client, attempt):
@@ -305,7 +306,7 @@ def test_shots_over_the_rate_are_refused_then_allowed_again(app, client, slow_ra
     # The next camshot is due 20 s after the first; a busy machine's slower uploads bring it nearer.
     wait = over.headers["Retry-After"]
     assert 1 <= int(wait) <= 20 and f"try again in {wait} s" in over.json["message"]
-    assert stored(app)["camshots"] == 3 and stored(app)["files"] == 3
+    assert stored(app)["camshots"] == 3 and stored(app)["images"] == 3
     # A retry of a shot already stored is answered, not counted.
     assert post_camshot(client, bearer(token), client_shot_id="s0").status_code == 200
     # Another attempt has its own allowance.
@@ -425,6 +426,7 @@ def test_rate_is_shared_by_gunicorn_workers(tmp_path):
         assert statuses.count((429, "rate_limited")) == 11, statuses
         shots = sidecar.client.request("GET", f"/api/v1/attempts/{ATTEMPT}")[1]["shots"]
         assert len(shots) == 5
+        convert_originals(sidecar.database, sidecar.images)  # what the analysis worker, not running here, does
         assert len(list((tmp_path / "live" / "images").rglob("*.png"))) == 5
     finally:
         sidecar.stop()

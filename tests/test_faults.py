@@ -20,8 +20,11 @@ import urllib.request
 import pytest
 from PIL import Image
 
-from conftest import SECRET, IngestLoad, LiveSidecar, SignedTestClient, attempt_fields, png_bytes, stored_keys
+from conftest import (
+    SECRET, IngestLoad, LiveSidecar, SignedTestClient, attempt_fields, convert_originals, png_bytes, stored_keys,
+)
 from sidecar import create_app, db
+from sidecar.analysis.worker import work
 from sidecar.config import load_config
 from sidecar.database import sqlite as sqlite_engine
 from sidecar.signing import signed_headers
@@ -36,16 +39,21 @@ def rows(location, sql):
         database.close()
 
 
+# The paths of the camshots whose PNG is written: one still kept as received has its original in the database.
+CONVERTED_PATHS = "SELECT path FROM camshots WHERE id NOT IN (SELECT camshot_id FROM camshot_originals)"
+
+
 def files_and_rows(data_dir, database=None):
-    """(files under images/, paths camshot rows name) of a data dir and its database (its SQLite file unless given)."""
+    """(files under images/, paths converted camshot rows name) of a data dir and its database (its SQLite file
+    unless given)."""
     on_disk = {p.relative_to(data_dir).as_posix() for p in (data_dir / "images").rglob("*") if p.is_file()}
-    named = {path for (path,) in rows(database or data_dir / "proctorpy.db", "SELECT path FROM camshots")}
+    named = {path for (path,) in rows(database or data_dir / "proctorpy.db", CONVERTED_PATHS)}
     return on_disk, named
 
 
 def images_and_rows(sidecar):
-    """(images its store holds, paths camshot rows name) of a live sidecar."""
-    named = {path for (path,) in rows(sidecar.database, "SELECT path FROM camshots")}
+    """(images its store holds, paths converted camshot rows name) of a live sidecar."""
+    named = {path for (path,) in rows(sidecar.database, CONVERTED_PATHS)}
     return set(stored_keys(sidecar.images)), named
 
 
@@ -94,6 +102,11 @@ def test_sidecar_sigkilled_under_ingest_loses_no_acknowledged_camshot(tmp_path, 
     assert lost == []
     assert on_disk == named and not any(p.endswith(".tmp") for p in on_disk)
     assert all(status < 500 for status in refused), refused
+    # Acknowledged before their PNG was written (no worker ran): the worker converts every one of them now.
+    work(load_config(environ=sidecar.env), until_idle=True)
+    on_disk, named = images_and_rows(sidecar)
+    assert rows(sidecar.database, "SELECT count(*) FROM camshot_originals") == [(0,)]
+    assert on_disk == {path for (path,) in rows(sidecar.database, "SELECT path FROM camshots")} == named
 
 
 # Another process holds the SQLite file's lock (embedded backend).
@@ -212,6 +225,7 @@ def test_a_read_only_data_dir_answers_503_with_a_message_then_recovers(small_dis
     finally:
         remount(small_disk, "rw")
     assert api.post_camshot(png_bytes(), client_shot_id="while-read-only").status_code == 201
+    convert_originals(api.client.application.config["DATABASE"], api.client.application.config["IMAGES"])
     on_disk, named = files_and_rows(small_disk / "data")
     assert on_disk == named and len(named) == 2
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from conftest import SECRET, SignedTestClient, attempt_fields, png_bytes, png_declaring, stored_keys
+from conftest import SECRET, SignedTestClient, attempt_fields, convert_originals, png_bytes, png_declaring, stored_keys
 from sidecar.client import multipart
 from sidecar.config import DEFAULTS
 from sidecar.db import connect
@@ -208,7 +208,9 @@ def test_multipart_camshot_uploads_answer_2xx_or_a_clear_4xx_and_store_nothing_h
 
 
 def stored_rows(app):
-    """Every camshot row has its image and every image its row; no temporary file is left."""
+    """Every camshot row has its image and every image its row, once the originals kept as received are
+    converted, as the analysis worker converts them (each one accepted can be); no temporary file is left."""
+    convert_originals(app.config["DATABASE"], app.config["IMAGES"])
     db = connect(app.config["DATABASE"])
     try:
         paths = {row[0] for row in db.execute("SELECT path FROM camshots")}

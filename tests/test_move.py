@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import (
-    FACES, SECRET, LiveSidecar, SignedTestClient, attempt_fields, png_bytes, postgresql_database, settings_env,
-    stored_keys,
+    FACES, SECRET, LiveSidecar, SignedTestClient, attempt_fields, convert_originals, png_bytes, postgresql_database,
+    settings_env, stored_keys,
 )
 from processes import wait_for
 from sidecar import create_app, storage
@@ -25,6 +25,7 @@ from sidecar.demo import load_demo
 from sidecar.views.connections import close_app
 
 QUEUED = 800  # camshots still waiting for analysis at the move: enough to interrupt the copy of images
+HELD = 5  # of those, the last ones still kept as received, their PNG not written yet
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +43,8 @@ def old_installation(tmp_path_factory):
         response = api.post_camshot(png_bytes(64, 48, (n % 256, n // 256, 90)), attempt_id=1, user_id=7,
                                     taken_at=int(time.time() * 1000) - n, client_shot_id=f"q{n}")
         assert response.status_code == 201, response.data
+        if n == QUEUED - HELD - 1:
+            convert_originals(app.config["DATABASE"], app.config["IMAGES"])  # as the worker had
     overview = api.get("/api/v1/quizzes/9101/attempts").get_json()
     report = api.get("/api/v1/attempts/90004/report").get_data(as_text=True)
     close_app(app)
@@ -99,8 +102,11 @@ def test_an_interrupted_move_finishes_when_run_again_with_every_row_and_image(tm
         moved, before = tables(url), tables(old / "proctorpy.db")
         assert moved.pop("audit_log") == before.pop("audit_log") + 1, "the move is audited"
         assert moved == before
+        held = dict(rows(url, "SELECT camshot_id, data FROM camshot_originals"))
+        assert len(held) == HELD
         for camshot_id, path, sha256 in rows(url, "SELECT id, path, sha256 FROM camshots"):
-            assert hashlib.sha256(images.get(path)).hexdigest() == sha256, camshot_id
+            kept = held[camshot_id] if camshot_id in held else images.get(path)
+            assert hashlib.sha256(kept).hexdigest() == sha256, camshot_id
         for (path,) in rows(url, "SELECT path FROM reference_photos"):
             assert images.get(path) == (old / path).read_bytes()
 

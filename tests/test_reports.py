@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, quote
 import pytest
 from PIL import Image
 
-from conftest import SECRET, SignedTestClient, face_bytes
+from conftest import SECRET, SignedTestClient, convert_originals, face_bytes
 from sidecar.client import SidecarError, multipart
 from sidecar.db import connect
 from sidecar.errors import BadRequest
@@ -387,6 +387,7 @@ def test_pdf_is_a4_with_the_attempt_on_every_page(app, api, tmp_path):
 @pytest.mark.engines
 def test_pdf_embeds_the_images_and_survives_a_missing_file(app, api, tmp_path):
     ids = seed_attempt(app, api)
+    convert_originals(app.config["DATABASE"], app.config["IMAGES"])
     db = db_of(app)
     try:
         path = db.execute("SELECT path FROM camshots WHERE id = ?", [ids[0]]).fetchone()[0]

@@ -7,6 +7,7 @@ import time
 from PIL import Image, UnidentifiedImageError
 
 from .. import attempts
+from ..camshots import convert_original
 from ..db import write_transaction
 from . import frozen, queue, references
 from .faces import Verdict, changed_outside, find_faces, verdict
@@ -162,6 +163,7 @@ def process(db, config, images, job, burst=None):
     if camshot is None:
         return None
     frozen.freeze(db, config, images, camshot["attempt_id"])
+    convert_original(db, images, camshot["id"], camshot["path"])
     try:
         result, faces = analyse(db, config, images, camshot, burst)
         error = None

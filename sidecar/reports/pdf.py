@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from PIL import Image, ImageDraw
 
+from ..camshots import originals, png_bytes
 from .report import build_report, time_zone
 
 PDF_THUMB_WIDTH = 240  # pixels: 43 mm wide prints at about 140 dpi
@@ -17,11 +18,14 @@ MISSING_IMAGE = "data:image/svg+xml;base64," + base64.b64encode(
 ).decode()
 
 
-def thumbnail_uri(images, key, boxes=(), counted=False):
+def thumbnail_uri(images, key, boxes=(), counted=False, original=None):
     """A JPEG data URI of the stored image scaled to PDF_THUMB_WIDTH, face boxes drawn in; a placeholder if
-    it is gone or unreadable. A store that does not answer raises: a report without its images is no report."""
+    it is gone or unreadable. A store that does not answer raises: a report without its images is no report.
+
+    original: the camshot's original while it has one (camshots.originals), whose PNG is made here.
+    """
     try:
-        with Image.open(io.BytesIO(images.get(key))) as image:
+        with Image.open(io.BytesIO(png_bytes(images, key, original))) as image:
             image = image.convert("RGB")
     except (OSError, ValueError):
         # A purged or damaged file must not take the whole report down.
@@ -44,20 +48,22 @@ def thumbnail_uri(images, key, boxes=(), counted=False):
     return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode()
 
 
-def pdf_images(report, images):
+def pdf_images(db, report, images):
     """{id: data URI} of every reference photo and camshot of a report, boxes drawn in."""
     jobs = [(ref["id"], ref["path"], [], False) for ref in report["references"]]
     jobs += [(shot["id"], shot["path"], [b["pixels"] for b in shot["boxes"]], shot["counted"])
              for shot in report["identity_shots"] + report["shots"]]
+    # Read here, as the connection stays in this thread; the few not converted yet are converted in the pool.
+    pending = originals(db, [shot["id"] for shot in report["shots"]])
     # PNG decoding is most of the cost and Pillow releases the GIL while it decodes: one thread per core.
     with ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0))) as pool:
-        uris = pool.map(lambda job: thumbnail_uri(images, *job[1:]), jobs)
+        uris = pool.map(lambda job: thumbnail_uri(images, *job[1:], original=pending.get(job[0])), jobs)
         return {job[0]: uri for job, uri in zip(jobs, uris)}
 
 
 def attempt_pdf(db, attempt_id, config, images, templates, zone):
     """The PDF of one attempt's report as its rows are now."""
-    return render_pdf(build_report(db, config, attempt_id, zone), images, templates)
+    return render_pdf(db, build_report(db, config, attempt_id, zone), images, templates)
 
 
 def attempt_pdfs(config, images, templates):
@@ -66,7 +72,7 @@ def attempt_pdfs(config, images, templates):
     return lambda db, attempt_id: attempt_pdf(db, attempt_id, config, images, templates, zone)
 
 
-def render_pdf(report, images, templates):
+def render_pdf(db, report, images, templates):
     """PDF bytes of a report built by build_report: page 1 summary, then the camshots counted against the
     score, then the rest.
 
@@ -77,7 +83,7 @@ def render_pdf(report, images, templates):
     from weasyprint.urls import URLFetcher
 
     html = templates.get_template("attempt_report_pdf.html").render(
-        r=report, images=pdf_images(report, images),
+        r=report, images=pdf_images(db, report, images),
         counted=[s for s in report["shots"] if s["counted"]],
         others=[s for s in report["shots"] if not s["counted"]],
     )

@@ -16,7 +16,7 @@ import json
 import time
 import zipfile
 
-from .. import attempts, audit
+from .. import attempts, audit, camshots
 from ..db import connect, database_location, write_transaction
 from ..reports.pdf import attempt_pdfs
 from .selection import where
@@ -204,18 +204,24 @@ def _entries(db, images, attempt_ids, now, user_id):
     the rows (manifest, then files) agree while uploads continue.
     """
     marks = ", ".join("?" * len(attempt_ids))
-    for row in db.execute(
+    rows = db.execute(
         "SELECT c.id, c.attempt_id, a.user_id, a.course_id, a.quiz_id, c.kind, c.taken_at, c.status, c.faces, "
         f"c.distance, c.sha256, c.path FROM camshots c JOIN attempts a ON a.id = c.attempt_id "
         f"WHERE c.attempt_id IN ({marks}) AND c.received_at <= ? ORDER BY c.attempt_id, c.taken_at, c.id",
         [*attempt_ids, now],
-    ).fetchall():
+    ).fetchall()
+    # A camshot the worker has not converted yet goes in as the PNG it will have, hashed as that PNG.
+    pending = camshots.originals(db, [row[0] for row in rows])
+    for row in rows:
         camshot_id, attempt_id, owner, course_id, quiz_id, kind, taken_at, status, faces, distance, sha, path = row
+        original = pending.get(camshot_id)
+        if original is not None:
+            sha = hashlib.sha256(camshots.converted(original)).hexdigest()
         yield {
             "file": f"course-{course_id}/quiz-{quiz_id}/attempt-{attempt_id}/{_stamp(taken_at)}_{camshot_id}.png",
             "attempt": attempt_id, "user": owner, "kind": kind, "taken_at": taken_at, "status": status,
             "faces": "" if faces is None else faces, "distance": "" if distance is None else round(distance, 4),
-            "sha256": sha, "path": path, "date": taken_at / 1000,
+            "sha256": sha, "path": path, "date": taken_at / 1000, "original": original,
         }
     # The reference each attempt was judged against goes with it; a user's export has its identity photos too.
     only_frozen = "" if user_id is not None else "AND r.id = a.reference_photo_id "
@@ -262,7 +268,8 @@ def _write_file(archive, sink, images, entry, problems):
     """Copy one stored image into the archive chunk by chunk, checking its hash."""
     digest = hashlib.sha256()
     try:
-        source = images.open(entry["path"])
+        original = entry.get("original")
+        source = io.BytesIO(camshots.converted(original)) if original is not None else images.open(entry["path"])
     except FileNotFoundError:
         problems.append((entry["file"], "file missing: purged or lost since it was listed"))
         return

@@ -3,7 +3,9 @@
 A camshot or reference photo is stored first and its row committed second, and the image is
 deleted again when the commit fails; a crash between the two leaves an image no row names.
 A row whose image is gone (lost from the disk or the bucket) is marked unreadable, so the
-report says so.
+report says so; a camshot still kept as received (camshot_originals) has no image until the
+analysis worker writes its PNG, and is not missing. A PNG the worker wrote while its camshot
+was being purged is an image no row names, removed like any other.
 
 Where it runs, and why:
 - folder store: at every `proctorpy serve` start, before gunicorn takes uploads, as always:
@@ -94,6 +96,13 @@ def mark_missing(db, images, paths):
     """Mark the camshots whose image is gone unreadable, looking for each image again first: an upload may have
     stored it, and committed its row, since the listing went past its key. Returns how many are gone."""
     gone = [path for path in paths if not images.exists(path)]
+    if gone:
+        # A camshot kept as received has no PNG until the analysis worker writes it: it is not missing.
+        marks = ", ".join("?" * len(gone))
+        held = {row[0] for row in db.execute(
+            f"SELECT c.path FROM camshots c JOIN camshot_originals o ON o.camshot_id = c.id WHERE c.path IN ({marks})",
+            gone)}
+        gone = [path for path in gone if path not in held]
     for path in gone:
         log.warning("repair: the file %s of a stored row is missing; marking it unreadable", path)
     if gone:

@@ -64,7 +64,7 @@ def attempt_report_pdf(attempt_id):
     named = _named_user_ids()
     db = get_db()
     report = build_report(db, config, attempt_id, _zone(), named)
-    pdf = render_pdf(report, current_app.config["IMAGES"], current_app.config["REPORT_TEMPLATES"])
+    pdf = render_pdf(db, report, current_app.config["IMAGES"], current_app.config["REPORT_TEMPLATES"])
     audit.record(db, "report_pdf_download", moodle_actor(), audit.attempt_selection(report["attempt"]),
                  count=len(report["shots"]), bytes=len(pdf))
     return Response(pdf, mimetype="application/pdf", headers={
