@@ -6,9 +6,12 @@ answers what was stored and spends nothing, so a client may resend after any fai
 upload's time is checked against the attempt (the browser chose it), the upload is admitted, then
 spends one of the attempt's upload allowance, then is stored.
 """
+import contextlib
 import time
 
 from . import allowances, attempts, camshots
+from .db import IntegrityError
+from .errors import NotFound
 
 
 def camshot(db, config, images, attempt, fields, data, admit=None):
@@ -23,13 +26,31 @@ def camshot(db, config, images, attempt, fields, data, admit=None):
     attempts.capture_time(attempt, fields["taken_at"], "taken_at", time.time())
     if admit is not None:
         admit(db, attempt)
-    allowances.spend(db, config, attempt["id"], "camshots", time.time())
-    return camshots.store(db, config, images, attempt, fields, data), True
+    with kept_attempt(db, attempt["id"]):
+        allowances.spend(db, config, attempt["id"], "camshots", time.time())
+        return camshots.store(db, config, images, attempt, fields, data), True
 
 
 def event(db, config, attempt, event):
     """Record a browser event of an authorised attempt once; (the event, whether it is new)."""
-    if not attempts.event_was_recorded(db, event["attempt_id"], event["client_event_id"]):
-        attempts.capture_time(attempt, event["at"], "at", time.time())
-        allowances.spend(db, config, event["attempt_id"], "events", time.time())
-    return attempts.record_event(db, config, **event)
+    with kept_attempt(db, event["attempt_id"]):
+        if not attempts.event_was_recorded(db, event["attempt_id"], event["client_event_id"]):
+            attempts.capture_time(attempt, event["at"], "at", time.time())
+            allowances.spend(db, config, event["attempt_id"], "events", time.time())
+        return attempts.record_event(db, config, **event)
+
+
+@contextlib.contextmanager
+def kept_attempt(db, attempt_id):
+    """An upload whose attempt a purge deleted while it was being stored is told so (404), not a broken key (500).
+
+    Uploads take no database-wide lock, so a purge may commit between the attempt's check and the upload's rows;
+    their foreign key then refuses them and nothing of the upload is kept.
+    """
+    try:
+        yield
+    except IntegrityError:
+        if db.execute("SELECT 1 FROM attempts WHERE id = ?", [attempt_id]).fetchone() is None:
+            raise NotFound(f"Attempt {attempt_id} was deleted while this upload arrived; nothing was stored.",
+                           code="attempt_deleted") from None
+        raise

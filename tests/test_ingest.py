@@ -1,6 +1,7 @@
 """Ingest, the one sequence every upload route runs once it has authorised the caller: a retry answers
 what is stored, then a new upload is admitted, spends the attempt's allowance, and is stored."""
 import time
+from pathlib import Path
 
 import pytest
 
@@ -8,7 +9,8 @@ from conftest import png_bytes
 from sidecar import ingest
 from sidecar.attempts import load_attempt
 from sidecar.db import connect
-from sidecar.errors import Conflict, TooManyRequests
+from sidecar.errors import Conflict, NotFound, TooManyRequests
+from sidecar.retention.purge import delete_dependants
 
 
 @pytest.fixture
@@ -65,3 +67,25 @@ def test_an_event_retry_spends_nothing(db, config):
         ingest.event(db, config, load_attempt(db, 1), {**event, "client_event_id": "e3"})
     # Retries are answered even with the allowance spent.
     assert ingest.event(db, config, load_attempt(db, 1), event) == (first, False)
+
+
+def test_an_upload_whose_attempt_is_purged_meanwhile_is_told_so_and_keeps_nothing(app, db, config):
+    """A purge may commit between an upload's check of its attempt and the upload's rows: 404, not 500."""
+    images, attempt = app.config["IMAGES"], load_attempt(db, 1)
+    ingest.camshot(db, config, images, attempt, shot("s1"), png_bytes())
+    with db.transaction():
+        delete_dependants(db, "camshots", "id", [row[0] for row in db.execute("SELECT id FROM camshots")])
+        db.execute("DELETE FROM camshots")
+        delete_dependants(db, "attempts", "id", [1])
+        db.execute("DELETE FROM attempts WHERE id = 1")
+    kept = stored_files(app)
+    with pytest.raises(NotFound, match="Attempt 1 was deleted while this upload arrived") as refused:
+        ingest.camshot(db, config, images, attempt, shot("s2"), png_bytes())
+    assert refused.value.code == "attempt_deleted"
+    assert db.execute("SELECT count(*) FROM camshots").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM camshot_originals").fetchone()[0] == 0
+    assert stored_files(app) == kept
+
+
+def stored_files(app):
+    return {path for path in Path(app.config["DATA_DIR"]).rglob("*") if path.is_file() and "images" in path.parts}
