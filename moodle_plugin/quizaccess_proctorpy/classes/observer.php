@@ -47,7 +47,7 @@ class observer {
     public static function attempt_started(\mod_quiz\event\attempt_started $event): void {
         try {
             $proctored = proctored_attempt::load($event->objectid, sidecar_client::from_config(self::TIMEOUT));
-            if (proctoring_settings::is_enabled($proctored->quizobj->get_quiz()) && !$proctored->is_exempt()) {
+            if (proctoring_settings::is_enabled($proctored->quiz_settings()->get_quiz()) && !$proctored->is_exempt()) {
                 $proctored->register();
             }
         } catch (sidecar_exception $e) {

@@ -198,6 +198,61 @@ final class external_test extends \advanced_testcase {
     }
 
     /**
+     * An attempt at a quiz whose proctoring the teacher switched off is not forwarded.
+     */
+    public function test_quiz_with_proctoring_switched_off_is_refused(): void {
+        global $DB;
+        $attempt = $this->start_attempt($this->quiz, $this->student);
+        $DB->set_field('quizaccess_proctorpy', 'enabled', 0, ['quizid' => $this->quiz->id]);
+        $answer = self::call('upload_camshot', self::upload_args($attempt->id, base64_encode(self::image_bytes())));
+        $this->assertSame('err_notproctored', $answer['error']);
+        $this->assertSame([], $this->sidecar_attempt($this->client, $attempt->id)['shots']);
+    }
+
+    /**
+     * The student's own attempt in progress is refused once the quiz is hidden from students: the camshot is
+     * forwarded only after Moodle's login to the quiz's course module.
+     */
+    public function test_hidden_quiz_is_refused(): void {
+        $attempt = $this->start_attempt($this->quiz, $this->student);
+        set_coursemodule_visible($this->quiz->cmid, 0);
+        $answer = self::call('upload_camshot', self::upload_args($attempt->id, base64_encode(self::image_bytes())));
+        $this->assertSame('requireloginerror', $answer['error']);
+        $this->assertSame('requireloginerror', self::call('send_event', ['attemptid' => $attempt->id,
+            'type' => 'focus_lost', 'at' => (int) (microtime(true) * 1000), 'clienteventid' => 'ev1'])['error']);
+        $this->assertSame([], $this->sidecar_attempt($this->client, $attempt->id)['shots']);
+    }
+
+    /**
+     * An attempt id that does not exist is refused.
+     */
+    public function test_unknown_attempt_is_refused(): void {
+        $this->setUser($this->student);
+        $answer = self::call('upload_camshot', self::upload_args(987654, base64_encode(self::image_bytes())));
+        $this->assertSame('invalidrecordunknown', $answer['error']);
+    }
+
+    /**
+     * The checked attempt loads its quiz, with its proctoring settings and the owner's overrides, when asked.
+     */
+    public function test_checked_attempt_loads_its_quiz_with_the_owners_overrides(): void {
+        $attempt = $this->start_attempt($this->quiz, $this->student);
+        $timeclose = time() + 7200;
+        \mod_quiz\quiz_settings::create($this->quiz->id)->get_override_manager()->save_override(
+            ['userid' => $this->student->id, 'timeclose' => $timeclose]
+        );
+        $proctored = local\proctored_attempt::for_current_user($attempt->id);
+        $this->assertEquals($attempt->id, $proctored->attempt->id);
+        $this->assertFalse(property_exists($proctored->attempt, 'proctorpy_cmid'));
+        $this->assertFalse(property_exists($proctored->attempt, 'ctxid'));
+        $quiz = $proctored->quiz_settings()->get_quiz();
+        $this->assertEquals($this->quiz->id, $quiz->id);
+        $this->assertEquals($timeclose, $quiz->timeclose);
+        $this->assertTrue(proctoring_settings::is_enabled($quiz));
+        $this->assertEquals($this->quiz->cmid, $proctored->quiz_settings()->get_cmid());
+    }
+
+    /**
      * A user without access to the quiz's course is refused before anything else.
      */
     public function test_user_outside_the_course_is_refused(): void {

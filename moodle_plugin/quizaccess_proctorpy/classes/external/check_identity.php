@@ -83,7 +83,7 @@ class check_identity extends external_api {
             'frames'
         ));
         $proctored = proctored_attempt::for_current_user($params['attemptid']);
-        if (!identity_step::pending($proctored->quizobj->get_quiz(), $params['attemptid'])) {
+        if (!identity_step::pending($proctored->quiz_settings()->get_quiz(), $params['attemptid'])) {
             throw new \moodle_exception('err_identitystepover', 'quizaccess_proctorpy');
         }
         $checked = array_map([forwarding::class, 'image'], $params['frames']);

@@ -62,7 +62,7 @@ class get_identity_challenge extends external_api {
     public static function execute(int $attemptid): array {
         $params = self::validate_parameters(self::execute_parameters(), compact('attemptid'));
         $proctored = proctored_attempt::for_current_user($params['attemptid']);
-        if (!identity_step::pending($proctored->quizobj->get_quiz(), $params['attemptid'])) {
+        if (!identity_step::pending($proctored->quiz_settings()->get_quiz(), $params['attemptid'])) {
             throw new \moodle_exception('err_identitystepover', 'quizaccess_proctorpy');
         }
         $challenge = forwarding::run(function () use ($proctored) {

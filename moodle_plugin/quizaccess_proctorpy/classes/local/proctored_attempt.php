@@ -39,21 +39,19 @@ use quizaccess_proctorpy\vocabulary;
 class proctored_attempt {
     /** @var \stdClass row of quiz_attempts */
     public $attempt;
-    /** @var quiz_settings the quiz, with its proctoring settings */
-    public $quizobj;
+    /** @var quiz_settings|null the quiz with its proctoring settings, loaded when first needed */
+    private $quizobj = null;
     /** @var sidecar_client client of the configured sidecar */
     private $client;
 
     /**
-     * An attempt with its quiz.
+     * An attempt, its quiz loaded when first needed.
      *
      * @param \stdClass $attempt row of quiz_attempts
-     * @param quiz_settings $quizobj its quiz
      * @param sidecar_client $client sidecar client
      */
-    public function __construct(\stdClass $attempt, quiz_settings $quizobj, sidecar_client $client) {
+    public function __construct(\stdClass $attempt, sidecar_client $client) {
         $this->attempt = $attempt;
-        $this->quizobj = $quizobj;
         $this->client = $client;
     }
 
@@ -67,37 +65,65 @@ class proctored_attempt {
     public static function load(int $attemptid, ?sidecar_client $client = null): self {
         global $DB;
         $attempt = $DB->get_record('quiz_attempts', ['id' => $attemptid], '*', MUST_EXIST);
-        return new self(
-            $attempt,
-            quiz_settings::create($attempt->quiz, $attempt->userid),
-            $client ?? sidecar_client::from_config()
-        );
+        return new self($attempt, $client ?? sidecar_client::from_config());
     }
 
     /**
      * Load an attempt the current user is taking now, for the capture module's calls.
      *
      * Checks login to the quiz's course module, that the attempt is the user's own, that it is
-     * in progress, and that its quiz is proctored.
+     * in progress, and that its quiz is proctored. A camshot arrives every few seconds from every
+     * examinee: one query reads what these checks need, and the quiz with all its access rules'
+     * settings and the user's overrides (which no check reads) is loaded only when a caller asks.
      *
      * @param int $attemptid quiz attempt id
      * @return self
      * @throws \moodle_exception when any of those does not hold
      */
     public static function for_current_user(int $attemptid): self {
-        global $USER;
-        $proctored = self::load($attemptid);
-        \core_external\external_api::validate_context($proctored->quizobj->get_context());
-        if ((int) $proctored->attempt->userid !== (int) $USER->id) {
+        global $DB, $USER;
+        $found = $DB->get_record_sql(
+            "SELECT qa.*, cm.id AS proctorpy_cmid, COALESCE(p.enabled, 0) AS proctorpy_enabled, "
+                . \context_helper::get_preload_record_columns_sql('ctx') . "
+               FROM {quiz_attempts} qa
+               JOIN {quiz} q ON q.id = qa.quiz
+               JOIN {modules} m ON m.name = 'quiz'
+               JOIN {course_modules} cm ON cm.module = m.id AND cm.instance = q.id AND cm.course = q.course
+               JOIN {context} ctx ON ctx.instanceid = cm.id AND ctx.contextlevel = :contextlevel
+          LEFT JOIN {quizaccess_proctorpy} p ON p.quizid = q.id
+              WHERE qa.id = :attemptid",
+            ['attemptid' => $attemptid, 'contextlevel' => CONTEXT_MODULE],
+            MUST_EXIST
+        );
+        // The quiz's context comes with the attempt; the preload leaves the attempt's own fields.
+        \context_helper::preload_from_record($found);
+        $cmid = (int) $found->proctorpy_cmid;
+        $enabled = (bool) $found->proctorpy_enabled;
+        unset($found->proctorpy_cmid, $found->proctorpy_enabled);
+        // Login to the course module: enrolled, course and quiz visible to the user, the quiz's availability met.
+        \core_external\external_api::validate_context(\context_module::instance($cmid));
+        if ((int) $found->userid !== (int) $USER->id) {
             throw new \moodle_exception('err_notyourattempt', 'quizaccess_proctorpy');
         }
-        if ($proctored->attempt->state !== quiz_attempt::IN_PROGRESS) {
+        if ($found->state !== quiz_attempt::IN_PROGRESS) {
             throw new \moodle_exception('err_attemptnotinprogress', 'quizaccess_proctorpy');
         }
-        if (!proctoring_settings::is_enabled($proctored->quizobj->get_quiz())) {
+        if (!$enabled) {
             throw new \moodle_exception('err_notproctored', 'quizaccess_proctorpy');
         }
-        return $proctored;
+        return new self($found, sidecar_client::from_config());
+    }
+
+    /**
+     * The attempt's quiz, with its proctoring settings and the owner's overrides.
+     *
+     * @return quiz_settings
+     */
+    public function quiz_settings(): quiz_settings {
+        if ($this->quizobj === null) {
+            $this->quizobj = quiz_settings::create((int) $this->attempt->quiz, (int) $this->attempt->userid);
+        }
+        return $this->quizobj;
     }
 
     /**
@@ -106,7 +132,7 @@ class proctored_attempt {
      * @return bool
      */
     public function is_exempt(): bool {
-        return has_capability('quizaccess/proctorpy:bypass', $this->quizobj->get_context(), $this->attempt->userid);
+        return has_capability('quizaccess/proctorpy:bypass', $this->quiz_settings()->get_context(), $this->attempt->userid);
     }
 
     /**
@@ -117,16 +143,16 @@ class proctored_attempt {
     public function register(): void {
         global $DB;
         $user = $DB->get_record('user', ['id' => $this->attempt->userid], '*', MUST_EXIST);
-        $quiz = $this->quizobj->get_quiz();
-        $course = $this->quizobj->get_course();
-        $context = $this->quizobj->get_context();
+        $quiz = $this->quiz_settings()->get_quiz();
+        $course = $this->quiz_settings()->get_course();
+        $context = $this->quiz_settings()->get_context();
         $body = [
             'user_id' => (int) $user->id,
             'user_fullname' => fullname($user),
             'course_id' => (int) $course->id,
             'course_name' => format_string($course->fullname, true, ['context' => $context]),
             'quiz_id' => (int) $quiz->id,
-            'cm_id' => (int) $this->quizobj->get_cmid(),
+            'cm_id' => (int) $this->quiz_settings()->get_cmid(),
             'quiz_name' => format_string($quiz->name, true, ['context' => $context]),
             'started_at' => (int) $this->attempt->timestart,
         ] + proctoring_settings::snapshot($quiz);
