@@ -41,6 +41,27 @@ def release_zip(folder, target):
     return target
 
 
+def choose_and_upload(journey, picker, zip_path, name):
+    """Choose the ZIP in the file picker's upload form and send it; wait until the picker names it as uploaded.
+
+    The picker opens on the repository used last and draws its panel again when a listing answers, so a form
+    filled in just before may be drawn over: its button then finds no file and says so ("No files attached").
+    The file is then chosen again, in the form drawn last.
+    """
+    uploaded = picker.page.locator(".filepicker-filename", has_text=zip_path.name)
+    no_file = picker.page.locator(".fp-msg-error:visible")
+    for _ in range(3):
+        picker.locator("input[type=file][name=repo_upload_file]").set_input_files(str(zip_path))
+        journey.shot(picker.page, f"{name}-file-picker", full_page=False)
+        picker.locator(".fp-upload-btn").click()
+        # The upload goes through Moodle's repository AJAX, slow on a busy machine.
+        uploaded.or_(no_file).first.wait_for(timeout=120000)
+        if uploaded.is_visible():
+            return
+        no_file.locator(".fp-msg-butok").click()
+    pytest.fail("the file picker's upload form found no file, three times", pytrace=False)
+
+
 def install_zip(journey, zip_path, name, expected):
     """Site administration > Plugins > Install plugins, as an admin installs or upgrades a plugin: the ZIP through
     Moodle's file picker, its validation, then the plugins check (where the plugin is `expected`, "To be installed"
@@ -51,11 +72,7 @@ def install_zip(journey, zip_path, name, expected):
     page.click("#page-content [name=zipfilechoose]")
     picker = page.locator(".file-picker:visible")
     picker.locator(".fp-repo-name", has_text="Upload a file").click()
-    picker.locator("input[type=file][name=repo_upload_file]").set_input_files(str(zip_path))
-    journey.shot(page, f"{name}-file-picker", full_page=False)
-    picker.locator(".fp-upload-btn").click()
-    # The upload goes through Moodle's repository AJAX, slow on a busy machine.
-    page.locator(".filepicker-filename", has_text=zip_path.name).wait_for(timeout=120000)
+    choose_and_upload(journey, picker, zip_path, name)
     journey.shot(page, f"{name}-install-plugins")
     page.click("#id_submitbutton")
     page.wait_for_load_state()
