@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 from conftest import SECRET, SignedTestClient  # noqa: E402
-from sidecar import create_app, storage  # noqa: E402
+from sidecar import camshots as stored_camshots, create_app, storage  # noqa: E402
 from sidecar.analysis import camshots  # noqa: E402
 from sidecar.analysis.faces import find_faces, load_face_recognition  # noqa: E402
 from sidecar.analysis.worker import work, worker_count  # noqa: E402
@@ -146,7 +146,10 @@ def per_shot(face_recognition, frame_images, rounds, workdir):
             png = stored(frame.resize((width, height), Image.Resampling.LANCZOS), config)
             response = api.post_camshot(png, attempt_id=1, user_id=7, taken_at=(int(time.time()) - 3600) * 1000 + number)
             db = connect(app.config["DATABASE"])
-            shots.append(camshots.load_camshot(db, response.json["id"]))
+            shot = camshots.load_camshot(db, response.json["id"])
+            # What the worker does before it analyses a camshot kept as received: its PNG written.
+            stored_camshots.convert_original(db, storage.image_store(config), shot["id"], shot["path"])
+            shots.append(shot)
             db.close()
         configs = {"pipeline": config,
                    "pipeline at full width": load_config(environ={}, overrides={**config, "analysis.width": width})}
@@ -156,7 +159,7 @@ def per_shot(face_recognition, frame_images, rounds, workdir):
         db, images = connect(app.config["DATABASE"]), storage.image_store(config)
         for _ in range(rounds):
             for shot in shots:
-                with Image.open(app.config["DATA_DIR"] / shot["path"]) as image:
+                with Image.open(io.BytesIO(images.get(shot["path"]))) as image:
                     pixels = np.asarray(image.convert("RGB"))
                 started = time.perf_counter()
                 found = face_recognition.face_locations(pixels, config["analysis.upsample"], config["analysis.model"])
@@ -212,15 +215,15 @@ def end_to_end(face_recognition, burst, rounds, workdir):
             load.append(os.getloadavg()[0])
             api.put_attempt(attempt_id, user_id=7, quiz_id=11, started_at=int(time.time()) - 3600)
             db = connect(app.config["DATABASE"])
-            paths = []
+            pixels = []
             for shot, jpeg in enumerate(jpegs):
                 response = api.post_camshot(jpeg, attempt_id=attempt_id, user_id=7,
                                             taken_at=(int(time.time()) - 3600) * 1000 + shot * 30_000)
                 assert response.status_code == 201, response.json
-                paths.append(camshots.load_camshot(db, response.json["id"])["path"])
-            pixels = []
-            for path in paths:
-                with Image.open(app.config["DATA_DIR"] / path) as image:
+                path = camshots.load_camshot(db, response.json["id"])["path"]
+                # The pixels the worker will store and analyse: its PNG, made here as the worker will make it.
+                png = stored_camshots.read_png(db, storage.image_store(config), response.json["id"], path)
+                with Image.open(io.BytesIO(png)) as image:
                     pixels.append(np.asarray(image.convert("RGB")))
 
             def drain():
