@@ -151,7 +151,8 @@ def read_png(db, images, camshot_id, path):
 
 
 def convert_original(db, images, camshot_id, path):
-    """Write a camshot's PNG to the image store from its original and drop the original; nothing if it has none.
+    """Write a camshot's PNG to the image store from its original and drop the original; the PNG's bytes, or
+    None if it has no original.
 
     The PNG is durable before the original goes, so a crash between the two makes the next try write the
     same bytes again. bytes and sha256 then describe the PNG, as they described the original before.
@@ -159,7 +160,7 @@ def convert_original(db, images, camshot_id, path):
     """
     original = originals(db, [camshot_id]).get(camshot_id)
     if original is None:
-        return
+        return None
     png = converted(original)
     images.put(path, png)
     with write_transaction(db, exclusive=False):
@@ -168,6 +169,7 @@ def convert_original(db, images, camshot_id, path):
         db.execute("DELETE FROM camshot_originals WHERE camshot_id = ?", [camshot_id])
     if db.execute("SELECT 1 FROM camshots WHERE id = ?", [camshot_id]).fetchone() is None:
         images.discard(path)
+    return png
 
 
 def image_file(db, images, camshot_id, size):

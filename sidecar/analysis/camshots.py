@@ -48,6 +48,11 @@ def read_image(images, relative):
         data = images.get(relative)
     except FileNotFoundError:
         raise Unreadable("The image file is missing; it may have been deleted.") from None
+    return decode_stored(data)
+
+
+def decode_stored(data):
+    """The RGB image of a stored PNG; Unreadable when it cannot be decoded."""
     try:
         with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
             return image.convert("RGB")
@@ -73,10 +78,13 @@ def judge(db, config, camshot, faces, burst=None):
     return verdict(faces, own, others, config["analysis.match_threshold"])
 
 
-def analyse(db, config, images, camshot, burst=None):
-    """(verdict, faces) of a camshot; Unreadable when its image cannot be read."""
+def analyse(db, config, images, camshot, burst=None, png=None):
+    """(verdict, faces) of a camshot; Unreadable when its image cannot be read.
+
+    png: the camshot's stored PNG when the caller has just written it, so it is not read back from the store.
+    """
     burst = burst or Burst()
-    image = read_image(images, camshot["path"])
+    image = read_image(images, camshot["path"]) if png is None else decode_stored(png)
     faces = find_faces(image, config, tracked_face(db, images, camshot, image, burst))
     if camshot["kind"] == "attempt":
         burst.latest[camshot["attempt_id"]] = (camshot["taken_at"], image, faces.boxes)
@@ -163,9 +171,9 @@ def process(db, config, images, job, burst=None):
     if camshot is None:
         return None
     frozen.freeze(db, config, images, camshot["attempt_id"])
-    convert_original(db, images, camshot["id"], camshot["path"])
+    png = convert_original(db, images, camshot["id"], camshot["path"])
     try:
-        result, faces = analyse(db, config, images, camshot, burst)
+        result, faces = analyse(db, config, images, camshot, burst, png)
         error = None
     except Unreadable as problem:
         result, faces, error = Verdict("unreadable", None, [], None, None), None, str(problem)
