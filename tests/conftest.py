@@ -406,6 +406,15 @@ def api(client):
     return SignedTestClient(client)
 
 
+def query(app, sql, params=()):
+    """The rows a statement reads from an app's database, on a connection of its own."""
+    db = connect(app.config["DATABASE"])
+    try:
+        return db.execute(sql, params).fetchall()
+    finally:
+        db.close()
+
+
 def png_bytes(width=320, height=240, colour=(90, 120, 150)):
     out = io.BytesIO()
     Image.new("RGB", (width, height), colour).save(out, format="PNG")

@@ -14,7 +14,7 @@ from PIL import Image
 
 from conftest import (
     FACES, REPO, SECRET, challenge_frames, config_env, convert_originals, face_bytes, identity_challenge, png_bytes,
-    post_frames, post_identity, stored_keys,
+    post_frames, post_identity, query, stored_keys,
 )
 from sidecar import camshots
 from sidecar.analysis import queue
@@ -26,14 +26,6 @@ from sidecar.client import multipart
 from sidecar.db import connect
 
 THRESHOLD = 0.6
-
-
-def rows(app, sql, params=()):
-    db = connect(app.config["DATABASE"])
-    try:
-        return db.execute(sql, params).fetchall()
-    finally:
-        db.close()
 
 
 def put_reference(api, user_id, relative):
@@ -154,11 +146,11 @@ def test_reference_photo_is_stored_with_its_encoding(app, api):
     response = put_reference(api, 7, "obama/obama.jpg")
     assert response.status_code == 200, response.json
     assert response.json["faces"] == 1 and response.json["replaced"] == 0
-    (path, encoding, source), = rows(app, "SELECT path, encoding, source FROM reference_photos WHERE user_id = 7")
+    (path, encoding, source), = query(app, "SELECT path, encoding, source FROM reference_photos WHERE user_id = 7")
     assert source == "profile" and len(encoding) == 128 * 8
     with Image.open(io.BytesIO(app.config["IMAGES"].get(path))) as stored:
         assert stored.format == "PNG" and stored.width <= 640 and not stored.info.get("exif")
-    audit = rows(app, "SELECT action, selection, bytes FROM audit_log")
+    audit = query(app, "SELECT action, selection, bytes FROM audit_log")
     assert audit == [("reference_upload", '{"user_id": 7}', response.json["bytes"])]
 
 
@@ -167,7 +159,7 @@ def test_a_new_reference_photo_replaces_the_old_one(app, api):
     first = put_reference(api, 7, "obama/obama.jpg").json
     second = put_reference(api, 7, "obama/obama2.jpg").json
     assert second["replaced"] == 1
-    assert rows(app, "SELECT id FROM reference_photos") == [(second["id"],)]
+    assert query(app, "SELECT id FROM reference_photos") == [(second["id"],)]
     files = stored_keys(app.config["IMAGES"], "references")
     assert [f.rsplit("/", 1)[1] for f in files] == [second["id"] + ".png"] and first["id"] != second["id"]
 
@@ -180,7 +172,7 @@ def test_reference_photo_without_exactly_one_face_is_refused(app, api, relative,
     response = put_reference(api, 7, relative)
     assert response.status_code == 422
     assert response.json["error"] == code and "face" in response.json["message"]
-    assert rows(app, "SELECT count(*) FROM reference_photos") == [(0,)]
+    assert query(app, "SELECT count(*) FROM reference_photos") == [(0,)]
     assert stored_keys(app.config["IMAGES"], "references") == []
 
 
@@ -197,7 +189,7 @@ def test_bad_reference_uploads_are_refused(app, api, path, body, status, code):
     response = api.open("PUT", path, data, ctype)
     assert response.status_code == status and response.json["error"] == code, response.json
     assert response.json["message"]
-    assert rows(app, "SELECT count(*) FROM reference_photos") == [(0,)]
+    assert query(app, "SELECT count(*) FROM reference_photos") == [(0,)]
 
 
 def test_reference_needs_a_signature(client):
@@ -228,7 +220,7 @@ def test_camshots_get_verdicts_against_the_profile_photo(app, api, config):
         assert len(shot["boxes"]) == (shot["faces"] or 0)
         for top, right, bottom, left in shot["boxes"]:
             assert 0 <= left < right <= shot["width"] and 0 <= top < bottom <= shot["height"]
-    assert rows(app, "SELECT state, tries FROM jobs") == [("done", 1)] * 4
+    assert query(app, "SELECT state, tries FROM jobs") == [("done", 1)] * 4
 
 
 def test_without_any_reference_one_face_is_ok_with_no_distance(api, config):
@@ -283,7 +275,7 @@ def test_a_corrupt_file_is_unreadable_and_the_worker_goes_on(app, api, config):
     api.put_attempt(1)
     broken, good = post_shots(api, "obama/obama2.jpg", "obama/obama1.jpg")
     convert_originals(app.config["DATABASE"], app.config["IMAGES"])
-    (path,), = rows(app, "SELECT path FROM camshots WHERE id = ?", [broken])
+    (path,), = query(app, "SELECT path FROM camshots WHERE id = ?", [broken])
     images = app.config["IMAGES"]
     images.put(path, images.get(path)[:200])  # truncated in the store after its PNG was written
     assert work(config, until_idle=True) == 2
@@ -297,7 +289,7 @@ def test_a_missing_file_is_unreadable(app, api, config):
     api.put_attempt(1)
     shot, = post_shots(api, "obama/obama2.jpg")
     convert_originals(app.config["DATABASE"], app.config["IMAGES"])
-    (path,), = rows(app, "SELECT path FROM camshots WHERE id = ?", [shot])
+    (path,), = query(app, "SELECT path FROM camshots WHERE id = ?", [shot])
     app.config["IMAGES"].delete(path)
     work(config, until_idle=True)
     assert shots_by_id(api)[shot]["status"] == "unreadable" and "missing" in shots_by_id(api)[shot]["error"]
@@ -324,7 +316,7 @@ def test_a_dead_workers_job_is_retried_after_its_lease(app, api, config):
     finally:
         db.close()
     assert work(config, until_idle=True) == 1
-    assert rows(app, "SELECT state, tries FROM jobs") == [("done", 3)]
+    assert query(app, "SELECT state, tries FROM jobs") == [("done", 3)]
     assert shots_by_id(api)[shot]["status"] == "ok"
 
 
@@ -344,7 +336,7 @@ def test_a_job_that_keeps_killing_workers_becomes_unreadable(app, api, config):
         db.close()
     shot_row = shots_by_id(api)[shot]
     assert shot_row["status"] == "unreadable" and "3 tries" in shot_row["error"]
-    assert rows(app, "SELECT state FROM jobs") == [("failed",)]
+    assert query(app, "SELECT state FROM jobs") == [("failed",)]
 
 
 @pytest.mark.engines
@@ -389,7 +381,7 @@ def test_a_killed_worker_process_loses_nothing(app, api, config, tmp_path):
     try:
         deadline = time.time() + 60
         while time.time() < deadline:
-            states = dict(rows(app, "SELECT state, count(*) FROM jobs GROUP BY state"))
+            states = dict(query(app, "SELECT state, count(*) FROM jobs GROUP BY state"))
             if states.get("done") and states.get("running"):
                 break
             time.sleep(0.005)
@@ -398,18 +390,18 @@ def test_a_killed_worker_process_loses_nothing(app, api, config, tmp_path):
     finally:
         if first.poll() is None:
             first.kill()
-    killed = {row[0] for row in rows(app, "SELECT camshot_id FROM jobs WHERE state = 'running'")}
+    killed = {row[0] for row in query(app, "SELECT camshot_id FROM jobs WHERE state = 'running'")}
     assert killed  # the job it was in, and those claimed with it (worker.BURST)
     second = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120
-        while time.time() < deadline and rows(app, "SELECT count(*) FROM jobs WHERE state != 'done'") != [(0,)]:
+        while time.time() < deadline and query(app, "SELECT count(*) FROM jobs WHERE state != 'done'") != [(0,)]:
             time.sleep(0.2)
     finally:
         second.terminate()
         second.wait(timeout=30)
     assert second.returncode == 0  # SIGTERM lets it finish its job and exit cleanly
-    tries = dict(rows(app, "SELECT camshot_id, tries FROM jobs WHERE state = 'done'"))
+    tries = dict(query(app, "SELECT camshot_id, tries FROM jobs WHERE state = 'done'"))
     assert sorted(tries) == sorted(ids)
     assert all(t == (2 if c in killed else 1) for c, t in tries.items())
     assert all(s["status"] != "pending" for s in shots_by_id(api).values())
@@ -450,14 +442,14 @@ def test_identity_check_matches_the_profile_photo(app, api):
     assert answer["passed"] is True and answer["faces"] == 1 and answer["reference"] == "profile"
     # Synchronous: the verdict is in the answer itself, no worker had to run (its speed is measured in bench/).
     assert answer["distance"] < THRESHOLD and "matches" in answer["message"]
-    (photo_id, attempt_id, path), = rows(
+    (photo_id, attempt_id, path), = query(
         app, "SELECT id, attempt_id, path FROM reference_photos WHERE source = 'identity'")
-    (shot_path,), = rows(app, "SELECT path FROM camshots WHERE id = ?", [answer["id"]])
+    (shot_path,), = query(app, "SELECT path FROM camshots WHERE id = ?", [answer["id"]])
     assert (photo_id, attempt_id) == (answer["id"], 1)
     # The reference owns a copy, so purging or exporting counts each file once per row.
     images = app.config["IMAGES"]
     assert path != shot_path and images.get(path) == images.get(shot_path)
-    assert rows(app, "SELECT state FROM jobs") == [("done",)]
+    assert query(app, "SELECT state FROM jobs") == [("done",)]
     shot = shots_by_id(api)[answer["id"]]
     assert shot["kind"] == "identity" and shot["status"] == "ok"
 
@@ -475,7 +467,7 @@ def test_identity_check_follows_the_quiz_setting(app, api, check, relative, pass
     put_reference(api, 7, "obama/obama.jpg")
     answer = post_identity(api, relative).json
     assert answer["passed"] is passed and word in answer["message"], answer
-    assert rows(app, "SELECT count(*) FROM reference_photos WHERE source = 'identity'") == [(0,)]
+    assert query(app, "SELECT count(*) FROM reference_photos WHERE source = 'identity'") == [(0,)]
     # The profile photo, and the attempt's frozen copy of it once a photo was judged: frames refused by the
     # liveness check store no photo, and the reference is frozen at the attempt's first judged photo.
     assert len(stored_keys(app.config["IMAGES"], "references")) == (2 if answer["id"] else 1)
@@ -503,7 +495,7 @@ def test_identity_photo_sent_twice_is_stored_and_answered_once(app, api):
     again = post_frames(api, frames, challenge["id"], client_shot_id="id-1")  # the answer was lost: sent again
     assert (first.status_code, again.status_code) == (200, 200)
     assert first.json == again.json
-    assert rows(app, "SELECT count(*) FROM camshots") == [(1,)]
+    assert query(app, "SELECT count(*) FROM camshots") == [(1,)]
 
 
 @pytest.mark.engines
@@ -517,7 +509,7 @@ def test_identity_photos_spend_the_attempt_s_camshot_allowance(app, api, config)
     # At most the refill time of one upload: the checks took seconds of it.
     assert over.status_code == 429 and 0 < int(over.headers["Retry-After"]) <= 30
     assert post_identity(api, "obama/obama1.jpg", client_shot_id="id-1").status_code == 200  # a retry spends nothing
-    assert rows(app, "SELECT count(*) FROM camshots") == [(2,)]
+    assert query(app, "SELECT count(*) FROM camshots") == [(2,)]
 
 
 @pytest.mark.engines
@@ -563,7 +555,7 @@ def test_bad_identity_uploads_are_refused(app, api, fields, image, status, code)
     body, ctype = multipart(fields, {"frame": [frame] * 6})
     response = api.open("POST", "/api/v1/attempts/1/identity", body, ctype)
     assert response.status_code == status and response.json["error"] == code, response.json
-    assert rows(app, "SELECT count(*) FROM camshots") == [(0,)]
+    assert query(app, "SELECT count(*) FROM camshots") == [(0,)]
 
 
 @pytest.mark.engines
@@ -577,8 +569,8 @@ def test_identity_photo_after_a_passing_check_is_refused_and_not_stored(app, api
     late = post_identity(api, "biden/biden.jpg", client_shot_id="id-3")
     assert late.status_code == 409 and late.json["error"] == "identity_already_passed", late.json
     assert post_frames(api, frames, challenge["id"], client_shot_id="id-2").json == passed  # answered again
-    assert rows(app, "SELECT count(*) FROM camshots WHERE kind = 'identity'") == [(1,)]
-    assert rows(app, "SELECT count(*) FROM reference_photos WHERE source = 'identity'") == [(1,)]
+    assert query(app, "SELECT count(*) FROM camshots WHERE kind = 'identity'") == [(1,)]
+    assert query(app, "SELECT count(*) FROM reference_photos WHERE source = 'identity'") == [(1,)]
 
 
 def test_identity_photo_of_a_finished_attempt_is_refused(app, api):
@@ -586,13 +578,13 @@ def test_identity_photo_of_a_finished_attempt_is_refused(app, api):
     assert api.json("POST", "/api/v1/attempts/1/finish", {"finished_at": int(time.time())}).status_code == 200
     response = post_identity(api, "obama/obama1.jpg")
     assert response.status_code == 409 and response.json["error"] == "attempt_finished", response.json
-    assert rows(app, "SELECT count(*) FROM camshots") == [(0,)]
+    assert query(app, "SELECT count(*) FROM camshots") == [(0,)]
 
 
 def test_identity_for_an_unknown_attempt_is_refused(app, api):
     response = post_identity(api, "obama/obama1.jpg", attempt_id=99)
     assert response.status_code == 409 and response.json["error"] == "unknown_attempt"
-    assert rows(app, "SELECT count(*) FROM camshots") == [(0,)]
+    assert query(app, "SELECT count(*) FROM camshots") == [(0,)]
 
 
 def test_identity_without_frames_is_refused(api):

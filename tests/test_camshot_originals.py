@@ -8,20 +8,12 @@ import zipfile
 import pytest
 from PIL import Image
 
-from conftest import face_bytes, png_declaring, stored_keys
+from conftest import face_bytes, png_declaring, query, stored_keys
 from sidecar import camshots
 from sidecar.analysis.worker import work
 from sidecar.backup import backup, restore
 from sidecar.db import connect
 from sidecar.storage.repair import repair
-
-
-def query(app, sql, params=()):
-    db = connect(app.config["DATABASE"])
-    try:
-        return db.execute(sql, params).fetchall()
-    finally:
-        db.close()
 
 
 def post_jpeg(api, client_shot_id="shot-1"):

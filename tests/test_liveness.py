@@ -9,6 +9,7 @@ from PIL import Image
 
 from conftest import (
     FACES, challenge_frames, face_bytes, identity_challenge, png_bytes, png_declaring, post_frames, post_identity,
+    query,
 )
 from sidecar.analysis import liveness
 from sidecar.analysis.faces import load_face_recognition
@@ -16,7 +17,7 @@ from sidecar.config import ConfigError, load_config
 from sidecar.db import connect
 from sidecar.demo import challenge_pictures, jpeg, webcam_picture
 from sidecar.images import fit_width
-from test_analysis import put_reference, rows
+from test_analysis import put_reference
 
 # One photo of each person, none of them a profile photo in the tests below.
 PHOTOS = ["obama/obama1.jpg", "biden/biden2.jpg", "kit_harington/john2.jpeg", "rose_leslie/img2.jpg",
@@ -92,7 +93,7 @@ def pin(config, challenges):
 
 
 def challenge_rows(app):
-    return rows(app, "SELECT kind, used_at IS NOT NULL, outcome, reason FROM identity_challenges ORDER BY issued_at")
+    return query(app, "SELECT kind, used_at IS NOT NULL, outcome, reason FROM identity_challenges ORDER BY issued_at")
 
 
 @pytest.mark.engines
@@ -110,9 +111,9 @@ def test_a_student_who_follows_the_challenge_passes_and_one_frame_is_kept(app, a
     assert answer.json["passed"] is True and "matches" in answer.json["message"], answer.json
     assert answer.json["refusals_left"] == 3
     # One frame, the one facing the camera, is the identity photo; the others were never stored.
-    assert rows(app, "SELECT kind FROM camshots") == [("identity",)]
+    assert query(app, "SELECT kind FROM camshots") == [("identity",)]
     assert challenge_rows(app) == [(challenge, 1, "passed", None)]
-    (detail,), = rows(app, "SELECT detail FROM audit_log WHERE action = 'identity_check'")
+    (detail,), = query(app, "SELECT detail FROM audit_log WHERE action = 'identity_check'")
     assert detail == f"challenge {challenge}: passed"
 
 
@@ -124,7 +125,7 @@ def test_the_wrong_movement_is_refused(app, api, config, asked, shown):
     answer = post_frames(api, challenge_frames("rose_leslie/img2.jpg", shown), drawn["id"]).json
     assert answer["passed"] is False and answer["status"] == "not_met", answer
     assert answer["message"] == liveness.MESSAGES["not_met"] and answer["refusals_left"] == 2
-    assert rows(app, "SELECT count(*) FROM camshots") == [(0,)]
+    assert query(app, "SELECT count(*) FROM camshots") == [(0,)]
     assert challenge_rows(app) == [(asked, 1, "refused", "not_met")]
 
 
@@ -149,7 +150,7 @@ def test_pictures_that_are_not_a_live_face_are_refused(app, api, config, frames,
     answer = post_frames(api, frames(), identity_challenge(api).json["id"]).json
     assert answer["passed"] is False and answer["status"] == reason, answer
     assert answer["message"] == liveness.MESSAGES[reason]
-    assert rows(app, "SELECT count(*) FROM camshots") == [(0,)]
+    assert query(app, "SELECT count(*) FROM camshots") == [(0,)]
 
 
 @pytest.mark.engines
@@ -181,7 +182,7 @@ def test_a_challenge_is_used_once(app, api, config):
     assert post_frames(api, [png_bytes(320, 240)] * 6, drawn["id"], client_shot_id="first").json["passed"] is False
     replayed = post_frames(api, frames, drawn["id"], client_shot_id="second")
     assert replayed.status_code == 409 and replayed.json["error"] == "challenge_used", replayed.json
-    assert rows(app, "SELECT count(*) FROM camshots") == [(0,)]
+    assert query(app, "SELECT count(*) FROM camshots") == [(0,)]
 
 
 def test_an_expired_challenge_is_refused(app, api, config):
@@ -205,7 +206,7 @@ def test_a_challenge_answers_only_its_own_attempt(app, api):
     for challenge_id in (other, "0" * 32):
         answer = post_frames(api, challenge_frames("obama/obama1.jpg", "closer"), challenge_id)
         assert answer.status_code == 404 and answer.json["error"] == "unknown_challenge", answer.json
-    assert rows(app, "SELECT used_at FROM identity_challenges") == [(None,)]
+    assert query(app, "SELECT used_at FROM identity_challenges") == [(None,)]
 
 
 @pytest.mark.parametrize("frames, status, code", [
@@ -221,7 +222,7 @@ def test_bad_frames_are_refused_and_leave_the_challenge_unused(app, api, frames,
     drawn = identity_challenge(api).json
     answer = post_frames(api, frames, drawn["id"])
     assert answer.status_code == status and answer.json["error"] == code, answer.json
-    assert rows(app, "SELECT used_at FROM identity_challenges") == [(None,)]
+    assert query(app, "SELECT used_at FROM identity_challenges") == [(None,)]
 
 
 @pytest.mark.parametrize("body, status, code", [

@@ -8,8 +8,7 @@ import zipfile
 
 import pytest
 
-from conftest import face_bytes, post_identity, stored_keys
-from test_analysis import rows
+from conftest import face_bytes, post_identity, query, stored_keys
 from sidecar.analysis.worker import work
 from sidecar.client import multipart
 
@@ -68,7 +67,7 @@ def test_profile_photo_swapped_before_the_attempt_and_restored_after_changes_not
     listed = {r["role"]: r["id"] for r in api.get("/api/v1/attempts/1").json["references"]}
     assert listed["profile_today"] == restored["id"] and listed["judged_against"] not in (restored["id"],
                                                                                          accomplice["id"])
-    frozen_image = app.config["IMAGES"].get(rows(app, "SELECT path FROM reference_photos WHERE id = ?",
+    frozen_image = app.config["IMAGES"].get(query(app, "SELECT path FROM reference_photos WHERE id = ?",
                                                  [listed["judged_against"]])[0][0])
     assert frozen_image  # its own copy: the accomplice's photo was replaced in the profile
     html = api.get("/api/v1/attempts/1/report?image_base=/img/").get_data(as_text=True)
@@ -165,7 +164,7 @@ def test_no_reference_and_must_match_refuses_until_a_teacher_approves_the_photo(
     assert "no usable profile photo" in answer["message"]
     state = api.get("/api/v1/attempts/1/identity").json
     assert state["passed"] is False and state["reference"] == "none" and state["photo"]["id"] == answer["id"]
-    assert rows(app, "SELECT count(*) FROM reference_photos") == [(0,)]  # an unmatched face becomes nothing
+    assert query(app, "SELECT count(*) FROM reference_photos") == [(0,)]  # an unmatched face becomes nothing
     html = api.get("/api/v1/attempts/1/report").get_data(as_text=True)
     assert "No reference:" in html and "A teacher can approve the identity photo" in html
 
@@ -173,10 +172,10 @@ def test_no_reference_and_must_match_refuses_until_a_teacher_approves_the_photo(
     assert approved.status_code == 200, approved.json
     assert approved.json["passed"] is True and approved.json["decision"] == "approved"
     assert approved.json["reference"] == "frozen"
-    assert rows(app, "SELECT action, actor_id, actor_name FROM audit_log WHERE action IN ('identity_approve', 'identity_refuse')") == [
+    assert query(app, "SELECT action, actor_id, actor_name FROM audit_log WHERE action IN ('identity_approve', 'identity_refuse')") == [
         ("identity_approve", "5", "Grace Hopper")]
     # The photo is now the attempt's reference, and the student's.
-    assert sorted(r[0] for r in rows(app, "SELECT source FROM reference_photos")) == ["identity", "profile"]
+    assert sorted(r[0] for r in query(app, "SELECT source FROM reference_photos")) == ["identity", "profile"]
     same, other = post_shots(api, "obama/obama2.jpg", "biden/biden.jpg")
     work(config, until_idle=True)
     judged = verdicts(api)
@@ -190,7 +189,7 @@ def test_a_refused_identity_photo_keeps_the_step_closed(app, api):
     photo = post_identity(api, "obama/obama1.jpg").json["id"]
     refused = decide(api, "refuse", photo)
     assert refused.status_code == 200 and refused.json["decision"] == "refused" and refused.json["passed"] is False
-    assert rows(app, "SELECT action, actor_name FROM audit_log WHERE action IN ('identity_approve', 'identity_refuse')") == [
+    assert query(app, "SELECT action, actor_name FROM audit_log WHERE action IN ('identity_approve', 'identity_refuse')") == [
         ("identity_refuse", "Grace Hopper")]
     again = post_identity(api, "obama/obama2.jpg")
     assert again.status_code == 409 and again.json["error"] == "identity_refused"
@@ -241,9 +240,9 @@ def test_frozen_reference_is_exported_and_purged_with_its_attempt(app, api):
     assert f"course-3/quiz-11/attempt-1/judged_against_{frozen}.png" in selection.namelist()
     # Deleting the profile photo (a privacy request for it) leaves the attempt's own copy with the attempt.
     assert api.open("DELETE", "/api/v1/users/7/reference").json["reference_photos"] == 1
-    assert rows(app, "SELECT id FROM reference_photos WHERE source = 'profile'") == [(frozen,)]
+    assert query(app, "SELECT id FROM reference_photos WHERE source = 'profile'") == [(frozen,)]
 
     purged = api.json("POST", "/api/v1/purge", {"attempt_id": 1, "dry_run": False}).json
     assert purged["attempts"] == 1
-    assert rows(app, "SELECT count(*) FROM reference_photos") == [(0,)]
+    assert query(app, "SELECT count(*) FROM reference_photos") == [(0,)]
     assert stored_keys(app.config["IMAGES"], "references") == []
