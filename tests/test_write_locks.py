@@ -1,6 +1,7 @@
 """The hot paths without the database-wide write lock: upload allowances, events, scores and the analysis queue
 stay correct with writers side by side on several connections, and on PostgreSQL a camshot, an event and an
 analysis job go through while another connection holds the lock that migrations, purges and the console take."""
+import fcntl
 import threading
 import time
 import urllib.parse
@@ -180,6 +181,51 @@ def test_two_claims_of_one_job_never_both_record_it(config, location):
 def with_lock_timeout(url):
     """The database URL whose connections wait at most a few seconds for a lock, then fail, rather than hang."""
     return url + "?options=" + urllib.parse.quote("-c lock_timeout=5s")
+
+
+# SQLite's alone: PostgreSQL's writers wait for row locks in the server, each woken when its turn comes.
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_sqlite_writers_take_turns_through_the_writer_lock_file(config, location):
+    """A writer holds the lock file beside the database to its commit, so the next is woken at once, not after
+    SQLite's own busy wait (which sleeps up to 100 ms at a time); readers never take it."""
+    def lock_is_free():
+        with open(f"{location}-writer", "rb") as other:
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            fcntl.flock(other, fcntl.LOCK_UN)
+            return True
+
+    db = connect(location)
+    try:
+        assert lock_is_free()
+        with write_transaction(db, exclusive=False):
+            db.execute("UPDATE attempts SET legal_hold = 1 WHERE id = 1")
+            assert not lock_is_free()
+        assert lock_is_free()
+        assert db.execute("SELECT count(*) FROM attempts").fetchone()[0] == 1 and lock_is_free()
+        # A writer waiting for the lock goes on when the holder commits, and sees what it wrote.
+        spent = threading.Event()
+
+        def spend_while_held():
+            other = connect(location)
+            try:
+                allowances.spend(other, config, 1, "camshots", time.time())
+                spent.set()
+            finally:
+                other.close()
+
+        with write_transaction(db, exclusive=False):
+            db.execute("UPDATE attempts SET legal_hold = 0 WHERE id = 1")
+            waiter = threading.Thread(target=spend_while_held)
+            waiter.start()
+            assert not spent.wait(0.2)  # it waits for the holder's commit
+        waiter.join()
+        assert spent.is_set() and lock_is_free()
+        assert count(location, "SELECT count(*) FROM upload_allowances") == 1
+    finally:
+        db.close()
 
 
 # PostgreSQL's alone: SQLite has one writer at a time, whose lock its hot paths take by design.

@@ -1,5 +1,7 @@
 """The embedded engine: one SQLite file in WAL mode, one writer at a time."""
 import contextlib
+import fcntl
+import os
 import sqlite3
 
 import sqlite_utils
@@ -7,12 +9,14 @@ import sqlite_utils
 from .errors import IntegrityError
 
 BUSY_TIMEOUT_MS = 30_000  # a purge batch or a backup may hold the write lock briefly
+# Writes outside a transaction (sqlite-utils' autocommit) start with one of these.
+WRITE_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
 def connect(path):
     """A connection with the pragmas every part of the sidecar relies on."""
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-    database = SQLiteDatabase(conn, path)
+    database = SQLiteDatabase(conn, path, open_writer_lock(path))
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
     # FULL makes each commit durable on power loss too, not only on a process crash:
@@ -21,6 +25,24 @@ def connect(path):
     if path != ":memory:" and database.utils.journal_mode != "wal":
         database.utils.enable_wal()
     return database
+
+
+def open_writer_lock(path):
+    """The file descriptor of the database's writer lock (its file beside the database, "-writer"), or None.
+
+    SQLite's own wait for its write lock sleeps 1 ms, then longer, up to 100 ms at a time, whoever
+    released the lock meanwhile: at 16 uploads at once that put a tenth of them 100 to 250 ms
+    behind. Writers that first take this lock (an flock of their own file descriptor, so threads
+    and processes alike take turns) hand SQLite's lock on within a couple of milliseconds. None
+    for an in-memory database, or a data dir this process cannot write: SQLite's own lock still
+    keeps writers one at a time there, and answers the write.
+    """
+    if path == ":memory:":
+        return None
+    try:
+        return os.open(f"{path}-writer", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return None
 
 
 class SQLiteDatabase:
@@ -33,17 +55,40 @@ class SQLiteDatabase:
     lock_rows = ""
     lock_rows_to_delete = ""
 
-    def __init__(self, conn, path):
+    def __init__(self, conn, path, writer_lock=None):
         self.conn = conn
         self.path = path
         self.utils = sqlite_utils.Database(conn)
+        self.writer_lock = writer_lock
 
     def execute(self, sql, params=()):
         """Run one statement; outside a transaction, a write commits at once (sqlite-utils' rule)."""
         try:
+            if not self.conn.in_transaction and sql.lstrip()[:7].upper().startswith(WRITE_STATEMENTS):
+                with self.writer_turn():
+                    return self.utils.execute(sql, params)
             return self.utils.execute(sql, params)
         except sqlite3.IntegrityError as error:
             raise IntegrityError(str(error)) from error
+
+    @contextlib.contextmanager
+    def writer_turn(self):
+        """Hold the writer lock for the block (see open_writer_lock).
+
+        The wait has no timeout of its own, and needs none: every holder is a write of this code
+        between its flock and its commit, whose own wait for SQLite's lock is bounded by the busy
+        timeout, and the kernel drops the lock of a process that dies. A waiter sleeps in the
+        kernel until it is its turn; looking again every millisecond instead cost a fifth more
+        CPU per camshot at 16 uploads at once.
+        """
+        if self.writer_lock is None:
+            yield
+            return
+        fcntl.flock(self.writer_lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self.writer_lock, fcntl.LOCK_UN)
 
     def execute_many(self, sql, rows):
         """Run one statement for each row of parameters."""
@@ -65,13 +110,14 @@ class SQLiteDatabase:
 
         SQLite has one writer at a time whatever `exclusive` says.
         """
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self
-        except BaseException:
-            self.conn.rollback()
-            raise
-        self.conn.commit()
+        with self.writer_turn():
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self
+            except BaseException:
+                self.conn.rollback()
+                raise
+            self.conn.commit()
 
     def rollback(self):
         self.conn.rollback()
@@ -119,3 +165,6 @@ class SQLiteDatabase:
 
     def close(self):
         self.conn.close()
+        if self.writer_lock is not None:
+            os.close(self.writer_lock)
+            self.writer_lock = None
