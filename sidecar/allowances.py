@@ -6,7 +6,7 @@ fill the disk or flood the analysis queue.
 """
 import math
 
-from .db import without_fsync, write_transaction
+from .db import without_fsync
 from .errors import TooManyRequests
 
 # What an attempt uploads, and the setting that gives its rate per minute.
@@ -20,28 +20,32 @@ def spend(db, config, attempt_id, what, now):
     worth, so a queue left by a short outage drains at once. It lives in the database, so every
     gunicorn worker process and every node spends from the same bucket.
 
-    Without the database-wide lock, and still never spent twice: the bucket's row is made if it is
-    missing (its primary key settles two first spenders: the second waits for the first's commit and
-    inserts nothing), then read under its row lock (db.lock_rows; SQLite's one writer), so spenders
-    of one attempt read, check and write it one after the other, and spenders of others never wait.
+    One statement, without the database-wide lock, and still never spent twice: the bucket's row
+    is made full less one if it is missing, else refilled and spent under its row lock (the upsert
+    takes it; SQLite's one writer), and only while a whole upload is left, so spenders of one
+    attempt read, check and write it one after the other, and spenders of others never wait.
     """
     per_minute = config[RATES[what]]
+    # The bucket refilled since its last spend; a spender that read the clock before another's commit refills
+    # nothing, nor turns the clock back.
+    gone = "CASE WHEN :now > upload_allowances.updated_at THEN :now - upload_allowances.updated_at ELSE 0 END"
+    refilled = (f"CASE WHEN upload_allowances.allowance + ({gone}) * :per_second > :most THEN :most "
+                f"ELSE upload_allowances.allowance + ({gone}) * :per_second END")
     # Like a nonce, an allowance only has to outlive a process crash, not a power cut.
-    with without_fsync(db), write_transaction(db, exclusive=False):
-        db.execute(
-            "INSERT INTO upload_allowances (attempt_id, what, allowance, updated_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (attempt_id, what) DO NOTHING",
-            [attempt_id, what, per_minute, now],
-        )
-        left, updated_at = db.execute(
-            "SELECT allowance, updated_at FROM upload_allowances WHERE attempt_id = ? AND what = ?" + db.lock_rows,
-            [attempt_id, what]).fetchone()
-        # A spender that read the clock before another's commit refills nothing, nor turns the clock back.
+    with without_fsync(db):
+        spent = db.execute(
+            "INSERT INTO upload_allowances (attempt_id, what, allowance, updated_at) VALUES (:attempt, :what, :most - 1, :now) "
+            f"ON CONFLICT (attempt_id, what) DO UPDATE SET allowance = {refilled} - 1, "
+            "updated_at = CASE WHEN :now > upload_allowances.updated_at THEN :now ELSE upload_allowances.updated_at END "
+            f"WHERE {refilled} >= 1",
+            {"attempt": attempt_id, "what": what, "now": float(now), "most": float(per_minute),
+             "per_second": per_minute / 60},
+        ).rowcount
+    if not spent:
+        left, updated_at = db.execute("SELECT allowance, updated_at FROM upload_allowances WHERE attempt_id = ? AND what = ?",
+                                      [attempt_id, what]).fetchone()
         allowance = min(per_minute, left + max(0, now - updated_at) * per_minute / 60)
-        if allowance < 1:
-            wait = (1 - allowance) * 60 / per_minute
-            raise TooManyRequests(
-                f"More than {per_minute} {what} per minute for attempt {attempt_id}; "
-                f"try again in {math.ceil(wait)} s.", retry_after=wait)
-        db.execute("UPDATE upload_allowances SET allowance = ?, updated_at = ? WHERE attempt_id = ? AND what = ?",
-                   [allowance - 1, max(now, updated_at), attempt_id, what])
+        wait = max(0, (1 - allowance) * 60 / per_minute)  # none when it refilled since the upsert
+        raise TooManyRequests(
+            f"More than {per_minute} {what} per minute for attempt {attempt_id}; "
+            f"try again in {math.ceil(wait)} s.", retry_after=wait)
