@@ -9,7 +9,7 @@ from PIL import Image
 from . import audit, storage
 from .db import IntegrityError, write_transaction
 from .errors import BadRequest, NotFound
-from .images import decode_original, decode_upload, encode_png, fit_width, fitted_size
+from .images import check_upload, decode_original, decode_upload, encode_png, fit_width, fitted_size
 from .validation import positive_int, required, token
 
 # What the capture routes take: camshots of kind "attempt", taken during the quiz. The other kind
@@ -81,14 +81,17 @@ def store(db, config, images, attempt, fields, data):
     written is removed again, so nothing is left half-stored.
     """
     images.check_free_space(config["storage.min_free_bytes"])
-    # Decoded in full even when it is kept as received: a damaged, oversized or foreign image is refused now.
-    image = decode_upload(data, config)
     original = (data, config["storage.max_width"], config["storage.png_compress_level"], stored_palette_colors(config))
-    width, height = fitted_size(image.width, image.height, config["storage.max_width"])
+    kept_as_received = fields["kind"] != "identity"
+    # Decoded even when it is kept as received: a damaged, oversized or foreign image is refused now.
+    if kept_as_received:
+        stored, size = data, check_upload(data, config)
+    else:
+        image = decode_upload(data, config)
+        stored, size = converted(original, image), image.size
+    width, height = fitted_size(*size, config["storage.max_width"])
     camshot_id = storage.new_id()
     relative = storage.camshot_path(attempt["course_id"], attempt["quiz_id"], attempt["id"], camshot_id).as_posix()
-    kept_as_received = fields["kind"] != "identity"
-    stored = data if kept_as_received else converted(original, image)
     if not kept_as_received:
         images.put(relative, stored)
     now = time.time()
