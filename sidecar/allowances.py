@@ -4,6 +4,7 @@ One allowance per attempt and kind of upload, whichever way the uploads come (fo
 Moodle, or straight from the browser with an upload token), so that looping either route cannot
 fill the disk or flood the analysis queue.
 """
+import contextlib
 import math
 
 from .db import without_fsync
@@ -24,6 +25,9 @@ def spend(db, config, attempt_id, what, now):
     is made full less one if it is missing, else refilled and spent under its row lock (the upsert
     takes it; SQLite's one writer), and only while a whole upload is left, so spenders of one
     attempt read, check and write it one after the other, and spenders of others never wait.
+
+    In the caller's write transaction when there is one, so that an upload and its spend commit
+    together and an upload that is not stored costs nothing; alone, it commits at once.
     """
     per_minute = config[RATES[what]]
     # The bucket refilled since its last spend; a spender that read the clock before another's commit refills
@@ -31,8 +35,8 @@ def spend(db, config, attempt_id, what, now):
     gone = "CASE WHEN :now > upload_allowances.updated_at THEN :now - upload_allowances.updated_at ELSE 0 END"
     refilled = (f"CASE WHEN upload_allowances.allowance + ({gone}) * :per_second > :most THEN :most "
                 f"ELSE upload_allowances.allowance + ({gone}) * :per_second END")
-    # Like a nonce, an allowance only has to outlive a process crash, not a power cut.
-    with without_fsync(db):
+    # Alone, like a nonce, an allowance only has to outlive a process crash, not a power cut.
+    with contextlib.nullcontext() if db.in_transaction else without_fsync(db):
         spent = db.execute(
             "INSERT INTO upload_allowances (attempt_id, what, allowance, updated_at) VALUES (:attempt, :what, :most - 1, :now) "
             f"ON CONFLICT (attempt_id, what) DO UPDATE SET allowance = {refilled} - 1, "

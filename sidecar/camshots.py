@@ -71,8 +71,11 @@ def stored_palette_colors(config):
     return config["storage.palette_colors"] if config["storage.format"] == "palette" else None
 
 
-def store(db, config, images, attempt, fields, data):
+def store(db, config, images, attempt, fields, data, pay=None):
     """Store a checked upload and commit its row and its analysis job.
+
+    pay(db), when given, runs in the transaction of the rows (the attempt's upload allowance), so a camshot is
+    paid for exactly when it is stored; last, so that what it locks is held only to the commit.
 
     A camshot of the quiz is kept as it was received, in its row's transaction (camshot_originals):
     the analysis worker, which decodes it anyway, writes its PNG (convert_original). An identity photo
@@ -111,6 +114,8 @@ def store(db, config, images, attempt, fields, data):
             db.execute(
                 "INSERT INTO jobs (camshot_id, created_at, updated_at) VALUES (?, ?, ?)", [camshot_id, now, now]
             )
+            if pay is not None:
+                pay(db)
     except IntegrityError:
         # The same client_shot_id raced in through another worker: keep its copy, not ours.
         images.discard(relative)

@@ -4,7 +4,8 @@ the caller. The signed, direct and identity routes differ only in how they autho
 The order is written once, here, and matters: a retry (the same client_shot_id or client_event_id)
 answers what was stored and spends nothing, so a client may resend after any failure; a new
 upload's time is checked against the attempt (the browser chose it), the upload is admitted, then
-spends one of the attempt's upload allowance, then is stored.
+spends one of the attempt's upload allowance and is stored: a camshot in one transaction with its
+spend, so that one write, not two, waits for the database's writer lock.
 """
 import contextlib
 import time
@@ -27,8 +28,10 @@ def camshot(db, config, images, attempt, fields, data, admit=None):
     if admit is not None:
         admit(db, attempt)
     with kept_attempt(db, attempt["id"]):
-        allowances.spend(db, config, attempt["id"], "camshots", time.time())
-        return camshots.store(db, config, images, attempt, fields, data), True
+        def pay(db):
+            allowances.spend(db, config, attempt["id"], "camshots", time.time())
+
+        return camshots.store(db, config, images, attempt, fields, data, pay), True
 
 
 def event(db, config, attempt, event):

@@ -56,6 +56,18 @@ def test_a_refused_upload_spends_none_of_the_allowance(app, db, config):
         "s1", "s3"]
 
 
+def test_a_camshot_over_the_allowance_leaves_no_row_original_or_job(app, db, config):
+    """The spend is the last write of the camshot's transaction: refused, it takes the camshot's rows with it."""
+    images, attempt = app.config["IMAGES"], load_attempt(db, 1)
+    for client_shot_id in ("s1", "s2"):
+        assert ingest.camshot(db, config, images, attempt, shot(client_shot_id), png_bytes())[1]
+    with pytest.raises(TooManyRequests):
+        ingest.camshot(db, config, images, attempt, shot("s3"), png_bytes())
+    assert [db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("camshots", "camshot_originals", "jobs")] == [2, 2, 2]
+    assert db.execute("SELECT allowance < 1 FROM upload_allowances WHERE what = 'camshots'").fetchone()[0]
+
+
 def test_an_event_retry_spends_nothing(db, config):
     event = {"attempt_id": 1, "user_id": 7, "event_type": "tab_hidden", "at": int(time.time() * 1000),
              "client_event_id": "e1"}
