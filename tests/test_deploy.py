@@ -23,6 +23,7 @@ import pytest
 
 import nginx
 from conftest import REPO, LiveSidecar, free_port
+from processes import wait_for
 from sidecar.cli import cli
 from sidecar.client import SidecarClient
 from sidecar.console import admins
@@ -116,17 +117,22 @@ def test_following_the_admin_guide_ends_with_a_supervised_running_sidecar(tmp_pa
 
         # systemctl reload: ExecReload sends SIGHUP to the main process; web workers are replaced.
         pid_file = tmp_path / "var-lib-proctorpy" / "gunicorn.pid"
-        before = worker_pids(pid_file)
-        assert before, "the running master's pid file names its web workers"
-        reload_command = shlex.split(service["ExecReload"][0].replace("$MAINPID", str(sidecar.pid)))
-        subprocess.run(reload_command, check=True)
-        # A cap, not a wait: on a loaded machine the master may take a while to fork its new workers.
-        deadline = time.time() + 120
-        while time.time() < deadline and (len(worker_pids(pid_file)) != len(before)
-                                          or set(worker_pids(pid_file)) & set(before)):
-            time.sleep(0.2)
-        after = worker_pids(pid_file)
-        assert after and not set(after) & set(before), (before, after, journal.read_text()[-4000:])
+        # deploy/config.toml's workers = 0: one web worker per core. The first answers the health check while
+        # the others may still be starting, so all of them are waited for before the reload.
+        workers = len(os.sched_getaffinity(0))
+
+        def all_workers(other_than=()):
+            pids = worker_pids(pid_file)
+            return pids if len(pids) == workers and not set(pids) & set(other_than) else None
+
+        try:
+            before = wait_for(all_workers, 120, f"the master's {workers} web workers")
+            reload_command = shlex.split(service["ExecReload"][0].replace("$MAINPID", str(sidecar.pid)))
+            subprocess.run(reload_command, check=True)
+            # A cap, not a wait: on a loaded machine the master may take a while to fork its new workers.
+            wait_for(lambda: all_workers(other_than=before), 120, "new web workers in place of the old ones")
+        except AssertionError as error:
+            pytest.fail(f"{error}; the sidecar's log:\n{journal.read_text()}")
         assert client.request("GET", "/api/v1/ping")[0] == 200
     finally:
         # systemctl stop: KillSignal to the main process, TimeoutStopSec to finish.
