@@ -46,10 +46,35 @@ def spend(db, config, attempt_id, what, now):
              "per_second": per_minute / 60},
         ).rowcount
     if not spent:
-        left, updated_at = db.execute("SELECT allowance, updated_at FROM upload_allowances WHERE attempt_id = ? AND what = ?",
-                                      [attempt_id, what]).fetchone()
-        allowance = min(per_minute, left + max(0, now - updated_at) * per_minute / 60)
-        wait = max(0, (1 - allowance) * 60 / per_minute)  # none when it refilled since the upsert
-        raise TooManyRequests(
-            f"More than {per_minute} {what} per minute for attempt {attempt_id}; "
-            f"try again in {math.ceil(wait)} s.", retry_after=wait)
+        raise _refusal(config, attempt_id, what, now, *_bucket(db, attempt_id, what))
+
+
+def refuse_if_empty(db, config, attempt_id, what, now):
+    """Refuse (429) an upload the attempt's allowance has no whole upload left for, as it stands now.
+
+    Before a camshot is decoded, so that a client past its allowance costs a read, not a decode; spend()
+    still decides, under the row's lock, in the upload's transaction.
+    """
+    bucket = _bucket(db, attempt_id, what)
+    if bucket is not None and _refilled(config[RATES[what]], *bucket, now) < 1:
+        raise _refusal(config, attempt_id, what, now, *bucket)
+
+
+def _refusal(config, attempt_id, what, now, left, updated_at):
+    """The 429 for an upload past the allowance, saying when one will be left (none to wait when it refilled
+    since it was spent out)."""
+    per_minute = config[RATES[what]]
+    wait = max(0, (1 - _refilled(per_minute, left, updated_at, now)) * 60 / per_minute)
+    return TooManyRequests(f"More than {per_minute} {what} per minute for attempt {attempt_id}; "
+                           f"try again in {math.ceil(wait)} s.", retry_after=wait)
+
+
+def _bucket(db, attempt_id, what):
+    """(allowance, updated_at) of the attempt's bucket as last spent, or None before its first spend."""
+    return db.execute("SELECT allowance, updated_at FROM upload_allowances WHERE attempt_id = ? AND what = ?",
+                      [attempt_id, what]).fetchone()
+
+
+def _refilled(per_minute, left, updated_at, now):
+    """What the bucket holds now: what was left, refilled since, at most a minute's worth (the upsert's SQL)."""
+    return min(per_minute, left + max(0, now - updated_at) * per_minute / 60)

@@ -4,8 +4,9 @@ the caller. The signed, direct and identity routes differ only in how they autho
 The order is written once, here, and matters: a retry (the same client_shot_id or client_event_id)
 answers what was stored and spends nothing, so a client may resend after any failure; a new
 upload's time is checked against the attempt (the browser chose it), the upload is admitted, then
-spends one of the attempt's upload allowance and is stored: a camshot in one transaction with its
-spend, so that one write, not two, waits for the database's writer lock.
+spends one of the attempt's upload allowance and is stored: a camshot is refused before it is
+decoded when the allowance is empty, then spent for in one transaction with its rows, so that one
+write, not two, waits for the database's writer lock.
 """
 import contextlib
 import time
@@ -27,6 +28,7 @@ def camshot(db, config, images, attempt, fields, data, admit=None):
     attempts.capture_time(attempt, fields["taken_at"], "taken_at", time.time())
     if admit is not None:
         admit(db, attempt)
+    allowances.refuse_if_empty(db, config, attempt["id"], "camshots", time.time())
     with kept_attempt(db, attempt["id"]):
         def pay(db):
             allowances.spend(db, config, attempt["id"], "camshots", time.time())

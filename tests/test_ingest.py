@@ -68,6 +68,15 @@ def test_a_camshot_over_the_allowance_leaves_no_row_original_or_job(app, db, con
     assert db.execute("SELECT allowance < 1 FROM upload_allowances WHERE what = 'camshots'").fetchone()[0]
 
 
+def test_a_camshot_past_the_allowance_is_refused_before_it_is_decoded(app, db, config):
+    """A client past its allowance costs a read, not a decode: its upload, however malformed, gets the 429."""
+    images, attempt = app.config["IMAGES"], load_attempt(db, 1)
+    for client_shot_id in ("s1", "s2"):
+        assert ingest.camshot(db, config, images, attempt, shot(client_shot_id), png_bytes())[1]
+    with pytest.raises(TooManyRequests):
+        ingest.camshot(db, config, images, attempt, shot("s3"), b"not an image at all")
+
+
 def test_an_event_retry_spends_nothing(db, config):
     event = {"attempt_id": 1, "user_id": 7, "event_type": "tab_hidden", "at": int(time.time() * 1000),
              "client_event_id": "e1"}
