@@ -26,8 +26,10 @@ from conftest import REPO, LiveSidecar, free_port
 from processes import wait_for
 from sidecar.cli import cli
 from sidecar.client import SidecarClient
+from sidecar.config import load_config
 from sidecar.console import admins
 from sidecar.db import connect, write_transaction
+from sidecar.server import web_worker_count
 
 UNIT = REPO / "deploy" / "proctorpy.service"
 GUIDE = REPO / "docs" / "admin-guide.md"
@@ -117,9 +119,9 @@ def test_following_the_admin_guide_ends_with_a_supervised_running_sidecar(tmp_pa
 
         # systemctl reload: ExecReload sends SIGHUP to the main process; web workers are replaced.
         pid_file = tmp_path / "var-lib-proctorpy" / "gunicorn.pid"
-        # deploy/config.toml's workers = 0: one web worker per core. The first answers the health check while
-        # the others may still be starting, so all of them are waited for before the reload.
-        workers = len(os.sched_getaffinity(0))
+        # As many web workers as the master starts from the unit's configuration. The first answers the health
+        # check while the others may still be starting, so all of them are waited for before the reload.
+        workers = web_worker_count(load_config(environ=environment))
 
         def all_workers(other_than=()):
             pids = worker_pids(pid_file)
