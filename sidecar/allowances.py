@@ -30,9 +30,10 @@ def spend(db, config, attempt_id, what, now):
     together and an upload that is not stored costs nothing; alone, it commits at once.
     """
     per_minute = config[RATES[what]]
-    # The bucket refilled since its last spend; a spender that read the clock before another's commit refills
-    # nothing, nor turns the clock back.
-    gone = "CASE WHEN :now > upload_allowances.updated_at THEN :now - upload_allowances.updated_at ELSE 0 END"
+    # The later of now and the last spend: a spender that read the clock before another's commit refills nothing,
+    # nor turns the clock back. refilled: what the bucket holds now (as _refilled in Python).
+    later = "CASE WHEN :now > upload_allowances.updated_at THEN :now ELSE upload_allowances.updated_at END"
+    gone = f"{later} - upload_allowances.updated_at"
     refilled = (f"CASE WHEN upload_allowances.allowance + ({gone}) * :per_second > :most THEN :most "
                 f"ELSE upload_allowances.allowance + ({gone}) * :per_second END")
     # Alone, like a nonce, an allowance only has to outlive a process crash, not a power cut.
@@ -40,8 +41,7 @@ def spend(db, config, attempt_id, what, now):
         spent = db.execute(
             "INSERT INTO upload_allowances (attempt_id, what, allowance, updated_at) VALUES (:attempt, :what, :most - 1, :now) "
             f"ON CONFLICT (attempt_id, what) DO UPDATE SET allowance = {refilled} - 1, "
-            "updated_at = CASE WHEN :now > upload_allowances.updated_at THEN :now ELSE upload_allowances.updated_at END "
-            f"WHERE {refilled} >= 1",
+            f"updated_at = {later} WHERE {refilled} >= 1",
             {"attempt": attempt_id, "what": what, "now": float(now), "most": float(per_minute),
              "per_second": per_minute / 60},
         ).rowcount
