@@ -3,13 +3,14 @@ images back."""
 import hashlib
 import io
 import time
+from collections import namedtuple
 
 from PIL import Image
 
 from . import audit, storage
 from .db import IntegrityError, write_transaction
 from .errors import BadRequest, NotFound
-from .images import check_upload, decode_original, decode_upload, encode_png, fit_width, fitted_size
+from .images import check_upload, decode_original, decode_upload, encode_png, fit_width, fitted_size, quantized
 from .validation import positive_int, required, token
 
 # What the capture routes take: camshots of kind "attempt", taken during the quiz. The other kind
@@ -132,9 +133,15 @@ def store(db, config, images, attempt, fields, data, pay=None):
 def converted(original, image=None):
     """The PNG bytes of a camshot's original (data, max_width, compress_level, palette_colors), the same whoever
     makes them and whenever: the worker that stores them, or a reader before it has. image: its data decoded."""
-    data, max_width, compress_level, palette_colors = original
-    image = decode_original(data) if image is None else image
-    return encode_png(fit_width(image, max_width), compress_level, palette_colors)
+    return encode_png(stored_pixels(original, image), original[2])
+
+
+def stored_pixels(original, image=None):
+    """The image a camshot's PNG keeps of its original (see converted): scaled to the width stored and, in palette
+    storage, quantized. image: its data decoded."""
+    data, max_width, _, palette_colors = original
+    image = fit_width(decode_original(data) if image is None else image, max_width)
+    return quantized(image, palette_colors) if palette_colors else image
 
 
 def originals(db, camshot_ids):
@@ -158,26 +165,49 @@ def read_png(db, images, camshot_id, path):
     return png_bytes(images, path, originals(db, [camshot_id]).get(camshot_id))
 
 
-def convert_original(db, images, camshot_id, path):
-    """Write a camshot's PNG to the image store from its original and drop the original; the PNG's bytes, or
-    None if it has no original.
+Written = namedtuple("Written", "png pixels")  # a camshot's PNG bytes and the RGB image of its pixels
 
-    The PNG is durable before the original goes, so a crash between the two makes the next try write the
-    same bytes again. bytes and sha256 then describe the PNG, as they described the original before.
-    A camshot purged while its PNG was being written leaves no PNG behind.
+
+def convert_original(db, images, camshot_id, path):
+    """Write a camshot's PNG to the image store from its original and drop the original (write_png, then
+    forget_original in a transaction of its own); the Written PNG, or None if it has no original."""
+    written = write_png(db, images, camshot_id, path)
+    if written is None:
+        return None
+    with write_transaction(db, exclusive=False):
+        forget_original(db, camshot_id, written.png)
+    discard_if_purged(db, images, camshot_id, path)
+    return written
+
+
+def write_png(db, images, camshot_id, path):
+    """Write the PNG of a camshot kept as received to the image store from its original; the Written PNG (its
+    pixels as decoding it would give them, without the decode), or None if it has no original.
+
+    The original stays until forget_original's transaction commits: the PNG is durable before the original goes,
+    so a crash between the two makes the next try write the same bytes again.
     """
     original = originals(db, [camshot_id]).get(camshot_id)
     if original is None:
         return None
-    png = converted(original)
+    pixels = stored_pixels(original)
+    png = encode_png(pixels, original[2])
     images.put(path, png)
-    with write_transaction(db, exclusive=False):
-        db.execute("UPDATE camshots SET bytes = ?, sha256 = ? WHERE id = ?",
-                   [len(png), hashlib.sha256(png).hexdigest(), camshot_id])
-        db.execute("DELETE FROM camshot_originals WHERE camshot_id = ?", [camshot_id])
+    return Written(png, pixels.convert("RGB"))
+
+
+def forget_original(db, camshot_id, png):
+    """In the caller's write transaction, once the camshot's PNG is written: drop its original. bytes and sha256
+    then describe the PNG, as they described the original before."""
+    db.execute("UPDATE camshots SET bytes = ?, sha256 = ? WHERE id = ?",
+               [len(png), hashlib.sha256(png).hexdigest(), camshot_id])
+    db.execute("DELETE FROM camshot_originals WHERE camshot_id = ?", [camshot_id])
+
+
+def discard_if_purged(db, images, camshot_id, path):
+    """After write_png's PNG is recorded, or not: a camshot purged while it was being written leaves no PNG."""
     if db.execute("SELECT 1 FROM camshots WHERE id = ?", [camshot_id]).fetchone() is None:
         images.discard(path)
-    return png
 
 
 def image_file(db, images, camshot_id, size):

@@ -112,13 +112,20 @@ def fitted_size(width, height, max_width):
 def encode_png(image, compress_level, palette_colors=None):
     """PNG bytes with no metadata: only the pixels survive re-encoding.
 
-    With palette_colors, the image is stored as PNG-8 with that many colours chosen for
-    this image. Fast octree quantisation without dithering takes about a quarter of the
-    time of a full-colour encode and a third of the bytes; dithering would add noise the
-    face encoder sees and zlib cannot compress.
+    With palette_colors, the image is stored as PNG-8 (quantized).
     """
     if palette_colors:
-        image = image.quantize(palette_colors, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+        image = quantized(image, palette_colors)
     out = io.BytesIO()
     image.save(out, format="PNG", compress_level=compress_level)
     return out.getvalue()
+
+
+def quantized(image, palette_colors):
+    """The image in palette_colors colours chosen for it, as PNG-8 keeps it.
+
+    Fast octree quantisation without dithering takes about a quarter of the time of a
+    full-colour encode and a third of the bytes; dithering would add noise the face
+    encoder sees and zlib cannot compress.
+    """
+    return image.quantize(palette_colors, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)

@@ -10,6 +10,7 @@ from PIL import Image
 
 from conftest import face_bytes, png_declaring, query, stored_keys
 from sidecar import camshots
+from sidecar.analysis import camshots as analysed, queue
 from sidecar.analysis.worker import work
 from sidecar.backup import backup, restore
 from sidecar.db import connect
@@ -96,6 +97,44 @@ def test_a_camshot_purged_while_it_is_converted_leaves_no_png(app, api):
     db = connect(app.config["DATABASE"])
     try:
         camshots.convert_original(db, images, camshot_id, db.execute("SELECT path FROM camshots").fetchone()[0])
+    finally:
+        db.close()
+    assert query(app, "SELECT count(*) FROM camshots") == [(0,)]
+    assert stored_keys(app.config["IMAGES"]) == []
+
+
+def test_a_worker_that_lost_its_lease_leaves_the_original_to_the_one_that_has_the_job(app, api):
+    """The original goes in the verdict's transaction: a worker whose claim another took meanwhile writes
+    neither, and the worker that holds the job converts it, to the same bytes."""
+    api.put_attempt(1)
+    jpeg, _ = post_jpeg(api)
+    config, images = app.config["PROCTORPY"], app.config["IMAGES"]
+    db = connect(app.config["DATABASE"])
+    try:
+        stalled = queue.claim(db, "stalled", lease_seconds=60)
+        db.execute("UPDATE jobs SET lease_until = 0")  # its lease runs out while it analyses
+        holder = queue.claim(db, "holder", lease_seconds=60)
+        assert analysed.process(db, config, images, stalled) is None
+        assert query(app, "SELECT count(*) FROM camshot_originals") == [(1,)]
+        assert query(app, "SELECT status, bytes FROM camshots") == [("pending", len(jpeg))]
+        assert analysed.process(db, config, images, holder).status == "ok"
+    finally:
+        db.close()
+    path = query(app, "SELECT path FROM camshots")[0][0]
+    assert stored_keys(images) == [path] and images.get(path) == expected_png(app, jpeg)
+    assert query(app, "SELECT count(*) FROM camshot_originals") == [(0,)]
+    assert query(app, "SELECT bytes, status FROM camshots") == [(len(expected_png(app, jpeg)), "ok")]
+
+
+def test_a_camshot_purged_while_the_worker_analyses_it_leaves_no_png(app, api):
+    api.put_attempt(1)
+    post_jpeg(api)
+    images = PurgedDuringPut(app.config["IMAGES"], lambda: api.json(
+        "POST", "/api/v1/purge", {"attempt_id": 1, "dry_run": False}))
+    db = connect(app.config["DATABASE"])
+    try:
+        job = queue.claim(db, "worker", lease_seconds=60)
+        assert analysed.process(db, app.config["PROCTORPY"], images, job) is None
     finally:
         db.close()
     assert query(app, "SELECT count(*) FROM camshots") == [(0,)]

@@ -7,7 +7,7 @@ import time
 from PIL import Image, UnidentifiedImageError
 
 from .. import attempts
-from ..camshots import convert_original
+from ..camshots import discard_if_purged, forget_original, write_png
 from ..db import write_transaction
 from . import frozen, queue, references
 from .faces import Verdict, changed_outside, find_faces, verdict
@@ -78,13 +78,14 @@ def judge(db, config, camshot, faces, burst=None):
     return verdict(faces, own, others, config["analysis.match_threshold"])
 
 
-def analyse(db, config, images, camshot, burst=None, png=None):
+def analyse(db, config, images, camshot, burst=None, pixels=None):
     """(verdict, faces) of a camshot; Unreadable when its image cannot be read.
 
-    png: the camshot's stored PNG when the caller has just written it, so it is not read back from the store.
+    pixels: the RGB image of the camshot's stored PNG when the caller has just written it, so it is not read
+    back from the store.
     """
     burst = burst or Burst()
-    image = read_image(images, camshot["path"]) if png is None else decode_stored(png)
+    image = read_image(images, camshot["path"]) if pixels is None else pixels
     faces = find_faces(image, config, tracked_face(db, images, camshot, image, burst))
     if camshot["kind"] == "attempt":
         burst.latest[camshot["attempt_id"]] = (camshot["taken_at"], image, faces.boxes)
@@ -130,10 +131,13 @@ def _analysed_before(db, images, camshot):
         return None
 
 
-def record(db, job, camshot, result, faces=None, error=None, identity_copy=None, now=None):
+def record(db, job, camshot, result, faces=None, error=None, identity_copy=None, now=None, png=None):
     """Write the verdict and finish the job in one transaction; False if the lease was lost.
 
     identity_copy: the file a passing identity camshot's reference is to own.
+    png: the PNG just written from the camshot's original (write_png): the original goes in the same
+    transaction, so that a camshot's analysis commits once. If the lease was lost, the original stays for the
+    worker that has the job now, which writes the same bytes.
     """
     now = time.time() if now is None else now
     # Without the database-wide lock: the job's guarded UPDATE (queue.complete) lets one claim through, and
@@ -147,6 +151,8 @@ def record(db, job, camshot, result, faces=None, error=None, identity_copy=None,
             [result.status, result.faces, json.dumps(result.boxes) if result.faces is not None else None,
              result.distance, result.matched_user_id, now, error, camshot["id"]],
         )
+        if png is not None:
+            forget_original(db, camshot["id"], png)
         if identity_copy is not None:
             references.add_identity_reference(db, camshot, identity_copy, faces.encodings[0], now)
     return True
@@ -171,9 +177,9 @@ def process(db, config, images, job, burst=None):
     if camshot is None:
         return None
     frozen.freeze(db, config, images, camshot["attempt_id"])
-    png = convert_original(db, images, camshot["id"], camshot["path"])
+    written = write_png(db, images, camshot["id"], camshot["path"])
     try:
-        result, faces = analyse(db, config, images, camshot, burst, png)
+        result, faces = analyse(db, config, images, camshot, burst, written and written.pixels)
         error = None
     except Unreadable as problem:
         result, faces, error = Verdict("unreadable", None, [], None, None), None, str(problem)
@@ -181,10 +187,12 @@ def process(db, config, images, job, burst=None):
     if camshot["kind"] == "identity" and becomes_reference(db, camshot, result):
         identity_copy = references.copy_identity_photo(images, camshot)
     try:
-        recorded = record(db, job, camshot, result, faces, error, identity_copy)
+        recorded = record(db, job, camshot, result, faces, error, identity_copy, png=written and written.png)
     finally:
         if identity_copy is not None:
             references.remove_if_unused(db, images, identity_copy)
+        if written is not None:
+            discard_if_purged(db, images, camshot["id"], camshot["path"])
     if not recorded:
         log.warning("job %s: lease lost before the verdict was written; another worker has it", job.id)
         return None
