@@ -16,6 +16,7 @@ from .reports.render import templates
 from .retention.settings import retention_settings
 from .secret import load_secret
 from .views import capture, connections, direct, errors, identity, metrics, reports, requestlog, retention
+from .views.multipart import UploadRequest
 
 
 def package_version():
@@ -30,6 +31,7 @@ def create_app(config=None):
     if not isinstance(config, Config):
         config = load_config(overrides=config)
     app = Flask(__name__)
+    app.request_class = UploadRequest
     data_dir = config.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     secret, _ = load_secret(config)
