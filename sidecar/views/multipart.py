@@ -89,7 +89,8 @@ def _plain_part(piece):
 
 
 def _charset(headers):
-    charset = parse_options_header(headers.get("content-type", ""))[1].get("charset", "").lower()
+    content_type = headers.get("content-type")
+    charset = parse_options_header(content_type)[1].get("charset", "").lower() if content_type else ""
     return charset if charset in CHARSETS else "utf-8"
 
 
