@@ -175,8 +175,13 @@ def capture_time(attempt, value_ms, name, now):
     return value_ms
 
 
-def record_event(db, config, attempt_id, user_id, event_type, at, client_event_id):
-    """Store one browser event once; (the event, whether it is new). A retry is not new."""
+def record_event(db, config, attempt_id, user_id, event_type, at, client_event_id, pay=None):
+    """Store one browser event once; (the event, whether it is new). A retry is not new.
+
+    pay(db), when given, runs in the event's transaction when the event is new (the attempt's upload
+    allowance), so an event is paid for exactly when it is stored; last, so that what it locks is held
+    only to the commit.
+    """
     load_attempt(db, attempt_id, must_belong_to=user_id, status=409)
     # Without the database-wide lock: the unique client_event_id settles a race (the second insert
     # waits for the first's commit and inserts nothing), and the score is recomputed under the
@@ -189,6 +194,8 @@ def record_event(db, config, attempt_id, user_id, event_type, at, client_event_i
         ).fetchall()  # all: SQLite finishes an INSERT ... RETURNING only when its rows are read
         if inserted:
             recompute_score(db, config, attempt_id)
+            if pay is not None:
+                pay(db)
     if not inserted:
         row = db.execute(
             "SELECT id FROM events WHERE attempt_id = ? AND client_event_id = ?", [attempt_id, client_event_id]

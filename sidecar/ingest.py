@@ -4,9 +4,10 @@ the caller. The signed, direct and identity routes differ only in how they autho
 The order is written once, here, and matters: a retry (the same client_shot_id or client_event_id)
 answers what was stored and spends nothing, so a client may resend after any failure; a new
 upload's time is checked against the attempt (the browser chose it), the upload is admitted, then
-spends one of the attempt's upload allowance and is stored: a camshot is refused before it is
-decoded when the allowance is empty, then spent for in one transaction with its rows, so that one
-write, not two, waits for the database's writer lock.
+spends one of the attempt's upload allowance and is stored: an upload is refused before any work
+when the allowance is empty (a camshot before it is decoded), then spent for in one transaction
+with its rows, so that one write, not two, waits for the database's writer lock, and an upload
+that is not stored costs nothing.
 """
 import contextlib
 import time
@@ -41,8 +42,12 @@ def event(db, config, attempt, event):
     with kept_attempt(db, event["attempt_id"]):
         if not attempts.event_was_recorded(db, event["attempt_id"], event["client_event_id"]):
             attempts.capture_time(attempt, event["at"], "at", time.time())
+            allowances.refuse_if_empty(db, config, event["attempt_id"], "events", time.time())
+
+        def pay(db):
             allowances.spend(db, config, event["attempt_id"], "events", time.time())
-        return attempts.record_event(db, config, **event)
+
+        return attempts.record_event(db, config, **event, pay=pay)
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import png_bytes
-from sidecar import ingest
+from sidecar import allowances, attempts, ingest
 from sidecar.attempts import load_attempt
 from sidecar.db import connect
 from sidecar.errors import Conflict, NotFound, TooManyRequests
@@ -88,6 +88,22 @@ def test_an_event_retry_spends_nothing(db, config):
         ingest.event(db, config, load_attempt(db, 1), {**event, "client_event_id": "e3"})
     # Retries are answered even with the allowance spent.
     assert ingest.event(db, config, load_attempt(db, 1), event) == (first, False)
+
+
+def test_an_event_over_the_allowance_leaves_no_event(db, config):
+    """The spend is the last write of the event's transaction: refused there (another request of the attempt
+    spent the last of it after this one's check), it takes the event with it."""
+    at = int(time.time() * 1000)
+    for client_event_id in ("e1", "e2"):
+        assert ingest.event(db, config, load_attempt(db, 1), {"attempt_id": 1, "user_id": 7, "event_type": "tab_hidden",
+                                                              "at": at, "client_event_id": client_event_id})[1]
+
+    def pay(db):
+        allowances.spend(db, config, 1, "events", time.time())
+
+    with pytest.raises(TooManyRequests):
+        attempts.record_event(db, config, 1, 7, "focus_lost", at, "e3", pay=pay)
+    assert [row[0] for row in db.execute("SELECT client_event_id FROM events ORDER BY id")] == ["e1", "e2"]
 
 
 def test_an_upload_whose_attempt_is_purged_meanwhile_is_told_so_and_keeps_nothing(app, db, config):
