@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from conftest import SECRET, SignedTestClient  # noqa: E402
+from conftest import SECRET, SignedTestClient, convert_original  # noqa: E402
 from sidecar import camshots as stored_camshots, create_app, storage  # noqa: E402
 from sidecar.analysis import camshots  # noqa: E402
 from sidecar.analysis.faces import find_faces, load_face_recognition  # noqa: E402
@@ -148,7 +148,7 @@ def per_shot(face_recognition, frame_images, rounds, workdir):
             db = connect(app.config["DATABASE"])
             shot = camshots.load_camshot(db, response.json["id"])
             # What the worker does before it analyses a camshot kept as received: its PNG written.
-            stored_camshots.convert_original(db, storage.image_store(config), shot["id"], shot["path"])
+            convert_original(db, storage.image_store(config), shot["id"], shot["path"])
             shots.append(shot)
             db.close()
         configs = {"pipeline": config,

@@ -79,7 +79,7 @@ def store(db, config, images, attempt, fields, data, pay=None):
     paid for exactly when it is stored; last, so that what it locks is held only to the commit.
 
     A camshot of the quiz is kept as it was received, in its row's transaction (camshot_originals):
-    the analysis worker, which decodes it anyway, writes its PNG (convert_original). An identity photo
+    the analysis worker, which decodes it anyway, writes its PNG (write_png). An identity photo
     is judged while the student waits, so its PNG is written to the image store at once. Only after
     everything is durable does the caller acknowledge; if the row cannot be committed, a PNG already
     written is removed again, so nothing is left half-stored.
@@ -166,18 +166,6 @@ def read_png(db, images, camshot_id, path):
 
 
 Written = namedtuple("Written", "png pixels")  # a camshot's PNG bytes and the RGB image of its pixels
-
-
-def convert_original(db, images, camshot_id, path):
-    """Write a camshot's PNG to the image store from its original and drop the original (write_png, then
-    forget_original in a transaction of its own); the Written PNG, or None if it has no original."""
-    written = write_png(db, images, camshot_id, path)
-    if written is None:
-        return None
-    with write_transaction(db, exclusive=False):
-        forget_original(db, camshot_id, written.png)
-    discard_if_purged(db, images, camshot_id, path)
-    return written
 
 
 def write_png(db, images, camshot_id, path):

@@ -38,7 +38,7 @@ import pytest
 from PIL import Image
 
 from sidecar import camshots, create_app
-from sidecar.db import connect, migrate
+from sidecar.db import connect, migrate, write_transaction
 from sidecar.views.connections import close_app
 from sidecar.client import SidecarClient, SidecarError, multipart
 from sidecar.config import load_config
@@ -325,15 +325,25 @@ def stored_keys(images, top="images"):
 
 
 def convert_originals(database, images):
-    """Write the PNG of every camshot still kept as received, as the analysis worker does before it analyses
-    one (camshots.convert_original), without the analysis."""
+    """Write the PNG of every camshot still kept as received and drop its original, as the analysis worker does
+    (convert_original), without the analysis."""
     db = connect(database)
     try:
         for camshot_id, path in db.execute(
                 "SELECT c.id, c.path FROM camshots c JOIN camshot_originals o ON o.camshot_id = c.id").fetchall():
-            camshots.convert_original(db, images, camshot_id, path)
+            convert_original(db, images, camshot_id, path)
     finally:
         db.close()
+
+
+def convert_original(db, images, camshot_id, path):
+    """What the analysis worker does to a camshot kept as received, without the analysis: its PNG written
+    (camshots.write_png), its original dropped in a transaction (the worker's is the verdict's)."""
+    written = camshots.write_png(db, images, camshot_id, path)
+    if written is not None:
+        with write_transaction(db, exclusive=False):
+            camshots.forget_original(db, camshot_id, written.png)
+        camshots.discard_if_purged(db, images, camshot_id, path)
 
 
 @pytest.fixture

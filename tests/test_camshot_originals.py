@@ -89,20 +89,6 @@ class PurgedDuringPut:
         return getattr(self.images, name)
 
 
-def test_a_camshot_purged_while_it_is_converted_leaves_no_png(app, api):
-    api.put_attempt(1)
-    _, camshot_id = post_jpeg(api)
-    images = PurgedDuringPut(app.config["IMAGES"], lambda: api.json(
-        "POST", "/api/v1/purge", {"attempt_id": 1, "dry_run": False}))
-    db = connect(app.config["DATABASE"])
-    try:
-        camshots.convert_original(db, images, camshot_id, db.execute("SELECT path FROM camshots").fetchone()[0])
-    finally:
-        db.close()
-    assert query(app, "SELECT count(*) FROM camshots") == [(0,)]
-    assert stored_keys(app.config["IMAGES"]) == []
-
-
 def test_a_worker_that_lost_its_lease_leaves_the_original_to_the_one_that_has_the_job(app, api):
     """The original goes in the verdict's transaction: a worker whose claim another took meanwhile writes
     neither, and the worker that holds the job converts it, to the same bytes."""

@@ -54,8 +54,7 @@ def parsed(parser_class, data, content_type=f"multipart/form-data; boundary={BOU
 PLAIN = {
     "a camshot as Moodle forwards it": upload(),
     "the project's own client's": multipart({"attempt_id": 3, "kind": "attempt"},
-                                            {"frame": [("a.jpg", JPEG, "image/jpeg"), ("b.png", b"\x89PNG", "image/png")]}
-                                            )[0],
+                                            {"frame": [("a.jpg", JPEG, "image/jpeg"), ("b.png", b"\x89PNG", "image/png")]})[0],
     "repeated names, an empty file and an empty field": body(
         part("frame", b"1", "a.jpg", "image/jpeg"), part("frame", b"", "b.jpg", "image/jpeg"), part("note", b""),
         part("note", b"second")),

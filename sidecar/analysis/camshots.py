@@ -179,7 +179,7 @@ def process(db, config, images, job, burst=None):
     frozen.freeze(db, config, images, camshot["attempt_id"])
     written = write_png(db, images, camshot["id"], camshot["path"])
     try:
-        result, faces = analyse(db, config, images, camshot, burst, written and written.pixels)
+        result, faces = analyse(db, config, images, camshot, burst, written.pixels if written else None)
         error = None
     except Unreadable as problem:
         result, faces, error = Verdict("unreadable", None, [], None, None), None, str(problem)
@@ -187,7 +187,7 @@ def process(db, config, images, job, burst=None):
     if camshot["kind"] == "identity" and becomes_reference(db, camshot, result):
         identity_copy = references.copy_identity_photo(images, camshot)
     try:
-        recorded = record(db, job, camshot, result, faces, error, identity_copy, png=written and written.png)
+        recorded = record(db, job, camshot, result, faces, error, identity_copy, png=written.png if written else None)
     finally:
         if identity_copy is not None:
             references.remove_if_unused(db, images, identity_copy)
