@@ -4,10 +4,9 @@ One allowance per attempt and kind of upload, whichever way the uploads come (fo
 Moodle, or straight from the browser with an upload token), so that looping either route cannot
 fill the disk or flood the analysis queue.
 """
-import contextlib
 import math
+import time
 
-from .db import without_fsync
 from .errors import TooManyRequests
 
 # What an attempt uploads, and the setting that gives its rate per minute.
@@ -26,8 +25,8 @@ def spend(db, config, attempt_id, what, now):
     takes it; SQLite's one writer), and only while a whole upload is left, so spenders of one
     attempt read, check and write it one after the other, and spenders of others never wait.
 
-    In the caller's write transaction when there is one, so that an upload and its spend commit
-    together and an upload that is not stored costs nothing; alone, it commits at once.
+    In the upload's write transaction (payment), so that an upload and its spend commit together and
+    an upload that is not stored costs nothing.
     """
     per_minute = config[RATES[what]]
     # The later of now and the last spend: a spender that read the clock before another's commit refills nothing,
@@ -36,17 +35,21 @@ def spend(db, config, attempt_id, what, now):
     gone = f"{later} - upload_allowances.updated_at"
     refilled = (f"CASE WHEN upload_allowances.allowance + ({gone}) * :per_second > :most THEN :most "
                 f"ELSE upload_allowances.allowance + ({gone}) * :per_second END")
-    # Alone, like a nonce, an allowance only has to outlive a process crash, not a power cut.
-    with contextlib.nullcontext() if db.in_transaction else without_fsync(db):
-        spent = db.execute(
-            "INSERT INTO upload_allowances (attempt_id, what, allowance, updated_at) VALUES (:attempt, :what, :most - 1, :now) "
-            f"ON CONFLICT (attempt_id, what) DO UPDATE SET allowance = {refilled} - 1, "
-            f"updated_at = {later} WHERE {refilled} >= 1",
-            {"attempt": attempt_id, "what": what, "now": float(now), "most": float(per_minute),
-             "per_second": per_minute / 60},
-        ).rowcount
+    spent = db.execute(
+        "INSERT INTO upload_allowances (attempt_id, what, allowance, updated_at) VALUES (:attempt, :what, :most - 1, :now) "
+        f"ON CONFLICT (attempt_id, what) DO UPDATE SET allowance = {refilled} - 1, "
+        f"updated_at = {later} WHERE {refilled} >= 1",
+        {"attempt": attempt_id, "what": what, "now": float(now), "most": float(per_minute),
+         "per_second": per_minute / 60},
+    ).rowcount
     if not spent:
         raise _refusal(config, attempt_id, what, now, *_bucket(db, attempt_id, what))
+
+
+def payment(config, attempt_id, what):
+    """pay(db) for an upload's transaction: spend one of the attempt's allowance of `what` at the moment it runs,
+    last, so that the bucket's row is locked only to the commit."""
+    return lambda db: spend(db, config, attempt_id, what, time.time())
 
 
 def refuse_if_empty(db, config, attempt_id, what, now):

@@ -36,8 +36,8 @@ def write_transaction(db, exclusive=True):
 def without_fsync(db):
     """Commits in this block do not wait for the disk: durable against a process crash, not a power cut.
 
-    For bookkeeping that only has to outlive a crash (nonces, upload allowances), so that it
-    does not pay the fsync a camshot's row pays.
+    For bookkeeping that only has to outlive a crash (nonces, the console's sign-in throttle and
+    sessions), so that it does not pay the fsync a camshot's row pays.
     """
     return db.relaxed_durability()
 

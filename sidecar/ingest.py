@@ -31,9 +31,7 @@ def camshot(db, config, images, attempt, fields, data, admit=None):
         admit(db, attempt)
     allowances.refuse_if_empty(db, config, attempt["id"], "camshots", time.time())
     with kept_attempt(db, attempt["id"]):
-        def pay(db):
-            allowances.spend(db, config, attempt["id"], "camshots", time.time())
-
+        pay = allowances.payment(config, attempt["id"], "camshots")
         return camshots.store(db, config, images, attempt, fields, data, pay), True
 
 
@@ -43,11 +41,7 @@ def event(db, config, attempt, event):
         if not attempts.event_was_recorded(db, event["attempt_id"], event["client_event_id"]):
             attempts.capture_time(attempt, event["at"], "at", time.time())
             allowances.refuse_if_empty(db, config, event["attempt_id"], "events", time.time())
-
-        def pay(db):
-            allowances.spend(db, config, event["attempt_id"], "events", time.time())
-
-        return attempts.record_event(db, config, **event, pay=pay)
+        return attempts.record_event(db, config, **event, pay=allowances.payment(config, event["attempt_id"], "events"))
 
 
 @contextlib.contextmanager

@@ -97,12 +97,8 @@ def test_an_event_over_the_allowance_leaves_no_event(db, config):
     for client_event_id in ("e1", "e2"):
         assert ingest.event(db, config, load_attempt(db, 1), {"attempt_id": 1, "user_id": 7, "event_type": "tab_hidden",
                                                               "at": at, "client_event_id": client_event_id})[1]
-
-    def pay(db):
-        allowances.spend(db, config, 1, "events", time.time())
-
     with pytest.raises(TooManyRequests):
-        attempts.record_event(db, config, 1, 7, "focus_lost", at, "e3", pay=pay)
+        attempts.record_event(db, config, 1, 7, "focus_lost", at, "e3", pay=allowances.payment(config, 1, "events"))
     assert [row[0] for row in db.execute("SELECT client_event_id FROM events ORDER BY id")] == ["e1", "e2"]
 
 

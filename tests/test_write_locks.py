@@ -97,7 +97,8 @@ def test_spenders_side_by_side_never_exceed_the_allowance(config, location):
         spent = 0
         for _ in range(5):
             try:
-                allowances.spend(db, config, 1, "camshots", now)
+                with write_transaction(db, exclusive=False):  # as an upload spends: in its transaction
+                    allowances.spend(db, config, 1, "camshots", now)
                 spent += 1
             except TooManyRequests:
                 pass
@@ -211,7 +212,8 @@ def test_sqlite_writers_take_turns_through_the_writer_lock_file(config, location
         def spend_while_held():
             other = connect(location)
             try:
-                allowances.spend(other, config, 1, "camshots", time.time())
+                with write_transaction(other, exclusive=False):
+                    allowances.spend(other, config, 1, "camshots", time.time())
                 spent.set()
             finally:
                 other.close()
