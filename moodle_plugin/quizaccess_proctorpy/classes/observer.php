@@ -74,12 +74,15 @@ class observer {
         ) {
             return;
         }
-        $attempt = $DB->get_record('quiz_attempts', ['id' => $event->objectid], 'id, quiz, userid, timefinish');
+        $attempt = $DB->get_record('quiz_attempts', ['id' => $event->objectid], 'id, quiz, userid, timefinish, timemodified');
         if (!$attempt) {
             return;
         }
         $context = \context::instance_by_id($event->contextid, IGNORE_MISSING);
-        self::report_end($attempt, $context, (int) ($attempt->timefinish ?: $event->timecreated));
+        // An abandoned attempt has no finish time: it ended when it was marked abandoned, the time
+        // the quiz wrote as its last change, which the event's own time may be a second past.
+        $endedat = $attempt->timefinish ?: $attempt->timemodified ?: $event->timecreated;
+        self::report_end($attempt, $context, (int) $endedat);
     }
 
     /**
