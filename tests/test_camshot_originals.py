@@ -127,6 +127,47 @@ def test_a_camshot_purged_while_the_worker_analyses_it_leaves_no_png(app, api):
     assert stored_keys(app.config["IMAGES"]) == []
 
 
+class WorkerDuringPurge:
+    """The real image store, with a worker converting and analysing a camshot while a purge batch is between
+    deleting its images and deleting its rows."""
+
+    def __init__(self, images, work):
+        self.images, self.work = images, work
+
+    def delete_many(self, keys):
+        self.images.delete_many(keys)
+        work, self.work = self.work, None
+        if work:
+            work()
+
+    def __getattr__(self, name):
+        return getattr(self.images, name)
+
+
+def test_a_png_written_between_a_purges_image_and_row_deletes_is_deleted_with_the_rows(app, api):
+    api.put_attempt(1)
+    post_jpeg(api)
+    images = app.config["IMAGES"]
+    db = connect(app.config["DATABASE"])
+    analysed_meanwhile = []
+
+    def work():
+        job = queue.claim(db, "worker", lease_seconds=60)
+        analysed_meanwhile.append(analysed.process(db, app.config["PROCTORPY"], images, job).status)
+        assert len(stored_keys(images)) == 1  # its row was still there: the worker kept the PNG
+
+    try:
+        app.config["IMAGES"] = WorkerDuringPurge(images, work)
+        response = api.json("POST", "/api/v1/purge", {"attempt_id": 1, "dry_run": False})
+    finally:
+        app.config["IMAGES"] = images
+        db.close()
+    assert response.status_code == 200, response.json
+    assert analysed_meanwhile == ["ok"]
+    assert query(app, "SELECT count(*) FROM camshots") == [(0,)]
+    assert stored_keys(images) == []
+
+
 @pytest.mark.engines
 def test_the_report_pdf_and_the_exports_show_a_camshot_not_converted_yet(app, api):
     api.put_attempt(1)

@@ -145,17 +145,20 @@ def delete_camshot_batch(db, images, run_id, batch_size, holder):
     """One batch of camshots: images, then rows. Return how many were deleted.
 
     An image already gone (a run resumed after a kill) is fine. The bytes freed are counted
-    from the rows, so a dry run and the run agree.
+    from the rows, so a dry run and the run agree. A camshot kept as received when the batch
+    was chosen may get its PNG from a worker between the two, after the worker's own look for
+    its row (camshots.discard_if_purged): those images are deleted again once the rows are gone.
     """
     batch = db.execute(
-        "SELECT c.id, c.path FROM purge_run_attempts r JOIN attempts a ON a.id = r.attempt_id AND a.legal_hold = 0 "
-        "JOIN camshots c ON c.attempt_id = r.attempt_id WHERE r.run_id = ? AND r.done = 0 LIMIT ?",
+        "SELECT c.id, c.path, o.camshot_id IS NOT NULL FROM purge_run_attempts r "
+        "JOIN attempts a ON a.id = r.attempt_id AND a.legal_hold = 0 JOIN camshots c ON c.attempt_id = r.attempt_id "
+        "LEFT JOIN camshot_originals o ON o.camshot_id = c.id WHERE r.run_id = ? AND r.done = 0 LIMIT ?",
         [run_id, batch_size],
     ).fetchall()
     if not batch:
         return 0
-    images.delete_many([path for _, path in batch])
-    ids = [camshot_id for camshot_id, _ in batch]
+    images.delete_many([path for _, path, _ in batch])
+    ids = [camshot_id for camshot_id, _, _ in batch]
     with write_transaction(db):
         count, size = db.execute(
             f"SELECT count(*), COALESCE(sum(bytes), 0) FROM camshots WHERE id IN ({marks(ids)})", ids
@@ -163,6 +166,9 @@ def delete_camshot_batch(db, images, run_id, batch_size, holder):
         delete_dependants(db, "camshots", "id", ids)
         db.execute(f"DELETE FROM camshots WHERE id IN ({marks(ids)})", ids)
         renew(db, run_id, holder, camshots=count, bytes=size)
+    unconverted = [path for _, path, kept_as_received in batch if kept_as_received]
+    if unconverted:
+        images.delete_many(unconverted)
     return len(batch)
 
 
