@@ -209,7 +209,7 @@ def end_to_end(face_recognition, burst, rounds, workdir):
     attempt_id = 0
     for width in (320, 640):
         jpegs = webcam_sequence(face_recognition, FACES / "obama" / "obama-720p.jpg", width, burst)
-        worker, bare, verdicts, load = [], [], {}, []
+        worker, bare, encoding, boxes, verdicts, load = [], [], [], [], {}, []
         for number in range(rounds):
             attempt_id += 1
             load.append(os.getloadavg()[0])
@@ -236,9 +236,18 @@ def end_to_end(face_recognition, burst, rounds, workdir):
                 for frame in pixels:
                     found = face_recognition.face_locations(frame, config["analysis.upsample"], config["analysis.model"])
                     face_recognition.face_encodings(frame, found)
+                    boxes.append(found)
                 bare.append(((time.perf_counter() - started[0]) / burst, (time.process_time() - started[1]) / burst))
 
-            for step in ((drain, bare_calls) if number % 2 == 0 else (bare_calls, drain)):
+            def encodings_alone():
+                # What every camshot costs however its face is found: landmarks and the encoding of the face.
+                started = time.perf_counter(), time.process_time()
+                for frame, found in zip(pixels, boxes[-burst:]):
+                    face_recognition.face_encodings(frame, found)
+                encoding.append(((time.perf_counter() - started[0]) / burst, (time.process_time() - started[1]) / burst))
+
+            for step in ((drain, bare_calls, encodings_alone) if number % 2 == 0
+                         else (bare_calls, encodings_alone, drain)):
                 step()
             tries = [row[0] for row in db.execute(
                 "SELECT j.tries FROM jobs j JOIN camshots c ON c.id = j.camshot_id WHERE c.attempt_id = ?",
@@ -255,6 +264,9 @@ def end_to_end(face_recognition, burst, rounds, workdir):
             print(f"  {name:4s} bare calls per shot  {summary(bare_times)}")
             print(f"  {name:4s} worker, end to end   {summary(worker_times)}, "
                   f"{statistics.median(worker_times) / statistics.median(bare_times):.2f}x bare (per round {ratios})")
+            encoding_times = [e[clock] for e in encoding]
+            print(f"  {name:4s} the encoding alone   {summary(encoding_times)}, "
+                  f"{statistics.median(encoding_times) / statistics.median(bare_times):.2f}x bare")
         print(f"  verdicts: {verdicts}; every job analysed once")
     os.sched_setaffinity(0, set(range(os.cpu_count())))
 
