@@ -15,7 +15,7 @@ from moodle_journey import (
     wait_for_identity_step,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.every_moodle]
 
 PREFLIGHT = "[data-region=quizaccess_proctorpy-preflight]"
 INDICATOR = "[data-region=quizaccess_proctorpy-indicator]"

@@ -11,7 +11,7 @@ import pytest
 
 from moodle_journey import QUIZ_FORM, start_attempt, wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.every_moodle]
 
 # The Browser Exam Key of the Safe Exam Browser these journeys play: a quiz configured manually does not check it,
 # but Safe Exam Browser sends its hash with every request all the same.
