@@ -19,6 +19,8 @@ from .validation import positive_int, required, token
 # attempt's reference at any time.
 UPLOAD_KINDS = ("attempt",)
 IMAGE_SIZES = ("full", "thumb")
+# A camshot kept as received (camshot_originals): its bytes, and how its PNG is to be made from them.
+Original = namedtuple("Original", "data max_width compress_level palette_colors")
 
 
 def upload_fields(form):
@@ -85,7 +87,8 @@ def store(db, config, images, attempt, fields, data, pay=None):
     written is removed again, so nothing is left half-stored.
     """
     images.check_free_space(config["storage.min_free_bytes"])
-    original = (data, config["storage.max_width"], config["storage.png_compress_level"], stored_palette_colors(config))
+    original = Original(data, config["storage.max_width"], config["storage.png_compress_level"],
+                        stored_palette_colors(config))
     kept_as_received = fields["kind"] != "identity"
     # Decoded even when it is kept as received: a damaged, oversized or foreign image is refused now.
     if kept_as_received:
@@ -131,9 +134,9 @@ def store(db, config, images, attempt, fields, data, pay=None):
 
 
 def converted(original, image=None):
-    """The PNG bytes of a camshot's original (data, max_width, compress_level, palette_colors), the same whoever
-    makes them and whenever: the worker that stores them, or a reader before it has. image: its data decoded."""
-    return encode_png(stored_pixels(original, image), original[2])
+    """The PNG bytes of a camshot's Original, the same whoever makes them and whenever: the worker that stores
+    them, or a reader before it has. image: its data decoded."""
+    return encode_png(stored_pixels(original, image), original.compress_level)
 
 
 def stored_pixels(original, image=None):
@@ -149,7 +152,7 @@ def originals(db, camshot_ids):
     if not camshot_ids:
         return {}
     marks = ", ".join("?" * len(camshot_ids))
-    return {row[0]: (bytes(row[1]), *row[2:]) for row in db.execute(
+    return {row[0]: Original(bytes(row[1]), *row[2:]) for row in db.execute(
         "SELECT camshot_id, data, max_width, compress_level, palette_colors FROM camshot_originals "
         f"WHERE camshot_id IN ({marks})", list(camshot_ids))}
 
@@ -179,7 +182,7 @@ def write_png(db, images, camshot_id, path):
     if original is None:
         return None
     pixels = stored_pixels(original)
-    png = encode_png(pixels, original[2])
+    png = encode_png(pixels, original.compress_level)
     images.put(path, png)
     return Written(png, pixels.convert("RGB"))
 

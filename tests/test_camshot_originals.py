@@ -28,8 +28,9 @@ def post_jpeg(api, client_shot_id="shot-1"):
 def expected_png(app, jpeg):
     """The PNG the request used to store for this upload: decoded, scaled to storage.max_width, encoded."""
     config = app.config["PROCTORPY"]
-    return camshots.converted((jpeg, config["storage.max_width"], config["storage.png_compress_level"],
-                               camshots.stored_palette_colors(config)))
+    original = camshots.Original(jpeg, config["storage.max_width"], config["storage.png_compress_level"],
+                                 camshots.stored_palette_colors(config))
+    return camshots.converted(original)
 
 
 def full_image(api, camshot_id):
