@@ -1,7 +1,6 @@
 """What the tests and benches do with the servers they start: stop a process group, wait for a condition."""
 import os
 import signal
-import socket
 import subprocess
 import time
 
@@ -25,13 +24,3 @@ def wait_for(check, timeout, what, interval=0.05):
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
     return result
-
-
-def refuses_connections(port, host="127.0.0.1"):
-    """True once nothing listens on host:port. A SIGKILLed server's children may hold its listening
-    socket a moment after the parent is reaped, and take a connection they will never answer."""
-    try:
-        socket.create_connection((host, port), timeout=1).close()
-    except ConnectionRefusedError:
-        return True
-    return False
